@@ -1,0 +1,86 @@
+"""``python -m cdht``: operator commands (databases, dead letters).
+
+    python -m cdht db upgrade all|<service> [revision]
+    python -m cdht db downgrade <service> <revision>
+    python -m cdht db revision <service> -m "message"     (autogenerate, for developers)
+    python -m cdht dead-letters list <service>
+    python -m cdht dead-letters replay <service> [--queue Q] [--limit N]
+"""
+import argparse
+import json
+import logging
+import sys
+
+from cdht.config import SERVICES
+
+
+def _services(name):
+    return SERVICES if name == "all" else (name,)
+
+
+def cmd_db(args):
+    from cdht import db
+    if args.action == "upgrade":
+        for service in _services(args.service):
+            db.upgrade(service, args.revision or "head")
+            print(f"{service}: migrated to {args.revision or 'head'}")
+    elif args.action == "downgrade":
+        db.downgrade(args.service, args.revision)
+        print(f"{args.service}: downgraded to {args.revision}")
+    elif args.action == "revision":
+        from alembic import command
+        cfg = db.alembic_config(args.service)
+        db.create_database(cfg.attributes["database_url"])
+        command.upgrade(cfg, "head")
+        from alembic.script import ScriptDirectory
+        count = len(list(ScriptDirectory.from_config(cfg).walk_revisions()))
+        command.revision(cfg, message=args.message, autogenerate=True, rev_id=f"{count + 1:04d}")
+
+
+def cmd_dead_letters(args):
+    from cdht import deadletters
+    from cdht.config import load_config
+    config = load_config(args.service)
+    queues = [args.queue] if args.queue else deadletters.consumer_queues(args.service)
+    for queue in queues:
+        if args.action == "list":
+            for letter in deadletters.list_dead_letters(config, queue, limit=args.limit):
+                print(json.dumps(letter, ensure_ascii=False, default=str))
+        else:
+            count = deadletters.replay(config, queue, limit=args.limit)
+            print(f"{queue}: replayed {count} message(s)")
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m cdht", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_db = sub.add_parser("db", help="create and migrate the services' databases")
+    p_db.add_argument("action", choices=("upgrade", "downgrade", "revision"))
+    p_db.add_argument("service", choices=(*SERVICES, "all"))
+    p_db.add_argument("revision", nargs="?")
+    p_db.add_argument("-m", "--message", default="change")
+    p_db.set_defaults(func=cmd_db)
+
+    p_dl = sub.add_parser("dead-letters", help="list or replay a service's dead letters")
+    p_dl.add_argument("action", choices=("list", "replay"))
+    p_dl.add_argument("service", choices=SERVICES)
+    p_dl.add_argument("--queue", help="one consumer queue (default: all of the service's)")
+    p_dl.add_argument("--limit", type=int, default=1000)
+    p_dl.set_defaults(func=cmd_dead_letters)
+
+    args = parser.parse_args(argv)
+    if args.command == "db" and args.action == "downgrade" and not args.revision:
+        parser.error("db downgrade needs a revision")
+    try:
+        args.func(args)
+    except Exception as exc:  # a clear message and a non-zero exit, not a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The reliable event-handler entrypoint every CDHT consumer uses (DESIGN.md §2.3).
+
+nameko's ``event_handler`` acks a message whose handler raised, and the message is lost.
+``handle_event`` instead decides, for every message, one of three fates, and never acks a
+message before a copy of it is safely elsewhere:
+
+- handled: acked;
+- failed transiently (any exception but PermanentError): republished with confirms to a
+  delay queue ``<queue>.retry.<ms>`` whose TTL dead-letters it back to ``<queue>``, then acked;
+  the delays grow per attempt (``RETRY_DELAYS_MS``);
+- can never succeed (undecodable body, broken contract, unknown version, PermanentError, or
+  retries exhausted): republished to ``<queue>.dead-letter`` with the reason in its headers,
+  then acked. ``cdht.deadletters`` lists and replays them.
+
+Queue arguments come from config, so classic queues here and quorum queues on a three-node
+cluster (``QUEUE_TYPE: quorum``, ``DELIVERY_LIMIT``) are the same code.
+"""
+import logging
+import traceback
+from datetime import datetime, timezone
+from functools import partial
+
+from kombu import Exchange, Queue
+from nameko.amqp.publish import get_producer
+from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import QueueConsumer
+from nameko.standalone.events import get_event_exchange
+
+from cdht.contracts import ContractError, parse_envelope
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = Exchange("cdht.dead-letter", type="direct", durable=True)
+DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000, 600000)
+ATTEMPT_HEADER = "x-cdht-attempt"
+ERROR_HEADER = "x-cdht-error"
+QUEUE_HEADER = "x-cdht-queue"
+DEAD_AT_HEADER = "x-cdht-dead-lettered-at"
+
+
+class PermanentError(Exception):
+    """Raised by a handler for a message that no retry can fix (e.g. it names an unknown id
+    that will never exist). The message goes straight to the dead-letter queue."""
+
+
+def queue_arguments(config, dead_letter_routing_key=None):
+    """Arguments for every CDHT queue: classic by default, quorum by configuration."""
+    args = {}
+    if str(config.get("QUEUE_TYPE", "classic")).lower() == "quorum":
+        args["x-queue-type"] = "quorum"
+        args["x-delivery-limit"] = int(config.get("DELIVERY_LIMIT", 20))
+    if dead_letter_routing_key:
+        # Broker-side dead-lettering (delivery limit exceeded, rejects) lands in the same DLQ.
+        args["x-dead-letter-exchange"] = DEAD_LETTER_EXCHANGE.name
+        args["x-dead-letter-routing-key"] = dead_letter_routing_key
+    return args
+
+
+def dead_letter_queue(queue_name, config):
+    return Queue(f"{queue_name}.dead-letter", exchange=DEAD_LETTER_EXCHANGE,
+                 routing_key=queue_name, durable=True,
+                 queue_arguments=queue_arguments(config))
+
+
+def retry_queue(queue_name, delay_ms, config):
+    """A delay queue: messages wait ``delay_ms`` there, then the broker returns them."""
+    args = queue_arguments(config)
+    args.update({"x-message-ttl": int(delay_ms), "x-dead-letter-exchange": "",
+                 "x-dead-letter-routing-key": queue_name})
+    args.pop("x-delivery-limit", None)
+    return Queue(f"{queue_name}.retry.{int(delay_ms)}", durable=True, queue_arguments=args)
+
+
+def retry_delays(config):
+    raw = config.get("RETRY_DELAYS_MS") or DEFAULT_RETRY_DELAYS_MS
+    if isinstance(raw, str):
+        raw = [part for part in raw.replace(",", " ").split() if part]
+    return tuple(int(x) for x in raw)
+
+
+class ReliableQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but an undecodable body is dead-lettered instead of killing
+    the consumer thread (kombu raises on decode errors when no handler is given)."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._on_decode_error, provider)
+        return consumers
+
+    def _on_decode_error(self, provider, message, exc):
+        provider.dead_letter(message, f"undecodable body: {type(exc).__name__}: {exc}")
+
+
+class ReliableEventHandler(EventHandler):
+    queue_consumer = ReliableQueueConsumer()
+
+    def __init__(self, source_service, event_type, **kwargs):
+        super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
+                         reliable_delivery=True, requeue_on_error=False, **kwargs)
+
+    @property
+    def queue_name(self):
+        return "evt-{}-{}--{}.{}".format(self.source_service, self.event_type,
+                                         self.container.service_name, self.method_name)
+
+    def setup(self):
+        config = self.container.config
+        name = self.queue_name
+        self.queue = Queue(
+            name, exchange=get_event_exchange(self.source_service, config),
+            routing_key=self.event_type, durable=True,
+            queue_arguments=queue_arguments(config, dead_letter_routing_key=name))
+        self.dead_letters = dead_letter_queue(name, config)
+        self.delays = retry_delays(config)
+        self.retry_queues = [retry_queue(name, ms, config) for ms in self.delays]
+        self._declare([self.dead_letters, *self.retry_queues])
+        self.queue_consumer.register_provider(self)
+
+    # -- message flow ----------------------------------------------------------------------
+    def handle_message(self, body, message):
+        try:
+            envelope = parse_envelope(body)
+        except ContractError as exc:
+            self.dead_letter(message, f"contract: {exc} {exc.errors or ''}".strip())
+            return
+        context_data = self.unpack_message_headers(message)
+        if envelope.correlation_id:
+            context_data.setdefault("correlation_id", envelope.correlation_id)
+        try:
+            self.container.spawn_worker(
+                self, (envelope,), {}, context_data=context_data,
+                handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        exc = exc_info[1]
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0)) + 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, PermanentError) or attempt > len(self.delays):
+            self.dead_letter(message, reason, attempts=attempt)
+        else:
+            self._retry_later(message, attempt, reason)
+        return result, exc_info
+
+    def _retry_later(self, message, attempt, reason):
+        queue = self.retry_queues[attempt - 1]
+        log.warning("%s: attempt %d failed (%s); retrying in %d ms", self.queue_name, attempt,
+                    reason[:200], self.delays[attempt - 1])
+        headers = dict(message.headers or {}, **{ATTEMPT_HEADER: attempt, ERROR_HEADER: reason[:500]})
+        self._republish(message, exchange="", routing_key=queue.name, headers=headers,
+                        declare=[queue])
+
+    def dead_letter(self, message, reason, attempts=None):
+        """Move ``message`` to this consumer's dead-letter queue, then ack it."""
+        log.error("%s: dead-lettering message: %s", self.queue_name, reason[:500])
+        headers = dict(message.headers or {})
+        headers.update({ERROR_HEADER: reason[:1000], QUEUE_HEADER: self.queue_name,
+                        DEAD_AT_HEADER: datetime.now(timezone.utc).isoformat()})
+        if attempts is not None:
+            headers[ATTEMPT_HEADER] = attempts
+        self._republish(message, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.queue_name,
+                        headers=headers, declare=[self.dead_letters])
+
+    def _republish(self, message, exchange, routing_key, headers, declare):
+        """Publish a copy with confirms, then ack; if the copy can't be made, requeue."""
+        try:
+            with get_producer(self.container.config["AMQP_URI"]) as producer:
+                producer.publish(
+                    message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+                    content_type=message.content_type or "application/json",
+                    content_encoding=message.content_encoding or "utf-8",
+                    delivery_mode=2, declare=declare, retry=True,
+                    retry_policy={"max_retries": 3})
+        except Exception:
+            log.error("%s: could not republish; message requeued\n%s", self.queue_name,
+                      traceback.format_exc(limit=3))
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    def _declare(self, queues):
+        with get_producer(self.container.config["AMQP_URI"]) as producer:
+            for queue in queues:
+                queue.maybe_bind(producer.channel)
+                queue.declare()
+
+
+handle_event = ReliableEventHandler.decorator

@@ -1,0 +1,383 @@
+"""The AsyncAPI 2.6.0 description of CDHT's events, generated from the marshmallow contracts.
+
+The marshmallow schemas in ``cdht.contracts.events`` are the source of truth; this module turns
+them into ``docs/asyncapi.yaml`` (DESIGN.md §2.2) so that other teams can read the contract
+without reading Python. A test checks that the committed file equals what the schemas generate.
+
+    python -m cdht.contracts.asyncapi > docs/asyncapi.yaml          # regenerate
+    python -m cdht.contracts.asyncapi --check docs/asyncapi.yaml    # exit 1 if out of date
+
+The marshmallow -> JSON Schema conversion is apispec's (OpenAPI 3.1 flavour, i.e. plain JSON
+Schema: ``type: [string, "null"]`` rather than ``nullable``), not hand-written.
+"""
+import argparse
+import copy
+import difflib
+import sys
+import uuid
+from datetime import datetime
+
+import yaml
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import RAISE, ValidationError
+
+from cdht.contracts.envelope import EnvelopeSchema
+from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
+
+ASYNCAPI_VERSION = "2.6.0"
+# The version of this document: bump the minor version when an event type or a schema_version
+# is added, the major version never (old versions stay until no consumer reads them).
+DOC_VERSION = "1.0.0"
+AMQP_BINDING_VERSION = "0.3.0"
+REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
+
+DESCRIPTION = """\
+Events published by the four CDHT services (registry, assessment, reporting, notifications) of the
+Learning Citizen ("Công dân học tập") programme. They are a public API: other teams subscribe to them.
+
+**Transport.** Each producer publishes to its own durable topic exchange `<producer>.events`
+with routing key = `event_type`; the body is JSON (`application/json`, UTF-8) and messages are
+persistent. To consume, bind your own durable queue to the exchange with the event types you want
+as routing keys. Delivery is at least once: deduplicate on `event_id`.
+
+**Envelope.** Every body is an envelope: `event_id` (UUID, unique per event), `event_type`,
+`schema_version` (integer), `occurred_at` (UTC, ISO 8601 / RFC 3339 with offset), `producer`
+(the publishing service), `correlation_id` (ties together the events caused by one request; may be
+null) and `data`, whose schema is fixed by the pair (`event_type`, `schema_version`).
+
+**Versioning.** A schema, once published, never changes. A breaking change (removing or renaming a
+field, changing a type, narrowing allowed values, adding a required field) is a new
+`schema_version` of the event type, published as a separate message; a type with several live
+versions lists them under `oneOf`. Consumers must validate every message against the schema of its
+(`event_type`, `schema_version`) (in Python: `cdht.contracts.parse_envelope`) and ignore nothing
+silently: an unknown type or version, a missing field or an unknown field is an error to
+dead-letter and report, never a message to drop or half-read.
+
+**Privacy.** Events carry ids and the facts consumers count on, never personal data (national ID
+number, name, phone, email). `data` rejects unknown fields (`additionalProperties: false`), so no
+extra field can leak through. A consumer that needs personal data asks the registry by RPC at the
+moment it needs it.
+"""
+
+SUMMARIES = {
+    "person_registered": "A person was registered in the registry under a unit.",
+    "assessment_submitted": "A self-assessment for the Learning Citizen title was submitted and "
+                            "scored (0-100 points, passed or not).",
+    "recognition_granted": "A person was recognised as a Learning Citizen for a year.",
+    "recognition_revoked": "A Learning Citizen recognition was withdrawn.",
+    "statistics_updated": "The counters of a unit for a year changed; cause_event_id is the event "
+                          "that changed them.",
+    "notification_sent": "A notification about an event was sent to a person.",
+    "notification_failed": "A notification could not be sent after its retries.",
+}
+
+PRODUCER_DESCRIPTIONS = {
+    "registry": "Registers people, units and their learning activities.",
+    "assessment": "Takes self-assessments, reviews them and grants or revokes recognitions.",
+    "reporting": "Keeps statistics per unit and year, rolled up the unit tree.",
+    "notifications": "Tells people about what happened to their registration and recognitions.",
+}
+
+ENVELOPE_DESCRIPTIONS = {
+    "event_id": "Unique per event; consumers deduplicate on it (delivery is at least once).",
+    "event_type": "The kind of event; also the routing key.",
+    "schema_version": "Version of the schema of `data` for this event_type.",
+    "occurred_at": "When the change happened, UTC, ISO 8601 with offset.",
+    "producer": "The service that published the event; the exchange is `<producer>.events`.",
+    "correlation_id": "Ties together the events caused by one request; null when none.",
+    "data": "The event's facts; schema fixed by (event_type, schema_version).",
+}
+
+# Rules marshmallow checks across fields, which JSON Schema cannot express: stated in prose.
+CROSS_FIELD_RULES = {
+    "unit_path": "The unit's ancestors from the province down to the unit itself: the last item "
+                 "must equal unit_code (checked by the marshmallow schema, not expressible in JSON Schema).",
+}
+
+
+def _id(name):
+    """A fixed UUID for the examples, so that the document is reproducible."""
+    return str(uuid.uuid5(uuid.UUID("8f2a4c52-1b1e-4d5e-9a53-6d8b8e0c3a11"), name))
+
+
+_UNIT = "AG-LONGXUYEN-CH03"
+_UNIT_PATH = ["AG", "AG-LONGXUYEN", _UNIT]
+_PERSON = _id("person")
+
+# One realistic example per (event_type, schema_version): the envelope arguments and the data.
+# Each must load through its schema as it is, so an example that breaks it fails the generation.
+SAMPLES = {
+    ("person_registered", 1): dict(
+        producer="registry", occurred_at="2025-03-04T01:12:40+00:00",
+        correlation_id=_id("registration-request"),
+        data=dict(person_id=_PERSON, target_group="resident", roles=["association_member"],
+                  birth_year=1986, unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("assessment_submitted", 1): dict(
+        producer="assessment", occurred_at="2025-11-20T03:05:11+00:00",
+        correlation_id=_id("assessment-request"),
+        data=dict(assessment_id=_id("assessment"), person_id=_PERSON, year=2025,
+                  criteria_version="324/QĐ-KHVN", total_score=86, passed=True,
+                  unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("recognition_granted", 1): dict(
+        producer="assessment", occurred_at="2025-12-02T08:30:00+00:00",
+        correlation_id=_id("review-request"),
+        data=dict(recognition_id=_id("recognition"), assessment_id=_id("assessment"),
+                  person_id=_PERSON, target_group="resident", year=2025,
+                  criteria_version="324/QĐ-KHVN", total_score=86, digital_skills="basic",
+                  unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("recognition_revoked", 1): dict(
+        producer="assessment", occurred_at="2026-02-10T02:00:00+00:00",
+        correlation_id=_id("revocation-request"),
+        data=dict(recognition_id=_id("recognition"), person_id=_PERSON, year=2025,
+                  reason="Kết quả tự đánh giá không đúng thực tế (self-assessment not confirmed)",
+                  unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("statistics_updated", 1): dict(
+        producer="reporting", occurred_at="2025-12-02T08:30:01+00:00",
+        correlation_id=_id("review-request"),
+        data=dict(unit_code="AG-LONGXUYEN", year=2025, people=48210, adults=36940, titled=15310,
+                  titled_digitally_skilled=11020, titled_digitally_proficient=9270,
+                  cause_event_id=_id("event:recognition_granted.v1"))),
+    ("notification_sent", 1): dict(
+        producer="notifications", occurred_at="2025-12-02T08:30:04+00:00",
+        correlation_id=_id("review-request"),
+        data=dict(notification_id=_id("notification"),
+                  source_event_id=_id("event:recognition_granted.v1"), person_id=_PERSON,
+                  channel="sms", template="recognition_granted", language="vi")),
+    ("notification_failed", 1): dict(
+        producer="notifications", occurred_at="2025-12-02T09:41:17+00:00",
+        correlation_id=_id("review-request"),
+        data=dict(notification_id=_id("notification-email"),
+                  source_event_id=_id("event:recognition_granted.v1"), person_id=_PERSON,
+                  channel="email", template="recognition_granted", language="vi",
+                  reason="SMTP 451: temporary failure, retries exhausted", attempts=5)),
+}
+
+
+def message_id(event_type, schema_version):
+    return f"{event_type}.v{schema_version}"
+
+
+def channel_name(producer, event_type):
+    return f"{producer}.events/{event_type}"
+
+
+def _producer_of(producers):
+    """event_type -> producer; every type must have exactly one producer."""
+    owner = {}
+    for producer, types in producers.items():
+        for event_type in types:
+            if event_type in owner:
+                raise ValueError(f"{event_type!r} has two producers: "
+                                 f"{owner[event_type]!r} and {producer!r}")
+            owner[event_type] = producer
+    return owner
+
+
+def _data_schemas(schemas):
+    """JSON Schema of every data schema (and anything nested in them), by component name."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="CDHT events", version=DOC_VERSION, openapi_version="3.1.0",
+                   plugins=[plugin])
+    names = {}
+    for key, schema_cls in sorted(schemas.items()):
+        name = schema_cls.__name__
+        if names.setdefault(name, schema_cls) is not schema_cls:
+            raise ValueError(f"two data schemas are called {name!r}: rename one")
+        if name not in spec.components.schemas:
+            if schema_cls().unknown != RAISE:
+                raise ValueError(f"{name} must reject unknown fields (unknown=RAISE)")
+            spec.components.schema(name, schema=schema_cls)
+    components = copy.deepcopy(spec.to_dict().get("components", {}).get("schemas", {}))
+    for name, schema_cls in names.items():
+        js = components[name]
+        js["additionalProperties"] = False  # unknown fields are rejected: no data can leak
+        if schema_cls.__doc__:
+            js.setdefault("description", " ".join(schema_cls.__doc__.split()))
+        props = js.get("properties", {})
+        for field, rule in CROSS_FIELD_RULES.items():
+            if field in props:
+                props[field].setdefault("description", rule)
+    envelope = plugin.converter.schema2jsonschema(EnvelopeSchema)
+    return components, envelope
+
+
+def _example(event_type, schema_version, schema_cls, sample):
+    """The message as it goes on the wire; the sample's data must load as it is (no unknown
+    field, no coercion), so a broken sample fails the generation."""
+    try:
+        loaded = schema_cls().load(sample["data"])
+    except ValidationError as exc:
+        raise ValueError(f"the example of {event_type} v{schema_version} is invalid: "
+                         f"{exc.messages}") from None
+    return EnvelopeSchema().dump({
+        "event_id": uuid.UUID(_id(f"event:{message_id(event_type, schema_version)}")),
+        "event_type": event_type,
+        "schema_version": schema_version,
+        "occurred_at": datetime.fromisoformat(sample["occurred_at"]),
+        "producer": sample["producer"],
+        "correlation_id": sample["correlation_id"],
+        "data": schema_cls().dump(loaded),
+    })
+
+
+def _payload(envelope, event_type, schema_version, producer, data_ref):
+    payload = copy.deepcopy(envelope)
+    props = payload["properties"]
+    for field, description in ENVELOPE_DESCRIPTIONS.items():
+        props[field].setdefault("description", description)
+    props["event_type"]["const"] = event_type
+    props["schema_version"]["const"] = schema_version
+    props["producer"]["const"] = producer
+    props["data"] = {"$ref": data_ref}  # draft 7 ignores siblings of $ref: no description
+    payload["additionalProperties"] = False
+    return payload
+
+
+def build_document(schemas=None, producers=None, samples=None):
+    """The AsyncAPI document as a dict (defaults: the registered contracts)."""
+    schemas = EVENT_SCHEMAS if schemas is None else schemas
+    producers = PRODUCERS if producers is None else producers
+    samples = SAMPLES if samples is None else samples
+    owner = _producer_of(producers)
+    components, envelope = _data_schemas(schemas)
+
+    versions = {}
+    for event_type, schema_version in sorted(schemas):
+        versions.setdefault(event_type, []).append(schema_version)
+    missing = sorted(set(owner) - set(versions))
+    if missing:
+        raise ValueError(f"PRODUCERS names event types without a schema: {missing}")
+
+    messages, channels = {}, {}
+    for event_type, event_versions in versions.items():
+        if event_type not in owner:
+            raise ValueError(f"{event_type!r} has no producer in PRODUCERS")
+        producer = owner[event_type]
+        refs = []
+        for schema_version in event_versions:
+            key = (event_type, schema_version)
+            if key not in samples:
+                raise ValueError(f"no example for {event_type} v{schema_version}: "
+                                 f"add one to SAMPLES in {__name__}")
+            if samples[key]["producer"] != producer:
+                raise ValueError(f"example of {event_type} names producer "
+                                 f"{samples[key]['producer']!r}, PRODUCERS says {producer!r}")
+            mid = message_id(event_type, schema_version)
+            data_name = schemas[key].__name__
+            summary = SUMMARIES.get(event_type, f"The {event_type} event.")
+            messages[mid] = {
+                "messageId": mid,
+                "name": event_type,
+                "title": f"{event_type} v{schema_version}",
+                "summary": summary,
+                "contentType": "application/json",
+                "correlationId": {"location": "$message.payload#/correlation_id",
+                                  "description": ENVELOPE_DESCRIPTIONS["correlation_id"]},
+                "tags": [{"name": producer}],
+                "payload": _payload(envelope, event_type, schema_version, producer,
+                                    f"#/components/schemas/{data_name}"),
+                "examples": [{"name": mid, "summary": f"Example {event_type} v{schema_version} event.",
+                              "payload": _example(event_type, schema_version, schemas[key],
+                                                  samples[key])}],
+            }
+            refs.append({"$ref": f"#/components/messages/{mid}"})
+        exchange = f"{producer}.events"
+        channels[channel_name(producer, event_type)] = {
+            "description": f"`{event_type}` events: routing key `{event_type}` on the durable "
+                           f"topic exchange `{exchange}`.",
+            "bindings": {"amqp": {
+                "is": "routingKey",
+                "exchange": {"name": exchange, "type": "topic", "durable": True,
+                             "autoDelete": False},
+                "bindingVersion": AMQP_BINDING_VERSION,
+            }},
+            "subscribe": {
+                "operationId": f"receive_{event_type}",
+                "summary": SUMMARIES.get(event_type, f"The {event_type} event."),
+                "description": "Validate the envelope and its data against the message of its "
+                               "schema_version; dead-letter what does not validate.",
+                "tags": [{"name": producer}],
+                "bindings": {"amqp": {"deliveryMode": 2, "ack": True,
+                                      "bindingVersion": AMQP_BINDING_VERSION}},
+                "message": refs[0] if len(refs) == 1 else {"oneOf": refs},
+            },
+        }
+
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "id": "urn:cdht:events",
+        "info": {"title": "CDHT events", "version": DOC_VERSION, "description": DESCRIPTION},
+        "defaultContentType": "application/json",
+        "servers": {"rabbitmq": {
+            "url": "{host}:{port}",
+            "protocol": "amqp",
+            "protocolVersion": "0.9.1",
+            "description": "The CDHT RabbitMQ broker; ask the operators for the host and "
+                           "credentials.",
+            "variables": {"host": {"default": "rabbitmq"}, "port": {"default": "5672"}},
+        }},
+        "tags": [{"name": producer, "description": PRODUCER_DESCRIPTIONS.get(producer, producer)}
+                 for producer in sorted(producers)],
+        "channels": channels,
+        "components": {"schemas": components, "messages": messages},
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML; multi-line strings as literal blocks so that descriptions stay readable."""
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render(document=None):
+    """The document as deterministic YAML text."""
+    document = build_document() if document is None else document
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=True, allow_unicode=True,
+                     default_flow_style=False, width=100)
+
+
+def check(path, expected=None):
+    """None when the file at ``path`` is up to date, else a readable explanation with a diff."""
+    expected = render() if expected is None else expected
+    try:
+        with open(path, encoding="utf-8") as fh:
+            actual = fh.read()
+    except FileNotFoundError:
+        return f"{path} does not exist; generate it with: {REGENERATE}\n"
+    if actual == expected:
+        return None
+    diff = "".join(difflib.unified_diff(
+        actual.splitlines(keepends=True), expected.splitlines(keepends=True),
+        fromfile=f"{path} (committed)", tofile="generated from cdht.contracts.events"))
+    return (f"{path} is out of date with the event schemas; regenerate it with:\n"
+            f"    {REGENERATE}\n\n{diff}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m cdht.contracts.asyncapi",
+        description="Print the AsyncAPI document of CDHT's events as YAML, or check a file.")
+    parser.add_argument("--check", metavar="PATH",
+                        help="exit 1 with a diff if PATH differs from the generated document")
+    args = parser.parse_args(argv)
+    if args.check:
+        problem = check(args.check)
+        if problem:
+            sys.stderr.write(problem)
+            return 1
+        sys.stdout.write(f"{args.check} is up to date\n")
+        return 0
+    sys.stdout.buffer.write(render().encode("utf-8"))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The envelope every CDHT event travels in (DESIGN.md §2.2).
+
+``make_envelope`` is used by producers (through the outbox), ``parse_envelope`` by consumers.
+Both validate ``data`` against the schema registered for (event_type, schema_version), so a
+producer cannot publish what a consumer would reject.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields
+
+
+class ContractError(ValueError):
+    """A payload that does not match any known contract. Retrying can never fix it."""
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.UUID(required=True)
+    event_type = fields.String(required=True)
+    schema_version = fields.Integer(required=True, strict=True)
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    producer = fields.String(required=True)
+    correlation_id = fields.String(required=True, allow_none=True)
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    producer: str
+    correlation_id: str | None
+    data: dict
+
+    def to_message(self):
+        """The JSON-ready dict that goes on the wire."""
+        return EnvelopeSchema().dump(self.__dict__ | {"data": self._dumped_data()})
+
+    def _dumped_data(self):
+        from cdht.contracts.events import schema_for
+        return schema_for(self.event_type, self.schema_version)().dump(self.data)
+
+
+def make_envelope(event_type, data, *, producer, schema_version=1, correlation_id=None,
+                  event_id=None, occurred_at=None):
+    """Build a validated envelope; raises ContractError when ``data`` breaks the schema."""
+    from cdht.contracts.events import schema_for
+    schema = schema_for(event_type, schema_version)()
+    try:
+        loaded = schema.load(schema.dump(data))
+    except ValidationError as exc:
+        raise ContractError(f"{event_type} v{schema_version}: invalid data", exc.messages) from None
+    return Envelope(
+        event_id=event_id or uuid.uuid4(),
+        event_type=event_type,
+        schema_version=schema_version,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
+        producer=producer,
+        correlation_id=correlation_id,
+        data=loaded,
+    )
+
+
+def parse_envelope(message):
+    """Validate a message body from the wire into an Envelope with loaded ``data``.
+
+    Raises ContractError for anything malformed or of an unknown type/version.
+    """
+    from cdht.contracts.events import schema_for
+    if not isinstance(message, dict):
+        raise ContractError(f"envelope must be a JSON object, got {type(message).__name__}")
+    try:
+        env = EnvelopeSchema().load(message)
+        data = schema_for(env["event_type"], env["schema_version"])().load(env["data"])
+    except ValidationError as exc:
+        raise ContractError("invalid event", exc.messages) from None
+    return Envelope(**(env | {"data": data}))

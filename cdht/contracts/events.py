@@ -1,0 +1,114 @@
+"""One marshmallow schema per event type and version: the ``data`` of the envelope.
+
+Events carry ids and the facts consumers count on, never personal data (national ID, name,
+phone, email): a consumer that needs those asks the registry by RPC when it needs them.
+``unit_path`` lists the unit's ancestors from the province down to the unit itself, so that a
+consumer can roll a change up the tree without a copy of it.
+"""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from cdht.contracts.envelope import ContractError
+
+TARGET_GROUPS = ("resident", "worker", "employee_business", "student")
+ROLES = ("association_official", "association_member", "unit_staff")
+DIGITAL_SKILLS = ("none", "basic", "proficient")
+CHANNELS = ("email", "sms")
+
+
+class _Strict(Schema):
+    """Unknown fields are an error: a producer cannot leak extra (personal) data."""
+
+
+class _UnitPlaced(_Strict):
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    unit_path = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                            required=True, validate=validate.Length(min=1, max=8))
+
+    @validates_schema
+    def _path_ends_at_unit(self, data, **kwargs):
+        if data.get("unit_path") and data["unit_path"][-1] != data.get("unit_code"):
+            raise ValidationError("must end with unit_code", "unit_path")
+
+
+class PersonRegisteredV1(_UnitPlaced):
+    person_id = fields.UUID(required=True)
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
+    birth_year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2100))
+
+
+class AssessmentSubmittedV1(_UnitPlaced):
+    assessment_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    criteria_version = fields.String(required=True)
+    total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    passed = fields.Boolean(required=True)
+
+
+class RecognitionGrantedV1(_UnitPlaced):
+    recognition_id = fields.UUID(required=True)
+    assessment_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    criteria_version = fields.String(required=True)
+    total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    digital_skills = fields.String(required=True, validate=validate.OneOf(DIGITAL_SKILLS))
+
+
+class RecognitionRevokedV1(_UnitPlaced):
+    recognition_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class StatisticsUpdatedV1(_Strict):
+    unit_code = fields.String(required=True)
+    year = fields.Integer(required=True, strict=True)
+    people = fields.Integer(required=True, strict=True)
+    adults = fields.Integer(required=True, strict=True)
+    titled = fields.Integer(required=True, strict=True)
+    titled_digitally_skilled = fields.Integer(required=True, strict=True)
+    titled_digitally_proficient = fields.Integer(required=True, strict=True)
+    cause_event_id = fields.UUID(required=True)
+
+
+class NotificationSentV1(_Strict):
+    notification_id = fields.UUID(required=True)
+    source_event_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    template = fields.String(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(("vi", "en")))
+
+
+class NotificationFailedV1(NotificationSentV1):
+    reason = fields.String(required=True)
+    attempts = fields.Integer(required=True, strict=True)
+
+
+EVENT_SCHEMAS = {
+    ("person_registered", 1): PersonRegisteredV1,
+    ("assessment_submitted", 1): AssessmentSubmittedV1,
+    ("recognition_granted", 1): RecognitionGrantedV1,
+    ("recognition_revoked", 1): RecognitionRevokedV1,
+    ("statistics_updated", 1): StatisticsUpdatedV1,
+    ("notification_sent", 1): NotificationSentV1,
+    ("notification_failed", 1): NotificationFailedV1,
+}
+
+PRODUCERS = {
+    "registry": ("person_registered",),
+    "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked"),
+    "reporting": ("statistics_updated",),
+    "notifications": ("notification_sent", "notification_failed"),
+}
+
+
+def schema_for(event_type, schema_version):
+    try:
+        return EVENT_SCHEMAS[(event_type, schema_version)]
+    except KeyError:
+        raise ContractError(f"unknown event {event_type!r} version {schema_version!r}") from None

@@ -1,0 +1,162 @@
+"""The database side shared by every service: its nameko dependency, creation and migrations.
+
+Each service owns one PostgreSQL database (DESIGN.md §2.1), named by ``DATABASE_URL`` in its
+config. The outbox and inbox tables live in ``plumbing_metadata`` and are created by each
+service's own Alembic migrations beside its models.
+"""
+import logging
+from contextlib import contextmanager
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from cdht.config import load_config, service_dir
+
+log = logging.getLogger(__name__)
+
+plumbing_metadata = MetaData()
+"""Tables every service has (outbox, inbox): defined once in cdht, migrated by each service."""
+
+
+def make_engine(url, **kwargs):
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+class Transactions:
+    """What a worker gets: ``with db.transaction() as session`` commits once, or rolls back.
+
+    After a commit that wrote outbox rows, the outbox relay is woken so the events leave at
+    once rather than at the next poll.
+    """
+
+    def __init__(self, session_factory, on_commit=None):
+        self._session_factory = session_factory
+        self._on_commit = on_commit
+
+    @contextmanager
+    def transaction(self):
+        session = self._session_factory()
+        try:
+            with session.begin():
+                yield session
+            wrote_outbox = session.info.pop("outbox_rows", 0)
+        finally:
+            session.close()
+        if wrote_outbox and self._on_commit:
+            self._on_commit()
+
+    @contextmanager
+    def read(self):
+        """A session for reads only (rolled back at the end)."""
+        session = self._session_factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+
+class Database(DependencyProvider):
+    """nameko dependency: the service's engine, plus its outbox relay when it produces events.
+
+    ``relay=True`` runs cdht.outbox.Relay in a managed thread of the container, so a service
+    process publishes what it committed, including rows stranded by an earlier crash.
+    """
+
+    def __init__(self, relay=False):
+        self.relay_enabled = relay
+        self.relay = None
+
+    def setup(self):
+        config = self.container.config
+        self.engine = make_engine(config["DATABASE_URL"])
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.relay_enabled:
+            from cdht.outbox import Relay
+            self.relay = Relay(self.engine, config["AMQP_URI"], self.container.service_name,
+                               config=config)
+
+    def start(self):
+        if self.relay:
+            self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+
+    def stop(self):
+        if self.relay:
+            self.relay.stop()
+        self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return Transactions(self.sessions, on_commit=self.relay.wake if self.relay else None)
+
+
+def create_database(url):
+    """Create the database named in ``url`` if it does not exist (idempotent)."""
+    url = make_url(url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                 {"n": url.database})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+                log.info("created database %s", url.database)
+            return not exists
+    finally:
+        admin.dispose()
+
+
+def drop_database(url):
+    url = make_url(url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def alembic_config(service, url=None):
+    from alembic.config import Config
+    cfg = Config()
+    cfg.set_main_option("script_location", str(service_dir(service) / "migrations"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["database_url"] = url or load_config(service)["DATABASE_URL"]
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def upgrade(service, revision="head", url=None):
+    """Create the service's database if needed and migrate it to ``revision``."""
+    from alembic import command
+    cfg = alembic_config(service, url)
+    create_database(cfg.attributes["database_url"])
+    command.upgrade(cfg, revision)
+
+
+def downgrade(service, revision, url=None):
+    from alembic import command
+    command.downgrade(alembic_config(service, url), revision)
+
+
+def run_migrations(context, target_metadata):
+    """The body of every service's migrations/env.py (online mode only)."""
+    import cdht.inbox  # noqa: F401  (registers the inbox table on plumbing_metadata)
+    import cdht.outbox  # noqa: F401  (and the outbox table)
+    url = context.config.attributes.get("database_url") or \
+        load_config(context.config.attributes["service"])["DATABASE_URL"]
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection,
+                          target_metadata=[target_metadata, plumbing_metadata],
+                          compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

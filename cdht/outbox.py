@@ -1,0 +1,184 @@
+"""Transactional outbox (DESIGN.md §2.3): an event is a row written in the same transaction
+as the change it reports; the relay publishes rows with publisher confirms, then marks them.
+
+Failure cases and why nothing is lost:
+- crash before commit: neither change nor event exists;
+- crash after commit, before publish: the row stays unpublished and the next relay run
+  (this process after a restart, or another instance) publishes it;
+- crash after publish, before marking: the event is published again; consumers' inboxes drop
+  the duplicate (at-least-once delivery, exactly-once effect).
+"""
+import logging
+import time
+from datetime import datetime, timezone
+
+import eventlet
+from kombu import Connection
+from nameko.standalone.events import get_event_exchange
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Index, Integer, String, Table, Text, func, select, update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from cdht.contracts import make_envelope
+from cdht.db import plumbing_metadata
+
+log = logging.getLogger(__name__)
+
+outbox_table = Table(
+    "outbox", plumbing_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("event_type", String(100), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+)
+
+
+def add_event(session, event_type, data, *, producer, correlation_id=None, schema_version=1):
+    """Validate an event against its contract and stage it in ``session``'s transaction."""
+    envelope = make_envelope(event_type, data, producer=producer, schema_version=schema_version,
+                             correlation_id=correlation_id)
+    session.execute(outbox_table.insert().values(
+        event_id=envelope.event_id, event_type=event_type, payload=envelope.to_message()))
+    session.info["outbox_rows"] = session.info.get("outbox_rows", 0) + 1
+    return envelope
+
+
+def backlog(conn):
+    """How many committed events wait to be published (for /health and /metrics)."""
+    return conn.scalar(select(func.count()).select_from(outbox_table)
+                       .where(outbox_table.c.published_at.is_(None)))
+
+
+class Relay:
+    """Publishes committed outbox rows to ``<producer>.events``, oldest first.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several instances of a service can
+    relay side by side without publishing a row twice in the normal case.
+    """
+
+    def __init__(self, engine, amqp_uri, producer, *, config=None, batch_size=200,
+                 poll_interval=1.0, max_backoff=30.0):
+        self.engine = engine
+        self.amqp_uri = amqp_uri
+        self.exchange = get_event_exchange(producer, config or {})
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self._wakeup = eventlet.event.Event()
+        self._running = False
+        self._connection = None
+
+    # -- the loop run by the service container --------------------------------------------
+    def run(self):
+        self._running = True
+        failures = 0
+        while self._running:
+            try:
+                while self._running and self.relay_batch() == self.batch_size:
+                    pass
+                failures = 0
+                self._wait(self.poll_interval)
+            except Exception as exc:  # broker or database down: back off and try again
+                failures += 1
+                delay = min(self.max_backoff, 0.5 * 2 ** failures)
+                log.warning("outbox relay failed (%s: %s); retrying in %.1fs",
+                            type(exc).__name__, exc, delay)
+                self._close_connection()
+                self._wait(delay)
+
+    def wake(self):
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        self._close_connection()
+
+    def _wait(self, seconds):
+        with eventlet.Timeout(seconds, False):
+            self._wakeup.wait()
+        self._wakeup = eventlet.event.Event()
+
+    # -- one batch -------------------------------------------------------------------------
+    def relay_batch(self):
+        """Publish up to ``batch_size`` unpublished rows; returns how many were published."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(outbox_table.c.id, outbox_table.c.event_id, outbox_table.c.event_type,
+                       outbox_table.c.payload)
+                .where(outbox_table.c.published_at.is_(None))
+                .order_by(outbox_table.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            try:
+                producer = self._producer()
+                for row in rows:
+                    self._publish(producer, row)
+            except Exception as exc:
+                self._record_failure(rows, exc)
+                raise
+            conn.execute(update(outbox_table)
+                         .where(outbox_table.c.id.in_([r.id for r in rows]))
+                         .values(published_at=datetime.now(timezone.utc),
+                                 attempts=outbox_table.c.attempts + 1, last_error=None))
+        return len(rows)
+
+    def _publish(self, producer, row):
+        payload = row.payload
+        producer.publish(
+            payload,
+            exchange=self.exchange,
+            routing_key=row.event_type,
+            serializer="json",
+            delivery_mode=2,
+            message_id=str(row.event_id),
+            headers={"nameko.correlation_id": payload.get("correlation_id") or ""},
+            declare=[self.exchange],
+            retry=False,
+        )
+
+    def _record_failure(self, rows, exc):
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(outbox_table)
+                             .where(outbox_table.c.id.in_([r.id for r in rows]))
+                             .values(attempts=outbox_table.c.attempts + 1,
+                                     last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+        except Exception:  # the database may be the thing that is down
+            log.debug("could not record outbox failure", exc_info=True)
+
+    def _producer(self):
+        if self._connection is None:
+            self._connection = Connection(self.amqp_uri,
+                                          transport_options={"confirm_publish": True})
+            self._connection.ensure_connection(max_retries=1)
+        return self._connection.Producer()
+
+    def _close_connection(self):
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:
+                pass
+            self._connection = None
+
+
+def wait_until_published(engine, timeout=10.0):
+    """Test and CLI helper: block until the outbox is empty of unpublished rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if backlog(conn) == 0:
+                return True
+        time.sleep(0.05)
+    return False

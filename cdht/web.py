@@ -1,0 +1,116 @@
+"""JSON over nameko's HTTP entrypoint: ``@api("POST", "/people")`` handlers return plain data.
+
+A handler returns a dict/list (200) or ``(status, data)``; it raises ``ApiError`` for a clear
+4xx. Bodies are parsed with a marshmallow schema by ``load_json``; every validation failure
+is a 400 with a message per field, a body that is not JSON a 415/400, and an unexpected error
+a 500 whose body names no internals (the traceback goes to the log only).
+"""
+import json
+import logging
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from marshmallow import ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, errors=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(ApiError):
+    def __init__(self, what):
+        super().__init__(404, f"{what} not found")
+
+
+def _default(value):
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(data, status=200, headers=None):
+    return Response(json.dumps(data, default=_default, ensure_ascii=False), status=status,
+                    headers=headers, mimetype="application/json")
+
+
+def load_json(request, schema):
+    """Parse and validate the request body with ``schema``; raise ApiError otherwise."""
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    if request.mimetype != "application/json":
+        raise ApiError(415, "expected Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "body is not valid JSON")
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid input", exc.messages) from None
+
+
+def correlation_id(request):
+    """The caller's X-Correlation-ID, or a new one: it follows the request through events."""
+    given = request.headers.get("X-Correlation-ID", "")
+    return given[:64] if given else str(uuid.uuid4())
+
+
+class JsonHttpHandler(HttpRequestHandler):
+    def __init__(self, method, url, expected_exceptions=(), **kwargs):
+        # An ApiError is the caller's mistake: nameko logs it as a warning, not a crash.
+        super().__init__(method, url, expected_exceptions=(ApiError, *expected_exceptions),
+                         **kwargs)
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        status, payload = (result if isinstance(result, tuple) else (200, result))
+        return json_response(payload, status)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, ApiError):
+            body = {"error": exc.message}
+            if exc.errors:
+                body["errors"] = exc.errors
+            return json_response(body, exc.status)
+        if isinstance(exc, HTTPException):
+            return json_response({"error": exc.description}, exc.code or 400)
+        log.error("unhandled error in %s", self.method_name, exc_info=exc)
+        return json_response({"error": "internal error"}, 500)
+
+
+api = JsonHttpHandler.decorator
+
+
+def health(db, amqp_uri):
+    """(status, body) for GET /health: the database and the broker must both answer."""
+    from kombu import Connection
+    from sqlalchemy import text
+    checks = {}
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        with Connection(amqp_uri, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"unreachable: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", **checks}

@@ -1,0 +1,131 @@
+"""The reporting service: projections kept current from registry and assessment events.
+
+Each fact changes a handful of counters along its unit's path, in the same transaction as
+its inbox row (DESIGN.md §2.4): O(tree depth), never a recount.
+"""
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from cdht.consumer import handle_event
+from cdht.db import Database
+from nameko.dependency_providers import Config
+from cdht.inbox import first_delivery
+from cdht.outbox import add_event
+from cdht.web import ApiError, api, health
+from services.reporting import domain
+from services.reporting.models import Population, RecognitionFact, TitleCount, UnitPath
+from services.reporting.schemas import ProgressQuerySchema, UnitProgressSchema
+
+TARGETS = domain.load_targets()
+
+
+class RecognitionNotYetSeen(Exception):
+    """A revocation overtook its grant (they travel on different queues): retry later."""
+
+
+def _add(session, model, keys, increments):
+    """Add ``increments`` to the counter row at ``keys``, creating it at zero if missing."""
+    table = model.__table__
+    stmt = insert(table).values(**keys, **increments)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={col: table.c[col] + stmt.excluded[col] for col in increments}))
+
+
+def _titles(session, unit_code, year):
+    row = session.get(TitleCount, (unit_code, year))
+    return {"titled": row.titled, "digitally_skilled": row.digitally_skilled,
+            "digitally_proficient": row.digitally_proficient} if row else {}
+
+
+def _remember_path(session, unit_path):
+    rows = [{"unit_code": code, "path": unit_path[:i + 1]} for i, code in enumerate(unit_path)]
+    session.execute(insert(UnitPath.__table__).values(rows).on_conflict_do_nothing())
+
+
+def _population(session, unit_code):
+    return dict(session.execute(select(Population.birth_year, Population.people)
+                                .where(Population.unit_code == unit_code)).all())
+
+
+class ReportingService:
+    name = "reporting"
+    db = Database(relay=True)
+    config = Config()
+
+    @handle_event("registry", "person_registered")
+    def on_person_registered(self, event):
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, "reporting.on_person_registered"):
+                return
+            _remember_path(session, event.data["unit_path"])
+            for code in event.data["unit_path"]:
+                _add(session, Population, {"unit_code": code,
+                                           "birth_year": event.data["birth_year"]}, {"people": 1})
+
+    @handle_event("assessment", "recognition_granted")
+    def on_recognition_granted(self, event):
+        data = event.data
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, "reporting.on_recognition_granted"):
+                return
+            _remember_path(session, data["unit_path"])
+            session.add(RecognitionFact(
+                recognition_id=data["recognition_id"], person_id=data["person_id"],
+                year=data["year"], unit_path=data["unit_path"],
+                digital_skills=data["digital_skills"], granted_at=event.occurred_at))
+            self._apply_title(session, event, data["unit_path"], data["year"],
+                              domain.title_increments(data["digital_skills"]))
+
+    @handle_event("assessment", "recognition_revoked")
+    def on_recognition_revoked(self, event):
+        data = event.data
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, "reporting.on_recognition_revoked"):
+                return
+            fact = session.get(RecognitionFact, data["recognition_id"], with_for_update=True)
+            if fact is None:
+                raise RecognitionNotYetSeen(str(data["recognition_id"]))
+            if fact.revoked_at is not None:
+                return
+            fact.revoked_at = event.occurred_at
+            self._apply_title(session, event, fact.unit_path, fact.year,
+                              domain.title_increments(fact.digital_skills, sign=-1))
+
+    def _apply_title(self, session, event, unit_path, year, increments):
+        for code in unit_path:  # root first: concurrent updates lock rows in one order
+            _add(session, TitleCount, {"unit_code": code, "year": year}, increments)
+        leaf = unit_path[-1]
+        population = _population(session, leaf)
+        titles = _titles(session, leaf, year)
+        add_event(session, "statistics_updated", {
+            "unit_code": leaf, "year": year, "people": sum(population.values()),
+            "adults": domain.adults(population, year), "titled": titles.get("titled", 0),
+            "titled_digitally_skilled": titles.get("digitally_skilled", 0),
+            "titled_digitally_proficient": titles.get("digitally_proficient", 0),
+            "cause_event_id": event.event_id,
+        }, producer=self.name, correlation_id=event.correlation_id)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    @api("GET", "/health")
+    def health(self, request):
+        return health(self.db, self.config["AMQP_URI"])
+
+    @api("GET", "/units/<string:unit_code>/progress")
+    def unit_progress(self, request, unit_code):
+        try:
+            query = ProgressQuerySchema().load(request.args.to_dict())
+        except ValidationError as exc:
+            raise ApiError(400, "invalid input", exc.messages) from None
+        year = query["year"]
+        with self.db.read() as session:
+            population = _population(session, unit_code)
+            titles = _titles(session, unit_code, year)
+            unit_path = session.scalar(select(UnitPath.path)
+                                       .where(UnitPath.unit_code == unit_code)) or [unit_code]
+        indicators = domain.unit_progress(TARGETS, unit_path, year, population, titles)
+        return UnitProgressSchema().dump({
+            "unit_code": unit_code, "year": year, "people": sum(population.values()),
+            "adults": domain.adults(population, year), "titled": titles.get("titled", 0),
+            "indicators": [i.__dict__ for i in indicators]})

@@ -1,0 +1,158 @@
+"""Root fixtures: real PostgreSQL and RabbitMQ, one fresh vhost per test, one database per
+service (``cdht_test_<service>``) migrated once per session and emptied between tests.
+
+With a Docker engine and ``CDHT_TEST_DOCKER=1``, pytest-docker brings PostgreSQL and RabbitMQ
+up from docker-compose.yml first; otherwise the servers already running on this machine are
+used, and a clear message names the one that is missing.
+"""
+import os
+
+os.environ.setdefault("EVENTLET_TESTS", "1")  # silence eventlet's deprecation banner
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # must precede every other import (STACK-NOTES trap 1)
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urljoin  # noqa: E402
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from cdht.config import SERVICES, load_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+
+
+def test_database_url(service):
+    return f"{PG_URL}/cdht_test_{service}"
+
+
+def _reachable(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _docker_engine():
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+# -- pytest-docker: only with an engine and the opt-in variable ----------------------------
+USE_DOCKER = os.environ.get("CDHT_TEST_DOCKER") == "1" and _docker_engine()
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file():
+    return str(ROOT / "docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def docker_setup():
+    return ["up -d --wait rabbitmq postgres"] if USE_DOCKER else False
+
+
+@pytest.fixture(scope="session")
+def docker_cleanup():
+    return ["down -v"] if USE_DOCKER else False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backing_servers(request):
+    if USE_DOCKER:
+        services = request.getfixturevalue("docker_services")
+        services.wait_until_responsive(lambda: _reachable("127.0.0.1", 5432)
+                                       and _reachable("127.0.0.1", 5672), timeout=120, pause=1)
+    missing = [name for name, port in (("PostgreSQL", 5432), ("RabbitMQ", 5672),
+                                       ("RabbitMQ management", 15672))
+               if not _reachable("127.0.0.1", port)]
+    if missing:
+        pytest.exit("not reachable on 127.0.0.1: " + ", ".join(missing) +
+                    " (start them, or run with CDHT_TEST_DOCKER=1 where Docker runs)", 3)
+
+
+# -- databases -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def migrated_databases(backing_servers):
+    """Every service's test database, dropped, created and migrated once per session."""
+    from cdht import db
+    for service in SERVICES:
+        url = test_database_url(service)
+        db.drop_database(url)
+        db.upgrade(service, url=url)
+    return {service: test_database_url(service) for service in SERVICES}
+
+
+@pytest.fixture
+def databases(migrated_databases):
+    """Test database URLs per service, emptied before each test."""
+    for url in migrated_databases.values():
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.scalars(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'")).all()
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) +
+                                  " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    return migrated_databases
+
+
+@pytest.fixture
+def engines(databases):
+    made = {service: create_engine(url) for service, url in databases.items()}
+    yield made
+    for engine in made.values():
+        engine.dispose()
+
+
+# -- service configs ---------------------------------------------------------------------------
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def service_config(rabbit_config, databases):
+    """``service_config("registry", **overrides)``: the service's own config.yaml, pointed at
+    this test's vhost and database, on a free HTTP port, with short retry delays."""
+    def make(service, **overrides):
+        config = load_config(service)
+        config.update({
+            "AMQP_URI": rabbit_config["AMQP_URI"],
+            "DATABASE_URL": databases[service],
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+            "RETRY_DELAYS_MS": [100, 200, 400],
+        })
+        config.pop("LOGGING", None)
+        config.update(overrides)
+        return config
+    return make
+
+
+@pytest.fixture
+def web_session():
+    """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (STACK-NOTES 3)."""
+    import requests
+
+    class Session(requests.Session):
+        base_url = None
+
+        def request(self, method, url, *args, **kwargs):
+            return super().request(method, urljoin(self.base_url, url), *args, **kwargs)
+
+    def for_config(config):
+        session = Session()
+        session.base_url = f"http://{config['WEB_SERVER_ADDRESS']}/"
+        return session
+    return for_config
