@@ -156,3 +156,43 @@ def web_session():
         session.base_url = f"http://{config['WEB_SERVER_ADDRESS']}/"
         return session
     return for_config
+
+
+# -- events --------------------------------------------------------------------------------
+@pytest.fixture
+def publish(rabbit_config):
+    """``publish(producer, body, routing_key=None, content_type=...)``: put a message on
+    ``<producer>.events`` exactly as the outbox relay does (persistent, with confirms)."""
+    from kombu import Connection
+    from nameko.standalone.events import get_event_exchange
+
+    def send(producer, body, routing_key=None, content_type="application/json"):
+        exchange = get_event_exchange(producer, {})
+        if isinstance(body, dict):
+            routing_key = routing_key or body.get("event_type")
+        with Connection(rabbit_config["AMQP_URI"],
+                        transport_options={"confirm_publish": True}) as conn:
+            conn.Producer().publish(
+                body, exchange=exchange, routing_key=routing_key, delivery_mode=2,
+                declare=[exchange],
+                **({"serializer": "json"} if isinstance(body, dict)
+                   else {"content_type": content_type, "content_encoding": "utf-8"}))
+    return send
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail with ``message`` on timeout."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_for")
+def wait_for_fixture():
+    return wait_for

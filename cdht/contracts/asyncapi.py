@@ -34,7 +34,8 @@ REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
 
 DESCRIPTION = """\
 Events published by the four CDHT services (registry, assessment, reporting, notifications) of the
-Learning Citizen ("Công dân học tập") programme. They are a public API: other teams subscribe to them.
+Learning Citizen ("Công dân học tập") programme. They are a public API: other teams subscribe to
+them.
 
 **Transport.** Each producer publishes to its own durable topic exchange `<producer>.events`
 with routing key = `event_type`; the body is JSON (`application/json`, UTF-8) and messages are
@@ -92,7 +93,8 @@ ENVELOPE_DESCRIPTIONS = {
 # Rules marshmallow checks across fields, which JSON Schema cannot express: stated in prose.
 CROSS_FIELD_RULES = {
     "unit_path": "The unit's ancestors from the province down to the unit itself: the last item "
-                 "must equal unit_code (checked by the marshmallow schema, not expressible in JSON Schema).",
+                 "must equal unit_code (checked by the marshmallow schema, not expressible in "
+                 "JSON Schema).",
 }
 
 
@@ -180,7 +182,8 @@ def _data_schemas(schemas):
     spec = APISpec(title="CDHT events", version=DOC_VERSION, openapi_version="3.1.0",
                    plugins=[plugin])
     names = {}
-    for key, schema_cls in sorted(schemas.items()):
+    for key in sorted(schemas):
+        schema_cls = schemas[key]
         name = schema_cls.__name__
         if names.setdefault(name, schema_cls) is not schema_cls:
             raise ValueError(f"two data schemas are called {name!r}: rename one")
@@ -277,9 +280,11 @@ def build_document(schemas=None, producers=None, samples=None):
                 "tags": [{"name": producer}],
                 "payload": _payload(envelope, event_type, schema_version, producer,
                                     f"#/components/schemas/{data_name}"),
-                "examples": [{"name": mid, "summary": f"Example {event_type} v{schema_version} event.",
-                              "payload": _example(event_type, schema_version, schemas[key],
-                                                  samples[key])}],
+                "examples": [{
+                    "name": mid,
+                    "summary": f"Example {event_type} v{schema_version} event.",
+                    "payload": _example(event_type, schema_version, schemas[key], samples[key]),
+                }],
             }
             refs.append({"$ref": f"#/components/messages/{mid}"})
         exchange = f"{producer}.events"

