@@ -28,6 +28,7 @@ from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
 from cdht.contracts import ContractError, parse_envelope
+from cdht.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class ReliableEventHandler(EventHandler):
             return result, exc_info
         exc = exc_info[1]
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0)) + 1
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = redact(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, PermanentError) or attempt > len(self.delays):
             self.dead_letter(message, reason, attempts=attempt)
         else:
@@ -158,6 +159,7 @@ class ReliableEventHandler(EventHandler):
 
     def dead_letter(self, message, reason, attempts=None):
         """Move ``message`` to this consumer's dead-letter queue, then ack it."""
+        reason = redact(reason)
         log.error("%s: dead-lettering message: %s", self.queue_name, reason[:500])
         headers = dict(message.headers or {})
         headers.update({ERROR_HEADER: reason[:1000], QUEUE_HEADER: self.queue_name,

@@ -109,29 +109,34 @@ class Relay:
     # -- one batch -------------------------------------------------------------------------
     def relay_batch(self):
         """Publish up to ``batch_size`` unpublished rows; returns how many were published."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox_table.c.id, outbox_table.c.event_id, outbox_table.c.event_type,
-                       outbox_table.c.payload)
-                .where(outbox_table.c.published_at.is_(None))
-                .order_by(outbox_table.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return 0
-            try:
+        claimed = []
+        try:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(outbox_table.c.id, outbox_table.c.event_id,
+                           outbox_table.c.event_type, outbox_table.c.payload)
+                    .where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                claimed = [r.id for r in rows]
+                if not rows:
+                    return 0
                 producer = self._producer()
                 for row in rows:
                     self._publish(producer, row)
-            except Exception as exc:
-                self._record_failure(rows, exc)
-                raise
-            conn.execute(update(outbox_table)
-                         .where(outbox_table.c.id.in_([r.id for r in rows]))
-                         .values(published_at=datetime.now(timezone.utc),
-                                 attempts=outbox_table.c.attempts + 1, last_error=None))
-        return len(rows)
+                conn.execute(update(outbox_table)
+                             .where(outbox_table.c.id.in_(claimed))
+                             .values(published_at=datetime.now(timezone.utc),
+                                     attempts=outbox_table.c.attempts + 1, last_error=None))
+        except Exception as exc:
+            # Only now are the row locks released: recording the failure inside the claiming
+            # transaction would wait on our own locks forever.
+            if claimed:
+                self._record_failure(claimed, exc)
+            raise
+        return len(claimed)
 
     def _publish(self, producer, row):
         payload = row.payload
@@ -147,11 +152,11 @@ class Relay:
             retry=False,
         )
 
-    def _record_failure(self, rows, exc):
+    def _record_failure(self, ids, exc):
         try:
             with self.engine.begin() as conn:
                 conn.execute(update(outbox_table)
-                             .where(outbox_table.c.id.in_([r.id for r in rows]))
+                             .where(outbox_table.c.id.in_(ids))
                              .values(attempts=outbox_table.c.attempts + 1,
                                      last_error=f"{type(exc).__name__}: {exc}"[:1000]))
         except Exception:  # the database may be the thing that is down

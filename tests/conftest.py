@@ -1,5 +1,5 @@
 """Root fixtures: real PostgreSQL and RabbitMQ, one fresh vhost per test, one database per
-service (``cdht_test_<service>``) migrated once per session and emptied between tests.
+service and test run (``cdht_test_<pid>_<service>``) migrated once per session and emptied between tests.
 
 With a Docker engine and ``CDHT_TEST_DOCKER=1``, pytest-docker brings PostgreSQL and RabbitMQ
 up from docker-compose.yml first; otherwise the servers already running on this machine are
@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
+RUN_ID = os.getpid()  # parallel pytest runs on one machine must not share databases
+
+
 def test_database_url(service):
-    return f"{PG_URL}/cdht_test_{service}"
+    return f"{PG_URL}/cdht_test_{RUN_ID}_{service}"
 
 
 def _reachable(host, port):
@@ -88,7 +91,9 @@ def migrated_databases(backing_servers):
         url = test_database_url(service)
         db.drop_database(url)
         db.upgrade(service, url=url)
-    return {service: test_database_url(service) for service in SERVICES}
+    yield {service: test_database_url(service) for service in SERVICES}
+    for service in SERVICES:
+        db.drop_database(test_database_url(service))
 
 
 @pytest.fixture

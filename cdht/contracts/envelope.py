@@ -25,7 +25,7 @@ class EnvelopeSchema(Schema):
     event_id = fields.UUID(required=True)
     event_type = fields.String(required=True)
     schema_version = fields.Integer(required=True, strict=True)
-    occurred_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    occurred_at = fields.AwareDateTime(required=True)
     producer = fields.String(required=True)
     correlation_id = fields.String(required=True, allow_none=True)
     data = fields.Dict(required=True)
@@ -75,6 +75,8 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
     from cdht.contracts.events import schema_for
     schema = schema_for(event_type, schema_version)()
     _check_producer(event_type, producer)
+    if correlation_id is not None and not isinstance(correlation_id, str):
+        raise ContractError("correlation_id must be a string")
     if occurred_at is not None and occurred_at.utcoffset() is None:
         raise ContractError("occurred_at must carry a timezone")
     try:
@@ -83,7 +85,7 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
         raise ContractError(f"{event_type} v{schema_version}: {exc}") from None
     except ValidationError as exc:
         raise ContractError(f"{event_type} v{schema_version}: invalid data", exc.messages) from None
-    return Envelope(
+    envelope = Envelope(
         event_id=event_id or uuid.uuid4(),
         event_type=event_type,
         schema_version=schema_version,
@@ -92,6 +94,10 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
         correlation_id=correlation_id,
         data=loaded,
     )
+    errors = EnvelopeSchema().validate(json.loads(json.dumps(envelope.to_message())))
+    if errors:
+        raise ContractError(f"{event_type}: invalid envelope", errors)
+    return envelope
 
 
 def parse_envelope(message):

@@ -15,9 +15,13 @@ DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
 
 
-def StrictBoolean(**kwargs):
+class StrictBoolean(fields.Boolean):
     """JSON true/false only: marshmallow's Boolean would also take "yes", 1 or "off"."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class _Strict(Schema):

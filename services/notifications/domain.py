@@ -124,12 +124,18 @@ def compose(event_type, data, contact, templates=None):
         template, language
 
 
+_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\"]+$")
+
+
 def missing_contact_reason(contact):
     """Why this contact can't get an email (None when it can)."""
     if not contact:
         return "no contact: person unknown to the registry or deleted"
-    if not (contact.get("email") or "").strip():
+    address = (contact.get("email") or "").strip()
+    if not address:
         return "no email address on record"
+    if not _ADDRESS.match(address):
+        return "email address on record is malformed"
     return None
 
 

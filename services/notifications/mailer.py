@@ -1,8 +1,10 @@
 """The SMTP adapter: a nameko dependency that sends a ``domain.Message`` with smtplib.
 
 Configuration (config.yaml): SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS,
-MAIL_FROM, SMTP_TIMEOUT. STARTTLS and login happen only when configured. Errors are raised
-as smtplib/socket raise them; ``domain.classify_smtp_error`` decides what they mean.
+MAIL_FROM, SMTP_TIMEOUT, SMTP_CA_FILE. STARTTLS and login happen only when configured; the
+relay's certificate is verified (system trust store, or SMTP_CA_FILE for a private CA).
+Errors are raised as smtplib/socket raise them; ``domain.classify_smtp_error`` decides what
+they mean.
 """
 import smtplib
 import ssl
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
+from nameko.exceptions import ConfigurationError
 from nameko.extensions import DependencyProvider
 
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -36,6 +39,7 @@ class SmtpSettings:
     starttls: bool = False
     mail_from: str = "khuyenhoc@example.org"
     timeout: float = 30.0
+    ca_file: str = ""
 
     @classmethod
     def from_config(cls, config):
@@ -45,7 +49,18 @@ class SmtpSettings:
                    password=as_text(config.get("SMTP_PASSWORD")),
                    starttls=as_bool(config.get("SMTP_STARTTLS")),
                    mail_from=as_text(config.get("MAIL_FROM")) or cls.mail_from,
-                   timeout=float(config.get("SMTP_TIMEOUT") or cls.timeout))
+                   timeout=float(config.get("SMTP_TIMEOUT") or cls.timeout),
+                   ca_file=as_text(config.get("SMTP_CA_FILE")))
+
+    def check(self):
+        """Raise ValueError for settings that would fail every send."""
+        if not (self.user.isascii() and self.password.isascii()):
+            # smtplib encodes credentials as ASCII: a UnicodeEncodeError at every login
+            raise ValueError("SMTP_USER and SMTP_PASSWORD must be ASCII")
+        if self.password and not self.user:
+            raise ValueError("SMTP_PASSWORD is set but SMTP_USER is empty")
+        if "@" not in self.sender:
+            raise ValueError("MAIL_FROM must contain an email address")
 
     @property
     def sender(self):
@@ -89,7 +104,8 @@ class SmtpMailer:
         email = build_email(message, settings, delivery_id)
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(
+                    cafile=settings.ca_file or None))
             if settings.user:
                 smtp.login(settings.user, settings.password)
             smtp.send_message(email, from_addr=settings.sender, to_addrs=[message.to])
@@ -101,6 +117,10 @@ class Mailer(DependencyProvider):
 
     def setup(self):
         self.settings = SmtpSettings.from_config(self.container.config)
+        try:
+            self.settings.check()
+        except ValueError as exc:  # fail at start, not at every message
+            raise ConfigurationError(str(exc)) from None
 
     def get_dependency(self, worker_ctx):
         return SmtpMailer(self.settings)

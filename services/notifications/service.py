@@ -18,7 +18,10 @@ import logging
 import uuid
 from datetime import datetime, timezone
 
+import eventlet
+
 from marshmallow import ValidationError
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -37,6 +40,7 @@ from services.notifications.schemas import DeliveryQuerySchema, DeliverySchema
 log = logging.getLogger(__name__)
 
 EMAIL = "email"
+DEFAULT_CONTACT_TIMEOUT = 10.0  # seconds; nameko 2's RpcProxy would otherwise wait forever
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: FOR UPDATE NOWAIT found the row locked
 
 
@@ -49,19 +53,25 @@ class DeliveryInProgress(Exception):
     """Another worker is sending this delivery right now; look again later."""
 
 
+class RegistryTimeout(Exception):
+    """The registry did not answer the contact lookup in time; try later."""
+
+
 class NotificationsService:
     name = "notifications"
+    config = Config()
     db = Database(relay=True)
     registry = RpcProxy("registry")
     mailer = Mailer()
 
     @api("GET", "/health")
     def health(self, request):
-        return health(self.db, self.container.config["AMQP_URI"])
+        return health(self.db, self.config["AMQP_URI"])
 
     # -- events ----------------------------------------------------------------------------
     @handle_event("assessment", "recognition_granted",
-                  expected_exceptions=(TransientDeliveryError, DeliveryInProgress))
+                  expected_exceptions=(TransientDeliveryError, DeliveryInProgress,
+                                       RegistryTimeout))
     def on_recognition_granted(self, event):
         self._notify(event, event.data["person_id"])
 
@@ -71,7 +81,7 @@ class NotificationsService:
         if delivery_id is None:
             return
 
-        contact = self.registry.contact(str(person_id))
+        contact = self._contact(person_id)
 
         failure = None
         with self.db.transaction() as session:
@@ -82,6 +92,7 @@ class NotificationsService:
                 return
             reason = domain.missing_contact_reason(contact)
             if reason:
+                log.warning("delivery %s failed: %s", delivery.id, reason)
                 self._finish(session, delivery, event, "failed", reason)
                 return
             message, delivery.template, delivery.language = domain.compose(
@@ -106,6 +117,13 @@ class NotificationsService:
                 self._finish(session, delivery, event, "sent")
         if failure is not None:
             raise failure
+
+    def _contact(self, person_id):
+        """The registry's contact record (or None), asked now and kept in memory only."""
+        seconds = float(self.config.get("CONTACT_TIMEOUT") or DEFAULT_CONTACT_TIMEOUT)
+        timeout = RegistryTimeout(f"registry.contact did not answer within {seconds:g}s")
+        with eventlet.Timeout(seconds, timeout):
+            return self.registry.contact(str(person_id))
 
     def _open_delivery(self, event, person_id, template):
         """The delivery's id, inserting the row if it is new; None when it is already done."""
@@ -149,7 +167,6 @@ class NotificationsService:
             add_event(session, "notification_sent", data, producer=self.name,
                       correlation_id=event.correlation_id)
         else:
-            log.warning("delivery %s failed: %s", delivery.id, reason)
             add_event(session, "notification_failed",
                       data | {"reason": reason, "attempts": delivery.attempts},
                       producer=self.name, correlation_id=event.correlation_id)

@@ -135,6 +135,8 @@ def test_relay_crash_after_publish_is_deduplicated(reporting, engines, rabbit_co
         crashing.relay_batch()
     with assessment_db.connect() as conn:
         assert backlog(conn) == 1  # published, but the mark was rolled back
+        failed = conn.execute(text("SELECT attempts, last_error FROM outbox")).one()
+    assert failed.attempts == 1 and "killed between publish and commit" in failed.last_error
 
     Relay(assessment_db, rabbit_config["AMQP_URI"], "assessment").relay_batch()  # again
     wait_for(lambda: inbox_rows(engines["reporting"]) == 1, message="the event")

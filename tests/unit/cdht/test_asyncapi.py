@@ -463,11 +463,7 @@ _DROP = _Drop()
 
 # Where marshmallow accepts what the document rejects. Each is a suspected weakness of the
 # contracts (reported, not fixed here): strict xfail, so fixing it makes this list fail loudly.
-KNOWN_LENIENCY = {
-    "envelope:occurred_at='2025-12-02T08:30:00'":
-        "parse_envelope reads an occurred_at without offset as UTC "
-        "(AwareDateTime(default_timezone=utc)); the document requires an offset",
-}
+KNOWN_LENIENCY = {}
 
 
 def _agreement_params():
@@ -558,14 +554,8 @@ def test_unit_path_rule_is_marshmallows_and_stated_in_prose(doc, key):
     assert "must equal unit_code" in description
 
 
-_NUMBERS_AS_BOOL = pytest.mark.xfail(
-    strict=True, reason="suspected bug: StrictBoolean(truthy={True}, falsy={False}) still "
-                        "accepts 1/0 because 1 == True in a set; the document says boolean")
-
-
 @pytest.mark.parametrize("value", ["yes", "true", "off", "0",
-                                   pytest.param(1, marks=_NUMBERS_AS_BOOL),
-                                   pytest.param(0, marks=_NUMBERS_AS_BOOL)], ids=repr)
+                                   1, 0], ids=repr)
 def test_passed_must_be_a_json_boolean(doc, value):
     message = _example(doc, ("assessment_submitted", 1))
     message["data"]["passed"] = value

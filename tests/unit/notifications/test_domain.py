@@ -142,7 +142,12 @@ def test_a_missing_variable_is_an_error_not_a_blank(tmp_path):
 @pytest.mark.parametrize("given, reason", [
     (None, "no contact"), ({}, "no contact"),
     (contact(email=None), "no email"), (contact(email="  "), "no email"),
-    (contact(), None),
+    (contact(email="hoa"), "email address on record is malformed"),
+    (contact(email="hoa@example.org\r\nBcc: x@example.org"), "email address on record"),
+    (contact(email="hoa@@example.org"), "email address on record is malformed"),
+    (contact(email="Hoa <hoa@example.org>"), "email address on record is malformed"),
+    (contact(), None), (contact(email=" hoa@example.org "), None),
+    (contact(email="hoà@ví-dụ.vn"), None),
 ])
 def test_missing_contact_reason(given, reason):
     found = domain.missing_contact_reason(given)

@@ -55,3 +55,19 @@ def test_build_email_is_utf8_with_text_and_html():
     assert parsed["Message-ID"] == f"<{delivery_id}@example.org>"
     assert parsed.get_body(("plain",)).get_content().strip() == "Kính gửi Ông/Bà"
     assert parsed.get_body(("html",)).get_content().strip() == "<p>Kính gửi</p>"
+
+
+@pytest.mark.parametrize("config, problem", [
+    ({"SMTP_USER": "khuyenhoc", "SMTP_PASSWORD": "mật khẩu"}, "must be ASCII"),
+    ({"SMTP_USER": "", "SMTP_PASSWORD": "secret"}, "SMTP_USER is empty"),
+    ({"MAIL_FROM": "Hội Khuyến học"}, "must contain an email address"),
+])
+def test_settings_that_would_fail_every_send_are_refused(config, problem):
+    with pytest.raises(ValueError, match=problem):
+        SmtpSettings.from_config(config).check()
+
+
+def test_good_settings_pass_the_check():
+    SmtpSettings.from_config({"SMTP_USER": "kh", "SMTP_PASSWORD": "s3cret",
+                              "MAIL_FROM": "Hội Khuyến học <kh@example.org>"}).check()
+    SmtpSettings.from_config({}).check()
