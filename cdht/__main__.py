@@ -5,6 +5,7 @@
     python -m cdht db revision <service> -m "message"     (autogenerate, for developers)
     python -m cdht dead-letters list <service>
     python -m cdht dead-letters replay <service> [--queue Q] [--limit N]
+    python -m cdht up | down        (the four services as local processes; see bin/up)
 """
 import argparse
 import json
@@ -51,8 +52,19 @@ def cmd_dead_letters(args):
             print(f"{queue}: replayed {count} message(s)")
 
 
+def cmd_up(args):
+    from cdht import local
+    return local.up()
+
+
+def cmd_down(args):
+    from cdht import local
+    return local.down()
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m cdht", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,15 +83,18 @@ def main(argv=None):
     p_dl.add_argument("--limit", type=int, default=1000)
     p_dl.set_defaults(func=cmd_dead_letters)
 
+    sub.add_parser("up", help="start the four services as local processes").set_defaults(
+        func=cmd_up)
+    sub.add_parser("down", help="stop the local processes").set_defaults(func=cmd_down)
+
     args = parser.parse_args(argv)
     if args.command == "db" and args.action == "downgrade" and not args.revision:
         parser.error("db downgrade needs a revision")
     try:
-        args.func(args)
+        return args.func(args) or 0
     except Exception as exc:  # a clear message and a non-zero exit, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

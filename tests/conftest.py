@@ -23,6 +23,7 @@ import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from cdht.config import SERVICES, load_config  # noqa: E402
+from tests.support import empty_databases, free_port, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -99,16 +100,7 @@ def migrated_databases(backing_servers):
 @pytest.fixture
 def databases(migrated_databases):
     """Test database URLs per service, emptied before each test."""
-    for url in migrated_databases.values():
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            tables = conn.scalars(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'")).all()
-            if tables:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) +
-                                  " RESTART IDENTITY CASCADE"))
-        engine.dispose()
+    empty_databases(migrated_databases)
     return migrated_databases
 
 
@@ -121,12 +113,6 @@ def engines(databases):
 
 
 # -- service configs ---------------------------------------------------------------------------
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def service_config(rabbit_config, databases):
     """``service_config("registry", **overrides)``: the service's own config.yaml, pointed at
@@ -183,19 +169,6 @@ def publish(rabbit_config):
                 **({"serializer": "json"} if isinstance(body, dict)
                    else {"content_type": content_type, "content_encoding": "utf-8"}))
     return send
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
-    """Poll ``predicate`` until it returns a truthy value; fail with ``message`` on timeout."""
-    import time
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(name="wait_for")

@@ -1,0 +1,198 @@
+"""Run the whole system as local processes, for a machine without a Docker engine.
+
+``python -m cdht up`` checks that PostgreSQL and RabbitMQ answer (and says which does not),
+migrates the four databases, starts each service with ``nameko run``, and waits until every
+``/health`` answers. Without an SMTP relay configured it also starts a local mail catcher
+(aiosmtpd, printing each mail to var/log/mail.log). ``python -m cdht down`` stops them.
+The end-to-end tests start the services through the same functions.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cdht.config import ROOT, SERVICES, load_config
+
+VAR = ROOT / "var"
+DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+
+
+class NotReady(RuntimeError):
+    pass
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _host_port(url, default_port):
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+def reachable(host, port, timeout=2.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def missing_servers(env):
+    """Names of the backing servers that do not answer, as the services would reach them."""
+    saved = os.environ.copy()
+    os.environ.update(env)
+    try:
+        configs = {s: load_config(s) for s in SERVICES}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    missing = []
+    host, port = _host_port(configs["registry"]["AMQP_URI"], 5672)
+    if not reachable(host, port):
+        missing.append(f"RabbitMQ at {host}:{port} (start it: rabbitmq-server -detached)")
+    for service, config in configs.items():
+        host, port = _host_port(config["DATABASE_URL"].replace("+psycopg2", ""), 5432)
+        if not reachable(host, port):
+            missing.append(f"PostgreSQL at {host}:{port} for {service} (start it: "
+                           "pg_ctlcluster <version> main start)")
+            break
+    return missing
+
+
+def http_base(service, env):
+    address = env.get(f"{service.upper()}_HTTP_ADDRESS") or f"0.0.0.0:{DEFAULT_PORTS[service]}"
+    host, port = address.rsplit(":", 1)
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
+def start_services(env, log_dir, services=SERVICES):
+    """Start each service as ``nameko run`` with ``env``; logs go to ``log_dir/<name>.log``."""
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for service in services:
+        log_path = log_dir / f"{service}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "nameko", "run", "--config",
+                 f"services/{service}/config.yaml", f"services.{service}.service"],
+                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "EVENTLET_TESTS": "1",
+                               **env},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append(ServiceProcess(service, process, http_base(service, env), log_path))
+    return started
+
+
+def wait_healthy(processes, timeout=60.0):
+    """Block until every service's /health says ok; raise NotReady with its log otherwise."""
+    deadline = time.monotonic() + timeout
+    pending = list(processes)
+    while pending:
+        for proc in list(pending):
+            if proc.process.poll() is not None:
+                raise NotReady(f"{proc.name} exited with {proc.process.returncode}:\n"
+                               f"{proc.log_tail()}")
+            try:
+                with urllib.request.urlopen(proc.base_url + "/health", timeout=2) as resp:
+                    if json.load(resp).get("status") == "ok":
+                        pending.remove(proc)
+            except (OSError, ValueError):
+                pass
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(p.name for p in pending)
+            raise NotReady(f"not healthy after {timeout:.0f}s: {names}\n" +
+                           "\n".join(p.log_tail(10) for p in pending))
+        time.sleep(0.2)
+
+
+def stop_processes(processes, timeout=15.0):
+    for proc in processes:
+        if proc.process.poll() is None:
+            os.killpg(proc.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in processes:
+        try:
+            proc.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.process.pid, signal.SIGKILL)
+            proc.process.wait()
+
+
+def start_mail_catcher(host, port, log_dir):
+    """A local SMTP server that accepts every mail and prints it to log_dir/mail.log."""
+    log = open(Path(log_dir) / "mail.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{host}:{port}",
+                             "-c", "aiosmtpd.handlers.Debugging"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+# -- the commands ----------------------------------------------------------------------------
+def up(env=None):
+    from cdht import db
+    env = dict(env or {})
+    missing = missing_servers(env)
+    if missing:
+        print("cannot start CDHT; not reachable:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 2
+    for service in SERVICES:
+        db.upgrade(service)
+        print(f"  {service}: database migrated")
+    run_dir, log_dir = VAR / "run", VAR / "log"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    smtp_host = os.environ.get("SMTP_HOST", "127.0.0.1")
+    smtp_port = int(os.environ.get("SMTP_PORT", "1025"))
+    if smtp_host in ("127.0.0.1", "localhost") and not reachable(smtp_host, smtp_port):
+        catcher = start_mail_catcher(smtp_host, smtp_port, log_dir)
+        (run_dir / "mail-catcher.pid").write_text(str(catcher.pid))
+        print(f"  mail catcher on {smtp_host}:{smtp_port}: mails go to {log_dir / 'mail.log'}")
+    processes = start_services(env, log_dir)
+    for proc in processes:
+        (run_dir / f"{proc.name}.pid").write_text(str(proc.process.pid))
+    try:
+        wait_healthy(processes)
+    except NotReady as exc:
+        print(f"CDHT did not start: {exc}", file=sys.stderr)
+        stop_processes(processes)
+        return 1
+    print("CDHT is running:")
+    for proc in processes:
+        print(f"  {proc.name:<14} {proc.base_url}   log: {proc.log_path}")
+    print("stop it with: .venv/bin/python -m cdht down")
+    return 0
+
+
+def down():
+    run_dir = VAR / "run"
+    stopped = 0
+    for pid_file in sorted(run_dir.glob("*.pid")) if run_dir.exists() else []:
+        pid = int(pid_file.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            stopped += 1
+            for _ in range(100):
+                os.killpg(pid, 0)
+                time.sleep(0.1)
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        pid_file.unlink()
+    print(f"stopped {stopped} process(es)")
+    return 0

@@ -1,0 +1,143 @@
+"""The product's central flow through four real processes, over HTTP, RabbitMQ, PostgreSQL
+and SMTP: a person is registered, passes the Learning Citizen criteria, the recognition
+updates the statistics, and a Vietnamese email reaches a real SMTP server."""
+import time
+import uuid
+from datetime import date
+
+import pytest
+
+from services.registry.domain import national_id_for
+
+pytestmark = pytest.mark.e2e
+
+SCORES_PASS = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
+               "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}          # 81 points
+SCORES_79 = SCORES_PASS | {"TC2.1": 6}                                   # 79 points
+SCORES_WEAK = SCORES_PASS | {"TC2.2": 4, "TC1.1": 10, "TC1.2": 10}       # 4 under the minimum
+
+_serial = iter(range(1, 10**6))
+
+
+@pytest.fixture(scope="module")
+def units(system):
+    for unit in ({"code": "AG", "name": "Tỉnh An Giang", "kind": "province"},
+                 {"code": "AG.LX", "name": "Phường Long Xuyên", "kind": "ward",
+                  "parent_code": "AG"},
+                 {"code": "AG.MB", "name": "Xã Mỹ Hòa Hưng", "kind": "commune",
+                  "parent_code": "AG"}):
+        assert system.post("registry", "/units", unit).status_code == 201
+    return ["AG", "AG.LX", "AG.MB"]
+
+
+def register(system, unit="AG.LX", name="Nguyễn Văn An", email=None, born=date(1985, 4, 2)):
+    body = {"national_id": national_id_for(89, born, "male", next(_serial)),
+            "full_name": name, "gender": "male", "birth_date": born.isoformat(),
+            "email": email or f"{uuid.uuid4().hex[:8]}@example.org",
+            "unit_code": unit, "target_group": "resident"}
+    response = system.post("registry", "/people", body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], body["email"]
+
+
+def progress(system, unit, year=2025):
+    response = system.get("reporting", f"/units/{unit}/progress", params={"year": year})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def indicator(figures, name):
+    return next(i for i in figures["indicators"] if i["indicator"] == name)
+
+
+def test_registration_to_recognition_to_statistics_to_email(system, units, smtp, until):
+    _, inbox = smtp
+    mails_before = len(inbox.mails)
+    person_id, email = register(system, name="Nguyễn Văn An")
+    until(lambda: progress(system, "AG.LX")["people"] == 1, message="the registration counted")
+
+    response = system.post("assessment", "/assessments",
+                           {"person_id": person_id, "year": 2025, "scores": SCORES_PASS},
+                           headers={"X-Correlation-ID": "e2e-central-flow"})
+    assert response.status_code == 201, response.text
+    decision = response.json()["decision"]
+    assert decision["passed"] and decision["total"] == 81
+    assert decision["criteria_version"] == "324/QĐ-KHVN"
+
+    figures = until(lambda: (f := progress(system, "AG.LX")) and f["titled"] == 1 and f,
+                    message="the recognition in the ward's figures")
+    adults = indicator(figures, "adults_titled")
+    assert (adults["numerator"], adults["denominator"], adults["share"]) == (1, 1, 1.0)
+    assert adults["target"] == 0.4 and adults["reached"] is True
+    province = progress(system, "AG")  # rolled up the tree in the same transaction
+    assert province["titled"] == 1 and province["people"] == 1
+
+    recipients, mail = until(lambda: len(inbox.mails) > mails_before and inbox.mails[-1],
+                             message="the congratulation email")
+    assert recipients == [email]
+    assert mail["Subject"] == ("Chúc mừng Nguyễn Văn An đạt danh hiệu Công dân học tập "
+                               "năm 2025")
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Công dân học tập" in text and "2025" in text and "Hội Khuyến học" in text
+    def delivered():
+        items = system.get("notifications", "/deliveries",
+                           params={"person_id": person_id}).json()["items"]
+        return items if items and items[0]["status"] != "pending" else None
+    deliveries = until(delivered, message="the delivery recorded")
+    assert [(d["status"], d["channel"]) for d in deliveries] == [("sent", "email")]
+    assert email not in str(deliveries)
+
+
+@pytest.mark.parametrize("scores, why", [(SCORES_79, "total 79 is under 80"),
+                                         (SCORES_WEAK, "TC2.2: 4/10, under the minimum 5")])
+def test_a_failed_assessment_grants_nothing(system, units, smtp, until, scores, why):
+    _, inbox = smtp
+    person_id, _ = register(system, unit="AG.MB", name="Lê Thị Hoa")
+    before = progress(system, "AG.MB")["titled"]
+    mails = len(inbox.mails)
+    response = system.post("assessment", "/assessments",
+                           {"person_id": person_id, "year": 2025, "scores": scores})
+    assert response.status_code == 201
+    assert response.json()["recognition_id"] is None
+    assert why in response.json()["decision"]["summary"]
+    until(lambda: progress(system, "AG.MB")["people"] >= 1, message="registration counted")
+    time.sleep(1.0)  # ample for a (wrong) recognition to travel, as the other tests show
+    assert progress(system, "AG.MB")["titled"] == before
+    assert len(inbox.mails) == mails
+
+
+def test_bad_input_gets_clear_4xx_and_writes_nothing(system, units):
+    person_id, _ = register(system)
+    cases = [
+        ({"person_id": person_id, "year": 2025, "scores": SCORES_PASS | {"TC1.1": 11}}, 400),
+        ({"person_id": str(uuid.uuid4()), "year": 2025, "scores": SCORES_PASS}, 400),
+        ({"person_id": person_id, "year": 2021, "scores": SCORES_PASS}, 400),
+        ({"person_id": person_id, "scores": SCORES_PASS}, 400),
+    ]
+    for body, status in cases:
+        response = system.post("assessment", "/assessments", body)
+        assert response.status_code == status, (body, response.text)
+        assert "errors" in response.json()
+    assert system.post("assessment", "/assessments",
+                       {"person_id": person_id, "year": 2025, "scores": SCORES_PASS}
+                       ).status_code == 201
+    second = system.post("assessment", "/assessments",
+                         {"person_id": person_id, "year": 2025, "scores": SCORES_PASS})
+    assert second.status_code == 409  # one title per person and year
+    wrong_type = system.post("registry", "/people", None, data="national_id=1",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong_type.status_code == 415
+
+
+def test_a_killed_consumer_catches_up_after_restart(system, units, until):
+    """SIGKILL reporting; recognitions granted meanwhile wait in its durable queues."""
+    before = progress(system, "AG")["titled"]
+    system.kill("reporting")
+    people = [register(system, unit="AG.MB", name=f"Phạm Văn {i}")[0] for i in range(3)]
+    for person_id in people:
+        response = system.post("assessment", "/assessments",
+                               {"person_id": person_id, "year": 2025, "scores": SCORES_PASS})
+        assert response.status_code == 201
+    system.start("reporting")
+    until(lambda: progress(system, "AG")["titled"] == before + 3, timeout=20,
+          message="the recognitions granted while reporting was down")

@@ -1,0 +1,37 @@
+"""Helpers shared by the test suites (fixtures live in the conftest.py files)."""
+import socket
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+
+def empty_databases(urls):
+    for url in urls.values():
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.scalars(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'")).all()
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) +
+                                  " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail with ``message`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
