@@ -26,7 +26,6 @@ from cdht.config import SERVICES, load_config  # noqa: E402
 from tests.support import empty_databases, free_port, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 
 
 RUN_ID = os.getpid()  # parallel pytest runs on one machine must not share databases
@@ -52,16 +51,34 @@ def _docker_engine():
 
 # -- pytest-docker: only with an engine and the opt-in variable ----------------------------
 USE_DOCKER = os.environ.get("CDHT_TEST_DOCKER") == "1" and _docker_engine()
+DOCKER_ENV = ROOT / "tests" / "docker-test.env"
+
+if USE_DOCKER:  # the stack's own users and passwords (tests/docker-test.env)
+    PG_URL = "postgresql+psycopg2://cdht:cdht-test@127.0.0.1:5432"
+else:
+    PG_URL = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+
+
+def pytest_configure(config):
+    if USE_DOCKER:  # nameko's plugin makes a vhost per test through these
+        config.option.RABBIT_AMQP_URI = "pyamqp://cdht:cdht-test@127.0.0.1:5672/"
+        config.option.RABBIT_API_URI = "http://cdht:cdht-test@127.0.0.1:15672"
 
 
 @pytest.fixture(scope="session")
 def docker_compose_file():
-    return str(ROOT / "docker-compose.yml")
+    # the dev override publishes PostgreSQL and RabbitMQ on loopback for the tests
+    return [str(ROOT / "docker-compose.yml"), str(ROOT / "docker-compose.dev.yml")]
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command():
+    return f"docker compose --env-file {DOCKER_ENV}"
 
 
 @pytest.fixture(scope="session")
 def docker_setup():
-    return ["up -d --wait rabbitmq postgres"] if USE_DOCKER else False
+    return ["up -d --wait rabbitmq postgres"] if USE_DOCKER else False  # services run locally
 
 
 @pytest.fixture(scope="session")

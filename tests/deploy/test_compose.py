@@ -118,6 +118,13 @@ def test_compose_config_with_dev_override_is_valid(compose_binary, clean_env, tm
     assert result.returncode == 0, result.stderr
 
 
+def test_stack_of_the_opt_in_docker_test_mode_is_valid(compose_binary, clean_env):
+    """CDHT_TEST_DOCKER=1 brings the stack up with tests/docker-test.env (tests/conftest.py)."""
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(COMPOSE, COMPOSE_DEV), env_file=ROOT / "tests" / "docker-test.env")
+    assert result.returncode == 0, result.stderr
+
+
 def test_env_example_as_is_is_refused(compose_binary, clean_env):
     """Copied but not filled in, .env.example must not start anything with empty secrets."""
     result = run_compose(compose_binary, clean_env, "config", "--quiet", env_file=ENV_EXAMPLE)
