@@ -240,3 +240,31 @@ def test_queues_are_durable_with_dead_letter_exchange(reporting, rabbit_config, 
     assert main["arguments"]["x-dead-letter-exchange"] == "cdht.dead-letter"
     assert "evt-assessment-recognition_granted--reporting.on_recognition_granted.dead-letter" \
         in queues
+
+
+def test_quorum_queues_are_a_configuration_change(container_factory, service_config,
+                                                  rabbit_config, rabbit_manager, publish,
+                                                  engines, wait_for):
+    """QUEUE_TYPE=quorum (as on a three-node cluster): same code, quorum queues with a
+    delivery limit and dead-letter exchange; retries and dead letters still work."""
+    config = service_config("reporting", QUEUE_TYPE="quorum", DELIVERY_LIMIT=5)
+    container_factory(ReportingService, config).start()
+    queues = {q["name"]: q for q in rabbit_manager.get_queues(rabbit_config["vhost"])}
+    main = queues["evt-assessment-recognition_revoked--reporting.on_recognition_revoked"]
+    assert main["arguments"]["x-queue-type"] == "quorum"
+    assert main["arguments"]["x-delivery-limit"] == 5
+    assert main["arguments"]["x-dead-letter-exchange"] == "cdht.dead-letter"
+    assert all(q["arguments"].get("x-queue-type") == "quorum" for q in queues.values()
+               if q["name"].startswith("evt-"))
+
+    grant = granted()
+    publish("assessment", revoked(grant.data["recognition_id"],
+                                  grant.data["person_id"]).to_message())
+    eventlet_sleep(0.15)  # the revocation failed once and waits in a quorum delay queue
+    publish("assessment", grant.to_message())
+    wait_for(lambda: _revoked_count(engines["reporting"]) == 1, message="retry via quorum")
+    publish("assessment", {"event_type": "recognition_granted"},
+            routing_key="recognition_granted")
+    queue = "evt-assessment-recognition_granted--reporting.on_recognition_granted"
+    assert wait_for(lambda: deadletters.list_dead_letters(config, queue),
+                    message="poison in the quorum dead-letter queue")
