@@ -46,6 +46,91 @@ class PersonRegisteredV1(_UnitPlaced):
     birth_year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2100))
 
 
+class _PersonFacts(_UnitPlaced):
+    """What a consumer needs to count a person: where, which group, roles, birth year."""
+    person_id = fields.UUID(required=True)
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
+    birth_year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2100))
+
+
+class PersonUpdatedV1(_PersonFacts):
+    """A person's countable facts changed (not their unit: that is person_moved).
+    ``previous`` holds the facts before the change; ``changed`` names every changed field,
+    personal fields included, without their values."""
+    previous = fields.Nested(lambda: _CountableFacts(), required=True)
+    changed = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
+                          required=True)
+
+
+class _CountableFacts(_Strict):
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
+    birth_year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2100))
+
+
+class PersonMovedV1(_PersonFacts):
+    """A person moved to another unit (unit_code/unit_path are the new place)."""
+    from_unit_path = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                                 required=True, validate=validate.Length(min=1, max=8))
+
+
+class PersonRemovedV1(_PersonFacts):
+    """A person was removed (soft-deleted) from the registry; stop counting them."""
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class _ImportedPerson(_PersonFacts):
+    change = fields.String(required=True, validate=validate.OneOf(("registered", "updated",
+                                                                   "moved")))
+    from_unit_path = fields.List(fields.String(), load_default=None, allow_none=True)
+    previous = fields.Nested(lambda: _CountableFacts(), load_default=None, allow_none=True)
+
+
+class PeopleImportedV1(_Strict):
+    """One batch of a bulk import: a million-person file is a thousand events, not a million.
+    Rows that changed nothing are left out."""
+    import_id = fields.UUID(required=True)
+    batch = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    people = fields.List(fields.Nested(_ImportedPerson), required=True,
+                         validate=validate.Length(min=1, max=5000))
+
+
+GROUP_KINDS = ("family", "clan", "community", "learning_unit")
+ACTIVITY_KINDS = ("course", "mooc", "digital_skills_basic", "digital_skills_proficient",
+                  "briefing")
+
+
+class MembershipChangedV1(_UnitPlaced):
+    """A person joined or left a group (unit_path: where the group is)."""
+    membership_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    change = fields.String(required=True, validate=validate.OneOf(("joined", "left")))
+    effective_on = fields.Date(required=True)
+
+
+class LearningActivityRecordedV1(_UnitPlaced):
+    """A learning activity of a person (unit_path: the person's unit): evidence for indicators
+    and for the briefing and digital-skills targets."""
+    activity_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
+    started_on = fields.Date(required=True)
+    ended_on = fields.Date(required=True, allow_none=True)
+    hours = fields.Float(required=True, allow_none=True, validate=validate.Range(0, 10000))
+
+
+class UnitsMergedV1(_UnitPlaced):
+    """Units merged into unit_code (e.g. the 1 July 2025 reorganisation): their people and
+    groups now belong to it; figures before effective_on stay answerable per old unit."""
+    from_unit_paths = fields.List(fields.List(fields.String()), required=True,
+                                  validate=validate.Length(min=1, max=100))
+    effective_on = fields.Date(required=True)
+    people_moved = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
 class AssessmentSubmittedV1(_UnitPlaced):
     assessment_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
@@ -100,6 +185,13 @@ class NotificationFailedV1(NotificationSentV1):
 
 EVENT_SCHEMAS = {
     ("person_registered", 1): PersonRegisteredV1,
+    ("person_updated", 1): PersonUpdatedV1,
+    ("person_moved", 1): PersonMovedV1,
+    ("person_removed", 1): PersonRemovedV1,
+    ("people_imported", 1): PeopleImportedV1,
+    ("membership_changed", 1): MembershipChangedV1,
+    ("learning_activity_recorded", 1): LearningActivityRecordedV1,
+    ("units_merged", 1): UnitsMergedV1,
     ("assessment_submitted", 1): AssessmentSubmittedV1,
     ("recognition_granted", 1): RecognitionGrantedV1,
     ("recognition_revoked", 1): RecognitionRevokedV1,
@@ -109,7 +201,9 @@ EVENT_SCHEMAS = {
 }
 
 PRODUCERS = {
-    "registry": ("person_registered",),
+    "registry": ("person_registered", "person_updated", "person_moved", "person_removed",
+                 "people_imported", "membership_changed", "learning_activity_recorded",
+                 "units_merged"),
     "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked"),
     "reporting": ("statistics_updated",),
     "notifications": ("notification_sent", "notification_failed"),

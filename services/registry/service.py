@@ -13,6 +13,7 @@ from nameko.dependency_providers import Config
 from cdht.outbox import add_event
 from cdht.web import ApiError, NotFound, api, correlation_id, health, load_json
 from services.registry import domain
+from services.registry.import_api import ImportEndpoints
 from services.registry.models import Person, Unit
 from services.registry.schemas import NewPersonSchema, PersonSchema, UnitSchema
 
@@ -22,7 +23,7 @@ def _unit_path(session, code):
     return domain.unit_path(parents, code)
 
 
-class RegistryService:
+class RegistryService(ImportEndpoints):
     name = "registry"
     db = Database(relay=True)
     config = Config()
