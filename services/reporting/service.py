@@ -24,13 +24,17 @@ class RecognitionNotYetSeen(Exception):
     """A revocation overtook its grant (they travel on different queues): retry later."""
 
 
-def _add(session, model, keys, increments):
-    """Add ``increments`` to the counter row at ``keys``, creating it at zero if missing."""
+def _add(session, model, keys, increments, returning=False):
+    """Add ``increments`` to the counter row at ``keys``, creating it at zero if missing;
+    with ``returning``, the row's counters after the change."""
     table = model.__table__
     stmt = insert(table).values(**keys, **increments)
-    session.execute(stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=list(keys),
-        set_={col: table.c[col] + stmt.excluded[col] for col in increments}))
+        set_={col: table.c[col] + stmt.excluded[col] for col in increments})
+    if returning:
+        return session.execute(stmt.returning(*(table.c[c] for c in increments))).mappings().one()
+    session.execute(stmt)
 
 
 def _titles(session, unit_code, year):
@@ -94,16 +98,19 @@ class ReportingService:
                               domain.title_increments(fact.digital_skills, sign=-1))
 
     def _apply_title(self, session, event, unit_path, year, increments):
-        for code in unit_path:  # root first: concurrent updates lock rows in one order
-            _add(session, TitleCount, {"unit_code": code, "year": year}, increments)
         leaf = unit_path[-1]
-        population = _population(session, leaf)
-        titles = _titles(session, leaf, year)
+        population = _population(session, leaf)  # read before any counter row is locked
+        # The counter rows are shared by every event of the unit's subtree (the province row
+        # by all of them): touch them last, so each transaction holds their locks briefly.
+        for code in unit_path[:-1]:  # root first: concurrent updates lock rows in one order
+            _add(session, TitleCount, {"unit_code": code, "year": year}, increments)
+        titles = _add(session, TitleCount, {"unit_code": leaf, "year": year}, increments,
+                      returning=True)
         add_event(session, "statistics_updated", {
             "unit_code": leaf, "year": year, "people": sum(population.values()),
-            "adults": domain.adults(population, year), "titled": titles.get("titled", 0),
-            "titled_digitally_skilled": titles.get("digitally_skilled", 0),
-            "titled_digitally_proficient": titles.get("digitally_proficient", 0),
+            "adults": domain.adults(population, year), "titled": titles["titled"],
+            "titled_digitally_skilled": titles["digitally_skilled"],
+            "titled_digitally_proficient": titles["digitally_proficient"],
             "cause_event_id": event.event_id,
         }, producer=self.name, correlation_id=event.correlation_id)
 
