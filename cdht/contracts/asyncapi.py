@@ -20,7 +20,7 @@ from datetime import datetime
 import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import RAISE, ValidationError
+from marshmallow import RAISE, ValidationError, fields
 
 from cdht.contracts.envelope import EnvelopeSchema
 from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
@@ -56,13 +56,24 @@ silently: an unknown type or version, a missing field or an unknown field is an 
 dead-letter and report, never a message to drop or half-read.
 
 **Privacy.** Events carry ids and the facts consumers count on, never personal data (national ID
-number, name, phone, email). `data` rejects unknown fields (`additionalProperties: false`), so no
-extra field can leak through. A consumer that needs personal data asks the registry by RPC at the
-moment it needs it.
+number, name, phone, email). `data` and every object nested in it reject unknown fields
+(`additionalProperties: false`), so no extra field can leak through. A consumer that needs
+personal data asks the registry by RPC at the moment it needs it.
 """
 
 SUMMARIES = {
     "person_registered": "A person was registered in the registry under a unit.",
+    "person_updated": "A person's countable facts (target group, roles, birth year) or personal "
+                      "fields changed; previous facts and changed field names are given.",
+    "person_moved": "A person moved to another unit; counted under the new unit from now on.",
+    "person_removed": "A person was removed from the registry; stop counting them.",
+    "people_imported": "One batch of a bulk import: the people registered, updated or moved "
+                       "by it (at most 5000 per event).",
+    "membership_changed": "A person joined or left a family, clan, community or learning unit.",
+    "learning_activity_recorded": "A learning activity (course, MOOC, digital-skills training, "
+                                  "briefing) was recorded for a person.",
+    "units_merged": "Units were merged into one (e.g. the 1 July 2025 reorganisation); their "
+                    "people and groups now belong to it.",
     "assessment_submitted": "A self-assessment for the Learning Citizen title was submitted and "
                             "scored (0-100 points, passed or not).",
     "recognition_granted": "A person was recognised as a Learning Citizen for a year.",
@@ -226,6 +237,35 @@ def _producer_of(producers):
     return owner
 
 
+def _inner_fields(field):
+    """The fields a container field (list, tuple, mapping) applies to its items."""
+    if isinstance(field, fields.List):
+        return [field.inner]
+    if isinstance(field, fields.Tuple):
+        return list(field.tuple_fields)
+    if isinstance(field, fields.Mapping):
+        return [f for f in (field.key_field, field.value_field) if f is not None]
+    return []
+
+
+def _check_nested(schema, where, seen):
+    """Every schema nested in ``schema``, at any depth (in a list, a list of lists...), must
+    reject unknown fields as the top level does: a nested object is no back door for data."""
+    todo = list(schema.fields.items())
+    while todo:
+        name, field = todo.pop(0)
+        todo += [(name + "[]", inner) for inner in _inner_fields(field)]
+        if not isinstance(field, fields.Nested):
+            continue
+        nested = field.schema
+        label = f"{where}.{name} ({type(nested).__name__})"
+        if field.unknown not in (None, RAISE) or nested.unknown != RAISE:
+            raise ValueError(f"{label} must reject unknown fields (unknown=RAISE)")
+        if type(nested) not in seen:
+            seen.add(type(nested))
+            _check_nested(nested, f"{where}.{name}", seen)
+
+
 def _data_schemas(schemas):
     """JSON Schema of every data schema (and anything nested in them), by component name."""
     plugin = MarshmallowPlugin()
@@ -240,7 +280,11 @@ def _data_schemas(schemas):
         if name not in spec.components.schemas:
             if schema_cls().unknown != RAISE:
                 raise ValueError(f"{name} must reject unknown fields (unknown=RAISE)")
+            _check_nested(schema_cls(), name, {schema_cls})
             spec.components.schema(name, schema=schema_cls)
+    # the nested schemas became components too (apispec names them): same treatment
+    for schema_key, name in plugin.converter.refs.items():
+        names.setdefault(name, schema_key[0])
     components = copy.deepcopy(spec.to_dict().get("components", {}).get("schemas", {}))
     for name, schema_cls in names.items():
         js = components[name]

@@ -5,6 +5,8 @@ phone, email): a consumer that needs those asks the registry by RPC when it need
 ``unit_path`` lists the unit's ancestors from the province down to the unit itself, so that a
 consumer can roll a change up the tree without a copy of it.
 """
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cdht.contracts.envelope import ContractError
@@ -24,14 +26,51 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class StrictFloat(fields.Float):
+    """A JSON number only: marshmallow's Float would also take the string "2.5"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictDate(fields.Date):
+    """YYYY-MM-DD only, as the AsyncAPI document says (fromisoformat also takes 20250701)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def UnitPath(**kwargs):
+    """Unit codes from the province down: 1 to 8 levels of 1 to 64 characters."""
+    return fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                       validate=validate.Length(min=1, max=8), **kwargs)
+
+
+def Count(**kwargs):
+    return fields.Integer(strict=True, validate=validate.Range(min=0), **kwargs)
+
+
+class FullMatch(validate.Regexp):
+    """Regexp whose ``$`` is the very end, as in JSON Schema (re.match's also matches before
+    a final newline)."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 class _Strict(Schema):
     """Unknown fields are an error: a producer cannot leak extra (personal) data."""
 
 
 class _UnitPlaced(_Strict):
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    unit_path = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                            required=True, validate=validate.Length(min=1, max=8))
+    unit_path = UnitPath(required=True)
 
     @validates_schema
     def _path_ends_at_unit(self, data, **kwargs):
@@ -58,21 +97,27 @@ class PersonUpdatedV1(_PersonFacts):
     """A person's countable facts changed (not their unit: that is person_moved).
     ``previous`` holds the facts before the change; ``changed`` names every changed field,
     personal fields included, without their values."""
-    previous = fields.Nested(lambda: _CountableFacts(), required=True)
-    changed = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
-                          required=True)
+    previous = fields.Nested(lambda: CountableFacts(), required=True)
+    changed = fields.List(fields.String(validate=FullMatch(r"^[a-z][a-z0-9_]{0,49}$")),
+                          required=True, validate=validate.Length(min=1, max=30))
 
 
-class _CountableFacts(_Strict):
+class CountableFacts(_Strict):
+    """A person's facts before a change: what a consumer needs to undo its counting."""
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
     birth_year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2100))
 
 
 class PersonMovedV1(_PersonFacts):
-    """A person moved to another unit (unit_code/unit_path are the new place)."""
-    from_unit_path = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                                 required=True, validate=validate.Length(min=1, max=8))
+    """A person moved to another unit (unit_code/unit_path are the new place);
+    from_unit_path must differ from unit_path."""
+    from_unit_path = UnitPath(required=True)
+
+    @validates_schema
+    def _really_moved(self, data, **kwargs):
+        if data.get("from_unit_path") == data.get("unit_path"):
+            raise ValidationError("must differ from unit_path", "from_unit_path")
 
 
 class PersonRemovedV1(_PersonFacts):
@@ -80,11 +125,20 @@ class PersonRemovedV1(_PersonFacts):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
-class _ImportedPerson(_PersonFacts):
+class ImportedPerson(_PersonFacts):
+    """One person of an import batch: registered, updated (``previous`` facts given) or moved
+    (``from_unit_path`` given)."""
     change = fields.String(required=True, validate=validate.OneOf(("registered", "updated",
                                                                    "moved")))
-    from_unit_path = fields.List(fields.String(), load_default=None, allow_none=True)
-    previous = fields.Nested(lambda: _CountableFacts(), load_default=None, allow_none=True)
+    from_unit_path = UnitPath(load_default=None, allow_none=True)
+    previous = fields.Nested(lambda: CountableFacts(), load_default=None, allow_none=True)
+
+    @validates_schema
+    def _change_has_its_facts(self, data, **kwargs):
+        if data.get("change") == "moved" and not data.get("from_unit_path"):
+            raise ValidationError("required when change is moved", "from_unit_path")
+        if data.get("change") == "updated" and not data.get("previous"):
+            raise ValidationError("required when change is updated", "previous")
 
 
 class PeopleImportedV1(_Strict):
@@ -92,7 +146,7 @@ class PeopleImportedV1(_Strict):
     Rows that changed nothing are left out."""
     import_id = fields.UUID(required=True)
     batch = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    people = fields.List(fields.Nested(_ImportedPerson), required=True,
+    people = fields.List(fields.Nested(ImportedPerson), required=True,
                          validate=validate.Length(min=1, max=5000))
 
 
@@ -108,27 +162,39 @@ class MembershipChangedV1(_UnitPlaced):
     group_id = fields.UUID(required=True)
     group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
     change = fields.String(required=True, validate=validate.OneOf(("joined", "left")))
-    effective_on = fields.Date(required=True)
+    effective_on = StrictDate(required=True)
 
 
 class LearningActivityRecordedV1(_UnitPlaced):
     """A learning activity of a person (unit_path: the person's unit): evidence for indicators
-    and for the briefing and digital-skills targets."""
+    and for the briefing and digital-skills targets. ended_on, when given, must not be before
+    started_on."""
     activity_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
-    started_on = fields.Date(required=True)
-    ended_on = fields.Date(required=True, allow_none=True)
-    hours = fields.Float(required=True, allow_none=True, validate=validate.Range(0, 10000))
+    started_on = StrictDate(required=True)
+    ended_on = StrictDate(required=True, allow_none=True)
+    hours = StrictFloat(required=True, allow_none=True, validate=validate.Range(0, 10000))
+
+    @validates_schema
+    def _ends_after_start(self, data, **kwargs):
+        if data.get("ended_on") and data.get("started_on") and data["ended_on"] < data["started_on"]:
+            raise ValidationError("must not be before started_on", "ended_on")
 
 
 class UnitsMergedV1(_UnitPlaced):
     """Units merged into unit_code (e.g. the 1 July 2025 reorganisation): their people and
-    groups now belong to it; figures before effective_on stay answerable per old unit."""
-    from_unit_paths = fields.List(fields.List(fields.String()), required=True,
+    groups now belong to it; figures before effective_on stay answerable per old unit.
+    A unit cannot merge into itself: unit_path must not be one of from_unit_paths."""
+    from_unit_paths = fields.List(UnitPath(), required=True,
                                   validate=validate.Length(min=1, max=100))
-    effective_on = fields.Date(required=True)
-    people_moved = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    effective_on = StrictDate(required=True)
+    people_moved = Count(required=True)
+
+    @validates_schema
+    def _not_into_itself(self, data, **kwargs):
+        if data.get("unit_path") in (data.get("from_unit_paths") or []):
+            raise ValidationError("a unit cannot merge into itself", "from_unit_paths")
 
 
 class AssessmentSubmittedV1(_UnitPlaced):
@@ -159,13 +225,13 @@ class RecognitionRevokedV1(_UnitPlaced):
 
 
 class StatisticsUpdatedV1(_Strict):
-    unit_code = fields.String(required=True)
-    year = fields.Integer(required=True, strict=True)
-    people = fields.Integer(required=True, strict=True)
-    adults = fields.Integer(required=True, strict=True)
-    titled = fields.Integer(required=True, strict=True)
-    titled_digitally_skilled = fields.Integer(required=True, strict=True)
-    titled_digitally_proficient = fields.Integer(required=True, strict=True)
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    people = Count(required=True)
+    adults = Count(required=True)
+    titled = Count(required=True)
+    titled_digitally_skilled = Count(required=True)
+    titled_digitally_proficient = Count(required=True)
     cause_event_id = fields.UUID(required=True)
 
 
@@ -179,8 +245,8 @@ class NotificationSentV1(_Strict):
 
 
 class NotificationFailedV1(NotificationSentV1):
-    reason = fields.String(required=True)
-    attempts = fields.Integer(required=True, strict=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    attempts = Count(required=True)
 
 
 EVENT_SCHEMAS = {

@@ -6,7 +6,7 @@ suspected bug, reported): once the code is fixed the xfail turns red and the mar
 import copy
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -23,8 +23,45 @@ def _u():
     return str(uuid.uuid4())
 
 
+def _imported(change, **extra):
+    """One person of a people_imported batch (ids and countable facts only)."""
+    return dict(person_id=_u(), target_group="resident", roles=[], birth_year=1964,
+                unit_code=UNIT, unit_path=PATH, change=change, from_unit_path=None,
+                previous=None) | extra
+
+
 # One valid data payload per (event_type, schema_version), JSON-shaped as it is on the wire.
 VALID = {
+    ("person_updated", 1): lambda: dict(
+        person_id=_u(), target_group="employee_business", roles=["association_member"],
+        birth_year=1992, unit_code=UNIT, unit_path=PATH,
+        previous=dict(target_group="worker", roles=[], birth_year=1992),
+        changed=["target_group", "roles", "phone"]),
+    ("person_moved", 1): lambda: dict(
+        person_id=_u(), target_group="resident", roles=["association_member"],
+        birth_year=1958, unit_code=UNIT, unit_path=PATH,
+        from_unit_path=["AG", "AG-TANCHAU", "AG-TANCHAU-LONGSON"]),
+    ("person_removed", 1): lambda: dict(
+        person_id=_u(), target_group="student", roles=[], birth_year=2007, unit_code=UNIT,
+        unit_path=PATH, reason="Đã chuyển khẩu sang tỉnh khác"),
+    ("people_imported", 1): lambda: dict(
+        import_id=_u(), batch=3, people=[
+            _imported("registered"),
+            _imported("updated", target_group="worker", roles=["unit_staff"],
+                      previous=dict(target_group="resident", roles=[], birth_year=1964)),
+            _imported("moved", unit_code="AG-CHAUDOC-CH08",
+                      unit_path=["AG", "AG-CHAUDOC", "AG-CHAUDOC-CH08"], from_unit_path=PATH),
+        ]),
+    ("membership_changed", 1): lambda: dict(
+        membership_id=_u(), person_id=_u(), group_id=_u(), group_kind="clan", change="joined",
+        effective_on="2025-08-19", unit_code=UNIT, unit_path=PATH),
+    ("learning_activity_recorded", 1): lambda: dict(
+        activity_id=_u(), person_id=_u(), kind="briefing", started_on="2025-10-06",
+        ended_on="2025-10-06", hours=2.5, unit_code=UNIT, unit_path=PATH),
+    ("units_merged", 1): lambda: dict(
+        from_unit_paths=[["AG", "AG-CHAUDOC", "AG-CHAUDOC-VINHMY"],
+                         ["AG", "AG-CHAUDOC", "AG-CHAUDOC-CHAUPHU-A"]],
+        unit_code=UNIT, unit_path=PATH, effective_on="2025-07-01", people_moved=18430),
     ("person_registered", 1): lambda: dict(
         person_id=_u(), target_group="worker", roles=["unit_staff", "association_member"],
         birth_year=1979, unit_code=UNIT, unit_path=PATH),
@@ -326,6 +363,53 @@ INVALID_VALUES = [
     (("notification_sent", 1), "language", "fr"),
     (("notification_failed", 1), "attempts", None),
     (("statistics_updated", 1), "unit_code", None),
+    (("person_updated", 1), "previous", None),
+    (("person_updated", 1), "previous", {"target_group": "worker", "roles": []}),
+    (("person_updated", 1), "previous", {"target_group": "worker", "roles": [],
+                                         "birth_year": 1992, "full_name": "Nguyễn Văn A"}),
+    (("person_updated", 1), "changed", "phone"),
+    (("person_updated", 1), "changed", [""]),
+    (("person_updated", 1), "changed", ["x" * 51]),
+    (("person_updated", 1), "changed", [{"phone": "0912345678"}]),
+    (("person_moved", 1), "from_unit_path", []),
+    (("person_moved", 1), "from_unit_path", ["AG"] * 9),
+    (("person_moved", 1), "from_unit_path", ["AG", "x" * 65]),
+    (("person_removed", 1), "reason", ""),
+    (("person_removed", 1), "reason", "x" * 201),
+    (("people_imported", 1), "batch", 0),
+    (("people_imported", 1), "import_id", "lo-nhap-03"),
+    (("people_imported", 1), "people", [_imported("deleted")]),
+    (("people_imported", 1), "people", [_imported("registered", roles=["chairman"])]),
+    (("people_imported", 1), "people", [_imported("registered", birth_year=1899)]),
+    (("membership_changed", 1), "group_kind", "village"),
+    (("membership_changed", 1), "change", "invited"),
+    (("membership_changed", 1), "effective_on", "19/08/2025"),
+    (("membership_changed", 1), "effective_on", "2025-02-30"),
+    (("membership_changed", 1), "effective_on", "2025-08-19T08:00:00+07:00"),
+    (("learning_activity_recorded", 1), "kind", "webinar"),
+    (("learning_activity_recorded", 1), "started_on", None),
+    (("learning_activity_recorded", 1), "hours", -0.5),
+    (("learning_activity_recorded", 1), "hours", 10000.5),
+    (("learning_activity_recorded", 1), "hours", True),
+    (("learning_activity_recorded", 1), "hours", "NaN"),
+    (("units_merged", 1), "from_unit_paths", []),
+    (("units_merged", 1), "from_unit_paths", [["AG", "AG-CHAUDOC-VINHMY"]] * 101),
+    (("units_merged", 1), "from_unit_paths", ["AG-CHAUDOC-VINHMY"]),
+    (("units_merged", 1), "people_moved", -1),
+    (("person_updated", 1), "changed", []),
+    (("person_updated", 1), "changed", [f"field_{i}" for i in range(31)]),
+    (("statistics_updated", 1), "unit_code", ""),
+    (("statistics_updated", 1), "unit_code", "x" * 65),
+    (("statistics_updated", 1), "year", 2020),
+    (("statistics_updated", 1), "year", 2101),
+    (("statistics_updated", 1), "people", -1),
+    (("statistics_updated", 1), "adults", -1),
+    (("statistics_updated", 1), "titled", -1),
+    (("statistics_updated", 1), "titled_digitally_skilled", -1),
+    (("statistics_updated", 1), "titled_digitally_proficient", -1),
+    (("notification_failed", 1), "attempts", -1),
+    (("notification_failed", 1), "reason", ""),
+    (("notification_failed", 1), "reason", "x" * 501),
 ]
 
 
@@ -447,3 +531,281 @@ def test_to_message_does_not_change_the_envelope():
 def test_make_envelope_validates_envelope_fields(kwargs):
     with pytest.raises(ContractError):
         _make(("person_registered", 1), **kwargs)
+
+
+# --- the registry's change events ----------------------------------------------------------
+
+def test_every_unit_placed_type_is_in_the_unit_path_tests():
+    """unit_path ends at unit_code for every type that has one (the tests above run on
+    UNIT_PLACED); people_imported places each imported person: tested below."""
+    assert UNIT_PLACED == [k for k in KEYS if "unit_path" in EVENT_SCHEMAS[k]().fields]
+    assert {t for t, _ in UNIT_PLACED} >= {
+        "person_registered", "person_updated", "person_moved", "person_removed",
+        "membership_changed", "learning_activity_recorded", "units_merged"}
+
+
+IMPORT = ("people_imported", 1)
+
+
+def _batch(*people):
+    return VALID[IMPORT]() | {"people": list(people)}
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("path", [["AG", "AG-CHAUDOC"], [UNIT, "AG"], ["AG-CHAUDOC-CH08"]],
+                         ids=["stops-at-parent", "reversed", "sibling"])
+def test_each_imported_person_unit_path_ends_at_its_unit_code(index, path):
+    data = VALID[IMPORT]()
+    data["people"][index]["unit_code"] = UNIT
+    data["people"][index]["unit_path"] = path
+    with pytest.raises(ContractError) as made:
+        _make(IMPORT, data)
+    assert "unit_path" in made.value.errors["people"][index]
+    message = _wire(IMPORT)
+    message["data"]["people"][index].update(unit_code=UNIT, unit_path=path)
+    assert "unit_path" in _rejected(message).errors["people"][index]
+
+
+@pytest.mark.parametrize("count, valid", [(0, False), (1, True), (5000, True), (5001, False)])
+def test_people_imported_batch_size(count, valid):
+    """A batch is never empty (rows that changed nothing are left out, so an empty batch is not
+    sent) and at most 5000 people: a million-person file is a few hundred events."""
+    data = _batch(*[_imported("registered") for _ in range(count)])
+    message = _wire(IMPORT)
+    message["data"]["people"] = data["people"]
+    if valid:
+        assert len(_make(IMPORT, data).data["people"]) == count
+        assert len(parse_envelope(message).data["people"]) == count
+    else:
+        with pytest.raises(ContractError) as made:
+            _make(IMPORT, data)
+        assert "people" in made.value.errors
+        assert "people" in _rejected(message).errors
+
+
+@pytest.mark.parametrize("value", [None, {}, _imported("registered")], ids=repr)
+def test_people_imported_people_is_a_list(value):
+    message = _wire(IMPORT)
+    message["data"]["people"] = value
+    assert "people" in _rejected(message).errors
+
+
+PERSONAL_MORE = PERSONAL + [("address", "12 Trần Hưng Đạo, Châu Đốc"),
+                            ("date_of_birth", "1964-05-19")]
+
+
+@pytest.mark.parametrize("where", ["person", "previous"])
+@pytest.mark.parametrize("field, value", PERSONAL_MORE, ids=[f for f, _ in PERSONAL_MORE])
+def test_imported_person_refuses_unknown_fields(where, field, value):
+    """No personal data can ride along inside an imported person, nor in its ``previous``."""
+    data = VALID[IMPORT]()
+    person = data["people"][1]  # the updated one: it has a previous
+    (person if where == "person" else person["previous"])[field] = value
+    with pytest.raises(ContractError) as made:
+        _make(IMPORT, data)
+    errors = made.value.errors["people"][1]
+    assert field in (errors if where == "person" else errors["previous"])
+    message = _wire(IMPORT, data=VALID[IMPORT]())
+    target = message["data"]["people"][1]
+    (target if where == "person" else target["previous"])[field] = value
+    errors = _rejected(message).errors["people"][1]
+    assert field in (errors if where == "person" else errors["previous"])
+
+
+@pytest.mark.parametrize("field, value", PERSONAL, ids=[f for f, _ in PERSONAL])
+def test_person_updated_previous_refuses_unknown_fields(field, value):
+    message = _wire(("person_updated", 1))
+    message["data"]["previous"][field] = value
+    assert field in _rejected(message).errors["previous"]
+
+
+def test_imported_person_optional_fields_default_to_none():
+    data = VALID[IMPORT]()
+    for person in data["people"]:
+        if person["change"] == "registered":
+            del person["from_unit_path"], person["previous"]
+    loaded = _make(IMPORT, data).data["people"][0]
+    assert loaded["from_unit_path"] is None and loaded["previous"] is None
+
+
+UPDATED = ("person_updated", 1)
+
+
+@pytest.mark.parametrize("changed", [
+    ["target_group"], ["birth_year", "roles"], ["full_name", "phone", "national_id", "address"],
+    ["x" * 50], ["date_of_birth2"], [f"field_{i}" for i in range(30)],
+], ids=lambda v: repr(v)[:40])
+def test_person_updated_changed_names_fields(changed):
+    """Names of changed fields, personal ones included: a consumer learns *that* the phone
+    changed, never the number."""
+    assert _make(UPDATED, VALID[UPDATED]() | {"changed": changed}).data["changed"] == changed
+
+
+@pytest.mark.parametrize("changed", [
+    ["0912345678"], ["Nguyễn Văn A"], ["phone=0912345678"], ["full_name: Trần Thị Bích"],
+    ["a@example.vn"], ["phone", "001086012345"], ["Phone=0912"], ["Phone"], ["_phone"],
+    ["phone "], ["x" * 51],
+    ["phone\n"],
+], ids=repr)
+def test_person_updated_changed_refuses_values(changed):
+    """Field names only: no value (a phone number, a name) can ride along in ``changed``."""
+    message = _wire(UPDATED)
+    message["data"]["changed"] = changed
+    assert "changed" in _rejected(message).errors
+    with pytest.raises(ContractError) as made:
+        _make(UPDATED, VALID[UPDATED]() | {"changed": changed})
+    assert "changed" in made.value.errors
+
+
+def test_person_updated_changed_is_not_empty():
+    """An update that changed nothing is not an event."""
+    message = _wire(UPDATED)
+    message["data"]["changed"] = []
+    assert "changed" in _rejected(message).errors
+
+
+MERGED = ("units_merged", 1)
+
+
+@pytest.mark.parametrize("paths, valid", [
+    ([], False), ([["AG", "AG-CHAUDOC", "AG-CHAUDOC-VINHMY"]], True),
+    ([["AG", "AG-CHAUDOC", f"AG-CHAUDOC-X{i}"] for i in range(100)], True),
+    ([["AG", "AG-CHAUDOC", f"AG-CHAUDOC-X{i}"] for i in range(101)], False),
+    (None, False), ("AG-CHAUDOC-VINHMY", False), (["AG-CHAUDOC-VINHMY"], False),
+    ([["AG", 7]], False),
+], ids=["none", "one", "hundred", "hundred-and-one", "null", "string", "flat", "not-a-code"])
+def test_units_merged_needs_at_least_one_from_path(paths, valid):
+    message = _wire(MERGED)
+    message["data"]["from_unit_paths"] = paths
+    if valid:
+        assert parse_envelope(message).data["from_unit_paths"] == paths
+        assert _make(MERGED, VALID[MERGED]() | {"from_unit_paths": paths})
+    else:
+        assert "from_unit_paths" in _rejected(message).errors
+
+
+@pytest.mark.parametrize("paths", [[[]], [["AG", ""]], [["AG"] * 9], [["x" * 65]]],
+                         ids=["empty-path", "blank-code", "nine-levels", "long-code"])
+def test_units_merged_from_paths_are_unit_paths(paths):
+    """Each from path is shaped like unit_path (1 to 8 levels of 1 to 64 characters)."""
+    message = _wire(MERGED)
+    message["data"]["from_unit_paths"] = paths
+    assert "from_unit_paths" in _rejected(message).errors
+
+
+def test_units_merged_from_paths_take_unit_path_bounds():
+    paths = [["P"] * 7 + ["x" * 64], ["AG-CHAUDOC-VINHMY"]]
+    message = _wire(MERGED)
+    message["data"]["from_unit_paths"] = paths
+    assert parse_envelope(message).data["from_unit_paths"] == paths
+
+
+def test_units_merged_target_is_not_a_source():
+    """A unit cannot be merged into itself."""
+    message = _wire(MERGED)
+    message["data"]["from_unit_paths"].append(PATH)
+    assert "from_unit_paths" in _rejected(message).errors
+    with pytest.raises(ContractError) as made:
+        _make(MERGED, VALID[MERGED]() | {"from_unit_paths": [PATH]})
+    assert "from_unit_paths" in made.value.errors
+
+
+@pytest.mark.parametrize("person, field", [
+    (_imported("moved", from_unit_path=["AG", "", UNIT]), "from_unit_path"),
+    (_imported("moved", from_unit_path=["AG"] * 9), "from_unit_path"),
+    (_imported("moved", from_unit_path=[]), "from_unit_path"),
+    (_imported("moved", from_unit_path=["AG", "x" * 65]), "from_unit_path"),
+    (_imported("moved"), "from_unit_path"),
+    (_imported("updated"), "previous"),
+    (_imported("registered", from_unit_path=["AG", 7]), "from_unit_path"),
+], ids=["blank-ancestor", "nine-levels", "empty", "long-code", "moved-without-from",
+        "updated-without-previous", "registered-with-bad-from"])
+def test_imported_person_change_and_its_facts(person, field):
+    """from_unit_path is shaped as person_moved's; moved needs it, updated needs previous."""
+    message = _wire(IMPORT)
+    message["data"]["people"] = [person]
+    assert field in _rejected(message).errors["people"][0]
+    with pytest.raises(ContractError) as made:
+        _make(IMPORT, _batch(person))
+    assert field in made.value.errors["people"][0]
+
+
+@pytest.mark.parametrize("person", [
+    _imported("registered"),
+    _imported("updated", previous=dict(target_group="worker", roles=[], birth_year=1964)),
+    _imported("moved", from_unit_path=["P"] * 7 + ["x" * 64]),
+    _imported("moved", from_unit_path=["AG"], previous=dict(target_group="worker", roles=[],
+                                                              birth_year=1964)),
+], ids=["registered", "updated", "moved-eight-levels", "moved-and-updated"])
+def test_imported_person_with_its_facts_is_accepted(person):
+    message = _wire(IMPORT)
+    message["data"]["people"] = [person]
+    assert parse_envelope(message).data["people"][0]["change"] == person["change"]
+
+
+def test_person_moved_somewhere_else():
+    """A move to the unit one is already in is no move."""
+    message = _wire(("person_moved", 1))
+    message["data"]["from_unit_path"] = message["data"]["unit_path"]
+    assert "from_unit_path" in _rejected(message).errors
+
+
+ACTIVITY = ("learning_activity_recorded", 1)
+
+
+@pytest.mark.parametrize("ended_on, hours", [(None, None), ("2025-10-06", 0), (None, 9999.75),
+                                             ("2025-12-31", 10000)], ids=repr)
+def test_learning_activity_open_or_closed(ended_on, hours):
+    """An activity still running has no end date, and hours may be unknown (null)."""
+    data = VALID[ACTIVITY]() | {"ended_on": ended_on, "hours": hours}
+    loaded = parse_envelope(_wire(ACTIVITY, data)).data
+    assert loaded["ended_on"] == (None if ended_on is None else date.fromisoformat(ended_on))
+    assert loaded["hours"] == hours and (hours is None or isinstance(loaded["hours"], float))
+
+
+@pytest.mark.parametrize("field", ["ended_on", "hours"])
+def test_learning_activity_nullable_fields_are_still_required(field):
+    message = _wire(ACTIVITY)
+    del message["data"][field]
+    assert field in _rejected(message).errors
+
+
+def test_learning_activity_ends_after_it_starts():
+    """An activity cannot end before it started (the same day is fine: see VALID)."""
+    message = _wire(ACTIVITY)
+    message["data"].update(started_on="2025-10-06", ended_on="2025-10-05")
+    assert "ended_on" in _rejected(message).errors
+    with pytest.raises(ContractError) as made:
+        _make(ACTIVITY, VALID[ACTIVITY]() | {"started_on": date(2025, 10, 6),
+                                             "ended_on": date(2025, 10, 5)})
+    assert "ended_on" in made.value.errors
+
+
+def test_producers_give_dates_as_dates():
+    """make_envelope turns date objects into ISO dates; a datetime is no date."""
+    key = ("membership_changed", 1)
+    env = _make(key, VALID[key]() | {"effective_on": date(2025, 8, 19)})
+    assert env.data["effective_on"] == date(2025, 8, 19)
+    assert env.to_message()["data"]["effective_on"] == "2025-08-19"
+    with pytest.raises(ContractError) as made:
+        _make(key, VALID[key]() | {"effective_on": datetime(2025, 8, 19, 8, 0)})
+    assert "effective_on" in made.value.errors
+
+
+@pytest.mark.parametrize("key, field, value", [
+    (("people_imported", 1), "batch", 3.0),
+    (("people_imported", 1), "batch", "3"),
+    (("units_merged", 1), "people_moved", "18430"),
+    (ACTIVITY, "hours", "2.5"),
+    (ACTIVITY, "started_on", "20251006"),
+    (("membership_changed", 1), "effective_on", "2025-W34-2"),
+    (MERGED, "effective_on", "2025-182"),
+    (ACTIVITY, "ended_on", "2025-10-06 "),
+    (ACTIVITY, "ended_on", 20251006),
+], ids=["batch=3.0", "batch='3'", "people_moved='18430'", "hours='2.5'",
+        "started_on='20251006'", "effective_on='2025-W34-2'", "effective_on='2025-182'",
+        "ended_on='2025-10-06 '", "ended_on=20251006"])
+def test_new_types_do_not_coerce(key, field, value):
+    with pytest.raises(ContractError) as made:
+        _make(key, VALID[key]() | {field: value})
+    assert field in made.value.errors
