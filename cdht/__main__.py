@@ -6,6 +6,7 @@
     python -m cdht dead-letters list <service>
     python -m cdht dead-letters replay <service> [--queue Q] [--limit N]
     python -m cdht up | down        (the four services as local processes; see bin/up)
+    python -m cdht import people FILE [--dry-run] [--errors REPORT.csv|.xlsx]
 """
 import argparse
 import json
@@ -62,6 +63,11 @@ def cmd_down(args):
     return local.down()
 
 
+def cmd_import(args):
+    from services.registry.imports import cli_import_people
+    return cli_import_people(args)
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -86,6 +92,19 @@ def main(argv=None):
     sub.add_parser("up", help="start the four services as local processes").set_defaults(
         func=cmd_up)
     sub.add_parser("down", help="stop the local processes").set_defaults(func=cmd_down)
+
+    p_imp = sub.add_parser("import", help="bulk-import a commune's spreadsheet (CSV or XLSX) "
+                                          "into the registry")
+    p_imp.add_argument("what", choices=("people",))
+    p_imp.add_argument("file", help="a .csv (UTF-8, comma or semicolon) or .xlsx file")
+    p_imp.add_argument("--dry-run", action="store_true",
+                       help="check every row and count what would change; write nothing")
+    p_imp.add_argument("--errors", metavar="REPORT",
+                       help="also write the error report to REPORT (.csv or .xlsx)")
+    p_imp.add_argument("--chunk-rows", type=int, default=5000, help=argparse.SUPPRESS)
+    p_imp.add_argument("--show-errors", type=int, default=20,
+                       help="how many errors to print (default 20)")
+    p_imp.set_defaults(func=cmd_import)
 
     args = parser.parse_args(argv)
     if args.command == "db" and args.action == "downgrade" and not args.revision:

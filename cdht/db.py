@@ -21,6 +21,8 @@ plumbing_metadata = MetaData()
 
 
 def make_engine(url, **kwargs):
+    """An engine whose errors never print their parameters: they hold national IDs, phones."""
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)

@@ -1,18 +1,42 @@
-"""The registry's tables: the unit tree and people."""
+"""The registry's tables: the unit tree and its history, people, groups and their
+memberships, the association's bodies and positions, learning activities.
+
+Rows are soft-deleted (``deleted_at``): other services hold their ids in events and facts.
+"""
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, String, func
+from sqlalchemy import (
+    ARRAY, CheckConstraint, Computed, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
+    Index, Integer, String, Text, UniqueConstraint, func,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.registry.domain import (
+    ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, FOLD_FROM, FOLD_TO, GROUP_KINDS, GROUP_ROLES,
+)
 
 
 class Base(DeclarativeBase):
     pass
 
 
+def _id():
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _created():
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def _sql_in(column, values):
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 class Unit(Base):
-    """An administrative unit: province, (pre-2025) district, commune, ward or special zone."""
+    """An administrative unit: province, (pre-2025) district, commune, ward or special zone.
+    ``valid_from``/``valid_to`` are inclusive; None means open."""
     __tablename__ = "units"
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -21,13 +45,34 @@ class Unit(Base):
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UnitChange(Base):
+    """One merge or split of units: the history behind "as of" reports. A merge's id is the
+    event id of its units_merged event."""
+    __tablename__ = "unit_changes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('merge', 'split')", name="ck_unit_changes_kind"),
+        Index("ix_unit_changes_from_codes", "from_codes", postgresql_using="gin"),
+        Index("ix_unit_changes_to_codes", "to_codes", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    kind: Mapped[str] = mapped_column(String(10))
+    effective_on: Mapped[date] = mapped_column(Date)
+    from_codes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    to_codes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    note: Mapped[str | None] = mapped_column(Text)
+    people_moved: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = _created()
 
 
 class Person(Base):
     __tablename__ = "people"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = _id()
     national_id: Mapped[str] = mapped_column(String(12), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     gender: Mapped[str] = mapped_column(String(10))
@@ -41,4 +86,131 @@ class Person(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(30)), server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Kept by PostgreSQL itself, so rows written by any path (HTTP, bulk import) are found.
+    name_folded: Mapped[str | None] = mapped_column(
+        String(200), Computed(f"lower(translate(full_name, '{FOLD_FROM}', '{FOLD_TO}'))",
+                              persisted=True))
+
+
+class Group(Base):
+    """A Family, Clan, Community (hamlet / residential group) or Learning Unit (an agency,
+    with its level)."""
+    __tablename__ = "groups"
+    __table_args__ = (
+        UniqueConstraint("id", "kind", name="uq_groups_id_kind"),  # target of memberships' FK
+        CheckConstraint(_sql_in("kind", GROUP_KINDS),
+                        name="ck_groups_kind"),
+        CheckConstraint("(kind = 'learning_unit') = (level IS NOT NULL)",
+                        name="ck_groups_level"),
+        Index("uq_groups_kind_code", "kind", "code", unique=True,
+              postgresql_where="code IS NOT NULL AND deleted_at IS NULL"),
+        Index("ix_groups_unit_kind", "unit_code", "kind"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    kind: Mapped[str] = mapped_column(String(20))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    """A person in a group from ``joined_on`` until ``left_on`` (not a member from that day).
+    ``group_kind`` repeats the group's kind (kept equal by a foreign key) so that one partial
+    unique index holds "at most one open family per person" even against concurrent writers."""
+    __tablename__ = "memberships"
+    __table_args__ = (
+        ForeignKeyConstraint(["group_id", "group_kind"], ["groups.id", "groups.kind"],
+                             name="fk_memberships_group"),
+        CheckConstraint("left_on IS NULL OR left_on >= joined_on",
+                        name="ck_memberships_period"),
+        CheckConstraint(_sql_in("role", GROUP_ROLES), name="ck_memberships_role"),
+        Index("uq_memberships_one_open_family", "person_id", unique=True,
+              postgresql_where="group_kind = 'family' AND left_on IS NULL "
+                               "AND deleted_at IS NULL"),
+        Index("ix_memberships_group", "group_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"), index=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    group_kind: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(10), server_default="member")
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AssociationBody(Base):
+    """A body of the association (Hội Khuyến học): a commune association, a branch (chi hội)
+    or a learning board (ban khuyến học)."""
+    __tablename__ = "association_bodies"
+    __table_args__ = (
+        CheckConstraint(_sql_in("kind", BODY_KINDS),
+                        name="ck_association_bodies_kind"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("association_bodies.id"),
+                                                        index=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AssociationMember(Base):
+    """An official (cán bộ hội) or member (hội viên) of a body, over time."""
+    __tablename__ = "association_members"
+    __table_args__ = (
+        CheckConstraint(_sql_in("role", ASSOCIATION_ROLES), name="ck_association_members_role"),
+        CheckConstraint("left_on IS NULL OR left_on >= joined_on",
+                        name="ck_association_members_period"),
+        Index("uq_association_members_open", "person_id", "body_id", unique=True,
+              postgresql_where="left_on IS NULL AND deleted_at IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"), index=True)
+    body_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("association_bodies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LearningActivity(Base):
+    """A course, MOOC, digital-skills training or briefing (quán triệt) a person took part in:
+    evidence for the indicators and the digital-skills and briefing targets."""
+    __tablename__ = "learning_activities"
+    __table_args__ = (
+        CheckConstraint(_sql_in("kind", ACTIVITY_KINDS),
+                        name="ck_learning_activities_kind"),
+        CheckConstraint("ended_on IS NULL OR ended_on >= started_on",
+                        name="ck_learning_activities_period"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    hours: Mapped[float | None] = mapped_column(Float)
+    evidence_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -74,3 +74,52 @@ def unit_progress(targets, unit_path, year, population_by_birth_year, titles):
     ]
     return [progress(name, num, den, target_for(targets, name, year, unit_path))
             for name, num, den in rows]
+
+
+# -- population: how a person's change moves the (unit, birth year) counters ---------------------
+POPULATION_CHANGES = ("registered", "updated", "moved", "removed")
+
+
+def population_deltas(change, person, deltas=None):
+    """Counter changes ``{(unit_code, birth_year): +/-n}`` one person's change makes along
+    the unit paths; added into ``deltas`` when given (for a batch), zeros left in.
+
+    ``person`` holds the facts of an event: ``unit_path``, ``birth_year``, and for a move
+    ``from_unit_path``; ``previous`` (when known) holds the facts before the change.
+    - registered: +1 at every unit of the path, in the birth year;
+    - removed: -1 likewise;
+    - moved: -1 along ``from_unit_path`` (in the previous birth year when given), +1 along
+      ``unit_path``: the ancestors both share net to zero;
+    - updated: only a changed birth year moves the counters (-1 old year, +1 new year).
+    """
+    if change not in POPULATION_CHANGES:
+        raise ValueError(f"unknown change {change!r}")
+    deltas = {} if deltas is None else deltas
+    year = person["birth_year"]
+    previous_year = (person.get("previous") or {}).get("birth_year") or year
+
+    def add(path, birth_year, n):
+        for code in path:
+            key = (code, birth_year)
+            deltas[key] = deltas.get(key, 0) + n
+
+    if change == "registered":
+        add(person["unit_path"], year, 1)
+    elif change == "removed":
+        add(person["unit_path"], year, -1)
+    elif change == "moved":
+        add(person["from_unit_path"], previous_year, -1)
+        add(person["unit_path"], year, 1)
+    elif previous_year != year:  # updated
+        add(person["unit_path"], previous_year, -1)
+        add(person["unit_path"], year, 1)
+    return deltas
+
+
+def batch_population_deltas(changes):
+    """The summed, non-zero deltas of many ``(change, person)`` pairs, in key order (so
+    concurrent transactions lock counter rows in one order)."""
+    deltas = {}
+    for change, person in changes:
+        population_deltas(change, person, deltas)
+    return {key: n for key, n in sorted(deltas.items()) if n}

@@ -4,7 +4,7 @@ Each fact changes a handful of counters along its unit's path, in the same trans
 its inbox row (DESIGN.md §2.4): O(tree depth), never a recount.
 """
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from cdht.consumer import handle_event
@@ -48,6 +48,38 @@ def _remember_path(session, unit_path):
     session.execute(insert(UnitPath.__table__).values(rows).on_conflict_do_nothing())
 
 
+def _remember_paths(session, unit_paths):
+    """Every unit on ``unit_paths`` with its path from the root, in one statement."""
+    rows = {}
+    for path in unit_paths:
+        for i, code in enumerate(path):
+            rows.setdefault(code, list(path[:i + 1]))
+    if rows:
+        session.execute(insert(UnitPath.__table__)
+                        .values([{"unit_code": c, "path": p} for c, p in sorted(rows.items())])
+                        .on_conflict_do_nothing())
+
+
+_ADD_POPULATION = text("""
+    INSERT INTO population (unit_code, birth_year, people)
+    SELECT * FROM unnest(CAST(:codes AS varchar[]), CAST(:years AS int[]),
+                         CAST(:deltas AS int[]))
+    ON CONFLICT (unit_code, birth_year)
+    DO UPDATE SET people = population.people + EXCLUDED.people
+""")
+
+
+def _apply_population(session, deltas):
+    """Add ``{(unit_code, birth_year): n}`` to the population counters: one statement for
+    any number of counters, rows taken in key order (no deadlock between two batches)."""
+    if not deltas:
+        return
+    keys = sorted(deltas)
+    session.execute(_ADD_POPULATION, {"codes": [k[0] for k in keys],
+                                      "years": [k[1] for k in keys],
+                                      "deltas": [deltas[k] for k in keys]})
+
+
 def _population(session, unit_code):
     return dict(session.execute(select(Population.birth_year, Population.people)
                                 .where(Population.unit_code == unit_code)).all())
@@ -58,15 +90,39 @@ class ReportingService:
     db = Database(relay=True)
     config = Config()
 
+    # -- population: the registry's people -------------------------------------------------
+    def _apply_people(self, event, consumer, changes):
+        """One transaction: the inbox row, the unit paths seen, every counter delta."""
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            _remember_paths(session, [p[key] for _, p in changes
+                                      for key in ("unit_path", "from_unit_path")
+                                      if p.get(key)])
+            _apply_population(session, domain.batch_population_deltas(changes))
+
     @handle_event("registry", "person_registered")
     def on_person_registered(self, event):
-        with self.db.transaction() as session:
-            if not first_delivery(session, event, "reporting.on_person_registered"):
-                return
-            _remember_path(session, event.data["unit_path"])
-            for code in event.data["unit_path"]:
-                _add(session, Population, {"unit_code": code,
-                                           "birth_year": event.data["birth_year"]}, {"people": 1})
+        self._apply_people(event, "reporting.on_person_registered",
+                           [("registered", event.data)])
+
+    @handle_event("registry", "people_imported")
+    def on_people_imported(self, event):
+        """A batch of an import: up to 5000 people's changes in one transaction."""
+        self._apply_people(event, "reporting.on_people_imported",
+                           [(p["change"], p) for p in event.data["people"]])
+
+    @handle_event("registry", "person_moved")
+    def on_person_moved(self, event):
+        self._apply_people(event, "reporting.on_person_moved", [("moved", event.data)])
+
+    @handle_event("registry", "person_updated")
+    def on_person_updated(self, event):
+        self._apply_people(event, "reporting.on_person_updated", [("updated", event.data)])
+
+    @handle_event("registry", "person_removed")
+    def on_person_removed(self, event):
+        self._apply_people(event, "reporting.on_person_removed", [("removed", event.data)])
 
     @handle_event("assessment", "recognition_granted")
     def on_recognition_granted(self, event):

@@ -223,7 +223,11 @@ def test_dead_letter_queues_are_found_from_the_service(reporting):
     assert deadletters.consumer_queues("reporting") == sorted([
         "evt-assessment-recognition_granted--reporting.on_recognition_granted",
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
+        "evt-registry-people_imported--reporting.on_people_imported",
+        "evt-registry-person_moved--reporting.on_person_moved",
         "evt-registry-person_registered--reporting.on_person_registered",
+        "evt-registry-person_removed--reporting.on_person_removed",
+        "evt-registry-person_updated--reporting.on_person_updated",
     ])
 
 

@@ -1,0 +1,204 @@
+"""Benchmark: the registry's bulk import of N people beside PostgreSQL's own COPY of the file.
+
+Prints, in one run on this machine:
+- COPY: PostgreSQL loading the same CSV into a plain table of text columns (no validation,
+  no constraints, no events): the floor nothing written in Python can beat;
+- import: the full pipeline (python -m cdht import people): header mapping, validation of
+  every row, COPY into a temp table per chunk, the upsert by national ID, people_imported
+  events in the outbox, the job's progress and error rows, in a child process whose peak
+  RSS is measured (resource.getrusage);
+- re-import of the same file (nothing changes, nothing is written but the job);
+- the ratio, and where the import's time went (events = cdht.outbox.add_event).
+
+    .venv/bin/python bench/import_people.py [--people 1000000] [--bad-fraction 0.01]
+        [--data-dir var/bench] [--keep] [--no-reimport]
+
+The CSV is generated once per (people, seed, bad fraction) by services/registry/generator.py
+and reused. A scratch database is created and dropped. Figures, not assertions.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("EVENTLET_TESTS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+REGISTRY_KIND = {"district_city": "district", "district_town": "district"}
+
+
+def people_file(args):
+    """The generated CSV (and its bad-row count), made on first use."""
+    from services.registry import generator
+    directory = Path(args.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"people-{args.people}-seed{args.seed}-bad{args.bad_fraction}.csv"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, json.loads(meta.read_text())
+    started = time.monotonic()
+    province = generator.build_province(args.seed, args.people)
+    stream = generator.PeopleStream(province, args.people, args.seed, args.bad_fraction)
+    generator.write_people_csv(path, stream)
+    info = {"rows": args.people, "bad_rows": len(stream.bad_rows),
+            "bytes": path.stat().st_size, "seconds": time.monotonic() - started}
+    meta.write_text(json.dumps(info))
+    return path, info
+
+
+def scratch_database(name):
+    from cdht import db
+    url = f"{PG}/{name}"
+    db.drop_database(url)
+    db.upgrade("registry", url=url)
+    from services.registry import generator
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for u in generator.unit_tree():
+            conn.execute(text(
+                "INSERT INTO units (code, name, kind, parent_code, valid_from, valid_to) "
+                "VALUES (:code, :name, :kind, :parent, :valid_from, :valid_to)"),
+                {"code": u.code, "name": u.full_name, "kind": REGISTRY_KIND.get(u.kind, u.kind),
+                 "parent": u.parent_code, "valid_from": u.valid_from,
+                 "valid_to": u.valid_to})
+    engine.dispose()
+    return url
+
+
+def postgres_copy(url, path):
+    """Seconds for COPY ... FROM STDIN (CSV, header) of the file into a plain table."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+    u = make_url(url)
+    conn = psycopg2.connect(host=u.host, port=u.port or 5432, user=u.username,
+                            password=u.password, dbname=u.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS copy_people")
+            cur.execute("CREATE TABLE copy_people (national_id text, full_name text, "
+                        "gender text, birth_date text, ethnicity text, phone text, email text, "
+                        "unit_code text, target_group text, roles text)")
+            conn.commit()
+            started = time.monotonic()
+            with open(path, "rb") as fh:
+                cur.copy_expert("COPY copy_people FROM STDIN WITH (FORMAT csv, HEADER true)",
+                                fh, size=1 << 20)
+            conn.commit()
+            seconds = time.monotonic() - started
+            cur.execute("SELECT count(*) FROM copy_people")
+            rows = cur.fetchone()[0]
+            cur.execute("DROP TABLE copy_people")
+            conn.commit()
+    finally:
+        conn.close()
+    return rows, seconds
+
+
+def child_import(url, path):
+    """Run in a child process: the full import; prints one JSON line of figures."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    import services.registry.imports as imports
+    spent = {"events": 0.0}
+    add_event = imports.add_event
+
+    def timed_add_event(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return add_event(*args, **kwargs)
+        finally:
+            spent["events"] += time.monotonic() - started
+    imports.add_event = timed_add_event
+
+    engine = create_engine(url, pool_size=2)
+    importer = imports.Importer(sessionmaker(engine, expire_on_commit=False))
+    started = time.monotonic()
+    summary = importer.run(path, filename=Path(path).name)
+    seconds = time.monotonic() - started
+    with engine.connect() as conn:
+        outbox = conn.scalar(text("SELECT count(*) FROM outbox"))
+        people = conn.scalar(text("SELECT count(*) FROM people"))
+    engine.dispose()
+    print(json.dumps({
+        "seconds": seconds, "events_seconds": spent["events"], "rows": summary.rows_read,
+        "good": summary.good, "bad": summary.bad, "registered": summary.registered,
+        "unchanged": summary.unchanged, "events": summary.events, "outbox_rows": outbox,
+        "people": people,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run_child(url, path):
+    done = subprocess.run([sys.executable, __file__, "--child-import", str(path), "--db", url],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit("the import failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bad-fraction", type=float, default=0.01)
+    ap.add_argument("--data-dir", default=str(ROOT / "var" / "bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--no-reimport", action="store_true")
+    ap.add_argument("--child-import", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_import:
+        return child_import(args.db, args.child_import)
+
+    path, info = people_file(args)
+    print(f"file: {path} ({info['rows']:,} rows, {info['bad_rows']:,} broken, "
+          f"{info['bytes'] / 1e6:.0f} MB)")
+    name = f"cdht_bench_import_{os.getpid()}"
+    url = scratch_database(name)
+    try:
+        rows, copy_seconds = postgres_copy(url, path)
+        copy_rate = rows / copy_seconds
+        print(f"PostgreSQL COPY into a plain table:  {rows:>10,} rows in {copy_seconds:7.1f} s "
+              f"= {copy_rate:>9,.0f} rows/s")
+
+        first = run_child(url, path)
+        rate = first["rows"] / first["seconds"]
+        print(f"import (validate + upsert + events): {first['rows']:>10,} rows in "
+              f"{first['seconds']:7.1f} s = {rate:>9,.0f} rows/s")
+        print(f"    {first['good']:,} good ({first['registered']:,} registered), "
+              f"{first['bad']:,} bad; {first['events']} people_imported events; "
+              f"people table {first['people']:,}")
+        events_share = first["events_seconds"] / first["seconds"]
+        rest = first["seconds"] - first["events_seconds"]
+        print(f"    of which building the events (cdht.outbox.add_event): "
+              f"{first['events_seconds']:.1f} s ({events_share:.0%}); the rest "
+              f"{first['rows'] / rest:,.0f} rows/s")
+        print(f"    peak RSS of the import process: {first['peak_rss_mb']:.0f} MB")
+        print(f"ratio: the import runs at 1/{copy_rate / rate:.1f} of COPY's speed "
+              f"({rate / copy_rate:.1%})")
+        if not args.no_reimport:
+            again = run_child(url, path)
+            print(f"re-import of the same file:           {again['rows']:>10,} rows in "
+                  f"{again['seconds']:7.1f} s = {again['rows'] / again['seconds']:>9,.0f} "
+                  f"rows/s ({again['unchanged']:,} unchanged, {again['events']} events, "
+                  f"outbox still {again['outbox_rows']:,} rows; peak RSS "
+                  f"{again['peak_rss_mb']:.0f} MB)")
+    finally:
+        if args.keep:
+            print(f"kept database {url}")
+        else:
+            from cdht import db
+            db.drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

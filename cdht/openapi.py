@@ -1,0 +1,330 @@
+"""OpenAPI 3 documents for the services' HTTP APIs, built from their marshmallow schemas.
+
+A service declares its routes once, as ``openapi_routes`` (a sequence of ``Route``) on its
+class or on any mixin it inherits from; ``build_document`` turns them into an OpenAPI
+document with apispec's MarshmallowPlugin, and ``render_html`` into a self-contained docs page
+(no Swagger UI or CDN). ``undocumented`` compares the declared routes with the service's
+``@api`` entrypoints, so a test can hold the two equal; an entrypoint nobody declared still
+appears in the document, marked ``x-undeclared``, with its docstring and path parameters.
+
+    openapi_routes = (
+        Route("GET", "/people/<uuid:person_id>", "Read a person", response=PersonSchema),
+        Route("GET", "/people", "List people", query=PeopleQuery, response=page_of(...)),
+    )
+"""
+import re
+from dataclasses import dataclass, field
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from jinja2 import Environment
+from marshmallow import Schema, fields
+from nameko.web.handlers import HttpRequestHandler
+
+OPENAPI_VERSION = "3.0.3"
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `errors` holds a message per field",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflicts with what is recorded: `errors` holds a message per field",
+    413: "Body too large",
+    415: "Body is not `application/json`",
+    503: "A dependency (database, broker) does not answer",
+}
+
+# werkzeug converters -> OpenAPI schema of the path parameter
+_CONVERTERS = {
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+    "path": {"type": "string"},
+    "any": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "uuid": {"type": "string", "format": "uuid"},
+}
+_RULE_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+class ErrorSchema(Schema):
+    """The body of every 4xx/5xx answer (cdht.web)."""
+    error = fields.String(required=True, metadata={"description": "what went wrong"})
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "field name -> list of messages (nested for nested fields)"})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP route as the documentation shows it.
+
+    ``path`` is the werkzeug rule exactly as given to ``@api`` (``/people/<uuid:person_id>``),
+    so that it can be matched against the entrypoints. ``query``, ``body`` and ``response``
+    are marshmallow schema classes; ``errors`` adds error statuses to those implied (400 for
+    a body or query, 415 for a body, 404 for a path parameter).
+    """
+    method: str
+    path: str
+    summary: str
+    response: type | None = None
+    status: int = 200
+    body: type | None = None
+    query: type | None = None
+    errors: tuple = ()
+    description: str | None = None
+    tag: str | None = None
+    media_type: str = "application/json"
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def routes_of(service_cls):
+    """The declared routes of a service class: ``openapi_routes`` of the class and of every
+    base it inherits from (a mixin declares its own), bases first."""
+    routes = []
+    for klass in reversed(service_cls.__mro__):
+        routes.extend(klass.__dict__.get("openapi_routes", ()))
+    return routes
+
+
+def entrypoint_routes(service_cls):
+    """{(METHOD, rule): handler name} of every HTTP entrypoint (``@api``/``@http``)."""
+    found = {}
+    for name in dir(service_cls):
+        member = getattr(service_cls, name, None)
+        for entrypoint in getattr(member, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler):
+                for method in entrypoint.method.split(","):
+                    found[(method.strip().upper(), entrypoint.url)] = name
+    return found
+
+
+def undocumented(service_cls, routes=None):
+    """(entrypoints nobody declared, declared routes with no entrypoint), each sorted."""
+    declared = {(r.method.upper(), r.path) for r in (routes_of(service_cls)
+                                                     if routes is None else routes)}
+    served = set(entrypoint_routes(service_cls))
+    return sorted(served - declared), sorted(declared - served)
+
+
+def _undeclared_routes(service_cls, routes):
+    """Entrypoints without a declaration still appear, with what can be known without one
+    (the handler's docstring, the path parameters), marked ``x-undeclared``."""
+    missing, _ = undocumented(service_cls, routes)
+    handlers = entrypoint_routes(service_cls)
+    found = []
+    for method, rule in missing:
+        doc = (getattr(service_cls, handlers[(method, rule)]).__doc__ or "").strip()
+        found.append(Route(method, rule, doc.splitlines()[0] if doc else handlers[(method, rule)],
+                           description=doc or None, extra={"x-undeclared": True}))
+    return found
+
+
+def openapi_path(rule):
+    """werkzeug rule -> (OpenAPI path, its path parameters)."""
+    parameters = []
+
+    def replace(match):
+        converter = match.group("converter") or "default"
+        parameters.append({"name": match.group("name"), "in": "path", "required": True,
+                           "schema": dict(_CONVERTERS.get(converter, {"type": "string"}))})
+        return "{" + match.group("name") + "}"
+    return _RULE_PART.sub(replace, rule), parameters
+
+
+def _operation(route, path_parameters):
+    operation = {"summary": route.summary,
+                 "tags": [route.tag or route.path.strip("/").split("/")[0] or "root"],
+                 "operationId": f"{route.method.lower()}_" + re.sub(
+                     r"\W+", "_", route.path.strip("/")).strip("_")}
+    if route.description:
+        operation["description"] = route.description
+    parameters = list(path_parameters)
+    if route.query is not None:
+        parameters.append({"in": "query", "schema": route.query})
+    if parameters:
+        operation["parameters"] = parameters
+    if route.body is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": route.body}}}
+    ok = {"description": route.summary}
+    if route.response is not None:
+        ok["content"] = {route.media_type: {"schema": route.response}}
+    elif route.media_type != "application/json":
+        ok["content"] = {route.media_type: {"schema": {"type": "string"}}}
+    responses = {str(route.status): ok}
+    implied = set(route.errors)
+    if route.body is not None:
+        implied |= {400, 415}
+    if route.query is not None:
+        implied.add(400)
+    if path_parameters:
+        implied.add(404)
+    for status in sorted(implied):
+        responses[str(status)] = {
+            "description": ERROR_DESCRIPTIONS.get(status, "Error"),
+            "content": {"application/json": {"schema": ErrorSchema}}}
+    operation["responses"] = responses
+    operation.update(route.extra)
+    return operation
+
+
+def build_document(routes, *, title, version, description=None, schemas=()):
+    """The OpenAPI 3 document (a dict) of ``routes``; ``schemas`` are extra schema classes to
+    list as components (e.g. one only referenced from a field's metadata)."""
+    spec = APISpec(title=title, version=version, openapi_version=OPENAPI_VERSION,
+                   plugins=[MarshmallowPlugin()],
+                   **({"info": {"description": description}} if description else {}))
+    spec.components.schema("Error", schema=ErrorSchema)
+    for schema in schemas:
+        name = schema.__name__.removesuffix("Schema")
+        if name not in spec.components.schemas:
+            spec.components.schema(name, schema=schema)
+    by_path = {}
+    for route in routes:
+        by_path.setdefault(route.path, []).append(route)
+    for rule in sorted(by_path):
+        path, path_parameters = openapi_path(rule)
+        operations = {}
+        for route in by_path[rule]:
+            method = route.method.lower()
+            if method in operations:
+                raise ValueError(f"{route.method} {rule} is declared twice")
+            operations[method] = _operation(route, path_parameters)
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def service_document(service_cls, *, title, version, description=None, schemas=()):
+    """``build_document`` of everything a service class declares, plus its undeclared
+    entrypoints (see _undeclared_routes): the document never silently lacks a route."""
+    routes = routes_of(service_cls)
+    return build_document(routes + _undeclared_routes(service_cls, routes),
+                          title=title, version=version,
+                          description=description or (service_cls.__doc__ or "").strip(),
+                          schemas=schemas)
+
+
+# -- the docs page ----------------------------------------------------------------------------
+def _ref_name(ref):
+    return ref.rsplit("/", 1)[-1]
+
+
+def describe(schema):
+    """A short type description of a JSON schema: ("array of <a href>Person</a>", notes)."""
+    if not isinstance(schema, dict):
+        return {"type": str(schema), "ref": None, "notes": []}
+    if "$ref" in schema:
+        return {"type": None, "ref": _ref_name(schema["$ref"]), "notes": []}
+    notes = []
+    for key in ("format", "minimum", "maximum", "minLength", "maxLength", "minItems",
+                "maxItems", "pattern", "default"):
+        if key in schema:
+            notes.append(f"{key}: {schema[key]}")
+    if "enum" in schema:
+        notes.append("one of: " + ", ".join(str(v) for v in schema["enum"] if v is not None))
+    if schema.get("nullable"):
+        notes.append("nullable")
+    if schema.get("readOnly"):
+        notes.append("read only")
+    if "oneOf" in schema:
+        options = [describe(o) for o in schema["oneOf"]]
+        return {"type": "one of", "ref": None, "notes": notes, "options": options}
+    if schema.get("type") == "array":
+        inner = describe(schema.get("items", {}))
+        return {"type": "array of", "ref": None, "notes": notes, "items": inner}
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    return {"type": kind or "any", "ref": None, "notes": notes}
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ doc.info.title }} {{ doc.info.version }}</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
+h1{margin-bottom:0}.muted{color:#666}code{font-size:.95em}
+.op{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.6em 1em}
+.m{display:inline-block;min-width:4.2em;font-weight:700;text-transform:uppercase}
+.get{color:#1769aa}.post{color:#2e7d32}.patch{color:#b26a00}.delete{color:#c62828}
+table{border-collapse:collapse;width:100%;margin:.4em 0}
+th,td{border-bottom:1px solid #eee;text-align:left;padding:.25em .5em;vertical-align:top}
+th{background:#fafafa}nav a{margin-right:.8em}
+</style></head><body>
+<h1>{{ doc.info.title }}</h1>
+<p class="muted">version {{ doc.info.version }} &middot; OpenAPI {{ doc.openapi }} &middot;
+<a href="openapi.json">openapi.json</a></p>
+{% if doc.info.description %}<p>{{ doc.info.description }}</p>{% endif %}
+{% macro typ(d) -%}
+{%- if d.ref %}<a href="#schema-{{ d.ref }}">{{ d.ref }}</a>
+{%- elif d.items %}array of {{ typ(d['items']) }}
+{%- elif d.options %}one of: {% for o in d.options -%}
+  {{ typ(o) }}{% if not loop.last %} | {% endif %}{% endfor %}
+{%- else %}{{ d.type }}{% endif %}
+{%- if d.notes %} <span class="muted">({{ d.notes|join('; ') }})</span>{% endif %}
+{%- endmacro %}
+<h2>Operations</h2>
+<nav>{% for tag in tags %}<a href="#tag-{{ tag }}">{{ tag }}</a>{% endfor %}</nav>
+{% for tag in tags %}<h3 id="tag-{{ tag }}">{{ tag }}</h3>
+{% for op in operations if op.tag == tag %}
+<div class="op" id="{{ op.id }}"><span class="m {{ op.method }}">{{ op.method }}</span>
+<code>{{ op.path }}</code> &mdash; {{ op.summary }}
+{% if op.description %}<p>{{ op.description }}</p>{% endif %}
+{% if op.parameters %}<table><tr><th>parameter</th><th>in</th><th>type</th><th>required</th>
+<th>description</th></tr>
+{% for p in op.parameters %}<tr><td><code>{{ p.name }}</code></td><td>{{ p['in'] }}</td>
+<td>{{ typ(p.type) }}</td><td>{{ 'yes' if p.required else '' }}</td>
+<td>{{ p.description or '' }}</td></tr>{% endfor %}</table>{% endif %}
+{% if op.body %}<p>Body: {{ typ(op.body) }}</p>{% endif %}
+<table><tr><th>status</th><th>meaning</th><th>body</th></tr>
+{% for r in op.responses %}<tr><td>{{ r.status }}</td><td>{{ r.description }}</td>
+<td>{% for media, d in r.content %}<code>{{ media }}</code> {{ typ(d) }}{% endfor %}</td></tr>
+{% endfor %}</table></div>
+{% endfor %}{% endfor %}
+<h2>Schemas</h2>
+{% for s in schemas %}<div class="op" id="schema-{{ s.name }}"><strong>{{ s.name }}</strong>
+{% if s.description %}<span class="muted"> &mdash; {{ s.description }}</span>{% endif %}
+<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>
+{% for f in s.fields %}<tr><td><code>{{ f.name }}</code></td><td>{{ typ(f.type) }}</td>
+<td>{{ 'yes' if f.required else '' }}</td><td>{{ f.description or '' }}</td></tr>
+{% endfor %}</table></div>{% endfor %}
+</body></html>
+"""
+
+_env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_html(document):
+    """A readable, self-contained HTML page of an OpenAPI document (no scripts, no CDN)."""
+    operations = []
+    for path, item in document.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete", "head", "options"):
+                continue
+            params = [{"name": p["name"], "in": p["in"], "required": p.get("required"),
+                       "description": p.get("description") or p.get("schema", {}).get(
+                           "description"),
+                       "type": describe(p.get("schema", {}))}
+                      for p in op.get("parameters", [])]
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            responses = [{"status": status, "description": r.get("description", ""),
+                          "content": [(media, describe(c.get("schema", {})))
+                                      for media, c in r.get("content", {}).items()]}
+                         for status, r in op.get("responses", {}).items()]
+            operations.append({
+                "id": op.get("operationId", f"{method}-{path}"), "method": method,
+                "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description"), "tag": (op.get("tags") or ["root"])[0],
+                "parameters": params, "body": describe(body["schema"]) if body else None,
+                "responses": responses})
+    tags = sorted({op["tag"] for op in operations})
+    schemas = []
+    for name, schema in sorted(document.get("components", {}).get("schemas", {}).items()):
+        required = set(schema.get("required", []))
+        schemas.append({"name": name, "description": schema.get("description"),
+                        "fields": [{"name": prop, "type": describe(spec),
+                                    "required": prop in required,
+                                    "description": spec.get("description")
+                                    if isinstance(spec, dict) else None}
+                                   for prop, spec in schema.get("properties", {}).items()]})
+    return _env.from_string(_TEMPLATE).render(doc=document, operations=operations, tags=tags,
+                                             schemas=schemas)
