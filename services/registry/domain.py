@@ -115,7 +115,7 @@ def national_id_problems(national_id, birth_date=None, gender=None):
 
     Messages never repeat the number itself: it must not reach logs or error reports.
     """
-    if len(national_id) != 12 or not national_id.isdigit():
+    if len(national_id) != 12 or not national_id.isascii() or not national_id.isdigit():
         return ["must be exactly 12 digits"]
     province = int(national_id[:3])
     if not 1 <= province <= 96:

@@ -27,7 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from werkzeug.wrappers import Response
 
+from marshmallow import Schema, ValidationError, fields, validate
+
 from cdht.db import Database, make_engine
+from cdht.openapi import Route
 from cdht.redact import redact
 from cdht.web import ApiError, NotFound, api, correlation_id, json_response
 from services.registry import importing
@@ -170,14 +173,138 @@ _FILE_STATUS = {"not_a_table": 415, "xls_unsupported": 415, "not_utf8": 415,
                 "bad_xlsx": 415}
 
 
+def _query(request, schema):
+    try:
+        return schema().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise ApiError(400, "invalid input", exc.messages) from None
+
+
 def _file_error(exc):
     return ApiError(_FILE_STATUS.get(exc.code, 400), exc.reason_en,
                     {"file": [exc.reason_en], "file_vi": [exc.reason_vi], "code": exc.code,
                      **({"details": exc.details} if exc.details else {})})
 
 
+# -- what the documentation (OpenAPI) shows of these endpoints ------------------------------
+class ImportUploadQuery(Schema):
+    filename = fields.String(metadata={"description": "the file's name, for the job (or the "
+                                                      "X-Filename header)"})
+
+
+class ImportAcceptedSchema(Schema):
+    import_id = fields.UUID()
+    status = fields.String(metadata={"description": "queued"})
+    filename = fields.String()
+    format = fields.String(validate=validate.OneOf(("csv", "xlsx")))
+    rows_estimate = fields.Integer(allow_none=True)
+    status_url = fields.String()
+    errors_url = fields.String()
+
+
+class _Progress(Schema):
+    rows_read = fields.Integer()
+    rows_total = fields.Integer(allow_none=True, metadata={
+        "description": "estimated until the import is done (physical lines of a CSV)"})
+    percent = fields.Float(allow_none=True)
+
+
+class _Counts(Schema):
+    total = fields.Integer()
+    good = fields.Integer()
+    bad = fields.Integer()
+    registered = fields.Integer()
+    updated = fields.Integer()
+    moved = fields.Integer()
+    unchanged = fields.Integer()
+    errors = fields.Integer(metadata={"description": "lines of the error report"})
+    events = fields.Integer(metadata={"description": "people_imported events written"})
+
+
+class _FileProblem(Schema):
+    code = fields.String()
+    reason_vi = fields.String()
+    reason_en = fields.String()
+
+
+class ImportStatusSchema(Schema):
+    import_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(("queued", "running", "done", "failed")))
+    filename = fields.String()
+    format = fields.String(allow_none=True)
+    progress = fields.Nested(_Progress)
+    counts = fields.Nested(_Counts)
+    layout = fields.Dict(allow_none=True, metadata={
+        "description": "header row, the column found for each field, columns ignored"})
+    failure = fields.Nested(_FileProblem, allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    seconds = fields.Float(allow_none=True)
+
+
+class ImportListQuery(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 200))
+
+
+class ImportListSchema(Schema):
+    imports = fields.List(fields.Nested(ImportStatusSchema))
+
+
+class ImportErrorsQuery(Schema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx", "json")))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0),
+                            metadata={"description": "json only"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
+                           metadata={"description": "json only"})
+
+
+class _ReportLine(Schema):
+    row = fields.Integer(metadata={"description": "the row as the sheet numbers it"})
+    column = fields.String(metadata={"description": "the header as written in the file"})
+    reason_vi = fields.String()
+    reason_en = fields.String()
+
+
+class ImportErrorsPageSchema(Schema):
+    import_id = fields.UUID()
+    status = fields.String()
+    offset = fields.Integer()
+    limit = fields.Integer()
+    errors = fields.List(fields.Nested(_ReportLine))
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_UPLOAD = {"required": True, "content": {
+    "text/csv": _BINARY, importing.XLSX_MIME: _BINARY, "application/octet-stream": _BINARY,
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}
+
+IMPORT_ROUTES = (
+    Route("POST", "/imports", "Import a commune's spreadsheet of people (CSV or XLSX)",
+          body=ImportUploadQuery, query=ImportUploadQuery, response=ImportAcceptedSchema,
+          status=202, errors=(413,), tag="imports",
+          description="The body is the file. It is checked (format, headers) before the "
+                      "answer: a file that can't be imported is a 4xx and nothing is written. "
+                      "The rows are then imported in the background: follow GET "
+                      "/imports/{import_id}.",
+          extra={"requestBody": _UPLOAD}),
+    Route("GET", "/imports", "The latest imports", query=ImportListQuery,
+          response=ImportListSchema, tag="imports"),
+    Route("GET", "/imports/<uuid:import_id>", "An import's status, progress and counts",
+          response=ImportStatusSchema, tag="imports"),
+    Route("GET", "/imports/<uuid:import_id>/errors",
+          "An import's error report (row, column, reason in Vietnamese and English)",
+          query=ImportErrorsQuery, response=ImportErrorsPageSchema, tag="imports",
+          description="format=csv (default) or xlsx: a download of the whole report; "
+                      "format=json: one page of it.",
+          extra={"x-media-types": ["text/csv", importing.XLSX_MIME, "application/json"]}),
+)
+
+
 class ImportEndpoints:
     imports = ImportRunner()
+    openapi_routes = IMPORT_ROUTES
 
     @api("POST", "/imports")
     def start_import(self, request):
@@ -226,10 +353,7 @@ class ImportEndpoints:
 
     @api("GET", "/imports")
     def list_imports(self, request):
-        try:
-            limit = max(1, min(int(request.args.get("limit", 20)), 200))
-        except ValueError:
-            raise ApiError(400, "invalid input", {"limit": ["not an integer"]}) from None
+        limit = _query(request, ImportListQuery)["limit"]
         with self.db.read() as session:
             jobs = session.scalars(select(ImportJob).order_by(ImportJob.created_at.desc())
                                    .limit(limit)).all()
@@ -245,9 +369,8 @@ class ImportEndpoints:
 
     @api("GET", "/imports/<uuid:import_id>/errors")
     def get_import_errors(self, request, import_id):
-        fmt = request.args.get("format", "csv").lower()
-        if fmt not in ("csv", "xlsx", "json"):
-            raise ApiError(400, "invalid input", {"format": ["must be csv, xlsx or json"]})
+        query = _query(request, ImportErrorsQuery)
+        fmt = query["format"]
         with self.db.read() as session:
             job = session.get(ImportJob, import_id)
             if job is None:
@@ -257,7 +380,7 @@ class ImportEndpoints:
         name = f"import-{import_id}-errors.{fmt}"
         sessions = self.imports.sessions
         if fmt == "json":
-            return self._errors_json(request, import_id, status)
+            return self._errors_json(import_id, status, query["offset"], query["limit"])
         if fmt == "csv":
             def body():
                 with sessions() as session:
@@ -282,12 +405,7 @@ class ImportEndpoints:
         return Response(chunks(), mimetype=importing.XLSX_MIME, headers=headers | {
             "Content-Disposition": f'attachment; filename="{name}"'})
 
-    def _errors_json(self, request, import_id, status):
-        try:
-            limit = max(1, min(int(request.args.get("limit", 100)), 1000))
-            offset = max(0, int(request.args.get("offset", 0)))
-        except ValueError:
-            raise ApiError(400, "invalid input", {"limit": ["not an integer"]}) from None
+    def _errors_json(self, import_id, status, offset, limit):
         with self.db.read() as session:
             page = [dict(zip(("row", "column", "reason_vi", "reason_en"), row))
                     for row in error_rows(session, import_id, offset=offset, limit=limit)]

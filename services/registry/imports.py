@@ -239,8 +239,10 @@ def changes_to_people(rows, units):
                         if r.old_unit_code is not None else None)
             if r.old_unit_code is not None and r.old_unit_code != r.unit_code:
                 change, from_path = "moved", units.path(r.old_unit_code)
-            else:  # (a row updated without a row read before: a concurrent insert)
+            else:
                 change, from_path = "updated", None
+                if previous is None:  # a row updated that no read saw: inserted concurrently
+                    previous = {k: facts[k] for k in ("target_group", "roles", "birth_year")}
         counts[change] += 1
         facts["change"] = change
         if from_path is not None:  # both default to null in the contract: leave them out

@@ -60,3 +60,9 @@ def test_unit_path_root_first_and_cycles_detected():
     assert domain.unit_path(parents, "AG.LX.1") == ["AG", "AG.LX", "AG.LX.1"]
     with pytest.raises(ValueError):
         domain.unit_path({"A": "B", "B": "A"}, "A")
+
+
+@pytest.mark.parametrize("nid", ["08908500012²", "０８９０８５０００１２３", "08908500012٣"])
+def test_national_id_refuses_non_ascii_digits(nid):
+    """str.isdigit() is true for superscripts and other scripts' digits."""
+    assert domain.national_id_problems(nid) == ["must be exactly 12 digits"]

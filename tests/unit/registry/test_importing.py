@@ -293,8 +293,8 @@ ROW_ERRORS = [
     ({"Mã đơn vị": ""}, "Mã đơn vị", "required", "để trống", "must not be empty"),
     ({"Mã đơn vị": "AG.999"}, "Mã đơn vị", "unit_code.unknown", "không tồn tại",
      "unknown unit code"),
-    ({"Mã đơn vị": "AG.LX"}, "Mã đơn vị", "unit_code.expired", "hết hiệu lực",
-     "no longer valid"),
+    ({"Mã đơn vị": "AG.LX"}, "Mã đơn vị", "unit_code.expired", "không có hiệu lực",
+     "not valid today"),
     ({"Đối tượng": ""}, "Đối tượng", "required", "để trống", "must not be empty"),
     ({"Đối tượng": "Nông dân"}, "Đối tượng", "target_group.unknown", "Người dân",
      "resident"),
@@ -373,3 +373,31 @@ def test_report_as_csv_and_xlsx(tmp_path):
     sheet = openpyxl.load_workbook(path).active
     assert [list(r) for r in sheet.iter_rows(values_only=True)] == \
         [list(importing.REPORT_HEADERS)] + [list(r) for r in rows]
+
+
+def test_digits_that_are_not_ascii_are_a_format_error(tmp_path):
+    [(record, errors)] = check(tmp_path, good_row(**{"Số CCCD": "０８９０８５０００１２３"}))
+    assert [e.code for e in errors] == ["national_id.format"]
+    [(record, errors)] = check(tmp_path, good_row(**{"Số CCCD": "08908500012²"}))
+    assert [e.code for e in errors] == ["national_id.format"]
+
+
+def test_a_csv_broken_half_way_is_a_file_error(tmp_path):
+    path = write_csv(tmp_path, [good_row(STT=str(i)) for i in range(10)])
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('11,"' + "x" * (csv.field_size_limit() + 10) + '"\n')
+    layout = inspect(path)
+    with pytest.raises(ImportFileError) as caught:
+        list(read_rows(path, layout))
+    assert caught.value.code == "bad_csv" and "row 12" in caught.value.reason_en
+
+
+def test_seen_ids_remember_first_rows_and_grow():
+    seen = importing.SeenIds(expected=10)
+    ids = [89085000000 + i * 7919 for i in range(200_000)]
+    for row, key in enumerate(ids, start=2):
+        assert seen.first_row(key, row) is None
+    assert len(seen) == 200_000
+    assert seen.first_row(ids[0], 999_999) == 2
+    assert seen.first_row(ids[-1], 999_999) == 200_001
+    assert seen.first_row(1, 5) is None and seen.first_row(1, 6) == 5
