@@ -47,6 +47,16 @@ def json_response(data, status=200, headers=None):
                     headers=headers, mimetype="application/json")
 
 
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def load_json(request, schema):
     """Parse and validate the request body with ``schema``; raise ApiError otherwise."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
@@ -56,6 +66,8 @@ def load_json(request, schema):
     body = request.get_json(silent=True)
     if body is None:
         raise ApiError(400, "body is not valid JSON")
+    if _has_nul(body):  # PostgreSQL text cannot hold NUL: refuse it here, clearly
+        raise ApiError(400, "text must not contain NUL characters")
     try:
         return schema.load(body)
     except ValidationError as exc:
@@ -69,6 +81,12 @@ def correlation_id(request):
 
 
 class JsonHttpHandler(HttpRequestHandler):
+    def handle_request(self, request):
+        if any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+            return json_response({"error": "query parameters must not contain NUL characters"},
+                                 400)
+        return super().handle_request(request)
+
     def __init__(self, method, url, expected_exceptions=(), **kwargs):
         # An ApiError is the caller's mistake: nameko logs it as a warning, not a crash.
         super().__init__(method, url, expected_exceptions=(ApiError, *expected_exceptions),

@@ -253,7 +253,7 @@ class ImportListSchema(Schema):
 
 class ImportErrorsQuery(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx", "json")))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1),
                             metadata={"description": "json only"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
                            metadata={"description": "json only"})

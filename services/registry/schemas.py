@@ -30,7 +30,7 @@ def _name(max_length=200):
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE),
                            metadata={"description": f"page size, at most {MAX_PAGE}"})
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 _PAGES = {}
