@@ -595,3 +595,25 @@ def test_dockerignore_keeps_what_the_image_needs():
         assert not ignored(path), f".dockerignore leaves {path} out of the image"
     for path in ROOT.glob("services/*/migrations/**/*.py"):
         assert not ignored(str(path.relative_to(ROOT))), path
+
+
+def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, clean_env, tmp_path):
+    """bin/up writes .env with deploy/make_env.py when there is none: the stack it starts
+    (with the dev mail catcher, since no relay is set) must validate, with fresh secrets."""
+    made = subprocess.run([sys.executable, str(ROOT / "deploy" / "make_env.py"),
+                           str(ROOT / ".env.example")], capture_output=True, text=True,
+                          check=True).stdout
+    again = subprocess.run([sys.executable, str(ROOT / "deploy" / "make_env.py"),
+                            str(ROOT / ".env.example")], capture_output=True, text=True,
+                           check=True).stdout
+    values = dict(line.split("=", 1) for line in made.splitlines()
+                  if "=" in line and not line.startswith("#"))
+    assert len(values["POSTGRES_PASSWORD"]) == 32 and values["POSTGRES_PASSWORD"].isalnum()
+    assert values["RABBITMQ_DEFAULT_PASS"] != values["POSTGRES_PASSWORD"]
+    assert made != again  # generated per install, never a shared default
+    assert values["SMTP_HOST"] == "mailpit"  # bin/up then adds the dev override
+    env_file = tmp_path / ".env"
+    env_file.write_text(made)
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(COMPOSE, COMPOSE_DEV), env_file=env_file)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,45 @@
+"""Write a first .env from .env.example: random secrets, and mail to the dev mail catcher.
+
+bin/up runs it when there is no .env, so a newcomer with a Docker engine needs no manual
+step. Secrets use only URL-safe characters (they go into database and broker URLs). Mail
+goes to SMTP_HOST=mailpit: while it does, bin/up adds docker-compose.dev.yml, whose Mailpit
+catches every mail (http://127.0.0.1:8025); an operator sets SMTP_* and MAIL_FROM for the
+real relay.
+
+    python3 deploy/make_env.py [.env.example] > .env
+"""
+import secrets
+import string
+import sys
+from pathlib import Path
+
+GENERATED = {
+    "POSTGRES_PASSWORD": lambda: _secret(),
+    "RABBITMQ_DEFAULT_PASS": lambda: _secret(),
+    "MAIL_FROM": lambda: "khuyenhoc@localhost",
+}
+# Mail goes to the dev override's Mailpit until an operator configures the real relay.
+MAIL_CATCHER = {"SMTP_HOST": "mailpit", "SMTP_PORT": "1025", "SMTP_STARTTLS": "false"}
+
+
+def _secret(length=32):
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def make_env(example_text):
+    lines = []
+    for line in example_text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            if key in GENERATED and not value:
+                line = f"{key}={GENERATED[key]()}"
+            elif key in MAIL_CATCHER:
+                line = f"{key}={MAIL_CATCHER[key]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else ".env.example")
+    sys.stdout.write(make_env(source.read_text(encoding="utf-8")))
