@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 from urllib.parse import urljoin  # noqa: E402
 
 import pytest  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
 from cdht.config import SERVICES, load_config  # noqa: E402
 from tests.support import empty_databases, free_port, wait_for  # noqa: E402

@@ -4,13 +4,14 @@ grants the Learning Citizen title, announced by recognition_granted (through the
 import uuid
 from datetime import datetime, timezone
 
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cdht.db import Database
-from nameko.dependency_providers import Config
 from cdht.outbox import add_event
+from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import ApiError, NotFound, api, correlation_id, health, load_json
 from services.assessment import domain
 from services.assessment.models import Assessment, Recognition
@@ -48,7 +49,11 @@ class AssessmentService:
         except domain.InvalidScores as exc:
             raise ApiError(400, "invalid input", {"scores": exc.errors}) from None
 
-        profile = self.registry.profile(str(data["person_id"]))
+        try:
+            with deadline(self.config.get("REGISTRY_TIMEOUT"), "registry.profile"):
+                profile = self.registry.profile(str(data["person_id"]))
+        except RpcUnavailable as exc:
+            raise ApiError(503, f"registry unavailable: {exc}") from None
         if profile is None:
             raise ApiError(400, "invalid input", {"person_id": ["unknown person"]})
 

@@ -18,7 +18,6 @@ import logging
 import uuid
 from datetime import datetime, timezone
 
-import eventlet
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
@@ -31,6 +30,7 @@ from cdht.consumer import handle_event
 from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event
+from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import ApiError, api, health
 from services.notifications import domain
 from services.notifications.mailer import Mailer
@@ -40,7 +40,6 @@ from services.notifications.schemas import DeliveryQuerySchema, DeliverySchema
 log = logging.getLogger(__name__)
 
 EMAIL = "email"
-DEFAULT_CONTACT_TIMEOUT = 10.0  # seconds; nameko 2's RpcProxy would otherwise wait forever
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: FOR UPDATE NOWAIT found the row locked
 
 
@@ -51,10 +50,6 @@ class TransientDeliveryError(Exception):
 
 class DeliveryInProgress(Exception):
     """Another worker is sending this delivery right now; look again later."""
-
-
-class RegistryTimeout(Exception):
-    """The registry did not answer the contact lookup in time; try later."""
 
 
 class NotificationsService:
@@ -71,7 +66,7 @@ class NotificationsService:
     # -- events ----------------------------------------------------------------------------
     @handle_event("assessment", "recognition_granted",
                   expected_exceptions=(TransientDeliveryError, DeliveryInProgress,
-                                       RegistryTimeout))
+                                       RpcUnavailable))
     def on_recognition_granted(self, event):
         self._notify(event, event.data["person_id"])
 
@@ -120,9 +115,7 @@ class NotificationsService:
 
     def _contact(self, person_id):
         """The registry's contact record (or None), asked now and kept in memory only."""
-        seconds = float(self.config.get("CONTACT_TIMEOUT") or DEFAULT_CONTACT_TIMEOUT)
-        timeout = RegistryTimeout(f"registry.contact did not answer within {seconds:g}s")
-        with eventlet.Timeout(seconds, timeout):
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.contact"):
             return self.registry.contact(str(person_id))
 
     def _open_delivery(self, event, person_id, template):

@@ -4,12 +4,12 @@ Each fact changes a handful of counters along its unit's path, in the same trans
 its inbox row (DESIGN.md §2.4): O(tree depth), never a recount.
 """
 from marshmallow import ValidationError
+from nameko.dependency_providers import Config
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from cdht.consumer import handle_event
 from cdht.db import Database
-from nameko.dependency_providers import Config
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event
 from cdht.web import ApiError, api, health
@@ -41,11 +41,6 @@ def _titles(session, unit_code, year):
     row = session.get(TitleCount, (unit_code, year))
     return {"titled": row.titled, "digitally_skilled": row.digitally_skilled,
             "digitally_proficient": row.digitally_proficient} if row else {}
-
-
-def _remember_path(session, unit_path):
-    rows = [{"unit_code": code, "path": unit_path[:i + 1]} for i, code in enumerate(unit_path)]
-    session.execute(insert(UnitPath.__table__).values(rows).on_conflict_do_nothing())
 
 
 def _remember_paths(session, unit_paths):
@@ -130,7 +125,7 @@ class ReportingService:
         with self.db.transaction() as session:
             if not first_delivery(session, event, "reporting.on_recognition_granted"):
                 return
-            _remember_path(session, data["unit_path"])
+            _remember_paths(session, [data["unit_path"]])
             session.add(RecognitionFact(
                 recognition_id=data["recognition_id"], person_id=data["person_id"],
                 year=data["year"], unit_path=data["unit_path"],

@@ -13,3 +13,13 @@ from cdht.redact import redact
 ])
 def test_personal_data_is_masked(text, expected):
     assert redact(text) == expected
+
+
+def test_loading_a_service_config_leaves_pyyaml_alone(monkeypatch):
+    """load_config substitutes ${VAR}; plain yaml.safe_load elsewhere must not start to."""
+    import yaml
+
+    from cdht.config import load_config
+    monkeypatch.setenv("AMQP_URI", "amqp://elsewhere/")
+    assert load_config("registry")["AMQP_URI"] == "amqp://elsewhere/"
+    assert yaml.safe_load("image: ${AMQP_URI:-x}") == {"image": "${AMQP_URI:-x}"}
