@@ -15,6 +15,12 @@ TARGET_GROUPS = ("resident", "worker", "employee_business", "student")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
+# The programme's indicators (DESIGN.md §1): the people ones of Decision 677, the group ones of
+# Decision 387.
+INDICATORS = ("briefed_members", "adults_titled", "unit_staff_titled",
+              "titled_with_digital_skills", "titled_digitally_proficient",
+              "families_recognised", "clans_recognised", "communities_recognised",
+              "learning_units_recognised")
 
 
 class StrictBoolean(fields.Boolean):
@@ -224,6 +230,81 @@ class RecognitionRevokedV1(_UnitPlaced):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
+class RecognitionRefusedV1(_UnitPlaced):
+    """The commune association refused the title: ``reasons`` are the failed rules and the
+    reviewer's words (no personal data)."""
+    assessment_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    criteria_version = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    reasons = fields.List(fields.String(validate=validate.Length(min=1, max=500)),
+                          required=True, validate=validate.Length(min=1, max=20))
+
+
+class GroupRecognitionGrantedV1(_UnitPlaced):
+    """A group (family, clan, community, learning unit) holds its title for the year, computed
+    from its members' titles (unit_path: where the group is). ``level`` is the level a
+    learning_unit reached (1-3): given for a learning_unit group_kind, null for the other
+    kinds. members_titled (members holding the Learning Citizen title) never exceeds members."""
+    group_recognition_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    criteria_version = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    level = fields.Integer(required=True, strict=True, allow_none=True,
+                           validate=validate.Range(1, 3))
+    members = Count(required=True)
+    members_titled = Count(required=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        if (data.get("members_titled") or 0) > (data.get("members") or 0):
+            raise ValidationError("must not exceed members", "members_titled")
+        if (data.get("group_kind") == "learning_unit") != (data.get("level") is not None):
+            raise ValidationError("given for a learning_unit, and only for one", "level")
+
+
+class GroupRecognitionRevokedV1(_UnitPlaced):
+    """A group lost its title for the year (a member's title was revoked, members left...)."""
+    group_recognition_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class _TargetEvent(_UnitPlaced):
+    """An indicator of a unit for a year, against one target (``target_year``: 2025 or 2030
+    plan). ``share`` = numerator / denominator (0 when the denominator is 0)."""
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    indicator = fields.String(required=True, validate=validate.OneOf(INDICATORS))
+    target_year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    numerator = Count(required=True)
+    denominator = Count(required=True)
+    share = StrictFloat(required=True, validate=validate.Range(0, 1))
+    target = StrictFloat(required=True, validate=validate.Range(0, 1))
+    cause_event_id = fields.UUID(required=True)
+
+    @validates_schema
+    def _fraction(self, data, **kwargs):
+        if (data.get("numerator") or 0) > (data.get("denominator") or 0):
+            raise ValidationError("must not exceed denominator", "numerator")
+
+
+class TargetReachedV1(_TargetEvent):
+    """The indicator crossed its target (share >= target) with the change ``cause_event_id``.
+    share = numerator / denominator (0 when the denominator is 0); the numerator never exceeds
+    the denominator."""
+
+
+class TargetAtRiskV1(_TargetEvent):
+    """The indicator fell under the configured warning line (``warning_line``, a share lower
+    than the target) with the change ``cause_event_id``. share = numerator / denominator (0
+    when the denominator is 0); the numerator never exceeds the denominator."""
+    warning_line = StrictFloat(required=True, validate=validate.Range(0, 1))
+
+
 class StatisticsUpdatedV1(_Strict):
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
@@ -261,7 +342,12 @@ EVENT_SCHEMAS = {
     ("assessment_submitted", 1): AssessmentSubmittedV1,
     ("recognition_granted", 1): RecognitionGrantedV1,
     ("recognition_revoked", 1): RecognitionRevokedV1,
+    ("recognition_refused", 1): RecognitionRefusedV1,
+    ("group_recognition_granted", 1): GroupRecognitionGrantedV1,
+    ("group_recognition_revoked", 1): GroupRecognitionRevokedV1,
     ("statistics_updated", 1): StatisticsUpdatedV1,
+    ("target_reached", 1): TargetReachedV1,
+    ("target_at_risk", 1): TargetAtRiskV1,
     ("notification_sent", 1): NotificationSentV1,
     ("notification_failed", 1): NotificationFailedV1,
 }
@@ -270,8 +356,10 @@ PRODUCERS = {
     "registry": ("person_registered", "person_updated", "person_moved", "person_removed",
                  "people_imported", "membership_changed", "learning_activity_recorded",
                  "units_merged"),
-    "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked"),
-    "reporting": ("statistics_updated",),
+    "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked",
+                   "recognition_refused", "group_recognition_granted",
+                   "group_recognition_revoked"),
+    "reporting": ("statistics_updated", "target_reached", "target_at_risk"),
     "notifications": ("notification_sent", "notification_failed"),
 }
 

@@ -1082,14 +1082,75 @@ class RegistryService(ImportEndpoints):
         """One page of every registered person's countable facts, ordered by id, for
         rebuilding projections: call again with ``after_id=next_after`` until it is None.
         Keyset paging keeps each page one index range scan, however deep the caller is."""
+        stmt = (select(Person.id, Person.unit_code, Person.target_group, Person.roles,
+                       Person.birth_date)
+                .where(Person.deleted_at.is_(None)))
+        return self._export(stmt, Person.id, after_id, limit, lambda row: {
+            "person_id": str(row.id), "target_group": row.target_group,
+            "roles": list(row.roles), "birth_year": row.birth_date.year})
+
+    @rpc
+    def association_officials(self, unit_code):
+        """Who to tell about a unit's work (a self-assessment to review, a target reached):
+        the person ids of the current officials of the association's bodies at ``unit_code``
+        (not of its sub-units), in a stable order. Contact details: ask ``contact``."""
+        today = date.today()
+        with self.db.read() as session:
+            return [str(pid) for pid in session.scalars(
+                select(AssociationMember.person_id).distinct()
+                .join(AssociationBody, AssociationBody.id == AssociationMember.body_id)
+                .join(Person, Person.id == AssociationMember.person_id)
+                .where(AssociationBody.unit_code == unit_code,
+                       AssociationBody.deleted_at.is_(None),
+                       AssociationMember.role == "official",
+                       AssociationMember.deleted_at.is_(None),
+                       AssociationMember.joined_on <= today,
+                       or_(AssociationMember.left_on.is_(None),
+                           AssociationMember.left_on > today),
+                       Person.deleted_at.is_(None))
+                .order_by(AssociationMember.person_id))]
+
+    @rpc
+    def export_memberships(self, after_id=None, limit=EXPORT_MAX):
+        """One page of every group membership (current and past), ordered by id, for rebuilding
+        projections: the group's kind, level and place, the person, the period. Same paging
+        as ``export_people``."""
+        stmt = (select(Membership.id, Membership.person_id, Membership.group_id,
+                       Membership.role, Membership.joined_on, Membership.left_on, Group.kind,
+                       Group.level, Group.unit_code)
+                .join(Group, Group.id == Membership.group_id)
+                .join(Person, Person.id == Membership.person_id)
+                .where(Membership.deleted_at.is_(None), Group.deleted_at.is_(None),
+                       Person.deleted_at.is_(None)))
+        return self._export(stmt, Membership.id, after_id, limit, lambda row: {
+            "membership_id": str(row.id), "person_id": str(row.person_id),
+            "group_id": str(row.group_id), "group_kind": row.kind, "group_level": row.level,
+            "role": row.role, "joined_on": row.joined_on.isoformat(),
+            "left_on": row.left_on and row.left_on.isoformat()})
+
+    @rpc
+    def export_activities(self, after_id=None, limit=EXPORT_MAX):
+        """One page of every learning activity, ordered by id, placed at its person's unit:
+        what the learning_activity_recorded events said. Same paging as ``export_people``."""
+        stmt = (select(LearningActivity.id, LearningActivity.person_id, LearningActivity.kind,
+                       LearningActivity.started_on, LearningActivity.ended_on,
+                       LearningActivity.hours, Person.unit_code)
+                .join(Person, Person.id == LearningActivity.person_id)
+                .where(LearningActivity.deleted_at.is_(None), Person.deleted_at.is_(None)))
+        return self._export(stmt, LearningActivity.id, after_id, limit, lambda row: {
+            "activity_id": str(row.id), "person_id": str(row.person_id), "kind": row.kind,
+            "started_on": row.started_on.isoformat(),
+            "ended_on": row.ended_on and row.ended_on.isoformat(), "hours": row.hours})
+
+    def _export(self, stmt, key, after_id, limit, item):
+        """Keyset paging over ``stmt`` (whose rows have ``id`` and ``unit_code``) by ``key``;
+        each item gets its row's unit_code and unit_path."""
         limit = int(limit)
         if not 1 <= limit <= EXPORT_MAX:
             raise ValueError(f"limit must be between 1 and {EXPORT_MAX}")
-        stmt = (select(Person.id, Person.unit_code, Person.target_group, Person.roles,
-                       Person.birth_date)
-                .where(Person.deleted_at.is_(None)).order_by(Person.id).limit(limit))
+        stmt = stmt.order_by(key).limit(limit)
         if after_id is not None:
-            stmt = stmt.where(Person.id > uuid.UUID(str(after_id)))
+            stmt = stmt.where(key > uuid.UUID(str(after_id)))
         with self.db.read() as session:
             rows = session.execute(stmt).all()
             parents = dict(session.execute(select(Unit.code, Unit.parent_code)).all())
@@ -1098,11 +1159,10 @@ class RegistryService(ImportEndpoints):
         for row in rows:
             if row.unit_code not in paths:
                 paths[row.unit_code] = domain.unit_path(parents, row.unit_code)
-            items.append({"person_id": str(row.id), "unit_code": row.unit_code,
-                          "unit_path": paths[row.unit_code], "target_group": row.target_group,
-                          "roles": list(row.roles), "birth_year": row.birth_date.year})
+            items.append(item(row) | {"unit_code": row.unit_code,
+                                      "unit_path": paths[row.unit_code]})
         return {"items": items,
-                "next_after": items[-1]["person_id"] if len(items) == limit else None}
+                "next_after": str(rows[-1].id) if len(rows) == limit else None}
 
 
 # `nameko run services.registry.service` runs every class of this module that has entrypoints:

@@ -86,3 +86,78 @@ def test_export_pages_through_everyone_without_personal_data(tree, registry):
         assert not PII & set(item)
         assert item["unit_path"] == ["AG", item["unit_code"]]
     assert {p["birth_year"] for p in seen} == set(range(1960, 1982))
+
+
+def _all_pages(call, **kwargs):
+    items, after = [], None
+    while True:
+        page = call(after_id=after, **kwargs)
+        items += page["items"]
+        after = page["next_after"]
+        if after is None:
+            return items
+
+
+def test_export_memberships_and_activities(tree, registry):
+    people = [tree.person(unit="AG.LX" if i % 2 else "AG.MB") for i in range(5)]
+    family = tree.group("family", unit="AG.MB")
+    agency = tree.group("learning_unit", unit="AG.LX", level="commune")
+    joined = [tree.join(p, family, joined_on="2020-01-01") for p in people[:3]]
+    tree.join(people[3], agency, joined_on="2021-09-01", left_on="2024-01-01")
+    gone = tree.join(people[4], agency, joined_on="2021-09-01")
+    tree.delete(f"/memberships/{gone['id']}")
+    course = tree.post("/learning-activities", {
+        "person_id": people[1]["id"], "kind": "digital_skills_basic", "title": "Kỹ năng số",
+        "started_on": "2025-03-01", "ended_on": "2025-03-20", "hours": 12})
+
+    with ClusterRpcProxy(registry.config) as cluster:
+        memberships = _all_pages(cluster.registry.export_memberships, limit=2)
+        activities = _all_pages(cluster.registry.export_activities)
+        with pytest.raises(RemoteError, match="limit must be between"):
+            cluster.registry.export_activities(limit=0)
+
+    assert len(memberships) == 4  # the deleted one is not exported
+    assert [m["membership_id"] for m in memberships] == sorted(m["membership_id"]
+                                                               for m in memberships)
+    by_id = {m["membership_id"]: m for m in memberships}
+    assert by_id[joined[0]["id"]] == {
+        "membership_id": joined[0]["id"], "person_id": people[0]["id"],
+        "group_id": family["id"], "group_kind": "family", "group_level": None,
+        "role": "member", "joined_on": "2020-01-01", "left_on": None, "unit_code": "AG.MB",
+        "unit_path": ["AG", "AG.MB"]}
+    [past] = [m for m in memberships if m["group_kind"] == "learning_unit"]
+    assert (past["left_on"], past["group_level"], past["unit_path"]) == (
+        "2024-01-01", "commune", ["AG", "AG.LX"])
+    assert activities == [{
+        "activity_id": course["id"], "person_id": people[1]["id"],
+        "kind": "digital_skills_basic", "started_on": "2025-03-01", "ended_on": "2025-03-20",
+        "hours": 12.0, "unit_code": "AG.LX", "unit_path": ["AG", "AG.LX"]}]
+    for item in memberships + activities:
+        assert not PII & set(item)
+
+
+def test_association_officials_of_a_unit(tree, rpc):
+    commune = tree.post("/association/bodies", {"kind": "commune_association",
+                                                "name": "Hội Khuyến học", "unit_code": "AG.LX"})
+    branch = tree.post("/association/bodies", {"kind": "branch", "name": "Chi hội 1",
+                                               "unit_code": "AG.LX", "parent_id": commune["id"]})
+    elsewhere = tree.post("/association/bodies", {"kind": "commune_association",
+                                                  "name": "Hội Khuyến học MB",
+                                                  "unit_code": "AG.MB"})
+    chair, clerk, member, former, other = (tree.person() for _ in range(5))
+
+    def position(person, body, role, **extra):
+        tree.post("/association/members", {"person_id": person["id"], "body_id": body["id"],
+                                           "role": role, "joined_on": "2022-01-01", **extra})
+    position(chair, commune, "official")
+    position(chair, branch, "official")
+    position(clerk, branch, "official")
+    position(member, commune, "member")
+    position(former, commune, "official", left_on="2023-01-01")
+    position(other, elsewhere, "official")
+
+    assert rpc.association_officials("AG.LX") == sorted([chair["id"], clerk["id"]])
+    assert rpc.association_officials("AG.MB") == [other["id"]]
+    assert rpc.association_officials("AG") == []
+    tree.delete(f"/people/{clerk['id']}")
+    assert rpc.association_officials("AG.LX") == [chair["id"]]

@@ -542,12 +542,20 @@ def _is_date(value):
     return isinstance(value, str) and _format_ok(value, "date")
 
 
+_GROUP_KINDS = ("family", "clan", "community", "learning_unit")
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _with(obj, **changes):
     """A copy of the object with fields set or dropped. The fields tied to a changed one by a
     cross-field rule follow it, so that those rules (which JSON Schema cannot state: see
     CROSS_FIELD below) stay out of single-field cases: unit_path ends at unit_code, an activity
-    does not end before it starts, an imported person that moved has a from_unit_path and one
-    that was updated has its previous facts."""
+    does not end before it starts, a part does not exceed its whole, a learning unit (and only
+    one) has a level, an imported person that moved has a from_unit_path and one that was
+    updated has its previous facts."""
     new = copy.deepcopy(obj)
     for name, value in changes.items():
         if value is _DROP:
@@ -563,6 +571,19 @@ def _with(obj, **changes):
             new["started_on"] = ended
         elif "started_on" in changes:
             new["ended_on"] = started
+    for part, whole in (("members_titled", "members"), ("numerator", "denominator")):
+        small, big = new.get(part), new.get(whole)
+        if _is_count(small) and _is_count(big) and small > big:
+            if part in changes:
+                new[whole] = small
+            else:
+                new[part] = big
+    if "group_kind" in new and "level" in new:  # a level for a learning unit, and only for one
+        kind, level = new["group_kind"], new["level"]
+        if "group_kind" in changes and kind in _GROUP_KINDS:
+            new["level"] = (level or 1) if kind == "learning_unit" else None
+        elif "level" in changes and (level is None) == (kind == "learning_unit"):
+            new["group_kind"] = "family" if level is None else "learning_unit"
     if "person_id" in new and "previous" in new and "from_unit_path" in new:  # ImportedPerson
         if changes.get("change") == "moved" and not new["from_unit_path"]:
             new["from_unit_path"] = ["AG", "AG-TANCHAU"]
@@ -1072,6 +1093,18 @@ HAND_CASES = [
     ("notification_sent", 1, {"email": "a@b.vn"}, False),
     ("notification_failed", 1, {"attempts": "5"}, False),
     ("notification_failed", 1, {"reason": None}, False),
+    ("recognition_refused", 1, {"reasons": []}, False),
+    ("recognition_refused", 1, {"reasons": ["TC2.1: 4/10, under the minimum 5"]}, True),
+    ("group_recognition_granted", 1, {"level": 3}, True),
+    ("group_recognition_granted", 1, {"level": 0}, False),
+    ("group_recognition_granted", 1, {"members": 0, "members_titled": 0}, True),
+    ("group_recognition_revoked", 1, {"group_kind": "clan"}, True),
+    ("group_recognition_revoked", 1, {"reason": None}, False),
+    ("target_reached", 1, {"share": 1.0, "target": 1.0}, True),
+    ("target_reached", 1, {"share": 1.01}, False),
+    ("target_reached", 1, {"indicator": "families_recognised"}, True),
+    ("target_at_risk", 1, {"warning_line": "0.5"}, False),
+    ("target_at_risk", 1, {"target_year": 2030}, True),
 ]
 
 
@@ -1141,6 +1174,22 @@ def _merged_into_itself(data):
     data["from_unit_paths"].append(list(data["unit_path"]))
 
 
+def _more_titled_than_members(data):
+    data["members_titled"] = data["members"] + 1
+
+
+def _family_with_a_level(data):
+    data.update(group_kind="family", level=1)
+
+
+def _learning_unit_without_level(data):
+    data.update(group_kind="learning_unit", level=None)
+
+
+def _numerator_over_denominator(data):
+    data["numerator"] = data["denominator"] + 1
+
+
 _NOT_IN_WORDS = "marshmallow checks the rule, the document never says it: a producer written " \
                 "from the document alone is dead-lettered (proposed: say it in the schema's " \
                 "docstring, or in a property description as CROSS_FIELD_RULES does for unit_path)"
@@ -1160,6 +1209,17 @@ CROSS_FIELD = [
                  ("from_unit_path", "unit_path"), id="person-moved-somewhere-else"),
     pytest.param(("units_merged", 1), _merged_into_itself, "UnitsMergedV1",
                  ("from_unit_paths", "unit_path"), id="unit-not-merged-into-itself"),
+    pytest.param(("group_recognition_granted", 1), _more_titled_than_members,
+                 "GroupRecognitionGrantedV1", ("members_titled", "members"),
+                 id="group-titled-within-members"),
+    pytest.param(("group_recognition_granted", 1), _family_with_a_level,
+                 "GroupRecognitionGrantedV1", ("level", "learning_unit"),
+                 id="group-level-only-for-learning-unit"),
+    pytest.param(("group_recognition_granted", 1), _learning_unit_without_level,
+                 "GroupRecognitionGrantedV1", ("level", "learning_unit"),
+                 id="group-learning-unit-has-level"),
+    pytest.param(("target_reached", 1), _numerator_over_denominator, "TargetReachedV1",
+                 ("numerator", "denominator"), id="target-fraction"),
 ]
 
 

@@ -75,6 +75,23 @@ VALID = {
     ("recognition_revoked", 1): lambda: dict(
         recognition_id=_u(), person_id=_u(), year=2025, reason="Hồ sơ trùng lặp",
         unit_code=UNIT, unit_path=PATH),
+    ("recognition_refused", 1): lambda: dict(
+        assessment_id=_u(), person_id=_u(), year=2025, criteria_version="324/QĐ-KHVN",
+        total_score=79, reasons=["total 79 is under 80"], unit_code=UNIT, unit_path=PATH),
+    ("group_recognition_granted", 1): lambda: dict(
+        group_recognition_id=_u(), group_id=_u(), group_kind="learning_unit", year=2025,
+        criteria_version="24/2023/TT-BGDĐT", level=1, members=10, members_titled=9,
+        unit_code=UNIT, unit_path=PATH),
+    ("group_recognition_revoked", 1): lambda: dict(
+        group_recognition_id=_u(), group_id=_u(), group_kind="family", year=2025,
+        reason="a member's title was revoked", unit_code=UNIT, unit_path=PATH),
+    ("target_reached", 1): lambda: dict(
+        unit_code=UNIT, unit_path=PATH, year=2025, indicator="adults_titled", target_year=2025,
+        numerator=40, denominator=100, share=0.4, target=0.4, cause_event_id=_u()),
+    ("target_at_risk", 1): lambda: dict(
+        unit_code=UNIT, unit_path=PATH, year=2025, indicator="unit_staff_titled",
+        target_year=2030, numerator=10, denominator=100, share=0.1, target=0.8,
+        warning_line=0.5, cause_event_id=_u()),
     ("statistics_updated", 1): lambda: dict(
         unit_code="AG-CHAUDOC", year=2025, people=70312, adults=51200, titled=20480,
         titled_digitally_skilled=14000, titled_digitally_proficient=12100, cause_event_id=_u()),
@@ -407,6 +424,22 @@ INVALID_VALUES = [
     (("statistics_updated", 1), "titled", -1),
     (("statistics_updated", 1), "titled_digitally_skilled", -1),
     (("statistics_updated", 1), "titled_digitally_proficient", -1),
+    (("recognition_refused", 1), "reasons", []),
+    (("recognition_refused", 1), "reasons", [""]),
+    (("recognition_refused", 1), "reasons", ["x"] * 21),
+    (("recognition_refused", 1), "total_score", 101),
+    (("group_recognition_granted", 1), "group_kind", "village"),
+    (("group_recognition_granted", 1), "level", 4),
+    (("group_recognition_granted", 1), "level", None),
+    (("group_recognition_granted", 1), "members_titled", 11),
+    (("group_recognition_granted", 1), "members", -1),
+    (("group_recognition_revoked", 1), "reason", ""),
+    (("target_reached", 1), "indicator", "happiness"),
+    (("target_reached", 1), "share", 1.5),
+    (("target_reached", 1), "target", "0.4"),
+    (("target_reached", 1), "numerator", 101),
+    (("target_at_risk", 1), "warning_line", -0.1),
+    (("target_at_risk", 1), "warning_line", None),
     (("notification_failed", 1), "attempts", -1),
     (("notification_failed", 1), "reason", ""),
     (("notification_failed", 1), "reason", "x" * 501),
