@@ -7,6 +7,7 @@
     python -m cdht dead-letters replay <service> [--queue Q] [--limit N]
     python -m cdht up | down        (the four services as local processes; see bin/up)
     python -m cdht import people FILE [--dry-run] [--errors REPORT.csv|.xlsx]
+    python -m cdht close-year YEAR --unit CODE   (decide every open submission and group)
 """
 import argparse
 import json
@@ -68,6 +69,11 @@ def cmd_import(args):
     return cli_import_people(args)
 
 
+def cmd_close_year(args):
+    from services.assessment.closing import main as close_year
+    return close_year(args.year, args.unit, batch_size=args.batch_size, quiet=args.quiet)
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -105,6 +111,14 @@ def main(argv=None):
     p_imp.add_argument("--show-errors", type=int, default=20,
                        help="how many errors to print (default 20)")
     p_imp.set_defaults(func=cmd_import)
+
+    p_close = sub.add_parser("close-year", help="close a year for a unit's subtree: decide "
+                                                "every open submission, then every group")
+    p_close.add_argument("year", type=int)
+    p_close.add_argument("--unit", required=True, help="unit code: a commune, or the province")
+    p_close.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
+    p_close.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_close.set_defaults(func=cmd_close_year)
 
     args = parser.parse_args(argv)
     if args.command == "db" and args.action == "downgrade" and not args.revision:

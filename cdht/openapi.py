@@ -53,6 +53,23 @@ class ErrorSchema(Schema):
         "description": "field name -> list of messages (nested for nested fields)"})
 
 
+_PAGES = {}
+
+
+def page_of(item_schema):
+    """The schema of one page of a list: items, the total matching, and the page asked for."""
+    if item_schema not in _PAGES:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _PAGES[item_schema] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "total": fields.Integer(required=True,
+                                    metadata={"description": "rows matching the filters"}),
+            "limit": fields.Integer(required=True),
+            "offset": fields.Integer(required=True),
+            "__doc__": f"One page of {item_schema.__name__.removesuffix('Schema')} items.",
+        })
+    return _PAGES[item_schema]
+
 @dataclass(frozen=True)
 class Route:
     """One HTTP route as the documentation shows it.

@@ -1,6 +1,7 @@
 """Helpers shared by the test suites (fixtures live in the conftest.py files)."""
 import socket
 import time
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -35,3 +36,30 @@ def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+class EventTap:
+    """Every event ``producer`` publishes, as received from RabbitMQ: bind it before the
+    service starts, so nothing is missed."""
+
+    def __init__(self, amqp_uri, producer="registry"):
+        from kombu import Connection, Queue
+        from nameko.standalone.events import get_event_exchange
+        self.connection = Connection(amqp_uri)
+        self.channel = self.connection.channel()
+        queue = Queue(f"test-tap-{uuid.uuid4().hex[:8]}", exchange=get_event_exchange(
+            producer, {}), routing_key="#", exclusive=True)
+        self.queue = queue(self.channel)
+        self.queue.declare()
+        self.received = []
+
+    def drain(self):
+        while (message := self.queue.get(no_ack=True, accept=["json"])) is not None:
+            self.received.append(message.payload)
+        return self.received
+
+    def of_type(self, event_type):
+        return [m for m in self.drain() if m["event_type"] == event_type]
+
+    def close(self):
+        self.connection.release()

@@ -1,15 +1,15 @@
-"""Assessment rules: criteria sets as data, and the pass rule of the Learning Citizen title.
+"""Assessment rules (pure): the Learning Citizen pass rule, evidence from learning activities,
+the review workflow, and the group titles decided from members' titles.
 
 A decision always names the criteria version it was made under and explains itself per
 indicator ("TC2.1: 4/10, under the minimum 5"), so a citizen or reviewer can see why.
 """
 from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
+from fractions import Fraction
 
-import yaml
+from services.assessment.criteria import DIGITAL_LEVELS, CriteriaSet
 
-CRITERIA_DIR = Path(__file__).resolve().parent / "criteria"
+# -- the individual title -------------------------------------------------------------------
 
 
 class InvalidScores(ValueError):
@@ -19,84 +19,49 @@ class InvalidScores(ValueError):
 
 
 @dataclass(frozen=True)
-class Indicator:
-    code: str
-    name: str
-    max: int
-
-
-@dataclass(frozen=True)
-class CriteriaSet:
-    version: str
-    title: str
-    issued_by: str
-    effective_from: date
-    effective_to: date | None
-    min_total: int
-    min_per_indicator: int
-    indicators: tuple[Indicator, ...]
-    digital_indicator: str
-    digital_basic: int
-    digital_proficient: int
-
-    def in_force_on(self, day):
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
-
-    @classmethod
-    def from_dict(cls, raw):
-        return cls(
-            version=raw["version"], title=raw["title"], issued_by=raw["issued_by"],
-            effective_from=raw["effective_from"], effective_to=raw.get("effective_to"),
-            min_total=raw["pass_rule"]["min_total"],
-            min_per_indicator=raw["pass_rule"]["min_per_indicator"],
-            indicators=tuple(Indicator(**i) for c in raw["competencies"] for i in c["indicators"]),
-            digital_indicator=raw["digital_skills"]["indicator"],
-            digital_basic=raw["digital_skills"]["basic"],
-            digital_proficient=raw["digital_skills"]["proficient"],
-        )
-
-
-def load_criteria(directory=CRITERIA_DIR):
-    """Every criteria set under ``directory``, keyed by version."""
-    sets = {}
-    for path in sorted(Path(directory).glob("*.yaml")):
-        with open(path, encoding="utf-8") as fh:
-            criteria = CriteriaSet.from_dict(yaml.safe_load(fh))
-        sets[criteria.version] = criteria
-    return sets
-
-
-def criteria_for_year(sets, year):
-    """The set in force at the end of the assessed (calendar) year."""
-    day = date(year, 12, 31)
-    for criteria in sorted(sets.values(), key=lambda c: c.effective_from, reverse=True):
-        if criteria.in_force_on(day):
-            return criteria
-    raise LookupError(f"no criteria set is in force for {year}")
-
-
-@dataclass(frozen=True)
 class IndicatorResult:
     code: str
+    name: str
     score: int
+    maximum: int
     minimum: int
     met: bool
     reason: str
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
     criteria_version: str
+    form: str
     total: int
+    min_total: int
     passed: bool
     digital_skills: str
     results: tuple[IndicatorResult, ...] = field(default_factory=tuple)
     summary: str = ""
 
+    @property
+    def failures(self):
+        """Why the rule is not met, one sentence per broken part (empty when passed)."""
+        reasons = [] if self.total >= self.min_total else [
+            f"total {self.total} is under {self.min_total}"]
+        return reasons + [r.reason for r in self.results if not r.met]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A learning activity recorded in the registry, as evidence (kind and when it ended)."""
+    kind: str
+    year: int
+    label: str  # e.g. "digital_skills_basic 2025-03-20"
+
 
 def check_scores(criteria, scores):
     """Exactly the set's indicators, each a whole number within 0..max; raises InvalidScores."""
     errors = {}
+    if not isinstance(scores, dict):
+        raise InvalidScores({"scores": ["must be an object of indicator codes to scores"]})
     expected = {i.code: i for i in criteria.indicators}
     for code in sorted(set(expected) - set(scores)):
         errors[code] = ["missing score"]
@@ -110,34 +75,219 @@ def check_scores(criteria, scores):
         raise InvalidScores(errors)
 
 
-def digital_skill_level(criteria, scores):
+def digital_skill_level(criteria, scores, activities=()):
+    """The level for the digital-skills targets: from the TC2.1 score, raised by a
+    digital-skills activity of the year (a course proves the level whatever the score)."""
     score = scores[criteria.digital_indicator]
-    if score >= criteria.digital_proficient:
-        return "proficient"
-    if score >= criteria.digital_basic:
-        return "basic"
-    return "none"
+    level = ("proficient" if score >= criteria.digital_proficient
+             else "basic" if score >= criteria.digital_basic else "none")
+    for rule, _ in _confirmations(criteria, activities):
+        if rule.digital_skills and DIGITAL_LEVELS.index(rule.digital_skills) > \
+                DIGITAL_LEVELS.index(level):
+            level = rule.digital_skills
+    return level
 
 
-def evaluate(criteria, scores):
-    """The pass rule: at least ``min_total`` points and no indicator under the minimum."""
+def _confirmations(criteria, activities):
+    """(evidence rule, activity) for each activity that confirms an indicator."""
+    rules = {e.activity: e for e in criteria.evidence}
+    return [(rules[a.kind], a) for a in activities if a.kind in rules]
+
+
+def evaluate(criteria: CriteriaSet, scores, target_group=None, activities=()):
+    """The pass rule: at least ``min_total`` points and no indicator under the minimum.
+    ``activities`` of the assessed year confirm indicators (noted in the explanation)."""
     check_scores(criteria, scores)
+    names = criteria.indicator_names(target_group)
+    confirmed = {}
+    for rule, activity in _confirmations(criteria, activities):
+        confirmed.setdefault(rule.indicator, []).append(activity.label)
     results = []
     for indicator in criteria.indicators:
         score = scores[indicator.code]
         met = score >= criteria.min_per_indicator
         reason = (f"{indicator.code}: {score}/{indicator.max}" +
                   ("" if met else f", under the minimum {criteria.min_per_indicator}"))
-        results.append(IndicatorResult(indicator.code, score, criteria.min_per_indicator, met,
-                                       reason))
+        evidence = confirmed.get(indicator.code)
+        results.append(IndicatorResult(
+            indicator.code, names[indicator.code], score, indicator.max,
+            criteria.min_per_indicator, met, reason,
+            "confirmed by " + ", ".join(sorted(evidence)) if evidence else None))
     total = sum(scores.values())
-    below = [r for r in results if not r.met]
-    passed = total >= criteria.min_total and not below
-    reasons = []
-    if total < criteria.min_total:
-        reasons.append(f"total {total} is under {criteria.min_total}")
-    reasons.extend(r.reason for r in below)
+    passed = total >= criteria.min_total and all(r.met for r in results)
+    decision = Decision(criteria.version, criteria.form(target_group), total, criteria.min_total,
+                        passed, digital_skill_level(criteria, scores, activities), tuple(results))
     summary = (f"passed with {total} points under {criteria.version}" if passed
-               else f"not passed under {criteria.version}: " + "; ".join(reasons))
-    return Decision(criteria.version, total, passed, digital_skill_level(criteria, scores),
-                    tuple(results), summary)
+               else f"not passed under {criteria.version}: " + "; ".join(decision.failures))
+    return Decision(**{**decision.__dict__, "summary": summary})
+
+
+def prefill(criteria, activities):
+    """Suggested scores from evidence: each confirmed indicator at its evidence's minimum
+    score, the rest left for the citizen (None)."""
+    suggested = {i.code: None for i in criteria.indicators}
+    sources = {}
+    for rule, activity in _confirmations(criteria, activities):
+        if suggested[rule.indicator] is None or rule.min_score > suggested[rule.indicator]:
+            suggested[rule.indicator] = rule.min_score
+        sources.setdefault(rule.indicator, []).append(activity.label)
+    return {"scores": suggested, "evidence": {k: sorted(v) for k, v in sources.items()},
+            "digital_skills": digital_skill_level(
+                criteria, {criteria.digital_indicator: 0}, activities)}
+
+
+# -- the workflow ----------------------------------------------------------------------------
+# submitted --review: accept / adjust--> reviewed --recognise--> recognised
+#     |  ^                                  |      --refuse-----> refused
+#     |  '--resubmit-- returned <--send back'-(from submitted)
+# recognised / refused --re-evaluate--> superseded (a new assessment carries on)
+
+SUBMITTED, REVIEWED, RETURNED = "submitted", "reviewed", "returned"
+RECOGNISED, REFUSED, SUPERSEDED = "recognised", "refused", "superseded"
+OPEN = (SUBMITTED, REVIEWED, RETURNED)
+DECIDED = (RECOGNISED, REFUSED)
+
+
+class WorkflowError(Exception):
+    """The step does not fit the assessment's state (a 409 for the caller)."""
+
+
+def review(status, action, scores, adjustments, criteria):
+    """A reviewer's step on a submitted assessment: (new status, new scores, notes).
+    ``adjustments``: {code: {"score": n, "reason": why}} for action "adjust"."""
+    if status != SUBMITTED:
+        raise WorkflowError(f"only a submitted assessment can be reviewed; this one is {status}")
+    if action == "send_back":
+        return RETURNED, scores, []
+    if action == "accept":
+        return REVIEWED, scores, []
+    if not adjustments:
+        raise InvalidScores({"adjustments": ["adjust needs at least one score to change"]})
+    changed = dict(scores)
+    notes = []
+    for code, change in sorted(adjustments.items()):
+        if code not in changed:
+            raise InvalidScores({code: [f"not an indicator of {criteria.version}"]})
+        notes.append(f"{code}: {changed[code]} -> {change['score']} ({change['reason']})")
+        changed[code] = change["score"]
+    check_scores(criteria, changed)
+    return REVIEWED, changed, notes
+
+
+def resubmit(status):
+    if status != RETURNED:
+        raise WorkflowError(f"only an assessment sent back can be resubmitted; this one is "
+                            f"{status}")
+    return SUBMITTED
+
+
+def decide(status, verdict, decision, reasons=(), *, closing=False):
+    """The commune association's decision: (new status, reasons for a refusal). Recognising
+    needs a reviewed assessment that meets the rule; closing a year also decides what is
+    still submitted or sent back."""
+    allowed = OPEN if closing else (REVIEWED,)
+    if status not in allowed:
+        raise WorkflowError(f"only a reviewed assessment can be decided; this one is {status}")
+    if verdict == "recognise":
+        if not decision.passed:
+            raise WorkflowError("the assessment does not meet the criteria: "
+                                + "; ".join(decision.failures))
+        return RECOGNISED, []
+    return REFUSED, list(decision.failures) + [r for r in reasons if r not in decision.failures]
+
+
+def closing_verdict(decision):
+    return "recognise" if decision.passed else "refuse"
+
+
+def re_evaluation(status, old_version, new_criteria):
+    if status not in DECIDED:
+        raise WorkflowError(f"only a decided assessment can be re-evaluated; this one is {status}")
+    if new_criteria.version == old_version:
+        raise WorkflowError(f"the assessment was already decided under {old_version}")
+
+
+# -- group titles ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupResult:
+    criteria_version: str
+    members: int
+    members_titled: int
+    recognised: bool
+    level: int | None
+    explanation: str
+
+
+def evaluate_group(criteria: CriteriaSet, members, members_titled):
+    """The highest level whose share of titled members is reached (exact fractions: 89.9%
+    is not 90%)."""
+    if members_titled > members or members_titled < 0:
+        raise ValueError("members_titled must be between 0 and members")
+    share = Fraction(members_titled, members) if members else Fraction(0)
+    head = f"{members_titled} of {members} members titled ({float(share) * 100:.1f}%)"
+    if members < criteria.min_members:
+        return GroupResult(criteria.version, members, members_titled, False, None,
+                           f"{head}: fewer than {criteria.min_members} members")
+    reached = [lv for lv in criteria.levels if share >= lv.min_titled_share]
+    if not reached:
+        lowest = criteria.levels[0]
+        return GroupResult(criteria.version, members, members_titled, False, None,
+                           f"{head}, under {lowest.percent}" + _level_words(lowest))
+    best = reached[-1]
+    return GroupResult(criteria.version, members, members_titled, True, best.level,
+                       f"{head}, at least {best.percent}" + _level_words(best))
+
+
+def _level_words(level):
+    return f" for level {level.level}" if level.level is not None else ""
+
+
+def group_change(current, result):
+    """What to do with a group's title after re-evaluation: "grant", "revoke", "regrant"
+    (the level changed) or None. ``current``: the level of the title held, or False when
+    none is held (a level of None means a title without levels)."""
+    holds = current is not False
+    if result.recognised and not holds:
+        return "grant"
+    if not result.recognised and holds:
+        return "revoke"
+    if result.recognised and holds and current != result.level:
+        return "regrant"
+    return None
+
+
+# -- who may act -----------------------------------------------------------------------------
+# ``positions`` and ``groups`` are the registry's answer to memberships(person): current
+# association positions ({"body_kind", "unit_code", "role", "current"}) and group memberships.
+
+def _officials_on(positions, unit_path, body_kinds=None):
+    return [p for p in positions if p["current"] and p["role"] == "official"
+            and p["unit_code"] in unit_path
+            and (body_kinds is None or p["body_kind"] in body_kinds)]
+
+
+def may_act_for(staff, unit_path):
+    """Staff who enter a self-assessment on a citizen's behalf: an official of the
+    association at the citizen's unit or above."""
+    return bool(staff and _officials_on(staff["association"], unit_path))
+
+
+def may_review(reviewer, subject, unit_path):
+    """The branch or unit reviews: an official of an association body at the person's unit
+    or above, or the head of a learning unit the person belongs to."""
+    if reviewer is None:
+        return False
+    if _officials_on(reviewer["association"], unit_path):
+        return True
+    headed = {g["group_id"] for g in reviewer["groups"]
+              if g["current"] and g["role"] == "head" and g["group_kind"] == "learning_unit"}
+    return bool(subject) and any(g["current"] and g["group_id"] in headed
+                                 for g in subject["groups"])
+
+
+def may_decide(decider, unit_path):
+    """The commune association recognises: an official of a commune association at the
+    person's unit or above."""
+    return bool(decider and _officials_on(decider["association"], unit_path,
+                                          ("commune_association",)))

@@ -1,31 +1,231 @@
-"""Payloads of assessment's HTTP API."""
-from marshmallow import Schema, fields, validate
+"""Payloads of assessment's HTTP API.
+
+Who acts (``submitted_by``, ``reviewer_id``, ``decided_by``...) is a registry person id in
+the body until bearer tokens carry it (issue 7); the registry tells which unit they serve.
+"""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+YEAR = dict(strict=True, validate=validate.Range(2021, 2100))
+QUERY_YEAR = dict(validate=validate.Range(2021, 2100))  # query strings are text
+REASON = validate.Length(min=1, max=500)
 
 
-class SelfAssessmentSchema(Schema):
+class _Strict(Schema):
+    """Unknown fields are a 400: a misspelt field must not be silently ignored."""
+
+
+class SelfAssessmentSchema(_Strict):
     person_id = fields.UUID(required=True)
-    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
-    # Scores are checked against the criteria set in force (domain.check_scores): which
+    year = fields.Integer(required=True, **YEAR)
+    # Checked against the criteria set (services.assessment.domain.check_scores): which
     # indicators exist depends on the version, not on this schema.
-    scores = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
+                         values=fields.Raw(), required=True)
+    submitted_by = fields.UUID(load_default=None, allow_none=True)
+    criteria_version = fields.String(load_default=None, allow_none=True,
+                                     validate=validate.Length(min=1, max=50))
 
 
-class RevocationSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+class ResubmissionSchema(_Strict):
+    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
+                         values=fields.Raw(), required=True)
+    submitted_by = fields.UUID(load_default=None, allow_none=True)
+
+
+class AdjustmentSchema(_Strict):
+    score = fields.Integer(required=True, strict=True)
+    reason = fields.String(required=True, validate=REASON)
+
+
+class ReviewSchema(_Strict):
+    reviewer_id = fields.UUID(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(("accept", "adjust",
+                                                                   "send_back")))
+    adjustments = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
+                              values=fields.Nested(AdjustmentSchema), load_default=dict)
+    reason = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+    @validates_schema
+    def _what_each_action_needs(self, data, **kwargs):
+        if data.get("action") == "send_back" and not data.get("reason"):
+            raise ValidationError("say why the assessment is sent back", "reason")
+        if data.get("action") == "adjust" and not data.get("adjustments"):
+            raise ValidationError("adjust needs at least one score", "adjustments")
+        if data.get("action") != "adjust" and data.get("adjustments"):
+            raise ValidationError("only for action adjust", "adjustments")
+
+
+class DecisionRequestSchema(_Strict):
+    decided_by = fields.UUID(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(("recognise", "refuse")))
+    reasons = fields.List(fields.String(validate=REASON), load_default=list,
+                          validate=validate.Length(max=10))
+
+
+class ReEvaluationSchema(_Strict):
+    criteria_version = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    reason = fields.String(required=True, validate=REASON)
+    requested_by = fields.UUID(load_default=None, allow_none=True)
+    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
+                         values=fields.Raw(), load_default=None, allow_none=True)
+
+
+class RevocationSchema(_Strict):
+    reason = fields.String(required=True, validate=REASON)
+    revoked_by = fields.UUID(load_default=None, allow_none=True)
+
+
+class CloseYearSchema(_Strict):
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AssessmentQuerySchema(_Strict):
+    year = fields.Integer(**QUERY_YEAR)
+    unit_code = fields.String(validate=validate.Length(min=1, max=64))
+    person_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(("submitted", "reviewed", "returned",
+                                                    "recognised", "refused", "superseded")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
+class YearQuerySchema(_Strict):
+    year = fields.Integer(required=True, **QUERY_YEAR)
+
+
+class GroupRecognitionQuerySchema(_Strict):
+    year = fields.Integer(**QUERY_YEAR)
+    unit_code = fields.String(validate=validate.Length(min=1, max=64))
+    group_id = fields.UUID()
+    group_kind = fields.String(validate=validate.OneOf(("family", "clan", "community",
+                                                        "learning_unit")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
 
 
 class IndicatorResultSchema(Schema):
     code = fields.String()
+    name = fields.String()
     score = fields.Integer()
+    maximum = fields.Integer()
     minimum = fields.Integer()
     met = fields.Boolean()
     reason = fields.String()
+    evidence = fields.String(allow_none=True)
 
 
 class DecisionSchema(Schema):
     criteria_version = fields.String()
+    form = fields.String()
     total = fields.Integer()
+    min_total = fields.Integer()
     passed = fields.Boolean()
     digital_skills = fields.String()
     summary = fields.String()
     results = fields.List(fields.Nested(IndicatorResultSchema))
+
+
+# -- responses (for the OpenAPI document) ------------------------------------------------------
+
+class StepSchema(Schema):
+    action = fields.String()
+    actor_id = fields.UUID(allow_none=True)
+    at = fields.DateTime()
+
+
+class AssessmentViewSchema(Schema):
+    assessment_id = fields.UUID()
+    person_id = fields.UUID()
+    year = fields.Integer()
+    unit_code = fields.String()
+    target_group = fields.String()
+    status = fields.String(metadata={"enum": ["submitted", "reviewed", "returned", "recognised",
+                                              "refused", "superseded"]})
+    criteria_version = fields.String()
+    self_scores = fields.Dict(keys=fields.String(), values=fields.Integer())
+    scores = fields.Dict(keys=fields.String(), values=fields.Integer())
+    decision = fields.Nested(DecisionSchema)
+    refusal_reasons = fields.List(fields.String(), allow_none=True)
+    supersedes_id = fields.UUID(allow_none=True)
+    submitted_by = fields.UUID(allow_none=True)
+    reviewed_by = fields.UUID(allow_none=True)
+    decided_by = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    history = fields.List(fields.Nested(StepSchema), metadata={
+        "description": "every step with its details (scores, adjustments, reasons)"})
+    recognition_id = fields.UUID(allow_none=True, metadata={"description": "after a decision"})
+
+
+class RecognitionViewSchema(Schema):
+    recognition_id = fields.UUID()
+    person_id = fields.UUID()
+    year = fields.Integer()
+    assessment_id = fields.UUID()
+    unit_code = fields.String()
+    unit_path = fields.List(fields.String())
+    target_group = fields.String()
+    total_score = fields.Integer()
+    criteria_version = fields.String()
+    digital_skills = fields.String()
+    granted_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+
+
+class GroupRecognitionViewSchema(Schema):
+    group_recognition_id = fields.UUID()
+    group_id = fields.UUID()
+    group_kind = fields.String()
+    year = fields.Integer()
+    level = fields.Integer(allow_none=True)
+    criteria_version = fields.String()
+    members = fields.Integer()
+    members_titled = fields.Integer()
+    unit_code = fields.String()
+    unit_path = fields.List(fields.String())
+    explanation = fields.String()
+    granted_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+
+
+class ClosingSchema(Schema):
+    closing_id = fields.UUID()
+    year = fields.Integer()
+    unit_code = fields.String()
+    status = fields.String(metadata={"enum": ["running", "interrupted", "failed", "finished"]})
+    phase = fields.String(metadata={"enum": ["submissions", "groups", "done"]})
+    to_decide = fields.Integer()
+    decided = fields.Integer()
+    recognised = fields.Integer()
+    refused = fields.Integer()
+    groups_evaluated = fields.Integer()
+    groups_granted = fields.Integer()
+    groups_revoked = fields.Integer()
+    error = fields.String(allow_none=True)
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    seconds = fields.Float(allow_none=True)
+
+
+class CriteriaSetSchema(Schema):
+    version = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    issued_by = fields.String()
+    effective_from = fields.Date()
+    effective_to = fields.Date(allow_none=True)
+    supersedes = fields.String(allow_none=True)
+    fingerprint = fields.String(metadata={"description": "sha256 of the set's content"})
+    in_use = fields.Boolean(metadata={"description": "a decision was made under it: it can "
+                                                     "only be superseded, never edited"})
+
+
+class PrefillSchema(Schema):
+    person_id = fields.UUID()
+    year = fields.Integer()
+    criteria_version = fields.String()
+    scores = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
+    evidence = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    digital_skills = fields.String()

@@ -11,6 +11,7 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cdht.contracts.events import ROLES, TARGET_GROUPS
+from cdht.openapi import page_of  # noqa: F401  (re-exported for the service)
 from services.registry.domain import (
     ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, GROUP_KINDS, GROUP_ROLES,
     LEARNING_UNIT_LEVELS, MAX_ACTIVITY_HOURS, MAX_MERGED_UNITS, UNIT_KINDS, mask_national_id,
@@ -31,24 +32,6 @@ class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE),
                            metadata={"description": f"page size, at most {MAX_PAGE}"})
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
-
-
-_PAGES = {}
-
-
-def page_of(item_schema):
-    """The schema of one page of a list: items, the total matching, and the page asked for."""
-    if item_schema not in _PAGES:
-        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
-        _PAGES[item_schema] = type(name, (Schema,), {
-            "items": fields.List(fields.Nested(item_schema), required=True),
-            "total": fields.Integer(required=True,
-                                    metadata={"description": "rows matching the filters"}),
-            "limit": fields.Integer(required=True),
-            "offset": fields.Integer(required=True),
-            "__doc__": f"One page of {item_schema.__name__.removesuffix('Schema')} items.",
-        })
-    return _PAGES[item_schema]
 
 
 # -- units ------------------------------------------------------------------------------------

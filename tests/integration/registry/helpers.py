@@ -1,13 +1,11 @@
 """Helpers of the registry's integration tests (fixtures are in conftest.py)."""
 import itertools
-import uuid
 from datetime import date
 
-from kombu import Connection, Queue
-from nameko.standalone.events import get_event_exchange
 from sqlalchemy import text
 
 from services.registry.domain import national_id_for
+from tests.support import EventTap  # noqa: F401  (the registry's tests import it from here)
 
 TABLES = ("units", "unit_changes", "people", "groups", "memberships", "association_bodies",
           "association_members", "learning_activities", "outbox")
@@ -61,28 +59,6 @@ def person_body(unit="AG.LX", born=date(1985, 4, 2), gender="male", **extra):
     return {"national_id": national_id_for(89, born, gender, next(_serial)),
             "full_name": "Nguyễn Văn An", "gender": gender, "birth_date": born.isoformat(),
             "unit_code": unit, "target_group": "resident", **extra}
-
-
-class EventTap:
-    def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri)
-        self.channel = self.connection.channel()
-        queue = Queue(f"test-tap-{uuid.uuid4().hex[:8]}", exchange=get_event_exchange(
-            "registry", {}), routing_key="#", exclusive=True)
-        self.queue = queue(self.channel)
-        self.queue.declare()
-        self.received = []
-
-    def drain(self):
-        while (message := self.queue.get(no_ack=True, accept=["json"])) is not None:
-            self.received.append(message.payload)
-        return self.received
-
-    def of_type(self, event_type):
-        return [m for m in self.drain() if m["event_type"] == event_type]
-
-    def close(self):
-        self.connection.release()
 
 
 def outbox(db, event_type=None):

@@ -1,12 +1,12 @@
-"""The Learning Citizen pass rule and criteria versions (pure core)."""
-from datetime import date
-
+"""The Learning Citizen pass rule, evidence, the review workflow and who may act (pure core)."""
 import pytest
 
+from services.assessment import criteria as criteria_sets
 from services.assessment import domain
 
-CRITERIA = domain.load_criteria()
+CRITERIA = criteria_sets.load_criteria()
 C324 = CRITERIA["324/QĐ-KHVN"]
+C244 = CRITERIA["244/QĐ-KHVN"]
 CODES = [i.code for i in C324.indicators]
 
 
@@ -23,6 +23,10 @@ def scores(total=None, **overrides):
     return s
 
 
+def activity(kind, year=2025, day="2025-03-20"):
+    return domain.Activity(kind, year, f"{kind} {day}")
+
+
 def test_the_set_has_three_competencies_and_ten_indicators():
     assert CODES == ["TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2", "TC2.3", "TC2.4",
                      "TC3.1", "TC3.2"]
@@ -35,13 +39,17 @@ def test_the_set_has_three_competencies_and_ten_indicators():
     (scores(total=100), True),
     (scores(total=85, TC2_1=5), True),           # an indicator exactly at the minimum
     (scores(total=85, TC2_1=4), False),          # one indicator under 5 fails a high total
+    (scores(total=80, TC1_1=5), True),           # both boundaries at once
+    (scores(total=79, TC1_1=5), False),
     (scores(total=90, TC3_2=0), False),
+    (scores(total=0), False),
 ])
-def test_pass_rule_boundaries(given, passed):
-    decision = domain.evaluate(C324, given)
+@pytest.mark.parametrize("criteria", [C324, C244], ids=["324", "244"])
+def test_pass_rule_boundaries(criteria, given, passed):
+    decision = domain.evaluate(criteria, given)
     assert sum(given.values()) == decision.total
     assert decision.passed is passed
-    assert decision.criteria_version == "324/QĐ-KHVN"
+    assert decision.criteria_version == criteria.version
 
 
 def test_explanation_names_each_failing_indicator():
@@ -49,12 +57,17 @@ def test_explanation_names_each_failing_indicator():
     failing = [r for r in decision.results if not r.met]
     assert [r.reason for r in failing] == ["TC2.1: 4/10, under the minimum 5"]
     assert "TC2.1: 4/10, under the minimum 5" in decision.summary
+    assert decision.failures == ["TC2.1: 4/10, under the minimum 5"]
     assert len(decision.results) == 10
+    tc21 = next(r for r in decision.results if r.code == "TC2.1")
+    assert (tc21.score, tc21.maximum, tc21.minimum, tc21.met) == (4, 10, 5, False)
 
 
-def test_explanation_of_a_low_total():
-    decision = domain.evaluate(C324, scores(total=79))
-    assert decision.summary == "not passed under 324/QĐ-KHVN: total 79 is under 80"
+def test_explanation_of_a_low_total_and_a_low_indicator():
+    decision = domain.evaluate(C324, scores(total=70, TC3_1=3))
+    assert decision.failures == ["total 70 is under 80", "TC3.1: 3/10, under the minimum 5"]
+    assert decision.summary == ("not passed under 324/QĐ-KHVN: total 70 is under 80; "
+                                "TC3.1: 3/10, under the minimum 5")
 
 
 @pytest.mark.parametrize("bad, field, message", [
@@ -62,6 +75,7 @@ def test_explanation_of_a_low_total():
     ({"TC1.1": 11}, "TC1.1", "whole number"),
     ({"TC1.1": -1}, "TC1.1", "whole number"),
     ({"TC1.1": 7.5}, "TC1.1", "whole number"),
+    ({"TC1.1": "8"}, "TC1.1", "whole number"),
     ({"TC1.1": True}, "TC1.1", "whole number"),
     ({"TC9.9": 5}, "TC9.9", "not an indicator"),
 ])
@@ -85,27 +99,151 @@ def test_digital_skill_level_from_tc21(tc21, level):
     assert domain.digital_skill_level(C324, scores(TC2_1=tc21)) == level
 
 
-@pytest.mark.parametrize("year, version", [(2022, "244/QĐ-KHVN"), (2023, "324/QĐ-KHVN"),
-                                           (2025, "324/QĐ-KHVN"), (2030, "324/QĐ-KHVN")])
-def test_the_version_in_force_at_year_end_is_used(year, version):
-    assert domain.criteria_for_year(CRITERIA, year).version == version
+@pytest.mark.parametrize("tc21, kinds, level", [
+    (4, ["digital_skills_basic"], "basic"),            # a course proves what the score did not
+    (4, ["digital_skills_proficient"], "proficient"),
+    (9, ["digital_skills_basic"], "proficient"),       # never lowers the level
+    (6, ["course", "mooc"], "basic"),                  # other activities prove no level
+    (6, ["digital_skills_basic", "digital_skills_proficient"], "proficient"),
+])
+def test_a_digital_skills_course_marks_the_level(tc21, kinds, level):
+    decision = domain.evaluate(C324, scores(TC2_1=tc21), "resident",
+                               [activity(k) for k in kinds])
+    assert decision.digital_skills == level
 
 
-def test_no_criteria_before_the_first_set():
-    with pytest.raises(LookupError):
-        domain.criteria_for_year(CRITERIA, 2021)
+def test_evidence_confirms_indicators_in_the_explanation():
+    decision = domain.evaluate(C324, scores(), "worker",
+                               [activity("digital_skills_basic"), activity("mooc")])
+    by_code = {r.code: r for r in decision.results}
+    assert by_code["TC2.1"].evidence == "confirmed by digital_skills_basic 2025-03-20"
+    assert by_code["TC1.1"].evidence == "confirmed by mooc 2025-03-20"
+    assert by_code["TC2.2"].evidence is None
 
 
-def test_a_new_set_is_data(tmp_path):
-    """A province adds a set by dropping a file: no code changes."""
-    for path in domain.CRITERIA_DIR.glob("*.yaml"):
-        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    text = (domain.CRITERIA_DIR / "learning_citizen_324.yaml").read_text(encoding="utf-8")
-    (tmp_path / "province_2026.yaml").write_text(
-        text.replace('version: "324/QĐ-KHVN"', 'version: "AG-2026"')
-            .replace("effective_from: 2023-10-25", "effective_from: 2026-01-01")
-            .replace("min_total: 80", "min_total: 85"), encoding="utf-8")
-    sets = domain.load_criteria(tmp_path)
-    assert domain.criteria_for_year(sets, 2026).version == "AG-2026"
-    assert not domain.evaluate(sets["AG-2026"], scores(total=84)).passed
-    assert sets["324/QĐ-KHVN"].in_force_on(date(2025, 12, 31))
+def test_prefill_suggests_the_evidence_minimum():
+    filled = domain.prefill(C324, [activity("digital_skills_proficient"),
+                                   activity("digital_skills_basic"), activity("briefing")])
+    assert filled["scores"]["TC2.1"] == 8 and filled["scores"]["TC1.3"] == 5
+    assert filled["scores"]["TC3.1"] is None
+    assert filled["digital_skills"] == "proficient"
+    assert filled["evidence"]["TC2.1"] == ["digital_skills_basic 2025-03-20",
+                                           "digital_skills_proficient 2025-03-20"]
+
+
+def test_each_target_group_has_its_form():
+    assert domain.evaluate(C324, scores(), "student").form.startswith("Mẫu 4")
+    assert domain.evaluate(C324, scores(), "worker").form.startswith("Mẫu 2")
+    student = {r.code: r.name for r in domain.evaluate(C324, scores(), "student").results}
+    resident = {r.code: r.name for r in domain.evaluate(C324, scores(), "resident").results}
+    assert "học tập" in student["TC2.3"] and "công việc" in resident["TC2.3"]
+
+
+# -- the workflow ----------------------------------------------------------------------------
+
+def test_review_accept_adjust_and_send_back():
+    s = scores()
+    assert domain.review("submitted", "accept", s, {}, C324) == ("reviewed", s, [])
+    assert domain.review("submitted", "send_back", s, {}, C324) == ("returned", s, [])
+    status, changed, notes = domain.review(
+        "submitted", "adjust", s, {"TC2.1": {"score": 4, "reason": "no certificate"}}, C324)
+    assert status == "reviewed" and changed["TC2.1"] == 4 and s["TC2.1"] == 8
+    assert notes == ["TC2.1: 8 -> 4 (no certificate)"]
+
+
+@pytest.mark.parametrize("adjustments, field", [
+    ({"TC2.1": {"score": 11, "reason": "x"}}, "TC2.1"),
+    ({"TC9.9": {"score": 5, "reason": "x"}}, "TC9.9"),
+    ({}, "adjustments"),
+])
+def test_review_adjustments_are_checked(adjustments, field):
+    with pytest.raises(domain.InvalidScores) as err:
+        domain.review("submitted", "adjust", scores(), adjustments, C324)
+    assert field in err.value.errors
+
+
+@pytest.mark.parametrize("status", ["reviewed", "returned", "recognised", "refused",
+                                    "superseded"])
+def test_only_a_submitted_assessment_is_reviewed(status):
+    with pytest.raises(domain.WorkflowError, match=f"this one is {status}"):
+        domain.review(status, "accept", scores(), {}, C324)
+
+
+@pytest.mark.parametrize("status, verdict, passes, closing, outcome", [
+    ("reviewed", "recognise", True, False, "recognised"),
+    ("reviewed", "refuse", True, False, "refused"),
+    ("reviewed", "refuse", False, False, "refused"),
+    ("reviewed", "recognise", False, False, "does not meet the criteria"),
+    ("submitted", "recognise", True, False, "only a reviewed"),
+    ("recognised", "refuse", True, False, "only a reviewed"),
+    ("refused", "recognise", True, True, "only a reviewed"),
+    ("submitted", "recognise", True, True, "recognised"),   # closing decides what is left
+    ("returned", "refuse", False, True, "refused"),
+])
+def test_decide(status, verdict, passes, closing, outcome):
+    decision = domain.evaluate(C324, scores(total=80 if passes else 79))
+    if outcome in ("recognised", "refused"):
+        new, reasons = domain.decide(status, verdict, decision, ["hồ sơ thiếu"],
+                                     closing=closing)
+        assert new == outcome
+        if outcome == "refused":
+            assert reasons == ([] if passes else ["total 79 is under 80"]) + ["hồ sơ thiếu"]
+    else:
+        with pytest.raises(domain.WorkflowError, match=outcome):
+            domain.decide(status, verdict, decision, closing=closing)
+
+
+def test_resubmit_only_after_send_back():
+    assert domain.resubmit("returned") == "submitted"
+    with pytest.raises(domain.WorkflowError):
+        domain.resubmit("submitted")
+
+
+def test_re_evaluation_needs_a_decided_assessment_and_another_version():
+    domain.re_evaluation("recognised", "244/QĐ-KHVN", C324)
+    with pytest.raises(domain.WorkflowError, match="already decided under"):
+        domain.re_evaluation("recognised", "324/QĐ-KHVN", C324)
+    with pytest.raises(domain.WorkflowError, match="only a decided"):
+        domain.re_evaluation("submitted", "244/QĐ-KHVN", C324)
+
+
+# -- who may act -----------------------------------------------------------------------------
+PATH = ["AG", "AG.LX", "AG.LX.P1"]
+
+
+def position(unit, kind="commune_association", role="official", current=True):
+    return {"body_kind": kind, "unit_code": unit, "role": role, "current": current}
+
+
+def person(association=(), groups=()):
+    return {"association": list(association), "groups": list(groups)}
+
+
+def group(group_id, role="member", kind="learning_unit", current=True):
+    return {"group_id": group_id, "role": role, "group_kind": kind, "current": current}
+
+
+@pytest.mark.parametrize("reviewer, subject, allowed", [
+    (person([position("AG.LX.P1", "branch")]), person(), True),
+    (person([position("AG.LX")]), person(), True),              # an ancestor's official
+    (person([position("AG.MB")]), person(), False),             # another commune
+    (person([position("AG.LX.P1", role="member")]), person(), False),
+    (person([position("AG.LX.P1", current=False)]), person(), False),
+    (person(groups=[group("u1", "head")]), person(groups=[group("u1")]), True),
+    (person(groups=[group("u1", "head")]), person(groups=[group("u2")]), False),
+    (person(groups=[group("f1", "head", "family")]), person(groups=[group("f1")]), False),
+    (None, person(), False),
+])
+def test_who_may_review(reviewer, subject, allowed):
+    assert domain.may_review(reviewer, subject, PATH) is allowed
+
+
+@pytest.mark.parametrize("decider, allowed", [
+    (person([position("AG.LX")]), True),
+    (person([position("AG.LX.P1", "branch")]), False),          # a branch reviews, not decides
+    (person([position("AG.MB")]), False),
+    (person([position("AG.LX", role="member")]), False),
+    (None, False),
+])
+def test_who_may_decide(decider, allowed):
+    assert domain.may_decide(decider, PATH) is allowed

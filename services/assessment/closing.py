@@ -1,0 +1,381 @@
+"""Deciding assessments (one, or every open one when a year is closed) and re-evaluating.
+
+Closing a year for a unit's subtree decides every open submission of the year, then every
+group whose members changed. It works in batches, each one transaction with its events in
+the outbox, and keeps its progress in ``year_closings``: interrupted (Ctrl-C, a crash), it is
+resumed by starting it again, and nothing is decided twice because only what is still open
+is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
+
+Run it from the command line with ``python -m cdht close-year YEAR --unit CODE`` (progress
+bar), or over HTTP with POST /years/<year>/close.
+"""
+import time
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from cdht.outbox import add_events
+from services.assessment import criteria as criteria_sets
+from services.assessment import domain, titles
+from services.assessment.models import (
+    Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
+    Recognition, YearClosing,
+)
+from services.assessment.schemas import DecisionSchema
+
+ACTIVE = set()  # closings running in this process (the HTTP entrypoint's background work)
+DECISION = DecisionSchema()
+
+
+# -- criteria provenance ---------------------------------------------------------------------
+
+def recorded_criteria(session):
+    return dict(session.execute(select(CriteriaVersion.version,
+                                       CriteriaVersion.fingerprint)).all())
+
+
+def check_recorded_criteria(session, sets):
+    criteria_sets.check_unchanged(sets, recorded_criteria(session))
+
+
+# -- evidence ---------------------------------------------------------------------------------
+
+def activities_of(session, person_ids, year):
+    """{person_id: [Activity]} of the learning activities that count for ``year``."""
+    found = defaultdict(list)
+    rows = session.execute(select(Evidence.person_id, Evidence.kind, Evidence.ended_on)
+                           .where(Evidence.person_id.in_(list(person_ids)),
+                                  Evidence.year == year)
+                           .order_by(Evidence.ended_on, Evidence.activity_id))
+    for person_id, kind, ended_on in rows:
+        found[person_id].append(domain.Activity(kind, year, f"{kind} {ended_on.isoformat()}"))
+    return found
+
+
+# -- one decision ----------------------------------------------------------------------------
+
+def decide_one(session, sets, assessment, verdict, reasons, actor, corr):
+    """Recognise or refuse one (locked) assessment; the recognition id or None."""
+    criteria = criteria_sets.known(sets, assessment.criteria_version)
+    decision = domain.evaluate(criteria, assessment.scores, assessment.target_group,
+                               activities_of(session, [assessment.person_id],
+                                             assessment.year).get(assessment.person_id, ()))
+    status, refusal = domain.decide(assessment.status, verdict, decision, reasons)
+    _mark_decided(assessment, status, decision, refusal, actor)
+    if status == domain.RECOGNISED:
+        recognition = titles.grant(session, assessment, decision, corr)
+        titles.step(session, assessment.id, "recognised", actor, summary=decision.summary,
+                    recognition_id=str(recognition.id))
+        titles.evaluate_groups(session, sets, assessment.year,
+                               titles.groups_of(session, [assessment.person_id],
+                                                assessment.year), corr)
+        return recognition.id
+    titles.refuse(session, assessment, refusal, corr)
+    titles.step(session, assessment.id, "refused", actor, reasons=refusal)
+    return None
+
+
+def _mark_decided(assessment, status, decision, refusal, actor):
+    assessment.status = status
+    assessment.explanation = DECISION.dump(decision)
+    assessment.total, assessment.passed = decision.total, decision.passed
+    assessment.refusal_reasons = refusal or None
+    assessment.decided_by = actor
+    assessment.decided_at = assessment.updated_at = titles.now()
+
+
+def re_evaluate(session, sets, old, criteria, scores, decision, reason, actor, corr):
+    """A new assessment under ``criteria`` supersedes ``old`` (both traced). The title
+    follows the new outcome: kept if it still holds at the same digital level, else revoked
+    (and granted again if still earned)."""
+    old.status, old.updated_at = domain.SUPERSEDED, titles.now()
+    session.flush()
+    new = Assessment(
+        id=uuid.uuid4(), person_id=old.person_id, year=old.year, unit_code=old.unit_code,
+        unit_path=old.unit_path, target_group=old.target_group,
+        criteria_version=criteria.version, status=domain.REVIEWED,
+        self_scores=old.self_scores, scores=scores, total=decision.total,
+        passed=decision.passed, explanation=DECISION.dump(decision), supersedes_id=old.id,
+        submitted_by=old.submitted_by, reviewed_by=old.reviewed_by)
+    session.add(new)
+    session.flush()
+    titles.record_criteria(session, criteria)
+    titles.step(session, old.id, "superseded", actor, by=str(new.id), reason=reason)
+    titles.step(session, new.id, "re-evaluated", actor, supersedes=str(old.id),
+                from_version=old.criteria_version, reason=reason, summary=decision.summary)
+    current = session.scalar(select(Recognition).where(
+        Recognition.person_id == old.person_id, Recognition.year == old.year,
+        Recognition.revoked_at.is_(None)).with_for_update())
+    changed = False
+    if current is not None and (not decision.passed
+                                or current.digital_skills != decision.digital_skills):
+        titles.revoke(session, current, f"re-evaluated under {criteria.version}: {reason}"[:500],
+                      corr)
+        changed = True
+        session.flush()
+    if decision.passed:
+        _mark_decided(new, domain.RECOGNISED, decision, [], actor)
+        if current is None or changed:
+            titles.grant(session, new, decision, corr)
+            changed = True
+        else:
+            titles.step(session, new.id, "title_kept", actor,
+                        recognition_id=str(current.id))
+    else:
+        refusal = list(decision.failures)
+        _mark_decided(new, domain.REFUSED, decision, refusal, actor)
+        titles.refuse(session, new, refusal, corr)
+    if changed:
+        titles.evaluate_groups(session, sets, old.year,
+                               titles.groups_of(session, [old.person_id], old.year), corr)
+    return new
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+def group_decided(session, group_id, unit_path, year):
+    """Whether a group's title for ``year`` is already a matter of record: it held one, or
+    the year was closed for a unit above it. Then a membership change re-decides it."""
+    if session.scalar(select(GroupRecognition.id).where(GroupRecognition.group_id == group_id,
+                                                        GroupRecognition.year == year)
+                      .limit(1)):
+        return True
+    return bool(session.scalar(select(YearClosing.id).where(
+        YearClosing.year == year, YearClosing.status == "finished",
+        YearClosing.unit_code.in_(list(unit_path))).limit(1)))
+
+
+# -- closing a year ----------------------------------------------------------------------------
+
+def _open_in_scope(year, unit_code):
+    return (Assessment.year == year, Assessment.status.in_(domain.OPEN),
+            Assessment.unit_path.contains([unit_code]))
+
+
+def start(session, year, unit_code, running_here=()):
+    """The closing to run for (year, unit): an unfinished one is resumed, else a new one."""
+    unfinished = session.scalar(select(YearClosing).where(
+        YearClosing.year == year, YearClosing.unit_code == unit_code,
+        YearClosing.status.in_(("running", "interrupted", "failed")))
+        .order_by(YearClosing.started_at.desc()).limit(1).with_for_update())
+    to_decide = session.scalar(select(func.count()).select_from(Assessment)
+                               .where(*_open_in_scope(year, unit_code)))
+    if unfinished is not None:
+        if unfinished.id not in running_here:
+            unfinished.status, unfinished.error = "running", None
+            unfinished.to_decide = unfinished.decided + to_decide
+            unfinished.updated_at = titles.now()
+        return unfinished
+    run = YearClosing(id=uuid.uuid4(), year=year, unit_code=unit_code, status="running",
+                      phase="submissions", to_decide=to_decide, decided=0, recognised=0,
+                      refused=0, groups_evaluated=0, groups_granted=0, groups_revoked=0)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000):
+    """Carry the closing ``closing_id`` through to the end; ``progress(run)`` after each
+    batch. Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises:
+    starting it again resumes."""
+    try:
+        with db.transaction() as session:
+            closing = session.get(YearClosing, closing_id)
+            year, unit_code = closing.year, closing.unit_code
+        if closing.phase == "submissions":
+            while _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+                _report(db, closing_id, progress)
+            with db.transaction() as session:
+                session.get(YearClosing, closing_id).phase = "groups"
+        _report(db, closing_id, progress)
+        _decide_groups(db, sets, closing_id, year, unit_code, corr, progress)
+        with db.transaction() as session:
+            closing = session.get(YearClosing, closing_id)
+            closing.status, closing.phase = "finished", "done"
+            closing.finished_at = closing.updated_at = titles.now()
+        return _report(db, closing_id, progress)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            with db.transaction() as session:
+                session.execute(update(YearClosing).where(YearClosing.id == closing_id)
+                                .values(status=status, updated_at=titles.now(),
+                                        error=f"{type(exc).__name__}: {exc}"[:1000]))
+        except Exception:  # the database may be what failed; the row then says running
+            pass
+        raise
+
+
+def _report(db, closing_id, progress):
+    with db.read() as session:
+        closing = session.get(YearClosing, closing_id)
+    if progress:
+        progress(closing)
+    return closing
+
+
+def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+    """Decide up to ``batch_size`` open assessments in one transaction; how many."""
+    with db.transaction() as session:
+        batch = session.scalars(select(Assessment).where(*_open_in_scope(year, unit_code))
+                                .order_by(Assessment.id).limit(batch_size)
+                                .with_for_update(skip_locked=True)).all()
+        if not batch:
+            return 0
+        people = [a.person_id for a in batch]
+        evidence = activities_of(session, people, year)
+        holders = set(session.scalars(select(Recognition.person_id).where(
+            Recognition.person_id.in_(people), Recognition.year == year,
+            Recognition.revoked_at.is_(None))))
+        now = titles.now()
+        changes, grants, refusals, steps, granted_events, refused_events = [], [], [], [], [], []
+        used = set()
+        for a in batch:
+            criteria = criteria_sets.known(sets, a.criteria_version)
+            used.add(criteria.version)
+            decision = domain.evaluate(criteria, a.scores, a.target_group,
+                                       evidence.get(a.person_id, ()))
+            verdict = domain.closing_verdict(decision)
+            if a.person_id in holders:
+                verdict = "refuse"
+            status, refusal = domain.decide(
+                a.status, verdict, decision,
+                ["already holds the title for this year"] if a.person_id in holders else [],
+                closing=True)
+            changes.append({"id": a.id, "status": status, "total": decision.total,
+                            "passed": decision.passed, "explanation": DECISION.dump(decision),
+                            "refusal_reasons": refusal or None, "decided_at": now,
+                            "updated_at": now})
+            placed = {"unit_code": a.unit_code, "unit_path": list(a.unit_path)}
+            if status == domain.RECOGNISED:
+                recognition_id = uuid.uuid4()
+                grants.append({"id": recognition_id, "person_id": a.person_id, "year": year,
+                               "assessment_id": a.id, "unit_code": a.unit_code,
+                               "unit_path": a.unit_path, "target_group": a.target_group,
+                               "total_score": decision.total,
+                               "criteria_version": decision.criteria_version,
+                               "digital_skills": decision.digital_skills})
+                granted_events.append(placed | {
+                    "recognition_id": recognition_id, "assessment_id": a.id,
+                    "person_id": a.person_id, "target_group": a.target_group, "year": year,
+                    "criteria_version": decision.criteria_version,
+                    "total_score": decision.total, "digital_skills": decision.digital_skills})
+                steps.append({"assessment_id": a.id, "action": "recognised",
+                              "detail": {"summary": decision.summary, "closing": str(closing_id),
+                                         "recognition_id": str(recognition_id)}})
+            else:
+                refusals.append(a.id)
+                refused_events.append(placed | {
+                    "assessment_id": a.id, "person_id": a.person_id, "year": year,
+                    "criteria_version": a.criteria_version, "total_score": decision.total,
+                    "reasons": [r[:500] for r in refusal[:20]]})
+                steps.append({"assessment_id": a.id, "action": "refused",
+                              "detail": {"reasons": refusal, "closing": str(closing_id)}})
+        for version in used:
+            titles.record_criteria(session, sets[version])
+        session.execute(update(Assessment), changes)
+        if grants:
+            session.execute(insert(Recognition), grants)
+        session.execute(insert(AssessmentStep), steps)
+        add_events(session, "recognition_granted", granted_events, producer=titles.PRODUCER,
+                   correlation_id=corr)
+        add_events(session, "recognition_refused", refused_events, producer=titles.PRODUCER,
+                   correlation_id=corr)
+        session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
+            decided=YearClosing.decided + len(batch),
+            recognised=YearClosing.recognised + len(grants),
+            refused=YearClosing.refused + len(refusals), updated_at=now))
+        return len(batch)
+
+
+def _decide_groups(db, sets, closing_id, year, unit_code, corr, progress, chunk=2000):
+    """Every group placed in the subtree, decided from one aggregate of its members."""
+    with db.read() as session:
+        counts = titles.group_counts(session, year, GroupMember.unit_path.contains([unit_code]))
+        held = set(session.scalars(select(GroupRecognition.group_id).where(
+            GroupRecognition.year == year, GroupRecognition.revoked_at.is_(None),
+            GroupRecognition.unit_path.contains([unit_code]))))
+    ids = sorted(set(counts) | held)
+    with db.transaction() as session:
+        session.execute(update(YearClosing).where(YearClosing.id == closing_id)
+                        .values(groups_evaluated=0, updated_at=titles.now()))
+    for start_at in range(0, len(ids), chunk):
+        part = ids[start_at:start_at + chunk]
+        with db.transaction() as session:
+            granted, revoked, evaluated = titles.apply_group_results(
+                session, sets, year, {g: counts[g] for g in part if g in counts}, corr, part)
+            session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
+                groups_evaluated=YearClosing.groups_evaluated + len(part),
+                groups_granted=YearClosing.groups_granted + granted,
+                groups_revoked=YearClosing.groups_revoked + revoked,
+                updated_at=titles.now()))
+        _report(db, closing_id, progress)
+
+
+def view(closing):
+    """A closing as the API and the CLI show it."""
+    seconds = None
+    if closing.started_at and (closing.finished_at or closing.updated_at):
+        seconds = round(((closing.finished_at or closing.updated_at)
+                         - closing.started_at).total_seconds(), 1)
+    return {"closing_id": closing.id, "year": closing.year, "unit_code": closing.unit_code,
+            "status": closing.status, "phase": closing.phase,
+            "to_decide": closing.to_decide, "decided": closing.decided,
+            "recognised": closing.recognised, "refused": closing.refused,
+            "groups_evaluated": closing.groups_evaluated,
+            "groups_granted": closing.groups_granted, "groups_revoked": closing.groups_revoked,
+            "error": closing.error, "started_at": closing.started_at,
+            "finished_at": closing.finished_at, "seconds": seconds}
+
+
+def summary(closing):
+    v = view(closing)
+    return (f"year {v['year']} closed for {v['unit_code']}: {v['decided']} submissions decided "
+            f"({v['recognised']} recognised, {v['refused']} refused); {v['groups_evaluated']} "
+            f"groups evaluated ({v['groups_granted']} granted, {v['groups_revoked']} revoked)"
+            f" in {v['seconds']} s")
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def main(year, unit_code, *, batch_size=1000, quiet=False):
+    """``python -m cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
+    it again resumes. Returns the exit status."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy.orm import sessionmaker
+
+    from cdht.config import load_config
+    from cdht.db import Transactions, make_engine
+
+    config = load_config("assessment")
+    engine = make_engine(config["DATABASE_URL"])
+    db = Transactions(sessionmaker(engine, expire_on_commit=False))
+    dirs = [d for d in str(config.get("CRITERIA_DIRS") or "").split(":") if d]
+    sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *dirs)
+    started = time.monotonic()
+    try:
+        with db.transaction() as session:
+            check_recorded_criteria(session, sets)
+            closing = start(session, year, unit_code)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[detail]}"), disable=quiet) as bar:
+            submissions = bar.add_task("submissions", total=closing.to_decide or 0,
+                                       completed=closing.decided, detail="")
+            groups = bar.add_task("groups", total=None, detail="", visible=False)
+
+            def progress(c):
+                bar.update(submissions, total=c.to_decide, completed=c.decided,
+                           detail=f"{c.recognised} recognised, {c.refused} refused")
+                if c.phase != "submissions":
+                    bar.update(groups, visible=True, completed=c.groups_evaluated,
+                               detail=f"{c.groups_granted} granted, {c.groups_revoked} revoked")
+            closing = run(db, sets, closing.id, progress=progress, batch_size=batch_size)
+        print(summary(closing) + f" (this run: {time.monotonic() - started:.1f} s)")
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume")
+        return 130
+    finally:
+        engine.dispose()

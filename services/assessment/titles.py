@@ -1,0 +1,191 @@
+"""Granting and revoking titles inside a caller's transaction: the rows, the outbox events,
+and the re-evaluation of the groups a changed title belongs to. Shared by the HTTP API, the
+event handlers and year closing, so that each path writes titles the same way."""
+import uuid
+from datetime import date, datetime, timezone
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+
+from cdht.outbox import add_event
+from services.assessment import criteria as criteria_sets
+from services.assessment import domain
+from services.assessment.models import (
+    AssessmentStep, CriteriaVersion, GroupMember, GroupRecognition, Recognition,
+)
+
+PRODUCER = "assessment"
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def placed(row):
+    return {"unit_code": row.unit_code, "unit_path": list(row.unit_path)}
+
+
+def step(session, assessment_id, action, actor_id=None, **detail):
+    session.add(AssessmentStep(assessment_id=assessment_id, action=action, actor_id=actor_id,
+                               detail=detail))
+
+
+def record_criteria(session, criteria):
+    """Remember the set a decision is made under (its content, for provenance)."""
+    session.execute(insert(CriteriaVersion).values(
+        version=criteria.version, kind=criteria.kind, fingerprint=criteria.fingerprint,
+        content=_jsonable(criteria.describe())).on_conflict_do_nothing())
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def grant(session, assessment, decision, corr):
+    """The Learning Citizen title for the assessment's person and year, and its event."""
+    recognition = Recognition(
+        id=uuid.uuid4(), person_id=assessment.person_id, year=assessment.year,
+        assessment_id=assessment.id, unit_code=assessment.unit_code,
+        unit_path=assessment.unit_path, target_group=assessment.target_group,
+        total_score=decision.total, criteria_version=decision.criteria_version,
+        digital_skills=decision.digital_skills)
+    session.add(recognition)
+    session.flush()
+    add_event(session, "recognition_granted", placed(recognition) | {
+        "recognition_id": recognition.id, "assessment_id": assessment.id,
+        "person_id": assessment.person_id, "target_group": assessment.target_group,
+        "year": assessment.year, "criteria_version": decision.criteria_version,
+        "total_score": decision.total, "digital_skills": decision.digital_skills,
+    }, producer=PRODUCER, correlation_id=corr)
+    return recognition
+
+
+def revoke(session, recognition, reason, corr):
+    recognition.revoked_at = now()
+    recognition.revoke_reason = reason
+    add_event(session, "recognition_revoked", placed(recognition) | {
+        "recognition_id": recognition.id, "person_id": recognition.person_id,
+        "year": recognition.year, "reason": reason,
+    }, producer=PRODUCER, correlation_id=corr)
+
+
+def refuse(session, assessment, reasons, corr):
+    add_event(session, "recognition_refused", placed(assessment) | {
+        "assessment_id": assessment.id, "person_id": assessment.person_id,
+        "year": assessment.year, "criteria_version": assessment.criteria_version,
+        "total_score": assessment.total, "reasons": [r[:500] for r in reasons[:20]],
+    }, producer=PRODUCER, correlation_id=corr)
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+def _year_end(year):
+    return date(year, 12, 31)
+
+
+def members_at_year_end(year):
+    """Memberships that count for ``year``: joined by 31 Dec and not left by then."""
+    end = _year_end(year)
+    return and_(or_(GroupMember.joined_on.is_(None), GroupMember.joined_on <= end),
+                or_(GroupMember.left_on.is_(None), GroupMember.left_on > end))
+
+
+def group_counts(session, year, group_filter):
+    """{group_id: (kind, unit_code, unit_path, members, members titled)} for the groups
+    matched by ``group_filter`` (a condition on GroupMember), in one aggregate query."""
+    titled = (select(Recognition.person_id)
+              .where(Recognition.year == year, Recognition.revoked_at.is_(None),
+                     Recognition.person_id == GroupMember.person_id)
+              .exists())
+    rows = session.execute(
+        select(GroupMember.group_id, func.min(GroupMember.group_kind),
+               func.min(GroupMember.unit_code), func.min(GroupMember.unit_path),
+               func.count(), func.count().filter(titled))
+        .where(group_filter, members_at_year_end(year))
+        .group_by(GroupMember.group_id)).all()
+    return {r[0]: r[1:] for r in rows}
+
+
+def evaluate_groups(session, sets, year, group_ids, corr):
+    """Re-evaluate ``group_ids`` for ``year`` and grant / revoke their titles (a level change
+    is a revoke and a new grant). Returns (granted, revoked, evaluated)."""
+    if not group_ids:
+        return 0, 0, 0
+    counts = group_counts(session, year, GroupMember.group_id.in_(list(group_ids)))
+    return apply_group_results(session, sets, year, counts, corr, set(group_ids))
+
+
+def apply_group_results(session, sets, year, counts, corr, group_ids=None):
+    """Grant / revoke from ``counts`` (see group_counts). ``group_ids`` names groups to look
+    at even if they no longer have members at year end (their title goes)."""
+    ids = set(counts) | set(group_ids or ())
+    held = {}
+    for chunk in _chunks(sorted(ids), 5000):
+        held.update({g.group_id: g for g in session.scalars(
+            select(GroupRecognition).where(GroupRecognition.group_id.in_(chunk),
+                                           GroupRecognition.year == year,
+                                           GroupRecognition.revoked_at.is_(None))
+            .with_for_update())})
+    granted = revoked = 0
+    for group_id in sorted(ids):
+        current = held.get(group_id)
+        if group_id in counts:
+            kind, unit_code, unit_path, members, titled = counts[group_id]
+        elif current is not None:
+            kind, unit_code, unit_path, members, titled = (
+                current.group_kind, current.unit_code, current.unit_path, 0, 0)
+        else:
+            continue
+        criteria = criteria_sets.for_group_kind(sets, kind, year)
+        result = domain.evaluate_group(criteria, members, titled)
+        change = domain.group_change(current.level if current is not None else False, result)
+        if change in ("revoke", "regrant"):
+            _revoke_group(session, current, result.explanation if change == "revoke" else
+                          f"level changed: {result.explanation}", corr)
+            revoked += 1
+        if change in ("grant", "regrant"):
+            record_criteria(session, criteria)
+            _grant_group(session, group_id, kind, unit_code, unit_path, year, result, corr)
+            granted += 1
+    return granted, revoked, len(ids)
+
+
+def _grant_group(session, group_id, kind, unit_code, unit_path, year, result, corr):
+    title = GroupRecognition(
+        id=uuid.uuid4(), group_id=group_id, group_kind=kind, year=year, level=result.level,
+        criteria_version=result.criteria_version, members=result.members,
+        members_titled=result.members_titled, unit_code=unit_code, unit_path=list(unit_path),
+        explanation=result.explanation)
+    session.add(title)
+    session.flush()
+    add_event(session, "group_recognition_granted", placed(title) | {
+        "group_recognition_id": title.id, "group_id": group_id, "group_kind": kind,
+        "year": year, "criteria_version": result.criteria_version, "level": result.level,
+        "members": result.members, "members_titled": result.members_titled,
+    }, producer=PRODUCER, correlation_id=corr)
+
+
+def _revoke_group(session, title, reason, corr):
+    title.revoked_at = now()
+    title.revoke_reason = reason[:500]
+    add_event(session, "group_recognition_revoked", placed(title) | {
+        "group_recognition_id": title.id, "group_id": title.group_id,
+        "group_kind": title.group_kind, "year": title.year, "reason": reason[:500],
+    }, producer=PRODUCER, correlation_id=corr)
+
+
+def groups_of(session, person_ids, year):
+    """The groups ``person_ids`` belong to at the end of ``year``."""
+    return set(session.scalars(select(GroupMember.group_id).distinct().where(
+        GroupMember.person_id.in_(list(person_ids)), members_at_year_end(year))))
+
+
+def _chunks(items, size):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

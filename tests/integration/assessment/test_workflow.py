@@ -1,0 +1,205 @@
+"""The individual workflow over HTTP against the real registry: self-assessment -> review ->
+recognition or refusal, with the events seen on RabbitMQ, and every bad request a clear 4xx
+that writes nothing."""
+import uuid
+
+import pytest
+
+from tests.integration.assessment.conftest import FAILING, SCORES
+
+
+def events(tap, wait_for, event_type, count=1):
+    return wait_for(lambda: len(found := tap.of_type(event_type)) >= count and found,
+                    message=f"{count} {event_type} on assessment.events")
+
+
+def test_submit_review_adjust_recognise(assessment, commune, tap, wait_for):
+    submitted = assessment.submit(commune.citizen)
+    assert submitted["status"] == "submitted"
+    assert submitted["criteria_version"] == "324/QĐ-KHVN"
+    assert submitted["decision"]["passed"] is True  # provisional, before review
+    assert submitted["decision"]["form"].startswith("Mẫu 1")  # a resident's form
+    [announced] = events(tap, wait_for, "assessment_submitted")
+    assert announced["data"]["assessment_id"] == submitted["assessment_id"]
+
+    queue = assessment.get("/assessments?status=submitted&unit_code=AG.LX&year=2025")
+    assert [a["assessment_id"] for a in queue["items"]] == [submitted["assessment_id"]]
+
+    reviewed = assessment.review(submitted, commune.reviewer, "adjust", adjustments={
+        "TC2.2": {"score": 6, "reason": "chứng chỉ A2, không phải B1"}})
+    assert reviewed["status"] == "reviewed"
+    assert reviewed["scores"]["TC2.2"] == 6 and reviewed["self_scores"]["TC2.2"] == 7
+    assert reviewed["decision"]["total"] == 80
+
+    decided = assessment.decide(submitted, commune.chair)
+    assert decided["status"] == "recognised" and decided["recognition_id"]
+    [granted] = events(tap, wait_for, "recognition_granted")
+    assert granted["data"] | {"recognition_id": decided["recognition_id"]} == granted["data"]
+    assert (granted["data"]["criteria_version"], granted["data"]["total_score"],
+            granted["data"]["digital_skills"], granted["data"]["unit_path"]) == (
+        "324/QĐ-KHVN", 80, "proficient", ["AG", "AG.LX"])
+    assert granted["correlation_id"]
+
+    history = assessment.get(f"/assessments/{submitted['assessment_id']}")["history"]
+    assert [h["action"] for h in history] == ["submitted", "reviewed", "recognised"]
+    assert history[1]["adjustments"] == ["TC2.2: 7 -> 6 (chứng chỉ A2, không phải B1)"]
+    assert history[1]["actor_id"] == commune.reviewer["id"]
+    assert history[2]["actor_id"] == commune.chair["id"]
+
+    title = assessment.get(f"/recognitions/{decided['recognition_id']}")
+    assert title["criteria_version"] == "324/QĐ-KHVN" and title["revoked_at"] is None
+    criteria = {c["version"]: c for c in assessment.get("/criteria")}
+    assert criteria["324/QĐ-KHVN"]["in_use"] and not criteria["244/QĐ-KHVN"]["in_use"]
+
+
+def test_send_back_resubmit_and_refuse_with_reasons(assessment, commune, tap, wait_for):
+    submitted = assessment.submit(commune.citizen, scores=FAILING)
+    assert submitted["decision"]["summary"] == (
+        "not passed under 324/QĐ-KHVN: total 77 is under 80; TC2.1: 4/10, under the minimum 5")
+    returned = assessment.review(submitted, commune.reviewer, "send_back",
+                                 reason="Thiếu minh chứng tin học")
+    assert returned["status"] == "returned"
+    assessment.decide(submitted, commune.chair, status=409)  # not reviewed
+
+    path = f"/assessments/{submitted['assessment_id']}/scores"
+    again = assessment.call("PUT", path, {"scores": FAILING | {"TC2.1": 5}}, 200).json()
+    assert again["status"] == "submitted" and again["decision"]["total"] == 78
+    assert len(events(tap, wait_for, "assessment_submitted", 2)) == 2
+    assessment.call("PUT", path, {"scores": SCORES}, 409)  # only once sent back
+
+    assessment.review(submitted, commune.reviewer)
+    refused = assessment.decide(submitted, commune.chair, "recognise", status=409)
+    assert "does not meet the criteria: total 78 is under 80" in refused["error"]
+    refused = assessment.decide(submitted, commune.chair, "refuse",
+                                reasons=["Chưa đạt tổng điểm"])
+    assert refused["status"] == "refused" and refused["recognition_id"] is None
+    assert refused["refusal_reasons"] == ["total 78 is under 80", "Chưa đạt tổng điểm"]
+    [event] = events(tap, wait_for, "recognition_refused")
+    assert event["data"]["reasons"] == ["total 78 is under 80", "Chưa đạt tổng điểm"]
+    assert not tap.of_type("recognition_granted")
+
+
+def test_staff_submit_on_behalf_but_only_in_their_unit(assessment, commune):
+    by_staff = assessment.submit(commune.citizen, submitted_by=commune.reviewer["id"])
+    assert by_staff["submitted_by"] == commune.reviewer["id"]
+    response = assessment.submit(commune.citizen, year=2024,
+                                 submitted_by=commune.outsider["id"], status=403)
+    assert "submitted_by" in response["error"]
+
+
+def test_only_the_persons_unit_reviews_and_its_commune_decides(assessment, commune, rows):
+    submitted = assessment.submit(commune.citizen)
+    before = rows()
+    assert "reviewer" in assessment.review(submitted, commune.outsider, status=403)["error"]
+    assessment.review(submitted, commune.citizen, status=403)  # not their own reviewer
+    assert rows() == before
+    assessment.review(submitted, commune.reviewer)
+    before = rows()
+    assessment.decide(submitted, commune.reviewer, status=403)  # a branch does not recognise
+    assessment.decide(submitted, commune.outsider, status=403)  # another commune's official
+    assert rows() == before
+    assessment.decide(submitted, commune.chair)
+
+
+@pytest.mark.parametrize("change, status, field", [
+    ({"scores": SCORES | {"TC1.1": 11}}, 400, "scores"),
+    ({"scores": SCORES | {"TC1.1": -1}}, 400, "scores"),
+    ({"scores": SCORES | {"TC1.1": 7.5}}, 400, "scores"),
+    ({"scores": {k: v for k, v in SCORES.items() if k != "TC3.2"}}, 400, "scores"),
+    ({"scores": SCORES | {"TC9.9": 5}}, 400, "scores"),
+    ({"criteria_version": "999/QĐ-KHVN"}, 400, "criteria_version"),
+    ({"criteria_version": "24/2023/TT-BGDĐT"}, 400, "criteria_version"),  # a group set
+    ({"year": 2021}, 400, "year"),  # no set in force
+    ({"year": 2101}, 400, "year"),
+    ({"person_id": str(uuid.uuid4())}, 400, "person_id"),
+    ({"colour": "red"}, 400, "colour"),
+])
+def test_bad_submissions_are_4xx_and_write_nothing(assessment, commune, rows, change, status,
+                                                   field):
+    body = {"person_id": commune.citizen["id"], "year": 2025, "scores": SCORES} | change
+    before = rows()
+    response = assessment.post("/assessments", body, status=status)
+    assert field in response["errors"], response
+    assert rows() == before
+
+
+def test_one_title_per_person_and_year_and_one_decision(assessment, commune, rows):
+    decided = assessment.recognise(commune.citizen, commune.reviewer, commune.chair)
+    before = rows()
+    second = assessment.submit(commune.citizen, status=409)
+    assert second["errors"]["year"] == ["this person already holds the title for this year"]
+    again = assessment.decide(decided, commune.chair, status=409)
+    assert "this one is recognised" in again["error"]
+    assessment.review(decided, commune.reviewer, status=409)
+    assert rows() == before
+    assessment.submit(commune.citizen, year=2026)  # another year is another title
+    assessment.submit(commune.citizen, year=2026, status=409)  # one open assessment per year
+
+
+def test_revoke_publishes_and_frees_the_year(assessment, commune, tap, wait_for):
+    decided = assessment.recognise(commune.citizen, commune.reviewer, commune.chair)
+    path = f"/recognitions/{decided['recognition_id']}/revoke"
+    assessment.post(path, {"reason": ""}, status=400)
+    revoked = assessment.post(path, {"reason": "Hồ sơ không trung thực"}, status=200)
+    assert revoked["revoked_at"]
+    assessment.post(path, {"reason": "again"}, status=409)
+    [event] = events(tap, wait_for, "recognition_revoked")
+    assert event["data"]["reason"] == "Hồ sơ không trung thực"
+    assessment.recognise(commune.citizen, commune.reviewer, commune.chair)  # may earn it again
+    history = assessment.get(f"/assessments/{decided['assessment_id']}")["history"]
+    assert history[-1]["action"] == "revoked"
+
+
+def test_a_digital_skills_course_confirms_tc21(assessment, registry, commune, sql, wait_for):
+    registry.post("/learning-activities", {
+        "person_id": commune.citizen["id"], "kind": "digital_skills_proficient",
+        "title": "Kỹ năng số nâng cao", "started_on": "2025-03-01", "ended_on": "2025-04-10"})
+    wait_for(lambda: sql("SELECT 1 FROM evidence"), message="the evidence in assessment")
+    filled = assessment.get(f"/people/{commune.citizen['id']}/prefill?year=2025")
+    assert filled["scores"]["TC2.1"] == 8 and filled["digital_skills"] == "proficient"
+    assert filled["evidence"] == {"TC2.1": ["digital_skills_proficient 2025-04-10"]}
+
+    submitted = assessment.submit(commune.citizen, scores=SCORES | {"TC2.1": 6, "TC2.2": 9})
+    tc21 = next(r for r in submitted["decision"]["results"] if r["code"] == "TC2.1")
+    assert tc21["evidence"] == "confirmed by digital_skills_proficient 2025-04-10"
+    assert submitted["decision"]["digital_skills"] == "proficient"  # TC2.1 6 alone: basic
+    assessment.review(submitted, commune.reviewer)
+    decided = assessment.decide(submitted, commune.chair)
+    assert assessment.get(f"/recognitions/{decided['recognition_id']}")["digital_skills"] == \
+        "proficient"
+
+
+def test_re_evaluation_under_a_newer_version_is_traced(assessment, commune, tap, wait_for):
+    old = assessment.recognise(commune.citizen, commune.reviewer, commune.chair, year=2022)
+    assert old["criteria_version"] == "244/QĐ-KHVN"
+    path = f"/assessments/{old['assessment_id']}/re-evaluate"
+    assessment.post(path, {"criteria_version": "244/QĐ-KHVN", "reason": "x"}, status=409)
+    assessment.post(path, {"criteria_version": "1/XX", "reason": "x"}, status=400)
+
+    kept = assessment.post(path, {"criteria_version": "324/QĐ-KHVN",
+                                  "reason": "Áp dụng bộ tiêu chí mới"}, status=201)
+    assert kept["status"] == "recognised" and kept["supersedes_id"] == old["assessment_id"]
+    assert [h["action"] for h in kept["history"]] == ["re-evaluated", "title_kept"]
+    assert kept["history"][0]["from_version"] == "244/QĐ-KHVN"
+    assert assessment.get(f"/assessments/{old['assessment_id']}")["status"] == "superseded"
+
+    lost = assessment.post(f"/assessments/{kept['assessment_id']}/re-evaluate", {
+        "criteria_version": "244/QĐ-KHVN", "reason": "Chấm lại", "scores": FAILING},
+        status=201)
+    assert lost["status"] == "refused"
+    [revoked] = events(tap, wait_for, "recognition_revoked")
+    assert revoked["data"]["reason"].startswith("re-evaluated under 244/QĐ-KHVN")
+    assert events(tap, wait_for, "recognition_refused")
+
+
+def test_openapi_documents_every_route(assessment):
+    from cdht.openapi import entrypoint_routes, openapi_path
+    from services.assessment.service import AssessmentService
+    doc = assessment.get("/openapi.json")
+    served = {(m.lower(), openapi_path(rule)[0])
+              for m, rule in entrypoint_routes(AssessmentService)}
+    assert {(m, p) for p, item in doc["paths"].items() for m in item} == served
+    assert not any(item.get("x-undeclared") for path in doc["paths"].values()
+                   for item in path.values())
+    assert assessment.call("GET", "/docs", status=200).headers["Content-Type"].startswith(
+        "text/html")
