@@ -122,6 +122,19 @@ def evaluate(criteria: CriteriaSet, scores, target_group=None, activities=()):
     return Decision(**{**decision.__dict__, "summary": summary})
 
 
+def explanation(decision):
+    """The decision as stored and shown (JSON): the version, the form, each indicator's score,
+    threshold and verdict, and the summary."""
+    return {"criteria_version": decision.criteria_version, "form": decision.form,
+            "total": decision.total, "min_total": decision.min_total,
+            "passed": decision.passed, "digital_skills": decision.digital_skills,
+            "summary": decision.summary,
+            "results": [{"code": r.code, "name": r.name, "score": r.score,
+                         "maximum": r.maximum, "minimum": r.minimum, "met": r.met,
+                         "reason": r.reason, "evidence": r.evidence}
+                        for r in decision.results]}
+
+
 def prefill(criteria, activities):
     """Suggested scores from evidence: each confirmed indicator at its evidence's minimum
     score, the rest left for the citizen (None)."""

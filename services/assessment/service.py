@@ -7,6 +7,7 @@ import uuid
 
 import eventlet
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from cdht import openapi
 from cdht.consumer import handle_event
-from cdht.db import Database
+from cdht.db import Database, make_engine
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event
 from cdht.rpc import RpcUnavailable, deadline
@@ -24,16 +25,38 @@ from services.assessment import closing, domain, titles
 from services.assessment import criteria as criteria_sets
 from services.assessment.api_docs import ROUTES
 from services.assessment.models import (
-    Assessment, AssessmentStep, Evidence, GroupMember, GroupRecognition, Recognition,
+    Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition, Recognition,
     YearClosing,
 )
 from services.assessment.schemas import (
-    AssessmentQuerySchema, CloseYearSchema, DecisionRequestSchema, DecisionSchema,
+    AssessmentQuerySchema, CloseYearSchema, DecisionRequestSchema,
     GroupRecognitionQuerySchema, ReEvaluationSchema, ResubmissionSchema, ReviewSchema,
     RevocationSchema, SelfAssessmentSchema, YearQuerySchema,
 )
 
 EXPORT_MAX = 5000
+
+
+class Criteria(DependencyProvider):
+    """The criteria sets: the shipped ones and those in CRITERIA_DIRS, loaded when the service
+    starts. A set already used for a decision whose file changed stops the start with a
+    clear error (an edited set in use would silently change past decisions' meaning)."""
+
+    def setup(self):
+        config = self.container.config
+        directories = [d for d in str(config.get("CRITERIA_DIRS") or "").split(":") if d]
+        self.sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
+        engine = make_engine(config["DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                recorded = dict(conn.execute(select(CriteriaVersion.version,
+                                                    CriteriaVersion.fingerprint)).all())
+        finally:
+            engine.dispose()
+        criteria_sets.check_unchanged(self.sets, recorded)
+
+    def get_dependency(self, worker_ctx):
+        return self.sets
 
 
 def _invalid(field, message, status=400):
@@ -91,21 +114,7 @@ class AssessmentService:
     db = Database(relay=True)
     config = Config()
     registry = RpcProxy("registry")
-
-    # -- the criteria in use: loaded once per process, checked against the recorded sets ---------
-    _criteria = None
-
-    @property
-    def criteria(self):
-        cls = type(self)
-        if cls._criteria is None:
-            directories = [d for d in str(self.config.get("CRITERIA_DIRS") or "").split(":")
-                           if d]
-            sets = criteria_sets.load_criteria(*([criteria_sets.CRITERIA_DIR] + directories))
-            with self.db.read() as session:
-                closing.check_recorded_criteria(session, sets)
-            cls._criteria = sets
-        return cls._criteria
+    criteria = Criteria()
 
     # -- service --------------------------------------------------------------------------------
     @api("GET", "/health")
@@ -214,7 +223,7 @@ class AssessmentService:
                     target_group=profile["target_group"], criteria_version=criteria.version,
                     status=domain.SUBMITTED, self_scores=data["scores"], scores=data["scores"],
                     total=decision.total, passed=decision.passed,
-                    explanation=DecisionSchema().dump(decision), submitted_by=by)
+                    explanation=domain.explanation(decision), submitted_by=by)
                 session.add(assessment)
                 session.flush()
                 titles.record_criteria(session, criteria)
@@ -289,7 +298,7 @@ class AssessmentService:
         assessment.scores = scores
         assessment.total = decision.total
         assessment.passed = decision.passed
-        assessment.explanation = DecisionSchema().dump(decision)
+        assessment.explanation = domain.explanation(decision)
         assessment.status = status
         assessment.updated_at = titles.now()
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from cdht.outbox import add_event
+from cdht.outbox import add_event, add_events
 from services.assessment import criteria as criteria_sets
 from services.assessment import domain
 from services.assessment.models import (
@@ -123,7 +123,8 @@ def evaluate_groups(session, sets, year, group_ids, corr):
 
 def apply_group_results(session, sets, year, counts, corr, group_ids=None):
     """Grant / revoke from ``counts`` (see group_counts). ``group_ids`` names groups to look
-    at even if they no longer have members at year end (their title goes)."""
+    at even if they no longer have members at year end (their title goes). New titles and
+    their events are written in bulk."""
     ids = set(counts) | set(group_ids or ())
     held = {}
     for chunk in _chunks(sorted(ids), 5000):
@@ -132,7 +133,7 @@ def apply_group_results(session, sets, year, counts, corr, group_ids=None):
                                            GroupRecognition.year == year,
                                            GroupRecognition.revoked_at.is_(None))
             .with_for_update())})
-    granted = revoked = 0
+    grants, events, used, revoked = [], [], {}, 0
     for group_id in sorted(ids):
         current = held.get(group_id)
         if group_id in counts:
@@ -150,25 +151,26 @@ def apply_group_results(session, sets, year, counts, corr, group_ids=None):
                           f"level changed: {result.explanation}", corr)
             revoked += 1
         if change in ("grant", "regrant"):
-            record_criteria(session, criteria)
-            _grant_group(session, group_id, kind, unit_code, unit_path, year, result, corr)
-            granted += 1
-    return granted, revoked, len(ids)
-
-
-def _grant_group(session, group_id, kind, unit_code, unit_path, year, result, corr):
-    title = GroupRecognition(
-        id=uuid.uuid4(), group_id=group_id, group_kind=kind, year=year, level=result.level,
-        criteria_version=result.criteria_version, members=result.members,
-        members_titled=result.members_titled, unit_code=unit_code, unit_path=list(unit_path),
-        explanation=result.explanation)
-    session.add(title)
-    session.flush()
-    add_event(session, "group_recognition_granted", placed(title) | {
-        "group_recognition_id": title.id, "group_id": group_id, "group_kind": kind,
-        "year": year, "criteria_version": result.criteria_version, "level": result.level,
-        "members": result.members, "members_titled": result.members_titled,
-    }, producer=PRODUCER, correlation_id=corr)
+            used[criteria.version] = criteria
+            place = {"unit_code": unit_code, "unit_path": list(unit_path)}
+            title = place | {"id": uuid.uuid4(), "group_id": group_id, "group_kind": kind,
+                             "year": year, "level": result.level,
+                             "criteria_version": result.criteria_version,
+                             "members": members, "members_titled": titled,
+                             "explanation": result.explanation}
+            grants.append(title)
+            events.append(place | {
+                "group_recognition_id": title["id"], "group_id": group_id, "group_kind": kind,
+                "year": year, "criteria_version": result.criteria_version,
+                "level": result.level, "members": members, "members_titled": titled})
+    session.flush()  # revocations first: the unique index allows one current title
+    for criteria in used.values():
+        record_criteria(session, criteria)
+    if grants:
+        session.execute(insert(GroupRecognition.__table__), grants)
+        add_events(session, "group_recognition_granted", events, producer=PRODUCER,
+                   correlation_id=corr)
+    return len(grants), revoked, len(ids)
 
 
 def _revoke_group(session, title, reason, corr):

@@ -58,7 +58,6 @@ def assessment(container_factory, service_config, web_session, tap, registry):
     config = service_config("assessment", REGISTRY_TIMEOUT=5)
     container = container_factory(AssessmentService, config)
     container.start()
-    AssessmentService._criteria = None  # each test may bring its own criteria directories
     return Assessment(web_session(config), config, container)
 
 

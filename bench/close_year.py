@@ -1,0 +1,171 @@
+"""Benchmark: closing a year for the whole province with N open submissions and their groups.
+
+Loads, with COPY, N self-assessments waiting for a decision (about 70% pass), families of
+four and learning units of fifty (with about 90% of members passing, so level thresholds are
+crossed both ways) into a scratch assessment database, then runs the same closing the CLI
+runs (services.assessment.closing.run: batches, evaluation of every assessment against its
+criteria set, titles, steps and outbox events in one transaction per batch, then every group
+from one aggregate) and prints:
+- the load (COPY) time, as the floor of writing that many rows;
+- the submissions phase: decisions/s, recognised, refused, outbox rows written;
+- the groups phase: groups/s, granted per kind;
+- the total against the 3-minute goal, and the process's peak RSS.
+
+    .venv/bin/python bench/close_year.py [--people 1000000] [--batch-size 2000] [--keep]
+
+Publishing the outbox (the relay) is not part of the closing; bench/event_flow.py measures it.
+Figures, not assertions.
+"""
+import argparse
+import io
+import json
+import os
+import random
+import resource
+import sys
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("EVENTLET_TESTS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+CODES = ["TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2", "TC2.3", "TC2.4", "TC3.1",
+         "TC3.2"]
+GROUPS = ("resident", "worker", "employee_business", "student")
+
+
+def scores(rng, passing):
+    if passing:
+        return {c: rng.choice((8, 8, 9, 9, 10)) for c in CODES}
+    s = {c: rng.choice((6, 7, 8)) for c in CODES}
+    s[rng.choice(CODES)] = rng.choice((3, 4))
+    return s
+
+
+def copy(conn, table, columns, rows):
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(r"\N" if v is None else str(v) for v in row) + "\n")
+    buffer.seek(0)
+    with conn.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def load(engine, people, seed):
+    """N open assessments, families of 4, learning units of 50: returns the counts."""
+    rng = random.Random(seed)
+    communes = [f"AG.X{i:03d}" for i in range(102)]
+    assessments, members = [], []
+    families = units = 0
+    person_ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(people)]
+    for i, pid in enumerate(person_ids):
+        commune = communes[i % len(communes)]
+        passing = rng.random() < 0.7
+        s = json.dumps(scores(rng, passing))
+        assessments.append((uuid.uuid4(), pid, 2025, commune, "{AG," + commune + "}",
+                            rng.choice(GROUPS), "324/QĐ-KHVN", "submitted", s, s,
+                            80, True, "{}"))
+    for start in range(0, people - people % 4 - people // 10, 4):  # 90% of people in families
+        family = uuid.uuid4()
+        families += 1
+        commune = communes[start % len(communes)]
+        for pid in person_ids[start:start + 4]:
+            members.append((uuid.uuid4(), family, "family", pid, commune,
+                            "{AG," + commune + "}", "2020-01-01", None))
+    for start in range(0, people // 10, 50):  # 10% in learning units of 50
+        unit = uuid.uuid4()
+        units += 1
+        commune = communes[start % len(communes)]
+        for pid in person_ids[people - people // 10 + start:][:50]:
+            members.append((uuid.uuid4(), unit, "learning_unit", pid, commune,
+                            "{AG," + commune + "}", "2020-01-01", None))
+    raw = engine.raw_connection()
+    try:
+        copy(raw.driver_connection, "assessments",
+             ("id", "person_id", "year", "unit_code", "unit_path", "target_group",
+              "criteria_version", "status", "self_scores", "scores", "total", "passed",
+              "explanation"), assessments)
+        copy(raw.driver_connection, "group_members",
+             ("membership_id", "group_id", "group_kind", "person_id", "unit_code", "unit_path",
+              "joined_on", "left_on"), members)
+        raw.commit()
+        with raw.cursor() as cur:
+            cur.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+    return {"families": families, "learning_units": units, "memberships": len(members)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import sessionmaker
+
+    from cdht import db as cdht_db
+    from cdht.db import Transactions, make_engine
+    from services.assessment import closing
+    from services.assessment import criteria as criteria_sets
+
+    url = f"{PG}/cdht_bench_close_year"
+    cdht_db.drop_database(url)
+    cdht_db.upgrade("assessment", url=url)
+    engine = make_engine(url)
+    try:
+        started = time.monotonic()
+        shape = load(engine, args.people, args.seed)
+        loaded = time.monotonic() - started
+        print(f"loaded {args.people:,} open submissions and {shape['memberships']:,} "
+              f"memberships ({shape['families']:,} families, {shape['learning_units']:,} "
+              f"learning units) with COPY in {loaded:.1f} s "
+              f"({(args.people + shape['memberships']) / loaded:,.0f} rows/s)")
+
+        db = Transactions(sessionmaker(engine, expire_on_commit=False))
+        sets = criteria_sets.load_criteria()
+        with db.transaction() as session:
+            run = closing.start(session, 2025, "AG")
+        marks = {}
+
+        def progress(c):
+            if c.phase != "submissions" and "groups" not in marks:
+                marks["groups"] = time.monotonic()
+        began = time.monotonic()
+        done = closing.run(db, sets, run.id, progress=progress, batch_size=args.batch_size)
+        ended = time.monotonic()
+        decided_in = marks.get("groups", ended) - began
+        groups_in = ended - marks.get("groups", ended)
+        with engine.connect() as conn:
+            outbox = dict(conn.execute(text(
+                "SELECT event_type, count(*) FROM outbox GROUP BY event_type")).all())
+            by_kind = dict(conn.execute(text(
+                "SELECT group_kind || coalesce(' level ' || level, ''), count(*) "
+                "FROM group_recognitions WHERE revoked_at IS NULL GROUP BY 1")).all())
+        total = ended - began
+        print(f"submissions: {done.decided:,} decided in {decided_in:.1f} s "
+              f"({done.decided / decided_in:,.0f}/s): {done.recognised:,} recognised, "
+              f"{done.refused:,} refused (batches of {args.batch_size})")
+        print(f"groups:      {done.groups_evaluated:,} evaluated in {groups_in:.1f} s "
+              f"({done.groups_evaluated / max(groups_in, 1e-9):,.0f}/s): "
+              + ", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())))
+        print(f"outbox:      " + ", ".join(f"{k} {v:,}" for k, v in sorted(outbox.items())))
+        print(f"total:       {total:.1f} s (goal: under 180 s; "
+              f"{'met' if total < 180 else 'NOT met'}); COPY of the same rows took "
+              f"{loaded:.1f} s")
+        print(f"peak RSS:    {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    finally:
+        engine.dispose()
+        if not args.keep:
+            cdht_db.drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

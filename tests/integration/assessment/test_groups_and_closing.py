@@ -1,0 +1,176 @@
+"""Group titles and closing a year, against the real registry: memberships come from the
+registry's membership_changed events, titles from the workflow; closing decides every open
+submission and every group, resumes after an interruption, and never decides twice."""
+import os
+import subprocess
+import sys
+
+from datetime import date
+
+import pytest
+import yaml
+from sqlalchemy.orm import sessionmaker
+
+from cdht.db import Transactions
+from services.assessment import closing
+from services.assessment import criteria as criteria_sets
+from services.assessment.service import AssessmentService
+from tests.integration.assessment.conftest import FAILING, SCORES, Assessment
+
+
+def published(tap, wait_for, event_type, count=1):
+    return wait_for(lambda: len(found := tap.of_type(event_type)) >= count and found,
+                    message=f"{count} {event_type} on assessment.events")
+
+
+def members(registry, sql, wait_for, group, people):
+    for person in people:
+        registry.join(person, group, joined_on="2024-01-01")
+    wait_for(lambda: sql("SELECT count(*) FROM group_members WHERE group_id = :g",
+                         g=group["id"])[0][0] == len(people),
+             message="the memberships in assessment")
+
+
+def close(assessment, wait_for, year=2025, unit="AG.LX"):
+    started = assessment.post(f"/years/{year}/close", {"unit_code": unit}, status=202)
+    return wait_for(lambda: (run := assessment.get(f"/closings/{started['closing_id']}"))
+                    ["status"] == "finished" and run, timeout=30, message="the closing")
+
+
+def test_closing_decides_submissions_and_groups(assessment, registry, commune, sql, tap,
+                                                 wait_for):
+    family = registry.group("family")
+    people = [registry.person(unit="AG.LX") for _ in range(4)]
+    members(registry, sql, wait_for, family, people)
+    assessment.submit(people[0])                                     # passes: recognised
+    assessment.review(assessment.submit(people[1]), commune.reviewer)  # reviewed: recognised
+    assessment.submit(people[2], scores=FAILING)                     # fails: refused
+    elsewhere = registry.person(unit="AG.MB")
+    assessment.submit(elsewhere)                                     # outside the scope
+
+    run = close(assessment, wait_for)
+    assert (run["to_decide"], run["decided"], run["recognised"], run["refused"]) == (3, 3, 2, 1)
+    assert (run["groups_evaluated"], run["groups_granted"]) == (1, 1)  # 2 of 4: 50%
+    [group_title] = published(tap, wait_for, "group_recognition_granted")
+    assert group_title["data"] | {"group_id": family["id"], "group_kind": "family",
+                                  "members": 4, "members_titled": 2, "level": None} \
+        == group_title["data"]
+    assert len(published(tap, wait_for, "recognition_granted", 2)) == 2
+    assert len(published(tap, wait_for, "recognition_refused")) == 1
+    open_elsewhere = assessment.get("/assessments?unit_code=AG.MB&status=submitted")
+    assert open_elsewhere["total"] == 1
+
+    again = close(assessment, wait_for)  # nothing left: nothing done twice
+    assert (again["decided"], again["groups_granted"], again["groups_revoked"]) == (0, 0, 0)
+    assert sql("SELECT count(*) FROM recognitions")[0][0] == 2
+
+    # A member's title revoked after the year closed: the family is re-evaluated (1 of 4).
+    [granted] = [g for g in assessment.get("/recognitions?year=2025")["items"]
+                 if g["person_id"] == people[0]["id"]]
+    assessment.post(f"/recognitions/{granted['recognition_id']}/revoke",
+                    {"reason": "Khai man"}, status=200)
+    [lost] = published(tap, wait_for, "group_recognition_revoked")
+    assert lost["data"]["reason"] == "1 of 4 members titled (25.0%), under 50%"
+    titles = assessment.get(f"/group-recognitions?group_id={family['id']}")["items"]
+    assert [t["revoked_at"] is not None for t in titles] == [True]
+
+
+def test_a_learning_unit_level_follows_its_members(assessment, registry, commune, sql, tap,
+                                                   wait_for):
+    agency = registry.group("learning_unit", name="UBND phường", level="commune")
+    staff = [registry.person(unit="AG.LX") for _ in range(10)]
+    members(registry, sql, wait_for, agency, staff)
+    for person in staff[:9]:
+        assessment.submit(person)
+    run = close(assessment, wait_for)
+    assert run["recognised"] == 9 and run["groups_granted"] == 1
+    [title] = assessment.get(f"/group-recognitions?group_id={agency['id']}")["items"]
+    assert (title["level"], title["members_titled"], title["criteria_version"]) == (
+        1, 9, "24/2023/TT-BGDĐT")
+    assert title["explanation"] == "9 of 10 members titled (90.0%), at least 90% for level 1"
+
+    # The tenth member earns the title later: level 1 becomes level 3 (revoke, grant).
+    assessment.recognise(staff[9], commune.reviewer, commune.chair)
+    [level3] = published(tap, wait_for, "group_recognition_granted", 2)[1:]
+    assert level3["data"]["level"] == 3
+    assert published(tap, wait_for, "group_recognition_revoked")[0]["data"]["reason"] \
+        .startswith("level changed")
+
+    # A member leaves (registry event): 9 of 9 still level 3 - no change; the group stays.
+    [membership] = [m for m in registry.get(f"/memberships?group_id={agency['id']}&limit=50")
+                    ["items"] if m["person_id"] == staff[0]["id"]]
+    registry.patch(f"/memberships/{membership['id']}", {"left_on": "2025-06-30"})
+    wait_for(lambda: sql("SELECT left_on FROM group_members WHERE membership_id = :m",
+                         m=membership["id"])[0][0] is not None, message="the departure")
+    current = assessment.get(f"/group-recognitions?group_id={agency['id']}")["items"]
+    assert [(t["level"], t["revoked_at"] is None) for t in current] == [(1, False), (3, True)]
+
+
+def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commune, registry,
+                                                                engines, sql):
+    people = [registry.person(unit="AG.LX") for _ in range(7)]
+    for person in people:
+        assessment.submit(person, scores=SCORES if people.index(person) % 2 else FAILING)
+    db = closing_db(engines)
+    sets = criteria_sets.load_criteria()
+    with db.transaction() as session:
+        run = closing.start(session, 2025, "AG.LX")
+
+    def interrupt_after_first_batch(progress):
+        if progress.decided:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        closing.run(db, sets, run.id, progress=interrupt_after_first_batch, batch_size=3)
+    [(status, decided)] = sql("SELECT status, decided FROM year_closings")
+    assert (status, decided) == ("interrupted", 3)
+
+    with db.transaction() as session:
+        resumed = closing.start(session, 2025, "AG.LX")
+    assert resumed.id == run.id and resumed.to_decide == 7
+    done = closing.run(db, sets, run.id, batch_size=3)
+    assert (done.status, done.decided, done.recognised, done.refused) == ("finished", 7, 3, 4)
+    assert sql("SELECT count(*) FROM recognitions")[0][0] == 3
+    assert sql("SELECT count(*) FROM outbox WHERE event_type IN "
+               "('recognition_granted', 'recognition_refused')")[0][0] == 7
+    assert "7 submissions decided (3 recognised, 4 refused)" in closing.summary(done)
+
+
+def test_close_year_from_the_command_line(assessment, commune, registry, databases):
+    for _ in range(3):
+        assessment.submit(registry.person(unit="AG.LX"))
+    env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"])
+    result = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025", "--unit",
+                             "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "year 2025 closed for AG.LX: 3 submissions decided (3 recognised, 0 refused)" \
+        in result.stdout
+    failed = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 2 and "--unit" in failed.stderr
+
+
+def closing_db(engines):
+    return Transactions(sessionmaker(engines["assessment"], expire_on_commit=False))
+
+
+def test_a_province_set_in_a_criteria_directory_and_a_set_in_use_cannot_change(
+        tmp_path, container_factory, service_config, web_session, registry, commune, engines):
+    """A province supersedes 324 by dropping a file in CRITERIA_DIRS; once a decision was
+    made under it, editing that file in place is refused (add a new version instead)."""
+    raw = yaml.safe_load((criteria_sets.CRITERIA_DIR / "learning_citizen_324.yaml")
+                         .read_text("utf-8"))
+    province = raw | {"version": "AG-2025", "effective_from": date(2025, 1, 1),
+                      "supersedes": "324/QĐ-KHVN",
+                      "pass_rule": {"min_total": 82, "min_per_indicator": 5}}
+    (tmp_path / "ag.yaml").write_text(yaml.safe_dump(province, allow_unicode=True), "utf-8")
+    config = service_config("assessment", CRITERIA_DIRS=str(tmp_path))
+    container_factory(AssessmentService, config).start()
+    submitted = Assessment(web_session(config), config).submit(commune.citizen)  # 81 points
+    assert submitted["criteria_version"] == "AG-2025"
+    assert submitted["decision"]["summary"] == "not passed under AG-2025: total 81 is under 82"
+
+    province["pass_rule"]["min_total"] = 70
+    (tmp_path / "ag.yaml").write_text(yaml.safe_dump(province, allow_unicode=True), "utf-8")
+    with pytest.raises(criteria_sets.CriteriaError, match="AG-2025 are in use"):
+        container_factory(AssessmentService, config).start()
