@@ -1,8 +1,10 @@
-"""Notification rules: which message a person gets, in which language, and what an SMTP error
-means for the next attempt.
+"""Notification content and outcomes: which message a person gets, in which language, what an
+SMTP error means for the next attempt, and how contact data is masked.
 
-Pure functions (DESIGN.md §2.5): no nameko, no database, no network. The service module looks
-the contact up, calls ``compose`` and hands the ``Message`` to the mailer.
+Pure functions (DESIGN.md §2.5): no nameko, no database, no network. Routing rules live in
+rules.yaml (rules.py), SMS text rules in sms.py, retry and schedule arithmetic in timing.py.
+The service looks the contact up, calls ``compose_email`` / ``compose_sms`` and hands the
+message to the mailer or the SMS gateway.
 """
 import re
 import smtplib
@@ -12,13 +14,17 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from services.notifications import sms as sms_text
+from services.notifications.rules import load_rules
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_LANGUAGE = "vi"
 LANGUAGES = ("vi", "en")
 PARTS = ("subject", "txt", "html")
+SMS_PARTS = ("sms",)
 
-# event type -> template name (the routing table; one entry per kind of notification)
-TEMPLATE_FOR_EVENT = {"recognition_granted": "recognition_granted"}
+# event type -> template name, from rules.yaml (the routing table)
+TEMPLATE_FOR_EVENT = {name: rule.template for name, rule in load_rules().events.items()}
 
 TRANSIENT = "transient"
 PERMANENT = "permanent"
@@ -34,6 +40,16 @@ class Message:
 
     def __repr__(self):  # keep the address out of tracebacks and debug logs
         return f"Message(to={mask_email(self.to)!r}, subject={self.subject!r})"
+
+
+@dataclass(frozen=True)
+class Sms:
+    """An SMS ready to send (E.164 number); in memory only, like Message."""
+    to: str
+    text: str
+
+    def __repr__(self):
+        return f"Sms(to={sms_text.mask_phone(self.to)!r}, parts={sms_text.parts(self.text)})"
 
 
 # -- templates ------------------------------------------------------------------------------
@@ -54,10 +70,10 @@ class Templates:
     def filename(template, language, part):
         return f"{template}.{language}.{part}.j2"
 
-    def has(self, template, language):
-        """True when every part (subject, txt, html) of this language variant exists."""
+    def has(self, template, language, parts=PARTS):
+        """True when every part (subject, txt, html; or sms) of this language variant exists."""
         names = set(self._plain.list_templates())
-        return all(self.filename(template, language, part) in names for part in PARTS)
+        return all(self.filename(template, language, part) in names for part in parts)
 
     def render(self, template, language, context):
         """(subject, text, html) of one variant; raises TemplateNotFound if a part is missing."""
@@ -65,6 +81,9 @@ class Templates:
         text = self._plain.get_template(self.filename(template, language, "txt"))
         html = self._html.get_template(self.filename(template, language, "html"))
         return (one_line(subject.render(context)), text.render(context), html.render(context))
+
+    def render_sms(self, template, language, context):
+        return self._plain.get_template(self.filename(template, language, "sms")).render(context)
 
 
 _DEFAULT_TEMPLATES = None
@@ -88,55 +107,188 @@ def contact_language(contact):
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def choose_template(event_type, contact, templates=None):
-    """(template, language) for an event sent to ``contact``.
-
-    The contact's language when that variant exists, else Vietnamese. Raises KeyError for an
-    event type that has no notification.
-    """
+def choose_language(template, contact, templates=None, parts=PARTS):
+    """The contact's language when that variant of ``template`` exists, else Vietnamese;
+    TemplateNotFound when neither exists."""
     templates = templates or default_templates()
-    template = TEMPLATE_FOR_EVENT[event_type]
     language = contact_language(contact)
-    if not templates.has(template, language):
+    if not templates.has(template, language, parts):
         language = DEFAULT_LANGUAGE
-    if not templates.has(template, language):
+    if not templates.has(template, language, parts):
         raise TemplateNotFound(Templates.filename(template, language, "*"))
-    return template, language
+    return language
+
+
+def choose_template(event_type, contact, templates=None):
+    """(template, language) for an event sent to ``contact`` by email. Raises KeyError for an
+    event type that has no notification."""
+    template = TEMPLATE_FOR_EVENT[event_type]
+    return template, choose_language(template, contact, templates)
+
+
+def person_name(contact):
+    return unicodedata.normalize("NFC", " ".join(str(contact["full_name"]).split()))
+
+
+# -- what the templates see ------------------------------------------------------------------------
+INDICATOR_LABELS = {
+    "briefed_members": ("Cán bộ, hội viên được quán triệt mô hình",
+                        "Association officials and members briefed on the model"),
+    "adults_titled": ("Người lớn đạt danh hiệu Công dân học tập",
+                      "Adults holding the Learning Citizen title"),
+    "unit_staff_titled": ("Cán bộ, công chức, viên chức, người lao động đạt danh hiệu",
+                          "Staff of learning units holding the title"),
+    "titled_with_digital_skills": ("Người đạt danh hiệu có kỹ năng số",
+                                   "Title holders with digital skills"),
+    "titled_digitally_proficient": ("Người đạt danh hiệu thành thạo kỹ năng số",
+                                    "Title holders proficient in digital skills"),
+    "families_recognised": ("Gia đình học tập được công nhận", "Learning Families recognised"),
+    "clans_recognised": ("Dòng họ học tập được công nhận", "Learning Clans recognised"),
+    "communities_recognised": ("Cộng đồng học tập được công nhận",
+                               "Learning Communities recognised"),
+    "learning_units_recognised": ("Đơn vị học tập được công nhận", "Learning Units recognised"),
+}
+
+
+def indicator_label(name, language):
+    labels = INDICATOR_LABELS.get(name)
+    if not labels:
+        return name
+    return labels[0] if language == "vi" else labels[1]
+
+
+def percent(share, language):
+    """0.625 -> "62,5%" (vi) or "62.5%" (en); None stays None."""
+    if share is None:
+        return None
+    text = f"{float(share) * 100:.1f}%"
+    return text.replace(".", ",") if language == "vi" else text
+
+
+def digest_view(items, language):
+    """The changes of a target digest as the template lists them, oldest first."""
+    rows = []
+    for item in sorted(items, key=lambda i: (i.get("occurred_at") or "", i.get("event_id", ""))):
+        data = item["data"]
+        rows.append({
+            "reached": item["event_type"] == "target_reached",
+            "indicator": data["indicator"],
+            "label": indicator_label(data["indicator"], language),
+            "unit_code": data["unit_code"], "year": data["year"],
+            "target_year": data["target_year"],
+            "numerator": data["numerator"], "denominator": data["denominator"],
+            "share": percent(data["share"], language),
+            "target": percent(data["target"], language),
+            "warning_line": percent(data.get("warning_line"), language),
+        })
+    return rows
+
+
+def summary_view(progress, language):
+    """The indicators of reporting's ``progress`` answer as the weekly summary lists them:
+    in the programme's order, with shares and targets as percentages."""
+    indicators = (progress or {}).get("indicators") or {}
+    order = list(INDICATOR_LABELS) + sorted(set(indicators) - set(INDICATOR_LABELS))
+    rows = []
+    for name in order:
+        figures = indicators.get(name)
+        if figures is None:
+            continue
+        targets = figures.get("targets") or {}
+        share = figures.get("share") or 0.0
+        rows.append({
+            "indicator": name, "label": indicator_label(name, language),
+            "numerator": figures.get("numerator"), "denominator": figures.get("denominator"),
+            "share": percent(share, language),
+            "targets": [{"year": year, "target": percent(target, language),
+                         "reached": share >= target}
+                        for year, target in sorted(targets.items())],
+        })
+    return rows
+
+
+def template_context(template, data, contact, language):
+    """The variables of ``template`` for one recipient: their name, and the facts of the event
+    (or of the digest, or of the summary). Stored facts hold no contact data."""
+    context = {"full_name": person_name(contact), "language": language}
+    if template == "target_digest":
+        context.update(day=data["day"], items=digest_view(data["items"], language))
+    elif template == "weekly_summary":
+        context.update(province=data["province"], week=data["week"], year=data["year"],
+                       indicators=summary_view(data.get("progress"), language))
+    else:
+        context.update({key: value for key, value in data.items() if key != "full_name"})
+    return context
 
 
 def recognition_context(data, contact):
     """Template variables for a recognition_granted event: the event's facts + the name."""
-    return {
-        "full_name": unicodedata.normalize("NFC", " ".join(str(contact["full_name"]).split())),
-        "year": data["year"],
-        "total_score": data["total_score"],
-        "target_group": data.get("target_group"),
-        "digital_skills": data.get("digital_skills"),
-    }
+    return template_context("recognition_granted", data, contact, None)
+
+
+def compose_email(template, data, contact, templates=None):
+    """(Message, language) of ``template`` for ``contact``; the contact must have an email."""
+    templates = templates or default_templates()
+    language = choose_language(template, contact, templates)
+    subject, text, html = templates.render(
+        template, language, template_context(template, data, contact, language))
+    return Message(to=contact["email"].strip(), subject=subject, text=text, html=html), language
+
+
+def compose_sms(template, data, contact, templates=None, *, gsm7_only=True, max_parts=1):
+    """(Sms, language) of ``template`` for ``contact``, fitted for the gateway (sms.fit);
+    the contact must have a phone number."""
+    templates = templates or default_templates()
+    language = choose_language(template, contact, templates, SMS_PARTS)
+    text = templates.render_sms(template, language,
+                                template_context(template, data, contact, language))
+    return Sms(to=sms_text.normalise_phone(contact["phone"]),
+               text=sms_text.fit(text, gsm7_only=gsm7_only, max_parts=max_parts)), language
 
 
 def compose(event_type, data, contact, templates=None):
-    """(Message, template, language) for ``contact``; the contact must have an email."""
-    templates = templates or default_templates()
-    template, language = choose_template(event_type, contact, templates)
-    subject, text, html = templates.render(template, language, recognition_context(data, contact))
-    return Message(to=contact["email"].strip(), subject=subject, text=text, html=html), \
-        template, language
+    """(Message, template, language) of an event's email for ``contact``."""
+    template = TEMPLATE_FOR_EVENT[event_type]
+    message, language = compose_email(template, data, contact, templates)
+    return message, template, language
 
 
 _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\"]+$")
+NO_CONTACT = "no contact: person unknown to the registry or deleted"
 
 
 def missing_contact_reason(contact):
     """Why this contact can't get an email (None when it can)."""
     if not contact:
-        return "no contact: person unknown to the registry or deleted"
+        return NO_CONTACT
     address = (contact.get("email") or "").strip()
     if not address:
         return "no email address on record"
     if not _ADDRESS.match(address):
         return "email address on record is malformed"
     return None
+
+
+def missing_address_reason(contact, channel):
+    """Why this contact can't be reached on ``channel`` (None when it can)."""
+    if channel == "email":
+        return missing_contact_reason(contact)
+    if not contact:
+        return NO_CONTACT
+    if not (contact.get("phone") or "").strip():
+        return "no phone number on record"
+    if sms_text.normalise_phone(contact["phone"]) is None:
+        return "phone number on record is malformed"
+    return None
+
+
+def masked_address(contact, channel):
+    """What the delivery log shows of the address used: ``h***@example.org``, ``***78``."""
+    if not contact:
+        return None
+    if channel == "email":
+        return mask_email(contact.get("email")) or None
+    return sms_text.mask_phone(contact.get("phone")) or None
 
 
 # -- personal data out of logs ----------------------------------------------------------------

@@ -91,6 +91,11 @@ def build_email(message, settings, delivery_id):
     # quoted-printable keeps the message 7-bit clean: no reliance on the relay's 8BITMIME
     email.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     email.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # The bodies are encoded above (quoted-printable, short lines). Headers are folded when
+    # the message is written: CPython's folder drops the space where it splits a long
+    # non-ASCII Subject into two encoded words ("tiến độ Công" arrives as "tiến độCông"), so
+    # headers are written unfolded (one encoded word; well under SMTP's 998-byte line).
+    email.policy = email.policy.clone(max_line_length=998)
     return email
 
 

@@ -1,171 +1,623 @@
-"""The notifications service: tells people about their recognition, by email.
+"""The notifications service: tells people what concerns them, by email and SMS.
 
-For each recognition_granted event, one delivery row per (event, person, channel):
-- the row is inserted first (ON CONFLICT DO NOTHING), so a duplicate event finds it and stops;
-- the contact is asked of the registry by RPC at send time and never stored or logged
-  (logs show a masked address only);
-- the mail is sent while the row is locked, and the outcome (sent, or failed for good) is
-  committed together with its notification_sent / notification_failed event (outbox);
-- a transient SMTP failure records the attempt and raises: cdht.consumer retries the message
-  with backoff and dead-letters it when the retries are exhausted (the row stays pending, so a
-  replay from the dead-letter queue sends it).
+Events in (cdht.consumer.handle_event): the rule of the event (rules.yaml) names the
+recipients, asked of the registry by RPC; in one transaction the event is recorded in the
+inbox and, per recipient, either
+- a delivery row (pending; one per (event, person, channel), unique), or
+- a digest item (daily digests: at most one mail a day per recipient), or
+- a "skipped" delivery row when the person opted out of a category that is not mandatory.
+The event is then acked: from here on the deliveries are this service's own work.
 
-A crash between the SMTP server accepting the mail and the commit sends it again on
-redelivery (SMTP has no transactions); the Message-ID is derived from the delivery id, so the
-copy carries the same id.
+A delivery attempt (at once for new rows, then by the retry timer) asks the registry for the
+contact (kept in memory only; the log shows it masked), locks the row, sends while holding
+the lock, and commits the outcome with its notification_sent / notification_failed event
+(outbox):
+- sent: done;
+- failed for good (a 5xx refusal, a 4xx from the SMS gateway, no address, retries
+  exhausted): recorded and announced; then the rule's next channel (email -> SMS) is tried
+  when the person has an address for it;
+- failed for now (connection refused, 4xx, 5xx gateway answer, timeout): the attempt is
+  counted and the next one scheduled with exponential backoff and jitter (timing.py), up to
+  SEND_MAX_ATTEMPTS. A registry that does not answer, or a channel's rate limit, only
+  postpones the attempt.
+
+A crash between the server accepting a message and the commit sends it again (SMTP and HTTP
+have no transactions); the Message-ID and the gateway reference are the delivery id, so the
+copy can be recognised.
 """
 import logging
+import random
+import time
 import uuid
-from datetime import datetime, timezone
-
+from datetime import datetime, timedelta, timezone
+from itertools import groupby
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
-from sqlalchemy import func, select
+from nameko.timer import Timer
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
+from werkzeug.wrappers import Response
 
+from cdht import openapi
 from cdht.consumer import handle_event
+from cdht.contracts.events import EVENT_SCHEMAS
 from cdht.db import Database
-from cdht.inbox import first_delivery
+from cdht.inbox import first_delivery, inbox_table
+from cdht.openapi import Route
 from cdht.outbox import add_event
+from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, api, health
-from services.notifications import domain
+from cdht.web import ApiError, NotFound, api, health, load_json
+from services.notifications import domain, rules, timing
+from services.notifications.gateway import SmsError, SmsGatewayProvider
 from services.notifications.mailer import Mailer
-from services.notifications.models import Delivery
-from services.notifications.schemas import DeliveryQuerySchema, DeliverySchema
+from services.notifications.models import Delivery, DigestItem, OptOut, ScheduleRun
+from services.notifications.schemas import (
+    DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema, FlushResultSchema, OptOutSchema,
+    PreferencesSchema, SummaryResultSchema, TriggerSchema,
+)
 
 log = logging.getLogger(__name__)
 
-EMAIL = "email"
+RULES = rules.load_rules(known_events={name for name, _ in EVENT_SCHEMAS})
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: FOR UPDATE NOWAIT found the row locked
+WEEKLY = "weekly_summary"
+RETRY_BATCH = 50
 
 
-class TransientDeliveryError(Exception):
-    """The mail could not be sent this time (4xx, connection refused, timeout); try later.
-    Its message is already redacted: it ends up in logs and dead-letter headers."""
+def _now():
+    return datetime.now(timezone.utc)
 
 
-class DeliveryInProgress(Exception):
-    """Another worker is sending this delivery right now; look again later."""
+class ConfigTimer(Timer):
+    """nameko's timer with its interval (seconds) read from the config at start."""
+
+    def __init__(self, key, default, **kwargs):
+        self.key = key
+        self.default = default
+        super().__init__(interval=default, **kwargs)
+
+    def setup(self):
+        self.interval = float(self.container.config.get(self.key) or self.default)
+
+
+config_timer = ConfigTimer.decorator
+
+
+class RateLimits(DependencyProvider):
+    """One token bucket per channel for the whole service process (RATE_LIMIT_*_PER_MINUTE;
+    0: no limit). ``self.limits.wait(channel)``: 0 when a send may go now, else seconds."""
+
+    def setup(self):
+        config = self.container.config
+        start = time.monotonic()
+        self.buckets = {
+            "email": timing.TokenBucket(float(config.get("RATE_LIMIT_EMAIL_PER_MINUTE") or 0),
+                                        now=start),
+            "sms": timing.TokenBucket(float(config.get("RATE_LIMIT_SMS_PER_MINUTE") or 0),
+                                      now=start),
+        }
+
+    def wait(self, channel):
+        return self.buckets[channel].take(time.monotonic())
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+ROUTES = (
+    Route("GET", "/health", "Health of the database and the broker", errors=(503,),
+          tag="service"),
+    Route("GET", "/openapi.json", "This OpenAPI document", tag="service"),
+    Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
+          tag="service"),
+    Route("GET", "/deliveries", "The delivery log: what went to whom, when, how (addresses "
+          "masked)", query=DeliveryQuerySchema, response=DeliveryPageSchema),
+    Route("GET", "/deliveries/<uuid:delivery_id>", "Read a delivery", response=DeliverySchema),
+    Route("POST", "/deliveries/<uuid:delivery_id>/retry",
+          "Send a failed delivery again (after fixing the relay, the gateway, the address)",
+          response=DeliverySchema, errors=(409,)),
+    Route("GET", "/preferences/<uuid:person_id>", "A person's categories and opt-outs",
+          response=PreferencesSchema),
+    Route("PUT", "/preferences/<uuid:person_id>/<string:category>",
+          "Opt a person out of a category of notifications", response=OptOutSchema,
+          errors=(409,), description="Mandatory categories (rules.yaml) cannot be opted out "
+                                     "of: 409."),
+    Route("DELETE", "/preferences/<uuid:person_id>/<string:category>",
+          "Opt a person back in to a category", response=OptOutSchema),
+    Route("POST", "/digests/flush", "Send the daily digests that are due",
+          body=TriggerSchema, response=FlushResultSchema,
+          description="What the digest timer does, for operators and tests: one mail per "
+                      "recipient listing every change waiting, at most one a day, from "
+                      "DIGEST_HOUR (local time, NOTIFICATIONS_TIMEZONE)."),
+    Route("POST", "/summaries/weekly", "Send the weekly summary to the province's officials",
+          body=TriggerSchema, response=SummaryResultSchema, errors=(503,),
+          description="What the weekly timer does, for operators and tests; once per ISO "
+                      "week and recipient, however often it is called."),
+)
 
 
 class NotificationsService:
+    """Tells citizens, reviewers and association staff what concerns them: by email (SMTP) and
+    SMS (an HTTP gateway), from the rules in rules.yaml, with retries, fallback, opt-outs,
+    daily digests and a weekly summary."""
     name = "notifications"
     config = Config()
     db = Database(relay=True)
     registry = RpcProxy("registry")
+    reporting = RpcProxy("reporting")
     mailer = Mailer()
+    sms = SmsGatewayProvider()
+    limits = RateLimits()
+    openapi_routes = ROUTES
 
     @api("GET", "/health")
     def health(self, request):
         return health(self.db, self.config["AMQP_URI"])
 
-    # -- events ----------------------------------------------------------------------------
-    @handle_event("assessment", "recognition_granted",
-                  expected_exceptions=(TransientDeliveryError, DeliveryInProgress,
-                                       RpcUnavailable))
+    # -- documentation --------------------------------------------------------------------------
+    _document = None
+
+    @classmethod
+    def openapi_document(cls):
+        if cls._document is None:
+            cls._document = openapi.service_document(cls, title="CDHT notifications",
+                                                     version="1.0.0")
+        return cls._document
+
+    @api("GET", "/openapi.json")
+    def openapi_json(self, request):
+        return self.openapi_document()
+
+    @api("GET", "/docs")
+    def docs(self, request):
+        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
+
+    # -- settings -------------------------------------------------------------------------------
+    def _setting(self, key, default, kind=float):
+        value = self.config.get(key)
+        return kind(value) if value not in (None, "") else default
+
+    def _tz(self):
+        return timing.parse_timezone(self.config.get("NOTIFICATIONS_TIMEZONE"))
+
+    # -- events -----------------------------------------------------------------------------------
+    @handle_event("assessment", "recognition_granted", expected_exceptions=(RpcUnavailable,))
     def on_recognition_granted(self, event):
-        self._notify(event, event.data["person_id"])
+        self._on_event(event)
 
-    def _notify(self, event, person_id):
-        template = domain.TEMPLATE_FOR_EVENT[event.event_type]
-        delivery_id = self._open_delivery(event, person_id, template)
-        if delivery_id is None:
+    @handle_event("assessment", "recognition_refused", expected_exceptions=(RpcUnavailable,))
+    def on_recognition_refused(self, event):
+        self._on_event(event)
+
+    @handle_event("assessment", "assessment_submitted", expected_exceptions=(RpcUnavailable,))
+    def on_assessment_submitted(self, event):
+        self._on_event(event)
+
+    @handle_event("reporting", "target_reached", expected_exceptions=(RpcUnavailable,))
+    def on_target_reached(self, event):
+        self._on_event(event)
+
+    @handle_event("reporting", "target_at_risk", expected_exceptions=(RpcUnavailable,))
+    def on_target_at_risk(self, event):
+        self._on_event(event)
+
+    def _on_event(self, event):
+        rule = RULES.for_event(event.event_type)
+        consumer = f"{self.name}.{event.event_type}"
+        with self.db.read() as session:
+            done = session.scalar(select(func.count()).select_from(inbox_table).where(
+                inbox_table.c.event_id == event.event_id, inbox_table.c.consumer == consumer))
+        if done:
+            log.info("%s %s already handled; duplicate dropped", event.event_type,
+                     event.event_id)
             return
-
-        contact = self._contact(person_id)
-
-        failure = None
+        data = event.to_message()["data"]
+        people = rules.recipients(rule, data, self._officials,
+                                  self.config.get("PROVINCE_CODE"))
+        if not people:
+            log.warning("%s %s: nobody to tell (%s of %s)", event.event_type, event.event_id,
+                        rule.recipients, data.get("unit_code"))
+        created = []
         with self.db.transaction() as session:
-            delivery = self._lock(session, delivery_id)
-            if delivery.status != "pending":  # finished by another worker meanwhile
-                log.info("delivery %s already %s; duplicate %s dropped", delivery.id,
-                         delivery.status, event.event_type)
-                return
-            reason = domain.missing_contact_reason(contact)
-            if reason:
-                log.warning("delivery %s failed: %s", delivery.id, reason)
-                self._finish(session, delivery, event, "failed", reason)
-                return
-            message, delivery.template, delivery.language = domain.compose(
-                event.event_type, event.data, contact)
-            delivery.attempts += 1
-            try:
-                self.mailer.send(message, delivery.id)
-            except Exception as exc:  # smtplib, socket, ssl: classified below
-                reason = domain.describe_smtp_error(exc)
-                if domain.classify_smtp_error(exc) == domain.PERMANENT:
-                    log.warning("delivery %s to %s failed for good: %s", delivery.id,
-                                domain.mask_email(message.to), reason)
-                    self._finish(session, delivery, event, "failed", reason)
-                    return
-                log.warning("delivery %s to %s, attempt %d failed: %s", delivery.id,
-                            domain.mask_email(message.to), delivery.attempts, reason)
-                delivery.last_error = reason
-                failure = TransientDeliveryError(reason)  # raised once the attempt is saved
-            else:
-                log.info("delivery %s: %s (%s) sent to %s", delivery.id, delivery.template,
-                         delivery.language, domain.mask_email(message.to))
-                self._finish(session, delivery, event, "sent")
-        if failure is not None:
-            raise failure
+            if not first_delivery(session, event, consumer):
+                return  # a concurrent copy of the event got here first
+            opted_out = self._opted_out(session, people, rule)
+            for person_id in people:
+                if person_id in opted_out:
+                    self._skip(session, event.event_id, person_id, rule, event.correlation_id)
+                elif rule.digest == "daily":
+                    session.execute(insert(DigestItem).values(
+                        id=uuid.uuid4(), person_id=person_id, template=rule.template,
+                        category=rule.category, source_event_id=event.event_id,
+                        event_type=event.event_type, occurred_at=event.occurred_at, data=data,
+                        correlation_id=event.correlation_id,
+                    ).on_conflict_do_nothing(constraint="uq_digest_items_event_person"))
+                else:
+                    delivery_id = self._open(session, event.event_id, person_id, rule,
+                                             rule.channels[0], data, event.correlation_id)
+                    if delivery_id:
+                        created.append(delivery_id)
+        for delivery_id in created:
+            self._attempt_safely(delivery_id)
+
+    def _officials(self, unit_code):
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.association_officials"):
+            return self.registry.association_officials(unit_code)
 
     def _contact(self, person_id):
         """The registry's contact record (or None), asked now and kept in memory only."""
         with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.contact"):
             return self.registry.contact(str(person_id))
 
-    def _open_delivery(self, event, person_id, template):
-        """The delivery's id, inserting the row if it is new; None when it is already done."""
+    @staticmethod
+    def _opted_out(session, people, rule):
+        if rule.mandatory or not people:
+            return set()
+        return {str(p) for p in session.scalars(select(OptOut.person_id).where(
+            OptOut.category == rule.category,
+            OptOut.person_id.in_([uuid.UUID(str(p)) for p in people])))}
+
+    @staticmethod
+    def _skip(session, source_id, person_id, rule, correlation_id):
+        log.info("%s to %s skipped: opted out of %s", rule.name, person_id, rule.category)
+        session.execute(insert(Delivery).values(
+            id=uuid.uuid4(), source_event_id=source_id, person_id=person_id,
+            channel=rule.channels[0], template=rule.template, rule=rule.name,
+            category=rule.category, status="skipped", attempts=0,
+            last_error=f"opted out of {rule.category}", correlation_id=correlation_id,
+        ).on_conflict_do_nothing(constraint="uq_deliveries_event_person_channel"))
+
+    def _open(self, session, source_id, person_id, rule, channel, context, correlation_id):
+        """Insert a pending delivery, leased to this worker (which attempts it at once); its
+        id, or None when it exists and is no longer pending. (A pending row of migration 0001
+        gets the facts it lacks.)"""
+        stmt = insert(Delivery).values(
+            id=uuid.uuid4(), source_event_id=source_id, person_id=person_id, channel=channel,
+            template=rule.template, rule=rule.name, category=rule.category,
+            language=domain.DEFAULT_LANGUAGE, status="pending", attempts=0, context=context,
+            correlation_id=correlation_id, next_attempt_at=_now() + self._lease())
+        stmt = stmt.on_conflict_do_update(
+            constraint="uq_deliveries_event_person_channel",
+            set_={"context": func.coalesce(Delivery.context, stmt.excluded.context),
+                  "rule": func.coalesce(Delivery.rule, stmt.excluded.rule),
+                  "category": func.coalesce(Delivery.category, stmt.excluded.category)},
+            where=(Delivery.status == "pending") & Delivery.context.is_(None))
+        return session.execute(stmt.returning(Delivery.id)).scalar_one_or_none()
+
+    # -- attempts ---------------------------------------------------------------------------------
+    def _lease(self):
+        """How long an attempt may take (registry, then SMTP or gateway): a pending row is
+        leased that long to the worker attempting it; the retry timer takes it back after,
+        should that worker have died."""
+        return timedelta(seconds=self._setting("CONTACT_TIMEOUT", 10.0) + max(
+            self._setting("SMTP_TIMEOUT", 30.0), self._setting("SMS_TIMEOUT", 10.0)) + 10)
+
+    @config_timer("RETRY_POLL_SECONDS", 5)
+    def retry_due(self):
+        """Attempt the pending deliveries whose time has come (retries, postponed sends,
+        expired leases), claiming them first so that other instances leave them alone."""
+        now = _now()
         with self.db.transaction() as session:
-            session.execute(
-                insert(Delivery)
-                .values(id=uuid.uuid4(), source_event_id=event.event_id, person_id=person_id,
-                        channel=EMAIL, template=template, language=domain.DEFAULT_LANGUAGE,
-                        status="pending", attempts=0)
-                .on_conflict_do_nothing(constraint="uq_deliveries_event_person_channel"))
-            delivery_id, status = session.execute(
-                select(Delivery.id, Delivery.status).where(
-                    Delivery.source_event_id == event.event_id,
-                    Delivery.person_id == person_id, Delivery.channel == EMAIL)).one()
-        if status != "pending":
-            log.info("delivery %s already %s; duplicate %s %s dropped", delivery_id, status,
-                     event.event_type, event.event_id)
+            due = (select(Delivery.id).where(Delivery.status == "pending",
+                                             Delivery.next_attempt_at <= now)
+                   .order_by(Delivery.next_attempt_at).limit(RETRY_BATCH)
+                   .with_for_update(skip_locked=True))
+            claimed = session.scalars(
+                update(Delivery).where(Delivery.id.in_(due.scalar_subquery()))
+                .values(next_attempt_at=now + self._lease()).returning(Delivery.id)).all()
+        for delivery_id in claimed:
+            self._attempt_safely(delivery_id)
+
+    def _attempt_safely(self, delivery_id):
+        """Attempt a delivery, then its fallback if it failed for good; an unexpected error
+        is logged and the delivery stays pending for the retry timer."""
+        queue = [delivery_id]
+        while queue:
+            current = queue.pop(0)
+            try:
+                following = self._attempt(current)
+            except Exception:
+                log.exception("delivery %s: attempt failed unexpectedly; tried again later",
+                              current)
+                return
+            if following:
+                queue.append(following)
+
+    def _attempt(self, delivery_id):
+        """One attempt; returns the id of a fallback delivery to attempt next, or None."""
+        with self.db.read() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None or row.status != "pending":
+                return None
+            person_id, channel, attempts = row.person_id, row.channel, row.attempts
+        try:
+            contact = self._contact(person_id)
+        except RpcUnavailable as exc:
+            self._postpone(delivery_id, self._backoff(attempts + 1), str(exc))
+            log.warning("delivery %s: %s; asked again later", delivery_id, exc)
             return None
-        return delivery_id
+
+        with self.db.transaction() as session:
+            delivery = self._lock(session, delivery_id)
+            if delivery is None or delivery.status != "pending":
+                return None
+            rule = RULES.by_name(delivery.rule or "") or RULES.for_event("recognition_granted")
+            reason = domain.missing_address_reason(contact, channel)
+            if reason is None and channel == "sms" and self.sms is None:
+                reason = "SMS is off: no SMS_GATEWAY_URL configured"
+            if reason:
+                log.warning("delivery %s failed: %s", delivery.id, reason)
+                return self._fail(session, delivery, reason, contact, rule)
+            wait = self.limits.wait(channel)
+            if wait > 0:
+                delivery.next_attempt_at = _now() + timedelta(seconds=wait)
+                log.info("delivery %s: %s rate limit reached; sent in %.1fs", delivery.id,
+                         channel, wait)
+                return None
+            try:
+                message, delivery.language = self._compose(delivery, contact)
+            except Exception as exc:  # a template that cannot render never will
+                reason = redact(f"template {delivery.template} cannot be rendered: "
+                                f"{type(exc).__name__}: {exc}")[:500]
+                log.error("delivery %s failed: %s", delivery.id, reason)
+                return self._fail(session, delivery, reason, contact, rule)
+            to = domain.masked_address(contact, channel)
+            delivery.address_masked = to
+            delivery.attempts += 1
+            try:
+                self._send(channel, message, delivery.id)
+            except Exception as exc:  # smtplib, socket, ssl, SmsError: classified here
+                kind, reason = self._classify(channel, exc)
+                if kind == domain.PERMANENT:
+                    log.warning("delivery %s to %s failed for good: %s", delivery.id, to, reason)
+                    return self._fail(session, delivery, reason, contact, rule)
+                max_attempts = self._setting("SEND_MAX_ATTEMPTS", 6, int)
+                if delivery.attempts >= max_attempts:
+                    reason = f"gave up after {delivery.attempts} attempts: {reason}"[:500]
+                    log.warning("delivery %s to %s failed: %s", delivery.id, to, reason)
+                    return self._fail(session, delivery, reason, contact, rule)
+                delay = self._backoff(delivery.attempts)
+                delivery.last_error = reason
+                delivery.next_attempt_at = _now() + timedelta(seconds=delay)
+                delivery.updated_at = _now()
+                log.warning("delivery %s to %s, attempt %d failed: %s; next in %.1fs",
+                            delivery.id, to, delivery.attempts, reason, delay)
+                return None
+            log.info("delivery %s: %s (%s) sent to %s by %s", delivery.id, delivery.template,
+                     delivery.language, to, channel)
+            self._finish(session, delivery, "sent")
+            return None
+
+    def _backoff(self, attempt):
+        return timing.backoff_delay(attempt, self._setting("RETRY_BASE_SECONDS", 30.0),
+                                    self._setting("RETRY_MAX_SECONDS", 3600.0), random.random)
+
+    def _postpone(self, delivery_id, seconds, reason):
+        with self.db.transaction() as session:
+            delivery = self._lock(session, delivery_id)
+            if delivery is not None and delivery.status == "pending":
+                delivery.next_attempt_at = _now() + timedelta(seconds=seconds)
+                delivery.last_error = redact(reason)[:500]
+
+    def _compose(self, delivery, contact):
+        context = delivery.context or {}
+        if delivery.channel == "email":
+            return domain.compose_email(delivery.template, context, contact)
+        return domain.compose_sms(delivery.template, context, contact,
+                                  gsm7_only=self.sms.gsm7_only, max_parts=self.sms.max_parts)
+
+    def _send(self, channel, message, delivery_id):
+        if channel == "email":
+            return self.mailer.send(message, delivery_id)
+        return self.sms.send(message, delivery_id)
+
+    @staticmethod
+    def _classify(channel, exc):
+        if channel == "email":
+            return domain.classify_smtp_error(exc), domain.describe_smtp_error(exc)
+        if isinstance(exc, SmsError):
+            return exc.kind, redact(exc.reason)[:500]
+        return domain.TRANSIENT, redact(f"{type(exc).__name__}: {exc}")[:500]
 
     @staticmethod
     def _lock(session, delivery_id):
-        """The delivery row, locked for this transaction; another sender makes us retry."""
+        """The delivery row, locked for this transaction; None when another worker holds it
+        (it is sending it right now)."""
         try:
             return session.execute(select(Delivery).where(Delivery.id == delivery_id)
-                                   .with_for_update(nowait=True)).scalar_one()
+                                   .with_for_update(nowait=True)).scalar_one_or_none()
         except OperationalError as exc:
             if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
-                raise DeliveryInProgress(f"delivery {delivery_id} is being sent") from None
+                log.info("delivery %s is being sent by another worker", delivery_id)
+                return None
             raise
 
-    def _finish(self, session, delivery, event, status, reason=None):
+    def _fail(self, session, delivery, reason, contact, rule):
+        """Record a failure for good, announce it, and open the fallback delivery (the rule's
+        next channel) when the person has an address for it; returns the fallback's id."""
+        self._finish(session, delivery, "failed", reason)
+        following = rule.next_channel(delivery.channel)
+        if following is None or domain.missing_address_reason(contact, following):
+            return None
+        if following == "sms" and self.sms is None:
+            return None
+        fallback = self._open(session, delivery.source_event_id, delivery.person_id, rule,
+                              following, delivery.context, delivery.correlation_id)
+        if fallback:
+            log.info("delivery %s failed: falling back to %s (delivery %s)", delivery.id,
+                     following, fallback)
+        return fallback
+
+    def _finish(self, session, delivery, status, reason=None):
         """Record the outcome and announce it, in the caller's transaction."""
         delivery.status = status
         delivery.last_error = reason
+        delivery.next_attempt_at = None
+        delivery.updated_at = _now()
         data = {"notification_id": delivery.id, "source_event_id": delivery.source_event_id,
                 "person_id": delivery.person_id, "channel": delivery.channel,
                 "template": delivery.template, "language": delivery.language}
         if status == "sent":
-            delivery.sent_at = datetime.now(timezone.utc)
+            delivery.sent_at = _now()
             add_event(session, "notification_sent", data, producer=self.name,
-                      correlation_id=event.correlation_id)
+                      correlation_id=delivery.correlation_id)
         else:
             add_event(session, "notification_failed",
                       data | {"reason": reason, "attempts": delivery.attempts},
-                      producer=self.name, correlation_id=event.correlation_id)
-        first_delivery(session, event, f"{self.name}.{event.event_type}")
+                      producer=self.name, correlation_id=delivery.correlation_id)
 
-    # -- the delivery log ----------------------------------------------------------------------
+    # -- digests and the weekly summary -----------------------------------------------------------
+    @config_timer("SCHEDULE_POLL_SECONDS", 60)
+    def scheduled(self):
+        """Send what the clock makes due: the day's digests, the week's summary."""
+        now = _now()
+        try:
+            self._flush_digests(now)
+        except Exception:
+            log.exception("daily digests: flush failed; tried again at the next tick")
+        try:
+            self._weekly_summary(now, only_if_due=True)
+        except Exception as exc:
+            log.warning("weekly summary: not sent now (%s: %s); tried again at the next tick",
+                        type(exc).__name__, redact(exc))
+
+    @api("POST", "/digests/flush")
+    def flush_digests(self, request):
+        body = self._trigger(request)
+        return self._flush_digests(body["now"] or _now())
+
+    @api("POST", "/summaries/weekly")
+    def send_weekly_summary(self, request):
+        body = self._trigger(request)
+        try:
+            return self._weekly_summary(body["now"] or _now(), only_if_due=False,
+                                        year=body["year"])
+        except RpcUnavailable as exc:
+            raise ApiError(503, str(exc)) from None
+
+    @staticmethod
+    def _trigger(request):
+        if not request.get_data():
+            return TriggerSchema().load({})
+        return load_json(request, TriggerSchema())
+
+    def _flush_digests(self, now):
+        day = timing.digest_day(now, self._tz(), self._setting("DIGEST_HOUR", 7, int))
+        if day is None:
+            return {"day": None, "digests": 0, "items": 0}
+        created, listed = [], 0
+        with self.db.transaction() as session:
+            waiting = session.scalars(
+                select(DigestItem).where(DigestItem.delivery_id.is_(None))
+                .order_by(DigestItem.person_id, DigestItem.template, DigestItem.occurred_at)
+                .with_for_update(skip_locked=True)).all()
+            for (person_id, template), group in groupby(
+                    waiting, key=lambda item: (item.person_id, item.template)):
+                items = list(group)
+                rule = RULES.digest_rule(template)
+                source = timing.digest_id(template, person_id, day)
+                context = {"day": day.isoformat(), "items": [
+                    {"event_id": str(i.source_event_id), "event_type": i.event_type,
+                     "occurred_at": i.occurred_at.isoformat(), "data": i.data} for i in items]}
+                if self._opted_out(session, [person_id], rule):
+                    self._skip(session, source, person_id, rule, None)
+                    delivery_id = session.scalar(select(Delivery.id).where(
+                        Delivery.source_event_id == source, Delivery.person_id == person_id,
+                        Delivery.channel == rule.channels[0]))
+                else:
+                    delivery_id = self._open(session, source, person_id, rule,
+                                             rule.channels[0], context, None)
+                    if delivery_id is None:
+                        continue  # today's digest already went: these wait for tomorrow's
+                    created.append(delivery_id)
+                    listed += len(items)
+                for item in items:
+                    item.delivery_id = delivery_id
+        for delivery_id in created:
+            self._attempt_safely(delivery_id)
+        if created:
+            log.info("daily digests of %s: %d, listing %d changes", day, len(created), listed)
+        return {"day": day.isoformat(), "digests": len(created), "items": listed}
+
+    def _weekly_summary(self, now, only_if_due, year=None):
+        tz = self._tz()
+        if only_if_due:
+            week = timing.weekly_due(now, tz, self._setting("WEEKLY_SUMMARY_WEEKDAY", 1, int),
+                                     self._setting("WEEKLY_SUMMARY_HOUR", 7, int))
+            if week is None:
+                return None
+            with self.db.read() as session:
+                if session.get(ScheduleRun, (WEEKLY, week.key)) is not None:
+                    return None
+        else:
+            week = timing.iso_week(now, tz)
+        province = str(self.config.get("PROVINCE_CODE") or "AG")
+        rule = RULES.schedule(WEEKLY)
+        year = year or timing.local(now, tz).year
+        people = rules.recipients(rule, {"unit_path": [province]}, self._officials)
+        with deadline(self.config.get("REPORTING_TIMEOUT"), "reporting.progress"):
+            progress = self.reporting.progress(province, year)
+        context = {"province": province, "week": week.key, "year": year,
+                   "progress": progress}
+        source = timing.summary_id(province, week)
+        created = []
+        with self.db.transaction() as session:
+            session.execute(insert(ScheduleRun).values(
+                name=WEEKLY, period=week.key, recipients=len(people)).on_conflict_do_nothing())
+            opted_out = self._opted_out(session, people, rule)
+            for person_id in people:
+                if person_id in opted_out:
+                    self._skip(session, source, person_id, rule, None)
+                    continue
+                delivery_id = self._open(session, source, person_id, rule, rule.channels[0],
+                                         context, None)
+                if delivery_id:
+                    created.append(delivery_id)
+        for delivery_id in created:
+            self._attempt_safely(delivery_id)
+        log.info("weekly summary %s of %s: %d recipients, %d new deliveries", week.key,
+                 province, len(people), len(created))
+        return {"week": week.key, "province": province, "recipients": len(people),
+                "created": len(created)}
+
+    # -- opt-outs ---------------------------------------------------------------------------------
+    @api("GET", "/preferences/<uuid:person_id>")
+    def preferences(self, request, person_id):
+        with self.db.read() as session:
+            out = set(session.scalars(select(OptOut.category)
+                                      .where(OptOut.person_id == person_id)))
+        return {"person_id": person_id, "categories": [
+            {"name": name, "mandatory": mandatory, "opted_out": name in out}
+            for name, mandatory in sorted(RULES.categories.items())]}
+
+    @api("PUT", "/preferences/<uuid:person_id>/<string:category>")
+    def opt_out(self, request, person_id, category):
+        if category not in RULES.categories:
+            raise NotFound(f"category {category}")
+        if RULES.is_mandatory(category):
+            raise ApiError(409, "invalid input", {"category": [
+                f"{category} is mandatory: it cannot be opted out of"]})
+        with self.db.transaction() as session:
+            session.execute(insert(OptOut).values(person_id=person_id, category=category)
+                            .on_conflict_do_nothing())
+        log.info("person %s opted out of %s", person_id, category)
+        return {"person_id": person_id, "category": category, "opted_out": True}
+
+    @api("DELETE", "/preferences/<uuid:person_id>/<string:category>")
+    def opt_in(self, request, person_id, category):
+        if category not in RULES.categories:
+            raise NotFound(f"category {category}")
+        with self.db.transaction() as session:
+            session.execute(delete(OptOut).where(OptOut.person_id == person_id,
+                                                 OptOut.category == category))
+        return {"person_id": person_id, "category": category, "opted_out": False}
+
+    # -- the delivery log -------------------------------------------------------------------------
     @api("GET", "/deliveries")
     def deliveries(self, request):
         try:
@@ -173,8 +625,13 @@ class NotificationsService:
         except ValidationError as exc:
             raise ApiError(400, "invalid query", exc.messages) from None
         conditions = [getattr(Delivery, field) == query[field]
-                      for field in ("person_id", "source_event_id", "status", "channel")
+                      for field in ("person_id", "source_event_id", "status", "channel",
+                                    "category", "template")
                       if query[field] is not None]
+        if query["since"] is not None:
+            conditions.append(Delivery.created_at >= query["since"])
+        if query["until"] is not None:
+            conditions.append(Delivery.created_at < query["until"])
         with self.db.read() as session:
             total = session.scalar(select(func.count()).select_from(Delivery)
                                    .where(*conditions))
@@ -184,3 +641,28 @@ class NotificationsService:
                 .limit(query["limit"]).offset(query["offset"])).all()
             return {"items": DeliverySchema(many=True).dump(rows), "total": total,
                     "limit": query["limit"], "offset": query["offset"]}
+
+    @api("GET", "/deliveries/<uuid:delivery_id>")
+    def delivery(self, request, delivery_id):
+        with self.db.read() as session:
+            row = session.get(Delivery, delivery_id)
+            if row is None:
+                raise NotFound("delivery")
+            return DeliverySchema().dump(row)
+
+    @api("POST", "/deliveries/<uuid:delivery_id>/retry")
+    def retry_delivery(self, request, delivery_id):
+        with self.db.transaction() as session:
+            row = session.get(Delivery, delivery_id, with_for_update=True)
+            if row is None:
+                raise NotFound("delivery")
+            if row.status != "failed":
+                raise ApiError(409, "invalid input", {"status": [
+                    f"only a failed delivery can be retried; this one is {row.status}"]})
+            row.status = "pending"
+            row.next_attempt_at = _now() + self._lease()
+            row.updated_at = _now()
+        log.info("delivery %s: retried by an operator", delivery_id)
+        self._attempt_safely(delivery_id)
+        with self.db.read() as session:
+            return DeliverySchema().dump(session.get(Delivery, delivery_id))

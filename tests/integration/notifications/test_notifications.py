@@ -1,8 +1,9 @@
 """The notifications service against real parts: RabbitMQ (events, RPC, retries, dead
 letters), PostgreSQL (deliveries, outbox, inbox) and an aiosmtpd SMTP server on a free port.
 
-The registry is a stand-in nameko service named "registry" with the real ``contact`` RPC
-signature, so the contact lookup goes over RabbitMQ exactly as in production.
+The registry here is a stand-in nameko service named "registry" with the real ``contact`` RPC
+signature (so the lookup goes over RabbitMQ exactly as in production), because it must be
+able to answer late on purpose; test_channels.py and test_routing.py run the real registry.
 """
 import logging
 import socket
@@ -20,7 +21,7 @@ from sqlalchemy import select, text
 
 from cdht.consumer import retry_delays
 from cdht.contracts import make_envelope, parse_envelope
-from cdht.deadletters import consumer_queues, list_dead_letters, replay
+from cdht.deadletters import consumer_queues
 from cdht.outbox import wait_until_published
 from services.notifications.models import Delivery
 from services.notifications.service import NotificationsService
@@ -110,10 +111,15 @@ def smtp_server(smtp_port):
         controller.stop()
 
 
+# fast retries: attempts 0.1-0.2 s, 0.2-0.4 s, 0.4-0.8 s apart, the fourth one is the last
+FAST = dict(RETRY_BASE_SECONDS=0.2, RETRY_MAX_SECONDS=1, RETRY_POLL_SECONDS=0.1,
+            SEND_MAX_ATTEMPTS=4, SCHEDULE_POLL_SECONDS=3600)
+
+
 @pytest.fixture
 def config(service_config, smtp_port):
     return service_config("notifications", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port,
-                          SMTP_TIMEOUT=5, CONTACT_TIMEOUT=0.5)
+                          SMTP_TIMEOUT=5, CONTACT_TIMEOUT=0.5, **FAST)
 
 
 @pytest.fixture
@@ -170,10 +176,10 @@ def recognition(person_id=None, **data):
         producer="assessment", correlation_id=str(uuid.uuid4()))
 
 
-def person(language="vi", email=EMAIL, full_name="Nguyễn Thị Hoa"):
+def person(language="vi", email=EMAIL, full_name="Nguyễn Thị Hoa", phone="0912345678"):
     person_id = uuid.uuid4()
     CONTACTS[str(person_id)] = {"person_id": str(person_id), "full_name": full_name,
-                                "email": email, "phone": "0912345678", "language": language}
+                                "email": email, "phone": phone, "language": language}
     return person_id
 
 
@@ -397,30 +403,38 @@ def test_a_registry_that_does_not_answer_in_time_is_asked_again_later(
     assert depth(amqp, f"{QUEUE}.dead-letter") == 0
 
 
-def test_retries_exhausted_dead_letter_the_event_and_a_replay_sends_it(
-        notifications, smtp_server, send_recognition, engine, amqp, config):
+def test_retries_exhausted_fail_the_delivery_and_an_operator_retry_sends_it(
+        notifications, smtp_server, send_recognition, engine, amqp, config, web_session):
     person_id = person()
     envelope = send_recognition(recognition(person_id))
 
-    # 1 attempt + 3 retries (RETRY_DELAYS_MS [100, 200, 400]), then the dead-letter queue
-    wait_for(lambda: depth(amqp, f"{QUEUE}.dead-letter") == 1, what="the dead letter")
-    [delivery] = deliveries(engine)
-    assert (delivery["status"], delivery["attempts"]) == ("pending", 4)
-    assert outbox(engine) == []
-    [letter] = list_dead_letters(config, QUEUE)
-    assert letter["event_id"] == str(envelope.event_id)
-    assert letter["attempts"] == 4
-    assert letter["error"].startswith("TransientDeliveryError: ConnectionRefusedError")
-    assert EMAIL not in str(letter)
+    # 4 attempts (SEND_MAX_ATTEMPTS) with backoff, then failed for good and announced; the
+    # event itself was handled (acked) at once: nothing retried or dead-lettered in RabbitMQ
+    delivery = wait_for(delivery_done(engine), what="the delivery to give up")
+    assert (delivery["status"], delivery["attempts"]) == ("failed", 4)
+    assert delivery["last_error"].startswith("gave up after 4 attempts: ConnectionRefusedError")
+    [row] = outbox(engine)
+    assert row["event_type"] == "notification_failed"
+    failed = parse_envelope(row["payload"]).data
+    assert (failed["attempts"], failed["source_event_id"]) == (4, envelope.event_id)
+    assert failed["reason"] == delivery["last_error"]
+    assert QUEUE in consumer_queues("notifications")
+    assert depth(amqp, QUEUE) == 0 and depth(amqp, f"{QUEUE}.dead-letter") == 0
+    eventlet.sleep(1.0)  # no further attempt once failed
+    assert deliveries(engine)[0]["attempts"] == 4
 
-    # the operator fixes the relay and replays: the mail goes out once
+    # the operator fixes the relay and retries the delivery: the mail goes out once
     sink = smtp_server()
-    assert consumer_queues("notifications") == [QUEUE]
-    assert replay(config, QUEUE) == 1
-    delivery = wait_for(delivery_done(engine), what="the replayed delivery")
-    assert (delivery["status"], delivery["attempts"]) == ("sent", 5)
+    http = web_session(config)
+    response = http.post(f"/deliveries/{delivery['id']}/retry")
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["attempts"]) == ("sent", 5)
     assert len(sink.envelopes) == 1
-    assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"]
+    assert [r["event_type"] for r in outbox(engine)] == ["notification_failed",
+                                                         "notification_sent"]
+    again = http.post(f"/deliveries/{delivery['id']}/retry")
+    assert again.status_code == 409
+    assert http.post(f"/deliveries/{uuid.uuid4()}/retry").status_code == 404
 
 
 def test_delivery_log_over_http(
@@ -438,20 +452,32 @@ def test_delivery_log_over_http(
     body = session.get("/deliveries").json()
     assert (body["total"], body["limit"], body["offset"]) == (2, 50, 0)
     assert len(body["items"]) == 2
-    assert "@" not in str(body)
+    assert EMAIL not in str(body) and "0912345678" not in str(body)
 
     sent = session.get("/deliveries", params={"person_id": str(first)}).json()
     assert [(i["person_id"], i["status"]) for i in sent["items"]] == [(str(first), "sent")]
     assert set(sent["items"][0]) == {"id", "source_event_id", "person_id", "channel", "template",
                                      "language", "status", "attempts", "last_error",
-                                     "created_at", "sent_at"}
+                                     "created_at", "sent_at", "rule", "category", "address",
+                                     "next_attempt_at"}
+    assert (sent["items"][0]["address"], sent["items"][0]["rule"],
+            sent["items"][0]["category"]) == (MASKED, "recognition_granted", "congratulations")
+    one = session.get(f"/deliveries/{sent['items'][0]['id']}").json()
+    assert one == sent["items"][0]
+    assert session.get(f"/deliveries/{uuid.uuid4()}").status_code == 404
     failed = session.get("/deliveries", params={"status": "failed"}).json()
     assert [i["person_id"] for i in failed["items"]] == [str(second)]
     page = session.get("/deliveries", params={"limit": 1, "offset": 1}).json()
     assert (page["total"], len(page["items"])) == (2, 1)
 
+    assert session.get("/deliveries", params={"channel": "sms"}).json()["total"] == 0
+    assert session.get("/deliveries", params={"since": "2000-01-01T00:00:00+00:00",
+                                               "until": "2999-01-01T00:00:00+07:00"}
+                       ).json()["total"] == 2
+    assert session.get("/deliveries", params={"since": "2999-01-01T00:00:00+00:00"}
+                       ).json()["total"] == 0
     for params in ({"status": "lost"}, {"person_id": "nope"}, {"limit": 0}, {"limit": 501},
-                   {"offset": -1}):
+                   {"offset": -1}, {"since": "yesterday"}, {"since": "2025-01-01T00:00:00"}):
         response = session.get("/deliveries", params=params)
         assert response.status_code == 400, params
         assert response.json()["error"] == "invalid query"
