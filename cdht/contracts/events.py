@@ -317,6 +317,9 @@ class StatisticsUpdatedV1(_Strict):
 
 
 class NotificationSentV1(_Strict):
+    """A message left for a person. ``source_event_id`` is the event that caused it; for a
+    daily digest or a weekly summary, which no single event causes, it is a UUID derived from
+    the recipient and the day (or the province and the week), stable across retries."""
     notification_id = fields.UUID(required=True)
     source_event_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)

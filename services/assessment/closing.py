@@ -132,6 +132,32 @@ def re_evaluate(session, sets, old, criteria, scores, decision, reason, actor, c
     return new
 
 
+def confirm_digital_skills(session, sets, person_id, year, corr):
+    """A digital-skills activity recorded after the title was granted: if it raises the
+    title's digital level, the title is revoked and granted again at that level (traced), so
+    the digital-skills targets count it."""
+    current = session.scalar(select(Recognition).where(
+        Recognition.person_id == person_id, Recognition.year == year,
+        Recognition.revoked_at.is_(None)).with_for_update())
+    if current is None:
+        return
+    assessment = session.get(Assessment, current.assessment_id)
+    decision = domain.evaluate(criteria_sets.known(sets, assessment.criteria_version),
+                               assessment.scores, assessment.target_group,
+                               activities_of(session, [person_id], year).get(person_id, ()))
+    if domain.DIGITAL_LEVELS.index(decision.digital_skills) <= \
+            domain.DIGITAL_LEVELS.index(current.digital_skills):
+        return
+    titles.revoke(session, current, f"digital skills now {decision.digital_skills}, "
+                                    "confirmed by a learning activity", corr)
+    session.flush()
+    assessment.explanation = domain.explanation(decision)
+    recognition = titles.grant(session, assessment, decision, corr)
+    titles.step(session, assessment.id, "digital_confirmed", None,
+                digital_skills=decision.digital_skills, recognition_id=str(recognition.id),
+                summary=decision.summary)
+
+
 # -- groups ----------------------------------------------------------------------------------
 
 def group_decided(session, group_id, unit_path, year):
@@ -220,8 +246,11 @@ def _report(db, closing_id, progress):
 def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
     """Decide up to ``batch_size`` open assessments in one transaction; how many."""
     with db.transaction() as session:
+        # By person: the partial index of open assessments (person_id, year) holds only
+        # what is left to decide, so each batch is one short index range (ordered by id, each
+        # batch re-scanned every row decided before it).
         batch = session.scalars(select(Assessment).where(*_open_in_scope(year, unit_code))
-                                .order_by(Assessment.id).limit(batch_size)
+                                .order_by(Assessment.person_id).limit(batch_size)
                                 .with_for_update(skip_locked=True)).all()
         if not batch:
             return 0

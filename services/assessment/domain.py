@@ -7,7 +7,7 @@ indicator ("TC2.1: 4/10, under the minimum 5"), so a citizen or reviewer can see
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from services.assessment.criteria import DIGITAL_LEVELS, CriteriaSet
+from services.assessment.criteria import DIGITAL_LEVELS, CriteriaSet  # noqa: F401 (re-export)
 
 # -- the individual title -------------------------------------------------------------------
 

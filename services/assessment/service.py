@@ -496,7 +496,8 @@ class AssessmentService:
     @handle_event("registry", "learning_activity_recorded")
     def on_learning_activity(self, event):
         """Evidence for the indicators it confirms (kept by activity id: a correction of the
-        same activity replaces it)."""
+        same activity replaces it). A title already granted for that year whose digital level
+        the activity raises is granted again at the new level."""
         data = event.data
         ended = data["ended_on"] or data["started_on"]
         with self.db.transaction() as session:
@@ -509,6 +510,8 @@ class AssessmentService:
                 index_elements=["activity_id"],
                 set_={"kind": stmt.excluded.kind, "year": stmt.excluded.year,
                       "ended_on": stmt.excluded.ended_on}))
+            closing.confirm_digital_skills(session, self.criteria, data["person_id"],
+                                           ended.year, event.correlation_id)
 
     @handle_event("registry", "membership_changed")
     def on_membership_changed(self, event):

@@ -1,6 +1,7 @@
 """The product's central flow through four real processes, over HTTP, RabbitMQ, PostgreSQL
-and SMTP: a person is registered, passes the Learning Citizen criteria, the recognition
-updates the statistics, and a Vietnamese email reaches a real SMTP server."""
+and SMTP: a person is registered, self-assesses, is reviewed by the branch and recognised by
+the commune association; the recognition updates the statistics, and a Vietnamese email
+reaches a real SMTP server."""
 import time
 import uuid
 from datetime import date
@@ -30,6 +31,42 @@ def units(system):
     return ["AG", "AG.LX", "AG.MB"]
 
 
+@pytest.fixture(scope="module")
+def officials(system, units):
+    """The province's association: one commune association per commune, whose official both
+    reviews and recognises (the registry answers assessment's RPC about them)."""
+    found = {}
+    for unit in ("AG.LX", "AG.MB"):
+        body = system.post("registry", "/association/bodies", {
+            "kind": "commune_association", "name": f"Hội Khuyến học {unit}",
+            "unit_code": unit}).json()
+        official, _ = register(system, unit=unit, name="Trần Thị Chủ Tịch")
+        assert system.post("registry", "/association/members", {
+            "person_id": official, "body_id": body["id"], "role": "official",
+            "joined_on": "2020-01-01"}).status_code == 201
+        found[unit] = official
+    return found
+
+
+def assess(system, officials, person_id, scores, unit="AG.LX", decision="recognise",
+           **headers):
+    """Self-assessment, review and decision: the assessment as decided."""
+    submitted = system.post("assessment", "/assessments",
+                            {"person_id": person_id, "year": 2025, "scores": scores},
+                            headers=headers)
+    assert submitted.status_code == 201, submitted.text
+    assessment_id = submitted.json()["assessment_id"]
+    reviewed = system.post("assessment", f"/assessments/{assessment_id}/review",
+                           {"reviewer_id": officials[unit], "action": "accept"},
+                           headers=headers)
+    assert reviewed.status_code == 200, reviewed.text
+    decided = system.post("assessment", f"/assessments/{assessment_id}/decision",
+                          {"decided_by": officials[unit], "decision": decision},
+                          headers=headers)
+    assert decided.status_code == 200, decided.text
+    return decided.json()
+
+
 def register(system, unit="AG.LX", name="Nguyễn Văn An", email=None, born=date(1985, 4, 2)):
     body = {"national_id": national_id_for(89, born, "male", next(_serial)),
             "full_name": name, "gender": "male", "birth_date": born.isoformat(),
@@ -50,17 +87,16 @@ def indicator(figures, name):
     return next(i for i in figures["indicators"] if i["indicator"] == name)
 
 
-def test_registration_to_recognition_to_statistics_to_email(system, units, smtp, until):
+def test_registration_to_recognition_to_statistics_to_email(system, officials, smtp, until):
     _, inbox = smtp
     mails_before = len(inbox.mails)
     person_id, email = register(system, name="Nguyễn Văn An")
-    until(lambda: progress(system, "AG.LX")["people"] == 1, message="the registration counted")
+    until(lambda: progress(system, "AG.LX")["people"] == 2, message="the registration counted")
 
-    response = system.post("assessment", "/assessments",
-                           {"person_id": person_id, "year": 2025, "scores": SCORES_PASS},
-                           headers={"X-Correlation-ID": "e2e-central-flow"})
-    assert response.status_code == 201, response.text
-    decision = response.json()["decision"]
+    decided = assess(system, officials, person_id, SCORES_PASS,
+                     **{"X-Correlation-ID": "e2e-central-flow"})
+    assert decided["status"] == "recognised" and decided["recognition_id"]
+    decision = decided["decision"]
     assert decision["passed"] and decision["total"] == 81
     assert decision["criteria_version"] == "324/QĐ-KHVN"
 
@@ -70,7 +106,7 @@ def test_registration_to_recognition_to_statistics_to_email(system, units, smtp,
     assert (adults["numerator"], adults["denominator"], adults["share"]) == (1, 1, 1.0)
     assert adults["target"] == 0.4 and adults["reached"] is True
     province = progress(system, "AG")  # rolled up the tree in the same transaction
-    assert province["titled"] == 1 and province["people"] == 1
+    assert province["titled"] == 1 and province["people"] == 3  # and the two officials
 
     recipients, mail = until(lambda: len(inbox.mails) > mails_before and inbox.mails[-1],
                              message="the congratulation email")
@@ -90,23 +126,24 @@ def test_registration_to_recognition_to_statistics_to_email(system, units, smtp,
 
 @pytest.mark.parametrize("scores, why", [(SCORES_79, "total 79 is under 80"),
                                          (SCORES_WEAK, "TC2.2: 4/10, under the minimum 5")])
-def test_a_failed_assessment_grants_nothing(system, units, smtp, until, scores, why):
+def test_a_failed_assessment_is_refused_and_grants_nothing(system, officials, smtp, until,
+                                                          scores, why):
+    """The commune refuses with reasons; the citizen is told why, and no figure moves."""
     _, inbox = smtp
-    person_id, _ = register(system, unit="AG.MB", name="Lê Thị Hoa")
+    person_id, email = register(system, unit="AG.MB", name="Lê Thị Hoa")
     before = progress(system, "AG.MB")["titled"]
-    mails = len(inbox.mails)
-    response = system.post("assessment", "/assessments",
-                           {"person_id": person_id, "year": 2025, "scores": scores})
-    assert response.status_code == 201
-    assert response.json()["recognition_id"] is None
-    assert why in response.json()["decision"]["summary"]
-    until(lambda: progress(system, "AG.MB")["people"] >= 1, message="registration counted")
+    refused = assess(system, officials, person_id, scores, unit="AG.MB", decision="refuse")
+    assert refused["status"] == "refused" and refused["recognition_id"] is None
+    assert why in refused["refusal_reasons"]
+    recipients, mail = until(lambda: [m for m in inbox.mails if m[0] == [email]] and
+                             [m for m in inbox.mails if m[0] == [email]][-1],
+                             message="the refusal email")
+    assert why in mail.get_body(preferencelist=("plain",)).get_content()
     time.sleep(1.0)  # ample for a (wrong) recognition to travel, as the other tests show
     assert progress(system, "AG.MB")["titled"] == before
-    assert len(inbox.mails) == mails
 
 
-def test_bad_input_gets_clear_4xx_and_writes_nothing(system, units):
+def test_bad_input_gets_clear_4xx_and_writes_nothing(system, officials):
     person_id, _ = register(system)
     cases = [
         ({"person_id": person_id, "year": 2025, "scores": SCORES_PASS | {"TC1.1": 11}}, 400),
@@ -118,26 +155,32 @@ def test_bad_input_gets_clear_4xx_and_writes_nothing(system, units):
         response = system.post("assessment", "/assessments", body)
         assert response.status_code == status, (body, response.text)
         assert "errors" in response.json()
-    assert system.post("assessment", "/assessments",
-                       {"person_id": person_id, "year": 2025, "scores": SCORES_PASS}
-                       ).status_code == 201
+    decided = assess(system, officials, person_id, SCORES_PASS)
     second = system.post("assessment", "/assessments",
                          {"person_id": person_id, "year": 2025, "scores": SCORES_PASS})
     assert second.status_code == 409  # one title per person and year
+    again = system.post("assessment", f"/assessments/{decided['assessment_id']}/decision",
+                        {"decided_by": officials["AG.LX"], "decision": "refuse"})
+    assert again.status_code == 409  # already decided
+    other, _ = register(system)
+    submitted = system.post("assessment", "/assessments", {
+        "person_id": other, "year": 2025, "scores": SCORES_PASS}).json()
+    outsider = system.post("assessment", f"/assessments/{submitted['assessment_id']}/review",
+                           {"reviewer_id": officials["AG.MB"], "action": "accept"})
+    assert outsider.status_code == 403  # another commune's official
     wrong_type = system.post("registry", "/people", None, data="national_id=1",
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert wrong_type.status_code == 415
 
 
-def test_a_killed_consumer_catches_up_after_restart(system, units, until):
+def test_a_killed_consumer_catches_up_after_restart(system, officials, until):
     """SIGKILL reporting; recognitions granted meanwhile wait in its durable queues."""
     before = progress(system, "AG")["titled"]
     system.kill("reporting")
     people = [register(system, unit="AG.MB", name=f"Phạm Văn {i}")[0] for i in range(3)]
     for person_id in people:
-        response = system.post("assessment", "/assessments",
-                               {"person_id": person_id, "year": 2025, "scores": SCORES_PASS})
-        assert response.status_code == 201
+        assert assess(system, officials, person_id, SCORES_PASS, unit="AG.MB")["status"] == \
+            "recognised"
     system.start("reporting")
     until(lambda: progress(system, "AG")["titled"] == before + 3, timeout=20,
           message="the recognitions granted while reporting was down")

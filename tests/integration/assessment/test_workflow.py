@@ -203,3 +203,23 @@ def test_openapi_documents_every_route(assessment):
                    for item in path.values())
     assert assessment.call("GET", "/docs", status=200).headers["Content-Type"].startswith(
         "text/html")
+
+
+def test_a_course_after_the_title_raises_its_digital_level(assessment, registry, commune, tap,
+                                                           wait_for):
+    decided = assessment.recognise(commune.citizen, commune.reviewer, commune.chair,
+                                   scores=SCORES | {"TC2.1": 5, "TC2.2": 10})
+    first = assessment.get(f"/recognitions/{decided['recognition_id']}")
+    assert first["digital_skills"] == "basic"
+    registry.post("/learning-activities", {
+        "person_id": commune.citizen["id"], "kind": "digital_skills_proficient",
+        "title": "Kỹ năng số nâng cao", "started_on": "2025-09-01", "ended_on": "2025-10-01"})
+    [revoked] = events(tap, wait_for, "recognition_revoked")
+    assert revoked["data"]["recognition_id"] == decided["recognition_id"]
+    regranted = events(tap, wait_for, "recognition_granted", 2)[1]
+    assert regranted["data"]["digital_skills"] == "proficient"
+    history = assessment.get(f"/assessments/{decided['assessment_id']}")["history"]
+    assert history[-1]["action"] == "digital_confirmed"
+    titles = assessment.get(f"/recognitions?person_id={commune.citizen['id']}")
+    assert [(t["digital_skills"], t["revoked_at"] is None) for t in titles["items"]] == [
+        ("basic", False), ("proficient", True)]
