@@ -8,6 +8,7 @@
     python -m cdht up | down        (the four services as local processes; see bin/up)
     python -m cdht import people FILE [--dry-run] [--errors REPORT.csv|.xlsx]
     python -m cdht close-year YEAR --unit CODE   (decide every open submission and group)
+    python -m cdht rebuild reporting [--dry-run]  (recompute the projections, print drift)
 """
 import argparse
 import json
@@ -74,6 +75,11 @@ def cmd_close_year(args):
     return close_year(args.year, args.unit, batch_size=args.batch_size, quiet=args.quiet)
 
 
+def cmd_rebuild(args):
+    from services.reporting.rebuild import main as rebuild
+    return rebuild(["--dry-run"] if args.dry_run else [])
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -119,6 +125,13 @@ def main(argv=None):
     p_close.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
     p_close.add_argument("--quiet", action="store_true", help="no progress bar")
     p_close.set_defaults(func=cmd_close_year)
+
+    p_rebuild = sub.add_parser("rebuild", help="recompute reporting's projections from the "
+                                               "source services and print the drift")
+    p_rebuild.add_argument("what", choices=("reporting",))
+    p_rebuild.add_argument("--dry-run", action="store_true",
+                           help="compute and print the drift, change nothing")
+    p_rebuild.set_defaults(func=cmd_rebuild)
 
     args = parser.parse_args(argv)
     if args.command == "db" and args.action == "downgrade" and not args.revision:

@@ -537,28 +537,24 @@ class AssessmentService:
     def export_recognitions(self, after_id=None, limit=EXPORT_MAX):
         """One page of the current (not revoked) titles, ordered by id: call again with
         ``after_id=next_after`` until it is None."""
-        rows = self._page(Recognition, after_id, limit)
-        items = [{"recognition_id": str(r.id), "assessment_id": str(r.assessment_id),
-                  "person_id": str(r.person_id), "target_group": r.target_group,
-                  "year": r.year, "criteria_version": r.criteria_version,
-                  "total_score": r.total_score, "digital_skills": r.digital_skills,
-                  "unit_code": r.unit_code, "unit_path": list(r.unit_path)} for r in rows]
-        return {"items": items,
-                "next_after": items[-1]["recognition_id"] if len(items) == int(limit) else None}
+        return self._page(Recognition, after_id, limit, lambda r: {
+            "recognition_id": str(r.id), "assessment_id": str(r.assessment_id),
+            "person_id": str(r.person_id), "target_group": r.target_group, "year": r.year,
+            "criteria_version": r.criteria_version, "total_score": r.total_score,
+            "digital_skills": r.digital_skills, "unit_code": r.unit_code,
+            "unit_path": list(r.unit_path), "granted_at": r.granted_at.isoformat()})
 
     @rpc
     def export_group_recognitions(self, after_id=None, limit=EXPORT_MAX):
         """One page of the current group titles, ordered by id (same paging)."""
-        rows = self._page(GroupRecognition, after_id, limit)
-        items = [{"group_recognition_id": str(g.id), "group_id": str(g.group_id),
-                  "group_kind": g.group_kind, "year": g.year,
-                  "criteria_version": g.criteria_version, "level": g.level,
-                  "members": g.members, "members_titled": g.members_titled,
-                  "unit_code": g.unit_code, "unit_path": list(g.unit_path)} for g in rows]
-        return {"items": items, "next_after": items[-1]["group_recognition_id"]
-                if len(items) == int(limit) else None}
+        return self._page(GroupRecognition, after_id, limit, lambda g: {
+            "group_recognition_id": str(g.id), "group_id": str(g.group_id),
+            "group_kind": g.group_kind, "year": g.year, "criteria_version": g.criteria_version,
+            "level": g.level, "members": g.members, "members_titled": g.members_titled,
+            "unit_code": g.unit_code, "unit_path": list(g.unit_path),
+            "granted_at": g.granted_at.isoformat()})
 
-    def _page(self, model, after_id, limit):
+    def _page(self, model, after_id, limit, item):
         limit = int(limit)
         if not 1 <= limit <= EXPORT_MAX:
             raise ValueError(f"limit must be between 1 and {EXPORT_MAX}")
@@ -567,4 +563,7 @@ class AssessmentService:
         if after_id is not None:
             stmt = stmt.where(model.id > uuid.UUID(str(after_id)))
         with self.db.read() as session:
-            return session.scalars(stmt).all()
+            rows = session.scalars(stmt).all()
+            items = [item(row) for row in rows]
+            return {"items": items,
+                    "next_after": str(rows[-1].id) if len(rows) == limit else None}

@@ -1083,11 +1083,12 @@ class RegistryService(ImportEndpoints):
         rebuilding projections: call again with ``after_id=next_after`` until it is None.
         Keyset paging keeps each page one index range scan, however deep the caller is."""
         stmt = (select(Person.id, Person.unit_code, Person.target_group, Person.roles,
-                       Person.birth_date)
+                       Person.birth_date, Person.created_at)
                 .where(Person.deleted_at.is_(None)))
         return self._export(stmt, Person.id, after_id, limit, lambda row: {
             "person_id": str(row.id), "target_group": row.target_group,
-            "roles": list(row.roles), "birth_year": row.birth_date.year})
+            "roles": list(row.roles), "birth_year": row.birth_date.year,
+            "registered_at": row.created_at.isoformat()})
 
     @rpc
     def association_officials(self, unit_code):

@@ -1,38 +1,130 @@
-"""Reporting rules: target arithmetic and how one fact moves the counters.
+"""Reporting rules: what each person and group counts for, how a change moves the counters
+along the unit tree, the indicators and their targets, crossings, time series and "as of".
 
-Pure functions: the service module applies the increments they return in one transaction.
+Pure functions (no nameko, no database): service.py and projection.py load the facts, call
+these, and apply the counter deltas they return in one transaction.
+
+The counters ("tallies") are ``{(metric, key): n}`` per unit, every unit counting its whole
+subtree. ``key`` is a birth year for population metrics (so adulthood is decided per reporting
+year at read time), a title year for title metrics, 0 otherwise:
+
+| metric | key | who |
+|---|---|---|
+| people | birth year | registered people |
+| grouped | birth year | ... currently in a learning family, clan or community |
+| members | 0 | ... who are association officials or members (roles) |
+| members_briefed | 0 | ... of them, briefed on the model (a "briefing" learning activity) |
+| staff | 0 | ... with role unit_staff, or in a learning_unit group |
+| titled | year | current titles of the year (also of people not (yet) registered here) |
+| titled_digital / titled_proficient | year | ... with digital skills basic-or-proficient / proficient |
+| titled_adult | year | ... held by a registered person adult at the end of the year |
+| titled_staff | year | ... held by unit staff |
+| groups:<kind> | 0 | groups known (a current member or a current group title) |
+| recognised:<kind> | year | ... holding the group title for the year |
+
+Every fact of a person (titles included) counts at the person's current unit, under today's
+tree: a numerator is always a subset of its denominator.
 """
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
 
+from cdht.contracts.events import INDICATORS
+
 TARGETS_FILE = Path(__file__).resolve().parent / "targets.yaml"
-ADULT_AGE = 18
+ADULT_AGE = 18            # default only: the service reads ADULT_AGE from its config
+WARNING_RATIO = 0.9       # default only: REPORTING_WARNING_RATIO
+MILESTONES = (2025, 2030)
+REPORT_TZ = timezone(timedelta(hours=7))  # a report day is a day in Vietnam (UTC+7)
+
+ASSOCIATION_ROLES = frozenset({"association_official", "association_member"})
+COMMUNITY_KINDS = frozenset({"family", "clan", "community"})
+DIGITAL = ("basic", "proficient")
+GROUP_INDICATORS = {"families_recognised": "family", "clans_recognised": "clan",
+                    "communities_recognised": "community",
+                    "learning_units_recognised": "learning_unit"}
+# metrics whose key is a title year (the rest are keyed by birth year or 0)
+YEAR_METRICS = frozenset({"titled", "titled_digital", "titled_proficient", "titled_adult",
+                          "titled_staff"} | {f"recognised:{k}" for k in GROUP_INDICATORS.values()})
+
+LABELS = {
+    "vi": {"briefed_members": "Cán bộ, hội viên được quán triệt",
+           "adults_titled": "Người lớn đạt danh hiệu Công dân học tập",
+           "unit_staff_titled": "Cán bộ, công chức, viên chức, người lao động đạt danh hiệu",
+           "titled_with_digital_skills": "Công dân học tập có kỹ năng số",
+           "titled_digitally_proficient": "Công dân học tập thành thạo kỹ năng số",
+           "families_recognised": "Gia đình học tập", "clans_recognised": "Dòng họ học tập",
+           "communities_recognised": "Cộng đồng học tập",
+           "learning_units_recognised": "Đơn vị học tập"},
+    "en": {"briefed_members": "Association officials and members briefed",
+           "adults_titled": "Adults holding the Learning Citizen title",
+           "unit_staff_titled": "Staff of learning units holding the title",
+           "titled_with_digital_skills": "Title holders with digital skills",
+           "titled_digitally_proficient": "Title holders proficient in digital skills",
+           "families_recognised": "Learning families", "clans_recognised": "Learning clans",
+           "communities_recognised": "Learning communities",
+           "learning_units_recognised": "Learning units"},
+}
 
 
-def load_targets(path=TARGETS_FILE):
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+# -- targets ------------------------------------------------------------------------------------
+def load_targets(path=None):
+    with open(path or TARGETS_FILE, encoding="utf-8") as fh:
+        targets = yaml.safe_load(fh)
+    check_targets(targets)
+    return targets
+
+
+def check_targets(targets):
+    """Refuse a targets file with an unknown indicator or a share outside 0..1."""
+    problems = []
+    sections = [("national", targets.get("national") or {})] + [
+        (f"overrides.{code}", section) for code, section in (targets.get("overrides") or {}).items()]
+    for where, section in sections:
+        for indicator, milestones in section.items():
+            if indicator not in INDICATORS:
+                problems.append(f"{where}: unknown indicator {indicator!r}")
+                continue
+            for year, share in (milestones or {}).items():
+                if not isinstance(year, int) or not 0 <= float(share) <= 1:
+                    problems.append(f"{where}.{indicator}: {year}: {share} is not year: share")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def milestones_for(targets, indicator, unit_path=()):
+    """``{year: share}`` for ``indicator`` at the unit: national, then the overrides along
+    ``unit_path`` (root first, so a deeper unit overrides its province)."""
+    milestones = dict((targets.get("national") or {}).get(indicator) or {})
+    for code in unit_path:
+        milestones.update(((targets.get("overrides") or {}).get(code) or {}).get(indicator) or {})
+    return {int(y): float(s) for y, s in milestones.items()}
+
+
+def milestone_for(targets, indicator, year, unit_path=()):
+    """(target year, share): the next milestone at or after ``year``; (None, None) after all."""
+    milestones = milestones_for(targets, indicator, unit_path)
+    upcoming = sorted(m for m in milestones if m >= year)
+    return (upcoming[0], milestones[upcoming[0]]) if upcoming else (None, None)
 
 
 def target_for(targets, indicator, year, unit_path=()):
-    """The share to reach for ``indicator`` in ``year``: the next milestone at or after it.
-
-    The most specific override along ``unit_path`` (unit first, then its ancestors) wins.
-    """
-    milestones = dict(targets["national"].get(indicator, {}))
-    for code in unit_path:  # root first, so deeper units override shallower ones
-        milestones.update((targets.get("overrides") or {}).get(code, {}).get(indicator, {}))
-    upcoming = sorted(m for m in milestones if int(m) >= year)
-    if not upcoming:
-        return None
-    return float(milestones[upcoming[0]])
+    """The share to reach for ``indicator`` in ``year`` (see milestone_for)."""
+    return milestone_for(targets, indicator, year, unit_path)[1]
 
 
+# -- progress -----------------------------------------------------------------------------------
 def adults(population_by_birth_year, year, adult_age=ADULT_AGE):
     """People who are adults during ``year`` (turning ``adult_age`` by its end)."""
-    return sum(n for born, n in population_by_birth_year.items() if year - born >= adult_age)
+    return sum(n for born, n in population_by_birth_year.items()
+               if born and year - born >= adult_age)
+
+
+def is_adult(birth_year, year, adult_age=ADULT_AGE):
+    return birth_year is not None and year - birth_year >= adult_age
 
 
 @dataclass(frozen=True)
@@ -44,82 +136,367 @@ class Progress:
     target: float | None
     gap: int | None
     reached: bool | None
+    target_year: int | None = None
+    warning_line: float | None = None
+    status: str | None = None  # reached / on_track / at_risk, None when nothing to measure
 
 
-def progress(indicator, numerator, denominator, target):
+def needed(target, denominator):
+    """People (or groups) needed to reach ``target`` of ``denominator``: ceil, float-safe."""
+    return -(-int(round(target * denominator * 1_000_000)) // 1_000_000)
+
+
+def status_of(numerator, denominator, target, warning_line):
+    if target is None or not denominator:
+        return None
+    if numerator >= needed(target, denominator):
+        return "reached"
+    if warning_line is not None and numerator < needed(warning_line, denominator):
+        return "at_risk"
+    return "on_track"
+
+
+def progress(indicator, numerator, denominator, target, target_year=None,
+             warning_ratio=None):
     """Share against target; ``gap`` is how many more people are needed to reach it."""
     share = numerator / denominator if denominator else None
+    line = round(target * warning_ratio, 6) if target is not None and warning_ratio else None
     if target is None or not denominator:  # nothing to measure yet: neither reached nor behind
-        return Progress(indicator, numerator, denominator, share, None, None, None)
-    needed = -(-int(round(target * denominator * 1_000_000)) // 1_000_000)  # ceil, float-safe
-    gap = max(0, needed - numerator)
-    return Progress(indicator, numerator, denominator, share, target, gap, gap == 0)
+        return Progress(indicator, numerator, denominator, share, target, None, None,
+                        target_year, line, None)
+    gap = max(0, needed(target, denominator) - numerator)
+    return Progress(indicator, numerator, denominator, share, target, gap, gap == 0,
+                    target_year, line, status_of(numerator, denominator, target, line))
 
 
-def title_increments(digital_skills, sign=1):
-    """Counter changes one granted (sign=1) or revoked (sign=-1) title makes at each unit."""
-    return {"titled": sign,
-            "digitally_skilled": sign if digital_skills in ("basic", "proficient") else 0,
-            "digitally_proficient": sign if digital_skills == "proficient" else 0}
+def figures(tallies, year, adult_age=ADULT_AGE):
+    """``{indicator: (numerator, denominator)}`` of one unit for ``year`` from its tallies."""
+    def get(metric, key=0):
+        return tallies.get((metric, key), 0)
+    population = {k: n for (m, k), n in tallies.items() if m == "people"}
+    found = {
+        "briefed_members": (get("members_briefed"), get("members")),
+        "adults_titled": (get("titled_adult", year), adults(population, year, adult_age)),
+        "unit_staff_titled": (get("titled_staff", year), get("staff")),
+        "titled_with_digital_skills": (get("titled_digital", year), get("titled", year)),
+        "titled_digitally_proficient": (get("titled_proficient", year), get("titled", year)),
+    }
+    for indicator, kind in GROUP_INDICATORS.items():
+        found[indicator] = (get(f"recognised:{kind}", year), get(f"groups:{kind}"))
+    return found
 
 
-def unit_progress(targets, unit_path, year, population_by_birth_year, titles):
-    """Every indicator the skeleton can measure for one unit and year."""
-    adult_count = adults(population_by_birth_year, year)
-    titled = titles.get("titled", 0)
-    rows = [
-        ("adults_titled", titled, adult_count),
-        ("titled_with_digital_skills", titles.get("digitally_skilled", 0), titled),
-        ("titled_digitally_proficient", titles.get("digitally_proficient", 0), titled),
-    ]
-    return [progress(name, num, den, target_for(targets, name, year, unit_path))
-            for name, num, den in rows]
+def population_summary(tallies, year, adult_age=ADULT_AGE):
+    """The headline counts of a unit for ``year`` (people, adults, adults in groups, titles)."""
+    population = {k: n for (m, k), n in tallies.items() if m == "people"}
+    grouped = {k: n for (m, k), n in tallies.items() if m == "grouped"}
+    return {"people": sum(population.values()), "adults": adults(population, year, adult_age),
+            "adults_in_groups": adults(grouped, year, adult_age),
+            "titled": tallies.get(("titled", year), 0),
+            "titled_digitally_skilled": tallies.get(("titled_digital", year), 0),
+            "titled_digitally_proficient": tallies.get(("titled_proficient", year), 0)}
 
 
-# -- population: how a person's change moves the (unit, birth year) counters ---------------------
-POPULATION_CHANGES = ("registered", "updated", "moved", "removed")
+def unit_progress(targets, unit_path, year, tallies, adult_age=ADULT_AGE,
+                  warning_ratio=WARNING_RATIO, indicators=INDICATORS):
+    """Every indicator of one unit and year, against the milestone that applies."""
+    found = figures(tallies, year, adult_age)
+    result = []
+    for name in indicators:
+        numerator, denominator = found[name]
+        target_year, target = milestone_for(targets, name, year, unit_path)
+        result.append(progress(name, numerator, denominator, target, target_year,
+                               warning_ratio))
+    return result
 
 
-def population_deltas(change, person, deltas=None):
-    """Counter changes ``{(unit_code, birth_year): +/-n}`` one person's change makes along
-    the unit paths; added into ``deltas`` when given (for a batch), zeros left in.
-
-    ``person`` holds the facts of an event: ``unit_path``, ``birth_year``, and for a move
-    ``from_unit_path``; ``previous`` (when known) holds the facts before the change.
-    - registered: +1 at every unit of the path, in the birth year;
-    - removed: -1 likewise;
-    - moved: -1 along ``from_unit_path`` (in the previous birth year when given), +1 along
-      ``unit_path``: the ancestors both share net to zero;
-    - updated: only a changed birth year moves the counters (-1 old year, +1 new year).
-    """
-    if change not in POPULATION_CHANGES:
-        raise ValueError(f"unknown change {change!r}")
-    deltas = {} if deltas is None else deltas
-    year = person["birth_year"]
-    previous_year = (person.get("previous") or {}).get("birth_year") or year
-
-    def add(path, birth_year, n):
-        for code in path:
-            key = (code, birth_year)
-            deltas[key] = deltas.get(key, 0) + n
-
-    if change == "registered":
-        add(person["unit_path"], year, 1)
-    elif change == "removed":
-        add(person["unit_path"], year, -1)
-    elif change == "moved":
-        add(person["from_unit_path"], previous_year, -1)
-        add(person["unit_path"], year, 1)
-    elif previous_year != year:  # updated
-        add(person["unit_path"], previous_year, -1)
-        add(person["unit_path"], year, 1)
-    return deltas
+# -- crossings ------------------------------------------------------------------------------------
+def crossing(before, after):
+    """The target event a change of status calls for: target_reached when the indicator
+    reaches its target (also the first time it is measured), target_at_risk when it falls
+    from reached or on track under the warning line (not when first measured there: a new,
+    empty unit is not news)."""
+    if after == "reached" and before != "reached":
+        return "target_reached"
+    if after == "at_risk" and before in ("reached", "on_track"):
+        return "target_at_risk"
+    return None
 
 
-def batch_population_deltas(changes):
-    """The summed, non-zero deltas of many ``(change, person)`` pairs, in key order (so
-    concurrent transactions lock counter rows in one order)."""
+# -- what a person and a group count for ----------------------------------------------------------
+@dataclass(frozen=True)
+class PersonState:
+    registered: bool = False          # a person_* event or the registry's export named them
+    removed: bool = False
+    birth_year: int | None = None
+    roles: frozenset = frozenset()
+    group_kinds: frozenset = frozenset()  # kinds of their current memberships
+    briefed: bool = False
+    titles: tuple = ()                # ((year, digital_skills), ...) current titles
+
+
+def person_tallies(person, adult_age=ADULT_AGE):
+    """What one person counts for at their unit (and each of its ancestors)."""
+    counts = Counter()
+    if person.removed:
+        return counts
+    staff = False
+    if person.registered:
+        counts[("people", person.birth_year)] += 1
+        if person.group_kinds & COMMUNITY_KINDS:
+            counts[("grouped", person.birth_year)] += 1
+        if person.roles & ASSOCIATION_ROLES:
+            counts[("members", 0)] += 1
+            if person.briefed:
+                counts[("members_briefed", 0)] += 1
+        staff = "unit_staff" in person.roles or "learning_unit" in person.group_kinds
+        if staff:
+            counts[("staff", 0)] += 1
+    for year, skills in person.titles:
+        counts[("titled", year)] += 1
+        if skills in DIGITAL:
+            counts[("titled_digital", year)] += 1
+        if skills == "proficient":
+            counts[("titled_proficient", year)] += 1
+        if person.registered:
+            if is_adult(person.birth_year, year, adult_age):
+                counts[("titled_adult", year)] += 1
+            if staff:
+                counts[("titled_staff", year)] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class GroupState:
+    kind: str
+    members: int = 0                  # current members
+    title_years: frozenset = frozenset()  # years it holds a current group title for
+
+
+def group_tallies(group):
+    counts = Counter()
+    if group.members <= 0 and not group.title_years:
+        return counts  # not (or no longer) known: no member, no title
+    counts[(f"groups:{group.kind}", 0)] += 1
+    for year in group.title_years:
+        counts[(f"recognised:{group.kind}", year)] += 1
+    return counts
+
+
+def spread(path, counts, sign=1, into=None):
+    """``{(unit, metric, key): n}``: ``counts`` at every unit of ``path`` (root first)."""
+    into = {} if into is None else into
+    for code in path:
+        for (metric, key), n in counts.items():
+            if n:
+                k = (code, metric, key)
+                into[k] = into.get(k, 0) + sign * n
+    return into
+
+
+def change_deltas(before_path, before, after_path, after, into=None):
+    """Counter deltas of one thing (person or group) going from ``before`` at
+    ``before_path`` to ``after`` at ``after_path`` (tallies as given by person_tallies or
+    group_tallies); ancestors both share net out. Zeros dropped by ``nonzero``."""
+    into = {} if into is None else into
+    if before and before_path:
+        spread(before_path, before, -1, into)
+    if after and after_path:
+        spread(after_path, after, 1, into)
+    return into
+
+
+def nonzero(deltas):
+    """The deltas that change something, in key order (so concurrent transactions take the
+    counter rows' locks in one order)."""
+    return {k: n for k, n in sorted(deltas.items()) if n}
+
+
+def rehome(from_path, to_path, rows):
+    """A merge: ``rows`` ({(metric, key[, day]): n}) counted at ``from_path[-1]`` now belong
+    under ``to_path``. Returns {(unit, *rest): n} to add (the old unit's rows go to zero)."""
     deltas = {}
-    for change, person in changes:
-        population_deltas(change, person, deltas)
-    return {key: n for key, n in sorted(deltas.items()) if n}
+    for path, sign in ((from_path, -1), (to_path, 1)):
+        for code in path:
+            for rest, n in rows.items():
+                k = (code, *rest)
+                deltas[k] = deltas.get(k, 0) + sign * n
+    return nonzero(deltas)
+
+
+def resolve(merged_into, code):
+    """Today's unit for ``code``: follow the merges (a→b, b→c gives c)."""
+    seen = set()
+    while code in merged_into and merged_into[code] and code not in seen:
+        seen.add(code)
+        code = merged_into[code]
+    return code
+
+
+def report_day(moment):
+    """The day (in Vietnam) an event happened, for the time series."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(REPORT_TZ).date()
+    return moment
+
+
+# -- as of, and time series -----------------------------------------------------------------------
+def tallies_as_of(history, day):
+    """Tallies from dated deltas ``[(metric, key, day, n)]``: what was counted by ``day``."""
+    counts = Counter()
+    for metric, key, when, n in history:
+        if when <= day:
+            counts[(metric, key)] += n
+    return {k: n for k, n in counts.items() if n}
+
+
+def month_ends(year, today=None):
+    """The last day of each month of ``year`` up to today's month (all 12 for a past year)."""
+    today = today or date.today()
+    ends = []
+    for month in range(1, 13):
+        first = date(year, month, 1)
+        if first > today:
+            break
+        nxt = date(year + (month == 12), month % 12 + 1, 1)
+        ends.append(nxt - timedelta(days=1))
+    return ends
+
+
+def monthly_series(history, year, adult_age=ADULT_AGE, today=None):
+    """Each month of ``year``: every indicator's (numerator, denominator) at the month's end,
+    from the dated deltas ``[(metric, key, day, n)]``."""
+    rows = sorted(history, key=lambda r: r[2])
+    counts, i, points = Counter(), 0, []
+    for end in month_ends(year, today):
+        while i < len(rows) and rows[i][2] <= end:
+            metric, key, _, n = rows[i]
+            counts[(metric, key)] += n
+            i += 1
+        points.append((end, figures(counts, year, adult_age)))
+    return points
+
+
+# -- rebuild ------------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    """Everything the sources say, as plain dicts (the RPC export items)."""
+    people: list = field(default_factory=list)
+    memberships: list = field(default_factory=list)
+    activities: list = field(default_factory=list)
+    recognitions: list = field(default_factory=list)
+    group_recognitions: list = field(default_factory=list)
+
+
+EPOCH = date(2021, 1, 1)  # the programme's start: "before any series" for undated facts
+
+
+def _title_day(item, today):
+    """The day a title was granted when the export says it, else the end of its year (or
+    today for this year's titles)."""
+    for key in ("granted_at", "granted_on"):
+        value = item.get(key)
+        if value:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return report_day(moment) if isinstance(moment, datetime) else moment
+    return min(today, date(int(item["year"]), 12, 31))
+
+
+def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
+    """The projections the sources imply, computed the way the event handlers compute them:
+    ``(tallies {(unit, metric, key): n}, days {(unit, metric, key, day): n},
+    people {id: (unit_code, PersonState)}, groups {id: (unit_code, GroupState)},
+    paths {unit: path})``.
+
+    ``days`` dates each count by its fact: a title on the day it was granted (if the export
+    says) else the end of its year; a membership-independent count (people, roles) at EPOCH.
+    A title whose holder the registry does not export belongs to someone removed since
+    (assessment checks the registry before it grants): it counts for nothing, as after a
+    person_removed event."""
+    today = today or date.today()
+    paths = {}
+    for items in (snapshot.people, snapshot.memberships, snapshot.activities,
+                  snapshot.recognitions, snapshot.group_recognitions):
+        for item in items:
+            path = item["unit_path"]
+            for i, code in enumerate(path):
+                paths.setdefault(code, list(path[:i + 1]))
+    people = {}
+    for p in snapshot.people:
+        people[str(p["person_id"])] = {"unit": p["unit_code"], "registered": True,
+                                       "removed": False, "birth_year": p["birth_year"],
+                                       "roles": frozenset(p["roles"]), "kinds": Counter(),
+                                       "briefed": False, "titles": []}
+    groups = {}
+    for m in snapshot.memberships:
+        gid = str(m["group_id"])
+        group = groups.setdefault(gid, {"unit": m["unit_code"], "kind": m["group_kind"],
+                                        "members": 0, "years": {}})
+        if m.get("left_on") is None:
+            group["members"] += 1
+            person = people.get(str(m["person_id"]))
+            if person is not None:
+                person["kinds"][m["group_kind"]] += 1
+    for a in snapshot.activities:
+        person = people.get(str(a["person_id"]))
+        if a["kind"] == "briefing" and person is not None:
+            person["briefed"] = True
+    for r in snapshot.recognitions:
+        pid = str(r["person_id"])
+        person = people.get(pid)
+        if person is None:
+            person = people[pid] = {"unit": r["unit_code"], "registered": False,
+                                    "removed": True, "birth_year": None, "roles": frozenset(),
+                                    "kinds": Counter(), "briefed": False, "titles": []}
+        person["titles"].append(((int(r["year"]), r["digital_skills"]), _title_day(r, today)))
+    for g in snapshot.group_recognitions:
+        gid = str(g["group_id"])
+        group = groups.setdefault(gid, {"unit": g["unit_code"], "kind": g["group_kind"],
+                                        "members": 0, "years": {}})
+        day = _title_day(g, today)
+        group["years"][int(g["year"])] = min(day, group["years"].get(int(g["year"]), day))
+
+    tallies, days = {}, {}
+
+    def count(unit, counts, day):
+        path = paths.get(unit, [unit])
+        spread(path, counts, 1, tallies)
+        for (code, metric, key), n in spread(path, counts).items():
+            k = (code, metric, key, day)
+            days[k] = days.get(k, 0) + n
+
+    person_states = {}
+    for pid, p in people.items():
+        facts = dict(registered=p["registered"], removed=p["removed"],
+                     birth_year=p["birth_year"], roles=p["roles"],
+                     group_kinds=frozenset(p["kinds"]), briefed=p["briefed"])
+        state = PersonState(**facts, titles=tuple(sorted(t for t, _ in p["titles"])))
+        person_states[pid] = (p["unit"], state)
+        base = person_tallies(PersonState(**facts), adult_age)
+        count(p["unit"], base, EPOCH)
+        for title, day in p["titles"]:
+            with_title = person_tallies(PersonState(**facts, titles=(title,)), adult_age)
+            with_title.subtract(base)
+            count(p["unit"], +with_title, day)
+    group_states = {}
+    for gid, g in groups.items():
+        state = GroupState(g["kind"], g["members"], frozenset(g["years"]))
+        group_states[gid] = (g["unit"], state)
+        base = group_tallies(GroupState(g["kind"], g["members"]))
+        count(g["unit"], base, EPOCH)
+        before, years = base, set()
+        for year, day in sorted(g["years"].items(), key=lambda item: item[1]):
+            years.add(year)  # cumulative: the group is known once, from its first title
+            now = group_tallies(GroupState(g["kind"], g["members"], frozenset(years)))
+            step = Counter(now)
+            step.subtract(before)
+            count(g["unit"], +step, day)
+            before = now
+    return nonzero(tallies), nonzero(days), person_states, group_states, paths
+
+
+def drift(current, rebuilt):
+    """``{(unit, metric, key): (was, now)}`` for every counter the rebuild corrects."""
+    return {k: (current.get(k, 0), rebuilt.get(k, 0))
+            for k in sorted(set(current) | set(rebuilt))
+            if current.get(k, 0) != rebuilt.get(k, 0)}

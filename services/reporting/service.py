@@ -1,100 +1,170 @@
-"""The reporting service: projections kept current from registry and assessment events.
+"""The reporting service: projections kept current from registry and assessment events, and
+the figures read from them (REST, exports, dashboard, RPC ``progress``).
 
-Each fact changes a handful of counters along its unit's path, in the same transaction as
-its inbox row (DESIGN.md §2.4): O(tree depth), never a recount.
+Each event changes a handful of counters along its unit's path, in the same transaction as
+its inbox row (DESIGN.md §2.4): O(tree depth), never a recount. What a person or a group
+counts for is domain.py's; this module loads the facts, calls it and applies the deltas.
 """
+from datetime import date
+from pathlib import Path
+
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from nameko.rpc import rpc
+from sqlalchemy import text
+from werkzeug.wrappers import Response
 
+from cdht import openapi
 from cdht.consumer import handle_event
+from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
+from cdht.openapi import Route
 from cdht.outbox import add_event
-from cdht.web import ApiError, api, health
-from services.reporting import domain
-from services.reporting.models import Population, RecognitionFact, TitleCount, UnitPath
-from services.reporting.schemas import ProgressQuerySchema, UnitProgressSchema
+from cdht.web import ApiError, NotFound, api, health
+from services.reporting import domain, export, projection as proj
+from services.reporting.schemas import (
+    BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
+    SeriesQuerySchema, SeriesSchema, UnitListSchema, UnitProgressSchema,
+)
 
-TARGETS = domain.load_targets()
+DASHBOARD = Path(__file__).resolve().parent / "dashboard.html"
+_TARGETS = {}
+
+
+def targets_of(config):
+    """The targets file named by REPORTING_TARGETS_FILE (default: targets.yaml beside this)."""
+    path = config.get("TARGETS_FILE") or None
+    if path not in _TARGETS:
+        _TARGETS[path] = domain.load_targets(path)
+    return _TARGETS[path]
 
 
 class RecognitionNotYetSeen(Exception):
     """A revocation overtook its grant (they travel on different queues): retry later."""
 
 
-def _add(session, model, keys, increments, returning=False):
-    """Add ``increments`` to the counter row at ``keys``, creating it at zero if missing;
-    with ``returning``, the row's counters after the change."""
-    table = model.__table__
-    stmt = insert(table).values(**keys, **increments)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={col: table.c[col] + stmt.excluded[col] for col in increments})
-    if returning:
-        return session.execute(stmt.returning(*(table.c[c] for c in increments))).mappings().one()
-    session.execute(stmt)
+def _query(request, schema):
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise ApiError(400, "invalid input", exc.messages) from None
 
 
-def _titles(session, unit_code, year):
-    row = session.get(TitleCount, (unit_code, year))
-    return {"titled": row.titled, "digitally_skilled": row.digitally_skilled,
-            "digitally_proficient": row.digitally_proficient} if row else {}
-
-
-def _remember_paths(session, unit_paths):
-    """Every unit on ``unit_paths`` with its path from the root, in one statement."""
-    rows = {}
-    for path in unit_paths:
-        for i, code in enumerate(path):
-            rows.setdefault(code, list(path[:i + 1]))
-    if rows:
-        session.execute(insert(UnitPath.__table__)
-                        .values([{"unit_code": c, "path": p} for c, p in sorted(rows.items())])
-                        .on_conflict_do_nothing())
-
-
-_ADD_POPULATION = text("""
-    INSERT INTO population (unit_code, birth_year, people)
-    SELECT * FROM unnest(CAST(:codes AS varchar[]), CAST(:years AS int[]),
-                         CAST(:deltas AS int[]))
-    ON CONFLICT (unit_code, birth_year)
-    DO UPDATE SET people = population.people + EXCLUDED.people
-""")
-
-
-def _apply_population(session, deltas):
-    """Add ``{(unit_code, birth_year): n}`` to the population counters: one statement for
-    any number of counters, rows taken in key order (no deadlock between two batches)."""
-    if not deltas:
-        return
-    keys = sorted(deltas)
-    session.execute(_ADD_POPULATION, {"codes": [k[0] for k in keys],
-                                      "years": [k[1] for k in keys],
-                                      "deltas": [deltas[k] for k in keys]})
-
-
-def _population(session, unit_code):
-    return dict(session.execute(select(Population.birth_year, Population.people)
-                                .where(Population.unit_code == unit_code)).all())
+ROUTES = (
+    Route("GET", "/health", "Health of the database and the broker", errors=(503,),
+          tag="service"),
+    Route("GET", "/openapi.json", "This OpenAPI document", tag="service"),
+    Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
+          tag="service"),
+    Route("GET", "/lag", "Events published but not yet applied, per handler", response=LagSchema,
+          tag="service"),
+    Route("GET", "/units", "Units known to reporting (today's tree, merged ones marked)",
+          response=UnitListSchema),
+    Route("GET", "/units/<string:unit_code>/progress",
+          "Each indicator of a unit for a year: numerator, denominator, share, target, gap",
+          query=ProgressQuerySchema, response=UnitProgressSchema,
+          description="Every figure counts the unit's whole subtree. With as_of, the figures "
+                      "as they stood at the end of that day, under today's unit tree (merged "
+                      "units' history counts under the unit they became)."),
+    Route("GET", "/units/<string:unit_code>/breakdown",
+          "One indicator per child unit (which communes lag), sorted by gap",
+          query=BreakdownQuerySchema, response=BreakdownSchema),
+    Route("GET", "/units/<string:unit_code>/series",
+          "Every indicator month by month through the year (figures at each month's end)",
+          query=SeriesQuerySchema, response=SeriesSchema),
+    Route("GET", "/units/<string:unit_code>/report.csv",
+          "The annual report: every indicator, child units as rows, with totals (CSV)",
+          query=ExportQuerySchema, media_type="text/csv", tag="exports"),
+    Route("GET", "/units/<string:unit_code>/report.xlsx",
+          "The annual report to the national association: a sheet per indicator (XLSX)",
+          query=ExportQuerySchema, tag="exports",
+          media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    Route("GET", "/dashboard", "The dashboard page (Vietnamese, with an English switch)",
+          media_type="text/html", tag="dashboard"),
+)
 
 
 class ReportingService:
+    """Progress of every unit toward the Learning Citizen programme's targets, kept from the
+    registry's and assessment's events."""
     name = "reporting"
     db = Database(relay=True)
     config = Config()
+    openapi_routes = ROUTES
 
-    # -- population: the registry's people -------------------------------------------------
+    @property
+    def targets(self):
+        return targets_of(self.config)
+
+    @property
+    def adult_age(self):
+        return proj.adult_age_of(self.config)
+
+    # -- the common end of every handler ----------------------------------------------------------
+    def _finish(self, session, event, consumer, deltas, day, stats_year=None, stats_unit=None):
+        """Apply the deltas (dated ``day``), publish crossings and statistics, record lag."""
+        deltas = proj.apply(session, deltas, day)
+        for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
+            add_event(session, kind, data | {"cause_event_id": event.event_id},
+                      producer=self.name, correlation_id=event.correlation_id)
+        if stats_unit is not None:
+            counters = proj.tallies_of(session, [stats_unit])[stats_unit]
+            summary = domain.population_summary(counters, stats_year, self.adult_age)
+            add_event(session, "statistics_updated", {
+                "unit_code": stats_unit, "year": stats_year, "people": summary["people"],
+                "adults": summary["adults"], "titled": summary["titled"],
+                "titled_digitally_skilled": summary["titled_digitally_skilled"],
+                "titled_digitally_proficient": summary["titled_digitally_proficient"],
+                "cause_event_id": event.event_id,
+            }, producer=self.name, correlation_id=event.correlation_id)
+        proj.record_applied(session, consumer, event.occurred_at)
+
+    def _people_change(self, session, people, mutate):
+        """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
+        for before, taken off along its old path; what it counts for now, added along its
+        (merge-resolved) new one."""
+        before = {pid: (r["unit_code"], proj.person_state(r)) for pid, r in people.items()}
+        mutate(people)
+        placed = proj.placements(session, sorted({r["unit_code"] for r in people.values()} |
+                                                 {u for u, _ in before.values()}))
+        deltas = {}
+        for pid, row in people.items():
+            old_unit, old = before[pid]
+            row["unit_code"], path = placed[row["unit_code"]]
+            domain.change_deltas(placed[old_unit][1], domain.person_tallies(old, self.adult_age),
+                                 path, domain.person_tallies(proj.person_state(row),
+                                                             self.adult_age), deltas)
+        proj.save_people(session, people)
+        return deltas
+
+    # -- people: the registry's person events ----------------------------------------------------
     def _apply_people(self, event, consumer, changes):
-        """One transaction: the inbox row, the unit paths seen, every counter delta."""
+        """One transaction: the inbox row, the unit paths seen, every person's counters."""
         with self.db.transaction() as session:
             if not first_delivery(session, event, consumer):
                 return
-            _remember_paths(session, [p[key] for _, p in changes
-                                      for key in ("unit_path", "from_unit_path")
-                                      if p.get(key)])
-            _apply_population(session, domain.batch_population_deltas(changes))
+            proj.remember_paths(session, [p[key] for _, p in changes
+                                          for key in ("unit_path", "from_unit_path")
+                                          if p.get(key)])
+            people = proj.load_people(session, {str(p["person_id"]): p["unit_code"]
+                                                for _, p in changes})
+
+            def mutate(rows):
+                for change, facts in changes:
+                    row = rows[str(facts["person_id"])]
+                    if change == "removed":
+                        row["removed"] = True
+                        continue
+                    if change == "registered" and row["registered"]:
+                        continue  # a later update or move came first and already holds more
+                    if change in ("registered", "moved") or not row["registered"]:
+                        row["unit_code"] = facts["unit_code"]
+                    row.update(registered=True, birth_year=facts["birth_year"],
+                               roles=frozenset(facts["roles"]),
+                               target_group=facts["target_group"])
+            deltas = self._people_change(session, people, mutate)
+            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
 
     @handle_event("registry", "person_registered")
     def on_person_registered(self, event):
@@ -119,71 +189,430 @@ class ReportingService:
     def on_person_removed(self, event):
         self._apply_people(event, "reporting.on_person_removed", [("removed", event.data)])
 
+    # -- groups and learning -------------------------------------------------------------------
+    @handle_event("registry", "membership_changed")
+    def on_membership_changed(self, event):
+        """A person joined or left a family, clan, community or learning unit: the person's
+        group kinds and the group's member count (a group is known while it has members)."""
+        data, consumer = event.data, "reporting.on_membership_changed"
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            group_unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
+            people = proj.load_people(session, {str(data["person_id"]): group_unit})
+            group = proj.load_group(session, data["group_id"], data["group_kind"], group_unit)
+            old_group = domain.group_tallies(proj.group_state(group))
+            current = session.scalar(text(
+                "SELECT current FROM memberships WHERE membership_id = :id FOR UPDATE"),
+                {"id": str(data["membership_id"])})
+            step = 0
+            if data["change"] == "joined" and current is None:
+                step = 1
+                session.execute(text(
+                    "INSERT INTO memberships VALUES (:id, :person, :group, :kind, true)"),
+                    {"id": str(data["membership_id"]), "person": str(data["person_id"]),
+                     "group": str(data["group_id"]), "kind": data["group_kind"]})
+            elif data["change"] == "left":
+                if current:
+                    step = -1
+                    session.execute(text("UPDATE memberships SET current = false "
+                                         "WHERE membership_id = :id"),
+                                    {"id": str(data["membership_id"])})
+                elif current is None:  # left overtook joined: the join must never count
+                    session.execute(text(
+                        "INSERT INTO memberships VALUES (:id, :person, :group, :kind, false)"),
+                        {"id": str(data["membership_id"]), "person": str(data["person_id"]),
+                         "group": str(data["group_id"]), "kind": data["group_kind"]})
+
+            def mutate(rows):
+                rows[str(data["person_id"])]["kinds"][data["group_kind"]] += step
+            deltas = self._people_change(session, people, mutate)
+            group["members"] += step
+            proj.save_group(session, group)
+            group_path = proj.path_of(session, group["unit_code"])
+            domain.change_deltas(group_path, old_group, group_path,
+                                 domain.group_tallies(proj.group_state(group)), deltas)
+            self._finish(session, event, consumer, deltas, data["effective_on"])
+
+    @handle_event("registry", "learning_activity_recorded")
+    def on_learning_activity_recorded(self, event):
+        """A briefing (quán triệt) counts its person as briefed; the same activity recorded
+        again with another kind undoes it."""
+        data, consumer = event.data, "reporting.on_learning_activity_recorded"
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
+            params = {"id": str(data["activity_id"]), "person": str(data["person_id"]),
+                      "on": data["started_on"]}
+            if data["kind"] == "briefing":
+                session.execute(text(
+                    "INSERT INTO briefings VALUES (:id, :person, :on) ON CONFLICT (activity_id) "
+                    "DO UPDATE SET started_on = EXCLUDED.started_on"), params)
+            else:
+                session.execute(text("DELETE FROM briefings WHERE activity_id = :id"), params)
+            briefed = bool(session.scalar(text(
+                "SELECT 1 FROM briefings WHERE person_id = :person LIMIT 1"), params))
+
+            def mutate(rows):
+                rows[str(data["person_id"])]["briefed"] = briefed
+            deltas = self._people_change(session, people, mutate)
+            self._finish(session, event, consumer, deltas, data["started_on"])
+
+    @handle_event("registry", "units_merged")
+    def on_units_merged(self, event):
+        """Units merged into one: their counters and history now count under it (so "as of"
+        answers under today's tree), their people and groups are placed there."""
+        data, consumer = event.data, "reporting.on_units_merged"
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            proj.remember_paths(session, [data["unit_path"], *data["from_unit_paths"]])
+            into, into_path = data["unit_code"], data["unit_path"]
+            moved_counters, moved_days = {}, {}
+            for from_path in data["from_unit_paths"]:
+                code = from_path[-1]
+                if code == into:
+                    continue
+                session.execute(text("UPDATE unit_paths SET merged_into = :into "
+                                     "WHERE unit_code = :code"), {"into": into, "code": code})
+                rows = {(m, k): n for m, k, n in session.execute(text(
+                    "SELECT metric, key, n FROM tallies WHERE unit_code = :c AND n <> 0"),
+                    {"c": code})}
+                for k, n in domain.rehome(from_path, into_path, rows).items():
+                    moved_counters[k] = moved_counters.get(k, 0) + n
+                days = {(m, k, d): n for m, k, d, n in session.execute(text(
+                    "SELECT metric, key, day, n FROM tally_days WHERE unit_code = :c "
+                    "AND n <> 0"), {"c": code})}
+                for k, n in domain.rehome(from_path, into_path, days).items():
+                    moved_days[k] = moved_days.get(k, 0) + n
+                for table in ("people", "groups"):
+                    session.execute(text(f"UPDATE {table} SET unit_code = :into "  # noqa: S608
+                                         "WHERE unit_code = :code"), {"into": into, "code": code})
+            proj.add_days(session, moved_days)
+            proj.add_tallies(session, moved_counters)
+            proj.record_applied(session, consumer, event.occurred_at)
+
+    # -- titles: assessment's events ----------------------------------------------------------
     @handle_event("assessment", "recognition_granted")
     def on_recognition_granted(self, event):
-        data = event.data
+        data, consumer = event.data, "reporting.on_recognition_granted"
         with self.db.transaction() as session:
-            if not first_delivery(session, event, "reporting.on_recognition_granted"):
+            if not first_delivery(session, event, consumer):
                 return
-            _remember_paths(session, [data["unit_path"]])
-            session.add(RecognitionFact(
-                recognition_id=data["recognition_id"], person_id=data["person_id"],
-                year=data["year"], unit_path=data["unit_path"],
-                digital_skills=data["digital_skills"], granted_at=event.occurred_at))
-            self._apply_title(session, event, data["unit_path"], data["year"],
-                              domain.title_increments(data["digital_skills"]))
+            proj.remember_paths(session, [data["unit_path"]])
+            if session.scalar(text(
+                    "SELECT 1 FROM recognition_facts WHERE recognition_id = :id"),
+                    {"id": str(data["recognition_id"])}):
+                return
+            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
+            session.execute(text(
+                "INSERT INTO recognition_facts (recognition_id, person_id, year, unit_path, "
+                "digital_skills, granted_at) VALUES (:id, :person, :year, :path, :skills, :at)"),
+                {"id": str(data["recognition_id"]), "person": str(data["person_id"]),
+                 "year": data["year"], "path": data["unit_path"],
+                 "skills": data["digital_skills"], "at": event.occurred_at})
+
+            def mutate(rows):
+                row = rows[str(data["person_id"])]
+                if not row["registered"]:
+                    row["unit_code"] = data["unit_code"]
+                row["titles"].append((data["year"], data["digital_skills"]))
+            deltas = self._people_change(session, people, mutate)
+            unit = people[str(data["person_id"])]["unit_code"]
+            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at),
+                         stats_year=data["year"], stats_unit=unit)
 
     @handle_event("assessment", "recognition_revoked")
     def on_recognition_revoked(self, event):
-        data = event.data
+        data, consumer = event.data, "reporting.on_recognition_revoked"
         with self.db.transaction() as session:
-            if not first_delivery(session, event, "reporting.on_recognition_revoked"):
+            if not first_delivery(session, event, consumer):
                 return
-            fact = session.get(RecognitionFact, data["recognition_id"], with_for_update=True)
+            fact = session.execute(text(
+                "SELECT person_id, year, digital_skills, revoked_at FROM recognition_facts "
+                "WHERE recognition_id = :id"), {"id": str(data["recognition_id"])}).first()
             if fact is None:
                 raise RecognitionNotYetSeen(str(data["recognition_id"]))
             if fact.revoked_at is not None:
                 return
-            fact.revoked_at = event.occurred_at
-            self._apply_title(session, event, fact.unit_path, fact.year,
-                              domain.title_increments(fact.digital_skills, sign=-1))
+            people = proj.load_people(session, {str(fact.person_id): data["unit_code"]})
+            updated = session.execute(text(
+                "UPDATE recognition_facts SET revoked_at = :at WHERE recognition_id = :id "
+                "AND revoked_at IS NULL"), {"id": str(data["recognition_id"]),
+                                            "at": event.occurred_at}).rowcount
+            if not updated:
+                return
 
-    def _apply_title(self, session, event, unit_path, year, increments):
-        leaf = unit_path[-1]
-        population = _population(session, leaf)  # read before any counter row is locked
-        # The counter rows are shared by every event of the unit's subtree (the province row
-        # by all of them): touch them last, so each transaction holds their locks briefly.
-        for code in unit_path[:-1]:  # root first: concurrent updates lock rows in one order
-            _add(session, TitleCount, {"unit_code": code, "year": year}, increments)
-        titles = _add(session, TitleCount, {"unit_code": leaf, "year": year}, increments,
-                      returning=True)
-        add_event(session, "statistics_updated", {
-            "unit_code": leaf, "year": year, "people": sum(population.values()),
-            "adults": domain.adults(population, year), "titled": titles["titled"],
-            "titled_digitally_skilled": titles["digitally_skilled"],
-            "titled_digitally_proficient": titles["digitally_proficient"],
-            "cause_event_id": event.event_id,
-        }, producer=self.name, correlation_id=event.correlation_id)
+            def mutate(rows):
+                rows[str(fact.person_id)]["titles"].remove((fact.year, fact.digital_skills))
+            deltas = self._people_change(session, people, mutate)
+            unit = people[str(fact.person_id)]["unit_code"]
+            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at),
+                         stats_year=fact.year, stats_unit=unit)
 
-    # -- HTTP ------------------------------------------------------------------------------
+    @handle_event("assessment", "group_recognition_granted")
+    def on_group_recognition_granted(self, event):
+        data, consumer = event.data, "reporting.on_group_recognition_granted"
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
+            group = proj.load_group(session, data["group_id"], data["group_kind"], unit)
+            before = domain.group_tallies(proj.group_state(group))
+            inserted = session.execute(text(
+                "INSERT INTO group_titles VALUES (:id, :group, :kind, :year, :level, :at, NULL) "
+                "ON CONFLICT DO NOTHING"),
+                {"id": str(data["group_recognition_id"]), "group": str(data["group_id"]),
+                 "kind": data["group_kind"], "year": data["year"], "level": data["level"],
+                 "at": event.occurred_at}).rowcount
+            if not inserted:
+                return
+            group["years"].add(data["year"])
+            path = proj.path_of(session, group["unit_code"])
+            deltas = domain.change_deltas(path, before, path,
+                                          domain.group_tallies(proj.group_state(group)))
+            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+
+    @handle_event("assessment", "group_recognition_revoked")
+    def on_group_recognition_revoked(self, event):
+        data, consumer = event.data, "reporting.on_group_recognition_revoked"
+        with self.db.transaction() as session:
+            if not first_delivery(session, event, consumer):
+                return
+            title = session.execute(text(
+                "SELECT group_id, group_kind, year, revoked_at FROM group_titles "
+                "WHERE group_recognition_id = :id"),
+                {"id": str(data["group_recognition_id"])}).first()
+            if title is None:
+                raise RecognitionNotYetSeen(str(data["group_recognition_id"]))
+            if title.revoked_at is not None:
+                return
+            unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
+            group = proj.load_group(session, title.group_id, title.group_kind, unit)
+            before = domain.group_tallies(proj.group_state(group))
+            session.execute(text("UPDATE group_titles SET revoked_at = :at "
+                                 "WHERE group_recognition_id = :id"),
+                            {"id": str(data["group_recognition_id"]), "at": event.occurred_at})
+            group["years"] = set(session.scalars(text(
+                "SELECT DISTINCT year FROM group_titles WHERE group_id = :id "
+                "AND revoked_at IS NULL"), {"id": str(title.group_id)}))
+            path = proj.path_of(session, group["unit_code"])
+            deltas = domain.change_deltas(path, before, path,
+                                          domain.group_tallies(proj.group_state(group)))
+            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+
+    # -- reads --------------------------------------------------------------------------------------
+    def _unit(self, session, unit_code):
+        """(today's code, path) of a unit reporting knows; NotFound otherwise."""
+        row = session.execute(text("SELECT path, merged_into FROM unit_paths "
+                                   "WHERE unit_code = :c"), {"c": unit_code}).first()
+        if row is None:
+            raise NotFound(f"unit {unit_code}")
+        code, path = proj.placements(session, [unit_code])[unit_code]
+        return code, path
+
+    def _progress(self, session, unit_code, year, as_of=None):
+        code, path = self._unit(session, unit_code)
+        counters = (proj.tallies_as_of(session, code, as_of) if as_of
+                    else proj.tallies_of(session, [code])[code])
+        indicators = domain.unit_progress(self.targets, path, year, counters, self.adult_age,
+                                          proj.warning_ratio_of(self.config))
+        result = {"unit_code": code, "unit_path": path, "year": year, "as_of": as_of,
+                  **domain.population_summary(counters, year, self.adult_age),
+                  "indicators": []}
+        for p in indicators:
+            milestones = domain.milestones_for(self.targets, p.indicator, path)
+            result["indicators"].append(p.__dict__ | {"targets": {
+                "y2025": milestones.get(2025), "y2030": milestones.get(2030)}})
+        return result
+
+    @api("GET", "/units/<string:unit_code>/progress")
+    def unit_progress(self, request, unit_code):
+        query = _query(request, ProgressQuerySchema())
+        with self.db.read() as session:
+            return UnitProgressSchema().dump(self._progress(session, unit_code, query["year"],
+                                                            query.get("as_of")))
+
+    def _children(self, session, path):
+        return [(code, list(p)) for code, p in session.execute(text(
+            "SELECT unit_code, path FROM unit_paths WHERE merged_into IS NULL "
+            "AND cardinality(path) = :depth "
+            "AND path[1:cardinality(path) - 1] = CAST(:parent AS varchar[]) "
+            "ORDER BY unit_code"), {"depth": len(path) + 1, "parent": path})]
+
+    def _breakdown(self, session, unit_code, year, indicators=INDICATORS):
+        """{indicator: (total row, [child rows])} for a unit's children."""
+        code, path = self._unit(session, unit_code)
+        children = self._children(session, path)
+        counters = proj.tallies_of(session, [code] + [c for c, _ in children])
+        ratio = proj.warning_ratio_of(self.config)
+
+        def rows(unit, unit_path):
+            return {p.indicator: {"unit_code": unit, "numerator": p.numerator,
+                                  "denominator": p.denominator, "share": p.share,
+                                  "target": p.target, "gap": p.gap, "status": p.status}
+                    for p in domain.unit_progress(self.targets, unit_path, year, counters[unit],
+                                                  self.adult_age, ratio, indicators)}
+        total = rows(code, path)
+        per_child = [rows(c, p) for c, p in children]
+        return code, {i: (total[i], [r[i] for r in per_child]) for i in indicators}
+
+    @api("GET", "/units/<string:unit_code>/breakdown")
+    def unit_breakdown(self, request, unit_code):
+        query = _query(request, BreakdownQuerySchema())
+        indicator = query["indicator"]
+        with self.db.read() as session:
+            code, found = self._breakdown(session, unit_code, query["year"], (indicator,))
+        total, children = found[indicator]
+        key = {"gap": lambda r: (-(r["gap"] or 0), r["unit_code"]),
+               "share": lambda r: (r["share"] if r["share"] is not None else 2, r["unit_code"]),
+               "unit": lambda r: r["unit_code"]}[query["sort"]]
+        return BreakdownSchema().dump({"unit_code": code, "year": query["year"],
+                                       "indicator": indicator, "total": total,
+                                       "children": sorted(children, key=key)})
+
+    @api("GET", "/units/<string:unit_code>/series")
+    def unit_series(self, request, unit_code):
+        year = _query(request, SeriesQuerySchema())["year"]
+        with self.db.read() as session:
+            code, path = self._unit(session, unit_code)
+            rows = proj.history(session, code, date(year, 12, 31))
+        points = domain.monthly_series(rows, year, self.adult_age)
+        series = {i: [] for i in INDICATORS}
+        for end, found in points:
+            for indicator, (num, den) in found.items():
+                series[indicator].append({"month": end.strftime("%Y-%m"), "numerator": num,
+                                          "denominator": den,
+                                          "share": num / den if den else None})
+        targets = {}
+        for indicator in INDICATORS:
+            m = domain.milestones_for(self.targets, indicator, path)
+            targets[indicator] = {"y2025": m.get(2025), "y2030": m.get(2030)}
+        return SeriesSchema().dump({"unit_code": code, "year": year, "targets": targets,
+                                    "indicators": series})
+
+    @api("GET", "/units")
+    def list_units(self, request):
+        with self.db.read() as session:
+            rows = session.execute(text("SELECT unit_code, path, merged_into FROM unit_paths "
+                                        "ORDER BY cardinality(path), unit_code")).all()
+        return UnitListSchema().dump({"items": [
+            {"unit_code": c, "path": list(p), "merged_into": m} for c, p, m in rows]})
+
+    def _report(self, request, unit_code):
+        query = _query(request, ExportQuerySchema())
+        with self.db.read() as session:
+            code, found = self._breakdown(session, unit_code, query["year"])
+        return code, query, export.report_sheets(found, code, query["year"], query["lang"])
+
+    @api("GET", "/units/<string:unit_code>/report.csv")
+    def report_csv(self, request, unit_code):
+        code, query, sheets = self._report(request, unit_code)
+        return Response(export.to_csv(sheets), mimetype="text/csv", headers={
+            "Content-Disposition":
+                f'attachment; filename="cdht-{code}-{query["year"]}.csv"'})
+
+    @api("GET", "/units/<string:unit_code>/report.xlsx")
+    def report_xlsx(self, request, unit_code):
+        code, query, sheets = self._report(request, unit_code)
+        return Response(export.to_xlsx(sheets), mimetype=export.XLSX_TYPE, headers={
+            "Content-Disposition":
+                f'attachment; filename="cdht-{code}-{query["year"]}.xlsx"'})
+
+    @api("GET", "/lag")
+    def lag(self, request):
+        with self.db.read() as session:
+            rows = {r.consumer: r for r in session.execute(text(
+                "SELECT consumer, applied, last_occurred_at, last_applied_at "
+                "FROM consumer_lag")).all()}
+        depths = self._queue_depths()
+        consumers, waiting = [], 0
+        for method, queue in self._queues():
+            consumer = f"reporting.{method}"
+            row = rows.get(consumer)
+            depth = depths.get(queue)
+            waiting = None if depth is None or waiting is None else waiting + depth
+            consumers.append({
+                "consumer": consumer, "queue": queue, "waiting": depth,
+                "applied": row.applied if row else 0,
+                "last_occurred_at": row.last_occurred_at if row else None,
+                "last_applied_at": row.last_applied_at if row else None,
+                "lag_seconds": (row.last_applied_at - row.last_occurred_at).total_seconds()
+                if row and row.last_occurred_at else None})
+        return LagSchema().dump({"waiting": waiting, "consumers": consumers})
+
+    @classmethod
+    def _queues(cls):
+        from cdht.consumer import ReliableEventHandler
+        found = []
+        for name in sorted(dir(cls)):
+            for entrypoint in getattr(getattr(cls, name, None), "nameko_entrypoints", ()):
+                if isinstance(entrypoint, ReliableEventHandler):
+                    found.append((name, "evt-{}-{}--{}.{}".format(
+                        entrypoint.source_service, entrypoint.event_type, cls.name, name)))
+        return found
+
+    def _queue_depths(self):
+        """Messages waiting in each handler's queue (None when the broker does not answer)."""
+        from kombu import Connection
+        depths = {}
+        try:
+            with Connection(self.config["AMQP_URI"], connect_timeout=2) as conn:
+                channel = conn.channel()
+                for _, queue in self._queues():
+                    try:
+                        depths[queue] = channel.queue_declare(queue, passive=True).message_count
+                    except Exception:  # not declared yet: nothing waits in it
+                        channel = conn.channel()
+                        depths[queue] = 0
+        except Exception:
+            return {}
+        return depths
+
+    @api("GET", "/dashboard")
+    def dashboard(self, request):
+        return Response(DASHBOARD.read_text(encoding="utf-8"), mimetype="text/html")
+
     @api("GET", "/health")
     def health(self, request):
         return health(self.db, self.config["AMQP_URI"])
 
-    @api("GET", "/units/<string:unit_code>/progress")
-    def unit_progress(self, request, unit_code):
-        try:
-            query = ProgressQuerySchema().load(request.args.to_dict())
-        except ValidationError as exc:
-            raise ApiError(400, "invalid input", exc.messages) from None
-        year = query["year"]
+    _document = None
+
+    @classmethod
+    def openapi_document(cls):
+        if cls._document is None:
+            cls._document = openapi.service_document(cls, title="CDHT reporting",
+                                                     version="1.0.0")
+        return cls._document
+
+    @api("GET", "/openapi.json")
+    def openapi_json(self, request):
+        return self.openapi_document()
+
+    @api("GET", "/docs")
+    def docs(self, request):
+        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
+
+    # -- RPC ------------------------------------------------------------------------------------
+    @rpc
+    def progress(self, unit_code, year):
+        """For notifications: every indicator of a unit and year, with both milestones;
+        None for a unit reporting does not know."""
+        year = int(year)
         with self.db.read() as session:
-            population = _population(session, unit_code)
-            titles = _titles(session, unit_code, year)
-            unit_path = session.scalar(select(UnitPath.path)
-                                       .where(UnitPath.unit_code == unit_code)) or [unit_code]
-        indicators = domain.unit_progress(TARGETS, unit_path, year, population, titles)
-        return UnitProgressSchema().dump({
-            "unit_code": unit_code, "year": year, "people": sum(population.values()),
-            "adults": domain.adults(population, year), "titled": titles.get("titled", 0),
-            "indicators": [i.__dict__ for i in indicators]})
+            try:
+                found = self._progress(session, unit_code, year)
+            except NotFound:
+                return None
+        return {"unit_code": found["unit_code"], "year": year, "indicators": {
+            i["indicator"]: {"numerator": i["numerator"], "denominator": i["denominator"],
+                             "share": i["share"] or 0.0,
+                             "targets": {"2025": i["targets"]["y2025"],
+                                         "2030": i["targets"]["y2030"]}}
+            for i in found["indicators"]}}
+

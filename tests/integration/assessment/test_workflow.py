@@ -223,3 +223,23 @@ def test_a_course_after_the_title_raises_its_digital_level(assessment, registry,
     titles = assessment.get(f"/recognitions?person_id={commune.citizen['id']}")
     assert [(t["digital_skills"], t["revoked_at"] is None) for t in titles["items"]] == [
         ("basic", False), ("proficient", True)]
+
+
+def test_exports_for_rebuilds_page_through_current_titles(assessment, commune, registry):
+    from nameko.standalone.rpc import ServiceRpcProxy
+    people = [registry.person(unit="AG.LX") for _ in range(3)]
+    decided = [assessment.recognise(p, commune.reviewer, commune.chair) for p in people]
+    assessment.post(f"/recognitions/{decided[0]['recognition_id']}/revoke", {"reason": "x"},
+                    status=200)
+    with ServiceRpcProxy("assessment", assessment.config) as rpc:
+        first = rpc.export_recognitions(limit=1)
+        second = rpc.export_recognitions(after_id=first["next_after"], limit=1)
+        groups = rpc.export_group_recognitions()
+    assert first["next_after"] and second["next_after"] is not None
+    exported = {first["items"][0]["recognition_id"], second["items"][0]["recognition_id"]}
+    assert exported == {d["recognition_id"] for d in decided[1:]}
+    item = first["items"][0]
+    assert set(item) == {"recognition_id", "assessment_id", "person_id", "target_group", "year",
+                         "criteria_version", "total_score", "digital_skills", "unit_code",
+                         "unit_path", "granted_at"}
+    assert groups == {"items": [], "next_after": None}

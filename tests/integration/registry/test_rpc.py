@@ -82,7 +82,7 @@ def test_export_pages_through_everyone_without_personal_data(tree, registry):
     assert removed["id"] not in {p["person_id"] for p in seen}
     for item in seen:
         assert set(item) == {"person_id", "unit_code", "unit_path", "target_group", "roles",
-                             "birth_year"}
+                             "birth_year", "registered_at"}
         assert not PII & set(item)
         assert item["unit_path"] == ["AG", item["unit_code"]]
     assert {p["birth_year"] for p in seen} == set(range(1960, 1982))

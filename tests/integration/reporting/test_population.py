@@ -33,7 +33,7 @@ def imported(people, batch=1):
 def population(engine):
     with engine.connect() as conn:
         return {(u, y): n for u, y, n in conn.execute(text(
-            "SELECT unit_code, birth_year, people FROM population WHERE people <> 0"))}
+            "SELECT unit_code, key, n FROM tallies WHERE metric = 'people' AND n <> 0"))}
 
 
 def inbox(engine):
@@ -42,24 +42,34 @@ def inbox(engine):
 
 
 def test_a_batch_import_counts_each_change(reporting, publish, engines, wait_for):
-    people = [facts(change="registered") for _ in range(3)] + \
+    mover, updated = facts(), facts()
+    first = [facts(change="registered") for _ in range(3)] + \
         [facts(MB, 2010, change="registered")] + \
-        [facts(MB, change="moved", from_unit_path=LX,
-               previous={"target_group": "resident", "roles": [], "birth_year": 1985})] + \
-        [facts(change="updated", target_group="worker",
-               previous={"target_group": "resident", "roles": [], "birth_year": 1985})]
-    event = imported(people).to_message()
+        [mover | {"change": "registered"}, updated | {"change": "registered"}]
+    second = [mover | {"unit_code": "AG.MB", "unit_path": MB, "change": "moved",
+                       "from_unit_path": LX,
+                       "previous": {"target_group": "resident", "roles": [],
+                                    "birth_year": 1985}},
+              updated | {"change": "updated", "target_group": "worker",
+                         "previous": {"target_group": "resident", "roles": [],
+                                      "birth_year": 1985}}]
+    publish("registry", imported(first).to_message())
+    wait_for(lambda: inbox(engines["reporting"]) == 1, message="the first batch")
+    event = imported(second, batch=2).to_message()
     publish("registry", event)
     publish("registry", event)  # a duplicate: applied once
-    wait_for(lambda: inbox(engines["reporting"]) == 1, message="the batch")
+    wait_for(lambda: inbox(engines["reporting"]) == 2, message="the second batch")
     eventlet.sleep(0.3)
     assert population(engines["reporting"]) == {
-        ("AG", 1985): 3, ("AG", 2010): 1,             # a move nets to zero at AG
-        ("AG.LX", 1985): 2,                           # 3 registered, 1 moved away
+        ("AG", 1985): 5, ("AG", 2010): 1,             # a move nets to zero at AG
+        ("AG.LX", 1985): 4,                           # 5 registered, 1 moved away
         ("AG.MB", 1985): 1, ("AG.MB", 2010): 1}
     with engines["reporting"].connect() as conn:
         paths = dict(conn.execute(text("SELECT unit_code, path FROM unit_paths")).all())
+        people = conn.execute(text("SELECT count(*), count(*) FILTER (WHERE registered) "
+                                   "FROM people")).one()
     assert paths == {"AG": ["AG"], "AG.LX": LX, "AG.MB": MB}
+    assert tuple(people) == (6, 6)
 
 
 def test_moves_updates_and_removals_one_by_one(reporting, publish, engines, wait_for):

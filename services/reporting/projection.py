@@ -1,0 +1,298 @@
+"""The SQL side of reporting's projections: load the facts a change touches, lock them, store
+them back, and apply the counter deltas domain.py computes, in the caller's transaction.
+
+Every function takes a SQLAlchemy session (inside ``db.transaction()``). Counters are touched
+with one statement per table for any number of rows, in key order, and as late as possible in
+the transaction (the province's rows are shared by every event).
+"""
+from collections import Counter
+from datetime import date, datetime, timezone
+
+from sqlalchemy import text
+
+from services.reporting import domain
+
+# -- units ----------------------------------------------------------------------------------------
+_REMEMBER_PATHS = text("""
+    INSERT INTO unit_paths (unit_code, path)
+    SELECT u.code, string_to_array(u.path, '/')
+    FROM unnest(CAST(:codes AS varchar[]), CAST(:paths AS text[])) AS u(code, path)
+    ORDER BY u.code
+    ON CONFLICT (unit_code) DO UPDATE SET path = EXCLUDED.path
+    WHERE unit_paths.path IS DISTINCT FROM EXCLUDED.path AND unit_paths.merged_into IS NULL
+""")
+
+
+def remember_paths(session, unit_paths):
+    """Every unit on ``unit_paths`` with its path from the root, in one statement."""
+    rows = {}
+    for path in unit_paths:
+        if path:
+            for i, code in enumerate(path):
+                rows.setdefault(code, "/".join(path[:i + 1]))
+    if rows:
+        codes = sorted(rows)
+        session.execute(_REMEMBER_PATHS, {"codes": codes, "paths": [rows[c] for c in codes]})
+
+
+def placements(session, codes):
+    """``{code: (today's unit code, its path)}``: a merged unit resolves to its successor."""
+    merged, paths = {}, {}
+    wanted = set(codes)
+    while wanted:
+        found = session.execute(text(
+            "SELECT unit_code, path, merged_into FROM unit_paths "
+            "WHERE unit_code = ANY(:codes)"), {"codes": sorted(wanted)}).all()
+        for code, path, into in found:
+            paths[code], merged[code] = list(path), into
+        wanted = {into for _, _, into in found if into and into not in paths}
+    placed = {}
+    for code in codes:
+        today = domain.resolve(merged, code)
+        placed[code] = (today, paths.get(today, [today]))
+    return placed
+
+
+def path_of(session, code):
+    return placements(session, [code])[code][1]
+
+
+# -- people ---------------------------------------------------------------------------------------
+_STUB_PEOPLE = text("""
+    INSERT INTO people (person_id, unit_code, registered, removed, roles)
+    SELECT p.id, p.unit, false, false, '{}'
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS varchar[])) AS p(id, unit)
+    ORDER BY p.id
+    ON CONFLICT (person_id) DO NOTHING
+""")
+
+_SAVE_PEOPLE = text("""
+    UPDATE people SET unit_code = p.unit, registered = p.registered, removed = p.removed,
+           birth_year = p.birth_year, roles = string_to_array(p.roles, ','),
+           target_group = p.target_group
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS varchar[]), CAST(:registered AS bool[]),
+                CAST(:removed AS bool[]), CAST(:birth_years AS int[]), CAST(:roles AS text[]),
+                CAST(:groups AS varchar[]))
+         AS p(id, unit, registered, removed, birth_year, roles, target_group)
+    WHERE people.person_id = p.id
+""")
+
+
+def load_people(session, units_by_id):
+    """The people ``units_by_id`` names (id -> unit to place a person not yet known), locked
+    in id order, each a dict with their facts, current membership kinds, briefing, titles."""
+    ids = sorted(str(i) for i in units_by_id)
+    if not ids:
+        return {}
+    session.execute(_STUB_PEOPLE, {"ids": ids,
+                                   "units": [units_by_id[i] for i in sorted(units_by_id,
+                                                                             key=str)]})
+    people = {}
+    for row in session.execute(text(
+            "SELECT person_id, unit_code, registered, removed, birth_year, roles, target_group "
+            "FROM people WHERE person_id = ANY(CAST(:ids AS uuid[])) ORDER BY person_id "
+            "FOR UPDATE"), {"ids": ids}).mappings():
+        people[str(row["person_id"])] = dict(row, roles=frozenset(row["roles"] or ()),
+                                             kinds=Counter(), briefed=False, titles=[])
+    for pid, kind in session.execute(text(
+            "SELECT person_id, group_kind FROM memberships "
+            "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND current"), {"ids": ids}):
+        people[str(pid)]["kinds"][kind] += 1
+    for (pid,) in session.execute(text(
+            "SELECT DISTINCT person_id FROM briefings "
+            "WHERE person_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}):
+        people[str(pid)]["briefed"] = True
+    for pid, year, skills in session.execute(text(
+            "SELECT person_id, year, digital_skills FROM recognition_facts "
+            "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND revoked_at IS NULL"), {"ids": ids}):
+        people[str(pid)]["titles"].append((year, skills))
+    return people
+
+
+def person_state(row):
+    return domain.PersonState(
+        registered=row["registered"], removed=row["removed"], birth_year=row["birth_year"],
+        roles=frozenset(row["roles"]), group_kinds=frozenset(k for k, n in row["kinds"].items()
+                                                             if n > 0),
+        briefed=row["briefed"], titles=tuple(sorted(row["titles"])))
+
+
+def save_people(session, people):
+    if not people:
+        return
+    rows = [people[k] for k in sorted(people)]
+    session.execute(_SAVE_PEOPLE, {
+        "ids": [str(r["person_id"]) for r in rows], "units": [r["unit_code"] for r in rows],
+        "registered": [r["registered"] for r in rows], "removed": [r["removed"] for r in rows],
+        "birth_years": [r["birth_year"] for r in rows],
+        "roles": [",".join(sorted(r["roles"])) for r in rows],
+        "groups": [r["target_group"] for r in rows]})
+
+
+# -- groups ---------------------------------------------------------------------------------------
+def load_group(session, group_id, kind, unit_code):
+    """A group, locked (created as known from an event if new), with its title years."""
+    session.execute(text(
+        "INSERT INTO groups (group_id, kind, unit_code, members) VALUES (:id, :kind, :unit, 0) "
+        "ON CONFLICT (group_id) DO NOTHING"), {"id": str(group_id), "kind": kind,
+                                                "unit": unit_code})
+    row = dict(session.execute(text(
+        "SELECT group_id, kind, unit_code, members FROM groups WHERE group_id = :id "
+        "FOR UPDATE"), {"id": str(group_id)}).mappings().one())
+    row["years"] = set(session.scalars(text(
+        "SELECT DISTINCT year FROM group_titles WHERE group_id = :id AND revoked_at IS NULL"),
+        {"id": str(group_id)}))
+    return row
+
+
+def group_state(row):
+    return domain.GroupState(row["kind"], row["members"], frozenset(row["years"]))
+
+
+def save_group(session, row):
+    session.execute(text("UPDATE groups SET members = :members, unit_code = :unit "
+                         "WHERE group_id = :id"),
+                    {"members": row["members"], "unit": row["unit_code"],
+                     "id": str(row["group_id"])})
+
+
+# -- counters -------------------------------------------------------------------------------------
+_ADD_TALLIES = text("""
+    INSERT INTO tallies (unit_code, metric, key, n)
+    SELECT * FROM unnest(CAST(:units AS varchar[]), CAST(:metrics AS varchar[]),
+                         CAST(:keys AS int[]), CAST(:ns AS bigint[]))
+    ON CONFLICT (unit_code, metric, key) DO UPDATE SET n = tallies.n + EXCLUDED.n
+""")
+_ADD_DAYS = text("""
+    INSERT INTO tally_days (unit_code, metric, key, day, n)
+    SELECT * FROM unnest(CAST(:units AS varchar[]), CAST(:metrics AS varchar[]),
+                         CAST(:keys AS int[]), CAST(:days AS date[]), CAST(:ns AS bigint[]))
+    ON CONFLICT (unit_code, metric, key, day) DO UPDATE SET n = tally_days.n + EXCLUDED.n
+""")
+
+
+def add_tallies(session, deltas):
+    """Add ``{(unit, metric, key): n}`` to the counters: one statement, key order."""
+    deltas = domain.nonzero(deltas)
+    if deltas:
+        keys = list(deltas)
+        session.execute(_ADD_TALLIES, {"units": [k[0] for k in keys],
+                                       "metrics": [k[1] for k in keys],
+                                       "keys": [k[2] for k in keys],
+                                       "ns": [deltas[k] for k in keys]})
+
+
+def add_days(session, deltas):
+    """Add ``{(unit, metric, key, day): n}`` to the dated history."""
+    deltas = domain.nonzero(deltas)
+    if deltas:
+        keys = list(deltas)
+        session.execute(_ADD_DAYS, {"units": [k[0] for k in keys],
+                                    "metrics": [k[1] for k in keys],
+                                    "keys": [k[2] for k in keys],
+                                    "days": [k[3] for k in keys],
+                                    "ns": [deltas[k] for k in keys]})
+
+
+def apply(session, deltas, day):
+    """The counter deltas of one change, dated ``day`` in the history."""
+    deltas = domain.nonzero(deltas)
+    add_days(session, {(u, m, k, day): n for (u, m, k), n in deltas.items()})
+    add_tallies(session, deltas)  # the shared rows last: their locks are held the least
+    return deltas
+
+
+def tallies_of(session, units):
+    """``{unit: {(metric, key): n}}`` for ``units`` (read from the counters only)."""
+    found = {u: {} for u in units}
+    for unit, metric, key, n in session.execute(text(
+            "SELECT unit_code, metric, key, n FROM tallies WHERE unit_code = ANY(:units) "
+            "AND n <> 0"), {"units": list(units)}):
+        found[unit][(metric, key)] = n
+    return found
+
+
+def tallies_as_of(session, unit, day):
+    return {(m, k): n for m, k, n in session.execute(text(
+        "SELECT metric, key, sum(n)::bigint FROM tally_days WHERE unit_code = :unit "
+        "AND day <= :day "
+        "GROUP BY metric, key HAVING sum(n) <> 0"), {"unit": unit, "day": day})}
+
+
+def history(session, unit, until):
+    return [tuple(r) for r in session.execute(text(
+        "SELECT metric, key, day, sum(n)::bigint FROM tally_days WHERE unit_code = :unit "
+        "AND day <= :until GROUP BY metric, key, day"), {"unit": unit, "until": until})]
+
+
+# -- targets --------------------------------------------------------------------------------------
+def check_targets(session, deltas, targets, config, today=None):
+    """The statuses of the indicators the ``deltas`` may have moved, stored; returns the
+    target events ``[(event_type, data)]`` their crossings call for (cause_event_id left to
+    the caller). Years looked at: the title years changed, and this year for the rest."""
+    if not deltas:
+        return []
+    today = today or date.today()
+    units, years = set(), set()
+    for unit, metric, key in deltas:
+        units.add(unit)
+        years.add(key if metric in domain.YEAR_METRICS else today.year)
+    units = sorted(units)
+    for unit in units:  # one status writer per unit at a time: a crossing is published once
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:u))"), {"u": unit})
+    counters = tallies_of(session, units)
+    paths = placements(session, units)
+    statuses = {(u, y, i): s for u, y, i, s in session.execute(text(
+        "SELECT unit_code, year, indicator, status FROM target_status "
+        "WHERE unit_code = ANY(:units) AND year = ANY(:years)"),
+        {"units": units, "years": sorted(years)})}
+    adult_age, ratio = adult_age_of(config), warning_ratio_of(config)
+    events, rows = [], []
+    for unit in units:
+        path = paths[unit][1]
+        for year in sorted(years):
+            for p in domain.unit_progress(targets, path, year, counters[unit], adult_age, ratio):
+                before = statuses.get((unit, year, p.indicator))
+                if p.status == before:
+                    continue
+                rows.append({"unit": unit, "year": year, "indicator": p.indicator,
+                             "status": p.status, "share": p.share})
+                kind = domain.crossing(before, p.status)
+                if kind:
+                    data = {"unit_code": unit, "unit_path": path, "year": year,
+                            "indicator": p.indicator, "target_year": p.target_year,
+                            "numerator": min(p.numerator, p.denominator),
+                            "denominator": p.denominator,
+                            "share": min(1.0, p.share or 0.0), "target": p.target}
+                    if kind == "target_at_risk":
+                        data["warning_line"] = p.warning_line
+                    events.append((kind, data))
+    if rows:
+        session.execute(text("""
+            INSERT INTO target_status (unit_code, year, indicator, status, share, updated_at)
+            VALUES (:unit, :year, :indicator, :status, :share, now())
+            ON CONFLICT (unit_code, year, indicator) DO UPDATE
+            SET status = EXCLUDED.status, share = EXCLUDED.share, updated_at = now()"""), rows)
+    return events
+
+
+def adult_age_of(config):
+    return int(config.get("ADULT_AGE") or domain.ADULT_AGE)
+
+
+def warning_ratio_of(config):
+    return float(config.get("WARNING_RATIO") or domain.WARNING_RATIO)
+
+
+# -- lag ------------------------------------------------------------------------------------------
+def record_applied(session, consumer, occurred_at):
+    session.execute(text("""
+        INSERT INTO consumer_lag (consumer, applied, last_occurred_at, last_applied_at)
+        VALUES (:c, 1, :t, now())
+        ON CONFLICT (consumer) DO UPDATE SET applied = consumer_lag.applied + 1,
+            last_occurred_at = greatest(consumer_lag.last_occurred_at, EXCLUDED.last_occurred_at),
+            last_applied_at = now()"""), {"c": consumer, "t": occurred_at})
+
+
+def now():
+    return datetime.now(timezone.utc)

@@ -1,0 +1,118 @@
+"""The dashboard in real headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright): it shows the API's figures, drills down to a commune, speaks Vietnamese and
+English, and changes when a new recognition arrives, without a reload."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.reporting.conftest import LX, MB
+
+CHROMIUM = os.environ.get("CDHT_CHROMIUM", "/usr/bin/chromium")
+
+# Skipped on a developer's machine without Chromium; in CI (.ci/run installs it) a missing
+# browser is a failure, not a silent skip.
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
+                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+class Page:
+    """The page in Chromium, through browser_driver.py (see there why a process)."""
+
+    def __init__(self):
+        env = {k: v for k, v in os.environ.items() if k != "EVENTLET_TESTS"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("browser_driver.py")), CHROMIUM],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert json.loads(self.process.stdout.readline()) == {"ready": True}
+
+    def _do(self, **command):
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        assert "error" not in answer, answer["error"]
+        return answer["ok"]
+
+    def goto(self, url):
+        return self._do(goto=url)
+
+    def inner_text(self, selector):
+        return self._do(text=selector)
+
+    def attribute(self, selector, name):
+        return self._do(attr=[selector, name])
+
+    def attributes(self, selector, name):
+        return self._do(attrs=[selector, name])
+
+    def count(self, selector):
+        return self._do(count=selector)
+
+    def click(self, selector):
+        return self._do(click=selector)
+
+    def wait_for_function(self, expression, timeout=10000):
+        return self._do(wait=expression, timeout=timeout)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def page():
+    page = Page()
+    yield page
+    page.close()
+
+
+def card(page, indicator, field):
+    return page.inner_text(f'[data-indicator="{indicator}"] [data-testid="{field}"]')
+
+
+def test_dashboard_shows_the_api_figures_and_updates_live(feed, api, reporting_config,
+                                                          page):
+    lx = [feed.person(path=LX) for _ in range(5)]
+    mb = [feed.person(path=MB) for _ in range(2)]
+    feed.grant(lx[0])
+    feed.grant(mb[0], skills="proficient")
+    base = f"http://{reporting_config['WEB_SERVER_ADDRESS']}"
+    page.goto(f"{base}/dashboard?unit=AG&year=2025")
+    page.wait_for_function("document.body.dataset.loaded === '1'")
+
+    progress = api.get("/units/AG/progress", params={"year": 2025}).json()
+    for i in progress["indicators"]:
+        assert card(page, i["indicator"], "numerator") == str(i["numerator"])
+        assert card(page, i["indicator"], "denominator") == str(i["denominator"])
+    assert card(page, "adults_titled", "share") == "28.6%"          # 2 of 7
+    assert card(page, "adults_titled", "gap") == "1"                # 40% of 7 = 2.8 -> 3
+    assert page.attribute("html", "lang") == "vi"
+    assert "Người lớn đạt danh hiệu" in page.inner_text("#cards")
+
+    breakdown = api.get("/units/AG/breakdown", params={"year": 2025}).json()
+    assert page.count("#children tr") == len(breakdown["children"]) == 2
+    assert page.attributes("#children tr", "data-unit") == \
+        [c["unit_code"] for c in breakdown["children"]] == ["AG.LX", "AG.MB"]  # by gap
+    assert page.count("svg[data-chart]") == 9
+
+    page.click("[data-testid=lang]")
+    assert page.attribute("html", "lang") == "en"
+    assert "Adults holding the Learning Citizen title" in page.inner_text("#cards")
+
+    feed.grant(lx[1])  # a new recognition: the page follows without a reload
+    page.wait_for_function(
+        "document.querySelector('[data-indicator=\"adults_titled\"] "
+        "[data-testid=numerator]').textContent === '3'", timeout=10000)
+    assert card(page, "adults_titled", "status") == "Target reached"
+
+    page.click("#children tr[data-unit='AG.LX']")  # drill down to the ward
+    page.wait_for_function("document.querySelector('[data-testid=unit]').textContent "
+                           "=== 'AG.LX'", timeout=10000)
+    ward = api.get("/units/AG.LX/progress", params={"year": 2025}).json()
+    assert card(page, "adults_titled", "numerator") == str(
+        next(i for i in ward["indicators"] if i["indicator"] == "adults_titled")["numerator"])
+    assert page.count("#children tr") == 0

@@ -1,0 +1,59 @@
+"""The annual report exports (CSV, XLSX) from the running service, read back as a
+spreadsheet program would."""
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from cdht.contracts.events import INDICATORS
+from tests.integration.reporting.conftest import LX, MB
+
+
+def test_xlsx_has_a_sheet_per_indicator_units_as_rows_and_totals(feed, api):
+    lx = [feed.person(path=LX) for _ in range(4)]
+    mb = [feed.person(path=MB) for _ in range(2)]
+    feed.grant(lx[0])
+    feed.grant(lx[1], skills="proficient")
+    feed.grant(mb[0])
+
+    response = api.get("/units/AG/report.xlsx", params={"year": 2025})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert 'filename="cdht-AG-2025.xlsx"' in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Tổng hợp", *INDICATORS]
+    sheet = book["adults_titled"]
+    rows = [r for r in sheet.iter_rows(values_only=True) if any(v is not None for v in r)]
+    assert rows[0][0] == "BÁO CÁO KẾT QUẢ XÂY DỰNG MÔ HÌNH CÔNG DÂN HỌC TẬP NĂM 2025"
+    header = rows.index(next(r for r in rows if r[0] == "STT"))
+    body = rows[header + 1:]
+    assert body == [
+        (1, "AG.LX", 2, 4, 50.0, 40.0, 2025, 0),
+        (2, "AG.MB", 1, 2, 50.0, 40.0, 2025, 0),
+        (None, "Tổng cộng", 3, 6, 50.0, 40.0, 2025, 0)]
+    # the summary sheet repeats every indicator's total, and the API's figures
+    summary = [r for r in book["Tổng hợp"].iter_rows(values_only=True) if r and r[0]]
+    progress = api.get("/units/AG/progress", params={"year": 2025}).json()
+    digital = next(i for i in progress["indicators"]
+                   if i["indicator"] == "titled_digitally_proficient")
+    row = next(r for r in summary if r[1] == "Công dân học tập thành thạo kỹ năng số")
+    assert row[2:4] == (digital["numerator"], digital["denominator"]) == (1, 3)
+
+
+def test_csv_in_english(feed, api):
+    feed.grant(feed.person(path=LX))
+    response = api.get("/units/AG/report.csv", params={"year": 2025, "lang": "en"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith(
+        "text/csv")
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    start = rows.index(["[adults_titled]"])
+    block = rows[start:rows.index([], start)]
+    assert block[1] == ["LEARNING CITIZEN PROGRAMME: RESULTS FOR 2025"]
+    assert block[4] == ["No.", "Unit", "Achieved", "Population", "Share (%)", "Target (%)",
+                        "Target year", "Still needed"]
+    assert block[5] == ["1", "AG.LX", "1", "1", "100.0", "40.0", "2025", "0"]
+    assert block[-1] == ["", "Total", "1", "1", "100.0", "40.0", "2025", "0"]
+    assert api.get("/units/AG/report.csv", params={"year": 2025, "lang": "fr"}).status_code \
+        == 400
