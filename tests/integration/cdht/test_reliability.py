@@ -36,8 +36,9 @@ def revoked(recognition_id, person_id):
 
 def titled(engine, unit="AG", year=2025):
     with engine.connect() as conn:
-        return conn.scalar(text("SELECT titled FROM title_counts WHERE unit_code = :u "
-                                "AND year = :y"), {"u": unit, "y": year}) or 0
+        return conn.scalar(text("SELECT n FROM tallies WHERE metric = 'titled' "
+                                "AND unit_code = :u AND key = :y"),
+                           {"u": unit, "y": year}) or 0
 
 
 def inbox_rows(engine):
@@ -83,8 +84,8 @@ def test_duplicate_registration_counts_the_person_once(reporting, publish, engin
 
     def people(unit):
         with engines["reporting"].connect() as conn:
-            return conn.scalar(text("SELECT coalesce(sum(people), 0) FROM population "
-                                    "WHERE unit_code = :u"), {"u": unit})
+            return conn.scalar(text("SELECT coalesce(sum(n), 0) FROM tallies "
+                                    "WHERE metric = 'people' AND unit_code = :u"), {"u": unit})
     wait_for(lambda: people("AG") >= 2, message="both registrations")
     eventlet_sleep(0.3)
     assert people("AG") == 2 and people("AG.LX") == 2
@@ -221,13 +222,18 @@ def test_exhausted_retries_dead_letter_then_replay_applies(reporting, publish, e
 
 def test_dead_letter_queues_are_found_from_the_service(reporting):
     assert deadletters.consumer_queues("reporting") == sorted([
+        "evt-assessment-group_recognition_granted--reporting.on_group_recognition_granted",
+        "evt-assessment-group_recognition_revoked--reporting.on_group_recognition_revoked",
         "evt-assessment-recognition_granted--reporting.on_recognition_granted",
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
+        "evt-registry-learning_activity_recorded--reporting.on_learning_activity_recorded",
+        "evt-registry-membership_changed--reporting.on_membership_changed",
         "evt-registry-people_imported--reporting.on_people_imported",
         "evt-registry-person_moved--reporting.on_person_moved",
         "evt-registry-person_registered--reporting.on_person_registered",
         "evt-registry-person_removed--reporting.on_person_removed",
         "evt-registry-person_updated--reporting.on_person_updated",
+        "evt-registry-units_merged--reporting.on_units_merged",
     ])
 
 

@@ -106,11 +106,12 @@ def wait_done(http, import_id, timeout=600):
 
 
 def population(engine, unit=None):
+    """People reporting counts per unit (its ``people`` tallies, by birth year)."""
     if unit is None:
-        return dict(rows(engine, "SELECT unit_code, sum(people)::int FROM population "
-                                 "GROUP BY unit_code"))
-    return scalar(engine, "SELECT coalesce(sum(people), 0)::int FROM population "
-                          "WHERE unit_code = :u", u=unit)
+        return dict(rows(engine, "SELECT unit_code, sum(n)::int FROM tallies "
+                                 "WHERE metric = 'people' GROUP BY unit_code HAVING sum(n) > 0"))
+    return scalar(engine, "SELECT coalesce(sum(n), 0)::int FROM tallies "
+                          "WHERE metric = 'people' AND unit_code = :u", u=unit)
 
 
 def test_a_generated_province_of_100000_people(services, engines, province_100k, wait_for):
