@@ -107,6 +107,7 @@ def main():
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
@@ -130,7 +131,8 @@ def main():
         env = dict(os.environ, ASSESSMENT_DATABASE_URL=url, EVENTLET_TESTS="1")
         began = time.monotonic()
         subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025", "--unit", "AG",
-                        "--batch-size", str(args.batch_size), "--quiet"], env=env, check=True,
+                        "--batch-size", str(args.batch_size), "--workers", str(args.workers),
+                        "--quiet"], env=env, check=True,
                        cwd=ROOT)
         total = time.monotonic() - began
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -147,7 +149,8 @@ def main():
         groups_in = (run["finished_at"] - (groups_started or run["finished_at"])).total_seconds()
         print(f"submissions: {run['decided']:,} decided in {decided_in:.1f} s "
               f"({run['decided'] / decided_in:,.0f}/s): {run['recognised']:,} recognised, "
-              f"{run['refused']:,} refused (batches of {args.batch_size})")
+              f"{run['refused']:,} refused (batches of {args.batch_size}, "
+              f"{args.workers} processes)")
         print(f"groups:      {run['groups_evaluated']:,} evaluated in about {groups_in:.1f} s: "
               + ", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())))
         print("outbox:      " + ", ".join(f"{k} {v:,}" for k, v in sorted(outbox.items())))

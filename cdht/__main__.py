@@ -9,6 +9,7 @@
     python -m cdht import people FILE [--dry-run] [--errors REPORT.csv|.xlsx]
     python -m cdht close-year YEAR --unit CODE   (decide every open submission and group)
     python -m cdht rebuild reporting [--dry-run]  (recompute the projections, print drift)
+    python -m cdht token --role R --unit CODE --subject ID [--ttl SECONDS]   (a bearer token)
 """
 import argparse
 import json
@@ -72,12 +73,25 @@ def cmd_import(args):
 
 def cmd_close_year(args):
     from services.assessment.closing import main as close_year
-    return close_year(args.year, args.unit, batch_size=args.batch_size, quiet=args.quiet)
+    return close_year(args.year, args.unit, batch_size=args.batch_size, quiet=args.quiet,
+                      workers=args.workers)
 
 
 def cmd_rebuild(args):
     from services.reporting.rebuild import main as rebuild
     return rebuild(["--dry-run"] if args.dry_run else [])
+
+
+def cmd_token(args):
+    from cdht import auth, local
+    secret = local.auth_secret()
+    if not secret:
+        print("error: no AUTH_SECRET: set it in the environment (the services' value), or "
+              "start the local system once (bin/up makes var/auth-secret)", file=sys.stderr)
+        return 2
+    print(auth.mint_token(secret, subject=args.subject, role=args.role, unit_code=args.unit,
+                          ttl_seconds=args.ttl))
+    return 0
 
 
 def main(argv=None):
@@ -124,6 +138,8 @@ def main(argv=None):
     p_close.add_argument("--unit", required=True, help="unit code: a commune, or the province")
     p_close.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
     p_close.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_close.add_argument("--workers", type=int, default=2,
+                         help="processes deciding submissions side by side (default 2)")
     p_close.set_defaults(func=cmd_close_year)
 
     p_rebuild = sub.add_parser("rebuild", help="recompute reporting's projections from the "
@@ -132,6 +148,19 @@ def main(argv=None):
     p_rebuild.add_argument("--dry-run", action="store_true",
                            help="compute and print the drift, change nothing")
     p_rebuild.set_defaults(func=cmd_rebuild)
+
+    from cdht.auth import DEFAULT_TTL, ROLES
+    p_token = sub.add_parser("token", help="mint a bearer token for the HTTP APIs (signed "
+                                           "with AUTH_SECRET)")
+    p_token.add_argument("--role", required=True, choices=ROLES)
+    p_token.add_argument("--unit", help="unit code whose subtree the caller works in "
+                                        "(required but for admin)")
+    p_token.add_argument("--subject", required=True,
+                         help="who: the registry person id of staff and citizens, a name "
+                              "for an operator")
+    p_token.add_argument("--ttl", type=int, default=DEFAULT_TTL,
+                         help=f"seconds until it expires (default {DEFAULT_TTL})")
+    p_token.set_defaults(func=cmd_token)
 
     args = parser.parse_args(argv)
     if args.command == "db" and args.action == "downgrade" and not args.revision:

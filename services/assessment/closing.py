@@ -202,10 +202,12 @@ def start(session, year, unit_code, running_here=()):
     return run
 
 
-def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000):
+def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000,
+        wait_for_helpers=None):
     """Carry the closing ``closing_id`` through to the end; ``progress(run)`` after each
     batch. Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises:
-    starting it again resumes."""
+    starting it again resumes. ``wait_for_helpers``: called when no open submission is left
+    to claim, to wait for other processes deciding their last batches (see ``main``)."""
     try:
         with db.transaction() as session:
             closing = session.get(YearClosing, closing_id)
@@ -213,6 +215,10 @@ def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000):
         if closing.phase == "submissions":
             while _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
                 _report(db, closing_id, progress)
+            if wait_for_helpers:
+                wait_for_helpers()
+                while _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+                    pass  # what a helper that failed left open
             with db.transaction() as session:
                 session.get(YearClosing, closing_id).phase = "groups"
         _report(db, closing_id, progress)
@@ -249,9 +255,14 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
         # By person: the partial index of open assessments (person_id, year) holds only
         # what is left to decide, so each batch is one short index range (ordered by id, each
         # batch re-scanned every row decided before it).
-        batch = session.scalars(select(Assessment).where(*_open_in_scope(year, unit_code))
-                                .order_by(Assessment.person_id).limit(batch_size)
-                                .with_for_update(skip_locked=True)).all()
+        # Only the columns a decision needs (not the stored explanations), as plain rows.
+        batch = session.execute(
+            select(Assessment.id, Assessment.person_id, Assessment.unit_code,
+                   Assessment.unit_path, Assessment.target_group, Assessment.criteria_version,
+                   Assessment.status, Assessment.scores)
+            .where(*_open_in_scope(year, unit_code))
+            .order_by(Assessment.person_id).limit(batch_size)
+            .with_for_update(skip_locked=True)).all()
         if not batch:
             return 0
         people = [a.person_id for a in batch]
@@ -396,9 +407,30 @@ def summary(closing):
 
 # -- the command line --------------------------------------------------------------------------
 
-def main(year, unit_code, *, batch_size=1000, quiet=False):
+def _helper(url, directories, closing_id, year, unit_code, batch_size):
+    """A second process deciding submissions beside ``main``'s (rows are claimed with SKIP
+    LOCKED, so the two never take the same one): the work is CPU-bound Python."""
+    from sqlalchemy.orm import sessionmaker
+
+    from cdht.db import Transactions, make_engine
+    engine = make_engine(url)
+    db = Transactions(sessionmaker(engine, expire_on_commit=False))
+    sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
+    try:
+        while _decide_batch(db, sets, closing_id, year, unit_code, None, batch_size):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+
+
+def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
     """``python -m cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
-    it again resumes. Returns the exit status."""
+    it again resumes. ``workers`` processes decide submissions side by side. Returns the exit
+    status."""
+    import multiprocessing
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlalchemy.orm import sessionmaker
 
@@ -415,6 +447,18 @@ def main(year, unit_code, *, batch_size=1000, quiet=False):
         with db.transaction() as session:
             check_recorded_criteria(session, sets)
             closing = start(session, year, unit_code)
+        helpers = []
+        if closing.phase == "submissions":
+            context = multiprocessing.get_context("spawn")
+            helpers = [context.Process(target=_helper, daemon=True, args=(
+                config["DATABASE_URL"], dirs, closing.id, year, unit_code, batch_size))
+                for _ in range(max(0, workers - 1))]
+            for helper in helpers:
+                helper.start()
+
+        def wait_for_helpers():
+            for helper in helpers:
+                helper.join()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[detail]}"), disable=quiet) as bar:
             submissions = bar.add_task("submissions", total=closing.to_decide or 0,
@@ -427,7 +471,8 @@ def main(year, unit_code, *, batch_size=1000, quiet=False):
                 if c.phase != "submissions":
                     bar.update(groups, visible=True, completed=c.groups_evaluated,
                                detail=f"{c.groups_granted} granted, {c.groups_revoked} revoked")
-            closing = run(db, sets, closing.id, progress=progress, batch_size=batch_size)
+            closing = run(db, sets, closing.id, progress=progress, batch_size=batch_size,
+                          wait_for_helpers=wait_for_helpers)
         print(summary(closing) + f" (this run: {time.monotonic() - started:.1f} s)")
         return 0
     except KeyboardInterrupt:
