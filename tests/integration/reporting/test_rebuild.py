@@ -115,8 +115,11 @@ def test_rebuild_finds_no_drift_then_restores_emptied_tables(system, feed, api, 
                                      "AND metric = 'staff'"))
             members = conn.scalar(text("SELECT n FROM tallies WHERE unit_code = 'AG' "
                                        "AND metric = 'members_briefed'"))
+            families = conn.scalar(text("SELECT n FROM tallies WHERE unit_code = 'AG' "
+                                        "AND metric = 'recognised:family' AND key = 2025"))
         lag = api.get("/lag").json()
-        return titled == 4 and staff == 3 and members == 1 and lag["waiting"] == 0
+        return (titled == 4 and staff == 3 and members == 1 and families == 1
+                and lag["waiting"] == 0)
     feed.wait_for(settled, timeout=20, message="every event applied")
     before = figures(api)
     ag = before[("AG", 2025)]
