@@ -18,6 +18,7 @@ Prints, in one run on this machine:
 Figures, not assertions: nothing here fails on a slow machine.
 """
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -66,6 +67,12 @@ RECOUNT = text("""
 
 
 
+@functools.lru_cache(maxsize=None)
+def auth_headers():
+    """An admin token signed with the local secret, as the services started here use."""
+    return local.dev_headers()
+
+
 def synthetic(people, recognitions, seed=1):
     """A snapshot as the sources' exports would give it."""
     rnd = random.Random(seed)
@@ -107,7 +114,7 @@ def quantiles(samples):
 
 
 def get(base, path, **params):
-    response = requests.get(f"{base}{path}", params=params, timeout=30)
+    response = requests.get(f"{base}{path}", params=params, timeout=30, headers=auth_headers())
     response.raise_for_status()
     return response.json()
 

@@ -5,9 +5,14 @@ migrates the four databases, starts each service with ``nameko run``, and waits 
 ``/health`` answers. Without an SMTP relay configured it also starts a local mail catcher
 (aiosmtpd, printing each mail to var/log/mail.log). ``python -m cdht down`` stops them.
 The end-to-end tests start the services through the same functions.
+
+Tokens: the services need ``AUTH_SECRET``. Unless the environment sets it, a random dev
+secret is made once in ``var/auth-secret`` (mode 0600) and given to every local process;
+``python -m cdht token`` signs with the same one.
 """
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +26,7 @@ from urllib.parse import urlsplit
 from cdht.config import ROOT, SERVICES, load_config
 
 VAR = ROOT / "var"
+SECRET_FILE = VAR / "auth-secret"
 DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
 
 
@@ -40,6 +46,37 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def auth_secret(create=False, env=None):
+    """AUTH_SECRET from ``env`` or the environment, else the local dev secret
+    (var/auth-secret), made now if ``create``; None when there is none."""
+    given = (env or {}).get("AUTH_SECRET") or os.environ.get("AUTH_SECRET")
+    if given:
+        return given
+    try:
+        return SECRET_FILE.read_text(encoding="ascii").strip() or None
+    except FileNotFoundError:
+        if not create:
+            return None
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(48)
+    try:
+        handle = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile
+        return SECRET_FILE.read_text(encoding="ascii").strip()
+    with os.fdopen(handle, "w", encoding="ascii") as out:
+        out.write(made + "\n")
+    return made
+
+
+def dev_headers(env=None, role="admin", unit_code=None, subject="local-operator"):
+    """Authorization header of a short-lived token signed with the local secret (for scripts
+    that drive a locally started system, e.g. bench/)."""
+    from cdht import auth
+    token = auth.mint_token(auth_secret(create=True, env=env), subject=subject, role=role,
+                            unit_code=unit_code, ttl_seconds=6 * 3600)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _host_port(url, default_port):
@@ -87,6 +124,7 @@ def start_services(env, log_dir, services=SERVICES):
     """Start each service as ``nameko run`` with ``env``; logs go to ``log_dir/<name>.log``."""
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
+    env = {"AUTH_SECRET": auth_secret(create=True, env=env), **env}
     started = []
     for service in services:
         log_path = log_dir / f"{service}.log"
@@ -175,6 +213,10 @@ def up(env=None):
     print("CDHT is running:")
     for proc in processes:
         print(f"  {proc.name:<14} {proc.base_url}   log: {proc.log_path}")
+    print("every API call but /health and /docs needs a bearer token; mint one with e.g.\n"
+          "  .venv/bin/python -m cdht token --role admin --subject me\n"
+          "and send it as  -H \"Authorization: Bearer $TOKEN\"  (the dashboard: "
+          "/dashboard?token=$TOKEN)")
     print("stop it with: .venv/bin/python -m cdht down")
     return 0
 

@@ -25,6 +25,9 @@ OPENAPI_VERSION = "3.0.3"
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `errors` holds a message per field",
+    401: "No bearer token, or one that is expired, badly signed or names an unknown role",
+    403: "The token's role may not call this, or the target is outside the caller's unit "
+         "subtree (a citizen: not their own record)",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflicts with what is recorded: `errors` holds a message per field",
@@ -147,6 +150,30 @@ def openapi_path(rule):
     return _RULE_PART.sub(replace, rule), parameters
 
 
+SECURITY_SCHEME = "bearerAuth"
+
+
+def _secure(operation, route, service):
+    """Declare the bearer token (cdht.auth) on a route of a service that checks them: the
+    roles allowed (x-roles), 401 and 403; the open routes say ``security: []``."""
+    from cdht import auth
+    if service not in auth.PERMISSIONS:
+        return
+    if (route.method.upper(), route.path) in auth.OPEN:
+        operation["security"] = []
+        return
+    roles = list(auth.roles_for(service, route.method, route.path)) or ["admin"]
+    operation["security"] = [{SECURITY_SCHEME: []}]
+    operation["x-roles"] = roles
+    note = "Roles: " + ", ".join(roles) + "."
+    operation["description"] = (operation["description"] + "\n\n" + note
+                                if operation.get("description") else note)
+    for status in (401, 403):
+        operation["responses"].setdefault(str(status), {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": ErrorSchema}}})
+
+
 def _operation(route, path_parameters):
     operation = {"summary": route.summary,
                  "tags": [route.tag or route.path.strip("/").split("/")[0] or "root"],
@@ -184,13 +211,21 @@ def _operation(route, path_parameters):
     return operation
 
 
-def build_document(routes, *, title, version, description=None, schemas=()):
+def build_document(routes, *, title, version, description=None, schemas=(), service=None):
     """The OpenAPI 3 document (a dict) of ``routes``; ``schemas`` are extra schema classes to
-    list as components (e.g. one only referenced from a field's metadata)."""
+    list as components (e.g. one only referenced from a field's metadata). With ``service``
+    (a name in cdht.auth.PERMISSIONS) every route but the open ones declares the bearer token
+    and the roles that may call it."""
     spec = APISpec(title=title, version=version, openapi_version=OPENAPI_VERSION,
                    plugins=[MarshmallowPlugin()],
                    **({"info": {"description": description}} if description else {}))
     spec.components.schema("Error", schema=ErrorSchema)
+    from cdht import auth
+    if service in auth.PERMISSIONS:
+        spec.components.security_scheme(SECURITY_SCHEME, {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "A token from `python -m cdht token` (HS256, AUTH_SECRET): claims "
+                           "sub, role, unit, iat, exp."})
     for schema in schemas:
         name = schema.__name__.removesuffix("Schema")
         if name not in spec.components.schemas:
@@ -206,6 +241,7 @@ def build_document(routes, *, title, version, description=None, schemas=()):
             if method in operations:
                 raise ValueError(f"{route.method} {rule} is declared twice")
             operations[method] = _operation(route, path_parameters)
+            _secure(operations[method], route, service)
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
@@ -217,7 +253,7 @@ def service_document(service_cls, *, title, version, description=None, schemas=(
     return build_document(routes + _undeclared_routes(service_cls, routes),
                           title=title, version=version,
                           description=description or (service_cls.__doc__ or "").strip(),
-                          schemas=schemas)
+                          schemas=schemas, service=getattr(service_cls, "name", None))
 
 
 # -- the docs page ----------------------------------------------------------------------------

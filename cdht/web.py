@@ -4,6 +4,14 @@ A handler returns a dict/list (200) or ``(status, data)``; it raises ``ApiError`
 4xx. Bodies are parsed with a marshmallow schema by ``load_json``; every validation failure
 is a 400 with a message per field, a body that is not JSON a 415/400, and an unexpected error
 a 500 whose body names no internals (the traceback goes to the log only).
+
+Every route needs ``Authorization: Bearer <token>`` (cdht.auth) except the open ones
+(``auth.OPEN``: health, docs, openapi.json, the dashboard page): no or a bad token is a 401,
+a role the route's permission (``auth.PERMISSIONS``) does not name a 403. The handler finds
+the verified ``Caller`` at ``request.caller`` (``caller_of(request)``); scope inside the route
+(the caller's unit subtree, a citizen's own records) is the handler's to check, with
+``require_scope``. Error bodies are passed through ``redact``: no email or ID number leaves in
+one.
 """
 import json
 import logging
@@ -15,6 +23,9 @@ from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
+
+from cdht import auth
+from cdht.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,33 @@ class ApiError(Exception):
 class NotFound(ApiError):
     def __init__(self, what):
         super().__init__(404, f"{what} not found")
+
+
+class Forbidden(ApiError):
+    def __init__(self, message="this is outside your unit's scope"):
+        super().__init__(403, message)
+
+
+def caller_of(request):
+    """The verified Caller of a request (set by the @api entrypoint); None on open routes."""
+    return getattr(request, "caller", None)
+
+
+def require_scope(request, unit_path, what="this"):
+    """403 unless the unit (given by its path) is in the caller's subtree."""
+    caller = caller_of(request)
+    if caller is None or not auth.in_scope(caller, unit_path):
+        raise Forbidden(f"{what} is outside your unit's scope")
+
+
+def _redacted(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def _default(value):
@@ -76,12 +114,48 @@ def load_json(request, schema):
 
 def correlation_id(request):
     """The caller's X-Correlation-ID, or a new one: it follows the request through events."""
-    given = request.headers.get("X-Correlation-ID", "")
-    return given[:64] if given else str(uuid.uuid4())
+    found = getattr(request, "_cdht_correlation_id", None)
+    if found is None:  # one per request, however often asked
+        given = request.headers.get("X-Correlation-ID", "")
+        found = given[:64] if given else str(uuid.uuid4())
+        try:
+            request._cdht_correlation_id = found
+        except AttributeError:
+            pass
+    return found
 
 
 class JsonHttpHandler(HttpRequestHandler):
+    def setup(self):
+        # a service without a signing key would have to refuse every call: it does not start
+        self.secret = auth.check_secret(self.container.config.get("AUTH_SECRET"))
+        super().setup()
+
+    @property
+    def is_open(self):
+        return (self.method.upper(), self.url) in auth.OPEN
+
+    def authenticate(self, request):
+        """Set request.caller from the bearer token; a 401/403 response when refused."""
+        request.caller = None
+        if self.is_open:
+            return None
+        try:
+            caller = auth.verify_token(self.secret, auth.bearer_token(
+                request.headers.get("Authorization")))
+        except auth.TokenError as exc:
+            return json_response({"error": str(exc)}, 401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="cdht"'})
+        if not auth.allowed(self.container.service_name, self.method, self.url, caller.role):
+            return json_response({"error": f"the role {caller.role} may not call "
+                                           f"{self.method} {self.url}"}, 403)
+        request.caller = caller
+        return None
+
     def handle_request(self, request):
+        refused = self.authenticate(request)
+        if refused is not None:
+            return refused
         if any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
             return json_response({"error": "query parameters must not contain NUL characters"},
                                  400)
@@ -103,9 +177,9 @@ class JsonHttpHandler(HttpRequestHandler):
             body = {"error": exc.message}
             if exc.errors:
                 body["errors"] = exc.errors
-            return json_response(body, exc.status)
+            return json_response(_redacted(body), exc.status)
         if isinstance(exc, HTTPException):
-            return json_response({"error": exc.description}, exc.code or 400)
+            return json_response({"error": redact(exc.description)}, exc.code or 400)
         log.error("unhandled error in %s", self.method_name, exc_info=exc)
         return json_response({"error": "internal error"}, 500)
 

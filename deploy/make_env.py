@@ -16,6 +16,7 @@ from pathlib import Path
 GENERATED = {
     "POSTGRES_PASSWORD": lambda: _secret(),
     "RABBITMQ_DEFAULT_PASS": lambda: _secret(),
+    "AUTH_SECRET": lambda: _secret(48),  # signs the API's bearer tokens (HS256)
     "MAIL_FROM": lambda: "khuyenhoc@localhost",
 }
 # Mail goes to the dev override's Mailpit until an operator configures the real relay.

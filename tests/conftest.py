@@ -23,7 +23,9 @@ import pytest  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from cdht.config import SERVICES, load_config  # noqa: E402
-from tests.support import empty_databases, free_port, wait_for  # noqa: E402
+from tests.support import (  # noqa: E402
+    TEST_AUTH_SECRET, bearer, empty_databases, free_port, wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,7 +135,8 @@ def engines(databases):
 @pytest.fixture
 def service_config(rabbit_config, databases):
     """``service_config("registry", **overrides)``: the service's own config.yaml, pointed at
-    this test's vhost and database, on a free HTTP port, with short retry delays."""
+    this test's vhost and database, on a free HTTP port, with short retry delays, and the
+    tests' token signing key (tests.support.TEST_AUTH_SECRET)."""
     def make(service, **overrides):
         config = load_config(service)
         config.update({
@@ -141,6 +144,7 @@ def service_config(rabbit_config, databases):
             "DATABASE_URL": databases[service],
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
             "RETRY_DELAYS_MS": [100, 200, 400],
+            "AUTH_SECRET": TEST_AUTH_SECRET,
         })
         config.pop("LOGGING", None)
         config.update(overrides)
@@ -150,7 +154,11 @@ def service_config(rabbit_config, databases):
 
 @pytest.fixture
 def web_session():
-    """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (STACK-NOTES 3)."""
+    """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (STACK-NOTES 3).
+
+    ``web_session(config)`` sends an admin token by default (signed with the config's
+    AUTH_SECRET); ``web_session(config, role=..., unit_code=..., subject=...)`` another
+    caller's; ``auth=False`` none at all; ``auth="<token>"`` that token."""
     import requests
 
     class Session(requests.Session):
@@ -159,9 +167,14 @@ def web_session():
         def request(self, method, url, *args, **kwargs):
             return super().request(method, urljoin(self.base_url, url), *args, **kwargs)
 
-    def for_config(config):
+    def for_config(config, auth=True, **caller):
         session = Session()
         session.base_url = f"http://{config['WEB_SERVER_ADDRESS']}/"
+        if auth is True:
+            session.headers.update(bearer(config.get("AUTH_SECRET") or TEST_AUTH_SECRET,
+                                          **caller))
+        elif auth:
+            session.headers["Authorization"] = f"Bearer {auth}"
         return session
     return for_config
 

@@ -7,6 +7,23 @@ import pytest
 from sqlalchemy import create_engine, text
 
 
+# The tests' token signing key (service_config puts it in every service's config).
+TEST_AUTH_SECRET = "cdht-tests-signing-key-0123456789abcdef"
+
+
+def token(secret=TEST_AUTH_SECRET, role="admin", unit_code=None, subject="test-admin",
+          ttl_seconds=3600):
+    """A bearer token for a caller (an admin by default)."""
+    from cdht.auth import mint_token
+    return mint_token(secret, subject=str(subject), role=role, unit_code=unit_code,
+                      ttl_seconds=ttl_seconds)
+
+
+def bearer(secret=TEST_AUTH_SECRET, **caller):
+    """An Authorization header for a caller (an admin by default)."""
+    return {"Authorization": f"Bearer {token(secret, **caller)}"}
+
+
 def empty_databases(urls):
     for url in urls.values():
         engine = create_engine(url)

@@ -1,7 +1,9 @@
 """Payloads of assessment's HTTP API.
 
-Who acts (``submitted_by``, ``reviewer_id``, ``decided_by``...) is a registry person id in
-the body until bearer tokens carry it (issue 7); the registry tells which unit they serve.
+Who acts (``submitted_by``, ``reviewer_id``, ``decided_by``, ``revoked_by``,
+``requested_by``) is the bearer token's subject, a registry person id: given in the body it
+must equal the subject (only an admin records an act on someone's behalf); left out, it is
+the subject. The registry tells which units that person serves.
 """
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -38,7 +40,8 @@ class AdjustmentSchema(_Strict):
 
 
 class ReviewSchema(_Strict):
-    reviewer_id = fields.UUID(required=True)
+    reviewer_id = fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "default: the token's subject"})
     action = fields.String(required=True, validate=validate.OneOf(("accept", "adjust",
                                                                    "send_back")))
     adjustments = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
@@ -56,7 +59,8 @@ class ReviewSchema(_Strict):
 
 
 class DecisionRequestSchema(_Strict):
-    decided_by = fields.UUID(required=True)
+    decided_by = fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "default: the token's subject"})
     decision = fields.String(required=True, validate=validate.OneOf(("recognise", "refuse")))
     reasons = fields.List(fields.String(validate=REASON), load_default=list,
                           validate=validate.Length(max=10))

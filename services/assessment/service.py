@@ -20,7 +20,10 @@ from cdht.db import Database, make_engine
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, NotFound, api, correlation_id, health, load_json
+from cdht.web import (
+    ApiError, Forbidden, NotFound, api, caller_of, correlation_id, health, load_json,
+    require_scope,
+)
 from services.assessment import closing, domain, titles
 from services.assessment import criteria as criteria_sets
 from services.assessment.api_docs import ROUTES
@@ -70,6 +73,68 @@ def _query(request, schema):
         return schema.load(request.args.to_dict())
     except ValidationError as exc:
         raise ApiError(400, "invalid query", exc.messages) from None
+
+
+# -- who acts, and on what (cdht.auth) ---------------------------------------------------------
+def _subject_id(caller):
+    try:
+        return uuid.UUID(str(caller.subject))
+    except ValueError:
+        return None
+
+
+def _actor(request, given, field, required=False):
+    """Who acts: the token's subject (a registry person id). Given in the body, it must be
+    the subject; only an admin records an act on someone else's behalf. Left out, it is the
+    subject (for an operator's token naming no person: None, or a 400 when ``required``)."""
+    caller = caller_of(request)
+    subject = _subject_id(caller)
+    if given is None:
+        if subject is None and required:
+            raise _invalid(field, "your token names no registry person: give the person id "
+                                  "of who acts")
+        return subject
+    if given != subject and not caller.is_admin:
+        raise Forbidden(f"{field} must be the token's subject")
+    return given
+
+
+def _own_or_in_scope(request, person_id, unit_path, what):
+    """A citizen reaches only their own records; others those in their unit subtree."""
+    caller = caller_of(request)
+    if caller.is_citizen:
+        if person_id != _subject_id(caller):
+            raise Forbidden("a citizen may only see and change their own records")
+        return
+    require_scope(request, unit_path, what)
+
+
+def _scope_rows(stmt, request, model):
+    """A list keeps a citizen's own rows, and rows of the caller's subtree for staff."""
+    caller = caller_of(request)
+    if caller.is_admin:
+        return stmt
+    if caller.is_citizen:
+        return stmt.where(model.person_id == _subject_id(caller))
+    return stmt.where(model.unit_path.contains([caller.unit_code]))
+
+
+def _known_path(session, unit_code):
+    """The unit's path as assessment has seen it (in any assessment or group's path), or
+    None for a unit it has seen nothing of."""
+    for model in (Assessment, GroupMember, GroupRecognition):
+        path = session.scalar(select(model.unit_path).where(
+            model.unit_path.contains([unit_code])).limit(1))
+        if path:
+            return list(path)[:list(path).index(unit_code) + 1]
+    return None
+
+
+def _unit_in_scope(request, session, unit_code):
+    caller = caller_of(request)
+    if caller.is_admin or unit_code == caller.unit_code:
+        return
+    require_scope(request, _known_path(session, unit_code) or [unit_code], f"unit {unit_code}")
 
 
 def _assessment_view(assessment, steps=None):
@@ -198,10 +263,15 @@ class AssessmentService:
             domain.check_scores(criteria, data["scores"])
         except domain.InvalidScores as exc:
             raise _invalid("scores", exc.errors) from None
+        caller = caller_of(request)
+        if caller.is_citizen and data["person_id"] != _subject_id(caller):
+            raise Forbidden("a citizen submits only their own self-assessment")
         profile = self._ask_registry("profile", str(data["person_id"]))
         if profile is None:
             raise _invalid("person_id", "unknown person")
-        by = data["submitted_by"]
+        if not caller.is_citizen:
+            require_scope(request, profile["unit_path"], "the person")
+        by = _actor(request, data["submitted_by"], "submitted_by")
         if by is not None and by != data["person_id"]:
             staff = self._ask_registry("memberships", str(by))
             if not domain.may_act_for(staff, profile["unit_path"]):
@@ -245,7 +315,7 @@ class AssessmentService:
     @api("GET", "/assessments")
     def list_assessments(self, request):
         query = _query(request, AssessmentQuerySchema())
-        stmt = select(Assessment)
+        stmt = _scope_rows(select(Assessment), request, Assessment)
         if "year" in query:
             stmt = stmt.where(Assessment.year == query["year"])
         if "status" in query:
@@ -267,6 +337,8 @@ class AssessmentService:
             assessment = session.get(Assessment, assessment_id)
             if assessment is None:
                 raise NotFound("assessment")
+            _own_or_in_scope(request, assessment.person_id, assessment.unit_path,
+                             "the assessment")
             steps = session.scalars(select(AssessmentStep)
                                     .where(AssessmentStep.assessment_id == assessment_id)
                                     .order_by(AssessmentStep.id)).all()
@@ -279,6 +351,9 @@ class AssessmentService:
         corr = correlation_id(request)
         with self.db.transaction() as session:
             assessment = self._locked(session, assessment_id)
+            _own_or_in_scope(request, assessment.person_id, assessment.unit_path,
+                             "the assessment")
+            by = _actor(request, data["submitted_by"], "submitted_by")
             try:
                 status = domain.resubmit(assessment.status)
             except domain.WorkflowError as exc:
@@ -289,7 +364,7 @@ class AssessmentService:
             self._set_scores(assessment, data["scores"], decision, status)
             assessment.self_scores = data["scores"]
             titles.step(session, assessment.id, "resubmitted",
-                        data["submitted_by"] or assessment.person_id, scores=data["scores"],
+                        by or assessment.person_id, scores=data["scores"],
                         summary=decision.summary)
             self._announce_submission(session, assessment, corr)
         return _assessment_view(assessment)
@@ -312,6 +387,8 @@ class AssessmentService:
             if found is None:
                 raise NotFound("assessment")
             person_id, unit_path = found.person_id, found.unit_path
+        require_scope(request, unit_path, "the assessment")
+        data["reviewer_id"] = _actor(request, data["reviewer_id"], "reviewer_id", required=True)
         reviewer = self._ask_registry("memberships", str(data["reviewer_id"]))
         subject = self._ask_registry("memberships", str(person_id))
         if not domain.may_review(reviewer, subject, unit_path):
@@ -347,6 +424,8 @@ class AssessmentService:
             if found is None:
                 raise NotFound("assessment")
             unit_path = found.unit_path
+        require_scope(request, unit_path, "the assessment")
+        data["decided_by"] = _actor(request, data["decided_by"], "decided_by", required=True)
         decider = self._ask_registry("memberships", str(data["decided_by"]))
         if not domain.may_decide(decider, unit_path):
             raise ApiError(403, "decided_by is not an official of the commune association of "
@@ -375,6 +454,8 @@ class AssessmentService:
         corr = correlation_id(request)
         with self.db.transaction() as session:
             old = self._locked(session, assessment_id)
+            require_scope(request, old.unit_path, "the assessment")
+            data["requested_by"] = _actor(request, data["requested_by"], "requested_by")
             try:
                 domain.re_evaluation(old.status, old.criteria_version, new_criteria)
             except domain.WorkflowError as exc:
@@ -392,6 +473,14 @@ class AssessmentService:
     def prefill(self, request, person_id):
         """Suggested scores from the person's learning activities of the year."""
         query = _query(request, YearQuerySchema())
+        caller = caller_of(request)
+        if caller.is_citizen:
+            _own_or_in_scope(request, person_id, (), "the person")
+        elif not caller.is_admin:
+            profile = self._ask_registry("profile", str(person_id))
+            if profile is None:
+                raise NotFound("person")
+            require_scope(request, profile["unit_path"], "the person")
         criteria = self._individual_criteria(query["year"])
         with self.db.read() as session:
             activities = closing.activities_of(session, [person_id], query["year"])
@@ -403,7 +492,7 @@ class AssessmentService:
     @api("GET", "/recognitions")
     def list_recognitions(self, request):
         query = _query(request, AssessmentQuerySchema())
-        stmt = select(Recognition)
+        stmt = _scope_rows(select(Recognition), request, Recognition)
         if "year" in query:
             stmt = stmt.where(Recognition.year == query["year"])
         if "person_id" in query:
@@ -423,6 +512,8 @@ class AssessmentService:
             recognition = session.get(Recognition, recognition_id)
             if recognition is None:
                 raise NotFound("recognition")
+            _own_or_in_scope(request, recognition.person_id, recognition.unit_path,
+                             "the title")
             return _recognition_view(recognition)
 
     @api("POST", "/recognitions/<uuid:recognition_id>/revoke")
@@ -433,6 +524,8 @@ class AssessmentService:
             recognition = session.get(Recognition, recognition_id, with_for_update=True)
             if recognition is None:
                 raise NotFound("recognition")
+            require_scope(request, recognition.unit_path, "the title")
+            data["revoked_by"] = _actor(request, data["revoked_by"], "revoked_by")
             if recognition.revoked_at:
                 raise ApiError(409, "this title is already revoked")
             titles.revoke(session, recognition, data["reason"], corr)
@@ -446,7 +539,7 @@ class AssessmentService:
     @api("GET", "/group-recognitions")
     def list_group_recognitions(self, request):
         query = _query(request, GroupRecognitionQuerySchema())
-        stmt = select(GroupRecognition)
+        stmt = _scope_rows(select(GroupRecognition), request, GroupRecognition)
         for name in ("year", "group_id", "group_kind"):
             if name in query:
                 stmt = stmt.where(getattr(GroupRecognition, name) == query[name])
@@ -470,6 +563,7 @@ class AssessmentService:
             raise _invalid("year", "must be between 2021 and 2100")
         sets = self.criteria
         with self.db.transaction() as session:
+            _unit_in_scope(request, session, data["unit_code"])
             run = closing.start(session, year, data["unit_code"],
                                 running_here=closing.ACTIVE)
         if run.id not in closing.ACTIVE:
@@ -490,6 +584,7 @@ class AssessmentService:
             run = session.get(YearClosing, closing_id)
             if run is None:
                 raise NotFound("closing")
+            _unit_in_scope(request, session, run.unit_code)
             return closing.view(run)
 
     # -- events from the registry ----------------------------------------------------------------

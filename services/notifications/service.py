@@ -51,7 +51,9 @@ from cdht.openapi import Route
 from cdht.outbox import add_event
 from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, NotFound, api, health, load_json
+from cdht.web import (
+    ApiError, Forbidden, NotFound, api, caller_of, health, load_json, require_scope,
+)
 from services.notifications import domain, rules, timing
 from services.notifications.gateway import SmsError, SmsGatewayProvider
 from services.notifications.mailer import Mailer
@@ -71,6 +73,46 @@ RETRY_BATCH = 50
 
 def _now():
     return datetime.now(timezone.utc)
+
+
+# -- scope (cdht.auth) -------------------------------------------------------------------------
+def _subject_id(caller):
+    try:
+        return uuid.UUID(str(caller.subject))
+    except ValueError:
+        return None
+
+
+def _delivery_place(delivery):
+    """The unit path a delivery concerns: the event's unit_path (an assessment, a title, a
+    target), or the province of a weekly summary; () when it names none (a digest)."""
+    context = delivery.context or {}
+    if isinstance(context.get("unit_path"), list):
+        return context["unit_path"]
+    if context.get("province"):
+        return [context["province"]]
+    return ()
+
+
+def _deliveries_in_scope(request):
+    """Conditions keeping the deliveries a caller may see: a citizen's own; for staff,
+    those about an event in their subtree (or their province's weekly summary)."""
+    caller = caller_of(request)
+    if caller.is_admin:
+        return []
+    if caller.is_citizen:
+        return [Delivery.person_id == _subject_id(caller)]
+    return [Delivery.context["unit_path"].contains([caller.unit_code])
+            | (Delivery.context["province"].astext == caller.unit_code)]
+
+
+def _delivery_in_scope(request, delivery):
+    caller = caller_of(request)
+    if caller.is_citizen:
+        if delivery.person_id != _subject_id(caller):
+            raise Forbidden("a citizen may only see their own notifications")
+        return
+    require_scope(request, _delivery_place(delivery), "the delivery")
 
 
 class ConfigTimer(Timer):
@@ -586,8 +628,28 @@ class NotificationsService:
                 "created": len(created)}
 
     # -- opt-outs ---------------------------------------------------------------------------------
+    def _person_in_scope(self, request, person_id):
+        """A citizen manages only their own preferences; staff those of the people of their
+        subtree (the registry says where a person is)."""
+        caller = caller_of(request)
+        if caller.is_admin:
+            return
+        if caller.is_citizen:
+            if person_id != _subject_id(caller):
+                raise Forbidden("a citizen manages only their own preferences")
+            return
+        try:
+            with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.profile"):
+                profile = self.registry.profile(str(person_id))
+        except RpcUnavailable as exc:
+            raise ApiError(503, f"registry unavailable: {exc}") from None
+        if profile is None:
+            raise NotFound("person")
+        require_scope(request, profile["unit_path"], "the person")
+
     @api("GET", "/preferences/<uuid:person_id>")
     def preferences(self, request, person_id):
+        self._person_in_scope(request, person_id)
         with self.db.read() as session:
             out = set(session.scalars(select(OptOut.category)
                                       .where(OptOut.person_id == person_id)))
@@ -597,6 +659,7 @@ class NotificationsService:
 
     @api("PUT", "/preferences/<uuid:person_id>/<string:category>")
     def opt_out(self, request, person_id, category):
+        self._person_in_scope(request, person_id)
         if category not in RULES.categories:
             raise NotFound(f"category {category}")
         if RULES.is_mandatory(category):
@@ -610,6 +673,7 @@ class NotificationsService:
 
     @api("DELETE", "/preferences/<uuid:person_id>/<string:category>")
     def opt_in(self, request, person_id, category):
+        self._person_in_scope(request, person_id)
         if category not in RULES.categories:
             raise NotFound(f"category {category}")
         with self.db.transaction() as session:
@@ -632,6 +696,7 @@ class NotificationsService:
             conditions.append(Delivery.created_at >= query["since"])
         if query["until"] is not None:
             conditions.append(Delivery.created_at < query["until"])
+        conditions += _deliveries_in_scope(request)
         with self.db.read() as session:
             total = session.scalar(select(func.count()).select_from(Delivery)
                                    .where(*conditions))
@@ -648,6 +713,7 @@ class NotificationsService:
             row = session.get(Delivery, delivery_id)
             if row is None:
                 raise NotFound("delivery")
+            _delivery_in_scope(request, row)
             return DeliverySchema().dump(row)
 
     @api("POST", "/deliveries/<uuid:delivery_id>/retry")
@@ -656,6 +722,7 @@ class NotificationsService:
             row = session.get(Delivery, delivery_id, with_for_update=True)
             if row is None:
                 raise NotFound("delivery")
+            _delivery_in_scope(request, row)
             if row.status != "failed":
                 raise ApiError(409, "invalid input", {"status": [
                     f"only a failed delivery can be retried; this one is {row.status}"]})

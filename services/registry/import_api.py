@@ -10,7 +10,9 @@ A mixin of RegistryService, so that the import pipeline lives in its own modules
     GET  /imports/<id>/errors?format=csv|xlsx|json   the error report
 
 The file is checked (format, headers) before the 202, so a file that can't be imported at
-all is a 4xx and nothing is written. The rows are then imported by a greenthread of the
+all is a 4xx and nothing is written. A file may name any unit, so only province-wide callers
+(admins, province staff of a province) import and read imports; each import leaves one row
+in the personal data audit (the fields the file carries, the people it changed). The rows are then imported by a greenthread of the
 container, which yields to eventlet between chunks.
 """
 import logging
@@ -32,9 +34,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 from cdht.db import Database, make_engine
 from cdht.openapi import Route
 from cdht.redact import redact
-from cdht.web import ApiError, NotFound, api, correlation_id, json_response
+from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, correlation_id, json_response
 from services.registry import importing
 from services.registry.import_models import ImportJob
+from services.registry.models import PersonalDataAudit, Unit
 from services.registry.imports import Importer, error_rows, job_status
 
 log = logging.getLogger(__name__)
@@ -120,12 +123,24 @@ class ImportRunner(DependencyProvider):
             raise
         return path, size
 
-    def submit(self, job_id, path, layout, filename, correlation):
+    def submit(self, job_id, path, layout, filename, correlation, caller=None):
         self.running[job_id] = self.container.spawn_managed_thread(
-            partial(self._run, job_id, path, layout, filename, correlation),
+            partial(self._run, job_id, path, layout, filename, correlation, caller),
             identifier=f"import-{job_id}")
 
-    def _run(self, job_id, path, layout, filename, correlation):
+    def audit(self, job_id, layout, caller, correlation):
+        """One audit row for the import: who, the personal fields the file carries, how many
+        people it registered, updated or moved (also for an import that stopped half way:
+        its committed chunks stay)."""
+        with self.sessions.begin() as session:
+            job = session.get(ImportJob, job_id)
+            changed = (job.registered + job.updated + job.moved) if job else 0
+            session.add(PersonalDataAudit(
+                actor=caller.subject, actor_role=caller.role, action="import", person_id=None,
+                import_id=job_id, fields=sorted(set(layout.fields)), people=changed,
+                correlation_id=correlation))
+
+    def _run(self, job_id, path, layout, filename, correlation, caller=None):
         importer = self.importer()
         try:
             with self.slots:
@@ -149,6 +164,12 @@ class ImportRunner(DependencyProvider):
             log.error("import %s failed: %s", job_id, redact(f"{type(exc).__name__}: {exc}"))
         finally:
             self.running.pop(job_id, None)
+            if caller is not None:
+                try:
+                    self.audit(job_id, layout, caller, correlation)
+                except Exception as exc:
+                    log.error("import %s: audit row not written: %s", job_id,
+                              redact(f"{type(exc).__name__}: {exc}"))
             try:
                 os.unlink(path)
             except OSError:
@@ -306,8 +327,21 @@ class ImportEndpoints:
     imports = ImportRunner()
     openapi_routes = IMPORT_ROUTES
 
+    def _province_wide(self, request):
+        """A file may name any unit: 403 unless the caller's scope is a whole province."""
+        caller = caller_of(request)
+        if caller.is_admin:
+            return
+        with self.db.read() as session:
+            root = session.scalar(select(Unit.code).where(Unit.code == caller.unit_code,
+                                                          Unit.parent_code.is_(None)))
+        if root is None:
+            raise Forbidden("imports may write to any unit of the file: only an admin or the "
+                            "province's staff import")
+
     @api("POST", "/imports")
     def start_import(self, request):
+        self._province_wide(request)
         runner = self.imports
         if request.content_length is not None and request.content_length > runner.max_bytes:
             raise ApiError(413, f"file larger than {runner.max_bytes} bytes")
@@ -343,7 +377,7 @@ class ImportEndpoints:
         except BaseException:
             os.unlink(path)
             raise
-        runner.submit(job_id, path, layout, filename, correlation)
+        runner.submit(job_id, path, layout, filename, correlation, caller_of(request))
         return json_response(
             {"import_id": job_id, "status": "queued", "filename": filename,
              "format": layout.format, "rows_estimate": layout.total_estimate,
@@ -353,6 +387,7 @@ class ImportEndpoints:
 
     @api("GET", "/imports")
     def list_imports(self, request):
+        self._province_wide(request)
         limit = _query(request, ImportListQuery)["limit"]
         with self.db.read() as session:
             jobs = session.scalars(select(ImportJob).order_by(ImportJob.created_at.desc())
@@ -361,6 +396,7 @@ class ImportEndpoints:
 
     @api("GET", "/imports/<uuid:import_id>")
     def get_import(self, request, import_id):
+        self._province_wide(request)
         with self.db.read() as session:
             job = session.get(ImportJob, import_id)
             if job is None:
@@ -369,6 +405,7 @@ class ImportEndpoints:
 
     @api("GET", "/imports/<uuid:import_id>/errors")
     def get_import_errors(self, request, import_id):
+        self._province_wide(request)
         query = _query(request, ImportErrorsQuery)
         fmt = query["format"]
         with self.db.read() as session:

@@ -214,3 +214,31 @@ class LearningActivity(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+AUDIT_ACTIONS = ("create", "update", "delete", "import")
+
+
+class PersonalDataAudit(Base):
+    """Who changed which personal data, when (DESIGN.md §2.6): the names of the fields
+    changed, never their values. Written in the transaction of the change; one row per
+    import, with the number of people it changed."""
+    __tablename__ = "personal_data_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _created()
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(10))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    import_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    fields: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    people: Mapped[int] = mapped_column(Integer, server_default="1")
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint(_sql_in("action", AUDIT_ACTIONS), name="ck_personal_data_audit_action"),
+        Index("ix_personal_data_audit_person", "person_id", "at"),
+        Index("ix_personal_data_audit_at", "at"),
+        Index("ix_personal_data_audit_actor", "actor", "at"),
+    )

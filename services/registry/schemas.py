@@ -377,3 +377,31 @@ class PersonFactsSchema(Schema):
     target_group = fields.String()
     roles = fields.List(fields.String())
     birth_year = fields.Integer()
+
+
+# -- the personal data audit ---------------------------------------------------------------------
+class AuditQuery(PageQuery):
+    person_id = fields.UUID(metadata={"description": "changes of this person's data"})
+    actor = fields.String(validate=validate.Length(min=1, max=200),
+                          metadata={"description": "changes made by this token subject"})
+    action = fields.String(validate=validate.OneOf(("create", "update", "delete", "import")))
+    import_id = fields.UUID()
+    since = fields.AwareDateTime(metadata={"description": "at or after (ISO 8601 with offset)"})
+    until = fields.AwareDateTime(metadata={"description": "before"})
+
+
+class AuditEntrySchema(Schema):
+    """One change of personal data: who (the token's subject and role), when, whose, which
+    fields (names only, never values)."""
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String(metadata={"description": "the token's subject"})
+    actor_role = fields.String()
+    action = fields.String(metadata={"description": "create, update, delete or import"})
+    person_id = fields.UUID(allow_none=True, metadata={"description": "None for an import"})
+    import_id = fields.UUID(allow_none=True)
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
+                          metadata={"description": "names of the fields changed"})
+    people = fields.Integer(metadata={"description": "people changed (1, or an import's "
+                                                    "count)"})
+    correlation_id = fields.String(allow_none=True)

@@ -19,15 +19,19 @@ from cdht import openapi
 from cdht.db import Database
 from cdht.openapi import Route
 from cdht.outbox import add_event
-from cdht.web import ApiError, NotFound, api, correlation_id, health, load_json
+from cdht.web import (
+    ApiError, Forbidden, NotFound, api, caller_of, correlation_id, health, load_json,
+    require_scope,
+)
 from services.registry import domain
 from services.registry.import_api import ImportEndpoints
 from services.registry.models import (
-    AssociationBody, AssociationMember, Group, LearningActivity, Membership, Person, Unit,
-    UnitChange,
+    AssociationBody, AssociationMember, Group, LearningActivity, Membership, Person,
+    PersonalDataAudit, Unit, UnitChange,
 )
 from services.registry.schemas import (
-    ActivityPatchSchema, ActivityQuery, ActivitySchema, BodyPatchSchema, BodyQuery, BodySchema,
+    ActivityPatchSchema, ActivityQuery, ActivitySchema, AuditEntrySchema, AuditQuery,
+    BodyPatchSchema, BodyQuery, BodySchema,
     GroupPatchSchema, GroupQuery, GroupSchema, MembershipPatchSchema, MembershipQuery,
     MembershipSchema, MergeResultSchema, MergeSchema, NewActivitySchema, NewBodySchema,
     NewGroupSchema, NewMembershipSchema, NewMergedUnitSchema, NewPersonSchema,
@@ -169,6 +173,67 @@ def _unit_detail(session, unit):
         "merged_from": dump([c for c in changes if unit.code in c.to_codes]),
         "merged_into": dump([c for c in changes if unit.code in c.from_codes]),
     }
+
+
+# -- scope (cdht.auth): every read, list and write stays in the caller's unit subtree -----------
+def _subject_id(caller):
+    """The token's subject as a person id (citizens, staff), or None (an operator's name)."""
+    try:
+        return uuid.UUID(str(caller.subject))
+    except ValueError:
+        return None
+
+
+def _scoped(request, column):
+    """A condition keeping rows whose unit ``column`` is in the caller's subtree (None for
+    an admin: no condition)."""
+    caller = caller_of(request)
+    if caller.is_admin:
+        return None
+    return column.in_(_subtree(caller.unit_code))
+
+
+def _where_scoped(stmt, request, column):
+    condition = _scoped(request, column)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def _unit_in_scope(request, session, code, what="the unit"):
+    """403 unless the unit ``code`` is in the caller's subtree (an unknown unit is left to
+    the checks that say so with a 400)."""
+    caller = caller_of(request)
+    if caller.is_admin:
+        return
+    path = _unit_path(session, code) if code else []
+    if code and not path:
+        return
+    require_scope(request, path, what)
+
+
+def _person_in_scope(request, session, person):
+    """A citizen reaches only their own record; staff the people of their subtree."""
+    caller = caller_of(request)
+    if caller.is_citizen:
+        if person.id != _subject_id(caller):
+            raise Forbidden("a citizen may only see their own records")
+        return
+    _unit_in_scope(request, session, person.unit_code, "the person")
+
+
+def _no_citizen(request):
+    if caller_of(request).is_citizen:
+        raise Forbidden("a citizen may only see their own records")
+
+
+def _audit(session, request, action, person_id, fields, *, people=1, import_id=None,
+           corr=None):
+    """One row of the personal data audit, in the caller's transaction: names of the fields
+    changed, never their values."""
+    caller = caller_of(request)
+    session.add(PersonalDataAudit(
+        actor=caller.subject, actor_role=caller.role, action=action, person_id=person_id,
+        import_id=import_id, fields=sorted(fields), people=people,
+        correlation_id=corr or correlation_id(request)))
 
 
 # -- people ---------------------------------------------------------------------------------
@@ -333,6 +398,11 @@ ROUTES = (
           body=ActivityPatchSchema, response=ActivitySchema),
     Route("DELETE", "/learning-activities/<uuid:activity_id>",
           "Delete a learning activity entered by mistake (soft)", response=ActivitySchema),
+    # the personal data audit
+    Route("GET", "/audit", "Who changed which personal data, when (admins only)",
+          query=AuditQuery, response=page_of(AuditEntrySchema), tag="audit",
+          description="One row per change of a person's record (the names of the fields "
+                      "changed, never their values) and one per import; newest first."),
 )
 
 
@@ -383,6 +453,9 @@ class RegistryService(ImportEndpoints):
                 raise _invalid({"code": ["a unit with this code exists"]}, 409)
             parent = (session.get(Unit, data["parent_code"]) if data["parent_code"] else None)
             known = not data["parent_code"] or (parent is not None and parent.deleted_at is None)
+            if not data["parent_code"] and not caller_of(request).is_admin:
+                raise Forbidden("only an admin creates a province (a unit without a parent)")
+            _unit_in_scope(request, session, data["parent_code"], "the parent unit")
             with _rules():
                 domain.check_unit(data["kind"], parent.kind if parent else None,
                                   data["valid_from"], data["valid_to"], parent_known=known)
@@ -404,6 +477,7 @@ class RegistryService(ImportEndpoints):
         if "q" in query:
             stmt = stmt.where(or_(Unit.name.icontains(query["q"], autoescape=True),
                                   Unit.code.icontains(query["q"], autoescape=True)))
+        stmt = _where_scoped(stmt, request, Unit.code)
         with self.db.read() as session:
             items, page = _page(session, stmt, query, (Unit.code,))
             return page | {"items": UnitSchema(many=True).dump(items)}
@@ -411,13 +485,18 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/units/<string:code>")
     def get_unit(self, request, code):
         with self.db.read() as session:
-            return _unit_detail(session, _found(session, Unit, code, "unit"))
+            unit = _found(session, Unit, code, "unit")
+            _unit_in_scope(request, session, unit.code)
+            return _unit_detail(session, unit)
 
     @api("PATCH", "/units/<string:code>")
     def update_unit(self, request, code):
         data = load_json(request, UnitPatchSchema())
         with self.db.transaction() as session:
             unit = _found(session, Unit, code, "unit", lock=True)
+            _unit_in_scope(request, session, unit.code)
+            if data.get("parent_code"):
+                _unit_in_scope(request, session, data["parent_code"], "the new parent unit")
             merged = {f: getattr(unit, f) for f in ("kind", "parent_code", "valid_from",
                                                    "valid_to")} | data
             parent = session.get(Unit, merged["parent_code"]) if merged["parent_code"] else None
@@ -450,6 +529,7 @@ class RegistryService(ImportEndpoints):
     def delete_unit(self, request, code):
         with self.db.transaction() as session:
             unit = _found(session, Unit, code, "unit", lock=True)
+            _unit_in_scope(request, session, unit.code)
             in_use = [what for what, stmt in (
                 ("units", select(Unit.code).where(Unit.parent_code == code,
                                                   Unit.deleted_at.is_(None))),
@@ -471,6 +551,12 @@ class RegistryService(ImportEndpoints):
         into, effective_on = data["into"], data["effective_on"]
         from_codes = data["from_codes"]
         with _conflicts(), self.db.transaction() as session:
+            for code in from_codes:
+                _unit_in_scope(request, session, code, f"unit {code}")
+            _unit_in_scope(request, session, into["parent_code"] if into["new"] else into["code"],
+                           "the unit merged into")
+            if into["new"] and not into["parent_code"] and not caller_of(request).is_admin:
+                raise Forbidden("only an admin creates a province (a unit without a parent)")
             rows = session.scalars(select(Unit).where(Unit.code.in_(from_codes),
                                                       Unit.deleted_at.is_(None))
                                    .with_for_update()).all()
@@ -520,6 +606,8 @@ class RegistryService(ImportEndpoints):
                 "from_unit_paths": from_paths, "effective_on": effective_on,
                 "people_moved": moved["people"],
             }, producer=self.name, correlation_id=correlation_id(request))
+            if moved["people"]:
+                _audit(session, request, "update", None, ["unit_code"], people=moved["people"])
             change = UnitChange(id=envelope.event_id, kind="merge", effective_on=effective_on,
                                 from_codes=from_codes, to_codes=[code], note=data["note"],
                                 people_moved=moved["people"], created_at=now)
@@ -540,10 +628,13 @@ class RegistryService(ImportEndpoints):
             domain.check_new_person(data["national_id"], data["birth_date"], data["gender"])
         with _conflicts(), self.db.transaction() as session:
             _open_unit(session, data["unit_code"])
+            _unit_in_scope(request, session, data["unit_code"])
             _taken_national_id(session, data["national_id"])
             person = Person(id=uuid.uuid4(), **data)
             session.add(person)
             session.flush()
+            _audit(session, request, "create", person.id,
+                   [f for f in _PERSON_FIELDS if data.get(f) not in (None, [], "")])
             add_event(session, "person_registered", _facts(session, person),
                       producer=self.name, correlation_id=correlation_id(request))
         return 201, self._person(person)
@@ -553,6 +644,10 @@ class RegistryService(ImportEndpoints):
         query = _query(request, PeopleQuery())
         reference = query.get("reference_date") or date.today()
         stmt = select(Person).where(Person.deleted_at.is_(None))
+        if caller_of(request).is_citizen:
+            stmt = stmt.where(Person.id == _subject_id(caller_of(request)))
+        else:
+            stmt = _where_scoped(stmt, request, Person.unit_code)
         with self.db.read() as session:
             if "unit_code" in query:
                 stmt = stmt.where(_unit_filter(session, Person.unit_code, query["unit_code"],
@@ -574,7 +669,9 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/people/<uuid:person_id>")
     def get_person(self, request, person_id):
         with self.db.read() as session:
-            return self._person(_found(session, Person, person_id, "person"))
+            person = _found(session, Person, person_id, "person")
+            _person_in_scope(request, session, person)
+            return self._person(person)
 
     @api("PATCH", "/people/<uuid:person_id>")
     def update_person(self, request, person_id):
@@ -583,6 +680,7 @@ class RegistryService(ImportEndpoints):
             data["full_name"] = domain.normalise_name(data["full_name"])
         with _conflicts(), self.db.transaction() as session:
             person = _found(session, Person, person_id, "person", lock=True)
+            _person_in_scope(request, session, person)
             before = _state(person)
             changed = domain.changed_fields(before, before | data)
             if not changed:
@@ -591,6 +689,8 @@ class RegistryService(ImportEndpoints):
                 domain.check_person_change(before, {k: data[k] for k in changed})
             if "unit_code" in changed:
                 _open_unit(session, data["unit_code"])
+                _unit_in_scope(request, session, data["unit_code"], "the new unit")
+            _audit(session, request, "update", person.id, changed)
             if "national_id" in changed:
                 _taken_national_id(session, data["national_id"], but=person.id)
             old_path, previous = _unit_path(session, person.unit_code), _countable(person)
@@ -618,6 +718,8 @@ class RegistryService(ImportEndpoints):
         corr, today = correlation_id(request), date.today()
         with self.db.transaction() as session:
             person = _found(session, Person, person_id, "person", lock=True)
+            _person_in_scope(request, session, person)
+            _audit(session, request, "delete", person.id, [], corr=corr)
             for membership in session.scalars(select(Membership).where(
                     Membership.person_id == person.id, Membership.left_on.is_(None),
                     Membership.deleted_at.is_(None))).all():
@@ -644,6 +746,23 @@ class RegistryService(ImportEndpoints):
             "previous": previous, "changed": ["roles"]}, producer=self.name,
             correlation_id=corr)
 
+    @staticmethod
+    def _membership_in_scope(request, session, membership):
+        """A citizen: their own memberships; staff: those of groups in their subtree."""
+        caller = caller_of(request)
+        if caller.is_citizen:
+            if membership.person_id != _subject_id(caller):
+                raise Forbidden("a citizen may only see their own records")
+            return
+        _unit_in_scope(request, session, session.get(Group, membership.group_id).unit_code,
+                       "the group")
+
+    @staticmethod
+    def _position_in_scope(request, session, position):
+        _unit_in_scope(request, session,
+                       session.get(AssociationBody, position.body_id).unit_code,
+                       "the association body")
+
     # -- groups -----------------------------------------------------------------------------------
     def _groups(self, session, groups):
         ids = [g.id for g in groups]
@@ -659,6 +778,7 @@ class RegistryService(ImportEndpoints):
             domain.check_group(data["kind"], data["level"])
         with _conflicts(), self.db.transaction() as session:
             _open_unit(session, data["unit_code"])
+            _unit_in_scope(request, session, data["unit_code"])
             group = Group(id=uuid.uuid4(), **data)
             session.add(group)
             session.flush()
@@ -667,7 +787,8 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/groups")
     def list_groups(self, request):
         query = _query(request, GroupQuery())
-        stmt = select(Group).where(Group.deleted_at.is_(None))
+        stmt = _where_scoped(select(Group).where(Group.deleted_at.is_(None)), request,
+                             Group.unit_code)
         with self.db.read() as session:
             if "unit_code" in query:
                 stmt = stmt.where(_unit_filter(session, Group.unit_code, query["unit_code"],
@@ -683,13 +804,16 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/groups/<uuid:group_id>")
     def get_group(self, request, group_id):
         with self.db.read() as session:
-            return self._groups(session, [_found(session, Group, group_id, "group")])[0]
+            group = _found(session, Group, group_id, "group")
+            _unit_in_scope(request, session, group.unit_code, "the group")
+            return self._groups(session, [group])[0]
 
     @api("PATCH", "/groups/<uuid:group_id>")
     def update_group(self, request, group_id):
         data = load_json(request, GroupPatchSchema())
         with _conflicts(), self.db.transaction() as session:
             group = _found(session, Group, group_id, "group", lock=True)
+            _unit_in_scope(request, session, group.unit_code, "the group")
             with _rules():
                 domain.check_group(group.kind, data.get("level", group.level))
             for key, value in data.items():
@@ -702,6 +826,7 @@ class RegistryService(ImportEndpoints):
     def delete_group(self, request, group_id):
         with self.db.transaction() as session:
             group = _found(session, Group, group_id, "group", lock=True)
+            _unit_in_scope(request, session, group.unit_code, "the group")
             if session.scalar(select(Membership.id).where(
                     Membership.group_id == group.id, Membership.left_on.is_(None),
                     Membership.deleted_at.is_(None)).limit(1)):
@@ -719,6 +844,8 @@ class RegistryService(ImportEndpoints):
             # the person's row lock serialises every change of their memberships
             person = _live(session, Person, data["person_id"], "person_id", "person", lock=True)
             group = _live(session, Group, data["group_id"], "group_id", "group", lock=SHARE)
+            _person_in_scope(request, session, person)
+            _unit_in_scope(request, session, group.unit_code, "the group")
             joined, left = data["joined_on"], data["left_on"]
             with _rules():
                 domain.check_period(joined, left)
@@ -748,6 +875,12 @@ class RegistryService(ImportEndpoints):
     def list_memberships(self, request):
         query = _query(request, MembershipQuery())
         stmt = select(Membership).where(Membership.deleted_at.is_(None))
+        caller = caller_of(request)
+        if caller.is_citizen:
+            stmt = stmt.where(Membership.person_id == _subject_id(caller))
+        elif not caller.is_admin:
+            stmt = stmt.where(Membership.group_id.in_(select(Group.id).where(
+                _scoped(request, Group.unit_code))))
         for key in ("person_id", "group_id", "group_kind"):
             if key in query:
                 stmt = stmt.where(getattr(Membership, key) == query[key])
@@ -761,8 +894,9 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/memberships/<uuid:membership_id>")
     def get_membership(self, request, membership_id):
         with self.db.read() as session:
-            return MembershipSchema().dump(_found(session, Membership, membership_id,
-                                                  "membership"))
+            membership = _found(session, Membership, membership_id, "membership")
+            self._membership_in_scope(request, session, membership)
+            return MembershipSchema().dump(membership)
 
     @api("PATCH", "/memberships/<uuid:membership_id>")
     def update_membership(self, request, membership_id):
@@ -770,6 +904,7 @@ class RegistryService(ImportEndpoints):
         corr = correlation_id(request)
         with self.db.transaction() as session:
             membership, person = _with_person(session, Membership, membership_id, "membership")
+            self._membership_in_scope(request, session, membership)
             group = session.get(Group, membership.group_id)
             granted = _granted(session, person.id)
             if "left_on" in data:
@@ -796,6 +931,7 @@ class RegistryService(ImportEndpoints):
         corr = correlation_id(request)
         with self.db.transaction() as session:
             membership, person = _with_person(session, Membership, membership_id, "membership")
+            self._membership_in_scope(request, session, membership)
             granted = _granted(session, person.id)
             if membership.left_on is None:
                 _membership_event(session, membership, session.get(Group, membership.group_id),
@@ -822,6 +958,7 @@ class RegistryService(ImportEndpoints):
         data = load_json(request, NewBodySchema())
         with self.db.transaction() as session:
             _open_unit(session, data["unit_code"])
+            _unit_in_scope(request, session, data["unit_code"])
             self._check_body_parent(session, data["kind"], data["unit_code"], data["parent_id"])
             body = AssociationBody(id=uuid.uuid4(), **data)
             session.add(body)
@@ -831,7 +968,8 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/association/bodies")
     def list_bodies(self, request):
         query = _query(request, BodyQuery())
-        stmt = select(AssociationBody).where(AssociationBody.deleted_at.is_(None))
+        stmt = _where_scoped(select(AssociationBody).where(AssociationBody.deleted_at.is_(None)),
+                             request, AssociationBody.unit_code)
         with self.db.read() as session:
             if "unit_code" in query:
                 stmt = stmt.where(_unit_filter(session, AssociationBody.unit_code,
@@ -845,14 +983,16 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/association/bodies/<uuid:body_id>")
     def get_body(self, request, body_id):
         with self.db.read() as session:
-            return BodySchema().dump(_found(session, AssociationBody, body_id,
-                                            "association body"))
+            body = _found(session, AssociationBody, body_id, "association body")
+            _unit_in_scope(request, session, body.unit_code, "the association body")
+            return BodySchema().dump(body)
 
     @api("PATCH", "/association/bodies/<uuid:body_id>")
     def update_body(self, request, body_id):
         data = load_json(request, BodyPatchSchema())
         with self.db.transaction() as session:
             body = _found(session, AssociationBody, body_id, "association body", lock=True)
+            _unit_in_scope(request, session, body.unit_code, "the association body")
             if "parent_id" in data:
                 self._check_body_parent(session, body.kind, body.unit_code, data["parent_id"],
                                         body_id=body.id)
@@ -866,6 +1006,7 @@ class RegistryService(ImportEndpoints):
     def delete_body(self, request, body_id):
         with self.db.transaction() as session:
             body = _found(session, AssociationBody, body_id, "association body", lock=True)
+            _unit_in_scope(request, session, body.unit_code, "the association body")
             busy = [what for what, stmt in (
                 ("bodies", select(AssociationBody.id).where(
                     AssociationBody.parent_id == body.id, AssociationBody.deleted_at.is_(None))),
@@ -886,6 +1027,8 @@ class RegistryService(ImportEndpoints):
             person = _live(session, Person, data["person_id"], "person_id", "person", lock=True)
             body = _live(session, AssociationBody, data["body_id"], "body_id",
                          "association body", lock=SHARE)
+            _person_in_scope(request, session, person)
+            _unit_in_scope(request, session, body.unit_code, "the association body")
             with _rules():
                 domain.check_period(data["joined_on"], data["left_on"])
                 domain.check_not_twice(session.execute(select(
@@ -905,6 +1048,9 @@ class RegistryService(ImportEndpoints):
     def list_positions(self, request):
         query = _query(request, PositionQuery())
         stmt = select(AssociationMember).where(AssociationMember.deleted_at.is_(None))
+        if not caller_of(request).is_admin:
+            stmt = stmt.where(AssociationMember.body_id.in_(select(AssociationBody.id).where(
+                _scoped(request, AssociationBody.unit_code))))
         for key in ("person_id", "body_id", "role"):
             if key in query:
                 stmt = stmt.where(getattr(AssociationMember, key) == query[key])
@@ -919,8 +1065,9 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/association/members/<uuid:position_id>")
     def get_position(self, request, position_id):
         with self.db.read() as session:
-            return PositionSchema().dump(_found(session, AssociationMember, position_id,
-                                                "position"))
+            position = _found(session, AssociationMember, position_id, "position")
+            self._position_in_scope(request, session, position)
+            return PositionSchema().dump(position)
 
     @api("PATCH", "/association/members/<uuid:position_id>")
     def update_position(self, request, position_id):
@@ -928,6 +1075,7 @@ class RegistryService(ImportEndpoints):
         corr = correlation_id(request)
         with self.db.transaction() as session:
             position, person = _with_person(session, AssociationMember, position_id, "position")
+            self._position_in_scope(request, session, position)
             granted = _granted(session, person.id)
             if "left_on" in data:
                 if position.left_on is not None:
@@ -947,6 +1095,7 @@ class RegistryService(ImportEndpoints):
         corr = correlation_id(request)
         with self.db.transaction() as session:
             position, person = _with_person(session, AssociationMember, position_id, "position")
+            self._position_in_scope(request, session, position)
             granted = _granted(session, person.id)
             position.deleted_at = position.updated_at = _now()
             session.flush()
@@ -962,6 +1111,7 @@ class RegistryService(ImportEndpoints):
         with self.db.transaction() as session:
             person = _live(session, Person, data["person_id"], "person_id", "person",
                            lock=SHARE)
+            _person_in_scope(request, session, person)
             activity = LearningActivity(id=uuid.uuid4(), **data)
             session.add(activity)
             session.flush()
@@ -972,6 +1122,12 @@ class RegistryService(ImportEndpoints):
     def list_activities(self, request):
         query = _query(request, ActivityQuery())
         stmt = select(LearningActivity).where(LearningActivity.deleted_at.is_(None))
+        caller = caller_of(request)
+        if caller.is_citizen:
+            stmt = stmt.where(LearningActivity.person_id == _subject_id(caller))
+        elif not caller.is_admin:
+            stmt = stmt.where(LearningActivity.person_id.in_(select(Person.id).where(
+                _scoped(request, Person.unit_code))))
         with self.db.read() as session:
             for key in ("person_id", "kind"):
                 if key in query:
@@ -990,8 +1146,9 @@ class RegistryService(ImportEndpoints):
     @api("GET", "/learning-activities/<uuid:activity_id>")
     def get_activity(self, request, activity_id):
         with self.db.read() as session:
-            return ActivitySchema().dump(_found(session, LearningActivity, activity_id,
-                                                "learning activity"))
+            activity = _found(session, LearningActivity, activity_id, "learning activity")
+            _person_in_scope(request, session, session.get(Person, activity.person_id))
+            return ActivitySchema().dump(activity)
 
     @api("PATCH", "/learning-activities/<uuid:activity_id>")
     def update_activity(self, request, activity_id):
@@ -1001,6 +1158,7 @@ class RegistryService(ImportEndpoints):
         with self.db.transaction() as session:
             activity = _found(session, LearningActivity, activity_id, "learning activity",
                               lock=True)
+            _person_in_scope(request, session, session.get(Person, activity.person_id))
             counted = ("kind", "started_on", "ended_on", "hours")
             before = {k: getattr(activity, k) for k in counted}
             merged = before | {k: v for k, v in data.items() if k in counted}
@@ -1020,8 +1178,26 @@ class RegistryService(ImportEndpoints):
         with self.db.transaction() as session:
             activity = _found(session, LearningActivity, activity_id, "learning activity",
                               lock=True)
+            _person_in_scope(request, session, session.get(Person, activity.person_id))
             activity.deleted_at = activity.updated_at = _now()
             return ActivitySchema().dump(activity)
+
+    # -- the personal data audit ----------------------------------------------------------------
+    @api("GET", "/audit")
+    def list_audit(self, request):
+        query = _query(request, AuditQuery())
+        stmt = select(PersonalDataAudit)
+        for key in ("person_id", "actor", "action", "import_id"):
+            if key in query:
+                stmt = stmt.where(getattr(PersonalDataAudit, key) == query[key])
+        if "since" in query:
+            stmt = stmt.where(PersonalDataAudit.at >= query["since"])
+        if "until" in query:
+            stmt = stmt.where(PersonalDataAudit.at < query["until"])
+        with self.db.read() as session:
+            items, page = _page(session, stmt, query, (PersonalDataAudit.at.desc(),
+                                                       PersonalDataAudit.id.desc()))
+            return page | {"items": AuditEntrySchema(many=True).dump(items)}
 
     # -- RPC for the other services -----------------------------------------------------------
     @rpc

@@ -21,7 +21,7 @@ from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.openapi import Route
 from cdht.outbox import add_event
-from cdht.web import ApiError, NotFound, api, health
+from cdht.web import ApiError, NotFound, api, caller_of, health, require_scope
 from services.reporting import domain, export, projection as proj
 from services.reporting.schemas import (
     BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
@@ -415,6 +415,11 @@ class ReportingService:
         code, path = proj.placements(session, [unit_code])[unit_code]
         return code, path
 
+    def _in_scope(self, request, session, unit_code):
+        """403 unless the unit (as today's tree places it) is in the caller's subtree."""
+        _, path = self._unit(session, unit_code)
+        require_scope(request, path, f"unit {unit_code}")
+
     def _progress(self, session, unit_code, year, as_of=None):
         code, path = self._unit(session, unit_code)
         counters = (proj.tallies_as_of(session, code, as_of) if as_of
@@ -434,6 +439,7 @@ class ReportingService:
     def unit_progress(self, request, unit_code):
         query = _query(request, ProgressQuerySchema())
         with self.db.read() as session:
+            self._in_scope(request, session, unit_code)
             return UnitProgressSchema().dump(self._progress(session, unit_code, query["year"],
                                                             query.get("as_of")))
 
@@ -466,6 +472,7 @@ class ReportingService:
         query = _query(request, BreakdownQuerySchema())
         indicator = query["indicator"]
         with self.db.read() as session:
+            self._in_scope(request, session, unit_code)
             code, found = self._breakdown(session, unit_code, query["year"], (indicator,))
         total, children = found[indicator]
         key = {"gap": lambda r: (-(r["gap"] or 0), r["unit_code"]),
@@ -480,6 +487,7 @@ class ReportingService:
         year = _query(request, SeriesQuerySchema())["year"]
         with self.db.read() as session:
             code, path = self._unit(session, unit_code)
+            require_scope(request, path, f"unit {unit_code}")
             rows = proj.history(session, code, date(year, 12, 31))
         points = domain.monthly_series(rows, year, self.adult_age)
         series = {i: [] for i in INDICATORS}
@@ -497,15 +505,19 @@ class ReportingService:
 
     @api("GET", "/units")
     def list_units(self, request):
+        caller = caller_of(request)
+        scoped = "" if caller.is_admin else "WHERE path @> CAST(ARRAY[:unit] AS varchar[]) "
         with self.db.read() as session:
-            rows = session.execute(text("SELECT unit_code, path, merged_into FROM unit_paths "
-                                        "ORDER BY cardinality(path), unit_code")).all()
+            rows = session.execute(text("SELECT unit_code, path, merged_into FROM unit_paths " +
+                                        scoped + "ORDER BY cardinality(path), unit_code"),
+                                   {"unit": caller.unit_code}).all()
         return UnitListSchema().dump({"items": [
             {"unit_code": c, "path": list(p), "merged_into": m} for c, p, m in rows]})
 
     def _report(self, request, unit_code):
         query = _query(request, ExportQuerySchema())
         with self.db.read() as session:
+            self._in_scope(request, session, unit_code)
             code, found = self._breakdown(session, unit_code, query["year"])
         return code, query, export.report_sheets(found, code, query["year"], query["lang"])
 

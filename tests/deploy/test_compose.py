@@ -29,10 +29,11 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 
 APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
 HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
-SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD")
+SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD",
+           "AUTH_SECRET")
 # variables compose must refuse to run without (the secrets, and what has no sane default)
 REQUIRED = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS",
-            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM")
+            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM", "AUTH_SECRET")
 CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")
 # ${NAME...} as compose reads it; "$${NAME}" is an escaped dollar, left to the container's shell
 COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
@@ -206,6 +207,8 @@ def test_secrets_reach_the_services(resolved):
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == env["POSTGRES_PASSWORD"]
     assert services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == env["RABBITMQ_DEFAULT_PASS"]
     assert services["notifications"]["environment"]["SMTP_PASSWORD"] == env["SMTP_PASSWORD"]
+    for name in APP_SERVICES:  # one signing key: a token of one service is good at the others
+        assert services[name]["environment"]["AUTH_SECRET"] == env["AUTH_SECRET"]
 
 
 def test_dev_override_points_mail_at_mailpit(resolved):
@@ -610,6 +613,10 @@ def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, cle
                   if "=" in line and not line.startswith("#"))
     assert len(values["POSTGRES_PASSWORD"]) == 32 and values["POSTGRES_PASSWORD"].isalnum()
     assert values["RABBITMQ_DEFAULT_PASS"] != values["POSTGRES_PASSWORD"]
+    from cdht.auth import check_secret
+    assert check_secret(values["AUTH_SECRET"]) and len(values["AUTH_SECRET"]) >= 32
+    assert values["AUTH_SECRET"] not in (values["POSTGRES_PASSWORD"],
+                                         values["RABBITMQ_DEFAULT_PASS"])
     assert made != again  # generated per install, never a shared default
     assert values["SMTP_HOST"] == "mailpit"  # bin/up then adds the dev override
     env_file = tmp_path / ".env"

@@ -8,7 +8,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from cdht import local
-from tests.support import empty_databases, free_port, wait_for
+from tests.support import TEST_AUTH_SECRET, bearer, empty_databases, free_port, wait_for
 
 
 class Inbox:
@@ -42,7 +42,8 @@ def system(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
     amqp = request.config.getoption("RABBIT_AMQP_URI").rstrip("/") + "/" + vhost
     controller, _ = smtp
     env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port),
-           "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO"}
+           "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
+           "AUTH_SECRET": TEST_AUTH_SECRET}
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
@@ -57,9 +58,19 @@ def system(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
 
 
 class System:
+    """Drives the running services over HTTP, as an admin unless told ``headers=``."""
+
     def __init__(self, env, log_dir):
         self.env, self.log_dir = env, log_dir
         self.processes = {}
+
+    def auth(self, **caller):
+        """The Authorization header of a caller (admin by default) for this system."""
+        return bearer(self.env["AUTH_SECRET"], **caller)
+
+    def _headers(self, kwargs):
+        kwargs["headers"] = self.auth() | (kwargs.get("headers") or {})
+        return kwargs
 
     def start(self, *services):
         started = local.start_services(self.env, self.log_dir, services or local.SERVICES)
@@ -83,10 +94,11 @@ class System:
         return self.processes[service].base_url + path
 
     def post(self, service, path, body, **kwargs):
-        return requests.post(self.url(service, path), json=body, timeout=10, **kwargs)
+        return requests.post(self.url(service, path), json=body, timeout=10,
+                             **self._headers(kwargs))
 
     def get(self, service, path, **kwargs):
-        return requests.get(self.url(service, path), timeout=10, **kwargs)
+        return requests.get(self.url(service, path), timeout=10, **self._headers(kwargs))
 
     def log(self, service):
         return (self.log_dir / f"{service}.log").read_text(errors="replace")

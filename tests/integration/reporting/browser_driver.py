@@ -7,7 +7,7 @@ process instead and keeps every assertion on its side.
 
 Commands: {"goto": url}, {"text": selector}, {"attr": [selector, name]},
 {"count": selector}, {"click": selector}, {"wait": js_expression, "timeout": ms},
-{"attrs": [selector, name]} (the attribute of every match).
+{"attrs": [selector, name]} (the attribute of every match), {"fill": [selector, value]}.
 """
 import json
 import sys
@@ -37,6 +37,9 @@ def main(executable):
                               page.locator(selector).all()]
                 elif "count" in command:
                     result = page.locator(command["count"]).count()
+                elif "fill" in command:
+                    page.fill(*command["fill"])
+                    result = True
                 elif "click" in command:
                     page.click(command["click"])
                     result = True

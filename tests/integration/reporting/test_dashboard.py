@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.reporting.conftest import LX, MB
+from tests.support import token
 
 CHROMIUM = os.environ.get("CDHT_CHROMIUM", "/usr/bin/chromium")
 
@@ -55,6 +56,9 @@ class Page:
     def click(self, selector):
         return self._do(click=selector)
 
+    def fill(self, selector, value):
+        return self._do(fill=[selector, value])
+
     def wait_for_function(self, expression, timeout=10000):
         return self._do(wait=expression, timeout=timeout)
 
@@ -81,8 +85,10 @@ def test_dashboard_shows_the_api_figures_and_updates_live(feed, api, reporting_c
     feed.grant(lx[0])
     feed.grant(mb[0], skills="proficient")
     base = f"http://{reporting_config['WEB_SERVER_ADDRESS']}"
-    page.goto(f"{base}/dashboard?unit=AG&year=2025")
+    page.goto(f"{base}/dashboard?unit=AG&year=2025&token={token(role='province_staff', unit_code='AG')}")
     page.wait_for_function("document.body.dataset.loaded === '1'")
+    # kept in the tab's sessionStorage, no longer in the address bar
+    page.wait_for_function("!location.search.includes('token=')")
 
     progress = api.get("/units/AG/progress", params={"year": 2025}).json()
     for i in progress["indicators"]:
@@ -116,3 +122,27 @@ def test_dashboard_shows_the_api_figures_and_updates_live(feed, api, reporting_c
     assert card(page, "adults_titled", "numerator") == str(
         next(i for i in ward["indicators"] if i["indicator"] == "adults_titled")["numerator"])
     assert page.count("#children tr") == 0
+
+
+def test_dashboard_asks_for_a_token_and_its_data_calls_need_one(feed, api, reporting_config,
+                                                                web_session, page):
+    feed.grant(feed.person(path=LX))
+    base = f"http://{reporting_config['WEB_SERVER_ADDRESS']}"
+    anonymous = web_session(reporting_config, auth=False)
+    assert anonymous.get("/dashboard").status_code == 200  # the page itself is open
+    assert anonymous.get("/units/AG/progress", params={"year": 2025}).status_code == 401
+
+    page.goto(f"{base}/dashboard?unit=AG&year=2025")
+    page.wait_for_function("!document.getElementById('login').hidden")
+    assert page.attribute("body", "data-loaded") is None  # no figures without a token
+
+    page.fill("#token", token(role="commune_staff", unit_code="AG.LX"))
+    page.click("#login-button")  # commune staff of AG.LX: the province is out of its scope
+    page.wait_for_function("document.getElementById('login-why').textContent"
+                           ".includes('không được xem') && !document.getElementById('login').hidden")
+    assert page.attribute("body", "data-loaded") is None
+
+    page.goto(f"{base}/dashboard?unit=AG.LX&year=2025")  # its own ward: shown
+    page.wait_for_function("document.body.dataset.loaded === '1'")
+    assert page.inner_text("[data-testid=unit]").startswith("AG.LX")
+    assert card(page, "adults_titled", "numerator") == "1"

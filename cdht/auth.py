@@ -1,0 +1,236 @@
+"""Bearer tokens, roles and unit scope (DESIGN.md §2.6): pure functions, no nameko, no database.
+
+A token is an HS256 JWT signed with the services' shared ``AUTH_SECRET``, with the claims
+``sub`` (who: a registry person id for staff and citizens, any name for an operator),
+``role`` (one of ROLES), ``unit`` (the unit whose subtree the caller works in), ``iat`` and
+``exp``. ``python -m cdht token`` mints one for operators.
+
+    token = mint_token(secret, subject=person_id, role="commune_staff", unit_code="AG.LX")
+    caller = verify_token(secret, token)            # Caller, or TokenError (-> 401)
+    in_scope(caller, ["AG", "AG.LX", "AG.LX.K1"])   # the target is in the caller's subtree
+
+Which role may call which HTTP route is data: PERMISSIONS below (README, "Security"). What
+a role may do *inside* a route (only its subtree, a citizen only their own records) is
+checked by each service with ``in_scope`` and ``Caller.subject``.
+"""
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
+ALGORITHM = "HS256"
+MIN_SECRET_LENGTH = 32  # HS256 keys shorter than the hash are weak (RFC 7518 §3.2)
+DEFAULT_TTL = 3600
+
+
+class TokenError(Exception):
+    """The request carries no usable token: missing, malformed, expired, badly signed, or
+    naming an unknown role. The message says which, never the token's content."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str
+    role: str
+    unit_code: str | None
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+    @property
+    def is_citizen(self):
+        return self.role == "citizen"
+
+
+def check_secret(secret):
+    """The secret, or ValueError with what is wrong with it (a service refuses to start)."""
+    if not secret or not str(secret).strip():
+        raise ValueError("AUTH_SECRET is empty: set it to a random string of at least "
+                         f"{MIN_SECRET_LENGTH} characters (deploy/make_env.py makes one)")
+    if len(str(secret)) < MIN_SECRET_LENGTH:
+        raise ValueError(f"AUTH_SECRET is too short: use at least {MIN_SECRET_LENGTH} "
+                         "characters")
+    return str(secret)
+
+
+def mint_token(secret, *, subject, role, unit_code, ttl_seconds=DEFAULT_TTL, now=None):
+    """A signed token for ``subject`` acting as ``role`` in ``unit_code``'s subtree."""
+    secret = check_secret(secret)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if not subject or not str(subject).strip():
+        raise ValueError("a token needs a subject")
+    if role != "admin" and not unit_code:
+        raise ValueError(f"a {role} token needs a unit")
+    if int(ttl_seconds) <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    issued = int(time.time() if now is None else now)
+    claims = {"sub": str(subject), "role": role, "unit": unit_code or None, "iat": issued,
+              "exp": issued + int(ttl_seconds)}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret, token, now=None):
+    """The Caller a token names; TokenError when it cannot be trusted."""
+    if not token:
+        raise TokenError("missing bearer token")
+    try:
+        claims = jwt.decode(token, check_secret(secret), algorithms=[ALGORITHM],
+                            options={"verify_exp": False, "verify_iat": False,
+                                     "require": ["sub", "role", "exp", "iat"]})
+    except jwt.InvalidSignatureError:
+        raise TokenError("invalid token signature") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(f"token lacks the {exc.claim!r} claim") from None
+    except jwt.PyJWTError:
+        raise TokenError("malformed token") from None
+    moment = time.time() if now is None else now
+    try:
+        expires = float(claims["exp"])
+    except (TypeError, ValueError):
+        raise TokenError("malformed token") from None
+    if moment >= expires:
+        raise TokenError("token expired")
+    role, unit = claims.get("role"), claims.get("unit")
+    if role not in ROLES:
+        raise TokenError("token names an unknown role")
+    if unit is not None and not isinstance(unit, str):
+        raise TokenError("malformed token")
+    if role != "admin" and not unit:
+        raise TokenError("token names no unit")
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise TokenError("malformed token")
+    return Caller(subject=claims["sub"], role=role, unit_code=unit or None)
+
+
+def bearer_token(authorization):
+    """The token of an ``Authorization: Bearer <token>`` header value; TokenError if none."""
+    if not authorization:
+        raise TokenError("missing bearer token")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenError("expected Authorization: Bearer <token>")
+    return token.strip()
+
+
+def in_scope(caller, unit_path):
+    """Whether the target (a unit, or a record placed at a unit, given by the unit's path
+    from the province down) is in the caller's subtree. Admins see everything."""
+    if caller.is_admin:
+        return True
+    return bool(caller.unit_code) and caller.unit_code in (unit_path or ())
+
+
+# -- who may call which route -------------------------------------------------------------------
+ADMIN = ("admin",)
+PROVINCE = ("admin", "province_staff")
+STAFF = ("admin", "province_staff", "commune_staff")
+REVIEWERS = ("admin", "province_staff", "commune_staff", "reviewer")
+EVERYONE = ROLES
+
+# Routes without a token: health checks and the public documentation (and the dashboard's
+# page, whose data calls need one).
+OPEN = frozenset({("GET", "/health"), ("GET", "/docs"), ("GET", "/openapi.json"),
+                  ("GET", "/dashboard")})
+
+PERMISSIONS = {
+    "registry": {
+        ("POST", "/units"): PROVINCE,
+        ("GET", "/units"): REVIEWERS,
+        ("GET", "/units/<string:code>"): REVIEWERS,
+        ("PATCH", "/units/<string:code>"): PROVINCE,
+        ("DELETE", "/units/<string:code>"): PROVINCE,
+        ("POST", "/units/merge"): PROVINCE,
+        ("POST", "/people"): STAFF,
+        ("GET", "/people"): EVERYONE,  # a citizen: only their own record
+        ("GET", "/people/<uuid:person_id>"): EVERYONE,
+        ("PATCH", "/people/<uuid:person_id>"): STAFF,
+        ("DELETE", "/people/<uuid:person_id>"): STAFF,
+        ("POST", "/groups"): STAFF,
+        ("GET", "/groups"): REVIEWERS,
+        ("GET", "/groups/<uuid:group_id>"): REVIEWERS,
+        ("PATCH", "/groups/<uuid:group_id>"): STAFF,
+        ("DELETE", "/groups/<uuid:group_id>"): STAFF,
+        ("POST", "/memberships"): STAFF,
+        ("GET", "/memberships"): EVERYONE,
+        ("GET", "/memberships/<uuid:membership_id>"): EVERYONE,
+        ("PATCH", "/memberships/<uuid:membership_id>"): STAFF,
+        ("DELETE", "/memberships/<uuid:membership_id>"): STAFF,
+        ("POST", "/association/bodies"): STAFF,
+        ("GET", "/association/bodies"): REVIEWERS,
+        ("GET", "/association/bodies/<uuid:body_id>"): REVIEWERS,
+        ("PATCH", "/association/bodies/<uuid:body_id>"): STAFF,
+        ("DELETE", "/association/bodies/<uuid:body_id>"): STAFF,
+        ("POST", "/association/members"): STAFF,
+        ("GET", "/association/members"): REVIEWERS,
+        ("GET", "/association/members/<uuid:position_id>"): REVIEWERS,
+        ("PATCH", "/association/members/<uuid:position_id>"): STAFF,
+        ("DELETE", "/association/members/<uuid:position_id>"): STAFF,
+        ("POST", "/learning-activities"): STAFF,
+        ("GET", "/learning-activities"): EVERYONE,
+        ("GET", "/learning-activities/<uuid:activity_id>"): EVERYONE,
+        ("PATCH", "/learning-activities/<uuid:activity_id>"): STAFF,
+        ("DELETE", "/learning-activities/<uuid:activity_id>"): STAFF,
+        # an import may touch any unit of the file: province-wide callers only (README)
+        ("POST", "/imports"): PROVINCE,
+        ("GET", "/imports"): PROVINCE,
+        ("GET", "/imports/<uuid:import_id>"): PROVINCE,
+        ("GET", "/imports/<uuid:import_id>/errors"): PROVINCE,
+        ("GET", "/audit"): ADMIN,
+    },
+    "assessment": {
+        ("GET", "/criteria"): EVERYONE,
+        ("GET", "/criteria/<path:version>"): EVERYONE,
+        ("POST", "/assessments"): ("admin", "province_staff", "commune_staff", "citizen"),
+        ("GET", "/assessments"): EVERYONE,  # a citizen: only their own
+        ("GET", "/assessments/<uuid:assessment_id>"): EVERYONE,
+        ("PUT", "/assessments/<uuid:assessment_id>/scores"):
+            ("admin", "province_staff", "commune_staff", "citizen"),
+        ("POST", "/assessments/<uuid:assessment_id>/review"): REVIEWERS,
+        ("POST", "/assessments/<uuid:assessment_id>/decision"): STAFF,
+        ("POST", "/assessments/<uuid:assessment_id>/re-evaluate"): PROVINCE,
+        ("GET", "/people/<uuid:person_id>/prefill"): EVERYONE,
+        ("GET", "/recognitions"): EVERYONE,
+        ("GET", "/recognitions/<uuid:recognition_id>"): EVERYONE,
+        ("POST", "/recognitions/<uuid:recognition_id>/revoke"): STAFF,
+        ("GET", "/group-recognitions"): REVIEWERS,
+        ("POST", "/years/<int:year>/close"): STAFF,  # in scope: commune staff, their commune
+        ("GET", "/closings/<uuid:closing_id>"): STAFF,
+    },
+    "reporting": {
+        ("GET", "/units"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/progress"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/breakdown"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/series"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/report.csv"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/report.xlsx"): REVIEWERS,
+        ("GET", "/lag"): PROVINCE,
+    },
+    "notifications": {
+        ("GET", "/deliveries"): EVERYONE,  # a citizen: only their own
+        ("GET", "/deliveries/<uuid:delivery_id>"): EVERYONE,
+        ("POST", "/deliveries/<uuid:delivery_id>/retry"): STAFF,
+        ("GET", "/preferences/<uuid:person_id>"): ("admin", "province_staff", "commune_staff",
+                                                   "citizen"),
+        ("PUT", "/preferences/<uuid:person_id>/<string:category>"):
+            ("admin", "province_staff", "commune_staff", "citizen"),
+        ("DELETE", "/preferences/<uuid:person_id>/<string:category>"):
+            ("admin", "province_staff", "commune_staff", "citizen"),
+        ("POST", "/digests/flush"): ADMIN,
+        ("POST", "/summaries/weekly"): ADMIN,
+    },
+}
+
+
+def roles_for(service, method, rule):
+    """The roles that may call a route; () for a route nobody declared (admin only then)."""
+    return PERMISSIONS.get(service, {}).get((method.upper(), rule), ())
+
+
+def allowed(service, method, rule, role):
+    """Whether ``role`` may call the route at all (scope is checked by the handler)."""
+    if role == "admin":
+        return True
+    return role in roles_for(service, method, rule)

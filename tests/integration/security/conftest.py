@@ -1,0 +1,167 @@
+"""The four services as real processes (cdht.local, as bin/up starts them), seeded once per
+module through their HTTP APIs as an admin, for the security matrix: who may call what, on
+which unit.
+
+The tree: province AG with ward AG.LX and commune AG.MB; another province KG with commune
+KG.RG. Each of AG.LX, AG.MB and KG.RG has a commune association with one official, and a
+citizen with a submitted self-assessment (so reporting and notifications have figures and
+deliveries there). The province AG's association has an official too: the subject of the
+province staff's token.
+"""
+import uuid
+from datetime import date
+
+import pytest
+import requests
+
+from services.registry.domain import national_id_for
+from tests.e2e.conftest import Inbox, System
+from tests.support import TEST_AUTH_SECRET, empty_databases, free_port, token, wait_for
+
+SCORES = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
+          "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}
+UNITS = ("AG.LX", "AG.MB", "KG.RG")
+_serial = iter(range(1, 10_000))
+SEEN = []  # (national_id, email, phone) of every person body made here
+
+
+class Client:
+    """HTTP to the running system as one caller (headers given, or none)."""
+
+    def __init__(self, system, headers):
+        self.system, self.headers = system, headers
+
+    def call(self, method, service, path, body=None, **kwargs):
+        return requests.request(method, self.system.url(service, path), json=body,
+                                headers=self.headers | kwargs.pop("headers", {}),
+                                timeout=15, **kwargs)
+
+
+def person_body(unit, **extra):
+    born = date(1980, 5, 17)
+    serial = next(_serial)
+    body = {"national_id": national_id_for(89, born, "female", serial),
+            "full_name": "Trần Thị Bích", "gender": "female", "birth_date": born.isoformat(),
+            "unit_code": unit, "target_group": "resident",
+            "email": f"bich.{serial}@example.org", "phone": f"09{serial:08d}", **extra}
+    SEEN.append((body["national_id"], body["email"], body["phone"]))
+    return body
+
+
+@pytest.fixture(scope="module")
+def secured(migrated_databases, rabbit_manager, request, tmp_path_factory):
+    """The running system and what was seeded: ``world.admin`` (a Client), people, ids."""
+    empty_databases(migrated_databases)
+    from aiosmtpd.controller import Controller
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    vhost = f"cdht-sec-{uuid.uuid4().hex[:8]}"
+    rabbit_manager.create_vhost(vhost)
+    rabbit_manager.set_vhost_permissions(vhost, "guest", ".*", ".*", ".*")
+    amqp = request.config.getoption("RABBIT_AMQP_URI").rstrip("/") + "/" + vhost
+    env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+           "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
+           "AUTH_SECRET": TEST_AUTH_SECRET, "REGISTRY_TIMEOUT": "5", "CONTACT_TIMEOUT": "5"}
+    for service, url in migrated_databases.items():
+        env[f"{service.upper()}_DATABASE_URL"] = url
+        env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    system = System(env, tmp_path_factory.mktemp("security-logs"))
+    try:
+        system.start()
+        yield seed(system)
+    finally:
+        system.stop()
+        rabbit_manager.delete_vhost(vhost)
+        smtp.stop()
+
+
+class World:
+    pass
+
+
+def seed(system):
+    world = World()
+    world.system = system
+    admin = world.admin = Client(system, system.auth())
+
+    def ok(response, status):
+        assert response.status_code == status, (response.request.method, response.url,
+                                                response.text)
+        return response.json()
+
+    for code, name, kind, parent in (("AG", "Tỉnh An Giang", "province", None),
+                                     ("AG.LX", "Phường Long Xuyên", "ward", "AG"),
+                                     ("AG.MB", "Xã Mỹ Bình", "commune", "AG"),
+                                     ("KG", "Tỉnh Kiên Giang", "province", None),
+                                     ("KG.RG", "Phường Rạch Giá", "ward", "KG")):
+        ok(admin.call("POST", "registry", "/units", {"code": code, "name": name, "kind": kind,
+                                                     "parent_code": parent}), 201)
+    world.people, world.officials, world.groups, world.assessments = {}, {}, {}, {}
+    world.bodies = {}
+    for unit in ("AG",) + UNITS:
+        body = ok(admin.call("POST", "registry", "/association/bodies", {
+            "kind": "commune_association", "name": f"Hội Khuyến học {unit}",
+            "unit_code": unit}), 201)
+        world.bodies[unit] = body["id"]
+        official = ok(admin.call("POST", "registry", "/people", person_body(unit)), 201)
+        ok(admin.call("POST", "registry", "/association/members", {
+            "person_id": official["id"], "body_id": body["id"], "role": "official",
+            "joined_on": "2020-01-01"}), 201)
+        world.officials[unit] = official
+    for unit in UNITS:
+        world.people[unit] = ok(admin.call("POST", "registry", "/people", person_body(unit)),
+                                201)
+        world.groups[unit] = ok(admin.call("POST", "registry", "/groups", {
+            "kind": "family", "unit_code": unit, "name": f"Gia đình {unit}"}), 201)
+        world.assessments[unit] = ok(admin.call("POST", "assessment", "/assessments", {
+            "person_id": world.people[unit]["id"], "year": 2025, "scores": SCORES}), 201)
+
+    # reporting knows every unit, notifications told every unit's official
+    def reporting_ready():
+        units = admin.call("GET", "reporting", "/units").json()["items"]
+        return {u["unit_code"] for u in units} >= set(UNITS)
+    wait_for(reporting_ready, timeout=30, message="reporting's units")
+
+    def deliveries():
+        found = {}
+        for unit in UNITS:
+            items = admin.call("GET", "notifications", "/deliveries", params={
+                "person_id": world.officials[unit]["id"]}).json()["items"]
+            if items:
+                found[unit] = items[0]
+        return found if len(found) == len(UNITS) else None
+    world.deliveries = wait_for(deliveries, timeout=30, message="notifications' deliveries")
+    world.audit_before = admin.call("GET", "registry", "/audit").json()["total"]
+    return world
+
+
+# -- the callers of the matrix -------------------------------------------------------------------
+ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
+
+
+def caller_token(world, role):
+    """Each role's token: its own unit is AG.LX (province staff: AG, above it)."""
+    if role == "admin":
+        return token(TEST_AUTH_SECRET, role="admin", subject="ops")
+    if role == "province_staff":
+        return token(TEST_AUTH_SECRET, role=role, unit_code="AG",
+                     subject=world.officials["AG"]["id"])
+    if role in ("commune_staff", "reviewer"):
+        return token(TEST_AUTH_SECRET, role=role, unit_code="AG.LX",
+                     subject=world.officials["AG.LX"]["id"])
+    return token(TEST_AUTH_SECRET, role="citizen", unit_code="AG.LX",
+                 subject=world.people["AG.LX"]["id"])
+
+
+def other_unit(role):
+    """A unit outside the role's subtree: KG.RG for the province staff of AG, the sibling
+    commune AG.MB for the others (for an admin nothing is outside)."""
+    return "KG.RG" if role == "province_staff" else "AG.MB"
+
+
+@pytest.fixture(scope="module")
+def as_role(secured):
+    def client(role):
+        return Client(secured.system, {"Authorization": f"Bearer {caller_token(secured, role)}"})
+    return client

@@ -1,0 +1,159 @@
+"""cdht.auth: tokens, roles, scope and the permission table, without a service."""
+import os
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from cdht import auth
+from cdht.auth import Caller, TokenError, in_scope, mint_token, verify_token
+from cdht.config import ROOT
+
+SECRET = "unit-test-signing-key-0123456789abcdef"
+NOW = 1_800_000_000
+
+
+def test_a_token_names_its_caller():
+    token = mint_token(SECRET, subject="p-1", role="commune_staff", unit_code="AG.LX",
+                       ttl_seconds=60, now=NOW)
+    assert verify_token(SECRET, token, now=NOW + 59) == Caller("p-1", "commune_staff", "AG.LX")
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"],
+                        options={"verify_exp": False, "verify_iat": False})
+    assert claims == {"sub": "p-1", "role": "commune_staff", "unit": "AG.LX", "iat": NOW,
+                      "exp": NOW + 60}
+
+
+def test_an_admin_needs_no_unit():
+    token = mint_token(SECRET, subject="ops", role="admin", unit_code=None, now=NOW)
+    caller = verify_token(SECRET, token, now=NOW)
+    assert caller.is_admin and caller.unit_code is None
+
+
+def test_expired_token_is_refused():
+    token = mint_token(SECRET, subject="p", role="citizen", unit_code="AG", ttl_seconds=10,
+                       now=NOW)
+    with pytest.raises(TokenError, match="expired"):
+        verify_token(SECRET, token, now=NOW + 10)
+
+
+def test_wrong_signature_is_refused():
+    token = mint_token("another-signing-key-0123456789abcdef", subject="p", role="admin",
+                       unit_code=None)
+    with pytest.raises(TokenError, match="signature"):
+        verify_token(SECRET, token)
+
+
+def test_a_token_with_alg_none_is_refused():
+    forged = jwt.encode({"sub": "p", "role": "admin", "iat": NOW, "exp": NOW + 60}, key=None,
+                        algorithm="none")
+    with pytest.raises(TokenError):
+        verify_token(SECRET, forged, now=NOW)
+
+
+@pytest.mark.parametrize("claims, message", [
+    ({"sub": "p", "role": "superuser", "unit": "AG"}, "unknown role"),
+    ({"sub": "p", "role": "commune_staff"}, "no unit"),
+    ({"role": "admin"}, "'sub'"),
+    ({"sub": "p", "unit": "AG"}, "'role'"),
+])
+def test_bad_claims_are_refused(claims, message):
+    token = jwt.encode(claims | {"iat": NOW, "exp": NOW + 60}, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match=message):
+        verify_token(SECRET, token, now=NOW)
+
+
+@pytest.mark.parametrize("token", ["", None, "not-a-jwt", "a.b.c"])
+def test_missing_or_malformed_token_is_refused(token):
+    with pytest.raises(TokenError):
+        verify_token(SECRET, token)
+
+
+@pytest.mark.parametrize("header, ok", [
+    ("Bearer abc", True), ("bearer abc", True), ("Basic abc", False), ("Bearer", False),
+    ("", False), (None, False)])
+def test_bearer_header(header, ok):
+    if ok:
+        assert auth.bearer_token(header) == "abc"
+    else:
+        with pytest.raises(TokenError):
+            auth.bearer_token(header)
+
+
+@pytest.mark.parametrize("secret", ["", None, "   ", "short"])
+def test_weak_or_missing_secret_is_refused(secret):
+    with pytest.raises(ValueError, match="AUTH_SECRET"):
+        auth.check_secret(secret)
+    with pytest.raises(ValueError):
+        mint_token(secret, subject="p", role="admin", unit_code=None)
+
+
+def test_minting_checks_its_arguments():
+    with pytest.raises(ValueError, match="unknown role"):
+        mint_token(SECRET, subject="p", role="root", unit_code="AG")
+    with pytest.raises(ValueError, match="needs a unit"):
+        mint_token(SECRET, subject="p", role="reviewer", unit_code=None)
+    with pytest.raises(ValueError, match="subject"):
+        mint_token(SECRET, subject="", role="admin", unit_code=None)
+
+
+@pytest.mark.parametrize("caller, path, expected", [
+    (Caller("a", "admin", None), ["AG", "AG.MB"], True),
+    (Caller("s", "province_staff", "AG"), ["AG", "AG.MB"], True),
+    (Caller("s", "commune_staff", "AG.LX"), ["AG", "AG.LX", "AG.LX.K1"], True),
+    (Caller("s", "commune_staff", "AG.LX"), ["AG", "AG.LX"], True),
+    (Caller("s", "commune_staff", "AG.LX"), ["AG"], False),          # above: not in subtree
+    (Caller("s", "commune_staff", "AG.LX"), ["AG", "AG.MB"], False),  # a sibling
+    (Caller("s", "reviewer", "AG.LX"), [], False),
+    (Caller("s", "reviewer", "AG.LX"), None, False),
+])
+def test_in_scope(caller, path, expected):
+    assert in_scope(caller, path) is expected
+
+
+def test_permission_table_names_only_known_roles_and_admin_may_do_everything():
+    for service, routes in auth.PERMISSIONS.items():
+        for route, roles in routes.items():
+            assert roles and set(roles) <= set(auth.ROLES), (service, route)
+            assert "admin" in roles, (service, route)
+            assert auth.allowed(service, *route, "admin")
+    assert not auth.allowed("registry", "GET", "/audit", "province_staff")
+    assert not auth.allowed("reporting", "GET", "/units/<string:unit_code>/progress", "citizen")
+    assert auth.allowed("assessment", "POST", "/assessments", "citizen")
+    assert not auth.allowed("registry", "GET", "/nowhere", "province_staff")  # undeclared
+
+
+def test_every_route_of_every_service_is_open_or_in_the_table():
+    from cdht.openapi import entrypoint_routes
+    from services.assessment.service import AssessmentService
+    from services.notifications.service import NotificationsService
+    from services.registry.service import RegistryService
+    from services.reporting.service import ReportingService
+    for cls in (RegistryService, AssessmentService, ReportingService, NotificationsService):
+        served = set(entrypoint_routes(cls))
+        declared = set(auth.PERMISSIONS[cls.name])
+        assert served - auth.OPEN == declared, cls.name
+
+
+def test_token_command_prints_a_token_the_services_accept():
+    env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cdht", "token", "--role", "reviewer", "--unit", "AG.LX",
+         "--subject", "8a1c7e2e-0000-4000-8000-000000000001", "--ttl", "120"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    caller = verify_token(SECRET, result.stdout.strip())
+    assert caller == Caller("8a1c7e2e-0000-4000-8000-000000000001", "reviewer", "AG.LX")
+
+
+def test_token_command_refuses_an_unknown_role_and_a_missing_unit():
+    env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
+    bad_role = subprocess.run([sys.executable, "-m", "cdht", "token", "--role", "root",
+                               "--subject", "x"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert bad_role.returncode != 0 and "invalid choice" in bad_role.stderr
+    no_unit = subprocess.run([sys.executable, "-m", "cdht", "token", "--role", "citizen",
+                              "--subject", "x"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert no_unit.returncode == 1 and "needs a unit" in no_unit.stderr
+    assert "Traceback" not in no_unit.stderr
