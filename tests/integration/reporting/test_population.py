@@ -111,8 +111,8 @@ def test_progress_reads_the_imported_population(reporting, publish, engines, wai
     publish("registry", imported(people).to_message())
     publish("registry", imported([facts(year=2015, change="registered")
                                   for _ in range(10)], batch=2).to_message())
-    wait_for(lambda: population(engines["reporting"]).get(("AG", 2015)) == 10, timeout=20,
-             message="both batches")
+    wait_for(lambda: (counted := population(engines["reporting"])).get(("AG", 2015)) == 10
+             and counted.get(("AG", 1990)) == 5000, timeout=60, message="both batches")
     progress = web_session(reporting).get("/units/AG.LX/progress",
                                           params={"year": 2025}).json()
     assert progress["people"] == 5010 and progress["adults"] == 5000
