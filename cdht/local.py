@@ -194,7 +194,8 @@ def up(env=None):
         db.upgrade(service)
         print(f"  {service}: database migrated")
     run_dir, log_dir = VAR / "run", VAR / "log"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    for directory in (run_dir, log_dir):  # a fresh clone has neither
+        directory.mkdir(parents=True, exist_ok=True)
     smtp_host = os.environ.get("SMTP_HOST", "127.0.0.1")
     smtp_port = int(os.environ.get("SMTP_PORT", "1025"))
     if smtp_host in ("127.0.0.1", "localhost") and not reachable(smtp_host, smtp_port):
