@@ -3,6 +3,7 @@ opt-outs, and the triggers of digests and weekly summaries."""
 from marshmallow import Schema, fields, validate
 
 from cdht.contracts.events import CHANNELS
+from cdht.web import UtcDateTime
 from services.notifications.models import STATUSES
 
 MAX_LIMIT = 500
@@ -40,9 +41,9 @@ class DeliveryQuerySchema(Schema):
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
     category = fields.String(load_default=None, validate=validate.Length(max=50))
     template = fields.String(load_default=None, validate=validate.Length(max=100))
-    since = fields.AwareDateTime(load_default=None, metadata={
+    since = UtcDateTime(load_default=None, metadata={
         "description": "created at or after (ISO 8601 with offset)"})
-    until = fields.AwareDateTime(load_default=None, metadata={"description": "created before"})
+    until = UtcDateTime(load_default=None, metadata={"description": "created before"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
 
@@ -73,7 +74,7 @@ class OptOutSchema(Schema):
 
 class TriggerSchema(Schema):
     """Body of POST /digests/flush and POST /summaries/weekly (both fields optional)."""
-    now = fields.AwareDateTime(load_default=None, metadata={
+    now = UtcDateTime(load_default=None, metadata={
         "description": "act as if it were this moment (ISO 8601 with offset); default: now"})
     year = fields.Integer(load_default=None, validate=validate.Range(2021, 2100), metadata={
         "description": "weekly summary only: the year of the figures (default: now's year)"})

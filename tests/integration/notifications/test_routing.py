@@ -4,6 +4,7 @@ contacts) and, for the summary, the real reporting service (figures)."""
 import uuid
 
 import eventlet
+import pytest
 from sqlalchemy import text
 
 from services.reporting.service import ReportingService
@@ -197,3 +198,16 @@ def test_the_timers_send_due_digests_and_the_weeks_summary_by_themselves(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name, recipients FROM schedule_runs")).all() == \
             [("weekly_summary", 1)]
+
+
+@pytest.mark.parametrize("since, status", [
+    ("2025-01-01T00:00:00+07:00", 200),
+    ("0954-01-13T08:20:29+17:55", 400),   # an offset no clock has (PostgreSQL refuses it)
+    ("0001-01-01T00:00:00+14:00", 400),   # before year 1 once in UTC
+    ("2025-01-01T00:00:00", 400),         # no offset
+])
+def test_delivery_log_times_are_checked_at_the_edge(notifications, since, status):
+    """Found by schemathesis: a far-fetched offset in a filter was a 500."""
+    http, _ = notifications()
+    response = http.get("/deliveries", params={"since": since})
+    assert response.status_code == status, response.text
