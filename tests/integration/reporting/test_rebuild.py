@@ -16,7 +16,6 @@ from cdht.outbox import wait_until_published
 from services.registry.service import RegistryService
 from services.reporting import rebuild
 from tests.integration.registry.helpers import Registry
-from tests.integration.reporting.conftest import Feed
 
 TITLES, GROUP_TITLES = [], []
 
