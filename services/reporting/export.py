@@ -113,3 +113,72 @@ def to_xlsx(sheets):
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# -- the command line: cdht report export ---------------------------------------------------------
+def figures(session, config, unit_code, year, as_of=None):
+    """(today's code, {indicator: (total row, [child rows])}) of a unit and its children, from
+    reporting's projections, as the API's /report.xlsx computes them; with ``as_of``, as the
+    figures stood at the end of that day. LookupError for a unit reporting does not know."""
+    from sqlalchemy import text
+
+    from services.reporting import domain, projection as proj
+    if session.execute(text("SELECT 1 FROM unit_paths WHERE unit_code = :c"),
+                       {"c": unit_code}).first() is None:
+        raise LookupError(f"unknown unit {unit_code}: reporting has no figures for it")
+    code, path = proj.placements(session, [unit_code])[unit_code]
+    children = [(c, list(p)) for c, p in session.execute(text(
+        "SELECT unit_code, path FROM unit_paths WHERE merged_into IS NULL "
+        "AND cardinality(path) = :depth AND path[1:cardinality(path) - 1] = "
+        "CAST(:parent AS varchar[]) ORDER BY unit_code"), {"depth": len(path) + 1,
+                                                           "parent": path})]
+    units = [code] + [c for c, _ in children]
+    counters = ({u: proj.tallies_as_of(session, u, as_of) for u in units} if as_of
+                else proj.tallies_of(session, units))
+    targets = domain.load_targets(config.get("TARGETS_FILE") or None)
+    adult_age, ratio = proj.adult_age_of(config), proj.warning_ratio_of(config)
+
+    def rows(unit, unit_path):
+        return {p.indicator: {"unit_code": unit, "numerator": p.numerator,
+                              "denominator": p.denominator, "share": p.share,
+                              "target": p.target, "gap": p.gap}
+                for p in domain.unit_progress(targets, unit_path, year, counters[unit],
+                                              adult_age, ratio)}
+    total = rows(code, path)
+    per_child = [rows(c, p) for c, p in children]
+    return code, {i: (total[i], [r[i] for r in per_child]) for i in total}
+
+
+def export_file(unit_code, year, out, fmt="xlsx", as_of=None, lang="vi", console=None):
+    """``cdht report export``: write the annual report of ``unit_code`` to ``out``; returns
+    (bytes written, sheets).
+
+    It reads reporting's database directly (REPORTING_DATABASE_URL), as ``cdht rebuild``
+    does, rather than calling GET /units/<code>/report.xlsx: the operator needs no running
+    service and no token, and ``as_of`` (which the HTTP report does not take) gives the
+    figures as they stood at the end of a year. The file is written whole or not at all."""
+    import os
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from sqlalchemy.orm import Session
+
+    from cdht.config import load_config
+    from cdht.db import make_engine
+    config = load_config("reporting")
+    engine = make_engine(config["DATABASE_URL"], pool_size=1, max_overflow=0)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
+                  transient=True, disable=console is not None and not console.is_terminal) as bar:
+        task = bar.add_task(f"reading the figures of {unit_code} for {year}")
+        try:
+            with Session(engine) as session:
+                code, found = figures(session, config, unit_code, year, as_of)
+        finally:
+            engine.dispose()
+        bar.update(task, description=f"writing {len(found) + 1} sheets ({fmt})")
+        sheets = report_sheets(found, code, year, lang)
+        data = to_xlsx(sheets) if fmt == "xlsx" else to_csv(sheets)
+        partial = f"{out}.partial"
+        with open(partial, "wb") as fh:
+            fh.write(data)
+        os.replace(partial, out)
+    return len(data), len(sheets)
