@@ -1,14 +1,14 @@
 """Run the whole system as local processes, for a machine without a Docker engine.
 
-``python -m cdht up`` checks that PostgreSQL and RabbitMQ answer (and says which does not),
+``cdht up`` (what bin/up runs) checks that PostgreSQL and RabbitMQ answer (and says which does not),
 migrates the four databases, starts each service with ``nameko run``, and waits until every
 ``/health`` answers. Without an SMTP relay configured it also starts a local mail catcher
-(aiosmtpd, printing each mail to var/log/mail.log). ``python -m cdht down`` stops them.
+(aiosmtpd, printing each mail to var/log/mail.log). ``cdht down`` stops them.
 The end-to-end tests start the services through the same functions.
 
 Tokens: the services need ``AUTH_SECRET``. Unless the environment sets it, a random dev
 secret is made once in ``var/auth-secret`` (mode 0600) and given to every local process;
-``python -m cdht token`` signs with the same one.
+``cdht token`` signs with the same one.
 """
 import json
 import os
@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 
 from cdht.config import ROOT, SERVICES, load_config
 
-VAR = ROOT / "var"
+# Run state (pid files, logs, the dev secret); CDHT_VAR_DIR moves it, e.g. for a second
+# system on this machine (tests/e2e/test_whole_system.py).
+VAR = Path(os.environ.get("CDHT_VAR_DIR") or ROOT / "var")
 SECRET_FILE = VAR / "auth-secret"
 DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
 
@@ -115,7 +117,8 @@ def missing_servers(env):
 
 
 def http_base(service, env):
-    address = env.get(f"{service.upper()}_HTTP_ADDRESS") or f"0.0.0.0:{DEFAULT_PORTS[service]}"
+    name = f"{service.upper()}_HTTP_ADDRESS"  # as the service reads it: env, then os.environ
+    address = env.get(name) or os.environ.get(name) or f"0.0.0.0:{DEFAULT_PORTS[service]}"
     host, port = address.rsplit(":", 1)
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
@@ -215,10 +218,11 @@ def up(env=None):
     for proc in processes:
         print(f"  {proc.name:<14} {proc.base_url}   log: {proc.log_path}")
     print("every API call but /health and /docs needs a bearer token; mint one with e.g.\n"
-          "  .venv/bin/python -m cdht token --role admin --subject me\n"
+          "  .venv/bin/cdht token --role admin --subject me\n"
           "and send it as  -H \"Authorization: Bearer $TOKEN\"  (the dashboard: "
           "/dashboard?token=$TOKEN)")
-    print("stop it with: .venv/bin/python -m cdht down")
+    print("demo data: .venv/bin/cdht seed demo;  health: .venv/bin/cdht status;  "
+          "stop it with: bin/down (.venv/bin/cdht down)")
     return 0
 
 

@@ -624,3 +624,57 @@ def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, cle
     result = run_compose(compose_binary, clean_env, "config", "--quiet",
                          files=(COMPOSE, COMPOSE_DEV), env_file=env_file)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_long_running_container_has_a_memory_limit(resolved):
+    """A leak or a backlog in one container must not starve the others on the host."""
+    for name, service in resolved["dev"]["services"].items():
+        if name == "mailpit":
+            continue  # the dev override's mail catcher
+        limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        assert int(limits.get("memory") or 0) > 64 * 2**20, f"{name}: no memory limit"
+    for name in APP_SERVICES:
+        limits = resolved["base"]["services"][name]["deploy"]["resources"]["limits"]
+        assert float(limits["cpus"]) > 0, name
+
+
+CLUSTER = ROOT / "deploy" / "rabbitmq-cluster" / "docker-compose.rabbitmq-cluster.yml"
+
+
+def test_rabbitmq_cluster_override_is_valid_and_quorum(compose_binary, clean_env, tmp_path):
+    """Three RabbitMQ nodes, each with its own named volume, host name and health check, all
+    named in rabbitmq.conf's peer list; every CDHT container declares quorum queues."""
+    env_file = write_env_file(tmp_path / ".env")
+    result = run_compose(compose_binary, clean_env, "config", "--format", "json",
+                         files=(COMPOSE, CLUSTER), env_file=env_file)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    conf = (CLUSTER.parent / "rabbitmq.conf").read_text()
+    peers = set(re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = rabbit@(\S+)$",
+                           conf, re.M))
+    nodes = {n for n in services if n.startswith("rabbitmq")}
+    assert nodes == peers == {"rabbitmq", "rabbitmq-2", "rabbitmq-3"}
+    cookie = None
+    data_volumes = set()
+    for name in nodes:
+        node = services[name]
+        assert node["hostname"] == name
+        assert node["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+        sources = {v["source"]: v for v in node["volumes"]}
+        data_volumes |= {s for s, v in sources.items() if v["type"] == "volume"}
+        assert any(s.endswith("rabbitmq-cluster/rabbitmq.conf") and v.get("read_only")
+                   for s, v in sources.items()), name
+        args = node["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+        cookie = cookie or args
+        assert args == cookie == node["environment"]["RABBITMQ_CTL_ERL_ARGS"]
+    assert len(data_volumes) == 3
+    for name in (*APP_SERVICES, "migrate"):
+        assert services[name]["environment"]["QUEUE_TYPE"] == "quorum", name
+        assert {"rabbitmq-2", "rabbitmq-3"} <= set(services[name]["depends_on"]), name
+
+
+def test_rabbitmq_cluster_needs_its_cookie(compose_binary, clean_env, tmp_path):
+    env_file = write_env_file(tmp_path / ".env", omit=("RABBITMQ_ERLANG_COOKIE",))
+    result = run_compose(compose_binary, clean_env, "config", "--quiet",
+                         files=(COMPOSE, CLUSTER), env_file=env_file)
+    assert result.returncode != 0 and "RABBITMQ_ERLANG_COOKIE" in result.stderr
