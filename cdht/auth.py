@@ -130,10 +130,10 @@ STAFF = ("admin", "province_staff", "commune_staff")
 REVIEWERS = ("admin", "province_staff", "commune_staff", "reviewer")
 EVERYONE = ROLES
 
-# Routes without a token: health checks and the public documentation (and the dashboard's
-# page, whose data calls need one).
-OPEN = frozenset({("GET", "/health"), ("GET", "/docs"), ("GET", "/openapi.json"),
-                  ("GET", "/dashboard")})
+# Routes without a token: health checks, metrics and the public documentation (and the
+# dashboard's page, whose data calls need one).
+OPEN = frozenset({("GET", "/health"), ("GET", "/metrics"), ("GET", "/docs"),
+                  ("GET", "/openapi.json"), ("GET", "/dashboard")})
 
 PERMISSIONS = {
     "registry": {

@@ -12,6 +12,11 @@ message before a copy of it is safely elsewhere:
   retries exhausted): republished to ``<queue>.dead-letter`` with the reason in its headers,
   then acked. ``cdht.deadletters`` lists and replays them.
 
+Each fate is counted (cdht.observability: ``cdht_events_handled_total``,
+``cdht_events_failed_total{fate}``, ``cdht_event_handling_seconds``): a failure in
+``_retry_later`` and ``dead_letter``, a success when the queue consumer acks a message no
+failure was recorded for; so a subclass (cdht.batching) that acks its own way counts alike.
+
 Queue arguments come from config, so classic queues here and quorum queues on a three-node
 cluster (``QUEUE_TYPE: quorum``, ``DELIVERY_LIMIT``) are the same code.
 """
@@ -24,9 +29,10 @@ from kombu import Exchange, Queue
 from nameko.amqp.publish import get_producer
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
+from cdht import observability
+from cdht.broker import SafeQueueConsumer, spawn_event_worker
 from cdht.contracts import ContractError, parse_envelope
 from cdht.redact import redact
 
@@ -80,9 +86,10 @@ def retry_delays(config):
     return tuple(int(x) for x in raw)
 
 
-class ReliableQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, but an undecodable body is dead-lettered instead of killing
-    the consumer thread (kombu raises on decode errors when no handler is given)."""
+class ReliableQueueConsumer(SafeQueueConsumer):
+    """nameko's queue consumer (made safe across broker restarts by cdht.broker), but an
+    undecodable body is dead-lettered instead of killing the consumer thread (kombu raises on
+    decode errors when no handler is given)."""
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -92,6 +99,17 @@ class ReliableQueueConsumer(QueueConsumer):
 
     def _on_decode_error(self, provider, message, exc):
         provider.dead_letter(message, f"undecodable body: {type(exc).__name__}: {exc}")
+
+    def handle_message(self, provider, body, message):
+        observability.mark_received(message, provider)
+        super().handle_message(provider, body, message)
+
+    def ack_message(self, message):
+        """Ack; a message acked with no failure recorded (see ``_count``) was handled."""
+        super().ack_message(message)
+        handler = observability.received_by(message)
+        if handler is not None and getattr(message, "cdht_fate", None) is None:
+            handler._count(message, "handled")
 
 
 class ReliableEventHandler(EventHandler):
@@ -130,7 +148,7 @@ class ReliableEventHandler(EventHandler):
         if envelope.correlation_id:
             context_data.setdefault("correlation_id", envelope.correlation_id)
         try:
-            self.container.spawn_worker(
+            spawn_event_worker(  # bounded: HTTP keeps free worker slots
                 self, (envelope,), {}, context_data=context_data,
                 handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
@@ -138,7 +156,7 @@ class ReliableEventHandler(EventHandler):
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            self.queue_consumer.ack_message(message)  # counted there, as handled
             return result, exc_info
         exc = exc_info[1]
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0)) + 1
@@ -151,6 +169,7 @@ class ReliableEventHandler(EventHandler):
 
     def _retry_later(self, message, attempt, reason):
         queue = self.retry_queues[attempt - 1]
+        self._count(message, "retried")
         log.warning("%s: attempt %d failed (%s); retrying in %d ms", self.queue_name, attempt,
                     reason[:200], self.delays[attempt - 1])
         headers = dict(message.headers or {}, **{ATTEMPT_HEADER: attempt, ERROR_HEADER: reason[:500]})
@@ -160,6 +179,7 @@ class ReliableEventHandler(EventHandler):
     def dead_letter(self, message, reason, attempts=None):
         """Move ``message`` to this consumer's dead-letter queue, then ack it."""
         reason = redact(reason)
+        self._count(message, "dead_lettered")
         log.error("%s: dead-lettering message: %s", self.queue_name, reason[:500])
         headers = dict(message.headers or {})
         headers.update({ERROR_HEADER: reason[:1000], QUEUE_HEADER: self.queue_name,
@@ -168,6 +188,13 @@ class ReliableEventHandler(EventHandler):
             headers[ATTEMPT_HEADER] = attempts
         self._republish(message, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.queue_name,
                         headers=headers, declare=[self.dead_letters])
+
+    def _count(self, message, fate):
+        """Count the message's fate, once: ``handled``, ``retried`` or ``dead_lettered``."""
+        message.cdht_fate = fate
+        observability.metrics(self.container.service_name).event_done(
+            self.method_name, self.event_type, fate,
+            observability.seconds_since_received(message))
 
     def _republish(self, message, exchange, routing_key, headers, declare):
         """Publish a copy with confirms, then ack; if the copy can't be made, requeue."""

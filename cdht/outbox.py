@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from cdht import observability
 from cdht.contracts import make_envelope
 from cdht.db import plumbing_metadata
 
@@ -41,9 +42,12 @@ outbox_table = Table(
 
 
 def add_event(session, event_type, data, *, producer, correlation_id=None, schema_version=1):
-    """Validate an event against its contract and stage it in ``session``'s transaction."""
+    """Validate an event against its contract and stage it in ``session``'s transaction.
+    Without a ``correlation_id`` it carries the current worker's (the request or event that
+    caused it)."""
     envelope = make_envelope(event_type, data, producer=producer, schema_version=schema_version,
-                             correlation_id=correlation_id)
+                             correlation_id=correlation_id or
+                             observability.current_correlation_id())
     session.execute(outbox_table.insert().values(
         event_id=envelope.event_id, event_type=event_type, payload=envelope.to_message()))
     session.info["outbox_rows"] = session.info.get("outbox_rows", 0) + 1
@@ -52,6 +56,7 @@ def add_event(session, event_type, data, *, producer, correlation_id=None, schem
 
 def add_events(session, event_type, datas, *, producer, correlation_id=None, schema_version=1):
     """``add_event`` for many events of one type: each validated, all staged in one INSERT."""
+    correlation_id = correlation_id or observability.current_correlation_id()
     rows = []
     for data in datas:
         envelope = make_envelope(event_type, data, producer=producer,
@@ -81,6 +86,7 @@ class Relay:
                  poll_interval=1.0, max_backoff=30.0):
         self.engine = engine
         self.amqp_uri = amqp_uri
+        self.metrics = observability.metrics(producer)
         self.exchange = get_event_exchange(producer, config or {})
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -153,6 +159,8 @@ class Relay:
             if claimed:
                 self._record_failure(claimed, exc)
             raise
+        for row in rows:
+            self.metrics.outbox_published.labels(row.event_type).inc()
         return len(claimed)
 
     def _publish(self, producer, row):

@@ -12,19 +12,29 @@ the verified ``Caller`` at ``request.caller`` (``caller_of(request)``); scope in
 (the caller's unit subtree, a citizen's own records) is the handler's to check, with
 ``require_scope``. Error bodies are passed through ``redact``: no email or ID number leaves in
 one.
+
+Every request has a correlation id (``X-Correlation-Id``, taken from the request when it is
+acceptable, else made; echoed in the response): the worker runs with it in its context data,
+so the events it stages and the RPC calls it makes carry it on (cdht.observability). Each
+request is timed into ``cdht_http_request_seconds`` and logged as one "handled" line.
 """
 import json
 import logging
+import time
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import partial
 
+from eventlet.event import Event
 from marshmallow import ValidationError, fields
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from cdht import auth
+from cdht import auth, observability
+from cdht.openapi import Route
 from cdht.redact import redact
 
 log = logging.getLogger(__name__)
@@ -127,12 +137,17 @@ def load_json(request, schema):
         raise ApiError(400, "invalid input", exc.messages) from None
 
 
+CORRELATION_HEADER = "X-Correlation-Id"
+# Polled by orchestrators and Prometheus: their "handled" lines only at DEBUG.
+QUIET_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
+
+
 def correlation_id(request):
-    """The caller's X-Correlation-ID, or a new one: it follows the request through events."""
+    """The caller's X-Correlation-Id (short and printable), or a new one: it follows the
+    request through RPC calls and events."""
     found = getattr(request, "_cdht_correlation_id", None)
     if found is None:  # one per request, however often asked
-        given = request.headers.get("X-Correlation-ID", "")
-        found = given[:64] if given else str(uuid.uuid4())
+        found = observability.accepted_correlation_id(request.headers.get(CORRELATION_HEADER))
         try:
             request._cdht_correlation_id = found
         except AttributeError:
@@ -140,7 +155,29 @@ def correlation_id(request):
     return found
 
 
+class JsonErrorsWsgiApp(WsgiApp):
+    """nameko's WSGI app, except that a path no route matches (404: e.g. a malformed id
+    in a ``<uuid:...>`` segment) or a method no route takes (405) is answered in JSON, as
+    the OpenAPI documents promise, not with werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        try:
+            self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:
+            headers = {k: v for k, v in exc.get_headers(environ) if k.lower() == "allow"}
+            return json_response({"error": exc.description}, exc.code, headers=headers)(
+                environ, start_response)
+        return super().__call__(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self):  # nameko's documented override point
+        return JsonErrorsWsgiApp(self)
+
+
 class JsonHttpHandler(HttpRequestHandler):
+    server = JsonWebServer()  # every CDHT HTTP entrypoint is a JsonHttpHandler: one server
+
     def setup(self):
         # a service without a signing key would have to refuse every call: it does not start
         self.secret = auth.check_secret(self.container.config.get("AUTH_SECRET"))
@@ -168,13 +205,49 @@ class JsonHttpHandler(HttpRequestHandler):
         return None
 
     def handle_request(self, request):
+        started = time.perf_counter()
+        corr = correlation_id(request)
+        bound = observability.bind_correlation_id(corr)  # for the lines logged here
+        try:
+            response = self._respond(request, corr)
+            response.headers[CORRELATION_HEADER] = corr
+            self._observe(response.status_code, time.perf_counter() - started)
+        finally:
+            observability.unbind_correlation_id(bound)
+        return response
+
+    def _respond(self, request, corr):
+        """nameko's handle_request, behind the token check, with the correlation id in the
+        worker's context data."""
+        request.shallow = False
         refused = self.authenticate(request)
         if refused is not None:
             return refused
         if any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
             return json_response({"error": "query parameters must not contain NUL characters"},
                                  400)
-        return super().handle_request(request)
+        try:
+            context_data = dict(self.server.context_data_from_headers(request),
+                                correlation_id=corr)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                        handle_result=partial(self.handle_result, done))
+            return self.response_from_result(done.wait())
+        except Exception as exc:
+            return self.response_from_exception(exc)
+
+    def _observe(self, status, seconds):
+        service = self.container.service_name
+        observability.metrics(service).http_seconds.labels(
+            self.method.upper(), self.url, str(status)).observe(seconds)
+        quiet = (self.method.upper(), self.url) in QUIET_ROUTES and status < 400
+        log.log(logging.DEBUG if quiet else logging.INFO, "handled", extra={
+            "entrypoint": f"{service}.{self.method_name}",
+            "method": self.method.upper(), "route": self.url, "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+            "outcome": "ok" if status < 400 else "error" if status >= 500 else "refused"})
 
     def __init__(self, method, url, expected_exceptions=(), **kwargs):
         # An ApiError is the caller's mistake: nameko logs it as a warning, not a crash.
@@ -200,6 +273,53 @@ class JsonHttpHandler(HttpRequestHandler):
 
 
 api = JsonHttpHandler.decorator
+
+
+class Observed:
+    """Mixin of every service: ``GET /metrics`` (Prometheus text format, open like /health)
+    and the Observability dependency (correlation id bound per worker, "handled" lines).
+
+    A service whose class defines ``observe_metrics(self, metrics)`` sets its own scrape-time
+    figures there (reporting: its lag). The route is given to each service class as it is
+    defined (``name`` set), not to the mixin: ``nameko run`` would take any class of the
+    service's module that has an entrypoint for a service of its own."""
+    telemetry = observability.Observability()
+    openapi_routes = (Route("GET", "/metrics", "Metrics in the Prometheus text format",
+                            media_type="text/plain", tag="service"),)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "name", None):
+            def metrics(self, request):
+                """Metrics in the Prometheus text format."""
+                return self.metrics_response()
+            cls.metrics = api("GET", "/metrics")(metrics)
+
+    def metrics_response(self):
+        figures = self.telemetry
+        db = getattr(self, "db", None)
+        if db is not None:
+            figures.outbox_backlog.set(outbox_backlog(db))
+        hook = getattr(self, "observe_metrics", None)
+        if hook is not None:
+            try:
+                hook(figures)
+            except Exception as exc:  # a figure missing now is no reason to fail the scrape
+                log.warning("metrics: %s could not be read (%s: %s)", hook.__name__,
+                            type(exc).__name__, exc)
+        body, content_type = figures.exposition()
+        return Response(body, status=200, content_type=content_type)
+
+
+def outbox_backlog(db):
+    """Unpublished outbox rows, or NaN when the database does not answer."""
+    from cdht.outbox import backlog
+    try:
+        with db.read() as session:
+            return backlog(session.connection())
+    except Exception as exc:
+        log.warning("metrics: outbox backlog unknown (%s)", type(exc).__name__)
+        return float("nan")
 
 
 def health(db, amqp_uri):
