@@ -152,7 +152,9 @@ def wait_healthy(processes, timeout=60.0):
                 raise NotReady(f"{proc.name} exited with {proc.process.returncode}:\n"
                                f"{proc.log_tail()}")
             try:
-                with urllib.request.urlopen(proc.base_url + "/health", timeout=2) as resp:
+                # 5 s: a health check checks the database and the broker, and answers
+                # behind a busy service's event workers (cdht.broker bounds them)
+                with urllib.request.urlopen(proc.base_url + "/health", timeout=5) as resp:
                     if json.load(resp).get("status") == "ok":
                         pending.remove(proc)
             except (OSError, ValueError):

@@ -74,6 +74,13 @@ def page_of(item_schema):
     return _PAGES[item_schema]
 
 @dataclass(frozen=True)
+class ListOf:
+    """A response that is a JSON array of ``item`` (a marshmallow schema has no top-level
+    array): ``Route(..., response=ListOf(ItemSchema))``."""
+    item: type
+
+
+@dataclass(frozen=True)
 class Route:
     """One HTTP route as the documentation shows it.
 
@@ -190,7 +197,10 @@ def _operation(route, path_parameters):
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": route.body}}}
     ok = {"description": route.summary}
-    if route.response is not None:
+    if isinstance(route.response, ListOf):
+        ok["content"] = {route.media_type: {"schema": {"type": "array",
+                                                       "items": route.response.item}}}
+    elif route.response is not None:
         ok["content"] = {route.media_type: {"schema": route.response}}
     elif route.media_type != "application/json":
         ok["content"] = {route.media_type: {"schema": {"type": "string"}}}

@@ -12,6 +12,10 @@ applies the faults, one at a time, each while a wave is flowing:
   poison      undecodable and contract-breaking messages on the exchanges (mid-stream); at
               the end, valid events dead-lettered while the registry was away; then a replay
 
+A service process that exits on its own (the broker restart included: cdht.broker) is
+started again, as compose would, and fails the suite. Throughout the stream every service's
+``GET /health`` is timed (the figures show how promptly it answers under the backlog).
+
 Then it checks the invariants (fault/checks.py), prints the figures, tears everything down,
 and exits 1 if an invariant failed (2 if the suite itself could not run).
 """
@@ -27,6 +31,8 @@ import traceback
 from pathlib import Path
 
 os.environ.setdefault("EVENTLET_TESTS", "1")  # no eventlet banner from nameko's imports
+
+import requests  # noqa: E402
 
 from fault import checks, faults  # noqa: E402
 from fault.servers import PrivatePostgres, PrivateRabbit, SmtpServer  # noqa: E402
@@ -104,6 +110,44 @@ class Decider(threading.Thread):
     def finish(self):
         self.done.set()
         self.join()
+
+
+class HealthProbe(threading.Thread):
+    """Times every service's ``GET /health`` twice a second through the stream and its
+    backlog: a health check must answer promptly however many events wait (cdht.broker
+    keeps worker slots free for HTTP). Answers of any status count; refused connections
+    (a service the suite killed) do not."""
+
+    def __init__(self, system):
+        super().__init__(name="health-probe", daemon=True)
+        self.system = system
+        self.stopping = threading.Event()
+        self.seconds = {}  # service -> [latency of each answer]
+
+    def run(self):
+        while not self.stopping.is_set():
+            for service in KILL_ORDER:
+                started = time.monotonic()
+                try:
+                    requests.get(self.system.base(service) + "/health", timeout=30)
+                except requests.RequestException:
+                    continue
+                self.seconds.setdefault(service, []).append(time.monotonic() - started)
+            self.stopping.wait(0.5)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(60)
+
+    def figures(self):
+        """{service: (answers, p50, p99, max, answers slower than 2 s)}."""
+        found = {}
+        for service, seconds in self.seconds.items():
+            ordered = sorted(seconds)
+            found[service] = (len(ordered), ordered[len(ordered) // 2],
+                              ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+                              ordered[-1], sum(1 for x in ordered if x >= 2.0))
+        return found
 
 
 class FaultRunner(threading.Thread):
@@ -202,6 +246,8 @@ class Suite:
         stream_started = time.monotonic()
         decider = Decider(province)
         decider.start()
+        probe = HealthProbe(self.system)
+        probe.start()
         runner = FaultRunner(self, plan, province, subs)
         runner.start()
         waves = [province.people[i::plan.waves] for i in range(plan.waves)]
@@ -229,6 +275,8 @@ class Suite:
             email = official_email(unit)
             reviews["per_official"][email] = reviews["per_official"].get(email, 0) + 1
         self._wait_quiet(province, reviews, "the stream")
+        probe.stop()
+        self.figures["health"] = probe.figures()
         if "poison" in args.faults:
             self._dependent_poison(province, reviews, subs)
         fail, facts = checks.verify(self.system, self.ledger, self.smtp, province, reviews)
@@ -245,6 +293,8 @@ class Suite:
         self.figures["applied"] = self.ledger.inbox_total()
         self.figures["resends"] = checks.resends(self.smtp, self.fault_windows)
         self.figures["unplanned_exits"] = list(self.system.unplanned_exits)
+        for service, code, at in self.system.unplanned_exits:
+            fail.append(f"{service} exited on its own (code {code}) {at} s into the run")
         self.figures["deliveries"] = self.ledger.deliveries()
         return fail
 
@@ -264,6 +314,8 @@ class Suite:
             else:
                 recovery = self._hopeless_poison(subs)
             self.recoveries.append(recovery)
+            if recovery.failure:
+                self.fault_errors.append(recovery.failure)
             log("recovered: " + " | ".join(recovery.row()))
         except Exception as exc:
             self.fault_errors.append(f"fault {kind} {target}: {type(exc).__name__}: {exc}")
@@ -326,6 +378,15 @@ class Suite:
         started = time.monotonic()
         replayed = {svc: faults.replay(self.system, svc) for svc in subs if before[svc]}
         self.figures["replayed"] = replayed
+        for svc, got in replayed.items():  # each letter replayed once; the hopeless came back
+            if got["replayed"] != before[svc] or got["held"] != before[svc]:
+                self.fault_errors.append(f"{svc}: the replay moved {got['replayed']} of "
+                                         f"{got['held']} letters; {before[svc]} were there")
+            hopeless = self.figures.get("hopeless_expected", {}).get(svc, 0)
+            if got["dead_again"] != hopeless:
+                self.fault_errors.append(f"{svc}: the replay says {got['dead_again']} "
+                                         f"dead-lettered again, expected {hopeless} (the "
+                                         f"hopeless poison){'' if got['settled'] else ' so far'}")
         self._wait_quiet(province, reviews, "the replay")
         recovery.figures = recovery.mail = time.monotonic() - started
         expected = self.figures.get("hopeless_expected", {})
@@ -348,7 +409,9 @@ class Suite:
                     f"{expected.get(svc, 0)} (the hopeless poison, dead again): " + "; ".join(
                         f"{d.get('queue')} {d.get('event_id')} {str(d.get('error'))[:70]}"
                         for d in after[svc]))
-        recovery.note = f"replayed {replayed}"
+        recovery.note = "replayed " + ", ".join(
+            f"{svc} {got['replayed']} (dead again {got['dead_again']})"
+            for svc, got in replayed.items())
         self.recoveries.append(recovery)
 
     def _wait_quiet(self, province, reviews, what, timeout=1200):
@@ -397,16 +460,24 @@ class Suite:
                            .values()) - (f.get("dependent_dead_letters") or 0))
             lines.append(f"  in dead-letter queues before the replay {before} (of which "
                          f"{from_faults} from the other faults)")
-            lines.append(f"  replayed {f.get('replayed')}; left after the replay "
-                         f"{f.get('after_replay')} (the hopeless ones, dead again)")
+            lines.append("  replayed " + ", ".join(
+                f"{svc} {got['replayed']} of {got['held']} (dead-lettered again "
+                f"{got['dead_again']})" for svc, got in (f.get("replayed") or {}).items()) +
+                f"; left after the replay {f.get('after_replay')} (the hopeless ones, "
+                "dead again)")
         lines.append(f"unplanned service exits         {f.get('unplanned_exits')} "
-                     "(service, exit code, s into the run); restarted as compose's "
-                     "restart: unless-stopped would")
+                     "(service, exit code, s into the run; each fails the suite); "
+                     "restarted as compose's restart: unless-stopped would")
         lines.append(f"emails                          {f.get('congratulations')} "
                      f"congratulations, {f.get('review_requests')} review requests; "
                      f"resent after a crash (same Message-ID) {f.get('mail_resent_same_id')}"
                      f" {f.get('resends') or ''}")
         lines.append(f"deliveries                      {f.get('deliveries')}")
+        lines.append("GET /health during the stream  (answers: p50 | p99 | max | slower "
+                     "than 2 s)")
+        for service, (n, p50, p99, top, slow) in (f.get("health") or {}).items():
+            lines.append(f"  {service:<14}{n:>6}: {p50 * 1000:.0f} ms | {p99 * 1000:.0f} ms | "
+                         f"{top * 1000:.0f} ms | {slow}")
         lines.append("time to recover (from repair: reporting caught up | mails caught up)")
         lines.append(f"  {'fault':<26}{'outage':>10}{'figures':>10}{'mails':>10}  note")
         for r in self.recoveries:

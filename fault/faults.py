@@ -6,6 +6,7 @@ again, the broker or database answers) until reporting counts every title grante
 that moment, and until the congratulation mails for them have all arrived.
 """
 import json
+import re
 import threading
 import time
 import uuid
@@ -30,6 +31,7 @@ class Recovery:
         self.figures = None
         self.mail = None
         self.note = ""
+        self.failure = None  # an invariant the fault itself broke (the suite fails)
 
     def row(self):
         def s(v):
@@ -76,12 +78,24 @@ def kill_service(system, ledger, smtp, service):
 
 
 def restart_rabbitmq(system, ledger, smtp):
+    """Restart the broker under load. Every service must ride it out in the same process
+    (cdht.broker): an exit here fails the suite, even though the supervisor restarts it."""
     recovery = Recovery("restart RabbitMQ")
+    before = system.pids()
     started = time.monotonic()
     system.rabbit.restart()
     repaired = time.monotonic()
     recovery.outage = repaired - started
-    return wait_caught_up(system, ledger, smtp, recovery, repaired)
+    wait_caught_up(system, ledger, smtp, recovery, repaired)
+    after = system.pids()
+    exited = sorted(s for s, pid in before.items() if after.get(s) != pid)
+    if exited:
+        recovery.failure = (f"service process(es) exited during the RabbitMQ restart: "
+                            f"{', '.join(exited)}")
+        recovery.note += " EXITED: " + ", ".join(exited)
+    else:
+        recovery.note += f" all {len(before)} service processes survived"
+    return recovery
 
 
 def stop_postgres(system, ledger, smtp, seconds=10):
@@ -232,9 +246,21 @@ def dead_letters(system, service):
             for letter in list_dead_letters(config, queue)]
 
 
+REPLAYED = re.compile(r"^(?P<queue>\S+): replayed (?P<replayed>\d+) of (?P<held>\d+) "
+                      r"message\(s\); (?P<dead_again>\d+) dead-lettered again(?P<open> so far)?")
+
+
 def replay(system, service):
-    result = system.cli("dead-letters", "replay", service, service_env=service, timeout=120)
+    """``cdht dead-letters replay SERVICE``, as the operator runs it: what it printed, added
+    up over the service's queues: {replayed, held, dead_again, settled}."""
+    result = system.cli("dead-letters", "replay", service, service_env=service, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"dead-letters replay {service}: {result.stderr[-1000:]}")
-    return sum(int(line.split("replayed ")[1].split()[0])
-               for line in result.stdout.splitlines() if "replayed " in line)
+    total = {"replayed": 0, "held": 0, "dead_again": 0, "settled": True}
+    for line in result.stdout.splitlines():
+        m = REPLAYED.match(line.strip())
+        if m:
+            for key in ("replayed", "held", "dead_again"):
+                total[key] += int(m[key])
+            total["settled"] = total["settled"] and not m["open"]
+    return total

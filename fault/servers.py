@@ -20,7 +20,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("CDHT_FAULT_PG_BIN") or
-              (sorted(glob.glob("/usr/lib/postgresql/*/bin")) or ["/usr/lib/postgresql/15/bin"])[-1])
+              (sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+               or ["/usr/lib/postgresql/15/bin"])[-1])
 RABBIT_SBIN = Path(os.environ.get("CDHT_FAULT_RABBIT_SBIN") or
                    (sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin"))
                     or ["/usr/lib/rabbitmq/bin"])[-1])

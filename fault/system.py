@@ -87,6 +87,12 @@ class System:
                 pass
             proc.process.wait()
 
+    def pids(self):
+        """{service: pid} of the processes running now (a restarted one has a new pid)."""
+        with self.lock:
+            return {name: proc.process.pid for name, proc in self.processes.items()
+                    if proc.process.poll() is None}
+
     def stop(self, *services):
         with self.lock:
             names = services or list(self.processes)
@@ -116,7 +122,7 @@ class System:
         """Every service answers /health with ok (database and broker reachable)."""
         for service in SERVICES:
             try:
-                r = requests.get(self.base(service) + "/health", timeout=2)
+                r = requests.get(self.base(service) + "/health", timeout=5)
                 if r.status_code != 200:
                     return False
             except requests.RequestException:

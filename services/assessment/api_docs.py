@@ -1,5 +1,5 @@
 """The HTTP routes of the assessment service as its OpenAPI document shows them."""
-from cdht.openapi import Route, page_of
+from cdht.openapi import ListOf, Route, page_of
 from services.assessment.schemas import (
     AssessmentQuerySchema, AssessmentViewSchema, ClosingSchema, CloseYearSchema,
     CriteriaSetSchema, DecisionRequestSchema, GroupRecognitionQuerySchema,
@@ -14,8 +14,7 @@ ROUTES = (
     Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
           tag="service"),
     Route("GET", "/criteria", "Every criteria set loaded, individual and group",
-          response=CriteriaSetSchema, tag="criteria",
-          description="A list of criteria sets (the response is an array of these)."),
+          response=ListOf(CriteriaSetSchema), tag="criteria"),
     Route("GET", "/criteria/<path:version>", "One criteria set, with its indicators, forms "
           "per target group and evidence rules", response=CriteriaSetSchema, tag="criteria"),
     Route("POST", "/assessments", "Submit a self-assessment (by the citizen, or staff on "

@@ -224,6 +224,21 @@ class CriteriaSetSchema(Schema):
     fingerprint = fields.String(metadata={"description": "sha256 of the set's content"})
     in_use = fields.Boolean(metadata={"description": "a decision was made under it: it can "
                                                      "only be superseded, never edited"})
+    # an individual set (kind learning_citizen)
+    min_total = fields.Integer()
+    min_per_indicator = fields.Integer()
+    indicators = fields.List(fields.Dict(), metadata={"description": "code, name, max"})
+    variants = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
+        "description": "per target group: its form and the indicators' names"})
+    digital_skills = fields.Dict(metadata={
+        "description": "indicator, and the scores for basic and proficient"})
+    evidence = fields.List(fields.Dict(), metadata={
+        "description": "activity, indicator, min_score and digital_skills of each rule"})
+    # a group set (family, clan, community, learning unit)
+    group_kind = fields.String()
+    min_members = fields.Integer()
+    levels = fields.List(fields.Dict(), metadata={"description": "level (null when the title "
+                                                                 "has one), min_titled_share"})
 
 
 class PrefillSchema(Schema):

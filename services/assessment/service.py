@@ -8,21 +8,21 @@ import uuid
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from cdht import openapi
+from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.db import Database, make_engine
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
-    ApiError, Forbidden, NotFound, api, caller_of, correlation_id, health, load_json,
-    require_scope,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
+    load_json, require_scope,
 )
 from services.assessment import closing, domain, titles
 from services.assessment import criteria as criteria_sets
@@ -173,7 +173,7 @@ def _group_view(g):
             "revoke_reason": g.revoke_reason}
 
 
-class AssessmentService:
+class AssessmentService(Observed):
     name = "assessment"
     openapi_routes = ROUTES
     db = Database(relay=True)

@@ -35,7 +35,6 @@ from itertools import groupby
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -43,6 +42,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from cdht import openapi
+from cdht.broker import RpcProxy  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.contracts.events import EVENT_SCHEMAS
 from cdht.db import Database
@@ -52,7 +52,8 @@ from cdht.outbox import add_event
 from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
-    ApiError, Forbidden, NotFound, api, caller_of, health, load_json, require_scope,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, health, load_json,
+    require_scope,
 )
 from services.notifications import domain, rules, timing
 from services.notifications.gateway import SmsError, SmsGatewayProvider
@@ -183,7 +184,7 @@ ROUTES = (
 )
 
 
-class NotificationsService:
+class NotificationsService(Observed):
     """Tells citizens, reviewers and association staff what concerns them: by email (SMTP) and
     SMS (an HTTP gateway), from the rules in rules.yaml, with retries, fallback, opt-outs,
     daily digests and a weekly summary."""
@@ -500,6 +501,7 @@ class NotificationsService:
         delivery.status = status
         delivery.last_error = reason
         delivery.next_attempt_at = None
+        self.telemetry.delivery_finished(delivery.channel, status)  # cdht_notifications_*
         delivery.updated_at = _now()
         data = {"notification_id": delivery.id, "source_event_id": delivery.source_event_id,
                 "person_id": delivery.person_id, "channel": delivery.channel,

@@ -10,18 +10,18 @@ from datetime import date, datetime, timezone
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from cdht import openapi
+from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.db import Database
 from cdht.openapi import Route
 from cdht.outbox import add_event
 from cdht.web import (
-    ApiError, Forbidden, NotFound, api, caller_of, correlation_id, health, load_json,
-    require_scope,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
+    load_json, require_scope,
 )
 from services.registry import domain
 from services.registry.import_api import ImportEndpoints
@@ -406,7 +406,7 @@ ROUTES = (
 )
 
 
-class RegistryService(ImportEndpoints):
+class RegistryService(ImportEndpoints, Observed):
     """The province's people, groups, association and units: who is counted toward every
     target of the Learning Citizen programme."""
     name = "registry"

@@ -1,0 +1,143 @@
+"""What nameko 2.14.1's consumers get wrong, fixed for every CDHT service.
+
+1. A broker restart must not end the process. nameko's ``QueueConsumer.ack_message`` and
+   ``requeue_message`` check ``message.channel.connection`` and catch only
+   ``amqp.exceptions.ConnectionError``; but on a connection the broker has just closed, the
+   channel still looks alive and the write fails with a socket error (``ConnectionResetError``,
+   ``BrokenPipeError``: an ``OSError``). The error escapes the worker or managed thread, and
+   nameko kills the container for any uncaught error in one: ``nameko run`` exits (seen in
+   the fault suite's broker restart, from ``ReplyListener`` acking an RPC reply; and in
+   tests/integration/cdht/test_broker.py, from an event handler's ack and an RPC reply).
+   ``SafeQueueConsumer`` swallows connection errors there: a message whose channel died is
+   already back on its queue (the broker requeues whatever was unacked), and its redelivery
+   is deduplicated by the consumer's inbox. ``rpc`` and ``RpcProxy`` are nameko's, on that
+   consumer; a reply that cannot be published is dropped (the caller's ``cdht.rpc.deadline``
+   answers for it) instead of killing the server.
+
+2. HTTP must not wait behind a backlog of events. Event workers, HTTP requests, RPC requests
+   and timers share the container's pool of ``max_workers``; with a prefetch of max_workers
+   per event queue, hundreds of delivered events wait for a slot ahead of any HTTP request,
+   and ``/health`` answered in seconds. ``spawn_event_worker`` lets at most ``EVENT_WORKERS``
+   event workers run at once (default: max_workers less a quarter, at least one slot left),
+   so the remaining slots are always free for HTTP, RPC and timers.
+"""
+import logging
+
+import eventlet.semaphore
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
+from nameko.messaging import QueueConsumer
+from nameko.rpc import ReplyListener, Rpc, RpcConsumer
+from nameko.rpc import RpcProxy as NamekoRpcProxy
+
+log = logging.getLogger(__name__)
+
+# What a write on a connection the broker closed can raise (socket errors are OSError).
+CONNECTION_ERRORS = (OSError, AmqpConnectionError, OperationalError)
+
+
+class SafeQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that an ack or requeue on a dead connection is not
+    fatal: the broker has already put the message back on its queue."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except CONNECTION_ERRORS as exc:
+            log.warning("ack lost with the broker connection (%s: %s); the message is "
+                        "redelivered", type(exc).__name__, exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except CONNECTION_ERRORS as exc:
+            log.warning("requeue lost with the broker connection (%s: %s); the broker "
+                        "requeues the message itself", type(exc).__name__, exc)
+
+
+class SafeRpcConsumer(RpcConsumer):
+    queue_consumer = SafeQueueConsumer()
+
+    def handle_result(self, message, result, exc_info):
+        try:
+            return super().handle_result(message, result, exc_info)
+        except CONNECTION_ERRORS as exc:
+            # nameko publishes the reply (with 3 retries) before the ack; if the broker stays
+            # away longer, the error would kill the container. The caller waits under a
+            # deadline (cdht.rpc) and retries its own work: drop the request.
+            log.warning("RPC reply to %s not sent, the broker is away (%s: %s)",
+                        message.delivery_info.get("routing_key"), type(exc).__name__, exc)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+
+
+class SafeRpc(Rpc):
+    rpc_consumer = SafeRpcConsumer()
+
+
+class SafeReplyListener(ReplyListener):
+    queue_consumer = SafeQueueConsumer()
+
+
+class RpcProxy(NamekoRpcProxy):
+    """nameko's ``RpcProxy`` whose reply listener survives a broker restart."""
+
+    rpc_reply_listener = SafeReplyListener()
+
+
+rpc = SafeRpc.decorator
+
+
+# -- event worker slots -----------------------------------------------------------------------
+
+def event_workers(config, max_workers):
+    """How many event workers may run at once: ``EVENT_WORKERS``, else max_workers less a
+    quarter; always at least one and at least one pool slot left for HTTP, RPC and timers.
+    ``EVENT_WORKERS: 0`` turns the bound off (None: nameko's own behaviour, for comparison)."""
+    configured = config.get("EVENT_WORKERS")
+    if configured in (None, ""):
+        limit = max_workers - max_workers // 4
+    elif int(configured) == 0:
+        return None
+    else:
+        limit = int(configured)
+    return max(1, min(limit, max_workers - 1))
+
+
+class _Unbounded:
+    def acquire(self):
+        pass
+
+    def release(self):
+        pass
+
+
+def _slots(container):
+    slots = getattr(container, "_cdht_event_slots", None)
+    if slots is None:
+        limit = event_workers(container.config, container.max_workers)
+        slots = _Unbounded() if limit is None else eventlet.semaphore.Semaphore(limit)
+        container._cdht_event_slots = slots
+    return slots
+
+
+def spawn_event_worker(entrypoint, args, kwargs, context_data, handle_result):
+    """``container.spawn_worker`` for event entrypoints: waits (in the calling green thread)
+    for one of the container's event slots, and frees it once ``handle_result`` has run."""
+    container = entrypoint.container
+    slots = _slots(container)
+    slots.acquire()
+
+    def release_after(worker_ctx, result=None, exc_info=None):
+        try:
+            return handle_result(worker_ctx, result, exc_info)
+        finally:
+            slots.release()
+
+    try:
+        return container.spawn_worker(entrypoint, args, kwargs, context_data=context_data,
+                                      handle_result=release_after)
+    except BaseException:
+        slots.release()
+        raise
+
