@@ -2,13 +2,17 @@
 
 Prints, in one run on this machine:
 - the raw limit: a kombu publish (with confirms) + consume loop on the same RabbitMQ;
-- sustained throughput: N recognition_granted rows committed to a scratch assessment outbox,
-  relayed by cdht.outbox.Relay, applied by a real `nameko run` reporting process, until the
-  province's counter reaches N;
-- event-to-figure latency: single recognitions committed one at a time (under no other load),
-  from commit until GET /units/<code>/progress shows it, p50/p95/p99.
+- throughput, with a real `nameko run` reporting process and cdht.outbox.Relay on a scratch
+  assessment outbox: N recognition_granted rows committed and relayed while reporting is
+  stopped, then reporting's batched consumer applying that backlog (the closing of a year);
+  then N more relayed and applied with everything running (outbox -> figures);
+- event-to-figure latency: single recognitions committed one at a time in their own unit,
+  from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
+  load, then under --background-rate recognitions/s (default 200) in another unit;
+- the reporting process's peak RSS (VmHWM).
 
     .venv/bin/python bench/event_flow.py [--events 5000] [--latency-samples 200]
+                                         [--background-rate 200]
 
 Figures, not assertions: nothing here fails on a slow machine.
 """
@@ -31,14 +35,16 @@ from kombu import Connection, Exchange, Queue  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.common import emit, peak_rss_mb  # noqa: E402
 from cdht import db, local  # noqa: E402
-from cdht.outbox import Relay, add_event  # noqa: E402
+from cdht.outbox import Relay, add_event, add_events  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CDHT_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 API = os.environ.get("CDHT_BENCH_RABBIT_API", "http://guest:guest@127.0.0.1:15672")
 PATH = ["AG", "AG.BENCH"]
+PROBE = ["AG", "AG.PROBE"]  # the single recognitions timed, apart from any other load
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,91 +82,201 @@ def raw_kombu(amqp, n):
     return n / published, n / consumed
 
 
-def grant_data():
+def grant_data(path=PATH):
     return {"recognition_id": uuid.uuid4(), "assessment_id": uuid.uuid4(),
-            "person_id": uuid.uuid4(), "unit_code": PATH[-1], "unit_path": PATH,
+            "person_id": uuid.uuid4(), "unit_code": path[-1], "unit_path": path,
             "target_group": "resident", "year": 2025, "criteria_version": "324/QĐ-KHVN",
             "total_score": 85, "digital_skills": "basic"}
 
 
-def titled(base_url):
-    response = requests.get(f"{base_url}/units/AG/progress", params={"year": 2025}, timeout=5,
+def titled(base_url, unit="AG"):
+    response = requests.get(f"{base_url}/units/{unit}/progress", params={"year": 2025}, timeout=5,
                             headers=auth_headers())
+    if response.status_code == 404:  # no event has named the unit yet
+        return 0
+    response.raise_for_status()
     return response.json()["titled"]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--latency-samples", type=int, default=200)
-    args = parser.parse_args()
+def quantiles(samples):
+    q = statistics.quantiles(samples, n=100)
+    return {"p50": q[49], "p95": q[94], "p99": q[98]}
 
-    raw_pub, raw_con = raw_kombu(AMQP, args.events)
-    print(f"raw kombu on this broker:   publish {raw_pub:8.0f} msg/s (confirms)   "
-          f"consume {raw_con:8.0f} msg/s")
 
-    run = uuid.uuid4().hex[:8]
-    vhost = f"cdht-bench-{run}"
+def commit_grants(engine, n, path=PATH):
+    """``n`` recognition_granted rows in assessment's outbox, 500 per transaction."""
+    for offset in range(0, n, 500):
+        with Session(engine) as session, session.begin():
+            add_events(session, "recognition_granted",
+                       [grant_data(path) for _ in range(min(500, n - offset))],
+                       producer="assessment")
+
+
+def relay_all(relay):
+    while relay.relay_batch():
+        pass
+
+
+def wait_titled(base, n, unit="AG"):
+    """Poll until the unit shows ``n`` titles: ((time, titled) first seen above 0, time
+    done)."""
+    first = None
+    while True:
+        now, seen = time.perf_counter(), titled(base, unit)
+        if first is None and seen > 0:
+            first = (now, seen)
+        if seen >= n:
+            return first, time.perf_counter()
+        time.sleep(0.02)
+
+
+def single_latencies(engine, relay, base, samples, unit_path, give_up=60):
+    """Commit one grant at a time in ``unit_path``, relay it as the service would on commit,
+    and time until GET /progress of that unit shows it: ms each."""
+    unit = unit_path[-1]
+    before = titled(base, unit)
+    found = []
+    for i in range(samples):
+        with Session(engine) as session, session.begin():
+            add_event(session, "recognition_granted", grant_data(unit_path),
+                      producer="assessment")
+        t0 = time.perf_counter()
+        relay.relay_batch()
+        while titled(base, unit) < before + i + 1:
+            if time.perf_counter() - t0 > give_up:
+                raise SystemExit(f"a single recognition was not in the figures after "
+                                 f"{give_up} s: the projection does not keep up")
+            time.sleep(0.002)
+        found.append((time.perf_counter() - t0) * 1000)
+    return found
+
+
+def background_load(engine, amqp, rate, stop):
+    """Grants at ``rate``/s in another unit, committed and relayed every 50 ms, until
+    ``stop`` is set: the other work a single recognition has to get through."""
+    relay = Relay(engine, amqp, "assessment", batch_size=500)
+    per_tick, tick, sent = max(1, round(rate / 20)), 1 / 20, 0
+    next_at = time.perf_counter()
+    while not stop.is_set():
+        commit_grants(engine, per_tick)
+        sent += per_tick
+        while relay.relay_batch():
+            pass
+        next_at += tick
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    return sent
+
+
+def run(events=5000, latency_samples=200, background_rate=200, out=print):
+    """Every figure of this benchmark, printed with ``out`` and returned as a dict."""
+    figures = {}
+    raw_pub, raw_con = raw_kombu(AMQP, min(events, 20000))
+    figures.update(raw_publish=raw_pub, raw_consume=raw_con)
+    out(f"raw kombu on this broker:   publish {raw_pub:8.0f} msg/s (confirms)   "
+        f"consume {raw_con:8.0f} msg/s")
+
+    run_id = uuid.uuid4().hex[:8]
+    vhost = f"cdht-bench-{run_id}"
     requests.put(f"{API}/api/vhosts/{vhost}", timeout=10).raise_for_status()
     requests.put(f"{API}/api/permissions/{vhost}/guest",
                  json={"configure": ".*", "write": ".*", "read": ".*"},
                  timeout=10).raise_for_status()
     amqp = AMQP.rstrip("/") + "/" + vhost
-    urls = {s: f"{PG}/cdht_bench_{run}_{s}" for s in ("assessment", "reporting")}
+    urls = {s: f"{PG}/cdht_bench_{run_id}_{s}" for s in ("assessment", "reporting")}
     for service, url in urls.items():
         db.upgrade(service, url=url)
     port = free_port()
     env = {"AMQP_URI": amqp, "REPORTING_DATABASE_URL": urls["reporting"],
            "REPORTING_HTTP_ADDRESS": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
-    procs = local.start_services(env, Path(tempfile.mkdtemp()) / "logs", ["reporting"])
+    logs = Path(tempfile.mkdtemp()) / "logs"
+    procs = local.start_services(env, logs, ["reporting"])
     engine = create_engine(urls["assessment"])
     try:
         local.wait_healthy(procs)
         base = procs[0].base_url
         relay = Relay(engine, amqp, "assessment", batch_size=500)
 
-        # sustained throughput: commit N rows in batches, relay, wait for the projection
+        # 1. reporting stopped: N grants committed, then relayed onto its queue
+        first_peak = peak_rss_mb(procs[0].process.pid)
+        local.stop_processes(procs)
         start = time.perf_counter()
-        for offset in range(0, args.events, 500):
-            with Session(engine) as session, session.begin():
-                for _ in range(min(500, args.events - offset)):
-                    add_event(session, "recognition_granted", grant_data(),
-                              producer="assessment")
+        commit_grants(engine, events)
         committed = time.perf_counter()
-        while relay.relay_batch():
-            pass
+        relay_all(relay)
         relayed = time.perf_counter()
-        while titled(base) < args.events:
-            time.sleep(0.05)
-        applied = time.perf_counter()
-        print(f"outbox commit:              {args.events / (committed - start):8.0f} events/s")
-        print(f"outbox relay (AMQP tx):     {args.events / (relayed - committed):8.0f} events/s")
-        print(f"end to end, sustained:      {args.events / (applied - start):8.0f} recognitions/s"
-              f"   ({args.events} in {applied - start:.1f} s; projection caught up "
-              f"{applied - relayed:.1f} s after the relay finished)")
+        figures.update(commit=events / (committed - start),
+                       relay=events / (relayed - committed))
+        out(f"outbox commit (add_events): {figures['commit']:8.0f} events/s")
+        out(f"outbox relay (AMQP tx):     {figures['relay']:8.0f} events/s   "
+            f"(onto reporting's queue, reporting stopped)")
 
-        # latency: one at a time, relay woken as the service would be on commit
+        # 2. reporting started on that backlog: its batched consumer alone
+        procs = local.start_services(env, logs, ["reporting"])
+        local.wait_healthy(procs)
+        base = procs[0].base_url
+        first_seen, done = wait_titled(base, events)
+        figures["projection"] = (events - first_seen[1]) / (done - first_seen[0])
+        out(f"reporting from a backlog:   {figures['projection']:8.0f} recognitions/s   "
+            f"(batched consumer: {events:,} queued recognitions into the figures)")
+
+        # 3. sustained, everything running: from the outbox rows to the figures
+        commit_grants(engine, events)
+        start = time.perf_counter()
+        relay_all(relay)
+        relayed = time.perf_counter()
+        wait_titled(base, 2 * events)
+        applied = time.perf_counter()
+        figures["end_to_end"] = events / (applied - start)
+        out(f"outbox -> figures:          {figures['end_to_end']:8.0f} recognitions/s   "
+            f"({events:,} committed rows relayed and applied in {applied - start:.1f} s; "
+            f"the projection finished {applied - relayed:.1f} s after the relay)")
+
+        q = quantiles(single_latencies(engine, relay, base, latency_samples, PROBE))
+        figures["latency_idle"] = q
+        out(f"event to figure, single:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
+            f"p99 {q['p99']:6.1f} ms   (commit -> visible in GET /progress; "
+            f"n={latency_samples}, no other load)")
+
         stop = threading.Event()
-        samples = []
-        before = titled(base)
-        for i in range(args.latency_samples):
-            with Session(engine) as session, session.begin():
-                add_event(session, "recognition_granted", grant_data(), producer="assessment")
-            t0 = time.perf_counter()
-            relay.relay_batch()
-            while titled(base) < before + i + 1:
-                time.sleep(0.002)
-            samples.append((time.perf_counter() - t0) * 1000)
-        stop.set()
-        q = statistics.quantiles(samples, n=100)
-        print(f"event to figure, single:    p50 {q[49]:6.1f} ms   p95 {q[94]:6.1f} ms   "
-              f"p99 {q[98]:6.1f} ms   (commit -> visible in GET /progress; n={len(samples)})")
+        result = {}
+        loader = threading.Thread(target=lambda: result.update(
+            sent=background_load(engine, amqp, background_rate, stop)), daemon=True)
+        loader_started = time.perf_counter()
+        loader.start()
+        try:
+            time.sleep(1.0)  # let the load settle
+            samples = single_latencies(engine, relay, base, latency_samples, PROBE)
+        finally:
+            stop.set()
+            loader.join()
+        rate = result["sent"] / (time.perf_counter() - loader_started)
+        q = quantiles(samples)
+        figures["latency_loaded"] = q
+        figures["background_rate"] = rate
+        out(f"event to figure, loaded:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
+            f"p99 {q['p99']:6.1f} ms   (under {rate:.0f} recognitions/s in another unit; "
+            f"n={latency_samples})")
+        figures["peak_rss_mb"] = {p.name: max(peak_rss_mb(p.process.pid) or 0, first_peak or 0)
+                                  for p in procs}
+        out("peak RSS:                   " + "   ".join(
+            f"{name} {mb:.0f} MB" for name, mb in figures["peak_rss_mb"].items() if mb))
     finally:
         local.stop_processes(procs)
         engine.dispose()
         for url in urls.values():
             db.drop_database(url)
         requests.delete(f"{API}/api/vhosts/{vhost}", timeout=10)
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--background-rate", type=int, default=200,
+                        help="recognitions/s of other load while timing single ones")
+    args = parser.parse_args()
+    emit(run(args.events, args.latency_samples, args.background_rate))
 
 
 if __name__ == "__main__":

@@ -185,6 +185,9 @@ def main():
         print(f"    peak RSS of the import process: {first['peak_rss_mb']:.0f} MB")
         print(f"ratio: the import runs at 1/{copy_rate / rate:.1f} of COPY's speed "
               f"({rate / copy_rate:.1%})")
+        figures = {"rows": first["rows"], "seconds": first["seconds"], "rate": rate,
+                   "copy_rate": copy_rate, "events_share": events_share,
+                   "peak_rss_mb": first["peak_rss_mb"]}
         if not args.no_reimport:
             again = run_child(url, path)
             print(f"re-import of the same file:           {again['rows']:>10,} rows in "
@@ -192,6 +195,9 @@ def main():
                   f"rows/s ({again['unchanged']:,} unchanged, {again['events']} events, "
                   f"outbox still {again['outbox_rows']:,} rows; peak RSS "
                   f"{again['peak_rss_mb']:.0f} MB)")
+            figures["reimport_rate"] = again["rows"] / again["seconds"]
+        from bench.common import emit
+        emit(figures)
     finally:
         if args.keep:
             print(f"kept database {url}")

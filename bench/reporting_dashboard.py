@@ -36,6 +36,7 @@ from kombu import Connection  # noqa: E402
 from nameko.standalone.events import get_event_exchange  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.common import emit, peak_rss_mb  # noqa: E402
 from cdht import db, local  # noqa: E402
 from cdht.contracts import make_envelope  # noqa: E402
 from services.reporting import domain, rebuild  # noqa: E402
@@ -108,8 +109,13 @@ def timed(call, n):
     return samples
 
 
-def quantiles(samples):
+FIGURES = {}
+
+
+def quantiles(samples, name=None):
     q = statistics.quantiles(samples, n=100)
+    if name:
+        FIGURES[name] = {"p50": q[49], "p95": q[94]}
     return f"p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms"
 
 
@@ -168,15 +174,17 @@ def main():
             get(base, "/units/AG/breakdown", year=YEAR, indicator="adults_titled")
             get(base, "/units/AG/series", year=YEAR)
         refresh()
-        print(f"dashboard refresh (3 GETs):  {quantiles(timed(refresh, args.samples))}"
+        print(f"dashboard refresh (3 GETs):  {quantiles(timed(refresh, args.samples), 'refresh')}"
               f"   (province progress + breakdown of {len(COMMUNES)} communes + series)")
-        for name, call in (
-                ("  province progress", lambda: get(base, "/units/AG/progress", year=YEAR)),
-                ("  breakdown by commune", lambda: get(base, "/units/AG/breakdown", year=YEAR)),
-                ("  monthly series", lambda: get(base, "/units/AG/series", year=YEAR)),
-                ("  a commune's progress",
+        for key, name, call in (
+                ("province", "  province progress",
+                 lambda: get(base, "/units/AG/progress", year=YEAR)),
+                ("breakdown", "  breakdown by commune",
+                 lambda: get(base, "/units/AG/breakdown", year=YEAR)),
+                ("series", "  monthly series", lambda: get(base, "/units/AG/series", year=YEAR)),
+                ("commune", "  a commune's progress",
                  lambda: get(base, f"/units/{COMMUNES[0]}/progress", year=YEAR))):
-            print(f"{name + ':':<29}{quantiles(timed(call, args.samples))}")
+            print(f"{name + ':':<29}{quantiles(timed(call, args.samples), key)}")
 
         # the same figures from the raw rows
         t0 = time.perf_counter()
@@ -193,6 +201,7 @@ def main():
                      digital[u]["numerator"], digital[u]["denominator"]) ==
                     (r.adults_titled, r.adults, r.digital, r.titled)
                     for u, r in recount.items())
+        FIGURES.update(recount_ms=t_recount, agree=agree, recognitions=args.recognitions)
         total = get(base, "/units/AG/progress", year=YEAR)
         adults = next(i for i in total["indicators"] if i["indicator"] == "adults_titled")
         raw_total = (sum(r.adults_titled for r in recount.values()),
@@ -226,6 +235,11 @@ def main():
         q = statistics.quantiles(samples, n=100)
         print(f"event to figure, single:     p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms   "
               f"p99 {q[98]:7.1f} ms   (publish -> visible in GET /progress; n={len(samples)})")
+        FIGURES["event_to_figure"] = {"p50": q[49], "p95": q[94], "p99": q[98]}
+        FIGURES["peak_rss_mb"] = {p.name: peak_rss_mb(p.process.pid) for p in procs}
+        print("peak RSS:                    " + "   ".join(
+            f"{n} {mb:.0f} MB" for n, mb in FIGURES["peak_rss_mb"].items() if mb))
+        emit(FIGURES)
     finally:
         local.stop_processes(procs)
         engine.dispose()

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields
 
+from cdht.contracts import fastload
+
 
 class ContractError(ValueError):
     """A payload that does not match any known contract. Retrying can never fix it."""
@@ -65,9 +67,14 @@ def _wire_value(value):
     raise TypeError(f"{type(value).__name__} can't go into an event")
 
 
-def _check_producer(event_type, producer):
+@functools.lru_cache(maxsize=None)
+def _owner(event_type):
     from cdht.contracts.events import PRODUCERS
-    owner = next((p for p, types in PRODUCERS.items() if event_type in types), None)
+    return next((p for p, types in PRODUCERS.items() if event_type in types), None)
+
+
+def _check_producer(event_type, producer):
+    owner = _owner(event_type)
     if owner is not None and producer != owner:
         raise ContractError(f"{event_type} is published by {owner}, not {producer!r}")
 
@@ -100,7 +107,7 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
         raise ContractError("occurred_at must carry a timezone")
     try:
         wire = json.loads(json.dumps(data, default=_wire_value))
-        loaded = schema.load(wire)
+        loaded = fastload.load(schema, wire)
     except TypeError as exc:
         raise ContractError(f"{event_type} v{schema_version}: {exc}") from None
     except ValidationError as exc:
@@ -133,8 +140,8 @@ def parse_envelope(message):
     if not isinstance(message, dict):
         raise ContractError(f"envelope must be a JSON object, got {type(message).__name__}")
     try:
-        env = _envelope_schema().load(message)
-        data = _schema(env["event_type"], env["schema_version"]).load(env["data"])
+        env = fastload.load(_envelope_schema(), message)
+        data = fastload.load(_schema(env["event_type"], env["schema_version"]), env["data"])
     except ValidationError as exc:
         raise ContractError("invalid event", exc.messages) from None
     _check_producer(env["event_type"], env["producer"])

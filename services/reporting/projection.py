@@ -238,8 +238,12 @@ def check_targets(session, deltas, targets, config, today=None):
         units.add(unit)
         years.add(key if metric in domain.YEAR_METRICS else today.year)
     units = sorted(units)
-    for unit in units:  # one status writer per unit at a time: a crossing is published once
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:u))"), {"u": unit})
+    # one status writer per unit at a time: a crossing is published once (locks taken in
+    # unit order, all in one round trip)
+    session.execute(text(
+        "SELECT count(pg_advisory_xact_lock(hashtext(u))) "
+        "FROM (SELECT u FROM unnest(CAST(:units AS text[])) AS u ORDER BY u) AS ordered"),
+        {"units": units})
     counters = tallies_of(session, units)
     paths = placements(session, units)
     statuses = {(u, y, i): s for u, y, i, s in session.execute(text(
@@ -285,14 +289,101 @@ def warning_ratio_of(config):
 
 
 # -- lag ------------------------------------------------------------------------------------------
-def record_applied(session, consumer, occurred_at):
+def record_applied(session, consumer, occurred_at, count=1):
     session.execute(text("""
         INSERT INTO consumer_lag (consumer, applied, last_occurred_at, last_applied_at)
-        VALUES (:c, 1, :t, now())
-        ON CONFLICT (consumer) DO UPDATE SET applied = consumer_lag.applied + 1,
+        VALUES (:c, :n, :t, now())
+        ON CONFLICT (consumer) DO UPDATE SET applied = consumer_lag.applied + EXCLUDED.applied,
             last_occurred_at = greatest(consumer_lag.last_occurred_at, EXCLUDED.last_occurred_at),
-            last_applied_at = now()"""), {"c": consumer, "t": occurred_at})
+            last_applied_at = now()"""), {"c": consumer, "t": occurred_at, "n": count})
 
 
 def now():
     return datetime.now(timezone.utc)
+
+
+# -- batches (cdht.batching) ----------------------------------------------------------------------
+def people_deltas(session, people, mutate, adult_age):
+    """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
+    for before, taken off along its old path; what it counts for now, added along its
+    (merge-resolved) new one. The rows are stored back."""
+    before = {pid: (r["unit_code"], person_state(r)) for pid, r in people.items()}
+    mutate(people)
+    placed = placements(session, sorted({r["unit_code"] for r in people.values()} |
+                                        {u for u, _ in before.values()}))
+    deltas = {}
+    for pid, row in people.items():
+        old_unit, old = before[pid]
+        row["unit_code"], path = placed[row["unit_code"]]
+        domain.change_deltas(placed[old_unit][1], domain.person_tallies(old, adult_age),
+                             path, domain.person_tallies(person_state(row), adult_age), deltas)
+    save_people(session, people)
+    return deltas
+
+
+_ADD_FACTS = text("""
+    INSERT INTO recognition_facts (recognition_id, person_id, year, unit_path, digital_skills,
+                                   granted_at)
+    SELECT f.id, f.person, f.year, string_to_array(f.path, '/'), f.skills, f.at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:persons AS uuid[]), CAST(:years AS int[]),
+                CAST(:paths AS text[]), CAST(:skills AS varchar[]),
+                CAST(:ats AS timestamptz[])) AS f(id, person, year, path, skills, at)
+""")
+
+
+def grant_recognitions(session, events, adult_age):
+    """Apply recognition_granted ``events`` (inbox already checked): the facts stored, every
+    person's counters moved, one dated history entry per report day. Returns
+    ``(deltas, grants)``: the summed counter deltas and ``[(event, unit where the title now
+    counts)]`` for the new grants (a recognition already known, or twice in the batch, counts
+    once)."""
+    known = {str(r) for r in session.scalars(text(
+        "SELECT recognition_id FROM recognition_facts "
+        "WHERE recognition_id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": sorted({str(e.data["recognition_id"]) for e in events})})}
+    by_day = {}
+    for event in events:
+        rid = str(event.data["recognition_id"])
+        if rid not in known:
+            known.add(rid)
+            by_day.setdefault(domain.report_day(event.occurred_at), []).append(event)
+    total, applied = {}, []
+    for day in sorted(by_day):  # one pass per report day (a batch rarely spans midnight)
+        grants = by_day[day]
+        units = {}
+        for e in grants:
+            units.setdefault(str(e.data["person_id"]), e.data["unit_code"])
+        people = load_people(session, units)
+        session.execute(_ADD_FACTS, {
+            "ids": [str(e.data["recognition_id"]) for e in grants],
+            "persons": [str(e.data["person_id"]) for e in grants],
+            "years": [e.data["year"] for e in grants],
+            "paths": ["/".join(e.data["unit_path"]) for e in grants],
+            "skills": [e.data["digital_skills"] for e in grants],
+            "ats": [e.occurred_at for e in grants]})
+
+        def mutate(rows, grants=grants):
+            for e in grants:
+                row = rows[str(e.data["person_id"])]
+                if not row["registered"]:
+                    row["unit_code"] = e.data["unit_code"]
+                row["titles"].append((e.data["year"], e.data["digital_skills"]))
+        deltas = apply(session, people_deltas(session, people, mutate, adult_age), day)
+        for key, n in deltas.items():
+            total[key] = total.get(key, 0) + n
+        applied += [(e, people[str(e.data["person_id"])]["unit_code"]) for e in grants]
+    return domain.nonzero(total), applied
+
+
+def statistics_of(session, units_years, adult_age):
+    """``statistics_updated`` data (without cause) for each ``(unit, year)``."""
+    counters = tallies_of(session, sorted({u for u, _ in units_years}))
+    found = {}
+    for unit, year in units_years:
+        summary = domain.population_summary(counters[unit], year, adult_age)
+        found[(unit, year)] = {
+            "unit_code": unit, "year": year, "people": summary["people"],
+            "adults": summary["adults"], "titled": summary["titled"],
+            "titled_digitally_skilled": summary["titled_digitally_skilled"],
+            "titled_digitally_proficient": summary["titled_digitally_proficient"]}
+    return found

@@ -10,18 +10,19 @@ from pathlib import Path
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from cdht import openapi
+from cdht.batching import first_deliveries, handle_events
+from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.openapi import Route
-from cdht.outbox import add_event
-from cdht.web import ApiError, NotFound, api, caller_of, health, require_scope
+from cdht.outbox import add_event, add_events
+from cdht.web import ApiError, NotFound, Observed, api, caller_of, health, require_scope
 from services.reporting import domain, export, projection as proj
 from services.reporting.schemas import (
     BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
@@ -85,7 +86,7 @@ ROUTES = (
 )
 
 
-class ReportingService:
+class ReportingService(Observed):
     """Progress of every unit toward the Learning Citizen programme's targets, kept from the
     registry's and assessment's events."""
     name = "reporting"
@@ -296,34 +297,33 @@ class ReportingService:
             proj.record_applied(session, consumer, event.occurred_at)
 
     # -- titles: assessment's events ----------------------------------------------------------
-    @handle_event("assessment", "recognition_granted")
-    def on_recognition_granted(self, event):
-        data, consumer = event.data, "reporting.on_recognition_granted"
+    @handle_events("assessment", "recognition_granted")
+    def on_recognition_granted(self, events):
+        """Grants in batches (cdht.batching: a year being closed sends a million): one
+        transaction, one statement per table, one statistics_updated per unit and year."""
+        consumer = "reporting.on_recognition_granted"
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            fresh = first_deliveries(session, events, consumer)
+            if not fresh:
                 return
-            proj.remember_paths(session, [data["unit_path"]])
-            if session.scalar(text(
-                    "SELECT 1 FROM recognition_facts WHERE recognition_id = :id"),
-                    {"id": str(data["recognition_id"])}):
+            proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
+            deltas, grants = proj.grant_recognitions(session, fresh, self.adult_age)
+            if not grants:
                 return
-            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
-            session.execute(text(
-                "INSERT INTO recognition_facts (recognition_id, person_id, year, unit_path, "
-                "digital_skills, granted_at) VALUES (:id, :person, :year, :path, :skills, :at)"),
-                {"id": str(data["recognition_id"]), "person": str(data["person_id"]),
-                 "year": data["year"], "path": data["unit_path"],
-                 "skills": data["digital_skills"], "at": event.occurred_at})
-
-            def mutate(rows):
-                row = rows[str(data["person_id"])]
-                if not row["registered"]:
-                    row["unit_code"] = data["unit_code"]
-                row["titles"].append((data["year"], data["digital_skills"]))
-            deltas = self._people_change(session, people, mutate)
-            unit = people[str(data["person_id"])]["unit_code"]
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at),
-                         stats_year=data["year"], stats_unit=unit)
+            last, staged = grants[-1][0], {}
+            for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
+                staged.setdefault((kind, last.correlation_id), []).append(
+                    data | {"cause_event_id": last.event_id})
+            causes = {(unit, e.data["year"]): e for e, unit in grants}
+            stats = proj.statistics_of(session, causes, self.adult_age)
+            for key, cause in causes.items():
+                staged.setdefault(("statistics_updated", cause.correlation_id), []).append(
+                    stats[key] | {"cause_event_id": cause.event_id})
+            for (kind, correlation_id), datas in staged.items():  # one INSERT per kind
+                add_events(session, kind, datas, producer=self.name,
+                           correlation_id=correlation_id)
+            proj.record_applied(session, consumer, max(e.occurred_at for e, _ in grants),
+                                count=len(grants))
 
     @handle_event("assessment", "recognition_revoked")
     def on_recognition_revoked(self, event):
@@ -556,6 +556,10 @@ class ReportingService:
                 "lag_seconds": (row.last_applied_at - row.last_occurred_at).total_seconds()
                 if row and row.last_occurred_at else None})
         return LagSchema().dump({"waiting": waiting, "consumers": consumers})
+
+    def observe_metrics(self, metrics):
+        """/metrics: GET /lag's figures per consumer (cdht_projection_*)."""
+        metrics.projection_figures(self.lag(None)["consumers"])
 
     @classmethod
     def _queues(cls):

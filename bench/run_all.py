@@ -1,0 +1,152 @@
+"""Run every benchmark, one after the other, and print issue 8's table: each figure, the
+machine's own limit measured beside it in the same run, their ratio, the goal, met or not;
+then the peak memory of every process the benchmarks started.
+
+    .venv/bin/python bench/run_all.py            # small: a few minutes
+    .venv/bin/python bench/run_all.py --full     # the province's full size (1,000,000)
+    .venv/bin/python bench/run_all.py --only event_flow,reporting_dashboard
+
+Each script also runs alone (see its docstring); its output is shown as it runs. At the small
+scale, the goals stated for 1,000,000 rows are compared with the time scaled linearly to
+1,000,000 and marked so. Figures, not assertions: the exit code says only whether every
+script ran.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import FIGURES_PREFIX  # noqa: E402
+
+MILLION = 1_000_000
+SCALES = {
+    "small": {"import_people": ["--people", "50000", "--no-reimport"],
+              "close_year": ["--people", "20000"],
+              "event_flow": ["--events", "5000", "--latency-samples", "100"],
+              "reporting_dashboard": ["--recognitions", "50000", "--samples", "50",
+                                      "--events", "50"]},
+    "full": {"import_people": ["--people", "1000000", "--no-reimport"],
+             "close_year": ["--people", "1000000"],
+             "event_flow": ["--events", "100000", "--latency-samples", "200"],
+             "reporting_dashboard": ["--recognitions", "1000000"]},
+}
+
+
+def run_script(name, args):
+    """Run bench/<name>.py, echo its output, return its figures (None if it failed)."""
+    print(f"\n=== bench/{name}.py {' '.join(args)}", flush=True)
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    figures = None
+    for line in process.stdout:
+        if line.startswith(FIGURES_PREFIX):
+            figures = json.loads(line[len(FIGURES_PREFIX):])
+        else:
+            print(line, end="", flush=True)
+    process.wait()
+    print(f"=== {name}: {'done' if process.returncode == 0 else 'FAILED'} in "
+          f"{time.monotonic() - started:.0f} s", flush=True)
+    return figures if process.returncode == 0 else None
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def rows_of(results):
+    """The table's rows: (figure, limit beside it, ratio, goal, met)."""
+    rows = []
+    imp = results.get("import_people")
+    if imp:
+        scaled = imp["seconds"] * MILLION / imp["rows"]
+        note = "" if imp["rows"] >= MILLION else f" (scaled to 1M: {scaled:.0f} s)"
+        ratio = imp["rate"] / imp["copy_rate"]
+        rows.append((f"registry import of {imp['rows']:,} people: {imp['rate']:,.0f} rows/s, "
+                     f"{imp['seconds']:.1f} s{note}",
+                     f"COPY {imp['copy_rate']:,.0f} rows/s", f"{ratio:.1%}",
+                     ">= 20% of COPY; < 60 s at 1M", verdict(ratio >= 0.2 and scaled < 60)))
+    flow = results.get("event_flow")
+    if flow:
+        rows.append((f"recognitions/s, outbox -> reporting's figures: {flow['end_to_end']:,.0f}"
+                     f" (reporting alone, from a backlog: {flow['projection']:,.0f})",
+                     f"raw kombu publish {flow['raw_publish']:,.0f} / consume "
+                     f"{flow['raw_consume']:,.0f} msg/s",
+                     f"{flow['end_to_end'] / flow['raw_publish']:.2f}x publish",
+                     ">= 10,000/s", verdict(flow["end_to_end"] >= 10_000)))
+        p99 = flow["latency_loaded"]["p99"]
+        rows.append((f"one recognition visible, p99 under {flow['background_rate']:.0f}/s of "
+                     f"load: {p99:.0f} ms (idle: {flow['latency_idle']['p99']:.0f} ms)",
+                     "-", "-", "< 500 ms at p99", verdict(p99 < 500)))
+    close = results.get("close_year")
+    if close:
+        scaled = close["seconds"] * MILLION / close["people"]
+        note = "" if close["people"] >= MILLION else f" (scaled to 1M: {scaled:.0f} s)"
+        rows.append((f"closing a year, {close['people']:,} submissions + {close['groups']:,} "
+                     f"groups: {close['seconds']:.1f} s{note}", "-", "-", "< 180 s at 1M",
+                     verdict(scaled < 180)))
+    dash = results.get("reporting_dashboard")
+    if dash:
+        worst = max(dash["province"]["p95"], dash["commune"]["p95"])
+        rows.append((f"province overview / commune drill-down, {dash['recognitions']:,} "
+                     f"recognitions: p50 {dash['province']['p50']:.0f} / "
+                     f"{dash['commune']['p50']:.0f} ms, p95 {dash['province']['p95']:.0f} / "
+                     f"{dash['commune']['p95']:.0f} ms (breakdown p95 "
+                     f"{dash['breakdown']['p95']:.0f} ms)",
+                     f"recount from raw rows {dash['recount_ms']:,.0f} ms",
+                     f"{dash['recount_ms'] / worst:,.0f}x faster", "p95 < 50 ms",
+                     verdict(worst < 50)))
+    return rows
+
+
+def memory_of(results):
+    """(process, peak MB) of every process the benchmarks measured."""
+    found = []
+    for script in ("event_flow", "reporting_dashboard"):
+        for service, mb in ((results.get(script) or {}).get("peak_rss_mb") or {}).items():
+            if mb:
+                found.append((f"{service} service (nameko run, {script})", mb))
+    if results.get("import_people"):
+        found.append(("registry import (cdht import, in process)",
+                      results["import_people"]["peak_rss_mb"]))
+    if results.get("close_year"):
+        found.append(("assessment close-year (cdht close-year)",
+                      results["close_year"]["peak_rss_mb"]))
+    return found
+
+
+def print_table(results, scale):
+    print(f"\n## issue 8, {scale} scale, {time.strftime('%Y-%m-%d %H:%M')}\n")
+    print("| figure | limit measured beside it | ratio | goal | |")
+    print("|---|---|---|---|---|")
+    for row in rows_of(results):
+        print("| " + " | ".join(row) + " |")
+    for process, mb in memory_of(results):
+        print(f"| peak memory of {process}: {mb:.0f} MB | - | - | < 300 MB | "
+              f"{verdict(mb < 300)} |")
+    for name in SCALES[scale]:
+        if name in results and results[name] is None:
+            print(f"| bench/{name}.py FAILED: no figures | | | | |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true",
+                        help="the province's full size (1M people, submissions, recognitions)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated scripts: " + ", ".join(SCALES["small"]))
+    args = parser.parse_args()
+    scale = "full" if args.full else "small"
+    names = [n for n in SCALES[scale] if not args.only or n in args.only.split(",")]
+    results = {name: run_script(name, SCALES[scale][name]) for name in names}
+    print_table(results, scale)
+    return 0 if all(results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""A reliable event handler that applies events in batches (issue 8, DESIGN.md §2.3).
+
+``handle_event`` gives each message its own worker and transaction: at a few SQL round trips
+per event, a busy queue (a year being closed) is applied at tens of events a second.
+``handle_events`` gathers up to ``BATCH_SIZE`` messages (or what arrived within
+``BATCH_WAIT_MS`` of the first) and calls the service method once with the list of envelopes,
+so it can apply them all in one transaction. The reliability rules do not change:
+
+- nothing is acked before the method has returned, i.e. after its transaction committed;
+  a process killed before that leaves every message of the batch on the queue;
+- the method dedupes through the inbox as before (a batch may hold a duplicate, or an event
+  another batch already applied);
+- if the batch fails, each of its events is tried again alone, through the same method with a
+  list of one, so a poison event is retried and dead-lettered by itself (``handle_result`` of
+  ``ReliableEventHandler``) while the others are applied.
+
+At most ``BATCH_CONCURRENCY`` batches of a handler are applied at a time (default 1): the
+events of one queue touch the same counters (the province's above all), so parallel small
+batches would only wait for each other's row locks; what arrives meanwhile waits and makes
+the next batch bigger. The busier the queue, the bigger the batches.
+
+Configuration (the service's config): ``BATCH_SIZE`` (default 500), ``BATCH_WAIT_MS``
+(default 5), ``BATCH_CONCURRENCY`` (default 1), ``BATCH_PREFETCH`` (messages unacked per
+batched queue, default 2 x BATCH_SIZE).
+"""
+import logging
+from functools import partial
+
+import eventlet
+from nameko.exceptions import ContainerBeingKilled
+from sqlalchemy import text
+
+from cdht.broker import spawn_event_worker
+from cdht.consumer import ReliableEventHandler, ReliableQueueConsumer
+from cdht.contracts import ContractError, parse_envelope
+from cdht.inbox import inbox_table
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_WAIT_MS = 5
+
+
+def batch_size_of(config):
+    return max(1, int(config.get("BATCH_SIZE") or DEFAULT_BATCH_SIZE))
+
+
+class BatchQueueConsumer(ReliableQueueConsumer):
+    """The queue consumer of batched handlers: its own connection, with a prefetch wide
+    enough to fill a batch while the previous one is being applied (nameko's default prefetch
+    is max_workers, 20)."""
+
+    @property
+    def prefetch_count(self):
+        config = self.container.config
+        return int(config.get("BATCH_PREFETCH") or 2 * batch_size_of(config))
+
+
+class BatchEventHandler(ReliableEventHandler):
+    queue_consumer = BatchQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.batch_size = batch_size_of(config)
+        wait_ms = config.get("BATCH_WAIT_MS")
+        self.batch_wait = (DEFAULT_BATCH_WAIT_MS if wait_ms in (None, "") else
+                           float(wait_ms)) / 1000
+        self.concurrency = max(1, int(config.get("BATCH_CONCURRENCY") or 1))
+        self._pending = []     # [(envelope, message)] not yet handed to a worker
+        self._generation = 0   # bumped at every flush: a stale timer finds it changed
+        self._in_flight = 0    # batches handed to a worker and not finished
+
+    def stop(self):
+        self._flush()  # hand what is buffered to a worker; the container waits for it
+        super().stop()
+
+    # -- gathering -----------------------------------------------------------------------------
+    def handle_message(self, body, message):
+        """Called once per message (in its own green thread): parse, buffer, maybe flush."""
+        try:
+            envelope = parse_envelope(body)
+        except ContractError as exc:
+            self.dead_letter(message, f"contract: {exc} {exc.errors or ''}".strip())
+            return
+        self._pending.append((envelope, message))
+        if len(self._pending) >= self.batch_size:
+            self._flush()
+        elif len(self._pending) == 1:
+            self.container.spawn_managed_thread(
+                partial(self._flush_after_wait, self._generation),
+                identifier=f"{self.queue_name}.batch-timer")
+
+    def _flush_after_wait(self, generation):
+        eventlet.sleep(self.batch_wait)
+        if generation == self._generation:  # not flushed (by size) meanwhile
+            self._flush()
+
+    def _flush(self):
+        """Hand what is buffered to workers, a batch at a time, while fewer than
+        ``concurrency`` batches are being applied; the rest waits for one to finish."""
+        self._generation += 1
+        while self._pending and self._in_flight < self.concurrency:
+            items = self._pending[:self.batch_size]
+            del self._pending[:self.batch_size]
+            self._in_flight += 1
+            if not self._spawn(items, batch=True):
+                self._in_flight -= 1
+
+    def _batch_done(self):
+        self._in_flight -= 1
+        if self._pending:  # gathered while the batch was applied: the next batch, now
+            self.container.spawn_managed_thread(self._flush,
+                                                identifier=f"{self.queue_name}.batch")
+
+    # -- applying ------------------------------------------------------------------------------
+    def _spawn(self, items, batch=False):
+        """A worker for ``items``; False if the container is being killed (requeued)."""
+        envelopes = [envelope for envelope, _ in items]
+        context_data = self.unpack_message_headers(items[0][1])
+        if envelopes[0].correlation_id:
+            context_data.setdefault("correlation_id", envelopes[0].correlation_id)
+        try:
+            spawn_event_worker(  # bounded: HTTP keeps free worker slots
+                self, (envelopes,), {}, context_data=context_data,
+                handle_result=partial(self.handle_batch_result, items, batch))
+        except ContainerBeingKilled:
+            for _, message in items:
+                self.queue_consumer.requeue_message(message)
+            return False
+        return True
+
+    def handle_batch_result(self, items, batch, worker_ctx, result=None, exc_info=None):
+        """Committed: ack every message. Failed: a single event takes the usual retry or
+        dead-letter path; a batch is split into events tried one by one."""
+        try:
+            return self._settle(items, worker_ctx, result, exc_info)
+        finally:
+            if batch:
+                self._batch_done()
+
+    def _settle(self, items, worker_ctx, result, exc_info):
+        if len(items) == 1:
+            return self.handle_result(items[0][1], worker_ctx, result, exc_info)
+        if exc_info is None:
+            for _, message in items:
+                self.queue_consumer.ack_message(message)
+            return result, exc_info
+        log.warning("%s: a batch of %d failed (%s: %s); applying its events one by one",
+                    self.queue_name, len(items), type(exc_info[1]).__name__,
+                    str(exc_info[1])[:200])
+        # from a managed thread: this worker's slot is freed before the events take theirs
+        self.container.spawn_managed_thread(partial(self._one_by_one, items),
+                                            identifier=f"{self.queue_name}.one-by-one")
+        return result, exc_info
+
+    def _one_by_one(self, items):
+        for item in items:
+            self._spawn([item])
+
+
+def first_deliveries(session, envelopes, consumer):
+    """The inbox for a batch: record every envelope as processed by ``consumer`` in one
+    statement and return those that were not yet (in order, each event once). Call it first
+    inside the transaction that applies them; a concurrent duplicate waits for it to end."""
+    firsts = {}
+    for envelope in envelopes:
+        firsts.setdefault(str(envelope.event_id), envelope)
+    unique = list(firsts.values())
+    if not unique:
+        return []
+    fresh = {str(i) for i in session.scalars(text(f"""
+        INSERT INTO {inbox_table.name} (event_id, consumer, event_type)
+        SELECT e.id, :consumer, e.type
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS varchar[])) AS e(id, type)
+        ORDER BY e.id
+        ON CONFLICT DO NOTHING
+        RETURNING event_id"""), {
+        "consumer": consumer, "ids": [str(e.event_id) for e in unique],
+        "types": [e.event_type for e in unique]})}
+    return [e for e in unique if str(e.event_id) in fresh]
+
+
+handle_events = BatchEventHandler.decorator
+"""``@handle_events("assessment", "recognition_granted")`` on a method taking a list of
+envelopes, applied in one transaction (see the module's docstring)."""
