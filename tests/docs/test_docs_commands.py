@@ -21,7 +21,6 @@ write (backup/, .env, dumps) never lands in the working tree.
 import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 

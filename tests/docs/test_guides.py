@@ -4,7 +4,6 @@ relative link and image in the docs resolves; the staff guide's screenshots exis
 small enough to commit."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 
