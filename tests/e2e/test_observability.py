@@ -71,7 +71,7 @@ def recognised(system):
         "person_id": person, "year": 2025, "scores": SCORES}))["assessment_id"]
     created(system.post("assessment", f"/assessments/{assessment}/review",
                         {"reviewer_id": official, "action": "accept"}))
-    corr = f"e2e-obs-{uuid.uuid4().hex[:10]}"
+    corr = f"e2e-obs-{uuid.uuid4()}"  # a whole UUID: 9+ digits in a row would be refused
     decided = system.post("assessment", f"/assessments/{assessment}/decision",
                           {"decided_by": official, "decision": "recognise"},
                           headers={"X-Correlation-Id": corr})

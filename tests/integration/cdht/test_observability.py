@@ -104,7 +104,7 @@ def test_a_correlation_id_from_http_reaches_the_events_and_the_logs_downstream(
                   "parent_code": "AG"}):
         assert http.post("/units", json=unit).status_code == 201
 
-    corr = f"it-{uuid.uuid4().hex[:12]}"
+    corr = f"it-{uuid.uuid4()}"  # a whole UUID: 9+ digits in a row would be masked, so refused
     created = http.post("/people", json=person_body(), headers={"X-Correlation-Id": corr})
     assert created.status_code == 201 and created.headers["X-Correlation-Id"] == corr
     with engines["registry"].connect() as conn:
@@ -145,7 +145,7 @@ class Staging(Observed):
 
 
 def test_rpc_calls_carry_the_callers_correlation_id_into_logs_and_events(
-        container_factory, service_config, rabbit_config, caplog):
+        container_factory, service_config, rabbit_config, caplog, wait_for):
     caplog.set_level(logging.INFO)
     container_factory(Staging, service_config("registry")).start()
     with ServiceRpcProxy("observability-staging", rabbit_config,
@@ -154,5 +154,8 @@ def test_rpc_calls_carry_the_callers_correlation_id_into_logs_and_events(
     with ServiceRpcProxy("observability-staging", rabbit_config) as staging:
         made = staging.stage()  # a call without one gets its own
     assert made and made != "rpc-corr-1" and str(uuid.UUID(made)) == made
+    # The reply leaves before the worker's "handled" line is written: wait for both lines.
+    wait_for(lambda: len(handled_lines(caplog, "observability-staging.stage")) >= 2,
+             timeout=10, message="both handled lines")
     lines = handled_lines(caplog, "observability-staging.stage")
     assert [r.correlation_id for r in lines] == ["rpc-corr-1", made]
