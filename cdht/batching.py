@@ -32,7 +32,6 @@ from sqlalchemy import text
 
 from cdht.broker import spawn_event_worker
 from cdht.consumer import ReliableEventHandler, ReliableQueueConsumer
-from cdht.contracts import ContractError, parse_envelope
 from cdht.inbox import inbox_table
 
 log = logging.getLogger(__name__)
@@ -78,10 +77,8 @@ class BatchEventHandler(ReliableEventHandler):
     # -- gathering -----------------------------------------------------------------------------
     def handle_message(self, body, message):
         """Called once per message (in its own green thread): parse, buffer, maybe flush."""
-        try:
-            envelope = parse_envelope(body)
-        except ContractError as exc:
-            self.dead_letter(message, f"contract: {exc} {exc.errors or ''}".strip())
+        envelope = self.parsed_or_dead_lettered(body, message)
+        if envelope is None:
             return
         self._pending.append((envelope, message))
         if len(self._pending) >= self.batch_size:

@@ -138,11 +138,17 @@ class ReliableEventHandler(EventHandler):
         self.queue_consumer.register_provider(self)
 
     # -- message flow ----------------------------------------------------------------------
-    def handle_message(self, body, message):
+    def parsed_or_dead_lettered(self, body, message):
+        """The message's envelope; None if its contract is broken (it is dead-lettered)."""
         try:
-            envelope = parse_envelope(body)
+            return parse_envelope(body)
         except ContractError as exc:
             self.dead_letter(message, f"contract: {exc} {exc.errors or ''}".strip())
+            return None
+
+    def handle_message(self, body, message):
+        envelope = self.parsed_or_dead_lettered(body, message)
+        if envelope is None:
             return
         context_data = self.unpack_message_headers(message)
         if envelope.correlation_id:

@@ -80,3 +80,13 @@ class EventTap:
 
     def close(self):
         self.connection.release()
+
+
+def recognition_granted(unit_path=("AG", "AG.LX")):
+    """A valid recognition_granted envelope for a resident of the unit at ``unit_path``."""
+    from cdht.contracts import make_envelope
+    return make_envelope("recognition_granted", {
+        "recognition_id": uuid.uuid4(), "assessment_id": uuid.uuid4(),
+        "person_id": uuid.uuid4(), "unit_code": unit_path[-1], "unit_path": list(unit_path),
+        "target_group": "resident", "year": 2025, "criteria_version": "324/QĐ-KHVN",
+        "total_score": 85, "digital_skills": "basic"}, producer="assessment")

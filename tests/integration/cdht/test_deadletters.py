@@ -4,7 +4,6 @@ A replay moves each letter the dead-letter queue held when it started exactly on
 one, dead-lettered again by the consumer, is not replayed again until ``limit``), and says how
 many it replayed and how many came back.
 """
-import uuid
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from cdht import deadletters
 from cdht.contracts import make_envelope
 from services.reporting.service import ReportingService
+from tests.support import recognition_granted
 
 PATH = ["AG", "AG.LX"]
 GRANTED = "evt-assessment-recognition_granted--reporting.on_recognition_granted"
@@ -19,11 +19,7 @@ REVOKED = "evt-assessment-recognition_revoked--reporting.on_recognition_revoked"
 
 
 def granted():
-    return make_envelope("recognition_granted", {
-        "recognition_id": uuid.uuid4(), "assessment_id": uuid.uuid4(),
-        "person_id": uuid.uuid4(), "unit_code": PATH[-1], "unit_path": PATH,
-        "target_group": "resident", "year": 2025, "criteria_version": "324/QĐ-KHVN",
-        "total_score": 85, "digital_skills": "basic"}, producer="assessment")
+    return recognition_granted(PATH)
 
 
 def revoked(grant):

@@ -13,24 +13,20 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from cdht.contracts import make_envelope
 from cdht.db import Database
 from cdht.outbox import add_event
 from cdht.web import Observed
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from tests.integration.registry.helpers import person_body
+from tests.support import recognition_granted
 
 PATH = ["AG", "AG.LX"]
 GRANTED = {"handler": "on_recognition_granted", "event_type": "recognition_granted"}
 
 
 def granted():
-    return make_envelope("recognition_granted", {
-        "recognition_id": uuid.uuid4(), "assessment_id": uuid.uuid4(),
-        "person_id": uuid.uuid4(), "unit_code": PATH[-1], "unit_path": PATH,
-        "target_group": "resident", "year": 2025, "criteria_version": "324/QĐ-KHVN",
-        "total_score": 85, "digital_skills": "basic"}, producer="assessment")
+    return recognition_granted(PATH)
 
 
 def scrape(http):
