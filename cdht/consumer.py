@@ -115,7 +115,8 @@ class ReliableQueueConsumer(SafeQueueConsumer):
 class ReliableEventHandler(EventHandler):
     queue_consumer = ReliableQueueConsumer()
 
-    def __init__(self, source_service, event_type, **kwargs):
+    def __init__(self, source_service, event_type, version=1, **kwargs):
+        self.version = version  # the schema_version this handler takes (see parsed_or_...)
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
                          reliable_delivery=True, requeue_on_error=False, **kwargs)
 
@@ -139,12 +140,20 @@ class ReliableEventHandler(EventHandler):
 
     # -- message flow ----------------------------------------------------------------------
     def parsed_or_dead_lettered(self, body, message):
-        """The message's envelope; None if its contract is broken (it is dead-lettered)."""
+        """The message's envelope; None if its contract is broken (it is dead-lettered) or if
+        it is another known version of the event than the one this handler takes: during a
+        transition the producer publishes every supported version, each consumer takes one
+        and acks the others unhandled."""
         try:
-            return parse_envelope(body)
+            envelope = parse_envelope(body)
         except ContractError as exc:
             self.dead_letter(message, f"contract: {exc} {exc.errors or ''}".strip())
             return None
+        if envelope.schema_version != self.version:
+            message.cdht_fate = "other_version"  # acked, counted as neither handled nor failed
+            self.queue_consumer.ack_message(message)
+            return None
+        return envelope
 
     def handle_message(self, body, message):
         envelope = self.parsed_or_dead_lettered(body, message)

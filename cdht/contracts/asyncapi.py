@@ -176,6 +176,36 @@ SAMPLES = {
                                    ["AG", "AG-LONGXUYEN", "AG-LONGXUYEN-MYBINH"]],
                   unit_code="AG-LONGXUYEN-P1", unit_path=["AG", "AG-LONGXUYEN-P1"],
                   effective_on="2025-07-01", people_moved=31250)),
+    ("unit_changed", 1): dict(
+        producer="registry", occurred_at="2025-07-01T00:00:00+00:00",
+        correlation_id=_id("unit-request"),
+        data=dict(unit_code="AG-LONGXUYEN-P1", unit_path=["AG", "AG-LONGXUYEN-P1"],
+                  unit_name="Phường Long Xuyên", kind="ward", change="created",
+                  valid_from="2025-07-01", valid_to=None)),
+    ("association_body_changed", 1): dict(
+        producer="registry", occurred_at="2025-07-02T01:00:00+00:00",
+        correlation_id=_id("body-request"),
+        data=dict(body_id=_id("body"), kind="commune_association",
+                  body_name="Hội Khuyến học phường Long Xuyên", parent_id=None, change="created",
+                  unit_code="AG-LONGXUYEN-P1", unit_path=["AG", "AG-LONGXUYEN-P1"])),
+    ("groups_imported", 1): dict(
+        producer="registry", occurred_at="2025-03-06T02:00:00+00:00",
+        correlation_id=_id("group-import-request"),
+        data=dict(import_id=_id("group-import"), batch=1, groups=[
+            dict(group_id=_id("family"), group_kind="family", change="registered",
+                 unit_code=_UNIT, unit_path=_UNIT_PATH, memberships=[
+                     dict(membership_id=_id("membership"), person_id=_PERSON,
+                          change="joined", effective_on="2025-03-01"),
+                     dict(membership_id=_id("membership-2"), person_id=_id("person-2"),
+                          change="joined", effective_on="2025-03-01")])])),
+    ("group_titles_recorded", 1): dict(
+        producer="registry", occurred_at="2025-03-06T02:00:01+00:00",
+        correlation_id=_id("group-import-request"),
+        data=dict(import_id=_id("group-import"), batch=1, titles=[
+            dict(title_id=_id("group-title"), group_id=_id("family"), group_kind="family",
+                 year=2024, decision_number="125/QĐ-UBND", decision_date="2024-12-20",
+                 issued_by="UBND phường Mỹ Hòa", change="recorded", unit_code=_UNIT,
+                 unit_path=_UNIT_PATH)])),
     ("assessment_submitted", 1): dict(
         producer="assessment", occurred_at="2025-11-20T03:05:11+00:00",
         correlation_id=_id("assessment-request"),
@@ -201,6 +231,16 @@ SAMPLES = {
         data=dict(assessment_id=_id("assessment-2"), person_id=_id("person-2"), year=2025,
                   criteria_version="324/QĐ-KHVN", total_score=78,
                   reasons=["total 78 is under 80", "TC2.1: 4/10, under the minimum 5"],
+                  unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("recognition_refused", 2): dict(
+        producer="assessment", occurred_at="2025-12-02T08:31:00+00:00",
+        correlation_id=_id("review-request"),
+        data=dict(assessment_id=_id("assessment-2"), person_id=_id("person-2"), year=2025,
+                  criteria_version="324/QĐ-KHVN", total_score=78,
+                  reasons=[dict(kind="total_below", indicator=None, score=None, maximum=None,
+                                minimum=80, total=78, note=None),
+                           dict(kind="indicator_below", indicator="TC2.1", score=4,
+                                maximum=10, minimum=5, total=None, note=None)],
                   unit_code=_UNIT, unit_path=_UNIT_PATH)),
     ("group_recognition_granted", 1): dict(
         producer="assessment", occurred_at="2026-01-10T02:00:00+00:00",

@@ -12,6 +12,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from cdht.contracts.envelope import ContractError
 
 TARGET_GROUPS = ("resident", "worker", "employee_business", "student")
+UNIT_KINDS = ("province", "district", "commune", "ward", "special_zone")
+BODY_KINDS = ("commune_association", "branch", "learning_board")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
@@ -203,6 +205,85 @@ class UnitsMergedV1(_UnitPlaced):
             raise ValidationError("a unit cannot merge into itself", "from_unit_paths")
 
 
+class UnitChangedV1(_UnitPlaced):
+    """A unit was created, renamed or re-parented (``updated``), or closed (``closed``: by
+    a merge or by hand; ``valid_to`` is then its last day). Carries the unit's name and kind
+    so that consumers show names, not codes; a unit is no person, so its name is no personal
+    data. ``unit_path`` is the unit's place in today's tree, the unit itself last."""
+    unit_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    change = fields.String(required=True, validate=validate.OneOf(("created", "updated",
+                                                                   "closed")))
+    valid_from = StrictDate(required=True, allow_none=True)
+    valid_to = StrictDate(required=True, allow_none=True)
+
+
+class AssociationBodyChangedV1(_UnitPlaced):
+    """A body of the association (commune association, branch (chi hội), learning board (ban
+    khuyến học)) was created, renamed or moved (``updated``), or removed; ``unit_path``: the
+    unit it serves. The figures the association reports of itself count these."""
+    body_id = fields.UUID(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(BODY_KINDS))
+    body_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    parent_id = fields.UUID(required=True, allow_none=True)
+    change = fields.String(required=True, validate=validate.OneOf(("created", "updated",
+                                                                   "removed")))
+
+
+class ImportedMembership(_Strict):
+    """One member of an imported group joining or leaving it."""
+    membership_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(("joined", "left")))
+    effective_on = StrictDate(required=True)
+
+
+class ImportedGroup(_UnitPlaced):
+    """One group of an import batch (unit_path: where the group is), with the membership
+    changes the file brought; a group whose file rows changed nothing is left out."""
+    group_id = fields.UUID(required=True)
+    group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    change = fields.String(required=True, validate=validate.OneOf(("registered", "updated",
+                                                                   "unchanged")))
+    memberships = fields.List(fields.Nested(ImportedMembership), required=True,
+                              validate=validate.Length(max=5000))
+
+
+class GroupsImportedV1(_Strict):
+    """One batch of a bulk import of learning families, clans, communities and units with
+    their members: 300,000 families are a few hundred events, not a million. Each membership
+    change here stands for a membership_changed event (which the import does not send)."""
+    import_id = fields.UUID(required=True)
+    batch = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    groups = fields.List(fields.Nested(ImportedGroup), required=True,
+                         validate=validate.Length(min=1, max=5000))
+
+
+class RecordedGroupTitle(_UnitPlaced):
+    """A group's title as its paper decision records it (a title granted before CDHT, or
+    outside it): year, decision number and date, and the body that issued it (free text, as
+    written on the decision, e.g. "UBND xã Mỹ Hòa Hưng"). ``change`` is ``recorded``, or
+    ``withdrawn`` when the record was entered by mistake (the title never existed)."""
+    title_id = fields.UUID(required=True)
+    group_id = fields.UUID(required=True)
+    group_kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2000, 2100))
+    decision_number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    decision_date = StrictDate(required=True)
+    issued_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    change = fields.String(required=True, validate=validate.OneOf(("recorded", "withdrawn")))
+
+
+class GroupTitlesRecordedV1(_Strict):
+    """Group titles entered from their paper decisions, by hand (one item) or by a bulk import
+    (up to 5,000 per event). A recorded title counts like a computed one
+    (group_recognition_granted) for the group indicators; the two are independent facts."""
+    import_id = fields.UUID(required=True, allow_none=True)
+    batch = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    titles = fields.List(fields.Nested(RecordedGroupTitle), required=True,
+                         validate=validate.Length(min=1, max=5000))
+
+
 class AssessmentSubmittedV1(_UnitPlaced):
     assessment_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
@@ -240,6 +321,43 @@ class RecognitionRefusedV1(_UnitPlaced):
     total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
     reasons = fields.List(fields.String(validate=validate.Length(min=1, max=500)),
                           required=True, validate=validate.Length(min=1, max=20))
+
+
+REASON_KINDS = ("total_below", "indicator_below", "reviewer")
+
+
+class RefusalReason(_Strict):
+    """One reason for a refusal, as data, so that each recipient reads it in their language:
+    ``total_below`` (``total`` under ``minimum``), ``indicator_below`` (``indicator``'s
+    ``score`` of ``maximum`` under ``minimum``), or ``reviewer`` (the official's own words in
+    ``note``, written by a person, passed on as written). The fields a kind does not use are
+    null."""
+    kind = fields.String(required=True, validate=validate.OneOf(REASON_KINDS))
+    indicator = fields.String(required=True, allow_none=True,
+                              validate=validate.Length(min=1, max=20))
+    score = fields.Integer(required=True, strict=True, allow_none=True,
+                           validate=validate.Range(0, 100))
+    maximum = fields.Integer(required=True, strict=True, allow_none=True,
+                             validate=validate.Range(0, 100))
+    minimum = fields.Integer(required=True, strict=True, allow_none=True,
+                             validate=validate.Range(0, 100))
+    total = fields.Integer(required=True, strict=True, allow_none=True,
+                           validate=validate.Range(0, 100))
+    note = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=500))
+
+
+
+class RecognitionRefusedV2(_UnitPlaced):
+    """The title was refused, with the reasons as data (see RefusalReason), so that a mail or
+    an SMS states them in the recipient's language. Published beside version 1 (whose
+    ``reasons`` are sentences) for the transition period."""
+    assessment_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(2021, 2100))
+    criteria_version = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    reasons = fields.List(fields.Nested(RefusalReason), required=True,
+                          validate=validate.Length(min=1, max=20))
 
 
 class GroupRecognitionGrantedV1(_UnitPlaced):
@@ -342,10 +460,15 @@ EVENT_SCHEMAS = {
     ("membership_changed", 1): MembershipChangedV1,
     ("learning_activity_recorded", 1): LearningActivityRecordedV1,
     ("units_merged", 1): UnitsMergedV1,
+    ("unit_changed", 1): UnitChangedV1,
+    ("association_body_changed", 1): AssociationBodyChangedV1,
+    ("groups_imported", 1): GroupsImportedV1,
+    ("group_titles_recorded", 1): GroupTitlesRecordedV1,
     ("assessment_submitted", 1): AssessmentSubmittedV1,
     ("recognition_granted", 1): RecognitionGrantedV1,
     ("recognition_revoked", 1): RecognitionRevokedV1,
     ("recognition_refused", 1): RecognitionRefusedV1,
+    ("recognition_refused", 2): RecognitionRefusedV2,
     ("group_recognition_granted", 1): GroupRecognitionGrantedV1,
     ("group_recognition_revoked", 1): GroupRecognitionRevokedV1,
     ("statistics_updated", 1): StatisticsUpdatedV1,
@@ -358,7 +481,8 @@ EVENT_SCHEMAS = {
 PRODUCERS = {
     "registry": ("person_registered", "person_updated", "person_moved", "person_removed",
                  "people_imported", "membership_changed", "learning_activity_recorded",
-                 "units_merged"),
+                 "units_merged", "unit_changed", "association_body_changed",
+                 "groups_imported", "group_titles_recorded"),
     "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked",
                    "recognition_refused", "group_recognition_granted",
                    "group_recognition_revoked"),

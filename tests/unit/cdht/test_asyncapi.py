@@ -382,7 +382,8 @@ def test_generation_refuses_a_nested_schema_that_drops_unknown_fields(key, schem
 def test_nested_components_are_closed_and_described(doc):
     schemas = doc["components"]["schemas"]
     nested = set(schemas) - {cls.__name__ for cls in EVENT_SCHEMAS.values()}
-    assert nested == {"CountableFacts", "ImportedPerson"}
+    assert nested == {"CountableFacts", "ImportedPerson", "ImportedGroup", "ImportedMembership",
+                      "RecordedGroupTitle", "RefusalReason"}
     for name in nested:
         assert schemas[name]["additionalProperties"] is False, name
     assert "must equal unit_code" in schemas["ImportedPerson"]["properties"]["unit_path"][
@@ -1049,6 +1050,17 @@ HAND_CASES = [
     ("people_imported", 1, {"people": [_imported(change="deleted")]}, False),
     ("people_imported", 1, {"people": [_imported(birth_year=1899)]}, False),
     ("people_imported", 1, {"people": [_imported(), "AG"]}, False),
+    ("unit_changed", 1, {"kind": "hamlet"}, False),
+    ("unit_changed", 1, {"unit_name": ""}, False),
+    ("unit_changed", 1, {"change": "closed", "valid_to": "2025-06-30"}, True),
+    ("association_body_changed", 1, {"kind": "province_association"}, False),
+    ("association_body_changed", 1, {"change": "removed", "parent_id": None}, True),
+    ("groups_imported", 1, {"groups": []}, False),
+    ("groups_imported", 1, {"batch": 0}, False),
+    ("group_titles_recorded", 1, {"titles": []}, False),
+    ("group_titles_recorded", 1, {"import_id": None, "batch": 1}, True),
+    ("recognition_refused", 2, {"reasons": []}, False),
+    ("recognition_refused", 2, {"reasons": ["total 72 is under 80"]}, False),
     ("membership_changed", 1, {"group_kind": "village"}, False),
     ("membership_changed", 1, {"change": "left", "group_kind": "learning_unit"}, True),
     ("membership_changed", 1, {"effective_on": "2025-03-01T00:00:00+07:00"}, False),

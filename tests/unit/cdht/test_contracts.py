@@ -62,6 +62,29 @@ VALID = {
         from_unit_paths=[["AG", "AG-CHAUDOC", "AG-CHAUDOC-VINHMY"],
                          ["AG", "AG-CHAUDOC", "AG-CHAUDOC-CHAUPHU-A"]],
         unit_code=UNIT, unit_path=PATH, effective_on="2025-07-01", people_moved=18430),
+    ("unit_changed", 1): lambda: dict(
+        unit_code=UNIT, unit_path=PATH, unit_name="Xã Vĩnh Tế", kind="commune", change="updated",
+        valid_from="2025-07-01", valid_to=None),
+    ("association_body_changed", 1): lambda: dict(
+        body_id=_u(), kind="branch", body_name="Chi hội khuyến học ấp Vĩnh Đông", parent_id=_u(),
+        change="created", unit_code=UNIT, unit_path=PATH),
+    ("groups_imported", 1): lambda: dict(
+        import_id=_u(), batch=1, groups=[dict(
+            group_id=_u(), group_kind="family", change="registered", unit_code=UNIT,
+            unit_path=PATH, memberships=[dict(membership_id=_u(), person_id=_u(),
+                                              change="joined", effective_on="2024-01-01")])]),
+    ("group_titles_recorded", 1): lambda: dict(
+        import_id=None, batch=1, titles=[dict(
+            title_id=_u(), group_id=_u(), group_kind="clan", year=2024,
+            decision_number="12/QĐ-UBND", decision_date="2024-12-01",
+            issued_by="UBND xã Vĩnh Tế", change="recorded", unit_code=UNIT, unit_path=PATH)]),
+    ("recognition_refused", 2): lambda: dict(
+        assessment_id=_u(), person_id=_u(), year=2025, criteria_version="324/QĐ-KHVN",
+        total_score=72, reasons=[
+            dict(kind="total_below", indicator=None, score=None, maximum=None, minimum=80,
+                 total=72, note=None),
+            dict(kind="indicator_below", indicator="TC1.3", score=3, maximum=10, minimum=5,
+                 total=None, note=None)], unit_code=UNIT, unit_path=PATH),
     ("person_registered", 1): lambda: dict(
         person_id=_u(), target_group="worker", roles=["unit_staff", "association_member"],
         birth_year=1979, unit_code=UNIT, unit_path=PATH),
