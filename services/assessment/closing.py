@@ -10,6 +10,7 @@ Run it from the command line with ``python -m cdht close-year YEAR --unit CODE``
 bar), or over HTTP with POST /years/<year>/close.
 """
 import json
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -19,7 +20,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from cdht.outbox import add_events
 from services.assessment import criteria as criteria_sets
-from services.assessment import domain, titles
+from services.assessment import approval, domain, titles
+from services.assessment import reasons as refusal_reasons
 from services.assessment.models import (
     Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
     Recognition, YearClosing,
@@ -72,7 +74,8 @@ def decide_one(session, sets, assessment, verdict, reasons, actor, corr):
                                                 assessment.year), corr)
         return recognition.id
     titles.refuse(session, assessment, refusal, corr)
-    titles.step(session, assessment.id, "refused", actor, reasons=refusal)
+    titles.step(session, assessment.id, "refused", actor,
+                reasons=refusal_reasons.sentences(refusal), details=refusal)
     return None
 
 
@@ -80,7 +83,7 @@ def _mark_decided(assessment, status, decision, refusal, actor):
     assessment.status = status
     assessment.explanation = domain.explanation(decision)
     assessment.total, assessment.passed = decision.total, decision.passed
-    assessment.refusal_reasons = refusal or None
+    assessment.refusal_reasons = refusal_reasons.stored(refusal)
     assessment.decided_by = actor
     assessment.decided_at = assessment.updated_at = titles.now()
 
@@ -123,7 +126,7 @@ def re_evaluate(session, sets, old, criteria, scores, decision, reason, actor, c
             titles.step(session, new.id, "title_kept", actor,
                         recognition_id=str(current.id))
     else:
-        refusal = list(decision.failures)
+        refusal = refusal_reasons.of_decision(decision)
         _mark_decided(new, domain.REFUSED, decision, refusal, actor)
         titles.refuse(session, new, refusal, corr)
     if changed:
@@ -173,6 +176,23 @@ def group_decided(session, group_id, unit_path, year):
 
 
 # -- closing a year ----------------------------------------------------------------------------
+
+def known_path(session, unit_code):
+    """The unit's path as assessment has seen it (in any assessment or group's path), or
+    None for a unit it has seen nothing of."""
+    for model in (Assessment, GroupMember, GroupRecognition):
+        path = session.scalar(select(model.unit_path).where(
+            model.unit_path.contains([unit_code])).limit(1))
+        if path:
+            return list(path)[:list(path).index(unit_code) + 1]
+    return None
+
+
+def may_close(session, unit_code, level):
+    """Whether the association at the approval level may close the year for ``unit_code``
+    (approval.may_close, on the unit's path as assessment knows it)."""
+    return approval.may_close(known_path(session, unit_code) or [unit_code], level)
+
 
 def _open_in_scope(year, unit_code):
     return (Assessment.year == year, Assessment.status.in_(domain.OPEN),
@@ -271,7 +291,8 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
             Recognition.person_id.in_(people), Recognition.year == year,
             Recognition.revoked_at.is_(None))))
         now = titles.now()
-        changes, grants, refusals, steps, granted_events, refused_events = [], [], [], [], [], []
+        changes, grants, refusals, steps, granted_events = [], [], [], [], []
+        refused_events = {1: [], 2: []}
         used = set()
         for a in batch:
             criteria = criteria_sets.known(sets, a.criteria_version)
@@ -279,12 +300,10 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
             decision = domain.evaluate(criteria, a.scores, a.target_group,
                                        evidence.get(a.person_id, ()))
             verdict = domain.closing_verdict(decision)
+            notes = []
             if a.person_id in holders:
-                verdict = "refuse"
-            status, refusal = domain.decide(
-                a.status, verdict, decision,
-                ["already holds the title for this year"] if a.person_id in holders else [],
-                closing=True)
+                verdict, notes = "refuse", [refusal_reasons.ALREADY_TITLED]
+            status, refusal = domain.decide(a.status, verdict, decision, notes, closing=True)
             changes.append({"id": a.id, "status": status, "total": decision.total,
                             "passed": decision.passed, "explanation": domain.explanation(decision),
                             "refusal_reasons": refusal or None, "decided_at": now,
@@ -308,12 +327,15 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
                                          "recognition_id": str(recognition_id)}})
             else:
                 refusals.append(a.id)
-                refused_events.append(placed | {
+                versions = titles.refusal_events(placed | {
                     "assessment_id": a.id, "person_id": a.person_id, "year": year,
-                    "criteria_version": a.criteria_version, "total_score": decision.total,
-                    "reasons": [r[:500] for r in refusal[:20]]})
+                    "criteria_version": a.criteria_version, "total_score": decision.total},
+                    refusal)
+                for version, data in versions.items():
+                    refused_events[version].append(data)
                 steps.append({"assessment_id": a.id, "action": "refused",
-                              "detail": {"reasons": refusal, "closing": str(closing_id)}})
+                              "detail": {"reasons": refusal_reasons.sentences(refusal),
+                                         "details": refusal, "closing": str(closing_id)}})
         for version in used:
             titles.record_criteria(session, sets[version])
         _update_decided(session, changes)
@@ -322,8 +344,9 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
         session.execute(insert(AssessmentStep.__table__), steps)
         add_events(session, "recognition_granted", granted_events, producer=titles.PRODUCER,
                    correlation_id=corr)
-        add_events(session, "recognition_refused", refused_events, producer=titles.PRODUCER,
-                   correlation_id=corr)
+        for version, datas in refused_events.items():  # v2 beside v1 (a transition)
+            add_events(session, "recognition_refused", datas, producer=titles.PRODUCER,
+                       correlation_id=corr, schema_version=version)
         session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
             decided=YearClosing.decided + len(batch),
             recognised=YearClosing.recognised + len(grants),
@@ -442,10 +465,15 @@ def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
     db = Transactions(sessionmaker(engine, expire_on_commit=False))
     dirs = [d for d in str(config.get("CRITERIA_DIRS") or "").split(":") if d]
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *dirs)
+    level = approval.from_config(config).level
     started = time.monotonic()
     try:
         with db.transaction() as session:
             check_recorded_criteria(session, sets)
+            if not may_close(session, unit_code, level):
+                print(f"APPROVAL_LEVEL={level}: closing a year (khóa sổ năm) is for the "
+                      f"province's association: run it for the province", file=sys.stderr)
+                return 2
             closing = start(session, year, unit_code)
         helpers = []
         if closing.phase == "submissions":

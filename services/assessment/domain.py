@@ -2,11 +2,14 @@
 the review workflow, and the group titles decided from members' titles.
 
 A decision always names the criteria version it was made under and explains itself per
-indicator ("TC2.1: 4/10, under the minimum 5"), so a citizen or reviewer can see why.
+indicator ("TC2.1: 4/10, under the minimum 5"), so a citizen or reviewer can see why. A refusal
+keeps its reasons as data (reasons.py), so that a mail states them in the reader's language.
 """
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from services.assessment import approval
+from services.assessment import reasons as refusal_reasons
 from services.assessment.criteria import DIGITAL_LEVELS, CriteriaSet  # noqa: F401 (re-export)
 
 # -- the individual title -------------------------------------------------------------------
@@ -43,10 +46,9 @@ class Decision:
 
     @property
     def failures(self):
-        """Why the rule is not met, one sentence per broken part (empty when passed)."""
-        reasons = [] if self.total >= self.min_total else [
-            f"total {self.total} is under {self.min_total}"]
-        return reasons + [r.reason for r in self.results if not r.met]
+        """Why the rule is not met, one English sentence per broken part (empty when passed):
+        the summary's words; people read them from the reasons as data (reasons.py)."""
+        return refusal_reasons.sentences(refusal_reasons.of_decision(self))
 
 
 @dataclass(frozen=True)
@@ -195,9 +197,9 @@ def resubmit(status):
 
 
 def decide(status, verdict, decision, reasons=(), *, closing=False):
-    """The commune association's decision: (new status, reasons for a refusal). Recognising
-    needs a reviewed assessment that meets the rule; closing a year also decides what is
-    still submitted or sent back."""
+    """The approving association's decision: (new status, reasons for a refusal, as data:
+    the rule's, then the reviewer's ``reasons``). Recognising needs a reviewed assessment
+    that meets the rule; closing a year also decides what is still submitted or sent back."""
     allowed = OPEN if closing else (REVIEWED,)
     if status not in allowed:
         raise WorkflowError(f"only a reviewed assessment can be decided; this one is {status}")
@@ -206,7 +208,11 @@ def decide(status, verdict, decision, reasons=(), *, closing=False):
             raise WorkflowError("the assessment does not meet the criteria: "
                                 + "; ".join(decision.failures))
         return RECOGNISED, []
-    return REFUSED, list(decision.failures) + [r for r in reasons if r not in decision.failures]
+    found = refusal_reasons.refusal(decision, reasons)
+    if not found:  # the rule is met: only the reviewer can say why
+        raise InvalidScores({"reasons": ["refusing an assessment that meets the criteria "
+                                         "needs the reviewer's reasons"]})
+    return REFUSED, found
 
 
 def closing_verdict(decision):
@@ -299,8 +305,9 @@ def may_review(reviewer, subject, unit_path):
                                  for g in subject["groups"])
 
 
-def may_decide(decider, unit_path):
-    """The commune association recognises: an official of a commune association at the
-    person's unit or above."""
-    return bool(decider and _officials_on(decider["association"], unit_path,
-                                          ("commune_association",)))
+def may_decide(decider, unit_path, level=approval.COMMUNE):
+    """The association at the approval level recognises: an official of the association
+    (commune level: at the person's unit or above; province level: at the province)."""
+    return bool(decider and _officials_on(decider["association"],
+                                          approval.deciding_units(unit_path, level),
+                                          (approval.DECIDING_BODY,)))

@@ -7,6 +7,8 @@ the subject. The registry tells which units that person serves.
 """
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from cdht.contracts.events import RefusalReason
+
 YEAR = dict(strict=True, validate=validate.Range(2021, 2100))
 QUERY_YEAR = dict(validate=validate.Range(2021, 2100))  # query strings are text
 REASON = validate.Length(min=1, max=500)
@@ -149,7 +151,12 @@ class AssessmentViewSchema(Schema):
     self_scores = fields.Dict(keys=fields.String(), values=fields.Integer())
     scores = fields.Dict(keys=fields.String(), values=fields.Integer())
     decision = fields.Nested(DecisionSchema)
-    refusal_reasons = fields.List(fields.String(), allow_none=True)
+    refusal_reasons = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "the reasons as sentences (the rule's in English, the reviewer's as "
+                       "written), as recognition_refused version 1 carries them"})
+    refusal_details = fields.List(fields.Nested(RefusalReason), allow_none=True, metadata={
+        "description": "the same reasons as data (recognition_refused version 2); null for "
+                       "a refusal decided before reasons were kept as data"})
     supersedes_id = fields.UUID(allow_none=True)
     submitted_by = fields.UUID(allow_none=True)
     reviewed_by = fields.UUID(allow_none=True)

@@ -24,7 +24,8 @@ from cdht.web import (
     ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
     load_json, require_scope,
 )
-from services.assessment import closing, domain, titles
+from services.assessment import approval, closing, domain, titles
+from services.assessment import reasons as refusal_reasons
 from services.assessment import criteria as criteria_sets
 from services.assessment.api_docs import ROUTES
 from services.assessment.models import (
@@ -60,6 +61,16 @@ class Criteria(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.sets
+
+
+class ApprovalSettings(DependencyProvider):
+    """APPROVAL_LEVEL and ASSESSMENT_CYCLE (approval.py), checked when the service starts."""
+
+    def setup(self):
+        self.settings = approval.from_config(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
 
 
 def _invalid(field, message, status=400):
@@ -119,32 +130,23 @@ def _scope_rows(stmt, request, model):
     return stmt.where(model.unit_path.contains([caller.unit_code]))
 
 
-def _known_path(session, unit_code):
-    """The unit's path as assessment has seen it (in any assessment or group's path), or
-    None for a unit it has seen nothing of."""
-    for model in (Assessment, GroupMember, GroupRecognition):
-        path = session.scalar(select(model.unit_path).where(
-            model.unit_path.contains([unit_code])).limit(1))
-        if path:
-            return list(path)[:list(path).index(unit_code) + 1]
-    return None
-
-
 def _unit_in_scope(request, session, unit_code):
     caller = caller_of(request)
     if caller.is_admin or unit_code == caller.unit_code:
         return
-    require_scope(request, _known_path(session, unit_code) or [unit_code], f"unit {unit_code}")
+    require_scope(request, closing.known_path(session, unit_code) or [unit_code],
+                  f"unit {unit_code}")
 
 
 def _assessment_view(assessment, steps=None):
+    details, sentences = refusal_reasons.view(assessment.refusal_reasons)
     view = {"assessment_id": assessment.id, "person_id": assessment.person_id,
             "year": assessment.year, "unit_code": assessment.unit_code,
             "target_group": assessment.target_group, "status": assessment.status,
             "criteria_version": assessment.criteria_version,
             "self_scores": assessment.self_scores, "scores": assessment.scores,
             "decision": assessment.explanation,
-            "refusal_reasons": assessment.refusal_reasons,
+            "refusal_reasons": sentences, "refusal_details": details,
             "supersedes_id": assessment.supersedes_id,
             "submitted_by": assessment.submitted_by, "reviewed_by": assessment.reviewed_by,
             "decided_by": assessment.decided_by, "decided_at": assessment.decided_at,
@@ -180,6 +182,7 @@ class AssessmentService(Observed):
     config = Config()
     registry = RpcProxy("registry")
     criteria = Criteria()
+    approval = ApprovalSettings()
 
     # -- service --------------------------------------------------------------------------------
     @api("GET", "/health")
@@ -427,9 +430,9 @@ class AssessmentService(Observed):
         require_scope(request, unit_path, "the assessment")
         data["decided_by"] = _actor(request, data["decided_by"], "decided_by", required=True)
         decider = self._ask_registry("memberships", str(data["decided_by"]))
-        if not domain.may_decide(decider, unit_path):
-            raise ApiError(403, "decided_by is not an official of the commune association of "
-                                "the person's unit or above")
+        if not domain.may_decide(decider, unit_path, self.approval.level):
+            raise ApiError(403, f"decided_by is not an official of the association that "
+                                f"decides ({self.approval.deciding_body}) for the person")
         corr = correlation_id(request)
         try:
             with self.db.transaction() as session:
@@ -439,6 +442,8 @@ class AssessmentService(Observed):
                                             data["decided_by"], corr)
         except domain.WorkflowError as exc:
             raise ApiError(409, str(exc)) from None
+        except domain.InvalidScores as exc:
+            raise ApiError(400, "invalid input", exc.errors) from None
         except IntegrityError:
             raise _invalid("year", "this person already holds the title for this year",
                            409) from None
@@ -564,6 +569,11 @@ class AssessmentService(Observed):
         sets = self.criteria
         with self.db.transaction() as session:
             _unit_in_scope(request, session, data["unit_code"])
+            if not closing.may_close(session, data["unit_code"], self.approval.level):
+                raise _invalid("unit_code", f"closing a year (khóa sổ năm) is the act of "
+                                            f"the association that decides "
+                                            f"({self.approval.deciding_body}): close it for "
+                                            f"the province", 409)
             run = closing.start(session, year, data["unit_code"],
                                 running_here=closing.ACTIVE)
         if run.id not in closing.ACTIVE:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from cdht.outbox import add_event, add_events
 from services.assessment import criteria as criteria_sets
 from services.assessment import domain
+from services.assessment import reasons as refusal_reasons
 from services.assessment.models import (
     AssessmentStep, CriteriaVersion, GroupMember, GroupRecognition, Recognition,
 )
@@ -75,12 +76,22 @@ def revoke(session, recognition, reason, corr):
     }, producer=PRODUCER, correlation_id=corr)
 
 
+def refusal_events(facts, reasons):
+    """{version: data} of recognition_refused for ``facts`` (placed, ids, year, criteria,
+    total_score): version 1 with the reasons as sentences, version 2 with them as data."""
+    return {version: facts | {"reasons": said}
+            for version, said in refusal_reasons.for_event(reasons).items()}
+
+
 def refuse(session, assessment, reasons, corr):
-    add_event(session, "recognition_refused", placed(assessment) | {
+    """Both versions of recognition_refused, in the caller's transaction (two outbox rows)."""
+    facts = placed(assessment) | {
         "assessment_id": assessment.id, "person_id": assessment.person_id,
         "year": assessment.year, "criteria_version": assessment.criteria_version,
-        "total_score": assessment.total, "reasons": [r[:500] for r in reasons[:20]],
-    }, producer=PRODUCER, correlation_id=corr)
+        "total_score": assessment.total}
+    for version, data in refusal_events(facts, reasons).items():
+        add_event(session, "recognition_refused", data, producer=PRODUCER,
+                  correlation_id=corr, schema_version=version)
 
 
 # -- groups -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from services.notifications import sms as sms_text
+from services.notifications import wording
 from services.notifications.rules import load_rules
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -165,8 +166,9 @@ def percent(share, language):
     return text.replace(".", ",") if language == "vi" else text
 
 
-def digest_view(items, language):
+def digest_view(items, language, places=None):
     """The changes of a target digest as the template lists them, oldest first."""
+    places = places or wording.Places()
     rows = []
     for item in sorted(items, key=lambda i: (i.get("occurred_at") or "", i.get("event_id", ""))):
         data = item["data"]
@@ -174,7 +176,8 @@ def digest_view(items, language):
             "reached": item["event_type"] == "target_reached",
             "indicator": data["indicator"],
             "label": indicator_label(data["indicator"], language),
-            "unit_code": data["unit_code"], "year": data["year"],
+            "unit_code": data["unit_code"], "unit_name": places.name(data["unit_code"]),
+            "year": data["year"],
             "target_year": data["target_year"],
             "numerator": data["numerator"], "denominator": data["denominator"],
             "share": percent(data["share"], language),
@@ -207,17 +210,40 @@ def summary_view(progress, language):
     return rows
 
 
-def template_context(template, data, contact, language):
-    """The variables of ``template`` for one recipient: their name, and the facts of the event
-    (or of the digest, or of the summary). Stored facts hold no contact data."""
-    context = {"full_name": person_name(contact), "language": language}
+def unit_paths(template, data):
+    """The places a message is about: the event's unit, a digest's units, a summary's
+    province."""
     if template == "target_digest":
-        context.update(day=data["day"], items=digest_view(data["items"], language))
+        return [item["data"].get("unit_path") or [item["data"]["unit_code"]]
+                for item in data.get("items") or ()]
+    if template == "weekly_summary":
+        return [[data["province"]]]
+    if data.get("unit_path"):
+        return [data["unit_path"]]
+    return [[data["unit_code"]]] if data.get("unit_code") else []
+
+
+def template_context(template, data, contact, language, places=None):
+    """The variables of ``template`` for one recipient: their name, the facts of the event
+    (or of the digest, or of the summary), units by name, the deciding association's
+    signature, a refusal's reasons in ``language``. Stored facts hold no contact data."""
+    places = places or wording.Places()
+    where = wording.common_path(unit_paths(template, data))
+    context = {"full_name": person_name(contact), "language": language,
+               "association": places.association(where),
+               "signature": places.signature(where, language or "vi")}
+    if template == "target_digest":
+        context.update(day=data["day"], items=digest_view(data["items"], language, places))
     elif template == "weekly_summary":
-        context.update(province=data["province"], week=data["week"], year=data["year"],
+        context.update(province=data["province"], province_name=places.name(data["province"]),
+                       week=data["week"], year=data["year"],
                        indicators=summary_view(data.get("progress"), language))
     else:
         context.update({key: value for key, value in data.items() if key != "full_name"})
+        if data.get("unit_code"):
+            context["unit_name"] = places.name(data["unit_code"])
+        if "reasons" in data:
+            context["reasons"] = wording.reason_texts(data["reasons"], language or "vi")
     return context
 
 
@@ -226,30 +252,32 @@ def recognition_context(data, contact):
     return template_context("recognition_granted", data, contact, None)
 
 
-def compose_email(template, data, contact, templates=None):
-    """(Message, language) of ``template`` for ``contact``; the contact must have an email."""
+def compose_email(template, data, contact, templates=None, places=None):
+    """(Message, language) of ``template`` for ``contact``; the contact must have an email.
+    ``places``: what is known of the units (wording.Places), for names and the signature."""
     templates = templates or default_templates()
     language = choose_language(template, contact, templates)
     subject, text, html = templates.render(
-        template, language, template_context(template, data, contact, language))
+        template, language, template_context(template, data, contact, language, places))
     return Message(to=contact["email"].strip(), subject=subject, text=text, html=html), language
 
 
-def compose_sms(template, data, contact, templates=None, *, gsm7_only=True, max_parts=1):
+def compose_sms(template, data, contact, templates=None, *, gsm7_only=True, max_parts=1,
+                places=None):
     """(Sms, language) of ``template`` for ``contact``, fitted for the gateway (sms.fit);
     the contact must have a phone number."""
     templates = templates or default_templates()
     language = choose_language(template, contact, templates, SMS_PARTS)
     text = templates.render_sms(template, language,
-                                template_context(template, data, contact, language))
+                                template_context(template, data, contact, language, places))
     return Sms(to=sms_text.normalise_phone(contact["phone"]),
                text=sms_text.fit(text, gsm7_only=gsm7_only, max_parts=max_parts)), language
 
 
-def compose(event_type, data, contact, templates=None):
+def compose(event_type, data, contact, templates=None, places=None):
     """(Message, template, language) of an event's email for ``contact``."""
     template = TEMPLATE_FOR_EVENT[event_type]
-    message, language = compose_email(template, data, contact, templates)
+    message, language = compose_email(template, data, contact, templates, places)
     return message, template, language
 
 

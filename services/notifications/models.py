@@ -10,13 +10,13 @@ its masked form (``h***@example.org``, ``***78``) stays, for the delivery log. `
 the facts the template needs (an event's data, which carries ids and figures only).
 """
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
-    CheckConstraint, DateTime, Index, Integer, PrimaryKeyConstraint, String, Text,
-    UniqueConstraint, func,
+    Boolean, CheckConstraint, Date, DateTime, Index, Integer, PrimaryKeyConstraint, String,
+    Text, UniqueConstraint, false, func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUSES = ("pending", "sent", "failed", "skipped")
@@ -106,3 +106,36 @@ class ScheduleRun(Base):
     period: Mapped[str] = mapped_column(String(50))
     ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     recipients: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class Unit(Base):
+    """A unit's name and kind as the registry announced them (unit_changed), or as its
+    export_units gave them for a unit announced before this table existed."""
+    __tablename__ = "units"
+
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_path: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    closed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class AssociationBody(Base):
+    """A body of the association (association_body_changed): the commune association's own
+    name signs its decisions' mails."""
+    __tablename__ = "association_bodies"
+    __table_args__ = (Index("ix_association_bodies_unit", "unit_code"),)
+
+    body_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    body_name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    unit_path: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

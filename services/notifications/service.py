@@ -21,6 +21,10 @@ the lock, and commits the outcome with its notification_sent / notification_fail
   SEND_MAX_ATTEMPTS. A registry that does not answer, or a channel's rate limit, only
   postpones the attempt.
 
+Messages name units and are signed by the association that decides (places.py keeps the
+names from the registry's unit_changed and association_body_changed; wording.py says them);
+a refusal (recognition_refused version 2) states its reasons in the recipient's language.
+
 A crash between the server accepting a message and the commit sends it again (SMTP and HTTP
 have no transactions); the Message-ID and the gateway reference are the delivery id, so the
 copy can be recognised.
@@ -55,7 +59,7 @@ from cdht.web import (
     ApiError, Forbidden, NotFound, Observed, api, caller_of, health, load_json,
     require_scope,
 )
-from services.notifications import domain, rules, timing
+from services.notifications import domain, places, rules, timing
 from services.notifications.gateway import SmsError, SmsGatewayProvider
 from services.notifications.mailer import Mailer
 from services.notifications.models import Delivery, DigestItem, OptOut, ScheduleRun
@@ -196,6 +200,7 @@ class NotificationsService(Observed):
     mailer = Mailer()
     sms = SmsGatewayProvider()
     limits = RateLimits()
+    units = places.UnitDirectory()
     openapi_routes = ROUTES
 
     @api("GET", "/health")
@@ -233,8 +238,11 @@ class NotificationsService(Observed):
     def on_recognition_granted(self, event):
         self._on_event(event)
 
-    @handle_event("assessment", "recognition_refused", expected_exceptions=(RpcUnavailable,))
+    @handle_event("assessment", "recognition_refused", version=2,
+                  expected_exceptions=(RpcUnavailable,))
     def on_recognition_refused(self, event):
+        """Version 2: the reasons as data, written in each recipient's language (version 1,
+        published beside it, is acked unhandled)."""
         self._on_event(event)
 
     @handle_event("assessment", "assessment_submitted", expected_exceptions=(RpcUnavailable,))
@@ -248,6 +256,20 @@ class NotificationsService(Observed):
     @handle_event("reporting", "target_at_risk", expected_exceptions=(RpcUnavailable,))
     def on_target_at_risk(self, event):
         self._on_event(event)
+
+    @handle_event("registry", "unit_changed")
+    def on_unit_changed(self, event):
+        """Units by name in every message (places.py)."""
+        with self.db.transaction() as session:
+            if first_delivery(session, event, f"{self.name}.unit_changed"):
+                places.record_unit(session, event.data)
+
+    @handle_event("registry", "association_body_changed")
+    def on_association_body_changed(self, event):
+        """A commune association's own name signs its decisions' mails."""
+        with self.db.transaction() as session:
+            if first_delivery(session, event, f"{self.name}.association_body_changed"):
+                places.record_body(session, event.data)
 
     def _on_event(self, event):
         rule = RULES.for_event(event.event_type)
@@ -449,10 +471,16 @@ class NotificationsService(Observed):
 
     def _compose(self, delivery, contact):
         context = delivery.context or {}
+        known = self.units.places(self.db, domain.unit_paths(delivery.template, context),
+                                  self._export_units)
         if delivery.channel == "email":
-            return domain.compose_email(delivery.template, context, contact)
-        return domain.compose_sms(delivery.template, context, contact,
+            return domain.compose_email(delivery.template, context, contact, places=known)
+        return domain.compose_sms(delivery.template, context, contact, places=known,
                                   gsm7_only=self.sms.gsm7_only, max_parts=self.sms.max_parts)
+
+    def _export_units(self):
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.export_units"):
+            return self.registry.export_units()
 
     def _send(self, channel, message, delivery_id):
         if channel == "email":

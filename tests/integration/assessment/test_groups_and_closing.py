@@ -56,7 +56,17 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
                                   "members": 4, "members_titled": 2, "level": None} \
         == group_title["data"]
     assert len(published(tap, wait_for, "recognition_granted", 2)) == 2
-    assert len(published(tap, wait_for, "recognition_refused")) == 1
+    # the refusal, in both versions (reasons as sentences, and as data), same facts
+    v1, v2 = sorted(published(tap, wait_for, "recognition_refused", 2),
+                    key=lambda e: e["schema_version"])
+    assert (v1["schema_version"], v2["schema_version"]) == (1, 2)
+    assert {k: v for k, v in v1["data"].items() if k != "reasons"} == \
+        {k: v for k, v in v2["data"].items() if k != "reasons"}
+    assert v1["data"]["reasons"] == ["total 77 is under 80", "TC2.1: 4/10, under the minimum 5"]
+    assert [(r["kind"], r["indicator"], r["score"], r["total"]) for r in v2["data"]["reasons"]] \
+        == [("total_below", None, None, 77), ("indicator_below", "TC2.1", 4, None)]
+    [decided] = assessment.get("/assessments?status=refused")["items"]
+    assert decided["refusal_details"] == v2["data"]["reasons"]
     open_elsewhere = assessment.get("/assessments?unit_code=AG.MB&status=submitted")
     assert open_elsewhere["total"] == 1
 
@@ -131,7 +141,7 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
     assert (done.status, done.decided, done.recognised, done.refused) == ("finished", 7, 3, 4)
     assert sql("SELECT count(*) FROM recognitions")[0][0] == 3
     assert sql("SELECT count(*) FROM outbox WHERE event_type IN "
-               "('recognition_granted', 'recognition_refused')")[0][0] == 7
+               "('recognition_granted', 'recognition_refused')")[0][0] == 3 + 4 * 2
     assert "7 submissions decided (3 recognised, 4 refused)" in closing.summary(done)
 
 

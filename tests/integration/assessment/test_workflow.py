@@ -74,8 +74,13 @@ def test_send_back_resubmit_and_refuse_with_reasons(assessment, commune, tap, wa
                                 reasons=["Chưa đạt tổng điểm"])
     assert refused["status"] == "refused" and refused["recognition_id"] is None
     assert refused["refusal_reasons"] == ["total 78 is under 80", "Chưa đạt tổng điểm"]
-    [event] = events(tap, wait_for, "recognition_refused")
-    assert event["data"]["reasons"] == ["total 78 is under 80", "Chưa đạt tổng điểm"]
+    assert [(r["kind"], r["total"], r["minimum"], r["note"])
+            for r in refused["refusal_details"]] == [
+        ("total_below", 78, 80, None), ("reviewer", None, None, "Chưa đạt tổng điểm")]
+    v1, v2 = sorted(events(tap, wait_for, "recognition_refused", 2),
+                    key=lambda e: e["schema_version"])
+    assert v1["data"]["reasons"] == ["total 78 is under 80", "Chưa đạt tổng điểm"]
+    assert v2["data"]["reasons"] == refused["refusal_details"]
     assert not tap.of_type("recognition_granted")
 
 
@@ -243,3 +248,18 @@ def test_exports_for_rebuilds_page_through_current_titles(assessment, commune, r
                          "criteria_version", "total_score", "digital_skills", "unit_code",
                          "unit_path", "granted_at"}
     assert groups == {"items": [], "next_after": None}
+
+
+def test_refusing_a_passing_assessment_without_reasons_is_a_400_that_writes_nothing(
+        assessment, commune, rows, tap):
+    submitted = assessment.submit(commune.citizen)
+    assessment.review(submitted, commune.reviewer)
+    before = rows()
+    refused = assessment.decide(submitted, commune.chair, "refuse", status=400)
+    assert "reasons" in refused["errors"]
+    assert rows() == before
+    refused = assessment.decide(submitted, commune.chair, "refuse",
+                                reasons=["Khai sai chứng chỉ ngoại ngữ"])
+    assert refused["refusal_details"] == [{
+        "kind": "reviewer", "indicator": None, "score": None, "maximum": None,
+        "minimum": None, "total": None, "note": "Khai sai chứng chỉ ngoại ngữ"}]

@@ -38,14 +38,15 @@ def gateway():
 
 @pytest.fixture
 def registry(container_factory, service_config, web_session):
-    """The real registry, with a province AG, a ward AG.LX and a commune AG.MB."""
+    """The real registry, with a province AG, a ward AG.LX (Phường Long Xuyên) and a commune
+    AG.MB (Xã Mỹ Hòa Hưng); notifications learns their names from its export_units."""
     config = service_config("registry")
     container = container_factory(RegistryService, config)
     container.start()
     registry = Registry(web_session(config), config, container)
     registry.post("/units", {"code": "AG", "name": "Tỉnh An Giang", "kind": "province"})
-    registry.unit("AG.LX", kind="ward")
-    registry.unit("AG.MB")
+    registry.unit("AG.LX", kind="ward", name="Phường Long Xuyên")
+    registry.unit("AG.MB", name="Xã Mỹ Hòa Hưng")
     return registry
 
 

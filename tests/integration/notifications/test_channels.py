@@ -6,6 +6,7 @@ import uuid
 import eventlet
 import pytest
 
+from cdht.contracts import make_envelope
 from tests.integration.notifications.helpers import (
     citizen, deliveries, event, finished, outbox_events, service_log,
 )
@@ -14,11 +15,22 @@ from tests.support import wait_for
 PHONE = "0912345678"
 
 
-def refused(person_id, unit="AG.LX", reasons=("tổng điểm 72 dưới 80", "TC2.2 dưới 5 điểm")):
-    return event("recognition_refused", "assessment", assessment_id=uuid.uuid4(),
-                 person_id=person_id, year=2025, criteria_version="324/QĐ-KHVN",
-                 total_score=72, reasons=list(reasons), unit_code=unit,
-                 unit_path=["AG", unit])
+TOTAL_72 = {"kind": "total_below", "indicator": None, "score": None, "maximum": None,
+            "minimum": 80, "total": 72, "note": None}
+TC22_4 = {"kind": "indicator_below", "indicator": "TC2.2", "score": 4, "maximum": 10,
+          "minimum": 5, "total": None, "note": None}
+
+
+def refused(person_id, unit="AG.LX", reasons=(TOTAL_72, TC22_4), version=2):
+    """recognition_refused as assessment publishes it: version 2, reasons as data (version
+    1, beside it, carries them as sentences)."""
+    if version == 1:
+        reasons = ["total 72 is under 80", "TC2.2: 4/10, under the minimum 5"]
+    return make_envelope("recognition_refused", {
+        "assessment_id": uuid.uuid4(), "person_id": person_id, "year": 2025,
+        "criteria_version": "324/QĐ-KHVN", "total_score": 72, "reasons": list(reasons),
+        "unit_code": unit, "unit_path": ["AG", unit]}, producer="assessment",
+        schema_version=version, correlation_id=str(uuid.uuid4()))
 
 
 def granted(person_id, unit="AG.LX"):
@@ -30,9 +42,11 @@ def granted(person_id, unit="AG.LX"):
 
 @pytest.mark.parametrize("language, subject, greeting, reason_line", [
     ("vi", "Kết quả xét công nhận danh hiệu Công dân học tập năm 2025",
-     "Kính gửi Ông/Bà Trần Thị Lan", "  - TC2.2 dưới 5 điểm"),
+     "Kính gửi Ông/Bà Trần Thị Lan",
+     "  - Chỉ số 2.2 (Ngoại ngữ) đạt 4/10, dưới mức tối thiểu 5"),
     ("en", "Your Learning Citizen assessment for 2025: not recognised this time",
-     "Dear Trần Thị Lan", "  - TC2.2 dưới 5 điểm"),
+     "Dear Trần Thị Lan",
+     "  - Indicator 2.2 (foreign language) scored 4/10, under the minimum of 5"),
 ])
 def test_a_refusal_tells_the_citizen_why_in_their_language(
         registry, notifications, mail, publish, engine, caplog, language, subject, greeting,
@@ -40,6 +54,7 @@ def test_a_refusal_tells_the_citizen_why_in_their_language(
     notifications()
     person_id, email = citizen(registry, language=language, full_name="Trần Thị Lan")
     envelope = refused(person_id)
+    publish("assessment", refused(person_id, version=1).to_message())  # acked, not handled
     publish("assessment", envelope.to_message())
 
     [delivery] = wait_for(finished(engine), message="the delivery")
@@ -51,7 +66,10 @@ def test_a_refusal_tells_the_citizen_why_in_their_language(
     assert mail_message["Subject"] == subject
     text = mail_message.get_body(("plain",)).get_content()
     assert greeting in text and reason_line in text and "72/100" in text
-    assert "tổng điểm 72 dưới 80" in mail_message.get_body(("html",)).get_content()
+    total = {"vi": "Tổng điểm 72, chưa đạt mức 80 điểm",
+             "en": "Total 72 is under the required 80"}[language]
+    assert f"<li>{total}</li>" in mail_message.get_body(("html",)).get_content()
+    assert "Hội Khuyến học phường Long Xuyên" in text
     [(kind, data)] = outbox_events(engine)
     assert kind == "notification_sent" and data["source_event_id"] == str(envelope.event_id)
     assert email not in service_log(caplog)
@@ -77,8 +95,8 @@ def test_a_gateway_that_fails_twice_then_works_sends_one_sms(
     assert body["sender"] == "KHUYENHOC"
     assert body["reference"] == str(sms["id"])
     # folded to GSM-7 for the gateway: no diacritics left, within two SMS
-    assert body["text"] == ("Hoi Khuyen hoc chuc mung Nguyen Thi Hoa dat danh hieu Cong dan "
-                            "hoc tap nam 2025 (88/100 diem).")
+    assert body["text"] == ("Hoi Khuyen hoc phuong Long Xuyen chuc mung Nguyen Thi Hoa dat "
+                            "danh hieu Cong dan hoc tap nam 2025 (88/100 diem).")
     assert mail.envelopes == []
     assert [kind for kind, _ in outbox_events(engine)] == ["notification_failed",
                                                            "notification_sent"]
@@ -142,8 +160,8 @@ def test_email_refused_for_good_falls_back_to_sms(
     assert (sms["status"], sms["attempts"], sms["language"]) == ("sent", 1, "en")
     [body] = gateway.sent
     assert body["to"] == "+84987654321"
-    assert body["text"] == ("Hoi Khuyen hoc congratulates Le Van Binh: Learning Citizen of "
-                            "2025 (88/100 points).")
+    assert body["text"] == ("Hoi Khuyen hoc phuong Long Xuyen congratulates Le Van Binh: "
+                            "Learning Citizen of 2025 (88/100 points).")
     assert mail.envelopes == []
     assert [(kind, data["channel"]) for kind, data in outbox_events(engine)] == \
         [("notification_failed", "email"), ("notification_sent", "sms")]

@@ -187,7 +187,9 @@ def test_decide(status, verdict, passes, closing, outcome):
                                      closing=closing)
         assert new == outcome
         if outcome == "refused":
-            assert reasons == ([] if passes else ["total 79 is under 80"]) + ["hồ sơ thiếu"]
+            assert [(r["kind"], r["total"], r["minimum"], r["note"]) for r in reasons] == (
+                [] if passes else [("total_below", 79, 80, None)]) + [
+                ("reviewer", None, None, "hồ sơ thiếu")]
     else:
         with pytest.raises(domain.WorkflowError, match=outcome):
             domain.decide(status, verdict, decision, closing=closing)
