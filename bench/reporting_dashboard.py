@@ -125,6 +125,22 @@ def get(base, path, **params):
     return response.json()
 
 
+def every_adult_targets():
+    """The shipped targets, counting adults_titled over every registered adult and digital
+    skills by the title's level: the rules the raw recount below applies (the synthetic
+    province has no groups and no learning records)."""
+    import yaml
+
+    from services.reporting import domain
+    targets = domain.load_targets()
+    targets["indicators"]["adults_titled"]["population"] = "all_adults"
+    for indicator in ("titled_with_digital_skills", "titled_digitally_proficient"):
+        targets["indicators"][indicator]["digital"]["activities"] = []
+    path = Path(tempfile.mkdtemp()) / "targets.yaml"
+    path.write_text(yaml.safe_dump(targets, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recognitions", type=int, default=1_000_000)
@@ -147,10 +163,11 @@ def main():
     engine = create_engine(url)
     procs = []
     try:
+        targets_file = every_adult_targets()
         t0 = time.perf_counter()
         snapshot, titled_ids = synthetic(people, args.recognitions)
         t1 = time.perf_counter()
-        rebuild.apply(engine, snapshot, {"ADULT_AGE": 18})
+        rebuild.apply(engine, snapshot, {"ADULT_AGE": 18, "TARGETS_FILE": targets_file})
         t2 = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -164,7 +181,8 @@ def main():
 
         port = free_port()
         env = {"AMQP_URI": amqp, "REPORTING_DATABASE_URL": url,
-               "REPORTING_HTTP_ADDRESS": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
+               "REPORTING_HTTP_ADDRESS": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING",
+               "REPORTING_TARGETS_FILE": targets_file}
         procs = local.start_services(env, Path(tempfile.mkdtemp()) / "logs", ["reporting"])
         local.wait_healthy(procs)
         base = procs[0].base_url

@@ -28,7 +28,7 @@ Service URLs: ``<SERVICE>_URL`` (e.g. REGISTRY_URL=http://host:8001), else
 import os
 import random
 import time
-from datetime import date
+from datetime import date, timedelta
 
 from cdht.config import SERVICES
 
@@ -402,12 +402,15 @@ def _plan_activities(rng, people, year, latest):
             continue
         if rng.random() < 0.55:
             proficient = rng.random() < 0.25
+            started = _day(rng, year, latest)
             planned.append((person, {
                 "kind": "digital_skills_proficient" if proficient else "digital_skills_basic",
                 "title": "Ứng dụng công nghệ số nâng cao" if proficient
                 else "Kỹ năng số cơ bản cho người dân",
                 "provider": "Trung tâm học tập cộng đồng", "hours": 24 if proficient else 12,
-                "started_on": _day(rng, year, latest).isoformat()}))
+                "started_on": started.isoformat(),
+                # finished: reporting counts a title holder trained in digital skills
+                "ended_on": min(started + timedelta(days=14), latest).isoformat()}))
         if person.get("_member") or person.get("_official"):
             planned.append((person, {
                 "kind": "briefing", "title": "Quán triệt mô hình Công dân học tập",

@@ -5,8 +5,8 @@
 
 It opens reporting's dashboard in headless Chromium (Playwright, with Debian's
 /usr/bin/chromium: ``apt-get install chromium``) and writes docs/img/*.png: the login box,
-the province overview, the communes sorted by gap, a commune after drill-down, and the
-English view. Tokens are minted with the local key (``cdht token``), so no secret is typed.
+the province overview, the communes sorted by gap, the review of the period, a commune
+after drill-down, and the English view. Tokens are minted with the local key (``cdht token``), so no secret is typed.
 """
 import argparse
 import subprocess
@@ -63,9 +63,12 @@ def main(argv=None):
 
         first = page.locator("#children tr[data-unit]").first
         unit = first.get_attribute("data-unit")
+        page.locator("#review").scroll_into_view_if_needed()
+        shot("so-ket-giai-doan")
         first.click()  # drill down to the commune with the largest gap
-        page.wait_for_function("document.querySelector('[data-testid=unit]').textContent"
-                               f".includes({unit!r})")
+        page.wait_for_function(  # the code beside the name, or the code alone
+            "(document.querySelector('[data-testid=unit-code]').textContent || "
+            f"document.querySelector('[data-testid=unit]').textContent).includes({unit!r})")
         page.wait_for_function(LOADED)
         page.wait_for_timeout(500)
         page.evaluate("window.scrollTo(0, 0)")

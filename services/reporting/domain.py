@@ -19,8 +19,17 @@ year at read time), a title year for title metrics, 0 otherwise:
 | titled_digital / titled_proficient | year | ... with digital skills basic-or-proficient / proficient |
 | titled_adult | year | ... held by a registered person adult at the end of the year |
 | titled_staff | year | ... held by unit staff |
+| grouped_titled | year | titled adults currently in a family, clan or community |
+| in_recognised | year | adults in a family, clan or community holding its title for the year |
+| in_recognised_titled | year | ... of them holding their own title for the year |
 | groups:<kind> | 0 | groups known (a current member or a current group title) |
-| recognised:<kind> | year | ... holding the group title for the year |
+| recognised:<kind> | year | ... holding the group title (computed or recorded) for the year |
+| bodies:<kind> | 0 | association bodies (commune associations, branches, boards) |
+
+"Titled with digital skills" counts a title whose level the indicator's rule accepts AND
+whose holder's learning records show the training the rule asks for (rules.DigitalRule).
+Adulthood, training and group titles are decided when a change is applied: after changing
+ADULT_AGE or a digital rule, run the rebuild.
 
 Every fact of a person (titles included) counts at the person's current unit, under today's
 tree: a numerator is always a subset of its denominator.
@@ -33,11 +42,12 @@ from pathlib import Path
 import yaml
 
 from cdht.contracts.events import INDICATORS
+from services.reporting import milestones as ms, rules
 
 TARGETS_FILE = Path(__file__).resolve().parent / "targets.yaml"
 ADULT_AGE = 18            # default only: the service reads ADULT_AGE from its config
 WARNING_RATIO = 0.9       # default only: REPORTING_WARNING_RATIO
-MILESTONES = (2025, 2030)
+MILESTONES = rules.PERIODS
 REPORT_TZ = timezone(timedelta(hours=7))  # a report day is a day in Vietnam (UTC+7)
 
 ASSOCIATION_ROLES = frozenset({"association_official", "association_member"})
@@ -48,26 +58,12 @@ GROUP_INDICATORS = {"families_recognised": "family", "clans_recognised": "clan",
                     "learning_units_recognised": "learning_unit"}
 # metrics whose key is a title year (the rest are keyed by birth year or 0)
 YEAR_METRICS = frozenset({"titled", "titled_digital", "titled_proficient", "titled_adult",
-                          "titled_staff"} | {f"recognised:{k}" for k in GROUP_INDICATORS.values()})
-
-LABELS = {
-    "vi": {"briefed_members": "Cán bộ, hội viên được quán triệt",
-           "adults_titled": "Người lớn đạt danh hiệu Công dân học tập",
-           "unit_staff_titled": "Cán bộ, công chức, viên chức, người lao động đạt danh hiệu",
-           "titled_with_digital_skills": "Công dân học tập có kỹ năng số",
-           "titled_digitally_proficient": "Công dân học tập thành thạo kỹ năng số",
-           "families_recognised": "Gia đình học tập", "clans_recognised": "Dòng họ học tập",
-           "communities_recognised": "Cộng đồng học tập",
-           "learning_units_recognised": "Đơn vị học tập"},
-    "en": {"briefed_members": "Association officials and members briefed",
-           "adults_titled": "Adults holding the Learning Citizen title",
-           "unit_staff_titled": "Staff of learning units holding the title",
-           "titled_with_digital_skills": "Title holders with digital skills",
-           "titled_digitally_proficient": "Title holders proficient in digital skills",
-           "families_recognised": "Learning families", "clans_recognised": "Learning clans",
-           "communities_recognised": "Learning communities",
-           "learning_units_recognised": "Learning units"},
-}
+                          "titled_staff", "grouped_titled", "in_recognised",
+                          "in_recognised_titled"} |
+                         {f"recognised:{k}" for k in GROUP_INDICATORS.values()})
+# indicators whose numerator is counted per year (a baseline can be measured for them)
+YEARLY = frozenset(INDICATORS) - {"briefed_members"}
+BODY_KINDS = ("commune_association", "branch", "learning_board")
 
 
 # -- targets ------------------------------------------------------------------------------------
@@ -79,7 +75,8 @@ def load_targets(path=None):
 
 
 def check_targets(targets):
-    """Refuse a targets file with an unknown indicator or a share outside 0..1."""
+    """Refuse a targets file with an unknown indicator, a share outside 0..1, or a rule it
+    cannot apply (rules.check)."""
     problems = []
     sections = [("national", targets.get("national") or {})] + [
         (f"overrides.{code}", section) for code, section in (targets.get("overrides") or {}).items()]
@@ -91,13 +88,15 @@ def check_targets(targets):
             for year, share in (milestones or {}).items():
                 if not isinstance(year, int) or not 0 <= float(share) <= 1:
                     problems.append(f"{where}.{indicator}: {year}: {share} is not year: share")
+    problems += rules.check(targets)
     if problems:
         raise ValueError("; ".join(problems))
 
 
 def milestones_for(targets, indicator, unit_path=()):
-    """``{year: share}`` for ``indicator`` at the unit: national, then the overrides along
-    ``unit_path`` (root first, so a deeper unit overrides its province)."""
+    """``{year: share}`` given for ``indicator`` at the unit: national, then the overrides
+    along ``unit_path`` (root first, so a deeper unit overrides its province). The period
+    years are targets; any other year is a milestone of its own."""
     milestones = dict((targets.get("national") or {}).get(indicator) or {})
     for code in unit_path:
         milestones.update(((targets.get("overrides") or {}).get(code) or {}).get(indicator) or {})
@@ -105,15 +104,40 @@ def milestones_for(targets, indicator, unit_path=()):
 
 
 def milestone_for(targets, indicator, year, unit_path=()):
-    """(target year, share): the next milestone at or after ``year``; (None, None) after all."""
-    milestones = milestones_for(targets, indicator, unit_path)
-    upcoming = sorted(m for m in milestones if m >= year)
-    return (upcoming[0], milestones[upcoming[0]]) if upcoming else (None, None)
+    """(target year, share): the period target (2025, 2030) that ``year`` works toward;
+    (None, None) after the last."""
+    return ms.period_of(milestones_for(targets, indicator, unit_path), year,
+                        rules.periods(targets))
 
 
 def target_for(targets, indicator, year, unit_path=()):
-    """The share to reach for ``indicator`` in ``year`` (see milestone_for)."""
+    """The period target ``year`` works toward (see milestone_for)."""
     return milestone_for(targets, indicator, year, unit_path)[1]
+
+
+def baseline_of(targets, indicator, baseline_figures):
+    """The baseline share: the targets file's ``baselines:``, else the share counted in the
+    baseline year for an indicator counted per year, else 0."""
+    given = ((targets or {}).get("baselines") or {}).get(indicator)
+    if given is not None:
+        return float(given)
+    if indicator in YEARLY and baseline_figures:
+        num, den = baseline_figures[indicator]
+        if den:
+            return round(min(1.0, num / den), 6)
+    return 0.0
+
+
+def yearly_milestones(targets, indicator, unit_path, baseline, years):
+    """``{year: milestone}``: the straight path from the baseline through the targets,
+    never above the target of the year's period."""
+    shares = milestones_for(targets, indicator, unit_path)
+    found = ms.milestones(shares, rules.baseline_year(targets), baseline, years)
+    for year, value in found.items():
+        cap = ms.period_of(shares, year, rules.periods(targets))[1]
+        if value is not None and cap is not None:
+            found[year] = min(value, cap)
+    return found
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -133,50 +157,57 @@ class Progress:
     numerator: int
     denominator: int
     share: float | None
-    target: float | None
-    gap: int | None
+    target: float | None          # the period target (2025 or 2030) the year works toward
+    gap: int | None               # still needed to reach it
     reached: bool | None
     target_year: int | None = None
-    warning_line: float | None = None
-    status: str | None = None  # reached / on_track / at_risk, None when nothing to measure
+    warning_line: float | None = None  # the milestone x REPORTING_WARNING_RATIO
+    status: str | None = None     # reached / on_track / behind, None when nothing to measure
+    milestone: float | None = None     # where the indicator should stand this year
+    alert: str | None = None      # reached / on_track / at_risk: what target events follow
 
 
-def needed(target, denominator):
-    """People (or groups) needed to reach ``target`` of ``denominator``: ceil, float-safe."""
-    return -(-int(round(target * denominator * 1_000_000)) // 1_000_000)
-
-
-def status_of(numerator, denominator, target, warning_line):
-    if target is None or not denominator:
-        return None
-    if numerator >= needed(target, denominator):
-        return "reached"
-    if warning_line is not None and numerator < needed(warning_line, denominator):
-        return "at_risk"
-    return "on_track"
+needed = ms.needed
 
 
 def progress(indicator, numerator, denominator, target, target_year=None,
-             warning_ratio=None):
-    """Share against target; ``gap`` is how many more people are needed to reach it."""
+             warning_ratio=None, milestone=None):
+    """Share against the period target and the year's milestone (the target itself when
+    no milestone is given); ``gap`` is how many more are needed to reach the target."""
     share = numerator / denominator if denominator else None
-    line = round(target * warning_ratio, 6) if target is not None and warning_ratio else None
+    milestone = target if milestone is None else milestone
+    line = (round(milestone * warning_ratio, 6)
+            if milestone is not None and warning_ratio else milestone)
     if target is None or not denominator:  # nothing to measure yet: neither reached nor behind
         return Progress(indicator, numerator, denominator, share, target, None, None,
-                        target_year, line, None)
+                        target_year, line, None, milestone, None)
     gap = max(0, needed(target, denominator) - numerator)
     return Progress(indicator, numerator, denominator, share, target, gap, gap == 0,
-                    target_year, line, status_of(numerator, denominator, target, line))
+                    target_year, line, ms.status(numerator, denominator, target, milestone),
+                    milestone, ms.alert(numerator, denominator, target, line))
 
 
-def figures(tallies, year, adult_age=ADULT_AGE):
-    """``{indicator: (numerator, denominator)}`` of one unit for ``year`` from its tallies."""
+def population_figures(tallies, year, adult_age=ADULT_AGE):
+    """``{rule: (numerator, denominator)}`` of "adults holding the title" under each of
+    rules.POPULATIONS: whom the denominator counts, the numerator counts the same way."""
     def get(metric, key=0):
         return tallies.get((metric, key), 0)
     population = {k: n for (m, k), n in tallies.items() if m == "people"}
+    grouped = {k: n for (m, k), n in tallies.items() if m == "grouped"}
+    return {"all_adults": (get("titled_adult", year), adults(population, year, adult_age)),
+            "adults_in_groups": (get("grouped_titled", year), adults(grouped, year, adult_age)),
+            "adults_in_recognised_groups": (get("in_recognised_titled", year),
+                                            get("in_recognised", year))}
+
+
+def figures(tallies, year, adult_age=ADULT_AGE, population=rules.DEFAULT_POPULATION):
+    """``{indicator: (numerator, denominator)}`` of one unit for ``year`` from its tallies;
+    adults_titled under the ``population`` rule."""
+    def get(metric, key=0):
+        return tallies.get((metric, key), 0)
     found = {
         "briefed_members": (get("members_briefed"), get("members")),
-        "adults_titled": (get("titled_adult", year), adults(population, year, adult_age)),
+        "adults_titled": population_figures(tallies, year, adult_age)[population],
         "unit_staff_titled": (get("titled_staff", year), get("staff")),
         "titled_with_digital_skills": (get("titled_digital", year), get("titled", year)),
         "titled_digitally_proficient": (get("titled_proficient", year), get("titled", year)),
@@ -192,21 +223,35 @@ def population_summary(tallies, year, adult_age=ADULT_AGE):
     grouped = {k: n for (m, k), n in tallies.items() if m == "grouped"}
     return {"people": sum(population.values()), "adults": adults(population, year, adult_age),
             "adults_in_groups": adults(grouped, year, adult_age),
+            "adults_in_recognised_groups": tallies.get(("in_recognised", year), 0),
             "titled": tallies.get(("titled", year), 0),
             "titled_digitally_skilled": tallies.get(("titled_digital", year), 0),
             "titled_digitally_proficient": tallies.get(("titled_proficient", year), 0)}
 
 
+def association_summary(tallies):
+    """The association's own figures: its bodies by kind, members, members briefed."""
+    found = {kind: tallies.get((f"bodies:{kind}", 0), 0) for kind in BODY_KINDS}
+    found.update(members=tallies.get(("members", 0), 0),
+                 members_briefed=tallies.get(("members_briefed", 0), 0))
+    return found
+
+
 def unit_progress(targets, unit_path, year, tallies, adult_age=ADULT_AGE,
                   warning_ratio=WARNING_RATIO, indicators=INDICATORS):
-    """Every indicator of one unit and year, against the milestone that applies."""
-    found = figures(tallies, year, adult_age)
+    """Every indicator of one unit and year, against the period target and the year's
+    milestone."""
+    population = rules.population_rule(targets)
+    found = figures(tallies, year, adult_age, population)
+    base = figures(tallies, rules.baseline_year(targets), adult_age, population)
     result = []
     for name in indicators:
         numerator, denominator = found[name]
         target_year, target = milestone_for(targets, name, year, unit_path)
+        milestone = yearly_milestones(targets, name, unit_path,
+                                      baseline_of(targets, name, base), [year])[year]
         result.append(progress(name, numerator, denominator, target, target_year,
-                               warning_ratio))
+                               warning_ratio, milestone))
     return result
 
 
@@ -214,8 +259,9 @@ def unit_progress(targets, unit_path, year, tallies, adult_age=ADULT_AGE,
 def crossing(before, after):
     """The target event a change of status calls for: target_reached when the indicator
     reaches its target (also the first time it is measured), target_at_risk when it falls
-    from reached or on track under the warning line (not when first measured there: a new,
-    empty unit is not news)."""
+    from reached or on track under the warning line, the year's milestone x the warning
+    ratio (not when first measured there: a new, empty unit is not news). ``before`` and
+    ``after`` are Progress.alert values."""
     if after == "reached" and before != "reached":
         return "target_reached"
     if after == "at_risk" and before in ("reached", "on_track"):
@@ -233,17 +279,22 @@ class PersonState:
     group_kinds: frozenset = frozenset()  # kinds of their current memberships
     briefed: bool = False
     titles: tuple = ()                # ((year, digital_skills), ...) current titles
+    recognised_years: frozenset = frozenset()  # years a family/clan/community of theirs holds
+    trainings: frozenset = frozenset()  # {(digital-skills activity kind, finished)}
 
 
-def person_tallies(person, adult_age=ADULT_AGE):
-    """What one person counts for at their unit (and each of its ancestors)."""
+def person_tallies(person, adult_age=ADULT_AGE, digital=None):
+    """What one person counts for at their unit (and each of its ancestors); ``digital``:
+    rules.digital_rules of the targets (default: the shipped ones)."""
+    digital = digital or rules.DEFAULT_DIGITAL
     counts = Counter()
     if person.removed:
         return counts
-    staff = False
+    staff = grouped = False
     if person.registered:
         counts[("people", person.birth_year)] += 1
-        if person.group_kinds & COMMUNITY_KINDS:
+        grouped = bool(person.group_kinds & COMMUNITY_KINDS)
+        if grouped:
             counts[("grouped", person.birth_year)] += 1
         if person.roles & ASSOCIATION_ROLES:
             counts[("members", 0)] += 1
@@ -252,15 +303,22 @@ def person_tallies(person, adult_age=ADULT_AGE):
         staff = "unit_staff" in person.roles or "learning_unit" in person.group_kinds
         if staff:
             counts[("staff", 0)] += 1
+        for year in person.recognised_years:
+            if is_adult(person.birth_year, year, adult_age):
+                counts[("in_recognised", year)] += 1
     for year, skills in person.titles:
         counts[("titled", year)] += 1
-        if skills in DIGITAL:
+        if digital["titled_with_digital_skills"].counts(skills, person.trainings):
             counts[("titled_digital", year)] += 1
-        if skills == "proficient":
+        if digital["titled_digitally_proficient"].counts(skills, person.trainings):
             counts[("titled_proficient", year)] += 1
         if person.registered:
             if is_adult(person.birth_year, year, adult_age):
                 counts[("titled_adult", year)] += 1
+                if grouped:
+                    counts[("grouped_titled", year)] += 1
+                if year in person.recognised_years:
+                    counts[("in_recognised_titled", year)] += 1
             if staff:
                 counts[("titled_staff", year)] += 1
     return counts
@@ -281,6 +339,11 @@ def group_tallies(group):
     for year in group.title_years:
         counts[(f"recognised:{group.kind}", year)] += 1
     return counts
+
+
+def body_tallies(kind, removed=False):
+    """An association body counts once at the unit it serves (and its ancestors)."""
+    return Counter() if removed else Counter({(f"bodies:{kind}", 0): 1})
 
 
 def spread(path, counts, sign=1, into=None):
@@ -363,7 +426,8 @@ def month_ends(year, today=None):
     return ends
 
 
-def monthly_series(history, year, adult_age=ADULT_AGE, today=None):
+def monthly_series(history, year, adult_age=ADULT_AGE, today=None,
+                   population=rules.DEFAULT_POPULATION):
     """Each month of ``year``: every indicator's (numerator, denominator) at the month's end,
     from the dated deltas ``[(metric, key, day, n)]``."""
     rows = sorted(history, key=lambda r: r[2])
@@ -373,7 +437,7 @@ def monthly_series(history, year, adult_age=ADULT_AGE, today=None):
             metric, key, _, n = rows[i]
             counts[(metric, key)] += n
             i += 1
-        points.append((end, figures(counts, year, adult_age)))
+        points.append((end, figures(counts, year, adult_age, population)))
     return points
 
 
@@ -386,6 +450,9 @@ class Snapshot:
     activities: list = field(default_factory=list)
     recognitions: list = field(default_factory=list)
     group_recognitions: list = field(default_factory=list)
+    group_titles: list = field(default_factory=list)   # recorded from paper decisions
+    units: list = field(default_factory=list)          # names, kinds, closed units
+    bodies: list = field(default_factory=list)         # association bodies
 
 
 EPOCH = date(2021, 1, 1)  # the programme's start: "before any series" for undated facts
@@ -402,7 +469,7 @@ def _title_day(item, today):
     return min(today, date(int(item["year"]), 12, 31))
 
 
-def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
+def rebuild(snapshot, adult_age=ADULT_AGE, today=None, digital=None):
     """The projections the sources imply, computed the way the event handlers compute them:
     ``(tallies {(unit, metric, key): n}, days {(unit, metric, key, day): n},
     people {id: (unit_code, PersonState)}, groups {id: (unit_code, GroupState)},
@@ -416,7 +483,8 @@ def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
     today = today or date.today()
     paths = {}
     for items in (snapshot.people, snapshot.memberships, snapshot.activities,
-                  snapshot.recognitions, snapshot.group_recognitions):
+                  snapshot.recognitions, snapshot.group_recognitions, snapshot.group_titles,
+                  snapshot.units, snapshot.bodies):
         for item in items:
             path = item["unit_path"]
             for i, code in enumerate(path):
@@ -426,7 +494,8 @@ def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
         people[str(p["person_id"])] = {"unit": p["unit_code"], "registered": True,
                                        "removed": False, "birth_year": p["birth_year"],
                                        "roles": frozenset(p["roles"]), "kinds": Counter(),
-                                       "briefed": False, "titles": []}
+                                       "briefed": False, "titles": [],
+                                       "trainings": set(), "groups": set()}
     groups = {}
     for m in snapshot.memberships:
         gid = str(m["group_id"])
@@ -437,19 +506,32 @@ def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
             person = people.get(str(m["person_id"]))
             if person is not None:
                 person["kinds"][m["group_kind"]] += 1
+                if m["group_kind"] in COMMUNITY_KINDS:
+                    person["groups"].add(gid)
     for a in snapshot.activities:
         person = people.get(str(a["person_id"]))
         if a["kind"] == "briefing" and person is not None:
             person["briefed"] = True
+        elif a["kind"] in rules.ACTIVITY_TRAINING and person is not None:
+            person["trainings"].add((a["kind"], a.get("ended_on") is not None))
     for r in snapshot.recognitions:
         pid = str(r["person_id"])
         person = people.get(pid)
         if person is None:
             person = people[pid] = {"unit": r["unit_code"], "registered": False,
                                     "removed": True, "birth_year": None, "roles": frozenset(),
-                                    "kinds": Counter(), "briefed": False, "titles": []}
+                                    "kinds": Counter(), "briefed": False, "titles": [],
+                                    "trainings": set(), "groups": set()}
         person["titles"].append(((int(r["year"]), r["digital_skills"]), _title_day(r, today)))
     for g in snapshot.group_recognitions:
+        gid = str(g["group_id"])
+        group = groups.setdefault(gid, {"unit": g["unit_code"], "kind": g["group_kind"],
+                                        "members": 0, "years": {}})
+        day = _title_day(g, today)
+        group["years"][int(g["year"])] = min(day, group["years"].get(int(g["year"]), day))
+    for g in snapshot.group_titles:
+        if g.get("change", "recorded") != "recorded":
+            continue  # withdrawn: the title never existed
         gid = str(g["group_id"])
         group = groups.setdefault(gid, {"unit": g["unit_code"], "kind": g["group_kind"],
                                         "members": 0, "years": {}})
@@ -467,15 +549,18 @@ def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
 
     person_states = {}
     for pid, p in people.items():
+        recognised = frozenset(y for gid in p["groups"] for y in groups[gid]["years"])
         facts = dict(registered=p["registered"], removed=p["removed"],
                      birth_year=p["birth_year"], roles=p["roles"],
-                     group_kinds=frozenset(p["kinds"]), briefed=p["briefed"])
+                     group_kinds=frozenset(p["kinds"]), briefed=p["briefed"],
+                     recognised_years=recognised, trainings=frozenset(p["trainings"]))
         state = PersonState(**facts, titles=tuple(sorted(t for t, _ in p["titles"])))
         person_states[pid] = (p["unit"], state)
-        base = person_tallies(PersonState(**facts), adult_age)
+        base = person_tallies(PersonState(**facts), adult_age, digital)
         count(p["unit"], base, EPOCH)
         for title, day in p["titles"]:
-            with_title = person_tallies(PersonState(**facts, titles=(title,)), adult_age)
+            with_title = person_tallies(PersonState(**facts, titles=(title,)), adult_age,
+                                        digital)
             with_title.subtract(base)
             count(p["unit"], +with_title, day)
     group_states = {}
@@ -492,6 +577,9 @@ def rebuild(snapshot, adult_age=ADULT_AGE, today=None):
             step.subtract(before)
             count(g["unit"], +step, day)
             before = now
+    for body in snapshot.bodies:
+        if body.get("change") != "removed":
+            count(body["unit_code"], body_tallies(body["kind"]), EPOCH)
     return nonzero(tallies), nonzero(days), person_states, group_states, paths
 
 

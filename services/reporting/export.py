@@ -11,25 +11,53 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cdht.contracts.events import INDICATORS
-from services.reporting.domain import LABELS
+from services.reporting import domain, rules
+from services.reporting.words import (
+    ASSOCIATION_WORDS, LABELS, POPULATION_WORDS, STATUS_WORDS,
+)
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 WORDS = {
     "vi": {"title": "BÁO CÁO KẾT QUẢ XÂY DỰNG MÔ HÌNH CÔNG DÂN HỌC TẬP NĂM {year}",
            "unit": "Đơn vị báo cáo: {unit}", "summary": "Tổng hợp",
-           "columns": ["STT", "Đơn vị", "Số đạt", "Tổng số", "Tỷ lệ (%)", "Chỉ tiêu (%)",
-                       "Năm chỉ tiêu", "Còn thiếu"],
-           "summary_columns": ["STT", "Chỉ tiêu", "Số đạt", "Tổng số", "Tỷ lệ (%)",
-                               "Chỉ tiêu (%)", "Năm chỉ tiêu", "Còn thiếu"],
-           "total": "Tổng cộng", "indicator": "Chỉ số"},
+           "columns": ["STT", "Đơn vị", "Mã đơn vị", "Số đạt", "Tổng số", "Tỷ lệ (%)",
+                       "Mức cần đạt trong năm (%)", "Chỉ tiêu (%)", "Năm chỉ tiêu",
+                       "Còn thiếu", "Tình trạng"],
+           "summary_columns": ["STT", "Chỉ số", "Văn bản", "Số đạt", "Tổng số", "Tỷ lệ (%)",
+                               "Mức cần đạt trong năm (%)", "Chỉ tiêu (%)", "Năm chỉ tiêu",
+                               "Còn thiếu", "Tình trạng", "Chỉ tiêu 2030 (%)"],
+           "total": "Tổng cộng", "indicator": "Chỉ số",
+           "association": "Hội Khuyến học", "association_columns": ["STT", "Nội dung", "Số lượng"],
+           "populations": "Người lớn theo cách tính",
+           "population_columns": ["STT", "Cách tính", "Đang áp dụng", "Số đạt", "Tổng số",
+                                  "Tỷ lệ (%)"],
+           "yes": "Có", "no": "Không"},
     "en": {"title": "LEARNING CITIZEN PROGRAMME: RESULTS FOR {year}",
            "unit": "Reporting unit: {unit}", "summary": "Summary",
-           "columns": ["No.", "Unit", "Achieved", "Population", "Share (%)", "Target (%)",
-                       "Target year", "Still needed"],
-           "summary_columns": ["No.", "Indicator", "Achieved", "Population", "Share (%)",
-                               "Target (%)", "Target year", "Still needed"],
-           "total": "Total", "indicator": "Indicator"},
+           "columns": ["No.", "Unit", "Unit code", "Achieved", "Population", "Share (%)",
+                       "Milestone this year (%)", "Target (%)", "Target year", "Still needed",
+                       "Status"],
+           "summary_columns": ["No.", "Indicator", "Document", "Achieved", "Population",
+                               "Share (%)", "Milestone this year (%)", "Target (%)",
+                               "Target year", "Still needed", "Status", "2030 target (%)"],
+           "total": "Total", "indicator": "Indicator",
+           "association": "Association", "association_columns": ["No.", "What", "Count"],
+           "populations": "Adults by rule",
+           "population_columns": ["No.", "Rule", "In force", "Achieved", "Population",
+                                  "Share (%)"],
+           "yes": "Yes", "no": "No"},
+}
+# sheet names (at most 31 characters, none of []:*?/\)
+SHEETS = {
+    "vi": {"briefed_members": "Quán triệt", "adults_titled": "Người lớn đạt danh hiệu",
+           "unit_staff_titled": "CBCCVC NLĐ đạt danh hiệu",
+           "titled_with_digital_skills": "Đào tạo, có kỹ năng số",
+           "titled_digitally_proficient": "Thành thạo kỹ năng số",
+           "families_recognised": "Gia đình học tập", "clans_recognised": "Dòng họ học tập",
+           "communities_recognised": "Cộng đồng học tập",
+           "learning_units_recognised": "Đơn vị học tập"},
+    "en": {i: i[:31] for i in INDICATORS},
 }
 
 
@@ -37,33 +65,59 @@ def _pct(value):
     return None if value is None else round(value * 100, 2)
 
 
-def _figures(row, target_year):
-    return [row["numerator"], row["denominator"], _pct(row["share"]), _pct(row["target"]),
-            target_year, row["gap"]]
+def _status(row, lang):
+    return STATUS_WORDS[lang].get(row.get("status")) or ""
+
+
+def _figures(row, target_year, lang="vi"):
+    return [row["numerator"], row["denominator"], _pct(row["share"]),
+            _pct(row.get("milestone")), _pct(row["target"]), row.get("target_year") or
+            target_year, row["gap"], _status(row, lang)]
 
 
 def target_year_of(year):
     return 2025 if year <= 2025 else 2030 if year <= 2030 else None
 
 
-def report_sheets(found, unit_code, year, lang="vi"):
+def report_sheets(found, unit_code, year, lang="vi", unit_name=None, extra=None,
+                  targets=None):
     """``found``: {indicator: (total row, [child rows])} with numerator, denominator, share,
-    target, gap per row. Returns [{"name", "title", "columns", "rows", "total"}]: the
-    summary sheet first, then one per indicator, children in unit-code order."""
+    milestone, target, gap, status per row. Returns [{"name", "title", "columns", "rows",
+    "total"}]: the summary sheet first, then one per indicator (children by name), then
+    the adults under each rule and the association's own figures when ``extra`` has them."""
     words, labels = WORDS[lang], LABELS[lang]
     target_year = target_year_of(year)
-    heading = [words["title"].format(year=year), words["unit"].format(unit=unit_code)]
+    shown = f"{unit_name} ({unit_code})" if unit_name and unit_name != unit_code else unit_code
+    heading = [words["title"].format(year=year), words["unit"].format(unit=shown)]
     summary = {"name": words["summary"], "title": heading, "columns": words["summary_columns"],
                "rows": [], "total": None}
     sheets = [summary]
     for i, indicator in enumerate(i for i in INDICATORS if i in found):
         total, children = found[indicator]
-        summary["rows"].append([i + 1, labels[indicator], *_figures(total, target_year)])
-        rows = [[n + 1, child["unit_code"], *_figures(child, target_year)]
-                for n, child in enumerate(sorted(children, key=lambda c: c["unit_code"]))]
-        sheets.append({"name": indicator[:31], "title": heading + [
+        document = rules.document_of(targets or {}, indicator)["code"] or ""
+        y2030 = domain.milestones_for(targets, indicator).get(2030) if targets else None
+        summary["rows"].append([i + 1, labels[indicator], document,
+                                *_figures(total, target_year, lang), _pct(y2030)])
+        ordered = sorted(children, key=lambda c: (c.get("unit_name") or c["unit_code"],
+                                                  c["unit_code"]))
+        rows = [[n + 1, child.get("unit_name") or child["unit_code"], child["unit_code"],
+                 *_figures(child, target_year, lang)] for n, child in enumerate(ordered)]
+        sheets.append({"name": SHEETS[lang][indicator], "title": heading + [
             f"{words['indicator']}: {labels[indicator]}"], "columns": words["columns"],
-            "rows": rows, "total": ["", words["total"], *_figures(total, target_year)]})
+            "rows": rows, "total": ["", words["total"], "",
+                                    *_figures(total, target_year, lang)]})
+    if extra:
+        sheets.append({"name": words["populations"], "title": heading + [
+            f"{words['indicator']}: {labels['adults_titled']}"],
+            "columns": words["population_columns"], "total": None, "rows": [
+                [n + 1, POPULATION_WORDS[lang][p["rule"]],
+                 words["yes"] if p["in_force"] else words["no"], p["numerator"],
+                 p["denominator"], _pct(p["share"])]
+                for n, p in enumerate(extra["populations"])]})
+        sheets.append({"name": words["association"], "title": heading,
+                       "columns": words["association_columns"], "total": None, "rows": [
+                           [n + 1, ASSOCIATION_WORDS[lang][k], extra["association"][k]]
+                           for n, k in enumerate(ASSOCIATION_WORDS[lang])]})
     return sheets
 
 
@@ -107,7 +161,8 @@ def to_xlsx(sheets):
             ws.append(sheet["total"])
             for cell in ws[ws.max_row]:
                 cell.font = bold
-        for col, width in enumerate((6, 44, 12, 12, 11, 12, 12, 12), start=1):
+        for col, width in enumerate((6, 44, 14, 12, 12, 11, 14, 12, 12, 12, 16, 12),
+                                    start=1):
             ws.column_dimensions[get_column_letter(col)].width = width
         ws.freeze_panes = ws.cell(row=header_row + 1, column=3)
     out = io.BytesIO()
@@ -117,36 +172,17 @@ def to_xlsx(sheets):
 
 # -- the command line: cdht report export ---------------------------------------------------------
 def figures(session, config, unit_code, year, as_of=None):
-    """(today's code, {indicator: (total row, [child rows])}) of a unit and its children, from
-    reporting's projections, as the API's /report.xlsx computes them; with ``as_of``, as the
-    figures stood at the end of that day. LookupError for a unit reporting does not know."""
-    from sqlalchemy import text
-
-    from services.reporting import domain, projection as proj
-    if session.execute(text("SELECT 1 FROM unit_paths WHERE unit_code = :c"),
-                       {"c": unit_code}).first() is None:
-        raise LookupError(f"unknown unit {unit_code}: reporting has no figures for it")
-    code, path = proj.placements(session, [unit_code])[unit_code]
-    children = [(c, list(p)) for c, p in session.execute(text(
-        "SELECT unit_code, path FROM unit_paths WHERE merged_into IS NULL "
-        "AND cardinality(path) = :depth AND path[1:cardinality(path) - 1] = "
-        "CAST(:parent AS varchar[]) ORDER BY unit_code"), {"depth": len(path) + 1,
-                                                           "parent": path})]
-    units = [code] + [c for c, _ in children]
-    counters = ({u: proj.tallies_as_of(session, u, as_of) for u in units} if as_of
-                else proj.tallies_of(session, units))
+    """(today's code, its name, {indicator: (total row, [child rows])}, extra) of a unit and
+    its children, from reporting's projections, as the API's /report.xlsx computes them;
+    with ``as_of``, as the figures stood at the end of that day. LookupError for a unit
+    reporting does not know."""
+    from services.reporting import reads
     targets = domain.load_targets(config.get("TARGETS_FILE") or None)
-    adult_age, ratio = proj.adult_age_of(config), proj.warning_ratio_of(config)
-
-    def rows(unit, unit_path):
-        return {p.indicator: {"unit_code": unit, "numerator": p.numerator,
-                              "denominator": p.denominator, "share": p.share,
-                              "target": p.target, "gap": p.gap}
-                for p in domain.unit_progress(targets, unit_path, year, counters[unit],
-                                              adult_age, ratio)}
-    total = rows(code, path)
-    per_child = [rows(c, p) for c, p in children]
-    return code, {i: (total[i], [r[i] for r in per_child]) for i in total}
+    try:
+        return (*reads.breakdown(session, targets, config, unit_code, year, as_of=as_of),
+                targets)
+    except LookupError:
+        raise LookupError(f"unknown unit {unit_code}: reporting has no figures for it") from None
 
 
 def export_file(unit_code, year, out, fmt="xlsx", as_of=None, lang="vi", console=None):
@@ -171,11 +207,13 @@ def export_file(unit_code, year, out, fmt="xlsx", as_of=None, lang="vi", console
         task = bar.add_task(f"reading the figures of {unit_code} for {year}")
         try:
             with Session(engine) as session:
-                code, found = figures(session, config, unit_code, year, as_of)
+                code, name, found, extra, targets = figures(session, config, unit_code,
+                                                            year, as_of)
         finally:
             engine.dispose()
         bar.update(task, description=f"writing {len(found) + 1} sheets ({fmt})")
-        sheets = report_sheets(found, code, year, lang)
+        sheets = report_sheets(found, code, year, lang, unit_name=name, extra=extra,
+                               targets=targets)
         data = to_xlsx(sheets) if fmt == "xlsx" else to_csv(sheets)
         partial = f"{out}.partial"
         with open(partial, "wb") as fh:

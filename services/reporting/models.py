@@ -42,7 +42,7 @@ class Membership(Base):
 
     membership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
-    group_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    group_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     group_kind: Mapped[str] = mapped_column(String(20))
     current: Mapped[bool] = mapped_column(Boolean)
 
@@ -54,6 +54,17 @@ class Briefing(Base):
     activity_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     started_on: Mapped[date] = mapped_column(Date)
+
+
+class Training(Base):
+    """A person's digital-skills learning activity (any kind but a briefing), and whether it
+    was finished: what "trained" means is the targets file's (rules.DigitalRule)."""
+    __tablename__ = "trainings"
+
+    activity_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    completed: Mapped[bool] = mapped_column(Boolean)
 
 
 class Group(Base):
@@ -81,6 +92,8 @@ class RecognitionFact(Base):
 
 
 class GroupTitle(Base):
+    """A group's title for a year: ``computed`` by assessment or ``recorded`` from a paper
+    decision (then ``revoked_at`` is when the record was withdrawn)."""
     __tablename__ = "group_titles"
 
     group_recognition_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True),
@@ -91,6 +104,32 @@ class GroupTitle(Base):
     level: Mapped[int | None] = mapped_column(SmallInteger)
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(10), server_default="computed")
+    decision_number: Mapped[str | None] = mapped_column(String(50))
+
+
+class UnitName(Base):
+    """A unit's name and kind (the registry's unit_changed), to show names, not codes."""
+    __tablename__ = "unit_names"
+
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AssociationBody(Base):
+    """A commune association, branch or learning board, counted at the unit it serves."""
+    __tablename__ = "association_bodies"
+
+    body_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    body_name: Mapped[str] = mapped_column(String(200))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Tally(Base):

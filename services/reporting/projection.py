@@ -93,7 +93,8 @@ def load_people(session, units_by_id):
             "FROM people WHERE person_id = ANY(CAST(:ids AS uuid[])) ORDER BY person_id "
             "FOR UPDATE"), {"ids": ids}).mappings():
         people[str(row["person_id"])] = dict(row, roles=frozenset(row["roles"] or ()),
-                                             kinds=Counter(), briefed=False, titles=[])
+                                             kinds=Counter(), briefed=False, titles=[],
+                                             recognised=set(), trainings=set())
     for pid, kind in session.execute(text(
             "SELECT person_id, group_kind FROM memberships "
             "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND current"), {"ids": ids}):
@@ -106,7 +107,43 @@ def load_people(session, units_by_id):
             "SELECT person_id, year, digital_skills FROM recognition_facts "
             "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND revoked_at IS NULL"), {"ids": ids}):
         people[str(pid)]["titles"].append((year, skills))
+    for pid, years in recognised_years(session, ids).items():
+        people[pid]["recognised"] = years
+    for pid, kind, done in session.execute(text(
+            "SELECT person_id, kind, completed FROM trainings "
+            "WHERE person_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}):
+        people[str(pid)]["trainings"].add((kind, done))
     return people
+
+
+def recognised_years(session, ids):
+    """``{person id: {year}}``: the years a family, clan or community the person currently
+    belongs to holds a title (computed or recorded, not revoked or withdrawn)."""
+    found = {str(i): set() for i in ids}
+    for pid, year in session.execute(text(
+            "SELECT DISTINCT m.person_id, t.year FROM memberships m "
+            "JOIN group_titles t ON t.group_id = m.group_id AND t.revoked_at IS NULL "
+            "WHERE m.person_id = ANY(CAST(:ids AS uuid[])) AND m.current "
+            "AND m.group_kind IN ('family', 'clan', 'community')"), {"ids": sorted(found)}):
+        found[str(pid)].add(year)
+    return found
+
+
+def refresh_recognised(session, rows):
+    """Re-read the recognised years of loaded ``rows`` (after memberships or group titles
+    changed in this transaction)."""
+    for pid, years in recognised_years(session, list(rows)).items():
+        rows[pid]["recognised"] = years
+
+
+def group_members(session, group_ids):
+    """``{person id: unit}`` of the current members of family, clan or community groups."""
+    return {str(pid): unit for pid, unit in session.execute(text(
+        "SELECT DISTINCT m.person_id, p.unit_code FROM memberships m "
+        "JOIN people p ON p.person_id = m.person_id "
+        "WHERE m.group_id = ANY(CAST(:ids AS uuid[])) AND m.current "
+        "AND m.group_kind IN ('family', 'clan', 'community')"),
+        {"ids": sorted(str(g) for g in group_ids)})}
 
 
 def person_state(row):
@@ -114,7 +151,9 @@ def person_state(row):
         registered=row["registered"], removed=row["removed"], birth_year=row["birth_year"],
         roles=frozenset(row["roles"]), group_kinds=frozenset(k for k, n in row["kinds"].items()
                                                              if n > 0),
-        briefed=row["briefed"], titles=tuple(sorted(row["titles"])))
+        briefed=row["briefed"], titles=tuple(sorted(row["titles"])),
+        recognised_years=frozenset(row.get("recognised") or ()),
+        trainings=frozenset(row.get("trainings") or ()))
 
 
 def save_people(session, people):
@@ -143,6 +182,51 @@ def load_group(session, group_id, kind, unit_code):
         "SELECT DISTINCT year FROM group_titles WHERE group_id = :id AND revoked_at IS NULL"),
         {"id": str(group_id)}))
     return row
+
+
+_STUB_GROUPS = text("""
+    INSERT INTO groups (group_id, kind, unit_code, members)
+    SELECT g.id, g.kind, g.unit, 0
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:kinds AS varchar[]), CAST(:units AS varchar[]))
+         AS g(id, kind, unit)
+    ORDER BY g.id
+    ON CONFLICT (group_id) DO NOTHING
+""")
+
+
+def load_groups(session, wanted):
+    """``{group id: row}`` for ``wanted`` ({id: (kind, unit)}), created if new, locked in id
+    order, each with its title years: load_group for a batch, in four statements."""
+    ids = sorted(str(g) for g in wanted)
+    if not ids:
+        return {}
+    session.execute(_STUB_GROUPS, {"ids": ids, "kinds": [wanted[i][0] for i in ids],
+                                   "units": [wanted[i][1] for i in ids]})
+    rows = {str(r["group_id"]): dict(r, years=set()) for r in session.execute(text(
+        "SELECT group_id, kind, unit_code, members FROM groups "
+        "WHERE group_id = ANY(CAST(:ids AS uuid[])) ORDER BY group_id FOR UPDATE"),
+        {"ids": ids}).mappings()}
+    refresh_group_years(session, rows)
+    return rows
+
+
+def refresh_group_years(session, rows):
+    for row in rows.values():
+        row["years"] = set()
+    for gid, year in session.execute(text(
+            "SELECT DISTINCT group_id, year FROM group_titles "
+            "WHERE group_id = ANY(CAST(:ids AS uuid[])) AND revoked_at IS NULL"),
+            {"ids": sorted(rows)}):
+        rows[str(gid)]["years"].add(year)
+
+
+def save_groups(session, rows):
+    if rows:
+        ids = sorted(rows)
+        session.execute(text(
+            "UPDATE groups SET members = g.members FROM unnest(CAST(:ids AS uuid[]), "
+            "CAST(:members AS int[])) AS g(id, members) WHERE groups.group_id = g.id"),
+            {"ids": ids, "members": [rows[i]["members"] for i in ids]})
 
 
 def group_state(row):
@@ -257,11 +341,11 @@ def check_targets(session, deltas, targets, config, today=None):
         for year in sorted(years):
             for p in domain.unit_progress(targets, path, year, counters[unit], adult_age, ratio):
                 before = statuses.get((unit, year, p.indicator))
-                if p.status == before:
+                if p.alert == before:
                     continue
                 rows.append({"unit": unit, "year": year, "indicator": p.indicator,
-                             "status": p.status, "share": p.share})
-                kind = domain.crossing(before, p.status)
+                             "status": p.alert, "share": p.share})
+                kind = domain.crossing(before, p.alert)
                 if kind:
                     data = {"unit_code": unit, "unit_path": path, "year": year,
                             "indicator": p.indicator, "target_year": p.target_year,
@@ -303,7 +387,7 @@ def now():
 
 
 # -- batches (cdht.batching) ----------------------------------------------------------------------
-def people_deltas(session, people, mutate, adult_age):
+def people_deltas(session, people, mutate, adult_age, digital=None):
     """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
     for before, taken off along its old path; what it counts for now, added along its
     (merge-resolved) new one. The rows are stored back."""
@@ -315,8 +399,10 @@ def people_deltas(session, people, mutate, adult_age):
     for pid, row in people.items():
         old_unit, old = before[pid]
         row["unit_code"], path = placed[row["unit_code"]]
-        domain.change_deltas(placed[old_unit][1], domain.person_tallies(old, adult_age),
-                             path, domain.person_tallies(person_state(row), adult_age), deltas)
+        domain.change_deltas(placed[old_unit][1],
+                             domain.person_tallies(old, adult_age, digital), path,
+                             domain.person_tallies(person_state(row), adult_age, digital),
+                             deltas)
     save_people(session, people)
     return deltas
 
@@ -331,7 +417,7 @@ _ADD_FACTS = text("""
 """)
 
 
-def grant_recognitions(session, events, adult_age):
+def grant_recognitions(session, events, adult_age, digital=None):
     """Apply recognition_granted ``events`` (inbox already checked): the facts stored, every
     person's counters moved, one dated history entry per report day. Returns
     ``(deltas, grants)``: the summed counter deltas and ``[(event, unit where the title now
@@ -368,7 +454,8 @@ def grant_recognitions(session, events, adult_age):
                 if not row["registered"]:
                     row["unit_code"] = e.data["unit_code"]
                 row["titles"].append((e.data["year"], e.data["digital_skills"]))
-        deltas = apply(session, people_deltas(session, people, mutate, adult_age), day)
+        deltas = apply(session, people_deltas(session, people, mutate, adult_age, digital),
+                       day)
         for key, n in deltas.items():
             total[key] = total.get(key, 0) + n
         applied += [(e, people[str(e.data["person_id"])]["unit_code"]) for e in grants]

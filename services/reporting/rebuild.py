@@ -3,8 +3,9 @@ drift it corrected.
 
     .venv/bin/python -m services.reporting.rebuild [--dry-run]
 
-Pages through the registry's ``export_people``, ``export_memberships``, ``export_activities``
-and assessment's ``export_recognitions``, ``export_group_recognitions`` (RPC over RabbitMQ),
+Pages through the registry's ``export_people``, ``export_memberships``, ``export_activities``,
+``export_association_bodies``, ``export_group_titles`` (and one ``export_units`` call) and
+assessment's ``export_recognitions``, ``export_group_recognitions`` (RPC over RabbitMQ),
 counts them with the same pure functions the event handlers use (domain.rebuild), then, in
 one transaction that holds the projection tables locked (event handlers wait meanwhile),
 replaces the facts and the counters. The dated history (monthly series, "as of") keeps
@@ -26,11 +27,14 @@ from sqlalchemy import text
 from cdht.config import load_config
 from cdht.db import make_engine
 from cdht.rpc import RpcUnavailable, deadline
-from services.reporting import domain, projection as proj
+from services.reporting import domain, projection as proj, rules
+from services.reporting.unit_events import save_units
 
 SOURCES = (("registry", "export_people", "people"),
            ("registry", "export_memberships", "memberships"),
            ("registry", "export_activities", "activities"),
+           ("registry", "export_association_bodies", "bodies"),
+           ("registry", "export_group_titles", "group_titles"),
            ("assessment", "export_recognitions", "recognitions"),
            ("assessment", "export_group_recognitions", "group_recognitions"))
 PAGE = 5000
@@ -43,6 +47,10 @@ def fetch(config, progress=None):
     seconds = float(config.get("REBUILD_RPC_TIMEOUT") or 120)
     snapshot = domain.Snapshot()
     with ClusterRpcProxy(config) as cluster:
+        with deadline(seconds, "registry.export_units"):
+            snapshot.units = cluster.registry.export_units()  # a few hundred: one call
+        if progress:
+            progress("units", len(snapshot.units))
         for service, method, field in SOURCES:
             items, after = getattr(snapshot, field), None
             while True:
@@ -73,11 +81,13 @@ def apply(engine, snapshot, config, dry_run=False, today=None):
     ``{(unit, metric, key): (was, now)}``."""
     today = today or date.today()
     adult_age = proj.adult_age_of(config)
-    tallies, days, people, groups, paths = domain.rebuild(snapshot, adult_age, today)
+    targets = domain.load_targets(config.get("TARGETS_FILE") or None)
+    tallies, days, people, groups, paths = domain.rebuild(snapshot, adult_age, today,
+                                                          rules.digital_rules(targets))
     with engine.begin() as conn:
-        conn.execute(text("LOCK TABLE people, memberships, briefings, groups, "
-                          "recognition_facts, group_titles, tallies, tally_days, unit_paths "
-                          "IN EXCLUSIVE MODE"))
+        conn.execute(text("LOCK TABLE people, memberships, briefings, trainings, groups, "
+                          "recognition_facts, group_titles, tallies, tally_days, unit_paths, "
+                          "unit_names, association_bodies IN EXCLUSIVE MODE"))
         current = {(u, m, k): n for u, m, k, n in conn.execute(text(
             "SELECT unit_code, metric, key, n FROM tallies WHERE n <> 0"))}
         found = domain.drift(current, tallies)
@@ -106,8 +116,8 @@ def apply(engine, snapshot, config, dry_run=False, today=None):
                                     "WHERE revoked_at IS NOT NULL")).all()
         group_revoked = conn.execute(text("SELECT * FROM group_titles "
                                           "WHERE revoked_at IS NOT NULL")).all()
-        conn.execute(text("TRUNCATE people, memberships, briefings, groups, recognition_facts, "
-                          "group_titles, tallies"))
+        conn.execute(text("TRUNCATE people, memberships, briefings, trainings, groups, "
+                          "recognition_facts, group_titles, tallies, association_bodies"))
         rows = [(pid, domain.resolve(merged, unit), s.registered, s.removed, s.birth_year,
                  ",".join(sorted(s.roles)), None) for pid, (unit, s) in people.items()]
         _insert(conn, """INSERT INTO people (person_id, unit_code, registered, removed,
@@ -132,6 +142,13 @@ def apply(engine, snapshot, config, dry_run=False, today=None):
                 [(str(a["activity_id"]), str(a["person_id"]), a["started_on"])
                  for a in snapshot.activities if a["kind"] == "briefing"],
                 ("id", "person", "on"))
+        _insert(conn, """INSERT INTO trainings SELECT * FROM unnest(
+            CAST(:id AS uuid[]), CAST(:person AS uuid[]), CAST(:kind AS varchar[]),
+            CAST(:done AS bool[]))""",
+                [(str(a["activity_id"]), str(a["person_id"]), a["kind"],
+                  a.get("ended_on") is not None)
+                 for a in snapshot.activities if a["kind"] in rules.ACTIVITY_TRAINING],
+                ("id", "person", "kind", "done"))
         _insert(conn, """INSERT INTO groups SELECT * FROM unnest(
             CAST(:id AS uuid[]), CAST(:kind AS varchar[]), CAST(:unit AS varchar[]),
             CAST(:members AS int[]))""",
@@ -162,15 +179,29 @@ def apply(engine, snapshot, config, dry_run=False, today=None):
             at = group_granted.get(gid, (None,))[0] or _moment(g, now)
             titles.append((gid, str(g["group_id"]), g["group_kind"], int(g["year"]),
                            g.get("level"), at, None))
+        titles = [(*t, "computed", None) for t in titles]
+        for g in snapshot.group_titles:
+            tid = str(g["title_id"])
+            at = group_granted.get(tid, (None,))[0] or now
+            titles.append((tid, str(g["group_id"]), g["group_kind"], int(g["year"]), None, at,
+                           None, "recorded", g.get("decision_number")))
         seen = {t[0] for t in titles}
         titles += [(str(t.group_recognition_id), str(t.group_id), t.group_kind, t.year,
-                    t.level, t.granted_at, t.revoked_at)
+                    t.level, t.granted_at, t.revoked_at, t.source, t.decision_number)
                    for t in group_revoked if str(t.group_recognition_id) not in seen]
         _insert(conn, """INSERT INTO group_titles SELECT * FROM unnest(
             CAST(:id AS uuid[]), CAST(:grp AS uuid[]), CAST(:kind AS varchar[]),
             CAST(:year AS int[]), CAST(:level AS smallint[]), CAST(:at AS timestamptz[]),
-            CAST(:rev AS timestamptz[]))""",
-                titles, ("id", "grp", "kind", "year", "level", "at", "rev"))
+            CAST(:rev AS timestamptz[]), CAST(:src AS varchar[]), CAST(:dec AS varchar[]))""",
+                titles, ("id", "grp", "kind", "year", "level", "at", "rev", "src", "dec"))
+        _insert(conn, """INSERT INTO association_bodies SELECT * FROM unnest(
+            CAST(:id AS uuid[]), CAST(:kind AS varchar[]), CAST(:name AS varchar[]),
+            CAST(:unit AS varchar[]), CAST(:parent AS uuid[]), CAST(:removed AS bool[]))""",
+                [(str(b["body_id"]), b["kind"], b["body_name"],
+                  domain.resolve(merged, b["unit_code"]), b.get("parent_id"),
+                  b.get("change") == "removed") for b in snapshot.bodies],
+                ("id", "kind", "name", "unit", "parent", "removed"))
+        save_units(conn, snapshot.units)
 
         # -- units and counters ------------------------------------------------------------
         codes = sorted(paths)
@@ -255,7 +286,9 @@ def main(argv=None):
     print(f"Fetched {len(snapshot.people):,} people, {len(snapshot.memberships):,} "
           f"memberships, {len(snapshot.activities):,} activities, "
           f"{len(snapshot.recognitions):,} titles, {len(snapshot.group_recognitions):,} "
-          f"group titles in {time.monotonic() - started:.1f}s.")
+          f"group titles computed and {len(snapshot.group_titles):,} recorded, "
+          f"{len(snapshot.units):,} units, {len(snapshot.bodies):,} association bodies "
+          f"in {time.monotonic() - started:.1f}s.")
     report(found)
     if args.dry_run:
         print("(dry run: nothing changed)")

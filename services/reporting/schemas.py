@@ -31,6 +31,13 @@ class ExportQuerySchema(Schema):
     lang = fields.String(load_default="vi", validate=validate.OneOf(("vi", "en")))
 
 
+class ReviewQuerySchema(Schema):
+    period = fields.String(load_default="2021-2025",
+                           validate=validate.OneOf(("2021-2025", "2026-2030")),
+                           metadata={"description": "the period the review (sơ kết) covers"})
+    lang = fields.String(load_default="vi", validate=validate.OneOf(("vi", "en")))
+
+
 class TargetsSchema(Schema):
     class Meta:
         ordered = True
@@ -38,50 +45,98 @@ class TargetsSchema(Schema):
     y2030 = fields.Float(data_key="2030", allow_none=True)
 
 
+STATUSES = ("reached", "on_track", "behind")
+
+
+class PopulationSchema(Schema):
+    rule = fields.String(metadata={"description": "all_adults, adults_in_groups or "
+                                                  "adults_in_recognised_groups"})
+    numerator = fields.Integer()
+    denominator = fields.Integer()
+    share = fields.Float(allow_none=True)
+    in_force = fields.Boolean(metadata={"description": "the rule the targets file sets"})
+
+
+class DocumentSchema(Schema):
+    code = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    wording = fields.String(allow_none=True)
+    unconfirmed = fields.List(fields.String(), metadata={
+        "description": "what the documents read so far do not fix"})
+
+
 class IndicatorProgressSchema(Schema):
     indicator = fields.String(validate=validate.OneOf(INDICATORS))
     numerator = fields.Integer()
     denominator = fields.Integer()
     share = fields.Float(allow_none=True, metadata={"description": "null when nothing counted"})
-    target = fields.Float(allow_none=True, metadata={"description": "the milestone that "
-                                                     "applies to the year"})
+    target = fields.Float(allow_none=True, metadata={"description": "the period target (2025 "
+                                                     "or 2030) the year works toward"})
     target_year = fields.Integer(allow_none=True)
-    targets = fields.Nested(TargetsSchema, metadata={"description": "2025 and 2030 milestones"})
+    targets = fields.Nested(TargetsSchema, metadata={"description": "2025 and 2030 targets"})
+    milestone = fields.Float(allow_none=True, metadata={
+        "description": "where the indicator should stand this year (a straight path from "
+                       "the baseline to the targets)"})
     gap = fields.Integer(allow_none=True, metadata={"description": "people (or groups) still "
                                                     "needed to reach the target"})
     reached = fields.Boolean(allow_none=True)
-    warning_line = fields.Float(allow_none=True)
-    status = fields.String(allow_none=True,
-                           validate=validate.OneOf(("reached", "on_track", "at_risk")))
+    warning_line = fields.Float(allow_none=True, metadata={
+        "description": "target_at_risk is published under it: milestone x warning ratio"})
+    status = fields.String(allow_none=True, validate=validate.OneOf(STATUSES), metadata={
+        "description": "reached (target met), on_track (at or above the year's milestone), "
+                       "behind (below it)"})
+    document = fields.Nested(DocumentSchema)
+    population = fields.String(metadata={"description": "adults_titled only: the rule "
+                                                        "in force"})
+    populations = fields.List(fields.Nested(PopulationSchema), metadata={
+        "description": "adults_titled only: the figure under each rule"})
+
+
+class AssociationSchema(Schema):
+    commune_association = fields.Integer(metadata={"description": "commune associations"})
+    branch = fields.Integer(metadata={"description": "branches (chi hội)"})
+    learning_board = fields.Integer(metadata={"description": "learning boards (ban khuyến "
+                                                             "học)"})
+    members = fields.Integer(metadata={"description": "officials and members registered"})
+    members_briefed = fields.Integer()
 
 
 class UnitProgressSchema(Schema):
     unit_code = fields.String()
+    unit_name = fields.String(metadata={"description": "the code when no name is known yet"})
+    unit_kind = fields.String(allow_none=True)
     unit_path = fields.List(fields.String())
+    unit_path_names = fields.List(fields.String())
     year = fields.Integer()
     as_of = fields.Date(allow_none=True)
     people = fields.Integer()
     adults = fields.Integer()
     adults_in_groups = fields.Integer(metadata={
         "description": "adults currently in a learning family, clan or community"})
+    adults_in_recognised_groups = fields.Integer(metadata={
+        "description": "adults in a family, clan or community holding its title this year"})
     titled = fields.Integer()
     titled_digitally_skilled = fields.Integer()
     titled_digitally_proficient = fields.Integer()
+    association = fields.Nested(AssociationSchema)
     indicators = fields.List(fields.Nested(IndicatorProgressSchema))
 
 
 class BreakdownRowSchema(Schema):
     unit_code = fields.String()
+    unit_name = fields.String()
     numerator = fields.Integer()
     denominator = fields.Integer()
     share = fields.Float(allow_none=True)
     target = fields.Float(allow_none=True)
+    milestone = fields.Float(allow_none=True)
     gap = fields.Integer(allow_none=True)
     status = fields.String(allow_none=True)
 
 
 class BreakdownSchema(Schema):
     unit_code = fields.String()
+    unit_name = fields.String()
     year = fields.Integer()
     indicator = fields.String()
     total = fields.Nested(BreakdownRowSchema)
@@ -105,6 +160,9 @@ class SeriesSchema(Schema):
 
 class UnitSchema(Schema):
     unit_code = fields.String()
+    unit_name = fields.String(metadata={"description": "the code when no name is known yet"})
+    kind = fields.String(allow_none=True)
+    closed = fields.Boolean(metadata={"description": "closed or merged into another"})
     path = fields.List(fields.String())
     merged_into = fields.String(allow_none=True)
 

@@ -23,7 +23,12 @@ from cdht.inbox import first_delivery
 from cdht.openapi import Route
 from cdht.outbox import add_event, add_events
 from cdht.web import ApiError, NotFound, Observed, api, caller_of, health, require_scope
-from services.reporting import domain, export, projection as proj
+# the mixins by module: `nameko run` starts every class of this module with entrypoints
+from services.reporting import (
+    domain, export, group_events, projection as proj, reads, review, rules, unit_events,
+)
+from services.reporting.group_events import RecognitionNotYetSeen
+from services.reporting.unit_events import names_of
 from services.reporting.schemas import (
     BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
     SeriesQuerySchema, SeriesSchema, UnitListSchema, UnitProgressSchema,
@@ -39,10 +44,6 @@ def targets_of(config):
     if path not in _TARGETS:
         _TARGETS[path] = domain.load_targets(path)
     return _TARGETS[path]
-
-
-class RecognitionNotYetSeen(Exception):
-    """A revocation overtook its grant (they travel on different queues): retry later."""
 
 
 def _query(request, schema):
@@ -86,7 +87,8 @@ ROUTES = (
 )
 
 
-class ReportingService(Observed):
+class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.ReviewReport,
+                       Observed):
     """Progress of every unit toward the Learning Citizen programme's targets, kept from the
     registry's and assessment's events."""
     name = "reporting"
@@ -101,6 +103,10 @@ class ReportingService(Observed):
     @property
     def adult_age(self):
         return proj.adult_age_of(self.config)
+
+    @property
+    def digital(self):
+        return rules.digital_rules(self.targets)
 
     # -- the common end of every handler ----------------------------------------------------------
     def _finish(self, session, event, consumer, deltas, day, stats_year=None, stats_unit=None):
@@ -125,19 +131,7 @@ class ReportingService(Observed):
         """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
         for before, taken off along its old path; what it counts for now, added along its
         (merge-resolved) new one."""
-        before = {pid: (r["unit_code"], proj.person_state(r)) for pid, r in people.items()}
-        mutate(people)
-        placed = proj.placements(session, sorted({r["unit_code"] for r in people.values()} |
-                                                 {u for u, _ in before.values()}))
-        deltas = {}
-        for pid, row in people.items():
-            old_unit, old = before[pid]
-            row["unit_code"], path = placed[row["unit_code"]]
-            domain.change_deltas(placed[old_unit][1], domain.person_tallies(old, self.adult_age),
-                                 path, domain.person_tallies(proj.person_state(row),
-                                                             self.adult_age), deltas)
-        proj.save_people(session, people)
-        return deltas
+        return proj.people_deltas(session, people, mutate, self.adult_age, self.digital)
 
     # -- people: the registry's person events ----------------------------------------------------
     def _apply_people(self, event, consumer, changes):
@@ -228,6 +222,7 @@ class ReportingService(Observed):
 
             def mutate(rows):
                 rows[str(data["person_id"])]["kinds"][data["group_kind"]] += step
+                proj.refresh_recognised(session, rows)
             deltas = self._people_change(session, people, mutate)
             group["members"] += step
             proj.save_group(session, group)
@@ -238,8 +233,9 @@ class ReportingService(Observed):
 
     @handle_event("registry", "learning_activity_recorded")
     def on_learning_activity_recorded(self, event):
-        """A briefing (quán triệt) counts its person as briefed; the same activity recorded
-        again with another kind undoes it."""
+        """A briefing (quán triệt) counts its person as briefed; any other kind is kept as
+        training (with whether it was finished) for the digital-skills indicators. The same
+        activity recorded again with another kind replaces what it counted for."""
         data, consumer = event.data, "reporting.on_learning_activity_recorded"
         with self.db.transaction() as session:
             if not first_delivery(session, event, consumer):
@@ -247,18 +243,22 @@ class ReportingService(Observed):
             proj.remember_paths(session, [data["unit_path"]])
             people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
             params = {"id": str(data["activity_id"]), "person": str(data["person_id"]),
-                      "on": data["started_on"]}
+                      "on": data["started_on"], "kind": data["kind"],
+                      "done": data.get("ended_on") is not None}
+            session.execute(text("DELETE FROM briefings WHERE activity_id = :id"), params)
+            session.execute(text("DELETE FROM trainings WHERE activity_id = :id"), params)
             if data["kind"] == "briefing":
+                session.execute(text("INSERT INTO briefings VALUES (:id, :person, :on)"), params)
+            elif data["kind"] in rules.ACTIVITY_TRAINING:
                 session.execute(text(
-                    "INSERT INTO briefings VALUES (:id, :person, :on) ON CONFLICT (activity_id) "
-                    "DO UPDATE SET started_on = EXCLUDED.started_on"), params)
-            else:
-                session.execute(text("DELETE FROM briefings WHERE activity_id = :id"), params)
+                    "INSERT INTO trainings VALUES (:id, :person, :kind, :done)"), params)
             briefed = bool(session.scalar(text(
                 "SELECT 1 FROM briefings WHERE person_id = :person LIMIT 1"), params))
+            trainings = {(k, d) for k, d in session.execute(text(
+                "SELECT kind, completed FROM trainings WHERE person_id = :person"), params)}
 
             def mutate(rows):
-                rows[str(data["person_id"])]["briefed"] = briefed
+                rows[str(data["person_id"])].update(briefed=briefed, trainings=trainings)
             deltas = self._people_change(session, people, mutate)
             self._finish(session, event, consumer, deltas, data["started_on"])
 
@@ -289,7 +289,7 @@ class ReportingService(Observed):
                     "AND n <> 0"), {"c": code})}
                 for k, n in domain.rehome(from_path, into_path, days).items():
                     moved_days[k] = moved_days.get(k, 0) + n
-                for table in ("people", "groups"):
+                for table in ("people", "groups", "association_bodies"):
                     session.execute(text(f"UPDATE {table} SET unit_code = :into "  # noqa: S608
                                          "WHERE unit_code = :code"), {"into": into, "code": code})
             proj.add_days(session, moved_days)
@@ -307,7 +307,8 @@ class ReportingService(Observed):
             if not fresh:
                 return
             proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
-            deltas, grants = proj.grant_recognitions(session, fresh, self.adult_age)
+            deltas, grants = proj.grant_recognitions(session, fresh, self.adult_age,
+                                                     self.digital)
             if not grants:
                 return
             last, staged = grants[-1][0], {}
@@ -353,67 +354,13 @@ class ReportingService(Observed):
             self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at),
                          stats_year=fact.year, stats_unit=unit)
 
-    @handle_event("assessment", "group_recognition_granted")
-    def on_group_recognition_granted(self, event):
-        data, consumer = event.data, "reporting.on_group_recognition_granted"
-        with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
-                return
-            proj.remember_paths(session, [data["unit_path"]])
-            unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
-            group = proj.load_group(session, data["group_id"], data["group_kind"], unit)
-            before = domain.group_tallies(proj.group_state(group))
-            inserted = session.execute(text(
-                "INSERT INTO group_titles VALUES (:id, :group, :kind, :year, :level, :at, NULL) "
-                "ON CONFLICT DO NOTHING"),
-                {"id": str(data["group_recognition_id"]), "group": str(data["group_id"]),
-                 "kind": data["group_kind"], "year": data["year"], "level": data["level"],
-                 "at": event.occurred_at}).rowcount
-            if not inserted:
-                return
-            group["years"].add(data["year"])
-            path = proj.path_of(session, group["unit_code"])
-            deltas = domain.change_deltas(path, before, path,
-                                          domain.group_tallies(proj.group_state(group)))
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
-
-    @handle_event("assessment", "group_recognition_revoked")
-    def on_group_recognition_revoked(self, event):
-        data, consumer = event.data, "reporting.on_group_recognition_revoked"
-        with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
-                return
-            title = session.execute(text(
-                "SELECT group_id, group_kind, year, revoked_at FROM group_titles "
-                "WHERE group_recognition_id = :id"),
-                {"id": str(data["group_recognition_id"])}).first()
-            if title is None:
-                raise RecognitionNotYetSeen(str(data["group_recognition_id"]))
-            if title.revoked_at is not None:
-                return
-            unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
-            group = proj.load_group(session, title.group_id, title.group_kind, unit)
-            before = domain.group_tallies(proj.group_state(group))
-            session.execute(text("UPDATE group_titles SET revoked_at = :at "
-                                 "WHERE group_recognition_id = :id"),
-                            {"id": str(data["group_recognition_id"]), "at": event.occurred_at})
-            group["years"] = set(session.scalars(text(
-                "SELECT DISTINCT year FROM group_titles WHERE group_id = :id "
-                "AND revoked_at IS NULL"), {"id": str(title.group_id)}))
-            path = proj.path_of(session, group["unit_code"])
-            deltas = domain.change_deltas(path, before, path,
-                                          domain.group_tallies(proj.group_state(group)))
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
-
     # -- reads --------------------------------------------------------------------------------------
     def _unit(self, session, unit_code):
         """(today's code, path) of a unit reporting knows; NotFound otherwise."""
-        row = session.execute(text("SELECT path, merged_into FROM unit_paths "
-                                   "WHERE unit_code = :c"), {"c": unit_code}).first()
-        if row is None:
-            raise NotFound(f"unit {unit_code}")
-        code, path = proj.placements(session, [unit_code])[unit_code]
-        return code, path
+        try:
+            return reads.unit_of(session, unit_code)
+        except LookupError:
+            raise NotFound(f"unit {unit_code}") from None
 
     def _in_scope(self, request, session, unit_code):
         """403 unless the unit (as today's tree places it) is in the caller's subtree."""
@@ -424,16 +371,9 @@ class ReportingService(Observed):
         code, path = self._unit(session, unit_code)
         counters = (proj.tallies_as_of(session, code, as_of) if as_of
                     else proj.tallies_of(session, [code])[code])
-        indicators = domain.unit_progress(self.targets, path, year, counters, self.adult_age,
-                                          proj.warning_ratio_of(self.config))
-        result = {"unit_code": code, "unit_path": path, "year": year, "as_of": as_of,
-                  **domain.population_summary(counters, year, self.adult_age),
-                  "indicators": []}
-        for p in indicators:
-            milestones = domain.milestones_for(self.targets, p.indicator, path)
-            result["indicators"].append(p.__dict__ | {"targets": {
-                "y2025": milestones.get(2025), "y2030": milestones.get(2030)}})
-        return result
+        names = names_of(session, path)
+        return reads.progress_view(self.targets, self.config, code, path, year, counters,
+                                   names) | {"as_of": as_of}
 
     @api("GET", "/units/<string:unit_code>/progress")
     def unit_progress(self, request, unit_code):
@@ -443,29 +383,10 @@ class ReportingService(Observed):
             return UnitProgressSchema().dump(self._progress(session, unit_code, query["year"],
                                                             query.get("as_of")))
 
-    def _children(self, session, path):
-        return [(code, list(p)) for code, p in session.execute(text(
-            "SELECT unit_code, path FROM unit_paths WHERE merged_into IS NULL "
-            "AND cardinality(path) = :depth "
-            "AND path[1:cardinality(path) - 1] = CAST(:parent AS varchar[]) "
-            "ORDER BY unit_code"), {"depth": len(path) + 1, "parent": path})]
-
     def _breakdown(self, session, unit_code, year, indicators=INDICATORS):
-        """{indicator: (total row, [child rows])} for a unit's children."""
-        code, path = self._unit(session, unit_code)
-        children = self._children(session, path)
-        counters = proj.tallies_of(session, [code] + [c for c, _ in children])
-        ratio = proj.warning_ratio_of(self.config)
-
-        def rows(unit, unit_path):
-            return {p.indicator: {"unit_code": unit, "numerator": p.numerator,
-                                  "denominator": p.denominator, "share": p.share,
-                                  "target": p.target, "gap": p.gap, "status": p.status}
-                    for p in domain.unit_progress(self.targets, unit_path, year, counters[unit],
-                                                  self.adult_age, ratio, indicators)}
-        total = rows(code, path)
-        per_child = [rows(c, p) for c, p in children]
-        return code, {i: (total[i], [r[i] for r in per_child]) for i in indicators}
+        """(code, name, {indicator: (total row, [child rows])}, extra) of a unit's children."""
+        self._unit(session, unit_code)
+        return reads.breakdown(session, self.targets, self.config, unit_code, year, indicators)
 
     @api("GET", "/units/<string:unit_code>/breakdown")
     def unit_breakdown(self, request, unit_code):
@@ -473,12 +394,14 @@ class ReportingService(Observed):
         indicator = query["indicator"]
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
-            code, found = self._breakdown(session, unit_code, query["year"], (indicator,))
+            code, name, found, _ = self._breakdown(session, unit_code, query["year"],
+                                                   (indicator,))
         total, children = found[indicator]
         key = {"gap": lambda r: (-(r["gap"] or 0), r["unit_code"]),
                "share": lambda r: (r["share"] if r["share"] is not None else 2, r["unit_code"]),
                "unit": lambda r: r["unit_code"]}[query["sort"]]
-        return BreakdownSchema().dump({"unit_code": code, "year": query["year"],
+        return BreakdownSchema().dump({"unit_code": code, "unit_name": name,
+                                       "year": query["year"],
                                        "indicator": indicator, "total": total,
                                        "children": sorted(children, key=key)})
 
@@ -489,17 +412,15 @@ class ReportingService(Observed):
             code, path = self._unit(session, unit_code)
             require_scope(request, path, f"unit {unit_code}")
             rows = proj.history(session, code, date(year, 12, 31))
-        points = domain.monthly_series(rows, year, self.adult_age)
+        points = domain.monthly_series(rows, year, self.adult_age,
+                                       population=rules.population_rule(self.targets))
         series = {i: [] for i in INDICATORS}
         for end, found in points:
             for indicator, (num, den) in found.items():
                 series[indicator].append({"month": end.strftime("%Y-%m"), "numerator": num,
                                           "denominator": den,
                                           "share": num / den if den else None})
-        targets = {}
-        for indicator in INDICATORS:
-            m = domain.milestones_for(self.targets, indicator, path)
-            targets[indicator] = {"y2025": m.get(2025), "y2030": m.get(2030)}
+        targets = {i: reads.both_targets(self.targets, i, path) for i in INDICATORS}
         return SeriesSchema().dump({"unit_code": code, "year": year, "targets": targets,
                                     "indicators": series})
 
@@ -511,15 +432,21 @@ class ReportingService(Observed):
             rows = session.execute(text("SELECT unit_code, path, merged_into FROM unit_paths " +
                                         scoped + "ORDER BY cardinality(path), unit_code"),
                                    {"unit": caller.unit_code}).all()
+            names = names_of(session, [c for c, _, _ in rows])
         return UnitListSchema().dump({"items": [
-            {"unit_code": c, "path": list(p), "merged_into": m} for c, p, m in rows]})
+            {"unit_code": c, "unit_name": reads.name_or_code(names, c),
+             "kind": (names.get(c) or {}).get("kind"),
+             "closed": bool((names.get(c) or {}).get("closed")) or m is not None,
+             "path": list(p), "merged_into": m} for c, p, m in rows]})
 
     def _report(self, request, unit_code):
         query = _query(request, ExportQuerySchema())
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
-            code, found = self._breakdown(session, unit_code, query["year"])
-        return code, query, export.report_sheets(found, code, query["year"], query["lang"])
+            code, name, found, extra = self._breakdown(session, unit_code, query["year"])
+        return code, query, export.report_sheets(found, code, query["year"], query["lang"],
+                                                 unit_name=name, extra=extra,
+                                                 targets=self.targets)
 
     @api("GET", "/units/<string:unit_code>/report.csv")
     def report_csv(self, request, unit_code):

@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.integration.reporting.conftest import LX, MB
+from tests.integration.reporting.conftest import LX, MB, every_adult_rules
 from tests.support import token
 
 CHROMIUM = os.environ.get("CDHT_CHROMIUM", "/usr/bin/chromium")
@@ -68,6 +69,12 @@ class Page:
 
 
 @pytest.fixture
+def targets_change():
+    """The first stories probe with every adult (the class below runs as shipped)."""
+    return every_adult_rules
+
+
+@pytest.fixture
 def page():
     page = Page()
     yield page
@@ -113,7 +120,7 @@ def test_dashboard_shows_the_api_figures_and_updates_live(feed, api, reporting_c
     page.wait_for_function(
         "document.querySelector('[data-indicator=\"adults_titled\"] "
         "[data-testid=numerator]').textContent === '3'", timeout=10000)
-    assert card(page, "adults_titled", "status") == "Target reached"
+    assert card(page, "adults_titled", "status") == "Reached"
 
     page.click("#children tr[data-unit='AG.LX']")  # drill down to the ward
     page.wait_for_function("document.querySelector('[data-testid=unit]').textContent "
@@ -146,3 +153,48 @@ def test_dashboard_asks_for_a_token_and_its_data_calls_need_one(feed, api, repor
     page.wait_for_function("document.body.dataset.loaded === '1'")
     assert page.inner_text("[data-testid=unit]").startswith("AG.LX")
     assert card(page, "adults_titled", "numerator") == "1"
+
+
+class TestAsShipped:
+    @pytest.fixture
+    def targets_change(self):
+        return None
+
+    def test_names_statuses_rules_the_association_and_the_review(
+                self, feed, api, reporting_config, page):
+        feed.unit(["AG"], "Tỉnh An Giang", kind="province")
+        feed.unit(LX, "Phường Long Xuyên", kind="ward")
+        feed.unit(MB, "Xã Mỹ Hòa Hưng")
+        family = str(uuid.uuid4())
+        people = [feed.person(path=LX) for _ in range(4)]
+        for p in people[:2]:
+            feed.join(p, family)
+        feed.grant(people[0], year=2026)
+        feed.record_titles([(family, "family", LX, 2026, "recorded")])
+        feed.body(LX, kind="commune_association", name="Hội Khuyến học phường Long Xuyên")
+        feed.person(path=MB)
+        base = f"http://{reporting_config['WEB_SERVER_ADDRESS']}"
+        page.goto(f"{base}/dashboard?unit=AG&year=2026&token={token(role='province_staff', unit_code='AG')}")
+        page.wait_for_function("document.body.dataset.loaded === '1'")
+
+        assert page.inner_text("[data-testid=unit]") == "Tỉnh An Giang"
+        assert page.inner_text("[data-testid=unit-code]") == "AG"
+        assert "Số người đã đăng ký: 5" in page.inner_text("[data-testid=summary]")
+        assert "Dân số" not in page.inner_text("main")
+        assert "Hội Khuyến học cấp xã: 1" in page.inner_text("[data-testid=association]")
+        # 1 of 2 adults of the recognised family: 50%, over 2026's milestone (44%), under 60%
+        assert card(page, "adults_titled", "share") == "50.0%"
+        assert card(page, "adults_titled", "status") == "Đúng tiến độ"
+        assert card(page, "adults_titled", "milestone") == "44.0%"
+        rules = page.inner_text('[data-indicator="adults_titled"] [data-testid=rules]')
+        assert "Mọi người lớn đã đăng ký: 20.0% (1/5)" in rules
+        assert card(page, "titled_with_digital_skills", "status") == "Chậm tiến độ"  # untrained
+        assert card(page, "adults_titled", "document") == "Văn bản: KH-AG"
+        names = page.inner_text("#children")
+        assert "Phường Long Xuyên" in names and "Xã Mỹ Hòa Hưng" in names
+        header = page.inner_text("table[data-testid=children] thead")
+        assert "Chỉ tiêu" in header and "Chỉ số" not in header
+        assert page.inner_text("#indicator-label") == "Chỉ số"
+        assert "Chỉ tiêu 2030" in page.inner_text("#review-head")   # 2026 -> 2026-2030
+        assert page.count("#review tr") == 9
+        assert "Đúng tiến độ" in page.inner_text('#review tr[data-indicator="adults_titled"]')

@@ -5,8 +5,16 @@ import io
 
 from openpyxl import load_workbook
 
-from cdht.contracts.events import INDICATORS
-from tests.integration.reporting.conftest import LX, MB
+import pytest
+
+from services.reporting import export
+from tests.integration.reporting.conftest import LX, MB, every_adult_rules
+
+
+@pytest.fixture
+def targets_change():
+    """The layout probed with every adult counted, digital skills by level."""
+    return every_adult_rules
 
 
 def test_xlsx_has_a_sheet_per_indicator_units_as_rows_and_totals(feed, api):
@@ -22,23 +30,24 @@ def test_xlsx_has_a_sheet_per_indicator_units_as_rows_and_totals(feed, api):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert 'filename="cdht-AG-2025.xlsx"' in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["Tổng hợp", *INDICATORS]
-    sheet = book["adults_titled"]
+    assert book.sheetnames == ["Tổng hợp", *export.SHEETS["vi"].values(),
+                               "Người lớn theo cách tính", "Hội Khuyến học"]
+    sheet = book["Người lớn đạt danh hiệu"]
     rows = [r for r in sheet.iter_rows(values_only=True) if any(v is not None for v in r)]
     assert rows[0][0] == "BÁO CÁO KẾT QUẢ XÂY DỰNG MÔ HÌNH CÔNG DÂN HỌC TẬP NĂM 2025"
     header = rows.index(next(r for r in rows if r[0] == "STT"))
     body = rows[header + 1:]
-    assert body == [
-        (1, "AG.LX", 2, 4, 50.0, 40.0, 2025, 0),
-        (2, "AG.MB", 1, 2, 50.0, 40.0, 2025, 0),
-        (None, "Tổng cộng", 3, 6, 50.0, 40.0, 2025, 0)]
+    assert body == [  # no names known yet: the codes stand in
+        (1, "AG.LX", "AG.LX", 2, 4, 50.0, 40.0, 40.0, 2025, 0, "Đạt"),
+        (2, "AG.MB", "AG.MB", 1, 2, 50.0, 40.0, 40.0, 2025, 0, "Đạt"),
+        (None, "Tổng cộng", None, 3, 6, 50.0, 40.0, 40.0, 2025, 0, "Đạt")]
     # the summary sheet repeats every indicator's total, and the API's figures
     summary = [r for r in book["Tổng hợp"].iter_rows(values_only=True) if r and r[0]]
     progress = api.get("/units/AG/progress", params={"year": 2025}).json()
     digital = next(i for i in progress["indicators"]
                    if i["indicator"] == "titled_digitally_proficient")
     row = next(r for r in summary if r[1] == "Công dân học tập thành thạo kỹ năng số")
-    assert row[2:4] == (digital["numerator"], digital["denominator"]) == (1, 3)
+    assert row[3:5] == (digital["numerator"], digital["denominator"]) == (1, 3)
 
 
 def test_csv_in_english(feed, api):
@@ -51,9 +60,10 @@ def test_csv_in_english(feed, api):
     start = rows.index(["[adults_titled]"])
     block = rows[start:rows.index([], start)]
     assert block[1] == ["LEARNING CITIZEN PROGRAMME: RESULTS FOR 2025"]
-    assert block[4] == ["No.", "Unit", "Achieved", "Population", "Share (%)", "Target (%)",
-                        "Target year", "Still needed"]
-    assert block[5] == ["1", "AG.LX", "1", "1", "100.0", "40.0", "2025", "0"]
-    assert block[-1] == ["", "Total", "1", "1", "100.0", "40.0", "2025", "0"]
+    assert block[4] == export.WORDS["en"]["columns"]
+    assert block[5] == ["1", "AG.LX", "AG.LX", "1", "1", "100.0", "40.0", "40.0", "2025", "0",
+                        "Reached"]
+    assert block[-1] == ["", "Total", "", "1", "1", "100.0", "40.0", "40.0", "2025", "0",
+                         "Reached"]
     assert api.get("/units/AG/report.csv", params={"year": 2025, "lang": "fr"}).status_code \
         == 400

@@ -87,6 +87,17 @@ def test_rebuild_finds_no_drift_then_restores_emptied_tables(system, feed, api, 
     registry.post("/learning-activities", {"person_id": people[7]["id"], "kind": "briefing",
                                            "title": "Quán triệt mô hình",
                                            "started_on": "2025-02-01"})
+    for p in people[1:3]:  # trained: their titles count as digitally skilled
+        registry.post("/learning-activities", {"person_id": p["id"],
+                                               "kind": "digital_skills_basic",
+                                               "title": "Kỹ năng số cơ bản",
+                                               "started_on": "2025-02-01",
+                                               "ended_on": "2025-03-01"})
+    clan = registry.group("clan", unit="AG.MB")
+    registry.join(people[9], clan, joined_on="2024-01-01")
+    registry.post(f"/groups/{clan['id']}/titles", {
+        "year": 2025, "decision_number": "15/QĐ-UBND", "decision_date": "2025-12-01",
+        "issued_by": "UBND xã Mỹ Hòa Hưng"})
     assert wait_until_published(engines["registry"], timeout=15)
 
     # the titles: what assessment holds (stand-in's list) and what it announced (events)
@@ -116,19 +127,28 @@ def test_rebuild_finds_no_drift_then_restores_emptied_tables(system, feed, api, 
                                        "AND metric = 'members_briefed'"))
             families = conn.scalar(text("SELECT n FROM tallies WHERE unit_code = 'AG' "
                                         "AND metric = 'recognised:family' AND key = 2025"))
+            clans = conn.scalar(text("SELECT n FROM tallies WHERE unit_code = 'AG' "
+                                     "AND metric = 'recognised:clan' AND key = 2025"))
         lag = api.get("/lag").json()
         return (titled == 4 and staff == 3 and members == 1 and families == 1
-                and lag["waiting"] == 0)
+                and clans == 1 and lag["waiting"] == 0)
     feed.wait_for(settled, timeout=20, message="every event applied")
     before = figures(api)
     ag = before[("AG", 2025)]
     assert ag["people"] == 12 and ag["titled"] == 4
     assert ag["unit_staff_titled"][1] == 3 and ag["briefed_members"] == (1, 3, 2)
     assert ag["families_recognised"] == (1, 1, 0)
+    assert ag["clans_recognised"] == (1, 1, 0)          # recorded from its decision
     assert ag["learning_units_recognised"] == (0, 1, 1)
+    assert ag["unit_name"] == "Tỉnh An Giang"
+    assert ag["association"]["commune_association"] == 1
+    assert ag["adults_in_recognised_groups"] == 4 + 1   # the family's and the clan's
+    assert ag["titled_with_digital_skills"][0] == 1     # people[1]: trained, basic, 2025
 
     snapshot = rebuild.fetch(reporting_config)
     assert len(snapshot.people) == 12 and len(snapshot.recognitions) == 8
+    assert len(snapshot.units) == 3 and len(snapshot.bodies) == 1
+    assert len(snapshot.group_titles) == 1
     assert rebuild.apply(engines["reporting"], snapshot, reporting_config) == {}
     assert figures(api) == before
 
@@ -142,15 +162,17 @@ def test_rebuild_finds_no_drift_then_restores_emptied_tables(system, feed, api, 
     assert figures(api) == before
 
     with engines["reporting"].begin() as conn:
-        conn.execute(text("TRUNCATE people, memberships, briefings, groups, recognition_facts, "
-                          "group_titles, tallies, tally_days, unit_paths, target_status"))
+        conn.execute(text("TRUNCATE people, memberships, briefings, trainings, groups, "
+                          "recognition_facts, group_titles, tallies, tally_days, unit_paths, "
+                          "target_status, unit_names, association_bodies"))
     assert api.get("/units/AG/progress", params={"year": 2025}).status_code == 404
     # the command, as an operator runs it: its config from the environment
     monkeypatch.setenv("AMQP_URI", reporting_config["AMQP_URI"])
     monkeypatch.setenv("REPORTING_DATABASE_URL", reporting_config["DATABASE_URL"])
     assert rebuild.main([]) == 0
     out = capsys.readouterr().out
-    assert "Fetched 12 people, 7 memberships, 1 activities, 8 titles, 1 group titles" in out
+    assert ("Fetched 12 people, 8 memberships, 3 activities, 8 titles, 1 group titles "
+            "computed and 1 recorded, 3 units, 1 association bodies") in out
     assert "Corrected" in out and "net change per metric:" in out and "titled +" in out
     assert figures(api) == before
     series = api.get("/units/AG/series", params={"year": 2025}).json()

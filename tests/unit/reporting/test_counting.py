@@ -28,8 +28,11 @@ def test_roles_groups_and_briefing():
     assert staff[("staff", 0)] == 1 and ("grouped", 1985) not in staff
 
 
+TRAINED = frozenset({("digital_skills_basic", True)})
+
+
 def test_titles_count_by_year_with_digital_skills_adulthood_and_staff():
-    p = person(birth_year=2007, roles=frozenset({"unit_staff"}),
+    p = person(birth_year=2007, roles=frozenset({"unit_staff"}), trainings=TRAINED,
                titles=((2024, "none"), (2025, "proficient")))
     counts = domain.person_tallies(p)
     assert counts[("titled", 2024)] == 1 and counts[("titled", 2025)] == 1
@@ -41,7 +44,7 @@ def test_titles_count_by_year_with_digital_skills_adulthood_and_staff():
 
 
 def test_a_title_of_someone_not_registered_yet_counts_as_a_title_only():
-    stub = PersonState(titles=((2025, "basic"),))
+    stub = PersonState(titles=((2025, "basic"),), trainings=TRAINED)
     assert domain.person_tallies(stub) == {("titled", 2025): 1, ("titled_digital", 2025): 1}
 
 
@@ -50,19 +53,25 @@ def test_a_removed_person_counts_for_nothing():
 
 
 def test_every_numerator_is_within_its_denominator():
-    people = [person(birth_year=by, roles=frozenset(r), group_kinds=frozenset(g), briefed=b,
-                     titles=t)
+    people = [(person(birth_year=by, roles=frozenset(r), group_kinds=frozenset(g), briefed=b,
+                      titles=t), rec, tr)
               for by in (1960, 2008, 2012) for r in ((), ("association_official",),
                                                       ("unit_staff",))
               for g in ((), ("community",), ("learning_unit",)) for b in (False, True)
-              for t in ((), ((2025, "none"),), ((2025, "proficient"), (2026, "basic")))]
+              for t in ((), ((2025, "none"),), ((2025, "proficient"), (2026, "basic")))
+              for rec in (frozenset(), frozenset({2025}))
+              for tr in (frozenset(), TRAINED)]
+    people = [PersonState(**{**p.__dict__, "recognised_years": rec, "trainings": tr})
+              for p, rec, tr in people]
     people.append(PersonState(titles=((2025, "basic"),)))
     totals = Counter()
     for p in people:
         totals.update(domain.person_tallies(p))
     for year in (2025, 2026):
-        for indicator, (num, den) in domain.figures(totals, year).items():
-            assert num <= den, (indicator, year)
+        for rule in ("all_adults", "adults_in_groups", "adults_in_recognised_groups"):
+            for indicator, (num, den) in domain.figures(totals, year,
+                                                        population=rule).items():
+                assert num <= den, (indicator, year, rule)
 
 
 def test_a_move_nets_to_zero_at_the_shared_ancestors():

@@ -10,26 +10,35 @@ from services.reporting import export
 from services.reporting.service import ReportingService
 
 
-def row(unit, num, den, target=0.4):
+def row(unit, num, den, target=0.4, name=None, status=None):
     share = num / den if den else None
     gap = None if not den else max(0, -(-int(round(target * den * 1e6)) // 1_000_000) - num)
-    return {"unit_code": unit, "numerator": num, "denominator": den, "share": share,
-            "target": target, "gap": gap}
+    return {"unit_code": unit, "unit_name": name or unit, "numerator": num,
+            "denominator": den, "share": share, "target": target, "milestone": target,
+            "gap": gap, "status": status}
 
 
-FOUND = {i: (row("AG", 3, 10), [row("AG.MB", 0, 4), row("AG.LX", 3, 6)]) for i in INDICATORS}
+FOUND = {i: (row("AG", 3, 10, status="behind"),
+             [row("AG.MB", 0, 4, name="Xã Mỹ Hòa Hưng", status="behind"),
+              row("AG.LX", 3, 6, name="Phường Long Xuyên", status="reached")])
+         for i in INDICATORS}
 
 
-def test_a_sheet_per_indicator_children_in_code_order_with_a_total():
-    sheets = export.report_sheets(FOUND, "AG", 2025, "vi")
-    assert [s["name"] for s in sheets] == ["Tổng hợp", *INDICATORS]
+def test_a_sheet_per_indicator_children_by_name_with_a_total():
+    sheets = export.report_sheets(FOUND, "AG", 2025, "vi", unit_name="Tỉnh An Giang")
+    assert [s["name"] for s in sheets][:3] == ["Tổng hợp", "Quán triệt",
+                                               "Người lớn đạt danh hiệu"]
     adults = sheets[2]
+    assert adults["title"][1] == "Đơn vị báo cáo: Tỉnh An Giang (AG)"
     assert adults["title"][-1] == "Chỉ số: Người lớn đạt danh hiệu Công dân học tập"
-    assert adults["rows"] == [[1, "AG.LX", 3, 6, 50.0, 40.0, 2025, 0],
-                              [2, "AG.MB", 0, 4, 0.0, 40.0, 2025, 2]]
-    assert adults["total"] == ["", "Tổng cộng", 3, 10, 30.0, 40.0, 2025, 1]
-    assert sheets[0]["rows"][1][1:4] == ["Người lớn đạt danh hiệu Công dân học tập", 3, 10]
-    assert export.report_sheets(FOUND, "AG", 2027, "en")[1]["rows"][0][6] == 2030
+    assert adults["rows"] == [
+        [1, "Phường Long Xuyên", "AG.LX", 3, 6, 50.0, 40.0, 40.0, 2025, 0, "Đạt"],
+        [2, "Xã Mỹ Hòa Hưng", "AG.MB", 0, 4, 0.0, 40.0, 40.0, 2025, 2, "Chậm tiến độ"]]
+    assert adults["total"] == ["", "Tổng cộng", "", 3, 10, 30.0, 40.0, 40.0, 2025, 1,
+                               "Chậm tiến độ"]
+    assert sheets[0]["rows"][1][1] == "Người lớn đạt danh hiệu Công dân học tập"
+    assert sheets[0]["columns"].count("Chỉ số") == 1  # the indicator, not "Chỉ tiêu"
+    assert export.report_sheets(FOUND, "AG", 2027, "en")[1]["rows"][0][8] == 2030
 
 
 def test_xlsx_and_csv_hold_the_same_rows():
@@ -37,11 +46,10 @@ def test_xlsx_and_csv_hold_the_same_rows():
     book = load_workbook(io.BytesIO(export.to_xlsx(sheets)))
     assert book.sheetnames == ["Summary", *INDICATORS]
     values = [r for r in book["clans_recognised"].iter_rows(values_only=True)]
-    assert (None, "Total", 3, 10, 30.0, 40.0, 2025, 1) in values
+    assert (None, "Total", None, 3, 10, 30.0, 40.0, 40.0, 2025, 1, "Behind") in values
     rows = list(csv.reader(io.StringIO(export.to_csv(sheets).decode("utf-8-sig"))))
-    assert ["", "Total", "3", "10", "30.0", "40.0", "2025", "1"] in rows
-    assert rows.count(["No.", "Unit", "Achieved", "Population", "Share (%)", "Target (%)",
-                       "Target year", "Still needed"]) == len(INDICATORS)
+    assert ["", "Total", "", "3", "10", "30.0", "40.0", "40.0", "2025", "1", "Behind"] in rows
+    assert rows.count(export.WORDS["en"]["columns"]) == len(INDICATORS)
 
 
 def test_every_route_is_documented_and_every_documented_route_served():
@@ -50,3 +58,17 @@ def test_every_route_is_documented_and_every_documented_route_served():
     progress = document["paths"]["/units/{unit_code}/progress"]["get"]
     assert {p["in"] for p in progress["parameters"]} == {"path", "query"}
     assert "404" in progress["responses"] and "400" in progress["responses"]
+
+
+def test_nameko_run_finds_one_service_in_the_module():
+    """`nameko run services.reporting.service` starts every class of the module that has
+    entrypoints: the handler mixins must not be module attributes."""
+    import inspect
+
+    from services.reporting import service
+
+    def has_entrypoints(cls):
+        return any(getattr(getattr(cls, name, None), "nameko_entrypoints", None)
+                   for name in dir(cls))
+    assert [name for name, value in vars(service).items()
+            if inspect.isclass(value) and has_entrypoints(value)] == ["ReportingService"]
