@@ -153,6 +153,9 @@ PERMISSIONS = {
         ("GET", "/groups/<uuid:group_id>"): REVIEWERS,
         ("PATCH", "/groups/<uuid:group_id>"): STAFF,
         ("DELETE", "/groups/<uuid:group_id>"): STAFF,
+        ("POST", "/groups/<uuid:group_id>/titles"): STAFF,
+        ("GET", "/groups/<uuid:group_id>/titles"): REVIEWERS,
+        ("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>"): STAFF,
         ("POST", "/memberships"): STAFF,
         ("GET", "/memberships"): EVERYONE,
         ("GET", "/memberships/<uuid:membership_id>"): EVERYONE,
@@ -175,6 +178,7 @@ PERMISSIONS = {
         ("DELETE", "/learning-activities/<uuid:activity_id>"): STAFF,
         # an import may touch any unit of the file: province-wide callers only (README)
         ("POST", "/imports"): PROVINCE,
+        ("POST", "/imports/groups"): PROVINCE,
         ("GET", "/imports"): PROVINCE,
         ("GET", "/imports/<uuid:import_id>"): PROVINCE,
         ("GET", "/imports/<uuid:import_id>/errors"): PROVINCE,
@@ -206,6 +210,8 @@ PERMISSIONS = {
         ("GET", "/units/<string:unit_code>/series"): REVIEWERS,
         ("GET", "/units/<string:unit_code>/report.csv"): REVIEWERS,
         ("GET", "/units/<string:unit_code>/report.xlsx"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/review"): REVIEWERS,
+        ("GET", "/units/<string:unit_code>/review-report.xlsx"): REVIEWERS,
         ("GET", "/lag"): PROVINCE,
     },
     "notifications": {

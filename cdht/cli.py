@@ -4,6 +4,7 @@
     cdht db downgrade SERVICE REVISION                 cdht db revision SERVICE -m MSG
     cdht seed demo [--people N] [--seed S] [--year Y]  demo data into the running system
     cdht import people FILE [--dry-run] [--errors REPORT]
+    cdht import groups FILE [--dry-run] [--errors REPORT]
     cdht close-year YEAR --unit CODE                   decide every open submission and group
     cdht rebuild reporting [--dry-run]                 recompute the projections, print drift
     cdht report export --unit CODE --year Y --out FILE the annual report (xlsx or csv)
@@ -238,6 +239,28 @@ def import_people(
 
     from services.registry.imports import cli_import_people
     return cli_import_people(SimpleNamespace(file=file, dry_run=dry_run, errors=errors,
+                                             show_errors=show_errors, chunk_rows=chunk_rows))
+
+
+@import_app.command("groups")
+def import_groups(
+        file: Annotated[str, typer.Argument(help="a .csv (UTF-8, comma or semicolon) or .xlsx, "
+                                                 "one row per member")],
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="check every row and count what would change; write nothing")]
+        = False,
+        errors: Annotated[str | None, typer.Option(
+            metavar="REPORT", help="also write the error report to REPORT (.csv or .xlsx)")]
+        = None,
+        show_errors: Annotated[int, typer.Option(help="how many errors to print")] = 20,
+        chunk_rows: Annotated[int, typer.Option(hidden=True)] = 5000):
+    """Bulk-import groups (families, clans, communities, learning units), their members (people
+    already registered) and their titles from paper decisions into the registry database.
+    Exit 0 when imported (bad rows go to the report), 2 when the file cannot be imported."""
+    from types import SimpleNamespace
+
+    from services.registry.group_imports import cli_import_groups
+    return cli_import_groups(SimpleNamespace(file=file, dry_run=dry_run, errors=errors,
                                              show_errors=show_errors, chunk_rows=chunk_rows))
 
 

@@ -69,7 +69,7 @@ def _nfc(text):
 # ---------------------------------------------------------------------------------------------
 
 IMPORT_HEADERS = tuple(_nfc(h) for h in (
-    "Số CCCD",          # national_id: 12 digits
+    "Số định danh cá nhân",  # national_id: 12 digits ("Số CCCD" in older files)
     "Họ và tên",        # full_name
     "Giới tính",        # gender: GENDER_LABELS
     "Ngày sinh",        # birth_date: dd/mm/yyyy
@@ -1530,7 +1530,14 @@ def _parse_args(argv):
     ap.add_argument("--native-dates", action="store_true",
                     help="XLSX: birth dates as date cells instead of dd/mm/yyyy text")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
+    ap.add_argument("--profile", choices=("merged", "pre-merger"), default="merged",
+                    help="merged: today's province (102 commune-level units); pre-merger: An "
+                         "Giang before 1 July 2025 with its groups' titles (generator_profiles)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="pre-merger: share of the real province's size (e.g. 0.01)")
     args = ap.parse_args(argv)
+    if not 0 < args.scale <= 1:
+        ap.error("--scale must be above 0 and at most 1")
     if args.people < 0:
         ap.error("--people must be >= 0")
     if not 0 <= args.bad_fraction <= 1:
@@ -1542,6 +1549,9 @@ def _parse_args(argv):
 
 def main(argv=None):
     args = _parse_args(argv)
+    if args.profile == "pre-merger":
+        from services.registry.generator_profiles import generate_pre_merger, print_summary
+        return print_summary(generate_pre_merger(args.out, args.seed, args.scale), args.out)
     m = generate(args.out, args.people, args.seed, args.format, args.bad_fraction,
                  args.structure_format, not args.no_history, args.reference_date,
                  args.native_dates, args.quiet)

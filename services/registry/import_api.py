@@ -35,9 +35,10 @@ from cdht.db import Database, make_engine
 from cdht.openapi import Route
 from cdht.redact import redact
 from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, correlation_id, json_response
-from services.registry import importing
+from services.registry import group_importing, importing
 from services.registry.import_models import ImportJob
 from services.registry.models import PersonalDataAudit, Unit
+from services.registry.group_imports import GroupImporter
 from services.registry.imports import Importer, error_rows, job_status
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,9 @@ class ImportRunner(DependencyProvider):
         return self
 
     # -- used by the endpoints -------------------------------------------------------------
-    def importer(self):
-        return Importer(self.sessions, on_commit=self._wake_relay, pause=self._pause)
+    def importer(self, kind="people"):
+        cls = GroupImporter if kind == "groups" else Importer
+        return cls(self.sessions, on_commit=self._wake_relay, pause=self._pause)
 
     def _pause(self):
         eventlet.sleep(0)  # let the hub run: heartbeats, HTTP, other workers
@@ -123,9 +125,9 @@ class ImportRunner(DependencyProvider):
             raise
         return path, size
 
-    def submit(self, job_id, path, layout, filename, correlation, caller=None):
+    def submit(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
         self.running[job_id] = self.container.spawn_managed_thread(
-            partial(self._run, job_id, path, layout, filename, correlation, caller),
+            partial(self._run, job_id, path, layout, filename, correlation, caller, kind),
             identifier=f"import-{job_id}")
 
     def audit(self, job_id, layout, caller, correlation):
@@ -134,14 +136,15 @@ class ImportRunner(DependencyProvider):
         its committed chunks stay)."""
         with self.sessions.begin() as session:
             job = session.get(ImportJob, job_id)
-            changed = (job.registered + job.updated + job.moved) if job else 0
+            changed = ((job.members_joined if job.kind == "groups" else
+                        job.registered + job.updated + job.moved) if job else 0)
             session.add(PersonalDataAudit(
                 actor=caller.subject, actor_role=caller.role, action="import", person_id=None,
                 import_id=job_id, fields=sorted(set(layout.fields)), people=changed,
                 correlation_id=correlation))
 
-    def _run(self, job_id, path, layout, filename, correlation, caller=None):
-        importer = self.importer()
+    def _run(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
+        importer = self.importer(kind)
         try:
             with self.slots:
                 if self.stopping:
@@ -239,7 +242,12 @@ class _Counts(Schema):
     moved = fields.Integer()
     unchanged = fields.Integer()
     errors = fields.Integer(metadata={"description": "lines of the error report"})
-    events = fields.Integer(metadata={"description": "people_imported events written"})
+    events = fields.Integer(metadata={"description": "events written (people_imported; or "
+                                                     "groups_imported, group_titles_recorded)"})
+    members_joined = fields.Integer(metadata={"description": "groups imports: memberships "
+                                                             "opened"})
+    titles_recorded = fields.Integer(metadata={"description": "groups imports: titles recorded "
+                                                              "or corrected"})
 
 
 class _FileProblem(Schema):
@@ -250,6 +258,7 @@ class _FileProblem(Schema):
 
 class ImportStatusSchema(Schema):
     import_id = fields.UUID()
+    kind = fields.String(validate=validate.OneOf(("people", "groups")))
     status = fields.String(validate=validate.OneOf(("queued", "running", "done", "failed")))
     filename = fields.String()
     format = fields.String(allow_none=True)
@@ -310,6 +319,16 @@ IMPORT_ROUTES = (
                       "The rows are then imported in the background: follow GET "
                       "/imports/{import_id}.",
           extra={"requestBody": _UPLOAD}),
+    Route("POST", "/imports/groups",
+          "Import groups, their members and their titles (CSV or XLSX, a row per member)",
+          body=ImportUploadQuery, query=ImportUploadQuery, response=ImportAcceptedSchema,
+          status=202, errors=(413,), tag="imports",
+          description="Columns: Mã nhóm, Loại nhóm, Tên nhóm, Mã đơn vị, Số định danh cá nhân "
+                      "(a registered person), Vai trò trong nhóm, and optionally Cấp, Ngày tham "
+                      "gia, Năm công nhận, Số quyết định, Ngày quyết định, Cơ quan công nhận. "
+                      "Groups are keyed by (kind, code); an import adds and updates, it never "
+                      "ends a membership. Follow GET /imports/{import_id}.",
+          extra={"requestBody": _UPLOAD}),
     Route("GET", "/imports", "The latest imports", query=ImportListQuery,
           response=ImportListSchema, tag="imports"),
     Route("GET", "/imports/<uuid:import_id>", "An import's status, progress and counts",
@@ -341,6 +360,13 @@ class ImportEndpoints:
 
     @api("POST", "/imports")
     def start_import(self, request):
+        return self._start_import(request, "people")
+
+    @api("POST", "/imports/groups")
+    def start_group_import(self, request):
+        return self._start_import(request, "groups")
+
+    def _start_import(self, request, kind):
         self._province_wide(request)
         runner = self.imports
         if request.content_length is not None and request.content_length > runner.max_bytes:
@@ -362,7 +388,8 @@ class ImportEndpoints:
         path, size = runner.save(stream)
         try:
             try:
-                layout = importing.inspect(path, pause=lambda: eventlet.sleep(0))
+                read = group_importing.inspect if kind == "groups" else importing.inspect
+                layout = read(path, pause=lambda: eventlet.sleep(0))
             except importing.ImportFileError as exc:
                 raise _file_error(exc) from None
             declared = ("xlsx" if mimetype in XLSX_TYPES else
@@ -372,12 +399,12 @@ class ImportEndpoints:
                                     f"{layout.format}",
                                {"file": [f"the file is {layout.format}, not {declared}"]})
             correlation = correlation_id(request)
-            job_id = runner.importer().create_job(filename, size_bytes=size, layout=layout,
-                                                  correlation_id=correlation)
+            job_id = runner.importer(kind).create_job(filename, size_bytes=size, layout=layout,
+                                                      correlation_id=correlation)
         except BaseException:
             os.unlink(path)
             raise
-        runner.submit(job_id, path, layout, filename, correlation, caller_of(request))
+        runner.submit(job_id, path, layout, filename, correlation, caller_of(request), kind)
         return json_response(
             {"import_id": job_id, "status": "queued", "filename": filename,
              "format": layout.format, "rows_estimate": layout.total_estimate,

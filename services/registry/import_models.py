@@ -40,6 +40,9 @@ class ImportJob(Base):
     unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
     error_count: Mapped[int] = mapped_column(Integer, server_default="0")
     events: Mapped[int] = mapped_column(Integer, server_default="0")
+    # groups imports only: memberships opened and titles recorded
+    members_joined: Mapped[int] = mapped_column(Integer, server_default="0")
+    titles_recorded: Mapped[int] = mapped_column(Integer, server_default="0")
     # the file's layout as found: header row, column per field, ignored columns
     layout: Mapped[dict | None] = mapped_column(JSONB)
     # a failure of the file as a whole: {"code", "reason_vi", "reason_en"}

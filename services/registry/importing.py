@@ -7,8 +7,8 @@ written in the file, and a reason in Vietnamese and in English. National ID numb
 repeated in a reason.
 
 The layout (see services/registry/generator.py, which writes it):
-    [STT,] Số CCCD, Họ và tên, Giới tính, Ngày sinh, Dân tộc, Số điện thoại, Email,
-    Mã đơn vị, Đối tượng, Vai trò
+    [STT,] Số định danh cá nhân (or the older Số CCCD), Họ và tên, Giới tính, Ngày sinh,
+    Dân tộc, Số điện thoại, Email, Mã đơn vị, Đối tượng, Vai trò
 in any order, with or without diacritics, any case, or the English field names.
 """
 import codecs
@@ -33,7 +33,7 @@ REQUIRED = ("national_id", "full_name", "gender", "birth_date", "unit_code", "ta
 GENDERS = ("male", "female", "other")
 
 _VI_HEADERS = {
-    "national_id": "Số CCCD", "full_name": "Họ và tên", "gender": "Giới tính",
+    "national_id": "Số định danh cá nhân", "full_name": "Họ và tên", "gender": "Giới tính",
     "birth_date": "Ngày sinh", "ethnicity": "Dân tộc", "phone": "Số điện thoại",
     "email": "Email", "unit_code": "Mã đơn vị", "target_group": "Đối tượng", "roles": "Vai trò",
 }
@@ -111,9 +111,22 @@ def _header_index():
 HEADER_INDEX = _header_index()
 
 
-def header_label(name):
-    """How the layout writes a field's header ("Số CCCD (national_id)")."""
-    return f"{_VI_HEADERS[name]} ({name})"
+def header_label(name, vi_headers=None):
+    """How the layout writes a field's header ("Số định danh cá nhân (national_id)")."""
+    return f"{(vi_headers or _VI_HEADERS)[name]} ({name})"
+
+
+@dataclass(frozen=True)
+class HeaderSpec:
+    """Which headers a layout understands (folded header -> field), which fields it
+    requires, and how it names them in Vietnamese: the people layout's below, the groups
+    layout's in group_importing.py."""
+    index: dict
+    required: tuple
+    vi_headers: dict
+
+
+PEOPLE = HeaderSpec(HEADER_INDEX, REQUIRED, _VI_HEADERS)
 
 
 def _value_index(labels, extra=()):
@@ -137,15 +150,16 @@ _ROLE_INDEX = _value_index(ROLE_LABELS)
 MESSAGES = {
     # code: (Vietnamese, English); {placeholders} are filled from RowError.params
     "required": ("Không được để trống", "must not be empty"),
-    "national_id.format": ("Số CCCD phải gồm đúng 12 chữ số", "must be exactly 12 digits"),
+    "national_id.format": ("Số định danh cá nhân phải gồm đúng 12 chữ số",
+                           "must be exactly 12 digits"),
     "national_id.province": ("Ba chữ số đầu phải là mã tỉnh từ 001 đến 096",
                              "first three digits must be a province code from 001 to 096"),
     "national_id.birth_year": ("Chữ số thứ 4–6 không khớp với năm sinh",
                                "digits 4-6 do not match the birth year"),
     "national_id.gender": ("Chữ số thứ 4 không khớp với giới tính",
                            "digit 4 does not match the gender"),
-    "national_id.invalid": ("Số CCCD không hợp lệ", "{detail}"),
-    "national_id.duplicate": ("Số CCCD trùng với dòng {first_row} trong tệp",
+    "national_id.invalid": ("Số định danh cá nhân không hợp lệ", "{detail}"),
+    "national_id.duplicate": ("Số định danh cá nhân trùng với dòng {first_row} trong tệp",
                               "same national ID as row {first_row} of the file"),
     "full_name.too_long": ("Họ và tên dài quá {max} ký tự", "longer than {max} characters"),
     "full_name.invalid": ("Họ và tên phải có chữ cái và không được có chữ số",
@@ -261,7 +275,7 @@ def _cell_text(value):
     return str(value).strip()
 
 
-def map_headers(cells):
+def map_headers(cells, spec=PEOPLE):
     """(fields, ignored, duplicates) for one candidate header row."""
     fields, ignored, duplicates = {}, [], []
     for position, cell in enumerate(cells):
@@ -269,7 +283,7 @@ def map_headers(cells):
         if not text:
             continue
         key = fold(text)
-        name = HEADER_INDEX.get(key)
+        name = spec.index.get(key)
         if name is None:
             if key not in _IGNORED_HEADERS:
                 ignored.append(text)
@@ -280,32 +294,33 @@ def map_headers(cells):
     return fields, ignored, duplicates
 
 
-def _find_header(candidates):
+def _find_header(candidates, spec=PEOPLE):
     """The first of ``candidates`` (row number, cells) that names every required column."""
     best = None
     for row_number, cells in candidates:
         if not any(_cell_text(c) for c in cells):
             continue
-        fields, ignored, duplicates = map_headers(cells)
+        fields, ignored, duplicates = map_headers(cells, spec)
         if duplicates:
             raise ImportFileError(
                 "duplicate_columns", "Cột bị lặp: " + ", ".join(duplicates),
                 "columns appear more than once: " + ", ".join(duplicates), duplicates)
-        if all(name in fields for name in REQUIRED):
+        if all(name in fields for name in spec.required):
             return row_number, [_cell_text(c) for c in cells], fields, ignored
         if best is None or len(fields) > len(best[1]):
             best = (row_number, fields, cells)
     if best is None:
         raise ImportFileError("empty", "Tệp rỗng", "the file is empty")
-    missing = [name for name in REQUIRED if name not in best[1]]
+    missing = [name for name in spec.required if name not in best[1]]
     found = [_cell_text(c) for c in best[2] if _cell_text(c)]
     raise ImportFileError(
         "missing_columns",
-        "Thiếu cột bắt buộc: " + ", ".join(_VI_HEADERS[m] for m in missing) +
+        "Thiếu cột bắt buộc: " + ", ".join(spec.vi_headers[m] for m in missing) +
         ". Các cột trong tệp: " + ", ".join(found),
-        "missing required columns: " + ", ".join(header_label(m) for m in missing) +
+        "missing required columns: " +
+        ", ".join(header_label(m, spec.vi_headers) for m in missing) +
         "; columns found: " + ", ".join(found),
-        [header_label(m) for m in missing])
+        [header_label(m, spec.vi_headers) for m in missing])
 
 
 def _csv_text_head(path):
@@ -353,7 +368,7 @@ def check_utf8_and_count_lines(path, pause=None):
     return lines
 
 
-def inspect(path, pause=None):
+def inspect(path, pause=None, spec=PEOPLE):
     """Open ``path``, check it is a CSV or XLSX file with the required headers; Layout.
 
     Raises ImportFileError for an empty file, a file that is neither format, a CSV that is
@@ -363,13 +378,13 @@ def inspect(path, pause=None):
         head = fh.read(_SNIFF_BYTES)
     fmt = sniff_format(head)
     if fmt == "xlsx":
-        layout = _inspect_xlsx(path)
+        layout = _inspect_xlsx(path, spec)
     else:
         text = _csv_text_head(path)
         delimiter = _delimiter(text)
         lines = text.splitlines()[:HEADER_SEARCH_ROWS]
         candidates = enumerate(csv.reader(lines, delimiter=delimiter), start=1)
-        header_row, columns, fields, ignored = _find_header(candidates)
+        header_row, columns, fields, ignored = _find_header(candidates, spec)
         total_lines = check_utf8_and_count_lines(path, pause)
         layout = Layout("csv", header_row, columns, fields, ignored, delimiter=delimiter,
                         total_estimate=max(0, total_lines - header_row))
@@ -409,14 +424,14 @@ def _open_workbook(path):
     return _Workbook(path)
 
 
-def _inspect_xlsx(path):
+def _inspect_xlsx(path, spec=PEOPLE):
     workbook = _open_workbook(path)
     try:
         first_error = None
         for sheet in workbook.book.worksheets:
             rows = sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)
             try:
-                header_row, columns, fields, ignored = _find_header(enumerate(rows, start=1))
+                header_row, columns, fields, ignored = _find_header(enumerate(rows, start=1), spec)
             except ImportFileError as exc:
                 first_error = first_error or exc
                 continue

@@ -73,6 +73,8 @@ class Summary:
     unchanged: int = 0
     error_count: int = 0
     events: int = 0
+    members_joined: int = 0      # groups imports only
+    titles_recorded: int = 0     # groups imports only
     seconds: float = 0.0
     failure: dict | None = None
     layout: dict | None = None
@@ -272,11 +274,24 @@ class Importer:
         self._stats = None  # (people rows at the last ANALYZE, rows this import had inserted)
 
     # -- jobs ------------------------------------------------------------------------------
+    kind = "people"
+
+    @staticmethod
+    def summary_lines(summary):
+        """What the command line prints of the counts, beside rows, errors and events."""
+        return (("registered", summary.registered), ("updated", summary.updated),
+                ("moved", summary.moved), ("unchanged", summary.unchanged))
+
+    def inspect(self, path):
+        """The file's Layout under this importer's headers (ImportFileError if it has none)."""
+        return importing.inspect(path, pause=self.pause)
+
     def create_job(self, filename, *, size_bytes=None, layout=None, correlation_id=None):
         job_id = uuid.uuid4()
         with self._transaction() as session:
             session.add(ImportJob(
-                id=job_id, source_filename=(filename or "upload")[:255], status="queued",
+                id=job_id, kind=self.kind, source_filename=(filename or "upload")[:255],
+                status="queued",
                 size_bytes=size_bytes, format=layout.format if layout else None,
                 layout=layout_dict(layout) if layout else None,
                 rows_total=layout.total_estimate if layout else None,
@@ -347,7 +362,7 @@ class Importer:
         summary.status = "running"
         try:
             if layout is None:
-                layout = importing.inspect(path, pause=self.pause)
+                layout = self.inspect(path)
             summary.format = layout.format
             summary.layout = layout_dict(layout)
             summary.rows_total = layout.total_estimate
@@ -493,13 +508,16 @@ def job_status(job):
     elif total:
         percent = round(min(100.0, 100.0 * job.rows_read / total), 1)
     return {
-        "import_id": job.id, "status": job.status, "filename": job.source_filename,
+        "import_id": job.id, "kind": job.kind, "status": job.status,
+        "filename": job.source_filename,
         "format": job.format,
         "progress": {"rows_read": job.rows_read, "rows_total": total, "percent": percent},
         "counts": {"total": job.rows_read, "good": job.good, "bad": job.bad,
                    "registered": job.registered, "updated": job.updated, "moved": job.moved,
                    "unchanged": job.unchanged, "errors": job.error_count,
-                   "events": job.events},
+                   "events": job.events,
+                   **({"members_joined": job.members_joined,
+                       "titles_recorded": job.titles_recorded} if job.kind == "groups" else {})},
         "layout": job.layout, "failure": job.failure,
         "created_at": job.created_at, "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -520,7 +538,7 @@ def error_rows(session, import_id, *, offset=None, limit=None, batch=5000):
 
 
 # -- the command line: python -m cdht import people FILE [--dry-run] ----------------------------
-def cli_import_people(args, database_url=None, console=None):
+def cli_import_people(args, database_url=None, console=None, importer_class=None):
     """Run an import against the registry database of ``services/registry/config.yaml``,
     with a progress bar; print a summary. Exit status: 0 imported (bad rows are in the
     report), 2 the file can't be imported at all, 1 anything else."""
@@ -545,8 +563,8 @@ def cli_import_people(args, database_url=None, console=None):
         return 2
     url = database_url or load_config("registry")["DATABASE_URL"]
     engine = make_engine(url, pool_size=2, max_overflow=0)
-    importer = Importer(sessionmaker(engine, expire_on_commit=False),
-                        chunk_rows=getattr(args, "chunk_rows", CHUNK_ROWS))
+    importer = (importer_class or Importer)(sessionmaker(engine, expire_on_commit=False),
+                                            chunk_rows=getattr(args, "chunk_rows", CHUNK_ROWS))
     name = os.path.basename(args.file)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(),
@@ -579,8 +597,7 @@ def cli_import_people(args, database_url=None, console=None):
             ("import id", summary.import_id or "(dry run: nothing written)"),
             ("format", summary.format), ("rows", summary.rows_read),
             ("good / bad", f"{summary.good} / {summary.bad}"),
-            ("registered", summary.registered), ("updated", summary.updated),
-            ("moved", summary.moved), ("unchanged", summary.unchanged),
+            *importer.summary_lines(summary),
             ("errors reported", summary.error_count),
             ("events" if not args.dry_run else "events (would be)", summary.events),
             ("time", f"{summary.seconds:.1f} s ({rate:,.0f} rows/s)")):

@@ -242,3 +242,25 @@ class PersonalDataAudit(Base):
         Index("ix_personal_data_audit_at", "at"),
         Index("ix_personal_data_audit_actor", "actor", "at"),
     )
+
+
+class GroupTitle(Base):
+    """A group's title as a paper decision records it (granted before CDHT, or outside it):
+    a record of fact, counted by reporting beside the titles assessment computes. At most
+    one per group and year; a record entered by mistake is withdrawn, not deleted."""
+    __tablename__ = "group_titles"
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="ck_group_titles_year"),
+        Index("uq_group_titles_group_year", "group_id", "year", unique=True,
+              postgresql_where="withdrawn_at IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    decision_number: Mapped[str] = mapped_column(String(50))
+    decision_date: Mapped[date] = mapped_column(Date)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    import_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created()
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

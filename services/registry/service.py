@@ -23,7 +23,7 @@ from cdht.web import (
     ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
     load_json, require_scope,
 )
-from services.registry import domain
+from services.registry import domain, exports, group_titles, structure_events as announce
 from services.registry.import_api import ImportEndpoints
 from services.registry.models import (
     AssociationBody, AssociationMember, Group, LearningActivity, Membership, Person,
@@ -406,7 +406,8 @@ ROUTES = (
 )
 
 
-class RegistryService(ImportEndpoints, Observed):
+class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, ImportEndpoints,
+                      Observed):
     """The province's people, groups, association and units: who is counted toward every
     target of the Learning Citizen programme."""
     name = "registry"
@@ -459,7 +460,8 @@ class RegistryService(ImportEndpoints, Observed):
             with _rules():
                 domain.check_unit(data["kind"], parent.kind if parent else None,
                                   data["valid_from"], data["valid_to"], parent_known=known)
-            session.add(Unit(**data))
+            session.add(unit := Unit(**data))
+            announce.unit_changed(session, unit, "created", self.name, correlation_id(request))
         return 201, UnitSchema().dump(data)
 
     @api("GET", "/units")
@@ -519,9 +521,12 @@ class RegistryService(ImportEndpoints, Observed):
                 field = "parent_code" if reparented else "valid_to"
                 raise _invalid({field: ["people are registered under this unit; "
                                         "use POST /units/merge"]}, 409)
+            before = announce.unit_state(unit)
             for key, value in data.items():
                 setattr(unit, key, value)
             unit.updated_at = _now()
+            announce.unit_updated(session, unit, before, reparented, self.name,
+                                  correlation_id(request))
             session.flush()
             return _unit_detail(session, unit)
 
@@ -543,6 +548,7 @@ class RegistryService(ImportEndpoints, Observed):
             if in_use:
                 raise _invalid({"code": ["still has " + ", ".join(in_use) + " under it"]}, 409)
             unit.deleted_at = _now()
+            announce.unit_deleted(session, unit, self.name, correlation_id(request))
             return UnitSchema().dump(unit)
 
     @api("POST", "/units/merge")
@@ -585,15 +591,15 @@ class RegistryService(ImportEndpoints, Observed):
                     domain.check_unit(into["kind"], parent.kind if parent else None,
                                       parent_known=not into["parent_code"] or (
                                           parent is not None and parent.deleted_at is None))
-                session.add(Unit(code=into["code"], name=into["name"], kind=into["kind"],
-                                 parent_code=into["parent_code"], valid_from=effective_on))
-                session.flush()
+                session.add(new := Unit(code=into["code"], name=into["name"], kind=into["kind"],
+                                        parent_code=into["parent_code"], valid_from=effective_on))
+                announce.unit_changed(session, new, "created", self.name, correlation_id(request))
             code, now = into["code"], _now()
             from_paths = [_unit_path(session, c) for c in from_codes]
             for unit in rows:
                 unit.valid_to = domain.closing_date(effective_on)
                 unit.updated_at = now
-            moved = {}
+            moved, body_ids = {}, announce.body_ids_in(session, from_codes)
             for model, key in ((Person, "people"), (Group, "groups"),
                                (AssociationBody, "bodies")):
                 moved[key] = session.execute(
@@ -606,6 +612,8 @@ class RegistryService(ImportEndpoints, Observed):
                 "from_unit_paths": from_paths, "effective_on": effective_on,
                 "people_moved": moved["people"],
             }, producer=self.name, correlation_id=correlation_id(request))
+            announce.merged(session, [u.code for u in rows], body_ids, self.name,
+                            correlation_id(request))
             if moved["people"]:
                 _audit(session, request, "update", None, ["unit_code"], people=moved["people"])
             change = UnitChange(id=envelope.event_id, kind="merge", effective_on=effective_on,
@@ -963,6 +971,7 @@ class RegistryService(ImportEndpoints, Observed):
             body = AssociationBody(id=uuid.uuid4(), **data)
             session.add(body)
             session.flush()
+            announce.body_changed(session, body, "created", self.name, correlation_id(request))
             return 201, BodySchema().dump(body)
 
     @api("GET", "/association/bodies")
@@ -996,10 +1005,12 @@ class RegistryService(ImportEndpoints, Observed):
             if "parent_id" in data:
                 self._check_body_parent(session, body.kind, body.unit_code, data["parent_id"],
                                         body_id=body.id)
+            before = announce.body_state(body)
             for key, value in data.items():
                 setattr(body, key, value)
             body.updated_at = _now()
             session.flush()
+            announce.body_updated(session, body, before, self.name, correlation_id(request))
             return BodySchema().dump(body)
 
     @api("DELETE", "/association/bodies/<uuid:body_id>")
@@ -1017,6 +1028,7 @@ class RegistryService(ImportEndpoints, Observed):
             if busy:
                 raise _invalid({"body_id": ["still has current " + " and ".join(busy)]}, 409)
             body.deleted_at = _now()
+            announce.body_changed(session, body, "removed", self.name, correlation_id(request))
             return BodySchema().dump(body)
 
     @api("POST", "/association/members")

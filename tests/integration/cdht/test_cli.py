@@ -108,12 +108,30 @@ def test_db_commands_name_an_unreachable_database(capsys, monkeypatch):
 def test_import_people_dry_run(capsys, databases, monkeypatch, tmp_path):
     monkeypatch.setenv("REGISTRY_DATABASE_URL", databases["registry"])
     path = tmp_path / "xa.csv"
-    path.write_text("Số CCCD,Họ và tên,Giới tính,Ngày sinh,Mã đơn vị,Đối tượng\n"
+    path.write_text("Số định danh cá nhân,Họ và tên,Giới tính,Ngày sinh,Mã đơn vị,Đối tượng\n"
                     "089085000123,Nguyễn Văn An,Nam,02/04/1985,AG.404,Người dân\n",
                     encoding="utf-8")
     code, out, _ = run(capsys, "import", "people", str(path), "--dry-run")
     assert code == 0
     assert "Dry run of xa.csv" in out and "0 / 1" in out and "Mã đơn vị" in out
+
+
+def test_import_groups_names_what_it_would_do_and_writes_the_report(capsys, databases,
+                                                                   monkeypatch, tmp_path):
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", databases["registry"])
+    path = tmp_path / "nhom.csv"
+    path.write_text("Mã nhóm,Loại nhóm,Tên nhóm,Mã đơn vị,Số định danh cá nhân\n"
+                    "HGD1,Gia đình,Gia đình ông An,AG.404,089085000123\n", encoding="utf-8")
+    report = tmp_path / "loi.xlsx"
+    code, out, _ = run(capsys, "import", "groups", str(path), "--dry-run",
+                       "--errors", str(report))
+    assert code == 0
+    assert "Dry run of nhom.csv" in out and "0 / 1" in out and "members joined" in out
+    assert "Mã đơn vị" in out and "089085000123" not in out and report.exists()
+    bad = tmp_path / "nguoi.csv"
+    bad.write_text("Họ và tên\nAn\n", encoding="utf-8")
+    code, _, err = run(capsys, "import", "groups", str(bad))
+    assert code == 2 and "Mã nhóm" in err
 
 
 def test_close_year_with_nothing_open(capsys, databases, monkeypatch):
@@ -171,7 +189,7 @@ def test_report_export_writes_what_the_api_serves(capsys, figures, databases, mo
                              "--out", str(out))
     assert code == 0, err
     assert out.read_bytes() == served.content
-    assert printed == f"wrote {out} (csv, 10 sheets, {len(served.content):,} bytes)\n"
+    assert printed == f"wrote {out} (csv, 12 sheets, {len(served.content):,} bytes)\n"
     assert "AG.001" in served.content.decode("utf-8-sig")
 
     then = tmp_path / "then.csv"
@@ -182,14 +200,14 @@ def test_report_export_writes_what_the_api_serves(capsys, figures, databases, mo
     assert run(capsys, "report", "export", "--unit", "AG", "--year", "2025", "--format",
                "csv", "--as-of", "2025-05-31", "--out", str(before), "--lang", "en")[0] == 0
     summary = before.read_text(encoding="utf-8-sig").split("\r\n\r\n")[0]
-    assert "Adults holding the Learning Citizen title,0,0," in summary
+    assert "Adults holding the Learning Citizen title,KH-AG,0,0," in summary
 
     book = tmp_path / "bao-cao.xlsx"
     assert run(capsys, "report", "export", "--unit", "AG", "--year", "2025",
                "--out", str(book))[0] == 0
     import openpyxl
     sheets = openpyxl.load_workbook(book, read_only=True).sheetnames
-    assert len(sheets) == 10 and sheets[0] == "Tổng hợp"
+    assert len(sheets) == 12 and sheets[0] == "Tổng hợp"
 
 
 def test_report_export_of_an_unknown_unit_fails_and_writes_nothing(capsys, figures, databases,

@@ -196,8 +196,8 @@ def test_a_generated_xlsx_with_date_cells_yields_the_truth(engines, tmp_path):
 
 
 # -- changes -----------------------------------------------------------------------------------
-HEADER = ["STT", "Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Số điện thoại", "Email",
-          "Mã đơn vị", "Đối tượng", "Vai trò"]
+HEADER = ["STT", "Số định danh cá nhân", "Họ và tên", "Giới tính", "Ngày sinh", "Số điện thoại",
+          "Email", "Mã đơn vị", "Đối tượng", "Vai trò"]
 
 
 def nid(serial, born=date(1985, 4, 2), gender="male"):

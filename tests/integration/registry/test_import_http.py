@@ -17,7 +17,8 @@ from services.registry.domain import national_id_for
 from services.registry.importing import XLSX_MIME
 from services.registry.service import RegistryService
 
-HEADER = ["Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng", "Vai trò"]
+HEADER = ["Số định danh cá nhân", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng",
+          "Vai trò"]
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_upload_status_and_error_report(service, engines):
     assert status["counts"] == {"total": 5, "good": 3, "bad": 2, "registered": 3,
                                 "updated": 0, "moved": 0, "unchanged": 0, "errors": 3,
                                 "events": 1}
-    assert status["layout"]["columns"]["national_id"] == "Số CCCD"
+    assert status["layout"]["columns"]["national_id"] == "Số định danh cá nhân"
     assert count(engines["registry"], "people") == 3
 
     report = service.get(f"/imports/{import_id}/errors", params={"format": "csv"})
@@ -96,9 +97,9 @@ def test_upload_status_and_error_report(service, engines):
     assert "attachment" in report.headers["Content-Disposition"]
     parsed = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert parsed[0] == ["Dòng / Row", "Cột / Column", "Lý do", "Reason"]
-    assert [r[:2] for r in parsed[1:]] == [["4", "Số CCCD"], ["5", "Giới tính"],
+    assert [r[:2] for r in parsed[1:]] == [["4", "Số định danh cá nhân"], ["5", "Giới tính"],
                                            ["5", "Mã đơn vị"]]
-    assert parsed[1][2:] == ["Số CCCD trùng với dòng 2 trong tệp",
+    assert parsed[1][2:] == ["Số định danh cá nhân trùng với dòng 2 trong tệp",
                              "same national ID as row 2 of the file"]
     assert nid(1) not in report.content.decode("utf-8-sig")
 

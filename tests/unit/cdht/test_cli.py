@@ -16,7 +16,7 @@ COMMANDS = {
          "up", "down", "status"],
     ("db",): ["create", "upgrade", "downgrade", "current", "revision"],
     ("seed",): ["demo"],
-    ("import",): ["people"],
+    ("import",): ["people", "groups"],
     ("rebuild",): ["reporting"],
     ("report",): ["export"],
     ("dead-letters",): ["list", "replay"],
@@ -98,8 +98,9 @@ def test_debug_shows_the_traceback(capsys, monkeypatch):
     assert "Traceback" in err and err.endswith("error: a citizen token needs a unit\n")
 
 
-def test_a_missing_import_file_exits_2(capsys, tmp_path):
-    code, _, err = run(capsys, "import", "people", str(tmp_path / "missing.csv"))
+@pytest.mark.parametrize("what", ["people", "groups"])
+def test_a_missing_import_file_exits_2(capsys, tmp_path, what):
+    code, _, err = run(capsys, "import", what, str(tmp_path / "missing.csv"))
     assert code == 2 and "no such file" in err
 
 

@@ -57,8 +57,9 @@ def age(person, province):
 # --- the layout the importer relies on ------------------------------------------------------------
 
 def test_import_layout_constants():
-    assert gen.IMPORT_HEADERS == ("Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Dân tộc",
-                                  "Số điện thoại", "Email", "Mã đơn vị", "Đối tượng", "Vai trò")
+    assert gen.IMPORT_HEADERS == ("Số định danh cá nhân", "Họ và tên", "Giới tính", "Ngày sinh",
+                                  "Dân tộc", "Số điện thoại", "Email", "Mã đơn vị", "Đối tượng",
+                                  "Vai trò")
     assert gen.GENDER_LABELS == {"male": "Nam", "female": "Nữ", "other": "Khác"}
     assert gen.TARGET_GROUP_LABELS == {
         "resident": "Người dân", "worker": "Người lao động",
@@ -278,11 +279,11 @@ def row_errors(rows, commune_codes, today):
         born = datetime.strptime(row[h["Ngày sinh"]], "%d/%m/%Y").date()
         if born > today:
             found.append(("Ngày sinh", "future_birth_date"))
-        nid = row[h["Số CCCD"]]
+        nid = row[h["Số định danh cá nhân"]]
         if domain.national_id_problems(nid, born, gender):
-            found.append(("Số CCCD", "invalid_national_id"))
+            found.append(("Số định danh cá nhân", "invalid_national_id"))
         elif nid in seen:
-            found.append(("Số CCCD", "duplicate_national_id"))
+            found.append(("Số định danh cá nhân", "duplicate_national_id"))
         else:
             seen.add(nid)
         if not domain.normalise_name(row[h["Họ và tên"]]):

@@ -12,7 +12,8 @@ from services.registry.importing import ImportFileError, RowValidator, fold, ins
 
 TODAY = date(2026, 11, 29)
 UNITS = {"AG": True, "AG.001": True, "AG.002": True, "AG.LX": False}  # AG.LX: merged away
-HEADER = ["STT", "Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Dân tộc", "Số điện thoại",
+NID_COL = "Số định danh cá nhân"  # today's term; "Số CCCD" is still read
+HEADER = ["STT", NID_COL, "Họ và tên", "Giới tính", "Ngày sinh", "Dân tộc", "Số điện thoại",
           "Email", "Mã đơn vị", "Đối tượng", "Vai trò"]
 
 
@@ -21,7 +22,7 @@ def nid(born=date(1985, 4, 2), gender="male", serial=123):
 
 
 def good_row(**changes):
-    row = {"STT": "1", "Số CCCD": nid(), "Họ và tên": "Nguyễn Văn An", "Giới tính": "Nam",
+    row = {"STT": "1", NID_COL: nid(), "Họ và tên": "Nguyễn Văn An", "Giới tính": "Nam",
            "Ngày sinh": "02/04/1985", "Dân tộc": "Kinh", "Số điện thoại": "0912345678",
            "Email": "an@example.org", "Mã đơn vị": "AG.001", "Đối tượng": "Người dân",
            "Vai trò": "Hội viên"}
@@ -84,7 +85,17 @@ def test_stt_is_ignored_and_unknown_columns_are_reported(tmp_path):
     path = write_csv(tmp_path, [good_row() + ["x"]], header=HEADER + ["Ghi chú"])
     layout = inspect(path)
     assert "STT" not in layout.ignored and layout.ignored == ["Ghi chú"]
+    assert layout.column_of("national_id") == "Số định danh cá nhân"
+
+
+def test_an_older_file_headed_so_cccd_still_imports(tmp_path):
+    """"Số định danh cá nhân" is today's term; files kept from before say "Số CCCD"."""
+    header = ["Số CCCD" if h == "Số định danh cá nhân" else h for h in HEADER]
+    path = write_csv(tmp_path, [good_row()], header=header)
+    layout = inspect(path)
     assert layout.column_of("national_id") == "Số CCCD"
+    [(record, errors)] = check(tmp_path, good_row(), header=header)
+    assert errors == [] and record[0] == nid()
 
 
 def test_title_rows_above_the_header_are_skipped(tmp_path):
@@ -161,17 +172,17 @@ def test_invalid_utf8_late_in_the_file_is_found_before_anything_is_written(tmp_p
 @pytest.mark.parametrize("delimiter, bom", [(",", True), (";", False), (";", True),
                                             (",", False)])
 def test_csv_with_comma_or_semicolon_with_or_without_bom(tmp_path, delimiter, bom):
-    path = write_csv(tmp_path, [good_row(), good_row(**{"Số CCCD": nid(serial=9)})],
+    path = write_csv(tmp_path, [good_row(), good_row(**{NID_COL: nid(serial=9)})],
                      delimiter=delimiter, bom=bom)
     layout = inspect(path)
-    assert layout.delimiter == delimiter and layout.columns[1] == "Số CCCD"
+    assert layout.delimiter == delimiter and layout.columns[1] == "Số định danh cá nhân"
     validator = RowValidator(layout, UNITS, today=TODAY)
     records = [validator.check(n, c)[0] for n, c in read_rows(path, layout)]
     assert all(records) and records[0][1] == "Nguyễn Văn An"
 
 
 def test_blank_rows_are_skipped_and_rows_keep_their_sheet_numbers(tmp_path):
-    path = write_csv(tmp_path, [good_row(), ["", "", ""], good_row(**{"Số CCCD": nid(serial=2)})])
+    path = write_csv(tmp_path, [good_row(), ["", "", ""], good_row(**{NID_COL: nid(serial=2)})])
     layout = inspect(path)
     assert [n for n, _ in read_rows(path, layout)] == [2, 4]
 
@@ -245,7 +256,7 @@ def test_a_good_row_becomes_a_normalised_record(tmp_path):
 def test_gender_labels(tmp_path, label, code):
     born_gender = "female" if code == "female" else "male"
     [(record, errors)] = check(tmp_path, good_row(**{"Giới tính": label,
-                                                     "Số CCCD": nid(gender=born_gender)}))
+                                                     NID_COL: nid(gender=born_gender)}))
     assert errors == [] and record[2] == code
 
 
@@ -262,16 +273,16 @@ def test_target_group_labels(tmp_path, label, code):
 
 # every kind of row error, with its column as written and its reasons in both languages
 ROW_ERRORS = [
-    ({"Số CCCD": ""}, "Số CCCD", "required", "Không được để trống", "must not be empty"),
-    ({"Số CCCD": "08908500012"}, "Số CCCD", "national_id.format",
-     "Số CCCD phải gồm đúng 12 chữ số", "must be exactly 12 digits"),
-    ({"Số CCCD": "0890850001234"}, "Số CCCD", "national_id.format", "12 chữ số", "12 digits"),
-    ({"Số CCCD": "08908500O123"}, "Số CCCD", "national_id.format", "12 chữ số", "12 digits"),
-    ({"Số CCCD": "097085000123"}, "Số CCCD", "national_id.province", "mã tỉnh",
+    ({NID_COL: ""}, NID_COL, "required", "Không được để trống", "must not be empty"),
+    ({NID_COL: "08908500012"}, NID_COL, "national_id.format",
+     "Số định danh cá nhân phải gồm đúng 12 chữ số", "must be exactly 12 digits"),
+    ({NID_COL: "0890850001234"}, NID_COL, "national_id.format", "12 chữ số", "12 digits"),
+    ({NID_COL: "08908500O123"}, NID_COL, "national_id.format", "12 chữ số", "12 digits"),
+    ({NID_COL: "097085000123"}, NID_COL, "national_id.province", "mã tỉnh",
      "province code"),
-    ({"Số CCCD": "089086000123"}, "Số CCCD", "national_id.birth_year", "năm sinh",
+    ({NID_COL: "089086000123"}, NID_COL, "national_id.birth_year", "năm sinh",
      "birth year"),
-    ({"Số CCCD": "089185000123"}, "Số CCCD", "national_id.gender", "giới tính", "gender"),
+    ({NID_COL: "089185000123"}, NID_COL, "national_id.gender", "giới tính", "gender"),
     ({"Họ và tên": "   "}, "Họ và tên", "required", "để trống", "must not be empty"),
     ({"Họ và tên": "Nguyễn Văn 2"}, "Họ và tên", "full_name.invalid", "chữ số", "digits"),
     ({"Họ và tên": "A" * 201}, "Họ và tên", "full_name.too_long", "200 ký tự",
@@ -283,7 +294,7 @@ ROW_ERRORS = [
      "not a valid date"),
     ({"Ngày sinh": "02/04/1885"}, "Ngày sinh", "birth_date.too_early", "1900",
      "1900 or later"),
-    ({"Ngày sinh": "01/01/2030", "Số CCCD": nid(born=date(2030, 1, 1))}, "Ngày sinh",
+    ({"Ngày sinh": "01/01/2030", NID_COL: nid(born=date(2030, 1, 1))}, "Ngày sinh",
      "birth_date.future", "tương lai", "must not be in the future"),
     ({"Dân tộc": "K" * 51}, "Dân tộc", "ethnicity.too_long", "50 ký tự", "50 characters"),
     ({"Số điện thoại": "12345"}, "Số điện thoại", "phone.invalid", "Số điện thoại",
@@ -322,7 +333,7 @@ def test_malformed_emails(tmp_path, email):
 
 def test_reasons_never_repeat_a_national_id(tmp_path):
     results = check(tmp_path, good_row(), good_row(**{"Họ và tên": "Lê Văn Bình"}),
-                    good_row(**{"Số CCCD": "089086000123"}))
+                    good_row(**{NID_COL: "089086000123"}))
     for _, errors in results:
         for e in errors:
             assert nid() not in e.reason_vi + e.reason_en
@@ -331,10 +342,10 @@ def test_reasons_never_repeat_a_national_id(tmp_path):
 
 def test_a_duplicate_in_the_file_points_at_the_first_row(tmp_path):
     first, second, third = check(tmp_path, good_row(),
-                                 good_row(**{"Số CCCD": nid(serial=7)}),
+                                 good_row(**{NID_COL: nid(serial=7)}),
                                  good_row(**{"Họ và tên": "Lê Văn Bình"}))
     assert first[0] is not None and second[0] is not None
-    assert errors_of(third) == [(4, "Số CCCD", "national_id.duplicate")]
+    assert errors_of(third) == [(4, NID_COL, "national_id.duplicate")]
     assert "dòng 2" in third[1][0].reason_vi and "row 2" in third[1][0].reason_en
 
 
@@ -350,7 +361,7 @@ def test_an_unparseable_birth_date_does_not_also_blame_the_national_id(tmp_path)
 
 
 def test_optional_columns_may_be_absent(tmp_path):
-    header = ["Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng"]
+    header = [NID_COL, "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng"]
     [(record, errors)] = check(tmp_path, [nid(date(1990, 1, 1), "female"), "Lê Thị Hoa", "Nữ",
                                           "01/01/1990", "AG.002", "Người lao động"],
                                header=header)
@@ -359,7 +370,7 @@ def test_optional_columns_may_be_absent(tmp_path):
 
 # -- the report ------------------------------------------------------------------------------
 def test_report_as_csv_and_xlsx(tmp_path):
-    rows = [(3, "Số CCCD", "Số CCCD trùng với dòng 2 trong tệp",
+    rows = [(3, NID_COL, "Số định danh cá nhân trùng với dòng 2 trong tệp",
              "same national ID as row 2 of the file"),
             (7, "Email", "Email không hợp lệ", "not a valid email address")]
     text = "".join(importing.report_csv(iter(rows), batch=1))
@@ -376,9 +387,9 @@ def test_report_as_csv_and_xlsx(tmp_path):
 
 
 def test_digits_that_are_not_ascii_are_a_format_error(tmp_path):
-    [(record, errors)] = check(tmp_path, good_row(**{"Số CCCD": "０８９０８５０００１２３"}))
+    [(record, errors)] = check(tmp_path, good_row(**{NID_COL: "０８９０８５０００１２３"}))
     assert [e.code for e in errors] == ["national_id.format"]
-    [(record, errors)] = check(tmp_path, good_row(**{"Số CCCD": "08908500012²"}))
+    [(record, errors)] = check(tmp_path, good_row(**{NID_COL: "08908500012²"}))
     assert [e.code for e in errors] == ["national_id.format"]
 
 
