@@ -28,7 +28,7 @@ from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
 ASYNCAPI_VERSION = "2.6.0"
 # The version of this document: bump the minor version when an event type or a schema_version
 # is added, the major version never (old versions stay until no consumer reads them).
-DOC_VERSION = "1.0.0"
+DOC_VERSION = "1.1.0"
 AMQP_BINDING_VERSION = "0.3.0"
 REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
 
@@ -49,11 +49,13 @@ null) and `data`, whose schema is fixed by the pair (`event_type`, `schema_versi
 
 **Versioning.** A schema, once published, never changes. A breaking change (removing or renaming a
 field, changing a type, narrowing allowed values, adding a required field) is a new
-`schema_version` of the event type, published as a separate message; a type with several live
-versions lists them under `oneOf`. Consumers must validate every message against the schema of its
-(`event_type`, `schema_version`) (in Python: `cdht.contracts.parse_envelope`) and ignore nothing
-silently: an unknown type or version, a missing field or an unknown field is an error to
-dead-letter and report, never a message to drop or half-read.
+`schema_version` of the event type, announced beforehand and published *beside* the old one (one
+message per version, each with its own `event_id`) for a transition period; a type with several
+live versions lists them under `oneOf`. A consumer takes the one version it handles and acks the
+other versions listed here without processing them. It validates every message it takes against
+the schema of its (`event_type`, `schema_version`) (in Python: `cdht.contracts.parse_envelope`) and
+must ignore nothing silently: a version not listed here, a missing field or an unknown field is an
+error to dead-letter and report, never a message to drop or half-read.
 
 **Privacy.** Events carry ids and the facts consumers count on, never personal data (national ID
 number, name, phone, email). `data` and every object nested in it reject unknown fields
@@ -74,6 +76,22 @@ SUMMARIES = {
                                   "briefing) was recorded for a person.",
     "units_merged": "Units were merged into one (e.g. the 1 July 2025 reorganisation); their "
                     "people and groups now belong to it.",
+    "unit_changed": "A unit was created, renamed or moved in the tree, or closed: its name and "
+                    "kind, so that consumers show names, not codes.",
+    "association_body_changed": "A body of the association (commune association, branch, "
+                                "learning board) was created, changed or removed.",
+    "groups_imported": "One batch of a bulk import of families, clans, communities and learning "
+                       "units with their members (at most 5000 groups per event).",
+    "group_titles_recorded": "Group titles entered from their paper decisions, by hand or by a "
+                             "bulk import (at most 5000 per event); withdrawn when entered by "
+                             "mistake.",
+    "recognition_refused": "A self-assessment was refused the title, with the reasons (in "
+                           "version 2 as data, to be worded in the recipient's language).",
+    "group_recognition_granted": "A group holds its title for a year, computed from its "
+                                 "members' titles.",
+    "group_recognition_revoked": "A group lost its computed title for a year.",
+    "target_reached": "An indicator of a unit reached its target.",
+    "target_at_risk": "An indicator of a unit fell behind its milestone for the year.",
     "assessment_submitted": "A self-assessment for the Learning Citizen title was submitted and "
                             "scored (0-100 points, passed or not).",
     "recognition_granted": "A person was recognised as a Learning Citizen for a year.",
@@ -85,7 +103,8 @@ SUMMARIES = {
 }
 
 PRODUCER_DESCRIPTIONS = {
-    "registry": "Registers people, units and their learning activities.",
+    "registry": "Registers units, the association's bodies, people, groups and their titles "
+                "recorded from paper, and learning activities.",
     "assessment": "Takes self-assessments, reviews them and grants or revokes recognitions.",
     "reporting": "Keeps statistics per unit and year, rolled up the unit tree.",
     "notifications": "Tells people about what happened to their registration and recognitions.",
