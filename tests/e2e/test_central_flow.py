@@ -25,6 +25,8 @@ SCORES_79 = SCORES_PASS | {"TC2.1": 6}                                   # 79 po
 SCORES_WEAK = SCORES_PASS | {"TC2.2": 4, "TC1.1": 10, "TC1.2": 10}       # 4 under the minimum
 
 _serial = iter(range(1, 10**6))
+ASSOCIATIONS = {"AG.LX": "Hội Khuyến học phường Long Xuyên",
+                "AG.MB": "Hội Khuyến học xã Mỹ Hòa Hưng"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def officials(system, units):
     found = {}
     for unit in ("AG.LX", "AG.MB"):
         body = system.post("registry", "/association/bodies", {
-            "kind": "commune_association", "name": f"Hội Khuyến học {unit}",
+            "kind": "commune_association", "name": ASSOCIATIONS[unit],
             "unit_code": unit}).json()
         official, _ = register(system, unit=unit, name="Trần Thị Chủ Tịch")
         assert system.post("registry", "/association/members", {
@@ -125,7 +127,10 @@ def test_registration_to_recognition_to_statistics_to_email(system, officials, s
     assert mail["Subject"] == ("Chúc mừng Nguyễn Văn An đạt danh hiệu Công dân học tập "
                                "năm 2025")
     text = mail.get_body(preferencelist=("plain",)).get_content()
-    assert "Công dân học tập" in text and "2025" in text and "Hội Khuyến học" in text
+    assert "Công dân học tập" in text and "2025" in text
+    assert "Hội Khuyến học phường Long Xuyên" in text  # signed by the deciding association
+    assert "AG.LX" not in text and not {"congratulations", "title", "points"} & set(
+        text.lower().replace(",", " ").replace(".", " ").split())
     def delivered():
         items = system.get("notifications", "/deliveries",
                            params={"person_id": person_id}).json()["items"]
