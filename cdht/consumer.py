@@ -122,8 +122,8 @@ class ReliableEventHandler(EventHandler):
 
     @property
     def queue_name(self):
-        return "evt-{}-{}--{}.{}".format(self.source_service, self.event_type,
-                                         self.container.service_name, self.method_name)
+        return queue_name(self.source_service, self.event_type, self.container.service_name,
+                          self.method_name)
 
     def setup(self):
         config = self.container.config
@@ -236,3 +236,20 @@ class ReliableEventHandler(EventHandler):
 
 
 handle_event = ReliableEventHandler.decorator
+
+
+def queue_name(source_service, event_type, service, method):
+    """The one queue of a handler: ``evt-<source>-<type>--<service>.<method>``."""
+    return f"evt-{source_service}-{event_type}--{service}.{method}"
+
+
+def event_handlers(service_cls):
+    """``[(method name, queue name)]`` of every reliable event handler of ``service_cls``,
+    inherited ones included (a service assembled from mixins), sorted by queue name."""
+    found = []
+    for attr in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, attr, None), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, ReliableEventHandler):
+                found.append((attr, queue_name(entrypoint.source_service, entrypoint.event_type,
+                                               service_cls.name, attr)))
+    return sorted(found, key=lambda item: item[1])

@@ -20,7 +20,7 @@ from kombu import Connection, Queue
 from nameko.amqp.publish import get_producer
 
 from cdht.consumer import (ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER, QUEUE_HEADER,
-                           ReliableEventHandler, dead_letter_queue, retry_delays, retry_queue)
+                           dead_letter_queue, event_handlers, retry_delays, retry_queue)
 
 REPLAY_HEADER = "x-cdht-replay"
 DROPPED_HEADERS = {ATTEMPT_HEADER, ERROR_HEADER, DEAD_AT_HEADER, QUEUE_HEADER, REPLAY_HEADER,
@@ -28,16 +28,12 @@ DROPPED_HEADERS = {ATTEMPT_HEADER, ERROR_HEADER, DEAD_AT_HEADER, QUEUE_HEADER, R
 
 
 def consumer_queues(service):
-    """Queue names of every ``handle_event`` entrypoint of ``services.<service>.service``."""
+    """Queue names of every reliable event handler of ``services.<service>.service``."""
     module = importlib.import_module(f"services.{service}.service")
     names = []
     for obj in vars(module).values():
         if isinstance(obj, type) and getattr(obj, "name", None) == service:
-            for attr, method in vars(obj).items():
-                for entrypoint in getattr(method, "nameko_entrypoints", ()):
-                    if isinstance(entrypoint, ReliableEventHandler):
-                        names.append("evt-{}-{}--{}.{}".format(
-                            entrypoint.source_service, entrypoint.event_type, service, attr))
+            names.extend(queue for _, queue in event_handlers(obj))
     return sorted(names)
 
 

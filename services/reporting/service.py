@@ -490,14 +490,8 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
 
     @classmethod
     def _queues(cls):
-        from cdht.consumer import ReliableEventHandler
-        found = []
-        for name in sorted(dir(cls)):
-            for entrypoint in getattr(getattr(cls, name, None), "nameko_entrypoints", ()):
-                if isinstance(entrypoint, ReliableEventHandler):
-                    found.append((name, "evt-{}-{}--{}.{}".format(
-                        entrypoint.source_service, entrypoint.event_type, cls.name, name)))
-        return found
+        from cdht.consumer import event_handlers
+        return event_handlers(cls)
 
     def _queue_depths(self):
         """Messages waiting in each handler's queue (None when the broker does not answer)."""

@@ -228,11 +228,15 @@ def test_dead_letter_queues_are_found_from_the_service(reporting):
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
         "evt-registry-learning_activity_recorded--reporting.on_learning_activity_recorded",
         "evt-registry-membership_changed--reporting.on_membership_changed",
+        "evt-registry-association_body_changed--reporting.on_association_body_changed",
+        "evt-registry-group_titles_recorded--reporting.on_group_titles_recorded",
+        "evt-registry-groups_imported--reporting.on_groups_imported",
         "evt-registry-people_imported--reporting.on_people_imported",
         "evt-registry-person_moved--reporting.on_person_moved",
         "evt-registry-person_registered--reporting.on_person_registered",
         "evt-registry-person_removed--reporting.on_person_removed",
         "evt-registry-person_updated--reporting.on_person_updated",
+        "evt-registry-unit_changed--reporting.on_unit_changed",
         "evt-registry-units_merged--reporting.on_units_merged",
     ])
 
