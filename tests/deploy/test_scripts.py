@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 WAIT_FOR = DEPLOY / "wait_for.py"
 SCRIPTS = (DEPLOY / "run-service.sh", DEPLOY / "migrate.sh")
+# the image builder and the package-built images' start scripts, and the CI step that runs them
+IMAGE_SCRIPTS = (DEPLOY / "images" / "build.sh", DEPLOY / "images" / "postgres" / "start.sh",
+                 DEPLOY / "images" / "rabbitmq" / "start.sh", ROOT / ".ci" / "compose")
 APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
 
 sys.path.insert(0, str(DEPLOY))
@@ -146,7 +149,8 @@ def test_script_is_executable_posix_sh(script):
 
 @pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck is not installed")
 def test_scripts_pass_shellcheck():
-    result = subprocess.run(["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True)
+    result = subprocess.run(["shellcheck", *map(str, SCRIPTS + IMAGE_SCRIPTS)],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
@@ -294,3 +298,20 @@ def test_init_databases_sql_on_a_throwaway_server():
         subprocess.run([*as_pg, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------- deploy/images/build.sh --------
+def test_image_builder_refuses_unknown_parts(base_env):
+    result = run([DEPLOY / "images" / "build.sh", "nosuchpart"], base_env)
+    assert result.returncode == 2
+    assert "unknown argument 'nosuchpart'" in result.stderr
+
+
+def test_image_builder_prints_the_env_lines_alone(base_env):
+    """--env alone builds nothing (no docker needed) and prints what .env takes."""
+    result = run([DEPLOY / "images" / "build.sh", "--env"], base_env | {"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["BASE_IMAGE=cdht-base:bookworm",
+                                          "POSTGRES_IMAGE=cdht-postgres:15",
+                                          "RABBITMQ_IMAGE=cdht-rabbitmq:3.10"]
+

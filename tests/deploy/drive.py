@@ -1,0 +1,108 @@
+"""Driving a running CDHT over its published HTTP ports, for the compose-backed tests: calls
+that ride out a restarting service, a ward with an official and citizens, one recognition
+(submit, review, decide) that is safe to repeat, and the ward's figures."""
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import requests
+
+SCORES_PASS = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
+               "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}
+YEAR = 2025
+
+
+def call(method, url, body=None, headers=None, ok=(200, 201), tries=1, pause=1.0, timeout=15):
+    """One HTTP call; with tries > 1, connection errors and 502/503 are retried (a service
+    restarting). Returns the response; asserts its status is in ``ok``."""
+    last = None
+    for attempt in range(tries):
+        try:
+            response = requests.request(method, url, json=body, headers=headers,
+                                        timeout=timeout)
+        except requests.RequestException as exc:
+            last = exc
+        else:
+            if response.status_code not in (502, 503) or attempt == tries - 1:
+                assert response.status_code in ok, (method, url, response.status_code,
+                                                    response.text[:500])
+                return response
+            last = response.text
+        time.sleep(pause)
+    raise AssertionError(f"{method} {url}: no answer after {tries} tries: {last}")
+
+
+def wait_until(check, timeout, message, pause=0.5):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except (requests.RequestException, AssertionError) as exc:
+            value = exc
+        else:
+            if value is True or (value and not isinstance(value, Exception)):
+                return value
+        time.sleep(pause)
+    raise AssertionError(f"{message}: not within {timeout} s (last: {value!r})")
+
+
+def make_ward(stack, admin, tag, people):
+    """A province and ward with an official (an association body of the ward) and ``people``
+    adult citizens with e-mail addresses; returns (ward, official id, [(id, email, name)])."""
+    from services.registry.domain import national_id_for
+    registry = stack.url("registry")
+    province, ward = f"S{tag}", f"S{tag}.01"
+    call("POST", registry + "/units", {"code": province, "name": "Tỉnh Thử", "kind": "province"},
+         admin)
+    call("POST", registry + "/units", {"code": ward, "name": "Phường Thử", "kind": "ward",
+                                       "parent_code": province}, admin)
+
+    # serials clear of the other wards' and of the demo's (700000 up)
+    first = random.Random(tag).randrange(100_000, 600_000, 1000)
+
+    def person(serial):
+        email, name = f"{tag.lower()}.{serial}@example.org", f"Nguyễn Thị Thử {serial}"
+        made = call("POST", registry + "/people", {
+            "national_id": national_id_for(89, date(1985, 4, 2), "female", first + serial),
+            "full_name": name, "gender": "female", "birth_date": "1985-04-02", "email": email,
+            "unit_code": ward, "target_group": "resident"}, admin).json()
+        return made["id"], email, name
+
+    with ThreadPoolExecutor(6) as pool:
+        made = list(pool.map(person, range(1, people + 2)))
+    official, citizens = made[0][0], made[1:]
+    body = call("POST", registry + "/association/bodies", {
+        "kind": "commune_association", "name": "Hội Khuyến học phường", "unit_code": ward},
+        admin).json()
+    call("POST", registry + "/association/members", {
+        "person_id": official, "body_id": body["id"], "role": "official",
+        "joined_on": "2024-01-01"}, admin)
+    return ward, official, citizens
+
+
+def recognise(stack_urls, admin, official, citizen, tries=1):
+    """Submit, review and decide one self-assessment; safe to repeat after a failure halfway
+    (a step already done answers 409, or is found by the query)."""
+    assessment = stack_urls["assessment"]
+    found = call("GET", f"{assessment}/assessments?person_id={citizen}&year={YEAR}",
+                 headers=admin, tries=tries).json()
+    items = found.get("items", [])
+    if items:
+        assessment_id = items[0].get("assessment_id") or items[0]["id"]
+    else:
+        assessment_id = call("POST", assessment + "/assessments",
+                             {"person_id": citizen, "year": YEAR, "scores": SCORES_PASS},
+                             admin, tries=tries).json()["assessment_id"]
+    call("POST", f"{assessment}/assessments/{assessment_id}/review",
+         {"action": "accept", "reviewer_id": official}, admin, ok=(200, 201, 409), tries=tries)
+    call("POST", f"{assessment}/assessments/{assessment_id}/decision",
+         {"decision": "recognise", "decided_by": official}, admin, ok=(200, 201, 409),
+         tries=tries)
+    return assessment_id
+
+
+def progress(stack, admin, unit):
+    return call("GET", f"{stack.url('reporting')}/units/{unit}/progress?year={YEAR}",
+                headers=admin, tries=5).json()

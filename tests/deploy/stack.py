@@ -1,0 +1,258 @@
+"""A CDHT compose stack for the compose-backed tests: a fresh copy of the repository (the files
+a clone has), a generated .env, brought up with the README's ``bin/up`` and taken down with
+``docker compose down -v``.
+
+Everything stays on this machine: the containers talk on the project's own bridge network,
+and the ports the tests use are published on 127.0.0.1 only, on free ports the engine picks
+(``127.0.0.1:`` in .env), so the host's servers on 5432, 5672, 8001-8004 and 15672 are never
+in the way. The images are the ones deploy/images/build.sh builds from Debian packages.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
+HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+# What deploy/images/build.sh --env prints: every image from Debian packages.
+PACKAGE_IMAGES = {"BASE_IMAGE": "cdht-base:bookworm", "POSTGRES_IMAGE": "cdht-postgres:15",
+                  "RABBITMQ_IMAGE": "cdht-rabbitmq:3.10"}
+# Every published port on a free loopback port.
+FREE_PORTS = {name: "127.0.0.1:" for name in (
+    "REGISTRY_HOST_PORT", "ASSESSMENT_HOST_PORT", "REPORTING_HOST_PORT",
+    "NOTIFICATIONS_HOST_PORT", "RABBITMQ_MANAGEMENT_HOST_PORT", "MAILCATCHER_HTTP_HOST_PORT",
+    "MAILCATCHER_SMTP_HOST_PORT", "RABBITMQ_AMQP_HOST_PORT", "POSTGRES_HOST_PORT")}
+CLUSTER_FILE = "deploy/rabbitmq-cluster/docker-compose.rabbitmq-cluster.yml"
+
+
+def say(*parts):
+    """A figure or a step for CI's log (the tests run with -s)."""
+    print("stack:", *parts, flush=True)
+
+
+def fresh_copy(dest, source=ROOT):
+    """The files a clone of ``source`` has (tracked, and new ones not ignored): no .env, .venv,
+    var/ or built wheels come along."""
+    dest.mkdir(parents=True)
+    if (source / ".git").exists():
+        listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                                cwd=source, capture_output=True, check=True).stdout
+        names = [n for n in listed.decode().split("\0") if n]
+    else:  # an exported tree (git archive): all of it
+        names = [str(p.relative_to(source)) for p in source.rglob("*")
+                 if p.is_file() and ".venv" not in p.parts]
+    for name in names:
+        src = source / name
+        if src.is_file():  # deleted but still listed files are left out
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    return dest
+
+
+class Stack:
+    """One compose project in its own copy of the tree."""
+
+    def __init__(self, tree, project, files=("docker-compose.yml", "docker-compose.dev.yml"),
+                 env_overrides=None):
+        self.tree = Path(tree)
+        self.project = project
+        self.files = list(files)
+        self.env_overrides = {**PACKAGE_IMAGES, **FREE_PORTS, **(env_overrides or {})}
+
+    # -- running things ---------------------------------------------------------------------
+    @property
+    def environ(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("COMPOSE_", "CDHT_", "DOCKER_HOST"))}
+        # bin/up must take the compose path here, whatever the caller's shell says
+        return env | {"COMPOSE_PROJECT_NAME": self.project,
+                      "COMPOSE_FILE": ":".join(self.files),
+                      # deploy/images/build.sh wheels: this venv's pip (and its cache)
+                      "PYTHON": sys.executable}
+
+    def run(self, args, timeout=300, check=True, **kwargs):
+        result = subprocess.run(args, cwd=self.tree, env=self.environ, capture_output=True,
+                                text=True, timeout=timeout, **kwargs)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
+                                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def compose(self, *args, timeout=300, check=True, **kwargs):
+        return self.run(["docker", "compose", *args], timeout=timeout, check=check, **kwargs)
+
+    def write_env(self, **more):
+        """.env as bin/up would write it (deploy/make_env.py), with the images from packages
+        and free loopback ports."""
+        pairs = [f"{k}={v}" for k, v in {**self.env_overrides, **more}.items()]
+        made = self.run(["python3", "deploy/make_env.py", ".env.example", *pairs]).stdout
+        (self.tree / ".env").write_text(made, encoding="utf-8")
+        return self.env()
+
+    def env(self):
+        values = {}
+        for line in (self.tree / ".env").read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not line.startswith("#"):
+                values[key] = value
+        return values
+
+    def up(self, timeout=900):
+        """The README's start command, in the copy: ``bin/up`` (compose up -d --build --wait)."""
+        started = time.monotonic()
+        result = self.run(["bin/up"], timeout=timeout, check=False)
+        took = time.monotonic() - started
+        if result.returncode != 0:
+            raise AssertionError(f"bin/up failed ({result.returncode}) after {took:.0f} s:\n"
+                                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
+                                 f"{self.logs(tail=60)}")
+        return took
+
+    def down(self, volumes=True):
+        args = ["down", "--timeout", "20"] + (["-v"] if volumes else [])
+        return self.compose(*args, timeout=300, check=False)
+
+    def logs(self, *services, tail=200):
+        result = self.compose("logs", "--no-color", "--tail", str(tail), *services, check=False,
+                              timeout=120)
+        return result.stdout + result.stderr
+
+    # -- where things are -------------------------------------------------------------------
+    def port(self, service, container_port, index=1):
+        out = self.compose("port", "--index", str(index), service, str(container_port),
+                           timeout=60).stdout.strip()
+        host, _, port = out.rpartition(":")
+        assert host in ("127.0.0.1", "0.0.0.0") and port.isdigit(), out
+        return int(port)
+
+    def url(self, service):
+        return f"http://127.0.0.1:{self.port(service, HTTP_PORTS[service])}"
+
+    def urls(self):
+        return {service: self.url(service) for service in APP_SERVICES}
+
+    def mail_url(self):
+        return f"http://127.0.0.1:{self.port('mailcatcher', 8025)}"
+
+    def mails(self, to=None):
+        params = {"to": to} if to else None
+        response = requests.get(self.mail_url() + "/messages", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()["messages"]
+
+    def containers(self):
+        """[{Service, Name, State, Health, ExitCode, ...}] of every container, stopped too."""
+        out = self.compose("ps", "-a", "--format", "json", timeout=60).stdout
+        rows = []
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("["):
+                rows.extend(json.loads(line))
+            elif line:
+                rows.append(json.loads(line))
+        return rows
+
+    def container_id(self, service, index=1):
+        out = self.compose("ps", "-q", "--all", service, timeout=60).stdout.split()
+        assert out, f"no container of {service}"
+        return sorted(out)[index - 1] if len(out) > 1 else out[0]
+
+    def exec(self, service, *command, env=None, timeout=300, check=True, stdin=None):
+        args = ["exec", "-T"]
+        for key, value in (env or {}).items():
+            args += ["-e", f"{key}={value}"]
+        return self.compose(*args, service, *command, timeout=timeout, check=check,
+                            input=stdin)
+
+    def cli(self, *args, timeout=600, check=True):
+        """``python -m cdht ...`` inside the registry container, with every service's URL."""
+        urls = {f"{s.upper()}_URL": f"http://{s}:{HTTP_PORTS[s]}" for s in APP_SERVICES}
+        return self.exec("registry", "python", "-m", "cdht", *args, env=urls, timeout=timeout,
+                         check=check)
+
+    def token(self, role="admin", subject="stack-test"):
+        return self.cli("token", "--role", role, "--subject", subject).stdout.strip()
+
+    def wait_healthy(self, services, timeout=180):
+        """Until every named service's container is running and healthy (bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = {c["Service"]: (c["State"], c.get("Health", "")) for c in self.containers()}
+            bad = {s: states.get(s) for s in services if states.get(s) != ("running", "healthy")}
+            if not bad:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not healthy after {timeout} s: {bad}\n"
+                                     f"{self.logs(*bad, tail=80)}")
+            time.sleep(1)
+
+    # -- resources ----------------------------------------------------------------------------
+    def stats(self):
+        """{service: (cpu %, memory used MiB, memory limit MiB, cpus limit)} from docker stats
+        and the limits compose set on each running container."""
+        ids = self.compose("ps", "-q", timeout=60).stdout.split()
+        if not ids:
+            return {}
+        out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{json .}}", *ids],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        inspected = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True,
+                                              text=True, timeout=60, check=True).stdout)
+        limits = {}
+        for item in inspected:
+            service = item["Config"]["Labels"].get("com.docker.compose.service", item["Name"])
+            number = item["Config"]["Labels"].get("com.docker.compose.container-number", "1")
+            host = item["HostConfig"]
+            limits[item["Id"][:12]] = (f"{service}" + (f"#{number}" if number != "1" else ""),
+                                       host.get("Memory") or 0, (host.get("NanoCpus") or 0) / 1e9)
+        figures = {}
+        for line in out.splitlines():
+            row = json.loads(line)
+            name, memory_limit, cpus = limits.get(row["ID"][:12], (row["Name"], 0, 0))
+            figures[name] = (float(row["CPUPerc"].rstrip("%") or 0),
+                             _mib(row["MemUsage"].split("/")[0]), memory_limit / 2**20, cpus)
+        return figures
+
+    def print_stats(self, when):
+        say(f"docker stats {when} (service: CPU %, memory used / compose limit)")
+        for name, (cpu, used, limit, cpus) in sorted(self.stats().items()):
+            cpu_limit = f", cpus {cpus:g}" if cpus else ""
+            limit_text = f"{limit:.0f} MiB" if limit else "no limit"
+            say(f"  {name:<16} CPU {cpu:6.1f} %   memory {used:7.1f} MiB / {limit_text}"
+                f"{cpu_limit}")
+
+
+def _mib(text):
+    text = text.strip()
+    for unit, factor in (("GiB", 1024), ("MiB", 1), ("KiB", 1 / 1024), ("GB", 1000 / 1.048576),
+                         ("MB", 1 / 1.048576), ("kB", 1 / 1048.576), ("B", 1 / 2**20)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text or 0)
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def engine_answers():
+    if not shutil.which("docker"):
+        return False
+    info = subprocess.run(["docker", "info"], capture_output=True, timeout=60)
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=60)
+    return info.returncode == 0 and plugin.returncode == 0
+
+
+def images_missing():
+    return [image for image in PACKAGE_IMAGES.values()
+            if subprocess.run(["docker", "image", "inspect", image],
+                              capture_output=True).returncode != 0]

@@ -1,0 +1,230 @@
+"""The compose stack for real: images built from Debian packages (deploy/images/build.sh),
+``bin/up`` in a fresh copy of the repository with a generated .env, then the whole system
+driven over the published ports: demo seeded, a self-assessment submitted, reviewed and
+decided, the figure in reporting and the mail in the mail catcher; the main process of every
+service container killed (SIGKILL, as a crash would) during a stream of recognitions and the
+container brought back by its restart policy, with nothing lost and nothing applied twice;
+``docker compose down`` and up again with the data kept.
+
+Opt-in: ``CDHT_TEST_DOCKER=1`` with a Docker engine and the Compose plugin (.ci/run's compose
+step). Run with -s: the time of each part and ``docker stats`` beside the compose limits are
+printed for CI's log.
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.deploy.drive import YEAR, call, make_ward, progress, recognise, wait_until
+from tests.deploy.stack import (APP_SERVICES, Stack, engine_answers, fresh_copy, free_port,
+                                images_missing, say)
+
+WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
+pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
+                                "(a Docker engine and deploy/images/build.sh; .ci/run does)")
+
+STREAM = int(os.environ.get("CDHT_STACK_RECOGNITIONS", "240"))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, request):
+    if not engine_answers():
+        pytest.fail("CDHT_TEST_DOCKER=1 but no Docker engine with the compose plugin answers")
+    missing = images_missing()
+    if missing:
+        pytest.fail(f"images {missing} are missing: run deploy/images/build.sh first")
+    started = time.monotonic()
+    tree = fresh_copy(tmp_path_factory.mktemp("clone") / "cdht")
+    stack = Stack(tree, f"cdht-stack-{os.getpid()}")
+    # fixed loopback ports for the APIs: a restarted container keeps them
+    stack.write_env(**{f"{s.upper()}_HOST_PORT": f"127.0.0.1:{free_port()}"
+                       for s in APP_SERVICES},
+                    MAILCATCHER_HTTP_HOST_PORT=f"127.0.0.1:{free_port()}")
+    say(f"fresh copy and .env in {time.monotonic() - started:.1f} s")
+    failed_before = request.session.testsfailed
+    try:
+        took = stack.up()
+        say(f"bin/up (images built, compose up -d --build --wait) in {took:.0f} s")
+        yield stack
+    finally:
+        if request.session.testsfailed > failed_before:
+            print(stack.logs(tail=150), flush=True)
+        down = stack.down()
+        say(f"compose down -v: exit {down.returncode}")
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    return {"Authorization": f"Bearer {stack.token()}"}
+
+
+# ---------------------------------------------------------------------------------- tests ----
+def test_every_container_is_healthy_and_migrate_ran(stack):
+    rows = {c["Service"]: c for c in stack.containers()}
+    assert set(rows) == {"rabbitmq", "postgres", "migrate", "mailcatcher", *APP_SERVICES}, rows
+    for service, row in rows.items():
+        if service == "migrate":
+            assert row["State"] == "exited" and row["ExitCode"] == 0, row
+        else:
+            assert (row["State"], row["Health"]) == ("running", "healthy"), row
+    for service in APP_SERVICES:
+        health = requests.get(stack.url(service) + "/health", timeout=10)
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    images = {c["Service"]: c["Image"] for c in stack.containers()}
+    assert images["postgres"] == "cdht-postgres:15" and images["rabbitmq"] == "cdht-rabbitmq:3.10"
+    stack.print_stats("at rest")
+
+
+def test_the_image_holds_no_test_or_profiling_tool(stack):
+    """requirements-dev.txt stays out of the image: none of its tools can be imported there."""
+    probe = ("import importlib.util as u; print(','.join(m for m in ('pytest', 'schemathesis',"
+             " 'hypothesis', 'playwright', 'py_spy', 'aiosmtpd', 'compose') if u.find_spec(m)))")
+    found = stack.exec("registry", "python", "-c", probe).stdout.strip()
+    assert found == "", f"test or profiling packages in the image: {found}"
+    user = stack.exec("registry", "id", "-u").stdout.strip()
+    assert user == "10001"
+
+
+def test_whole_system_against_the_containers(stack, admin):
+    started = time.monotonic()
+    seeded = stack.cli("seed", "demo", "--people", "60", timeout=600)
+    say(f"cdht seed demo --people 60 (in the registry container) in "
+        f"{time.monotonic() - started:.0f} s")
+    assert "Traceback" not in seeded.stderr, seeded.stderr
+    people = call("GET", stack.url("registry") + "/people?limit=1", headers=admin).json()
+    assert people["total"] >= 60
+
+    started = time.monotonic()
+    tag = uuid.uuid4().hex[:6].upper()
+    ward, official, [(citizen, email, name)] = make_ward(stack, admin, tag, 1)
+    before = progress(stack, admin, ward)
+    assert before["titled"] == 0, before
+    recognise(stack.urls(), admin, official, citizen)
+    after = wait_until(lambda: (p := progress(stack, admin, ward))["titled"] == 1 and p,
+                       30, f"reporting counts the title in {ward}")
+    titled = next(i for i in after["indicators"] if i["indicator"] == "adults_titled")
+    every = next(p for p in titled["populations"] if p["rule"] == "all_adults")
+    assert every["numerator"] == 1, titled  # in no recognised group: counted among all adults
+    mails = wait_until(lambda: stack.mails(to=email), 60,
+                       f"the congratulation mail to {email} in the mail catcher")
+    assert len(mails) == 1, mails
+    assert name in mails[0]["subject"] + mails[0]["text"], mails[0]
+    say(f"submit → review → decide → figure and mail in {time.monotonic() - started:.1f} s")
+
+
+def _kill(stack, service):
+    """SIGKILL of the container's main process, as a crash or the OOM killer would do it
+    (``docker kill`` counts as a deliberate stop, which restart policies leave stopped)."""
+    container = stack.container_id(service)
+    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}} {{.RestartCount}}",
+                            container], capture_output=True, text=True, check=True).stdout
+    pid, restarts = map(int, state.split())
+    os.kill(pid, signal.SIGKILL)
+    return container, restarts
+
+
+def test_killed_services_come_back_and_nothing_is_lost_or_doubled(stack, admin):
+    tag = uuid.uuid4().hex[:6].upper()
+    started = time.monotonic()
+    ward, official, citizens = make_ward(stack, admin, tag, STREAM)
+    say(f"{STREAM} people registered in {time.monotonic() - started:.0f} s")
+    urls = stack.urls()
+    done, errors = [], []
+    kills_over = threading.Event()
+
+    def drive(index_citizen):
+        index, (citizen, _, _) = index_citizen
+        # paced so that the stream outlasts the four kills
+        time.sleep(0.25 * (index % 6))
+        try:
+            recognise(urls, admin, official, citizen, tries=90)
+            done.append(citizen)
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(f"{citizen}: {exc}")
+
+    def killer():
+        try:
+            time.sleep(3)
+            stack.print_stats("under the stream")
+            for service in APP_SERVICES:
+                t0 = time.monotonic()
+                container, restarts = _kill(stack, service)
+
+                def back():
+                    info = subprocess.run(
+                        ["docker", "inspect", "-f", "{{.RestartCount}} {{.State.Status}}",
+                         container], capture_output=True, text=True).stdout.split()
+                    if int(info[0]) <= restarts or info[1] != "running":
+                        return False
+                    return requests.get(urls[service] + "/health", timeout=3).status_code == 200
+                wait_until(back, 120, f"{service} restarted by its restart policy")
+                say(f"{service}: killed, restarted and healthy again in "
+                    f"{time.monotonic() - t0:.1f} s ({len(done)}/{STREAM} recognised so far)")
+                time.sleep(2)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"killer: {exc}")
+        finally:
+            kills_over.set()
+
+    stream_started = time.monotonic()
+    kill_thread = threading.Thread(target=killer)
+    kill_thread.start()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(drive, enumerate(citizens)))
+    kill_thread.join(timeout=600)
+    assert not errors, errors[:5]
+    assert len(done) == STREAM
+    say(f"stream of {STREAM} recognitions with four kills in "
+        f"{time.monotonic() - stream_started:.0f} s")
+    assert kills_over.is_set()
+
+    # nothing lost: every title counted once in reporting, recognised once in assessment,
+    # one congratulation each
+    after = wait_until(lambda: (p := progress(stack, admin, ward))["titled"] >= STREAM and p,
+                       180, f"reporting counts {STREAM} titles in {ward}")
+    time.sleep(3)  # a duplicate applied late would show now
+    final = progress(stack, admin, ward)
+    assert final["titled"] == STREAM, (final["titled"], after["titled"])
+    recognitions = call("GET", f"{urls['assessment']}/recognitions?unit_code={ward}&year={YEAR}"
+                               "&limit=1", headers=admin).json()
+    assert recognitions["total"] == STREAM, recognitions["total"]
+    emails = {email for _, email, _ in citizens}
+
+    def all_mailed():
+        got = {}
+        for mail in stack.mails():
+            for to in mail["to"]:
+                if to in emails:
+                    got[to] = got.get(to, 0) + 1
+        return got if len(got) == STREAM else None
+    got = wait_until(all_mailed, 240, f"a mail to each of the {STREAM} citizens", pause=2)
+    time.sleep(3)
+    got = all_mailed() or got
+    doubled = {to: n for to, n in got.items() if n != 1}
+    assert not doubled, f"mailed more than once: {list(doubled.items())[:5]}"
+    say(f"after the kills: {final['titled']} titles in reporting, {recognitions['total']} "
+        f"recognitions, {len(got)} citizens mailed once each; nothing lost, nothing doubled")
+    stack.print_stats("after the stream")
+
+
+def test_down_and_up_keeps_the_data(stack, admin):
+    people = call("GET", stack.url("registry") + "/people?limit=1", headers=admin).json()["total"]
+    units = call("GET", stack.url("reporting") + "/units", headers=admin).json()
+    mails = len(stack.mails())
+    started = time.monotonic()
+    down = stack.down(volumes=False)
+    assert down.returncode == 0, down.stderr
+    assert not stack.compose("ps", "-q").stdout.strip()
+    stack.compose("up", "-d", "--wait", timeout=600)
+    say(f"compose down, then up -d --wait (volumes kept) in {time.monotonic() - started:.0f} s")
+    fresh_admin = {"Authorization": f"Bearer {stack.token()}"}
+    assert call("GET", stack.url("registry") + "/people?limit=1",
+                headers=fresh_admin).json()["total"] == people
+    assert call("GET", stack.url("reporting") + "/units", headers=fresh_admin).json() == units
+    assert len(stack.mails()) == mails
