@@ -4,7 +4,7 @@ event handlers and year closing, so that each path writes titles the same way.""
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from cdht.outbox import add_event, add_events
@@ -128,8 +128,20 @@ def evaluate_groups(session, sets, year, group_ids, corr):
     is a revoke and a new grant). Returns (granted, revoked, evaluated)."""
     if not group_ids:
         return 0, 0, 0
+    lock_groups(session, group_ids)
     counts = group_counts(session, year, GroupMember.group_id.in_(list(group_ids)))
     return apply_group_results(session, sets, year, counts, corr, set(group_ids))
+
+
+def lock_groups(session, group_ids):
+    """Serialise the evaluations of the same groups until this transaction ends: two members
+    of one family decided at the same moment would each count the other's title as not yet
+    there, and both insert the group's title. Taken in one order, so two transactions never
+    wait on each other crosswise; the counts read after it include what the other committed."""
+    session.execute(text(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT hashtextextended(g, 7) AS k "
+        "FROM unnest(CAST(:ids AS text[])) AS g ORDER BY 1) AS keys"),
+        {"ids": sorted(str(g) for g in group_ids)})
 
 
 def apply_group_results(session, sets, year, counts, corr, group_ids=None):

@@ -184,3 +184,25 @@ def test_a_province_set_in_a_criteria_directory_and_a_set_in_use_cannot_change(
     (tmp_path / "ag.yaml").write_text(yaml.safe_dump(province, allow_unicode=True), "utf-8")
     with pytest.raises(criteria_sets.CriteriaError, match="AG-2025 are in use"):
         container_factory(AssessmentService, config).start()
+
+
+def test_members_of_one_family_decided_at_the_same_moment(assessment, registry, commune, sql,
+                                                          wait_for):
+    """Each decision re-evaluates the member's family: two at once must not both count the
+    other's title as missing and both grant the family (a 409 for one of them, before)."""
+    import eventlet
+    families = [registry.group("family") for _ in range(6)]
+    pairs = [[registry.person(unit="AG.LX") for _ in range(2)] for _ in families]
+    for family, people in zip(families, pairs):
+        members(registry, sql, wait_for, family, people)
+    reviewed = [assessment.review(assessment.submit(person), commune.reviewer)
+                for people in pairs for person in people]
+    pool = eventlet.GreenPool(len(reviewed))
+    answers = list(pool.imap(lambda a: assessment.post(
+        f"/assessments/{a['assessment_id']}/decision",
+        {"decided_by": commune.chair["id"], "decision": "recognise"}, status=None),
+        reviewed))
+    assert all(a.get("status") == "recognised" for a in answers), answers
+    titles = sql("SELECT group_id, count(*) FROM group_recognitions WHERE revoked_at IS NULL "
+                 "GROUP BY group_id")
+    assert sorted(str(g) for g, n in titles if n == 1) == sorted(f["id"] for f in families)
