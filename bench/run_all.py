@@ -1,4 +1,4 @@
-"""Run every benchmark, one after the other, and print issue 8's table: each figure, the
+"""Run every benchmark, one after the other, and print the table of performance goals: each figure, the
 machine's own limit measured beside it in the same run, their ratio, the goal, met or not;
 then the peak memory of every process the benchmarks started.
 
@@ -121,7 +121,7 @@ def memory_of(results):
 
 
 def print_table(results, scale):
-    print(f"\n## issue 8, {scale} scale, {time.strftime('%Y-%m-%d %H:%M')}\n")
+    print(f"\n## performance goals, {scale} scale, {time.strftime('%Y-%m-%d %H:%M')}\n")
     print("| figure | limit measured beside it | ratio | goal | |")
     print("|---|---|---|---|---|")
     for row in rows_of(results):

@@ -7,7 +7,7 @@ import sys
 
 if next((a for a in sys.argv[1:] if not a.startswith("-")), None) == "rebuild":
     # The rebuild's RPC deadlines need eventlet's green hub, patched in before anything else
-    # is imported (STACK-NOTES trap 1): patched later, it trips over typer's pydantic.
+    # is imported (docs/architecture.md §D9): patched later, it trips over typer's pydantic.
     os.environ.setdefault("EVENTLET_TESTS", "1")
     import eventlet
     eventlet.monkey_patch()

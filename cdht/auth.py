@@ -1,4 +1,4 @@
-"""Bearer tokens, roles and unit scope (DESIGN.md §2.6): pure functions, no nameko, no database.
+"""Bearer tokens, roles and unit scope (docs/architecture.md §D8): pure functions, no nameko, no database.
 
 A token is an HS256 JWT signed with the services' shared ``AUTH_SECRET``, with the claims
 ``sub`` (who: a registry person id for staff and citizens, any name for an operator),

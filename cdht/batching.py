@@ -1,4 +1,4 @@
-"""A reliable event handler that applies events in batches (issue 8, DESIGN.md §2.3).
+"""A reliable event handler that applies events in batches (docs/architecture.md §D5).
 
 ``handle_event`` gives each message its own worker and transaction: at a few SQL round trips
 per event, a busy queue (a year being closed) is applied at tens of events a second.

@@ -1,4 +1,4 @@
-"""The reliable event-handler entrypoint every CDHT consumer uses (DESIGN.md §2.3).
+"""The reliable event-handler entrypoint every CDHT consumer uses (docs/architecture.md §D5).
 
 nameko's ``event_handler`` acks a message whose handler raised, and the message is lost.
 ``handle_event`` instead decides, for every message, one of three fates, and never acks a

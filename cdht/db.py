@@ -1,6 +1,6 @@
 """The database side shared by every service: its nameko dependency, creation and migrations.
 
-Each service owns one PostgreSQL database (DESIGN.md §2.1), named by ``DATABASE_URL`` in its
+Each service owns one PostgreSQL database (docs/architecture.md §D1), named by ``DATABASE_URL`` in its
 config. The outbox and inbox tables live in ``plumbing_metadata`` and are created by each
 service's own Alembic migrations beside its models.
 """

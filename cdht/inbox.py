@@ -1,4 +1,4 @@
-"""Inbox (DESIGN.md §2.3): a processed-event row written in the same transaction as the
+"""Inbox (docs/architecture.md §D4): a processed-event row written in the same transaction as the
 effect, so a redelivered or re-published event is applied once per consumer.
 """
 from sqlalchemy import Column, DateTime, String, Table, func

@@ -1,4 +1,4 @@
-"""Transactional outbox (DESIGN.md §2.3): an event is a row written in the same transaction
+"""Transactional outbox (docs/architecture.md §D3): an event is a row written in the same transaction
 as the change it reports; the relay publishes rows in batches, each one AMQP transaction
 (committed by the broker before the rows are marked), then marks them.
 

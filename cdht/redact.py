@@ -1,7 +1,7 @@
 """Masking of personal data in text that may reach logs, headers or error reports.
 
-National ID numbers, phone numbers and email addresses must never appear there (DESIGN.md
-§2.6); exception messages from drivers and libraries sometimes quote them. Every log line of
+National ID numbers, phone numbers and email addresses must never appear there (docs/architecture.md
+§D8); exception messages from drivers and libraries sometimes quote them. Every log line of
 every service goes through ``redact`` (cdht.observability's formatters), so dates, UUIDs and
 IPv4 addresses, which log lines are full of, are left whole: none is an ID number or a phone
 number (an address's first number never starts with 0, a Vietnamese phone number always

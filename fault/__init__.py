@@ -1,1 +1,1 @@
-"""The fault suite of issue 7: ``python -m fault`` (see __main__.py)."""
+"""The fault suite: ``python -m fault`` (see __main__.py)."""

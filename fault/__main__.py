@@ -1,4 +1,4 @@
-"""The fault suite of issue 7: ``.venv/bin/python -m fault [--recognitions N] [--faults ...]``.
+"""The fault suite: ``.venv/bin/python -m fault [--recognitions N] [--faults ...]``.
 
 It starts its own PostgreSQL cluster, RabbitMQ node and SMTP server, migrates the four
 databases, starts the four services as ``nameko run`` processes, and drives N recognitions

@@ -1,4 +1,4 @@
-"""The invariants (DESIGN.md §2.3): nothing committed is lost, nothing is applied twice.
+"""The invariants (docs/architecture.md §D3-§D5): nothing committed is lost, nothing is applied twice.
 
 Ground truth is read from the services' own databases on the suite's private cluster (the
 outbox is what a producer committed; the inbox is what a consumer applied) and from the

@@ -11,7 +11,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")  # silence eventlet's deprecation b
 
 import eventlet  # noqa: E402
 
-eventlet.monkey_patch()  # must precede every other import (STACK-NOTES trap 1)
+eventlet.monkey_patch()  # must precede every other import (docs/architecture.md §D9)
 
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -154,7 +154,7 @@ def service_config(rabbit_config, databases):
 
 @pytest.fixture
 def web_session():
-    """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (STACK-NOTES 3).
+    """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (docs/architecture.md §D9).
 
     ``web_session(config)`` sends an admin token by default (signed with the config's
     AUTH_SECRET); ``web_session(config, role=..., unit_code=..., subject=...)`` another

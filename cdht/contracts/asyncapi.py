@@ -1,7 +1,7 @@
 """The AsyncAPI 2.6.0 description of CDHT's events, generated from the marshmallow contracts.
 
 The marshmallow schemas in ``cdht.contracts.events`` are the source of truth; this module turns
-them into ``docs/asyncapi.yaml`` (DESIGN.md §2.2) so that other teams can read the contract
+them into ``docs/asyncapi.yaml`` (docs/architecture.md §D2) so that other teams can read the contract
 without reading Python. A test checks that the committed file equals what the schemas generate.
 
     python -m cdht.contracts.asyncapi > docs/asyncapi.yaml          # regenerate

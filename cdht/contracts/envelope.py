@@ -1,4 +1,4 @@
-"""The envelope every CDHT event travels in (DESIGN.md §2.2).
+"""The envelope every CDHT event travels in (docs/architecture.md §D2).
 
 ``make_envelope`` is used by producers (through the outbox), ``parse_envelope`` by consumers.
 Both validate ``data`` against the schema registered for (event_type, schema_version), so a

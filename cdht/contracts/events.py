@@ -17,7 +17,7 @@ BODY_KINDS = ("commune_association", "branch", "learning_board")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
-# The programme's indicators (DESIGN.md §1): the people ones of Decision 677, the group ones of
+# The programme's indicators (docs/architecture.md §P1): the people ones of Decision 677, the group ones of
 # Decision 387.
 INDICATORS = ("briefed_members", "adults_titled", "unit_staff_titled",
               "titled_with_digital_skills", "titled_digitally_proficient",

@@ -1,4 +1,4 @@
-"""A fast path for loading event data with its marshmallow schema (issue 8: checking each
+"""A fast path for loading event data with its marshmallow schema (checking each
 event's contract was most of the cost of closing a year and of an import).
 
 ``load(schema, value)`` gives exactly what ``schema.load(value)`` gives. Each schema is

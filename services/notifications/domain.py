@@ -1,7 +1,7 @@
 """Notification content and outcomes: which message a person gets, in which language, what an
 SMTP error means for the next attempt, and how contact data is masked.
 
-Pure functions (DESIGN.md §2.5): no nameko, no database, no network. Routing rules live in
+Pure functions (docs/architecture.md §D7): no nameko, no database, no network. Routing rules live in
 rules.yaml (rules.py), SMS text rules in sms.py, retry and schedule arithmetic in timing.py.
 The service looks the contact up, calls ``compose_email`` / ``compose_sms`` and hands the
 message to the mailer or the SMS gateway.

@@ -220,7 +220,7 @@ AUDIT_ACTIONS = ("create", "update", "delete", "import")
 
 
 class PersonalDataAudit(Base):
-    """Who changed which personal data, when (DESIGN.md §2.6): the names of the fields
+    """Who changed which personal data, when (docs/architecture.md §D8): the names of the fields
     changed, never their values. Written in the transaction of the change; one row per
     import, with the number of people it changed."""
     __tablename__ = "personal_data_audit"

@@ -259,7 +259,7 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true",
                         help="compute and print the drift, change nothing")
     args = parser.parse_args(argv)
-    import eventlet  # RPC deadlines need the green hub (STACK-NOTES trap 1)
+    import eventlet  # RPC deadlines need the green hub (docs/architecture.md §D9)
     eventlet.monkey_patch()
     config = load_config("reporting")
     config.pop("LOGGING", None)

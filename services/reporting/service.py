@@ -2,7 +2,7 @@
 the figures read from them (REST, exports, dashboard, RPC ``progress``).
 
 Each event changes a handful of counters along its unit's path, in the same transaction as
-its inbox row (DESIGN.md §2.4): O(tree depth), never a recount. What a person or a group
+its inbox row (docs/architecture.md §D6): O(tree depth), never a recount. What a person or a group
 counts for is domain.py's; this module loads the facts, calls it and applies the deltas.
 """
 from datetime import date

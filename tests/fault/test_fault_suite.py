@@ -1,4 +1,4 @@
-"""The fault suite of issue 7 (``python -m fault``), run as the operator runs it.
+"""The fault suite (``python -m fault``), run as the operator runs it.
 
 It brings up its own PostgreSQL cluster and RabbitMQ node (the shared ones are never
 restarted) and drives a stream of recognitions through the four real processes while it

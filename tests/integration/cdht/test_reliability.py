@@ -1,7 +1,7 @@
 """The reliability plumbing on real RabbitMQ and PostgreSQL, through the reporting service
 (a real consumer of registry and assessment events) and real outbox rows.
 
-Covers DESIGN.md §2.3: a relay stopped or crashed between commit and publish loses nothing
+Covers docs/architecture.md §D3-§D5: a relay stopped or crashed between commit and publish loses nothing
 and the effect happens once; a duplicate changes nothing; poison goes to the dead-letter
 queue while the consumer goes on; transient failures are retried with backoff; dead letters
 can be listed and replayed.

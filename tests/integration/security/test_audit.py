@@ -1,4 +1,4 @@
-"""The personal data audit (issue 7): who changed which fields of whose record, when, in the
+"""The personal data audit: who changed which fields of whose record, when, in the
 transaction of the change; readable by admins only at GET /audit; one row per import.
 The registry in a nameko container on real PostgreSQL and RabbitMQ."""
 import json

@@ -1,4 +1,4 @@
-"""Hostile input to the bulk import (issue 7), through both doors: the registry's
+"""Hostile input to the bulk import, through both doors: the registry's
 ``POST /imports`` (in a nameko container on real PostgreSQL and RabbitMQ) and the operator's
 ``cdht import people FILE``. An oversized file, a wrong content type or bytes that are not
 UTF-8 are refused with a clear 4xx (the CLI: exit 2 and a message) and write nothing;

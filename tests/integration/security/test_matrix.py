@@ -1,4 +1,4 @@
-"""The security matrix (issue 7): role × a representative endpoint of each service × a target
+"""The security matrix: role × a representative endpoint of each service × a target
 in the caller's own unit or in another → the status expected; lists show only the caller's
 subtree; a missing, expired, badly signed or unknown-role token is a 401 everywhere but the
 open routes. Runs against the four services as real processes (conftest.py)."""

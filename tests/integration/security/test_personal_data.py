@@ -1,5 +1,5 @@
-"""National IDs, phones and emails never reach a log, an event or an error message (DESIGN.md
-§2.6): the four services run as real processes (conftest.py), are driven through the paths
+"""National IDs, phones and emails never reach a log, an event or an error message (docs/architecture.md
+§D8): the four services run as real processes (conftest.py), are driven through the paths
 that handle personal data (registration, changes, refusals, notifications sent by email),
 then their logs, their outboxes and the error bodies are searched for every value."""
 import pytest

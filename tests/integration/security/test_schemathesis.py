@@ -1,4 +1,4 @@
-"""Hostile input (issue 7): schemathesis generates requests from each service's own
+"""Hostile input: schemathesis generates requests from each service's own
 ``/openapi.json`` and sends them, as an admin, to the running service (conftest.py: the four
 real processes). No request may get a 5xx, and every response must be what the document
 promises (its status code, content type and body schema).

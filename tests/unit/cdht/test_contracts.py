@@ -1,4 +1,4 @@
-"""make_envelope / parse_envelope: the event contracts of DESIGN.md §2.2, without a broker.
+"""make_envelope / parse_envelope: the event contracts of docs/architecture.md §D2, without a broker.
 
 A test marked ``xfail(strict=True)`` states what the contract should do and does not yet (a
 suspected bug, reported): once the code is fixed the xfail turns red and the marker must go.

@@ -1,4 +1,4 @@
-"""personal data audit: who changed which fields of whom, when (issue 7)
+"""personal data audit: who changed which fields of whom, when
 
 Revision ID: 0004
 Revises: 0003
