@@ -20,7 +20,7 @@ from tests.deploy.stack import (APP_SERVICES, CLUSTER_FILE, Stack, engine_answer
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
-                                "(a Docker engine and deploy/images/build.sh; .ci/run does)")
+                                "(a Docker engine and deploy/images/build.sh; .ci/compose does)")
 STREAM = int(os.environ.get("CDHT_CLUSTER_RECOGNITIONS", "120"))
 NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
 

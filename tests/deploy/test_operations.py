@@ -26,7 +26,7 @@ from tests.deploy.stack import (APP_SERVICES, ROOT, Stack, engine_answers, fresh
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
-                                "(a Docker engine and deploy/images/build.sh; .ci/run does)")
+                                "(a Docker engine and deploy/images/build.sh; .ci/compose does)")
 
 GUIDE = "docs/operator-guide.md"
 MARK = "tests/deploy/test_operations.py"

@@ -27,7 +27,7 @@ from tests.deploy.stack import (APP_SERVICES, Stack, engine_answers, fresh_copy,
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
-                                "(a Docker engine and deploy/images/build.sh; .ci/run does)")
+                                "(a Docker engine and deploy/images/build.sh; .ci/compose does)")
 
 STREAM = int(os.environ.get("CDHT_STACK_RECOGNITIONS", "240"))
 
