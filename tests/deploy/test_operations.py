@@ -3,7 +3,7 @@ image of a previous release to this one (migrate runs, the data stays), roll bac
 previous image with the backup, and restore.
 
 The previous release is built from git history: the tree of CDHT_PREVIOUS_RELEASE (default:
-the commit before the newest one that added or changed a migration, so that the upgrade has
+the commit before the newest one that added a migration, so that the upgrade has
 something to migrate) with this tree's image recipe (deploy/Dockerfile and its scripts) and
 run-time requirements, since an older recipe may need a registry. Each block is taken from
 docs/operator-guide.md as it stands (the ones marked for this module), and run by bash in the
@@ -43,12 +43,12 @@ def git(*args):
 
 
 def previous_release():
-    """CDHT_PREVIOUS_RELEASE, else the parent of the newest commit that touched a migration
+    """CDHT_PREVIOUS_RELEASE, else the parent of the newest commit that added a migration
     (when that parent has the `cdht db` command the migrate step runs), else HEAD."""
     ref = os.environ.get("CDHT_PREVIOUS_RELEASE")
     if ref:
         return git("rev-parse", "--verify", f"{ref}^{{commit}}")
-    newest = git("log", "-n1", "--format=%H", "--", *MIGRATIONS)
+    newest = git("log", "-n1", "--diff-filter=A", "--format=%H", "--", *MIGRATIONS)
     if newest:
         parent = subprocess.run(["git", "rev-parse", "--verify", f"{newest}~1"], cwd=ROOT,
                                 capture_output=True, text=True)

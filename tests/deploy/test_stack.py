@@ -10,6 +10,7 @@ Opt-in: ``CDHT_TEST_DOCKER=1`` with a Docker engine and the Compose plugin (.ci/
 step). Run with -s: the time of each part and ``docker stats`` beside the compose limits are
 printed for CI's log.
 """
+import json
 import os
 import signal
 import subprocess
@@ -216,7 +217,7 @@ def test_killed_services_come_back_and_nothing_is_lost_or_doubled(stack, admin):
 def test_down_and_up_keeps_the_data(stack, admin):
     people = call("GET", stack.url("registry") + "/people?limit=1", headers=admin).json()["total"]
     units = call("GET", stack.url("reporting") + "/units", headers=admin).json()
-    mails = len(stack.mails())
+    mails = [json.dumps(m, sort_keys=True) for m in stack.mails()]
     started = time.monotonic()
     down = stack.down(volumes=False)
     assert down.returncode == 0, down.stderr
@@ -227,4 +228,7 @@ def test_down_and_up_keeps_the_data(stack, admin):
     assert call("GET", stack.url("registry") + "/people?limit=1",
                 headers=fresh_admin).json()["total"] == people
     assert call("GET", stack.url("reporting") + "/units", headers=fresh_admin).json() == units
-    assert len(stack.mails()) == mails
+    # every mail caught before is still there (notifications may still be sending the last
+    # review requests of the stream: more may come, none may go)
+    after = {json.dumps(m, sort_keys=True) for m in stack.mails()}
+    assert set(mails) <= after and len(mails) <= len(after)
