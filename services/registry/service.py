@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
@@ -121,18 +121,7 @@ def _found(session, model, ident, what, *, lock=False):
 
 
 # -- the unit tree ------------------------------------------------------------------------------
-_PATH_SQL = text("""
-    WITH RECURSIVE up(code, parent_code, depth) AS (
-        SELECT code, parent_code, 0 FROM units WHERE code = :code
-        UNION ALL
-        SELECT u.code, u.parent_code, up.depth + 1 FROM units u JOIN up ON u.code = up.parent_code
-        WHERE up.depth < 16)
-    SELECT code FROM up ORDER BY depth DESC""")
-
-
-def _unit_path(session, code):
-    """Codes from the province down to ``code`` (one recursive query)."""
-    return list(session.scalars(_PATH_SQL, {"code": code}))
+_unit_path = announce.unit_path
 
 
 def _subtree(code):

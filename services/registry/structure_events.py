@@ -23,7 +23,8 @@ _PATH_SQL = text("""
 UNIT_FIELDS = ("name", "kind", "parent_code", "valid_from", "valid_to")
 
 
-def _path(session, code):
+def unit_path(session, code):
+    """Codes from the province down to ``code`` (one recursive query)."""
     return list(session.scalars(_PATH_SQL, {"code": code}))
 
 
@@ -46,7 +47,7 @@ def unit_changed(session, unit, change, producer, correlation_id, valid_to=None)
     """Stage one unit_changed for ``unit`` (flushed: its parent is read from the database)."""
     session.flush()
     add_event(session, "unit_changed", {
-        "unit_code": unit.code, "unit_path": _path(session, unit.code),
+        "unit_code": unit.code, "unit_path": unit_path(session, unit.code),
         "unit_name": unit.name, "kind": unit.kind, "change": change,
         "valid_from": unit.valid_from, "valid_to": valid_to or unit.valid_to,
     }, producer=producer, correlation_id=correlation_id)
@@ -98,7 +99,7 @@ def body_changed(session, body, change, producer, correlation_id):
     add_event(session, "association_body_changed", {
         "body_id": body.id, "kind": body.kind, "body_name": body.name,
         "parent_id": body.parent_id, "change": change, "unit_code": body.unit_code,
-        "unit_path": _path(session, body.unit_code),
+        "unit_path": unit_path(session, body.unit_code),
     }, producer=producer, correlation_id=correlation_id)
 
 
