@@ -9,9 +9,10 @@ A token is an HS256 JWT signed with the services' shared ``AUTH_SECRET``, with t
     caller = verify_token(secret, token)            # Caller, or TokenError (-> 401)
     in_scope(caller, ["AG", "AG.LX", "AG.LX.K1"])   # the target is in the caller's subtree
 
-Which role may call which HTTP route is data: PERMISSIONS below (README, "Security"). What
-a role may do *inside* a route (only its subtree, a citizen only their own records) is
-checked by each service with ``in_scope`` and ``Caller.subject``.
+Which role may call which HTTP route is declared with the route, by its ``@api`` decorator
+(cdht.web), from the role groups below; README, "Security", prints the derived table. What a
+role may do *inside* a route (only its subtree, a citizen only their own records) is checked
+by each service with ``in_scope`` and ``Caller.subject``.
 """
 import time
 from dataclasses import dataclass
@@ -123,120 +124,10 @@ def in_scope(caller, unit_path):
     return bool(caller.unit_code) and caller.unit_code in (unit_path or ())
 
 
-# -- who may call which route -------------------------------------------------------------------
+# -- who may call which route: the role groups the routes' @api declarations name ------------
 ADMIN = ("admin",)
 PROVINCE = ("admin", "province_staff")
 STAFF = ("admin", "province_staff", "commune_staff")
+STAFF_AND_CITIZEN = ("admin", "province_staff", "commune_staff", "citizen")
 REVIEWERS = ("admin", "province_staff", "commune_staff", "reviewer")
 EVERYONE = ROLES
-
-# Routes without a token: health checks, metrics and the public documentation (and the
-# dashboard's page, whose data calls need one).
-OPEN = frozenset({("GET", "/health"), ("GET", "/metrics"), ("GET", "/docs"),
-                  ("GET", "/openapi.json"), ("GET", "/dashboard")})
-
-PERMISSIONS = {
-    "registry": {
-        ("POST", "/units"): PROVINCE,
-        ("GET", "/units"): REVIEWERS,
-        ("GET", "/units/<string:code>"): REVIEWERS,
-        ("PATCH", "/units/<string:code>"): PROVINCE,
-        ("DELETE", "/units/<string:code>"): PROVINCE,
-        ("POST", "/units/merge"): PROVINCE,
-        ("POST", "/people"): STAFF,
-        ("GET", "/people"): EVERYONE,  # a citizen: only their own record
-        ("GET", "/people/<uuid:person_id>"): EVERYONE,
-        ("PATCH", "/people/<uuid:person_id>"): STAFF,
-        ("DELETE", "/people/<uuid:person_id>"): STAFF,
-        ("POST", "/groups"): STAFF,
-        ("GET", "/groups"): REVIEWERS,
-        ("GET", "/groups/<uuid:group_id>"): REVIEWERS,
-        ("PATCH", "/groups/<uuid:group_id>"): STAFF,
-        ("DELETE", "/groups/<uuid:group_id>"): STAFF,
-        ("POST", "/groups/<uuid:group_id>/titles"): STAFF,
-        ("GET", "/groups/<uuid:group_id>/titles"): REVIEWERS,
-        ("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>"): STAFF,
-        ("POST", "/memberships"): STAFF,
-        ("GET", "/memberships"): EVERYONE,
-        ("GET", "/memberships/<uuid:membership_id>"): EVERYONE,
-        ("PATCH", "/memberships/<uuid:membership_id>"): STAFF,
-        ("DELETE", "/memberships/<uuid:membership_id>"): STAFF,
-        ("POST", "/association/bodies"): STAFF,
-        ("GET", "/association/bodies"): REVIEWERS,
-        ("GET", "/association/bodies/<uuid:body_id>"): REVIEWERS,
-        ("PATCH", "/association/bodies/<uuid:body_id>"): STAFF,
-        ("DELETE", "/association/bodies/<uuid:body_id>"): STAFF,
-        ("POST", "/association/members"): STAFF,
-        ("GET", "/association/members"): REVIEWERS,
-        ("GET", "/association/members/<uuid:position_id>"): REVIEWERS,
-        ("PATCH", "/association/members/<uuid:position_id>"): STAFF,
-        ("DELETE", "/association/members/<uuid:position_id>"): STAFF,
-        ("POST", "/learning-activities"): STAFF,
-        ("GET", "/learning-activities"): EVERYONE,
-        ("GET", "/learning-activities/<uuid:activity_id>"): EVERYONE,
-        ("PATCH", "/learning-activities/<uuid:activity_id>"): STAFF,
-        ("DELETE", "/learning-activities/<uuid:activity_id>"): STAFF,
-        # an import may touch any unit of the file: province-wide callers only (README)
-        ("POST", "/imports"): PROVINCE,
-        ("POST", "/imports/groups"): PROVINCE,
-        ("GET", "/imports"): PROVINCE,
-        ("GET", "/imports/<uuid:import_id>"): PROVINCE,
-        ("GET", "/imports/<uuid:import_id>/errors"): PROVINCE,
-        ("GET", "/audit"): ADMIN,
-    },
-    "assessment": {
-        ("GET", "/criteria"): EVERYONE,
-        ("GET", "/criteria/<path:version>"): EVERYONE,
-        ("POST", "/assessments"): ("admin", "province_staff", "commune_staff", "citizen"),
-        ("GET", "/assessments"): EVERYONE,  # a citizen: only their own
-        ("GET", "/assessments/<uuid:assessment_id>"): EVERYONE,
-        ("PUT", "/assessments/<uuid:assessment_id>/scores"):
-            ("admin", "province_staff", "commune_staff", "citizen"),
-        ("POST", "/assessments/<uuid:assessment_id>/review"): REVIEWERS,
-        ("POST", "/assessments/<uuid:assessment_id>/decision"): STAFF,
-        ("POST", "/assessments/<uuid:assessment_id>/re-evaluate"): PROVINCE,
-        ("GET", "/people/<uuid:person_id>/prefill"): EVERYONE,
-        ("GET", "/recognitions"): EVERYONE,
-        ("GET", "/recognitions/<uuid:recognition_id>"): EVERYONE,
-        ("POST", "/recognitions/<uuid:recognition_id>/revoke"): STAFF,
-        ("GET", "/group-recognitions"): REVIEWERS,
-        ("POST", "/years/<int:year>/close"): STAFF,  # in scope: commune staff, their commune
-        ("GET", "/closings/<uuid:closing_id>"): STAFF,
-    },
-    "reporting": {
-        ("GET", "/units"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/progress"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/breakdown"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/series"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/report.csv"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/report.xlsx"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/review"): REVIEWERS,
-        ("GET", "/units/<string:unit_code>/review-report.xlsx"): REVIEWERS,
-        ("GET", "/lag"): PROVINCE,
-    },
-    "notifications": {
-        ("GET", "/deliveries"): EVERYONE,  # a citizen: only their own
-        ("GET", "/deliveries/<uuid:delivery_id>"): EVERYONE,
-        ("POST", "/deliveries/<uuid:delivery_id>/retry"): STAFF,
-        ("GET", "/preferences/<uuid:person_id>"): ("admin", "province_staff", "commune_staff",
-                                                   "citizen"),
-        ("PUT", "/preferences/<uuid:person_id>/<string:category>"):
-            ("admin", "province_staff", "commune_staff", "citizen"),
-        ("DELETE", "/preferences/<uuid:person_id>/<string:category>"):
-            ("admin", "province_staff", "commune_staff", "citizen"),
-        ("POST", "/digests/flush"): ADMIN,
-        ("POST", "/summaries/weekly"): ADMIN,
-    },
-}
-
-
-def roles_for(service, method, rule):
-    """The roles that may call a route; () for a route nobody declared (admin only then)."""
-    return PERMISSIONS.get(service, {}).get((method.upper(), rule), ())
-
-
-def allowed(service, method, rule, role):
-    """Whether ``role`` may call the route at all (scope is checked by the handler)."""
-    if role == "admin":
-        return True
-    return role in roles_for(service, method, rule)

@@ -1,19 +1,18 @@
 """OpenAPI 3 documents for the services' HTTP APIs, built from their marshmallow schemas.
 
-A service declares its routes once, as ``openapi_routes`` (a sequence of ``Route``) on its
-class or on any mixin it inherits from; ``build_document`` turns them into an OpenAPI
-document with apispec's MarshmallowPlugin, and ``render_html`` into a self-contained docs page
-(no Swagger UI or CDN). ``undocumented`` compares the declared routes with the service's
-``@api`` entrypoints, so a test can hold the two equal; an entrypoint nobody declared still
-appears in the document, marked ``x-undeclared``, with its docstring and path parameters.
+A route is declared once, by its ``@api`` decorator (cdht.web), which carries everything
+about it: method, path, the roles that may call it, summary, query, body and response
+schemas. ``routes_of`` collects those declarations from a service class (mixins included),
+``build_document`` turns them into an OpenAPI document with apispec's MarshmallowPlugin, and
+``render_html`` into a self-contained docs page (no Swagger UI or CDN). ``permissions``
+derives the role table from the same declarations.
 
-    openapi_routes = (
-        Route("GET", "/people/<uuid:person_id>", "Read a person", response=PersonSchema),
-        Route("GET", "/people", "List people", query=PeopleQuery, response=page_of(...)),
-    )
+    @api("GET", "/people/<uuid:person_id>", roles=EVERYONE, response=PersonSchema)
+    def get_person(self, request, person_id):
+        ...                     # the docstring's first paragraph is the summary, if none given
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -84,14 +83,14 @@ class ListOf:
 class Route:
     """One HTTP route as the documentation shows it.
 
-    ``path`` is the werkzeug rule exactly as given to ``@api`` (``/people/<uuid:person_id>``),
-    so that it can be matched against the entrypoints. ``query``, ``body`` and ``response``
-    are marshmallow schema classes; ``errors`` adds error statuses to those implied (400 for
-    a body or query, 415 for a body, 404 for a path parameter).
+    ``path`` is the werkzeug rule exactly as given to ``@api`` (``/people/<uuid:person_id>``).
+    ``query``, ``body`` and ``response`` are marshmallow schema classes; ``errors`` adds error
+    statuses to those implied (400 for a body or query, 415 for a body, 404 for a path
+    parameter). ``roles`` may call it (admin always may); a ``public`` route needs no token.
     """
     method: str
     path: str
-    summary: str
+    summary: str | None = None
     response: type | None = None
     status: int = 200
     body: type | None = None
@@ -100,49 +99,58 @@ class Route:
     description: str | None = None
     tag: str | None = None
     media_type: str = "application/json"
+    roles: tuple = ()
+    public: bool = False
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
+    def allows(self, role):
+        """Whether ``role`` may call the route at all (scope inside it is the handler's)."""
+        return self.public or role == "admin" or role in self.roles
 
-def routes_of(service_cls):
-    """The declared routes of a service class: ``openapi_routes`` of the class and of every
-    base it inherits from (a mixin declares its own), bases first."""
-    routes = []
-    for klass in reversed(service_cls.__mro__):
-        routes.extend(klass.__dict__.get("openapi_routes", ()))
-    return routes
+
+def _entrypoints(service_cls):
+    """(handler name, handler, HTTP entrypoint) of every HTTP entrypoint of a service class."""
+    for name in sorted(dir(service_cls)):
+        member = getattr(service_cls, name, None)
+        for entrypoint in getattr(member, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler):
+                yield name, member, entrypoint
 
 
 def entrypoint_routes(service_cls):
     """{(METHOD, rule): handler name} of every HTTP entrypoint (``@api``/``@http``)."""
     found = {}
-    for name in dir(service_cls):
-        member = getattr(service_cls, name, None)
-        for entrypoint in getattr(member, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, HttpRequestHandler):
-                for method in entrypoint.method.split(","):
-                    found[(method.strip().upper(), entrypoint.url)] = name
+    for name, _, entrypoint in _entrypoints(service_cls):
+        for method in entrypoint.method.split(","):
+            found[(method.strip().upper(), entrypoint.url)] = name
     return found
 
 
-def undocumented(service_cls, routes=None):
-    """(entrypoints nobody declared, declared routes with no entrypoint), each sorted."""
-    declared = {(r.method.upper(), r.path) for r in (routes_of(service_cls)
-                                                     if routes is None else routes)}
-    served = set(entrypoint_routes(service_cls))
-    return sorted(served - declared), sorted(declared - served)
+def routes_of(service_cls):
+    """Every route a service class serves, as its ``@api`` decorator declared it (the
+    summary taken from the handler's docstring when the decorator gives none). A plain
+    nameko ``@http`` entrypoint, which declares nothing, still appears, marked
+    ``x-undeclared``: the document never silently lacks a route."""
+    routes = []
+    for name, handler, entrypoint in _entrypoints(service_cls):
+        doc = (handler.__doc__ or "").strip()
+        first = doc.split("\n\n")[0].replace("\n", " ").strip() if doc else name
+        route = getattr(entrypoint, "route", None)
+        if route is None:
+            routes.append(Route(entrypoint.method.upper(), entrypoint.url, first,
+                                description=doc or None, extra={"x-undeclared": True}))
+        elif route.summary is None:
+            routes.append(replace(route, summary=first))
+        else:
+            routes.append(route)
+    return sorted(routes, key=lambda r: (r.path, r.method))
 
 
-def _undeclared_routes(service_cls, routes):
-    """Entrypoints without a declaration still appear, with what can be known without one
-    (the handler's docstring, the path parameters), marked ``x-undeclared``."""
-    missing, _ = undocumented(service_cls, routes)
-    handlers = entrypoint_routes(service_cls)
-    found = []
-    for method, rule in missing:
-        doc = (getattr(service_cls, handlers[(method, rule)]).__doc__ or "").strip()
-        found.append(Route(method, rule, doc.splitlines()[0] if doc else handlers[(method, rule)],
-                           description=doc or None, extra={"x-undeclared": True}))
-    return found
+def permissions(service_cls):
+    """{(METHOD, rule): roles} of every route that needs a token: the role table, derived
+    from the routes' declarations (README, "Security", prints it)."""
+    return {(r.method, r.path): r.roles for r in routes_of(service_cls)
+            if not r.public and "x-undeclared" not in r.extra}
 
 
 def openapi_path(rule):
@@ -160,16 +168,13 @@ def openapi_path(rule):
 SECURITY_SCHEME = "bearerAuth"
 
 
-def _secure(operation, route, service):
-    """Declare the bearer token (cdht.auth) on a route of a service that checks them: the
-    roles allowed (x-roles), 401 and 403; the open routes say ``security: []``."""
-    from cdht import auth
-    if service not in auth.PERMISSIONS:
-        return
-    if (route.method.upper(), route.path) in auth.OPEN:
+def _secure(operation, route):
+    """Declare the bearer token (cdht.auth) on a route that needs one: the roles allowed
+    (x-roles), 401 and 403; a public route says ``security: []``."""
+    if route.public:
         operation["security"] = []
         return
-    roles = list(auth.roles_for(service, route.method, route.path)) or ["admin"]
+    roles = list(route.roles) or ["admin"]
     operation["security"] = [{SECURITY_SCHEME: []}]
     operation["x-roles"] = roles
     note = "Roles: " + ", ".join(roles) + "."
@@ -221,20 +226,19 @@ def _operation(route, path_parameters):
     return operation
 
 
-def build_document(routes, *, title, version, description=None, schemas=(), service=None):
+def build_document(routes, *, title, version, description=None, schemas=(), secured=True):
     """The OpenAPI 3 document (a dict) of ``routes``; ``schemas`` are extra schema classes to
-    list as components (e.g. one only referenced from a field's metadata). With ``service``
-    (a name in cdht.auth.PERMISSIONS) every route but the open ones declares the bearer token
-    and the roles that may call it."""
+    list as components (e.g. one only referenced from a field's metadata). When ``secured``
+    every route but the public ones declares the bearer token and the roles that may call
+    it."""
     spec = APISpec(title=title, version=version, openapi_version=OPENAPI_VERSION,
                    plugins=[MarshmallowPlugin()],
                    **({"info": {"description": description}} if description else {}))
     spec.components.schema("Error", schema=ErrorSchema)
-    from cdht import auth
-    if service in auth.PERMISSIONS:
+    if secured:
         spec.components.security_scheme(SECURITY_SCHEME, {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "A token from `python -m cdht token` (HS256, AUTH_SECRET): claims "
+            "description": "A token from `cdht token` (HS256, AUTH_SECRET): claims "
                            "sub, role, unit, iat, exp."})
     for schema in schemas:
         name = schema.__name__.removesuffix("Schema")
@@ -251,19 +255,17 @@ def build_document(routes, *, title, version, description=None, schemas=(), serv
             if method in operations:
                 raise ValueError(f"{route.method} {rule} is declared twice")
             operations[method] = _operation(route, path_parameters)
-            _secure(operations[method], route, service)
+            if secured:
+                _secure(operations[method], route)
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
 def service_document(service_cls, *, title, version, description=None, schemas=()):
-    """``build_document`` of everything a service class declares, plus its undeclared
-    entrypoints (see _undeclared_routes): the document never silently lacks a route."""
-    routes = routes_of(service_cls)
-    return build_document(routes + _undeclared_routes(service_cls, routes),
-                          title=title, version=version,
+    """``build_document`` of every route a service class serves (``routes_of``)."""
+    return build_document(routes_of(service_cls), title=title, version=version,
                           description=description or (service_cls.__doc__ or "").strip(),
-                          schemas=schemas, service=getattr(service_cls, "name", None))
+                          schemas=schemas)
 
 
 # -- the docs page ----------------------------------------------------------------------------

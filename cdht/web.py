@@ -1,13 +1,21 @@
-"""JSON over nameko's HTTP entrypoint: ``@api("POST", "/people")`` handlers return plain data.
+"""JSON over nameko's HTTP entrypoint: ``@api("POST", "/people", roles=STAFF, ...)`` handlers
+return plain data.
+
+The decorator is a route's one declaration: method, path, who may call it (``roles``, or
+``public=True`` for the few routes without a token), and what the API documents show of it
+(``summary``, ``query``, ``body``, ``response``, ``status``, ``errors``, ``description``,
+``tag``, ``media_type``: the fields of cdht.openapi.Route). The OpenAPI document and the role
+table are derived from it; ``/health``, ``/metrics``, ``/openapi.json`` and ``/docs`` come
+with the ``Observed`` base class.
 
 A handler returns a dict/list (200) or ``(status, data)``; it raises ``ApiError`` for a clear
 4xx. Bodies are parsed with a marshmallow schema by ``load_json``; every validation failure
 is a 400 with a message per field, a body that is not JSON a 415/400, and an unexpected error
 a 500 whose body names no internals (the traceback goes to the log only).
 
-Every route needs ``Authorization: Bearer <token>`` (cdht.auth) except the open ones
-(``auth.OPEN``: health, docs, openapi.json, the dashboard page): no or a bad token is a 401,
-a role the route's permission (``auth.PERMISSIONS``) does not name a 403. The handler finds
+Every route needs ``Authorization: Bearer <token>`` (cdht.auth) except the public ones
+(health, metrics, docs, openapi.json, the dashboard page): no or a bad token is a 401, a role
+the route's ``roles`` do not name a 403 (admin may call every route). The handler finds
 the verified ``Caller`` at ``request.caller`` (``caller_of(request)``); scope inside the route
 (the caller's unit subtree, a citizen's own records) is the handler's to check, with
 ``require_scope``. Error bodies are passed through ``redact``: no email or ID number leaves in
@@ -33,7 +41,7 @@ from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from cdht import auth, observability
+from cdht import auth, observability, openapi
 from cdht.openapi import Route
 from cdht.redact import redact
 
@@ -183,14 +191,10 @@ class JsonHttpHandler(HttpRequestHandler):
         self.secret = auth.check_secret(self.container.config.get("AUTH_SECRET"))
         super().setup()
 
-    @property
-    def is_open(self):
-        return (self.method.upper(), self.url) in auth.OPEN
-
     def authenticate(self, request):
         """Set request.caller from the bearer token; a 401/403 response when refused."""
         request.caller = None
-        if self.is_open:
+        if self.route.public:
             return None
         try:
             caller = auth.verify_token(self.secret, auth.bearer_token(
@@ -198,7 +202,7 @@ class JsonHttpHandler(HttpRequestHandler):
         except auth.TokenError as exc:
             return json_response({"error": str(exc)}, 401,
                                  headers={"WWW-Authenticate": 'Bearer realm="cdht"'})
-        if not auth.allowed(self.container.service_name, self.method, self.url, caller.role):
+        if not self.route.allows(caller.role):
             return json_response({"error": f"the role {caller.role} may not call "
                                            f"{self.method} {self.url}"}, 403)
         request.caller = caller
@@ -249,10 +253,16 @@ class JsonHttpHandler(HttpRequestHandler):
             "duration_ms": round(seconds * 1000, 1),
             "outcome": "ok" if status < 400 else "error" if status >= 500 else "refused"})
 
-    def __init__(self, method, url, expected_exceptions=(), **kwargs):
+    def __init__(self, method, url, *, roles=(), public=False, expected_exceptions=(),
+                 **documented):
+        if bool(roles) == bool(public):
+            raise TypeError(f"@api({method!r}, {url!r}): give roles=... or public=True")
+        unknown = set(roles) - set(auth.ROLES)
+        if unknown:
+            raise TypeError(f"@api({method!r}, {url!r}): unknown roles {sorted(unknown)}")
+        self.route = Route(method.upper(), url, roles=tuple(roles), public=public, **documented)
         # An ApiError is the caller's mistake: nameko logs it as a warning, not a crash.
-        super().__init__(method, url, expected_exceptions=(ApiError, *expected_exceptions),
-                         **kwargs)
+        super().__init__(method, url, expected_exceptions=(ApiError, *expected_exceptions))
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -276,24 +286,56 @@ api = JsonHttpHandler.decorator
 
 
 class Observed:
-    """Mixin of every service: ``GET /metrics`` (Prometheus text format, open like /health)
-    and the Observability dependency (correlation id bound per worker, "handled" lines).
+    """Base of every service: the built-in routes ``GET /health``, ``/metrics`` (Prometheus
+    text format), ``/openapi.json`` and ``/docs`` (public), and the Observability dependency
+    (correlation id bound per worker, "handled" lines).
 
-    A service whose class defines ``observe_metrics(self, metrics)`` sets its own scrape-time
-    figures there (reporting: its lag). The route is given to each service class as it is
-    defined (``name`` set), not to the mixin: ``nameko run`` would take any class of the
-    service's module that has an entrypoint for a service of its own."""
+    The service's database is ``self.db`` and its settings ``self.config``; ``api_schemas``
+    lists extra schema classes for its OpenAPI document (one only referenced from a field's
+    metadata). A service whose class defines ``observe_metrics(self, metrics)`` sets its own
+    scrape-time figures there (reporting: its lag). The routes are given to each service
+    class as it is defined (``name`` set), not to the base: ``nameko run`` would take any class
+    of the service's module that has an entrypoint for a service of its own."""
     telemetry = observability.Observability()
-    openapi_routes = (Route("GET", "/metrics", "Metrics in the Prometheus text format",
-                            media_type="text/plain", tag="service"),)
+    api_version = "1.0.0"
+    api_schemas = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if getattr(cls, "name", None):
-            def metrics(self, request):
-                """Metrics in the Prometheus text format."""
-                return self.metrics_response()
-            cls.metrics = api("GET", "/metrics")(metrics)
+        if not getattr(cls, "name", None):
+            return
+        cls._document = None
+        service = dict(public=True, tag="service")
+
+        def health(self, request):
+            """Health of the database and the broker."""
+            return health_of(self.db, self.config["AMQP_URI"])
+
+        def metrics(self, request):
+            """Metrics in the Prometheus text format."""
+            return self.metrics_response()
+
+        def openapi_json(self, request):
+            """This OpenAPI document."""
+            return self.openapi_document()
+
+        def docs(self, request):
+            """The API documentation as a web page."""
+            return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
+
+        cls.health = api("GET", "/health", errors=(503,), **service)(health)
+        cls.metrics = api("GET", "/metrics", media_type="text/plain", **service)(metrics)
+        cls.openapi_json = api("GET", "/openapi.json", **service)(openapi_json)
+        cls.docs = api("GET", "/docs", media_type="text/html", **service)(docs)
+
+    @classmethod
+    def openapi_document(cls):
+        """The service's OpenAPI document, built once from its routes' declarations."""
+        if cls._document is None:
+            cls._document = openapi.service_document(
+                cls, title=f"CDHT {cls.name}", version=cls.api_version,
+                schemas=cls.api_schemas)
+        return cls._document
 
     def metrics_response(self):
         figures = self.telemetry
@@ -328,7 +370,7 @@ BROKER_OK_FOR_SECONDS = 3.0
 _broker_ok_at = {}
 
 
-def health(db, amqp_uri):
+def health_of(db, amqp_uri):
     """(status, body) for GET /health: the database and the broker must both answer."""
     from kombu import Connection
     from sqlalchemy import text

@@ -11,9 +11,13 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from werkzeug.wrappers import Response
 
-from cdht import openapi
+from cdht.auth import EVERYONE, PROVINCE, REVIEWERS, STAFF, STAFF_AND_CITIZEN
+from cdht.openapi import ListOf, page_of
+from services.assessment.schemas import (
+    AssessmentViewSchema, ClosingSchema, CriteriaSetSchema, GroupRecognitionViewSchema,
+    PrefillSchema, RecognitionViewSchema,
+)
 from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.db import Database, make_engine
@@ -21,16 +25,15 @@ from cdht.inbox import first_delivery
 from cdht.outbox import add_event
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
-    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
-    load_json, require_scope,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, load_json,
+    require_scope,
 )
 from services.assessment import approval, closing, domain, titles
 from services.assessment import reasons as refusal_reasons
 from services.assessment import criteria as criteria_sets
-from services.assessment.api_docs import ROUTES
 from services.assessment.models import (
-    Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition, Recognition,
-    YearClosing,
+    Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
+    Recognition, YearClosing,
 )
 from services.assessment.schemas import (
     AssessmentQuerySchema, CloseYearSchema, DecisionRequestSchema,
@@ -177,7 +180,6 @@ def _group_view(g):
 
 class AssessmentService(Observed):
     name = "assessment"
-    openapi_routes = ROUTES
     db = Database(relay=True)
     config = Config()
     registry = RpcProxy("registry")
@@ -185,36 +187,25 @@ class AssessmentService(Observed):
     approval = ApprovalSettings()
 
     # -- service --------------------------------------------------------------------------------
-    @api("GET", "/health")
-    def health(self, request):
-        return health(self.db, self.config["AMQP_URI"])
-
-    _document = None
-
-    @classmethod
-    def openapi_document(cls):
-        if cls._document is None:
-            cls._document = openapi.service_document(cls, title="CDHT assessment",
-                                                     version="1.0.0")
-        return cls._document
-
-    @api("GET", "/openapi.json")
-    def openapi_json(self, request):
-        return self.openapi_document()
-
-    @api("GET", "/docs")
-    def docs(self, request):
-        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
 
     # -- criteria -------------------------------------------------------------------------------
-    @api("GET", "/criteria")
+    @api("GET", "/criteria",
+         roles=EVERYONE,
+         summary="Every criteria set loaded, individual and group",
+         response=ListOf(CriteriaSetSchema),
+         tag="criteria")
     def list_criteria(self, request):
         with self.db.read() as session:
             used = closing.recorded_criteria(session)
         return [c.describe() | {"in_use": c.version in used}
                 for c in sorted(self.criteria.values(), key=lambda c: (c.kind, c.effective_from))]
 
-    @api("GET", "/criteria/<path:version>")
+    @api("GET", "/criteria/<path:version>",
+         roles=EVERYONE,
+         summary="One criteria set, with its indicators, forms "
+                 "per target group and evidence rules",
+         response=CriteriaSetSchema,
+         tag="criteria")
     def get_criteria(self, request, version):
         criteria = self.criteria.get(version)
         if criteria is None:
@@ -256,7 +247,15 @@ class AssessmentService(Observed):
         return assessment
 
     # -- the individual workflow -----------------------------------------------------------------
-    @api("POST", "/assessments")
+    @api("POST", "/assessments",
+         roles=STAFF_AND_CITIZEN,
+         summary="Submit a self-assessment (by the citizen, or staff on "
+                 "their behalf)",
+         body=SelfAssessmentSchema,
+         response=AssessmentViewSchema,
+         status=201,
+         errors=(403, 409, 503),
+         tag="workflow")
     def submit(self, request):
         """A self-assessment, by the citizen or by staff on their behalf: evaluated at once
         (provisionally) and waiting for review."""
@@ -315,7 +314,12 @@ class AssessmentService(Observed):
             "total_score": assessment.total, "passed": assessment.passed,
         }, producer=self.name, correlation_id=corr)
 
-    @api("GET", "/assessments")
+    @api("GET", "/assessments",
+         roles=EVERYONE,
+         summary="List assessments (a reviewer's queue: status=submitted)",
+         query=AssessmentQuerySchema,
+         response=page_of(AssessmentViewSchema),
+         tag="workflow")
     def list_assessments(self, request):
         query = _query(request, AssessmentQuerySchema())
         stmt = _scope_rows(select(Assessment), request, Assessment)
@@ -334,7 +338,11 @@ class AssessmentService(Observed):
             return {"items": [_assessment_view(a) for a in rows], "total": total,
                     "limit": query["limit"], "offset": query["offset"]}
 
-    @api("GET", "/assessments/<uuid:assessment_id>")
+    @api("GET", "/assessments/<uuid:assessment_id>",
+         roles=EVERYONE,
+         summary="Read an assessment with its history",
+         response=AssessmentViewSchema,
+         tag="workflow")
     def get_assessment(self, request, assessment_id):
         with self.db.read() as session:
             assessment = session.get(Assessment, assessment_id)
@@ -347,7 +355,14 @@ class AssessmentService(Observed):
                                     .order_by(AssessmentStep.id)).all()
             return _assessment_view(assessment, steps)
 
-    @api("PUT", "/assessments/<uuid:assessment_id>/scores")
+    @api("PUT", "/assessments/<uuid:assessment_id>/scores",
+         roles=STAFF_AND_CITIZEN,
+         summary="Resubmit the scores of an "
+                 "assessment sent back",
+         body=ResubmissionSchema,
+         response=AssessmentViewSchema,
+         errors=(409,),
+         tag="workflow")
     def resubmit(self, request, assessment_id):
         """New scores for an assessment sent back by its reviewer; it waits for review again."""
         data = load_json(request, ResubmissionSchema())
@@ -380,7 +395,14 @@ class AssessmentService(Observed):
         assessment.status = status
         assessment.updated_at = titles.now()
 
-    @api("POST", "/assessments/<uuid:assessment_id>/review")
+    @api("POST", "/assessments/<uuid:assessment_id>/review",
+         roles=REVIEWERS,
+         summary="Review: accept, adjust scores "
+                 "with reasons, or send back",
+         body=ReviewSchema,
+         response=AssessmentViewSchema,
+         errors=(403, 409, 503),
+         tag="workflow")
     def review(self, request, assessment_id):
         """The branch or unit reviews: accept, adjust scores (each with a reason), or send
         back to the citizen."""
@@ -417,7 +439,14 @@ class AssessmentService(Observed):
                         adjustments=notes, reason=data["reason"], summary=decision.summary)
         return _assessment_view(assessment)
 
-    @api("POST", "/assessments/<uuid:assessment_id>/decision")
+    @api("POST", "/assessments/<uuid:assessment_id>/decision",
+         roles=STAFF,
+         summary="The commune association "
+                 "recognises or refuses",
+         body=DecisionRequestSchema,
+         response=AssessmentViewSchema,
+         errors=(403, 409, 503),
+         tag="workflow")
     def decide(self, request, assessment_id):
         """The commune association recognises (recognition_granted) or refuses with reasons
         (recognition_refused)."""
@@ -449,7 +478,15 @@ class AssessmentService(Observed):
                            409) from None
         return _assessment_view(assessment) | {"recognition_id": result}
 
-    @api("POST", "/assessments/<uuid:assessment_id>/re-evaluate")
+    @api("POST", "/assessments/<uuid:assessment_id>/re-evaluate",
+         roles=PROVINCE,
+         summary="Decide again under "
+                 "another criteria version (traced)",
+         body=ReEvaluationSchema,
+         response=AssessmentViewSchema,
+         status=201,
+         errors=(409,),
+         tag="workflow")
     def re_evaluate(self, request, assessment_id):
         """Decide a decided assessment again under another criteria version: a new assessment
         supersedes it; a title whose outcome changes is revoked and, if still earned, granted
@@ -474,7 +511,13 @@ class AssessmentService(Observed):
                                     .where(AssessmentStep.assessment_id == new.id)).all()
         return 201, _assessment_view(new, steps)
 
-    @api("GET", "/people/<uuid:person_id>/prefill")
+    @api("GET", "/people/<uuid:person_id>/prefill",
+         roles=EVERYONE,
+         summary="Scores suggested by the person's "
+                 "learning activities of the year",
+         query=YearQuerySchema,
+         response=PrefillSchema,
+         tag="workflow")
     def prefill(self, request, person_id):
         """Suggested scores from the person's learning activities of the year."""
         query = _query(request, YearQuerySchema())
@@ -494,7 +537,12 @@ class AssessmentService(Observed):
                 **domain.prefill(criteria, activities.get(person_id, ()))}
 
     # -- titles ----------------------------------------------------------------------------------
-    @api("GET", "/recognitions")
+    @api("GET", "/recognitions",
+         roles=EVERYONE,
+         summary="List titles",
+         query=AssessmentQuerySchema,
+         response=page_of(RecognitionViewSchema),
+         tag="titles")
     def list_recognitions(self, request):
         query = _query(request, AssessmentQuerySchema())
         stmt = _scope_rows(select(Recognition), request, Recognition)
@@ -511,7 +559,11 @@ class AssessmentService(Observed):
             return {"items": [_recognition_view(r) for r in rows], "total": total,
                     "limit": query["limit"], "offset": query["offset"]}
 
-    @api("GET", "/recognitions/<uuid:recognition_id>")
+    @api("GET", "/recognitions/<uuid:recognition_id>",
+         roles=EVERYONE,
+         summary="Read a title",
+         response=RecognitionViewSchema,
+         tag="titles")
     def get_recognition(self, request, recognition_id):
         with self.db.read() as session:
             recognition = session.get(Recognition, recognition_id)
@@ -521,7 +573,13 @@ class AssessmentService(Observed):
                              "the title")
             return _recognition_view(recognition)
 
-    @api("POST", "/recognitions/<uuid:recognition_id>/revoke")
+    @api("POST", "/recognitions/<uuid:recognition_id>/revoke",
+         roles=STAFF,
+         summary="Revoke a title with a reason",
+         body=RevocationSchema,
+         response=RecognitionViewSchema,
+         errors=(409,),
+         tag="titles")
     def revoke(self, request, recognition_id):
         data = load_json(request, RevocationSchema())
         corr = correlation_id(request)
@@ -541,7 +599,13 @@ class AssessmentService(Observed):
                                                     recognition.year), corr)
         return _recognition_view(recognition)
 
-    @api("GET", "/group-recognitions")
+    @api("GET", "/group-recognitions",
+         roles=REVIEWERS,
+         summary="List group titles (families, clans, communities, "
+                 "learning units)",
+         query=GroupRecognitionQuerySchema,
+         response=page_of(GroupRecognitionViewSchema),
+         tag="titles")
     def list_group_recognitions(self, request):
         query = _query(request, GroupRecognitionQuerySchema())
         stmt = _scope_rows(select(GroupRecognition), request, GroupRecognition)
@@ -559,7 +623,14 @@ class AssessmentService(Observed):
                     "limit": query["limit"], "offset": query["offset"]}
 
     # -- closing a year --------------------------------------------------------------------------
-    @api("POST", "/years/<int:year>/close")
+    @api("POST", "/years/<int:year>/close",
+         roles=STAFF,
+         summary="Close a year for a unit's subtree: decide every "
+                 "open submission and every group (resumable)",
+         body=CloseYearSchema,
+         response=ClosingSchema,
+         status=202,
+         tag="closing")
     def close_year(self, request, year):
         """Start (or resume) closing ``year`` for a unit's subtree; answers at once with the
         closing to follow at GET /closings/<id>."""
@@ -588,7 +659,11 @@ class AssessmentService(Observed):
             eventlet.spawn_n(work)
         return 202, closing.view(run)
 
-    @api("GET", "/closings/<uuid:closing_id>")
+    @api("GET", "/closings/<uuid:closing_id>",
+         roles=STAFF,
+         summary="Progress and summary of a year closing",
+         response=ClosingSchema,
+         tag="closing")
     def get_closing(self, request, closing_id):
         with self.db.read() as session:
             run = session.get(YearClosing, closing_id)

@@ -43,20 +43,18 @@ from nameko.timer import Timer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
-from werkzeug.wrappers import Response
 
-from cdht import openapi
+from cdht.auth import ADMIN, EVERYONE, STAFF, STAFF_AND_CITIZEN
 from cdht.broker import RpcProxy  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.contracts.events import EVENT_SCHEMAS
 from cdht.db import Database
 from cdht.inbox import first_delivery, inbox_table
-from cdht.openapi import Route
 from cdht.outbox import add_event
 from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
-    ApiError, Forbidden, NotFound, Observed, api, caller_of, health, load_json,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, load_json,
     require_scope,
 )
 from services.notifications import domain, places, rules, timing
@@ -156,38 +154,6 @@ class RateLimits(DependencyProvider):
         return self
 
 
-ROUTES = (
-    Route("GET", "/health", "Health of the database and the broker", errors=(503,),
-          tag="service"),
-    Route("GET", "/openapi.json", "This OpenAPI document", tag="service"),
-    Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
-          tag="service"),
-    Route("GET", "/deliveries", "The delivery log: what went to whom, when, how (addresses "
-          "masked)", query=DeliveryQuerySchema, response=DeliveryPageSchema),
-    Route("GET", "/deliveries/<uuid:delivery_id>", "Read a delivery", response=DeliverySchema),
-    Route("POST", "/deliveries/<uuid:delivery_id>/retry",
-          "Send a failed delivery again (after fixing the relay, the gateway, the address)",
-          response=DeliverySchema, errors=(409,)),
-    Route("GET", "/preferences/<uuid:person_id>", "A person's categories and opt-outs",
-          response=PreferencesSchema),
-    Route("PUT", "/preferences/<uuid:person_id>/<string:category>",
-          "Opt a person out of a category of notifications", response=OptOutSchema,
-          errors=(409,), description="Mandatory categories (rules.yaml) cannot be opted out "
-                                     "of: 409."),
-    Route("DELETE", "/preferences/<uuid:person_id>/<string:category>",
-          "Opt a person back in to a category", response=OptOutSchema),
-    Route("POST", "/digests/flush", "Send the daily digests that are due",
-          body=TriggerSchema, response=FlushResultSchema,
-          description="What the digest timer does, for operators and tests: one mail per "
-                      "recipient listing every change waiting, at most one a day, from "
-                      "DIGEST_HOUR (local time, NOTIFICATIONS_TIMEZONE)."),
-    Route("POST", "/summaries/weekly", "Send the weekly summary to the province's officials",
-          body=TriggerSchema, response=SummaryResultSchema, errors=(503,),
-          description="What the weekly timer does, for operators and tests; once per ISO "
-                      "week and recipient, however often it is called."),
-)
-
-
 class NotificationsService(Observed):
     """Tells citizens, reviewers and association staff what concerns them: by email (SMTP) and
     SMS (an HTTP gateway), from the rules in rules.yaml, with retries, fallback, opt-outs,
@@ -201,29 +167,8 @@ class NotificationsService(Observed):
     sms = SmsGatewayProvider()
     limits = RateLimits()
     units = places.UnitDirectory()
-    openapi_routes = ROUTES
-
-    @api("GET", "/health")
-    def health(self, request):
-        return health(self.db, self.config["AMQP_URI"])
 
     # -- documentation --------------------------------------------------------------------------
-    _document = None
-
-    @classmethod
-    def openapi_document(cls):
-        if cls._document is None:
-            cls._document = openapi.service_document(cls, title="CDHT notifications",
-                                                     version="1.0.0")
-        return cls._document
-
-    @api("GET", "/openapi.json")
-    def openapi_json(self, request):
-        return self.openapi_document()
-
-    @api("GET", "/docs")
-    def docs(self, request):
-        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
 
     # -- settings -------------------------------------------------------------------------------
     def _setting(self, key, default, kind=float):
@@ -558,12 +503,26 @@ class NotificationsService(Observed):
             log.warning("weekly summary: not sent now (%s: %s); tried again at the next tick",
                         type(exc).__name__, redact(exc))
 
-    @api("POST", "/digests/flush")
+    @api("POST", "/digests/flush",
+         roles=ADMIN,
+         summary="Send the daily digests that are due",
+         body=TriggerSchema,
+         response=FlushResultSchema,
+         description="What the digest timer does, for operators and tests: one mail per "
+                     "recipient listing every change waiting, at most one a day, from "
+                     "DIGEST_HOUR (local time, NOTIFICATIONS_TIMEZONE).")
     def flush_digests(self, request):
         body = self._trigger(request)
         return self._flush_digests(body["now"] or _now())
 
-    @api("POST", "/summaries/weekly")
+    @api("POST", "/summaries/weekly",
+         roles=ADMIN,
+         summary="Send the weekly summary to the province's officials",
+         body=TriggerSchema,
+         response=SummaryResultSchema,
+         errors=(503,),
+         description="What the weekly timer does, for operators and tests; once per ISO "
+                     "week and recipient, however often it is called.")
     def send_weekly_summary(self, request):
         body = self._trigger(request)
         try:
@@ -677,7 +636,10 @@ class NotificationsService(Observed):
             raise NotFound("person")
         require_scope(request, profile["unit_path"], "the person")
 
-    @api("GET", "/preferences/<uuid:person_id>")
+    @api("GET", "/preferences/<uuid:person_id>",
+         roles=STAFF_AND_CITIZEN,
+         summary="A person's categories and opt-outs",
+         response=PreferencesSchema)
     def preferences(self, request, person_id):
         self._person_in_scope(request, person_id)
         with self.db.read() as session:
@@ -687,7 +649,13 @@ class NotificationsService(Observed):
             {"name": name, "mandatory": mandatory, "opted_out": name in out}
             for name, mandatory in sorted(RULES.categories.items())]}
 
-    @api("PUT", "/preferences/<uuid:person_id>/<string:category>")
+    @api("PUT", "/preferences/<uuid:person_id>/<string:category>",
+         roles=STAFF_AND_CITIZEN,
+         summary="Opt a person out of a category of notifications",
+         response=OptOutSchema,
+         errors=(409,),
+         description="Mandatory categories (rules.yaml) cannot be opted out "
+                     "of: 409.")
     def opt_out(self, request, person_id, category):
         self._person_in_scope(request, person_id)
         if category not in RULES.categories:
@@ -701,7 +669,10 @@ class NotificationsService(Observed):
         log.info("person %s opted out of %s", person_id, category)
         return {"person_id": person_id, "category": category, "opted_out": True}
 
-    @api("DELETE", "/preferences/<uuid:person_id>/<string:category>")
+    @api("DELETE", "/preferences/<uuid:person_id>/<string:category>",
+         roles=STAFF_AND_CITIZEN,
+         summary="Opt a person back in to a category",
+         response=OptOutSchema)
     def opt_in(self, request, person_id, category):
         self._person_in_scope(request, person_id)
         if category not in RULES.categories:
@@ -712,7 +683,12 @@ class NotificationsService(Observed):
         return {"person_id": person_id, "category": category, "opted_out": False}
 
     # -- the delivery log -------------------------------------------------------------------------
-    @api("GET", "/deliveries")
+    @api("GET", "/deliveries",
+         roles=EVERYONE,
+         summary="The delivery log: what went to whom, when, how (addresses "
+                 "masked)",
+         query=DeliveryQuerySchema,
+         response=DeliveryPageSchema)
     def deliveries(self, request):
         try:
             query = DeliveryQuerySchema().load(request.args.to_dict())
@@ -737,7 +713,10 @@ class NotificationsService(Observed):
             return {"items": DeliverySchema(many=True).dump(rows), "total": total,
                     "limit": query["limit"], "offset": query["offset"]}
 
-    @api("GET", "/deliveries/<uuid:delivery_id>")
+    @api("GET", "/deliveries/<uuid:delivery_id>",
+         roles=EVERYONE,
+         summary="Read a delivery",
+         response=DeliverySchema)
     def delivery(self, request, delivery_id):
         with self.db.read() as session:
             row = session.get(Delivery, delivery_id)
@@ -746,7 +725,11 @@ class NotificationsService(Observed):
             _delivery_in_scope(request, row)
             return DeliverySchema().dump(row)
 
-    @api("POST", "/deliveries/<uuid:delivery_id>/retry")
+    @api("POST", "/deliveries/<uuid:delivery_id>/retry",
+         roles=STAFF,
+         summary="Send a failed delivery again (after fixing the relay, the gateway, the address)",
+         response=DeliverySchema,
+         errors=(409,))
     def retry_delivery(self, request, delivery_id):
         with self.db.transaction() as session:
             row = session.get(Delivery, delivery_id, with_for_update=True)

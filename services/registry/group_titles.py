@@ -16,8 +16,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from cdht.auth import REVIEWERS, STAFF
 from cdht.contracts.events import StrictDate
-from cdht.openapi import Route
 from cdht.outbox import add_event
 from cdht.web import ApiError, NotFound, api, correlation_id, load_json
 from services.registry import domain, title_rules
@@ -51,22 +51,6 @@ class TitleListSchema(Schema):
     items = fields.List(fields.Nested(TitleSchema))
 
 
-TITLE_ROUTES = (
-    Route("POST", "/groups/<uuid:group_id>/titles",
-          "Record a group's title from its paper decision", body=NewTitleSchema,
-          response=TitleSchema, status=201, errors=(409,), tag="groups",
-          description="Year 2000 to this year; the decision dated within the year or later, "
-                      "not in the future. At most one recorded title per group and year. "
-                      "Publishes group_titles_recorded."),
-    Route("GET", "/groups/<uuid:group_id>/titles", "A group's recorded titles",
-          response=TitleListSchema, tag="groups"),
-    Route("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>",
-          "Withdraw a recorded title entered by mistake", response=TitleSchema, tag="groups",
-          description="The record is kept, marked withdrawn; group_titles_recorded tells the "
-                      "others (change: withdrawn)."),
-)
-
-
 def title_item(title, group, unit_path, change):
     """One entry of group_titles_recorded (and of export_group_titles, without change)."""
     return {"title_id": title.id, "group_id": group.id, "group_kind": group.kind,
@@ -76,7 +60,6 @@ def title_item(title, group, unit_path, change):
 
 
 class TitleEndpoints:
-    openapi_routes = TITLE_ROUTES
 
     def _titled_group(self, request, session, group_id, *, lock=False):
         from services.registry.service import _found, _unit_in_scope
@@ -91,7 +74,17 @@ class TitleEndpoints:
             "titles": [title_item(title, group, _unit_path(session, group.unit_code), change)],
         }, producer=self.name, correlation_id=correlation_id(request))
 
-    @api("POST", "/groups/<uuid:group_id>/titles")
+    @api("POST", "/groups/<uuid:group_id>/titles",
+         roles=STAFF,
+         summary="Record a group's title from its paper decision",
+         body=NewTitleSchema,
+         response=TitleSchema,
+         status=201,
+         errors=(409,),
+         tag="groups",
+         description="Year 2000 to this year; the decision dated within the year or later, "
+                     "not in the future. At most one recorded title per group and year. "
+                     "Publishes group_titles_recorded.")
     def record_group_title(self, request, group_id):
         data = load_json(request, NewTitleSchema())
         data["decision_number"] = data["decision_number"].strip()
@@ -121,7 +114,11 @@ class TitleEndpoints:
             raise ApiError(409, "invalid input", {"year": [
                 f"the group already has a recorded title for {data['year']}"]}) from None
 
-    @api("GET", "/groups/<uuid:group_id>/titles")
+    @api("GET", "/groups/<uuid:group_id>/titles",
+         roles=REVIEWERS,
+         summary="A group's recorded titles",
+         response=TitleListSchema,
+         tag="groups")
     def list_group_titles(self, request, group_id):
         with self.db.read() as session:
             group = self._titled_group(request, session, group_id)
@@ -130,7 +127,13 @@ class TitleEndpoints:
                 .order_by(GroupTitle.year)).all()
             return {"group_id": group.id, "items": TitleSchema(many=True).dump(titles)}
 
-    @api("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>")
+    @api("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>",
+         roles=STAFF,
+         summary="Withdraw a recorded title entered by mistake",
+         response=TitleSchema,
+         tag="groups",
+         description="The record is kept, marked withdrawn; group_titles_recorded tells the "
+                     "others (change: withdrawn).")
     def withdraw_group_title(self, request, group_id, title_id):
         with self.db.transaction() as session:
             group = self._titled_group(request, session, group_id, lock=True)

@@ -31,8 +31,8 @@ from werkzeug.wrappers import Response
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from cdht.auth import PROVINCE
 from cdht.db import Database, make_engine
-from cdht.openapi import Route
 from cdht.redact import redact
 from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, correlation_id, json_response
 from services.registry import group_importing, importing
@@ -310,41 +310,9 @@ _UPLOAD = {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}}}
 
-IMPORT_ROUTES = (
-    Route("POST", "/imports", "Import a commune's spreadsheet of people (CSV or XLSX)",
-          body=ImportUploadQuery, query=ImportUploadQuery, response=ImportAcceptedSchema,
-          status=202, errors=(413,), tag="imports",
-          description="The body is the file. It is checked (format, headers) before the "
-                      "answer: a file that can't be imported is a 4xx and nothing is written. "
-                      "The rows are then imported in the background: follow GET "
-                      "/imports/{import_id}.",
-          extra={"requestBody": _UPLOAD}),
-    Route("POST", "/imports/groups",
-          "Import groups, their members and their titles (CSV or XLSX, a row per member)",
-          body=ImportUploadQuery, query=ImportUploadQuery, response=ImportAcceptedSchema,
-          status=202, errors=(413,), tag="imports",
-          description="Columns: Mã nhóm, Loại nhóm, Tên nhóm, Mã đơn vị, Số định danh cá nhân "
-                      "(a registered person), Vai trò trong nhóm, and optionally Cấp, Ngày tham "
-                      "gia, Năm công nhận, Số quyết định, Ngày quyết định, Cơ quan công nhận. "
-                      "Groups are keyed by (kind, code); an import adds and updates, it never "
-                      "ends a membership. Follow GET /imports/{import_id}.",
-          extra={"requestBody": _UPLOAD}),
-    Route("GET", "/imports", "The latest imports", query=ImportListQuery,
-          response=ImportListSchema, tag="imports"),
-    Route("GET", "/imports/<uuid:import_id>", "An import's status, progress and counts",
-          response=ImportStatusSchema, tag="imports"),
-    Route("GET", "/imports/<uuid:import_id>/errors",
-          "An import's error report (row, column, reason in Vietnamese and English)",
-          query=ImportErrorsQuery, response=ImportErrorsPageSchema, tag="imports",
-          description="format=csv (default) or xlsx: a download of the whole report; "
-                      "format=json: one page of it.",
-          extra={"x-media-types": ["text/csv", importing.XLSX_MIME, "application/json"]}),
-)
-
 
 class ImportEndpoints:
     imports = ImportRunner()
-    openapi_routes = IMPORT_ROUTES
 
     def _province_wide(self, request):
         """A file may name any unit: 403 unless the caller's scope is a whole province."""
@@ -358,11 +326,38 @@ class ImportEndpoints:
             raise Forbidden("imports may write to any unit of the file: only an admin or the "
                             "province's staff import")
 
-    @api("POST", "/imports")
+    @api("POST", "/imports",
+         roles=PROVINCE,
+         summary="Import a commune's spreadsheet of people (CSV or XLSX)",
+         body=ImportUploadQuery,
+         query=ImportUploadQuery,
+         response=ImportAcceptedSchema,
+         status=202,
+         errors=(413,),
+         tag="imports",
+         description="The body is the file. It is checked (format, headers) before the "
+                     "answer: a file that can't be imported is a 4xx and nothing is written. "
+                     "The rows are then imported in the background: follow GET "
+                     "/imports/{import_id}.",
+         extra={"requestBody": _UPLOAD})
     def start_import(self, request):
         return self._start_import(request, "people")
 
-    @api("POST", "/imports/groups")
+    @api("POST", "/imports/groups",
+         roles=PROVINCE,
+         summary="Import groups, their members and their titles (CSV or XLSX, a row per member)",
+         body=ImportUploadQuery,
+         query=ImportUploadQuery,
+         response=ImportAcceptedSchema,
+         status=202,
+         errors=(413,),
+         tag="imports",
+         description="Columns: Mã nhóm, Loại nhóm, Tên nhóm, Mã đơn vị, Số định danh cá nhân "
+                     "(a registered person), Vai trò trong nhóm, and optionally Cấp, Ngày tham "
+                     "gia, Năm công nhận, Số quyết định, Ngày quyết định, Cơ quan công nhận. "
+                     "Groups are keyed by (kind, code); an import adds and updates, it never "
+                     "ends a membership. Follow GET /imports/{import_id}.",
+         extra={"requestBody": _UPLOAD})
     def start_group_import(self, request):
         return self._start_import(request, "groups")
 
@@ -412,7 +407,12 @@ class ImportEndpoints:
              "errors_url": f"/imports/{job_id}/errors?format=csv"},
             202, headers={"Location": f"/imports/{job_id}"})
 
-    @api("GET", "/imports")
+    @api("GET", "/imports",
+         roles=PROVINCE,
+         summary="The latest imports",
+         query=ImportListQuery,
+         response=ImportListSchema,
+         tag="imports")
     def list_imports(self, request):
         self._province_wide(request)
         limit = _query(request, ImportListQuery)["limit"]
@@ -421,7 +421,11 @@ class ImportEndpoints:
                                    .limit(limit)).all()
             return {"imports": [job_status(job) for job in jobs]}
 
-    @api("GET", "/imports/<uuid:import_id>")
+    @api("GET", "/imports/<uuid:import_id>",
+         roles=PROVINCE,
+         summary="An import's status, progress and counts",
+         response=ImportStatusSchema,
+         tag="imports")
     def get_import(self, request, import_id):
         self._province_wide(request)
         with self.db.read() as session:
@@ -430,7 +434,15 @@ class ImportEndpoints:
                 raise NotFound("import")
             return job_status(job)
 
-    @api("GET", "/imports/<uuid:import_id>/errors")
+    @api("GET", "/imports/<uuid:import_id>/errors",
+         roles=PROVINCE,
+         summary="An import's error report (row, column, reason in Vietnamese and English)",
+         query=ImportErrorsQuery,
+         response=ImportErrorsPageSchema,
+         tag="imports",
+         description="format=csv (default) or xlsx: a download of the whole report; "
+                     "format=json: one page of it.",
+         extra={"x-media-types": ["text/csv", importing.XLSX_MIME, "application/json"]})
     def get_import_errors(self, request, import_id):
         self._province_wide(request)
         query = _query(request, ImportErrorsQuery)

@@ -12,16 +12,14 @@ from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.wrappers import Response
 
-from cdht import openapi
+from cdht.auth import ADMIN, EVERYONE, PROVINCE, REVIEWERS, STAFF
 from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.db import Database
-from cdht.openapi import Route
 from cdht.outbox import add_event
 from cdht.web import (
-    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, health,
-    load_json, require_scope,
+    ApiError, Forbidden, NotFound, Observed, api, caller_of, correlation_id, load_json,
+    require_scope,
 )
 from services.registry import domain, exports, group_titles, structure_events as announce
 from services.registry.import_api import ImportEndpoints
@@ -304,97 +302,6 @@ def _body_ancestors(session, body):
     return seen
 
 
-# -- the documented routes ------------------------------------------------------------------------
-ROUTES = (
-    Route("GET", "/health", "Health of the database and the broker", errors=(503,),
-          tag="service"),
-    Route("GET", "/openapi.json", "This OpenAPI document", tag="service"),
-    Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
-          tag="service"),
-    # units
-    Route("POST", "/units", "Create a unit", body=UnitSchema, response=UnitSchema,
-          status=201, errors=(409,)),
-    Route("GET", "/units", "List units (valid on a day with as_of)", query=UnitQuery,
-          response=page_of(UnitSchema)),
-    Route("GET", "/units/<string:code>", "Read a unit, its path and its merge history",
-          response=UnitDetailSchema),
-    Route("PATCH", "/units/<string:code>", "Change a unit", body=UnitPatchSchema,
-          response=UnitDetailSchema, errors=(409,)),
-    Route("DELETE", "/units/<string:code>", "Delete a unit entered by mistake (soft)",
-          response=UnitSchema, errors=(409,)),
-    Route("POST", "/units/merge", "Merge units into one, moving their people and groups",
-          body=MergeSchema, response=MergeResultSchema, status=201, errors=(409,),
-          description="One transaction: creates or uses the target, closes the old units the "
-                      "day before effective_on, moves people, groups and association bodies, "
-                      "records the history and publishes units_merged."),
-    # people
-    Route("POST", "/people", "Register a person", body=NewPersonSchema, response=PersonSchema,
-          status=201, errors=(409,)),
-    Route("GET", "/people", "List people", query=PeopleQuery, response=page_of(PersonSchema)),
-    Route("GET", "/people/<uuid:person_id>", "Read a person", response=PersonSchema),
-    Route("PATCH", "/people/<uuid:person_id>", "Change a person (a new unit is a move)",
-          body=PersonPatchSchema, response=PersonSchema, errors=(409,)),
-    Route("DELETE", "/people/<uuid:person_id>", "Remove a person (soft)", query=RemovalQuery,
-          response=PersonSchema),
-    # groups
-    Route("POST", "/groups", "Create a family, clan, community or learning unit",
-          body=NewGroupSchema, response=GroupSchema, status=201, errors=(409,)),
-    Route("GET", "/groups", "List groups", query=GroupQuery, response=page_of(GroupSchema)),
-    Route("GET", "/groups/<uuid:group_id>", "Read a group", response=GroupSchema),
-    Route("PATCH", "/groups/<uuid:group_id>", "Change a group", body=GroupPatchSchema,
-          response=GroupSchema, errors=(409,)),
-    Route("DELETE", "/groups/<uuid:group_id>", "Delete a group without current members (soft)",
-          response=GroupSchema, errors=(409,)),
-    Route("POST", "/memberships", "Put a person into a group", body=NewMembershipSchema,
-          response=MembershipSchema, status=201, errors=(409,)),
-    Route("GET", "/memberships", "List memberships", query=MembershipQuery,
-          response=page_of(MembershipSchema)),
-    Route("GET", "/memberships/<uuid:membership_id>", "Read a membership",
-          response=MembershipSchema),
-    Route("PATCH", "/memberships/<uuid:membership_id>", "Change a role or end a membership",
-          body=MembershipPatchSchema, response=MembershipSchema, errors=(409,)),
-    Route("DELETE", "/memberships/<uuid:membership_id>",
-          "Delete a membership entered by mistake (soft)", response=MembershipSchema),
-    # the association
-    Route("POST", "/association/bodies", "Create an association body",
-          body=NewBodySchema, response=BodySchema, status=201),
-    Route("GET", "/association/bodies", "List association bodies", query=BodyQuery,
-          response=page_of(BodySchema)),
-    Route("GET", "/association/bodies/<uuid:body_id>", "Read an association body",
-          response=BodySchema),
-    Route("PATCH", "/association/bodies/<uuid:body_id>", "Change an association body",
-          body=BodyPatchSchema, response=BodySchema),
-    Route("DELETE", "/association/bodies/<uuid:body_id>",
-          "Delete an empty association body (soft)", response=BodySchema, errors=(409,)),
-    Route("POST", "/association/members", "Make a person an official or member of a body",
-          body=NewPositionSchema, response=PositionSchema, status=201, errors=(409,)),
-    Route("GET", "/association/members", "List officials and members", query=PositionQuery,
-          response=page_of(PositionSchema)),
-    Route("GET", "/association/members/<uuid:position_id>", "Read an official's or member's "
-          "position", response=PositionSchema),
-    Route("PATCH", "/association/members/<uuid:position_id>", "Change a role or end a position",
-          body=PositionPatchSchema, response=PositionSchema, errors=(409,)),
-    Route("DELETE", "/association/members/<uuid:position_id>",
-          "Delete a position entered by mistake (soft)", response=PositionSchema),
-    # learning activities
-    Route("POST", "/learning-activities", "Record a learning activity",
-          body=NewActivitySchema, response=ActivitySchema, status=201),
-    Route("GET", "/learning-activities", "List learning activities", query=ActivityQuery,
-          response=page_of(ActivitySchema)),
-    Route("GET", "/learning-activities/<uuid:activity_id>", "Read a learning activity",
-          response=ActivitySchema),
-    Route("PATCH", "/learning-activities/<uuid:activity_id>", "Change a learning activity",
-          body=ActivityPatchSchema, response=ActivitySchema),
-    Route("DELETE", "/learning-activities/<uuid:activity_id>",
-          "Delete a learning activity entered by mistake (soft)", response=ActivitySchema),
-    # the personal data audit
-    Route("GET", "/audit", "Who changed which personal data, when (admins only)",
-          query=AuditQuery, response=page_of(AuditEntrySchema), tag="audit",
-          description="One row per change of a person's record (the names of the fields "
-                      "changed, never their values) and one per import; newest first."),
-)
-
-
 class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, ImportEndpoints,
                       Observed):
     """The province's people, groups, association and units: who is counted toward every
@@ -402,7 +309,7 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
     name = "registry"
     db = Database(relay=True)
     config = Config()
-    openapi_routes = ROUTES
+    api_schemas = (NewMergedUnitSchema, PersonFactsSchema)  # referenced from descriptions only
 
     def _adult_age(self):
         return int(self.config.get("ADULT_AGE", domain.ADULT_AGE))
@@ -411,31 +318,16 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
         adult = domain.is_adult(person.birth_date, reference or date.today(), self._adult_age())
         return PersonSchema().dump(person) | {"is_adult": adult}
 
-    @api("GET", "/health")
-    def health(self, request):
-        return health(self.db, self.config["AMQP_URI"])
-
     # -- documentation ------------------------------------------------------------------------
-    _document = None
-
-    @classmethod
-    def openapi_document(cls):
-        if cls._document is None:
-            cls._document = openapi.service_document(
-                cls, title="CDHT registry", version="1.0.0",
-                schemas=(NewMergedUnitSchema, PersonFactsSchema))
-        return cls._document
-
-    @api("GET", "/openapi.json")
-    def openapi_json(self, request):
-        return self.openapi_document()
-
-    @api("GET", "/docs")
-    def docs(self, request):
-        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
 
     # -- units ----------------------------------------------------------------------------------
-    @api("POST", "/units")
+    @api("POST", "/units",
+         roles=PROVINCE,
+         summary="Create a unit",
+         body=UnitSchema,
+         response=UnitSchema,
+         status=201,
+         errors=(409,))
     def create_unit(self, request):
         data = load_json(request, UnitSchema())
         with _conflicts(), self.db.transaction() as session:
@@ -453,7 +345,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             announce.unit_changed(session, unit, "created", self.name, correlation_id(request))
         return 201, UnitSchema().dump(data)
 
-    @api("GET", "/units")
+    @api("GET", "/units",
+         roles=REVIEWERS,
+         summary="List units (valid on a day with as_of)",
+         query=UnitQuery,
+         response=page_of(UnitSchema))
     def list_units(self, request):
         query = _query(request, UnitQuery())
         stmt = select(Unit).where(Unit.deleted_at.is_(None))
@@ -473,14 +369,22 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             items, page = _page(session, stmt, query, (Unit.code,))
             return page | {"items": UnitSchema(many=True).dump(items)}
 
-    @api("GET", "/units/<string:code>")
+    @api("GET", "/units/<string:code>",
+         roles=REVIEWERS,
+         summary="Read a unit, its path and its merge history",
+         response=UnitDetailSchema)
     def get_unit(self, request, code):
         with self.db.read() as session:
             unit = _found(session, Unit, code, "unit")
             _unit_in_scope(request, session, unit.code)
             return _unit_detail(session, unit)
 
-    @api("PATCH", "/units/<string:code>")
+    @api("PATCH", "/units/<string:code>",
+         roles=PROVINCE,
+         summary="Change a unit",
+         body=UnitPatchSchema,
+         response=UnitDetailSchema,
+         errors=(409,))
     def update_unit(self, request, code):
         data = load_json(request, UnitPatchSchema())
         with self.db.transaction() as session:
@@ -519,7 +423,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             session.flush()
             return _unit_detail(session, unit)
 
-    @api("DELETE", "/units/<string:code>")
+    @api("DELETE", "/units/<string:code>",
+         roles=PROVINCE,
+         summary="Delete a unit entered by mistake (soft)",
+         response=UnitSchema,
+         errors=(409,))
     def delete_unit(self, request, code):
         with self.db.transaction() as session:
             unit = _found(session, Unit, code, "unit", lock=True)
@@ -540,7 +448,16 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             announce.unit_deleted(session, unit, self.name, correlation_id(request))
             return UnitSchema().dump(unit)
 
-    @api("POST", "/units/merge")
+    @api("POST", "/units/merge",
+         roles=PROVINCE,
+         summary="Merge units into one, moving their people and groups",
+         body=MergeSchema,
+         response=MergeResultSchema,
+         status=201,
+         errors=(409,),
+         description="One transaction: creates or uses the target, closes the old units the "
+                     "day before effective_on, moves people, groups and association bodies, "
+                     "records the history and publishes units_merged.")
     def merge_units(self, request):
         data = load_json(request, MergeSchema())
         into, effective_on = data["into"], data["effective_on"]
@@ -617,7 +534,13 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
         return 201, result
 
     # -- people ---------------------------------------------------------------------------------
-    @api("POST", "/people")
+    @api("POST", "/people",
+         roles=STAFF,
+         summary="Register a person",
+         body=NewPersonSchema,
+         response=PersonSchema,
+         status=201,
+         errors=(409,))
     def register_person(self, request):
         data = load_json(request, NewPersonSchema())
         data["full_name"] = domain.normalise_name(data["full_name"])
@@ -636,7 +559,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                       producer=self.name, correlation_id=correlation_id(request))
         return 201, self._person(person)
 
-    @api("GET", "/people")
+    @api("GET", "/people",
+         roles=EVERYONE,
+         summary="List people",
+         query=PeopleQuery,
+         response=page_of(PersonSchema))
     def list_people(self, request):
         query = _query(request, PeopleQuery())
         reference = query.get("reference_date") or date.today()
@@ -663,14 +590,22 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             items, page = _page(session, stmt, query, (Person.full_name, Person.id))
             return page | {"items": [self._person(p, reference) for p in items]}
 
-    @api("GET", "/people/<uuid:person_id>")
+    @api("GET", "/people/<uuid:person_id>",
+         roles=EVERYONE,
+         summary="Read a person",
+         response=PersonSchema)
     def get_person(self, request, person_id):
         with self.db.read() as session:
             person = _found(session, Person, person_id, "person")
             _person_in_scope(request, session, person)
             return self._person(person)
 
-    @api("PATCH", "/people/<uuid:person_id>")
+    @api("PATCH", "/people/<uuid:person_id>",
+         roles=STAFF,
+         summary="Change a person (a new unit is a move)",
+         body=PersonPatchSchema,
+         response=PersonSchema,
+         errors=(409,))
     def update_person(self, request, person_id):
         data = load_json(request, PersonPatchSchema())
         if "full_name" in data:
@@ -707,7 +642,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                         "from_unit_path": old_path}, producer=self.name, correlation_id=corr)
             return self._person(person)
 
-    @api("DELETE", "/people/<uuid:person_id>")
+    @api("DELETE", "/people/<uuid:person_id>",
+         roles=STAFF,
+         summary="Remove a person (soft)",
+         query=RemovalQuery,
+         response=PersonSchema)
     def remove_person(self, request, person_id):
         """Soft delete: the person's open memberships and positions end today, announced,
         so that no group keeps counting someone who is gone."""
@@ -768,7 +707,13 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             Membership.deleted_at.is_(None)).group_by(Membership.group_id)).all()) if ids else {}
         return [GroupSchema().dump(g) | {"members": counts.get(g.id, 0)} for g in groups]
 
-    @api("POST", "/groups")
+    @api("POST", "/groups",
+         roles=STAFF,
+         summary="Create a family, clan, community or learning unit",
+         body=NewGroupSchema,
+         response=GroupSchema,
+         status=201,
+         errors=(409,))
     def create_group(self, request):
         data = load_json(request, NewGroupSchema())
         with _rules():
@@ -781,7 +726,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             session.flush()
             return 201, self._groups(session, [group])[0]
 
-    @api("GET", "/groups")
+    @api("GET", "/groups",
+         roles=REVIEWERS,
+         summary="List groups",
+         query=GroupQuery,
+         response=page_of(GroupSchema))
     def list_groups(self, request):
         query = _query(request, GroupQuery())
         stmt = _where_scoped(select(Group).where(Group.deleted_at.is_(None)), request,
@@ -798,14 +747,22 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             items, page = _page(session, stmt, query, (Group.name, Group.id))
             return page | {"items": self._groups(session, items)}
 
-    @api("GET", "/groups/<uuid:group_id>")
+    @api("GET", "/groups/<uuid:group_id>",
+         roles=REVIEWERS,
+         summary="Read a group",
+         response=GroupSchema)
     def get_group(self, request, group_id):
         with self.db.read() as session:
             group = _found(session, Group, group_id, "group")
             _unit_in_scope(request, session, group.unit_code, "the group")
             return self._groups(session, [group])[0]
 
-    @api("PATCH", "/groups/<uuid:group_id>")
+    @api("PATCH", "/groups/<uuid:group_id>",
+         roles=STAFF,
+         summary="Change a group",
+         body=GroupPatchSchema,
+         response=GroupSchema,
+         errors=(409,))
     def update_group(self, request, group_id):
         data = load_json(request, GroupPatchSchema())
         with _conflicts(), self.db.transaction() as session:
@@ -819,7 +776,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             session.flush()
             return self._groups(session, [group])[0]
 
-    @api("DELETE", "/groups/<uuid:group_id>")
+    @api("DELETE", "/groups/<uuid:group_id>",
+         roles=STAFF,
+         summary="Delete a group without current members (soft)",
+         response=GroupSchema,
+         errors=(409,))
     def delete_group(self, request, group_id):
         with self.db.transaction() as session:
             group = _found(session, Group, group_id, "group", lock=True)
@@ -833,7 +794,13 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             return self._groups(session, [group])[0]
 
     # -- memberships --------------------------------------------------------------------------
-    @api("POST", "/memberships")
+    @api("POST", "/memberships",
+         roles=STAFF,
+         summary="Put a person into a group",
+         body=NewMembershipSchema,
+         response=MembershipSchema,
+         status=201,
+         errors=(409,))
     def create_membership(self, request):
         data = load_json(request, NewMembershipSchema())
         corr = correlation_id(request)
@@ -868,7 +835,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             self._sync_roles(session, person, granted, corr)
             return 201, MembershipSchema().dump(membership)
 
-    @api("GET", "/memberships")
+    @api("GET", "/memberships",
+         roles=EVERYONE,
+         summary="List memberships",
+         query=MembershipQuery,
+         response=page_of(MembershipSchema))
     def list_memberships(self, request):
         query = _query(request, MembershipQuery())
         stmt = select(Membership).where(Membership.deleted_at.is_(None))
@@ -888,14 +859,22 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             items, page = _page(session, stmt, query, (Membership.joined_on, Membership.id))
             return page | {"items": MembershipSchema(many=True).dump(items)}
 
-    @api("GET", "/memberships/<uuid:membership_id>")
+    @api("GET", "/memberships/<uuid:membership_id>",
+         roles=EVERYONE,
+         summary="Read a membership",
+         response=MembershipSchema)
     def get_membership(self, request, membership_id):
         with self.db.read() as session:
             membership = _found(session, Membership, membership_id, "membership")
             self._membership_in_scope(request, session, membership)
             return MembershipSchema().dump(membership)
 
-    @api("PATCH", "/memberships/<uuid:membership_id>")
+    @api("PATCH", "/memberships/<uuid:membership_id>",
+         roles=STAFF,
+         summary="Change a role or end a membership",
+         body=MembershipPatchSchema,
+         response=MembershipSchema,
+         errors=(409,))
     def update_membership(self, request, membership_id):
         data = load_json(request, MembershipPatchSchema())
         corr = correlation_id(request)
@@ -921,7 +900,10 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             self._sync_roles(session, person, granted, corr)
             return MembershipSchema().dump(membership)
 
-    @api("DELETE", "/memberships/<uuid:membership_id>")
+    @api("DELETE", "/memberships/<uuid:membership_id>",
+         roles=STAFF,
+         summary="Delete a membership entered by mistake (soft)",
+         response=MembershipSchema)
     def delete_membership(self, request, membership_id):
         """A membership entered by mistake: if it was open, a "left" event effective on the
         day it began takes it out of every count, as if it had never been."""
@@ -950,7 +932,12 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                 body_id in _body_ancestors(session, parent):
             raise _invalid({"parent_id": ["would make the body its own ancestor"]})
 
-    @api("POST", "/association/bodies")
+    @api("POST", "/association/bodies",
+         roles=STAFF,
+         summary="Create an association body",
+         body=NewBodySchema,
+         response=BodySchema,
+         status=201)
     def create_body(self, request):
         data = load_json(request, NewBodySchema())
         with self.db.transaction() as session:
@@ -963,7 +950,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             announce.body_changed(session, body, "created", self.name, correlation_id(request))
             return 201, BodySchema().dump(body)
 
-    @api("GET", "/association/bodies")
+    @api("GET", "/association/bodies",
+         roles=REVIEWERS,
+         summary="List association bodies",
+         query=BodyQuery,
+         response=page_of(BodySchema))
     def list_bodies(self, request):
         query = _query(request, BodyQuery())
         stmt = _where_scoped(select(AssociationBody).where(AssociationBody.deleted_at.is_(None)),
@@ -978,14 +969,21 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             items, page = _page(session, stmt, query, (AssociationBody.name, AssociationBody.id))
             return page | {"items": BodySchema(many=True).dump(items)}
 
-    @api("GET", "/association/bodies/<uuid:body_id>")
+    @api("GET", "/association/bodies/<uuid:body_id>",
+         roles=REVIEWERS,
+         summary="Read an association body",
+         response=BodySchema)
     def get_body(self, request, body_id):
         with self.db.read() as session:
             body = _found(session, AssociationBody, body_id, "association body")
             _unit_in_scope(request, session, body.unit_code, "the association body")
             return BodySchema().dump(body)
 
-    @api("PATCH", "/association/bodies/<uuid:body_id>")
+    @api("PATCH", "/association/bodies/<uuid:body_id>",
+         roles=STAFF,
+         summary="Change an association body",
+         body=BodyPatchSchema,
+         response=BodySchema)
     def update_body(self, request, body_id):
         data = load_json(request, BodyPatchSchema())
         with self.db.transaction() as session:
@@ -1002,7 +1000,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             announce.body_updated(session, body, before, self.name, correlation_id(request))
             return BodySchema().dump(body)
 
-    @api("DELETE", "/association/bodies/<uuid:body_id>")
+    @api("DELETE", "/association/bodies/<uuid:body_id>",
+         roles=STAFF,
+         summary="Delete an empty association body (soft)",
+         response=BodySchema,
+         errors=(409,))
     def delete_body(self, request, body_id):
         with self.db.transaction() as session:
             body = _found(session, AssociationBody, body_id, "association body", lock=True)
@@ -1020,7 +1022,13 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             announce.body_changed(session, body, "removed", self.name, correlation_id(request))
             return BodySchema().dump(body)
 
-    @api("POST", "/association/members")
+    @api("POST", "/association/members",
+         roles=STAFF,
+         summary="Make a person an official or member of a body",
+         body=NewPositionSchema,
+         response=PositionSchema,
+         status=201,
+         errors=(409,))
     def create_position(self, request):
         data = load_json(request, NewPositionSchema())
         corr = correlation_id(request)
@@ -1045,7 +1053,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             self._sync_roles(session, person, granted, corr)
             return 201, PositionSchema().dump(position)
 
-    @api("GET", "/association/members")
+    @api("GET", "/association/members",
+         roles=REVIEWERS,
+         summary="List officials and members",
+         query=PositionQuery,
+         response=page_of(PositionSchema))
     def list_positions(self, request):
         query = _query(request, PositionQuery())
         stmt = select(AssociationMember).where(AssociationMember.deleted_at.is_(None))
@@ -1063,14 +1075,23 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                                                        AssociationMember.id))
             return page | {"items": PositionSchema(many=True).dump(items)}
 
-    @api("GET", "/association/members/<uuid:position_id>")
+    @api("GET", "/association/members/<uuid:position_id>",
+         roles=REVIEWERS,
+         summary="Read an official's or member's "
+                 "position",
+         response=PositionSchema)
     def get_position(self, request, position_id):
         with self.db.read() as session:
             position = _found(session, AssociationMember, position_id, "position")
             self._position_in_scope(request, session, position)
             return PositionSchema().dump(position)
 
-    @api("PATCH", "/association/members/<uuid:position_id>")
+    @api("PATCH", "/association/members/<uuid:position_id>",
+         roles=STAFF,
+         summary="Change a role or end a position",
+         body=PositionPatchSchema,
+         response=PositionSchema,
+         errors=(409,))
     def update_position(self, request, position_id):
         data = load_json(request, PositionPatchSchema())
         corr = correlation_id(request)
@@ -1091,7 +1112,10 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             self._sync_roles(session, person, granted, corr)
             return PositionSchema().dump(position)
 
-    @api("DELETE", "/association/members/<uuid:position_id>")
+    @api("DELETE", "/association/members/<uuid:position_id>",
+         roles=STAFF,
+         summary="Delete a position entered by mistake (soft)",
+         response=PositionSchema)
     def delete_position(self, request, position_id):
         corr = correlation_id(request)
         with self.db.transaction() as session:
@@ -1104,7 +1128,12 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             return PositionSchema().dump(position)
 
     # -- learning activities ------------------------------------------------------------------
-    @api("POST", "/learning-activities")
+    @api("POST", "/learning-activities",
+         roles=STAFF,
+         summary="Record a learning activity",
+         body=NewActivitySchema,
+         response=ActivitySchema,
+         status=201)
     def record_activity(self, request):
         data = load_json(request, NewActivitySchema())
         with _rules():
@@ -1119,7 +1148,11 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             _activity_event(session, activity, person, correlation_id(request), self.name)
             return 201, ActivitySchema().dump(activity)
 
-    @api("GET", "/learning-activities")
+    @api("GET", "/learning-activities",
+         roles=EVERYONE,
+         summary="List learning activities",
+         query=ActivityQuery,
+         response=page_of(ActivitySchema))
     def list_activities(self, request):
         query = _query(request, ActivityQuery())
         stmt = select(LearningActivity).where(LearningActivity.deleted_at.is_(None))
@@ -1144,14 +1177,21 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                                                        LearningActivity.id))
             return page | {"items": ActivitySchema(many=True).dump(items)}
 
-    @api("GET", "/learning-activities/<uuid:activity_id>")
+    @api("GET", "/learning-activities/<uuid:activity_id>",
+         roles=EVERYONE,
+         summary="Read a learning activity",
+         response=ActivitySchema)
     def get_activity(self, request, activity_id):
         with self.db.read() as session:
             activity = _found(session, LearningActivity, activity_id, "learning activity")
             _person_in_scope(request, session, session.get(Person, activity.person_id))
             return ActivitySchema().dump(activity)
 
-    @api("PATCH", "/learning-activities/<uuid:activity_id>")
+    @api("PATCH", "/learning-activities/<uuid:activity_id>",
+         roles=STAFF,
+         summary="Change a learning activity",
+         body=ActivityPatchSchema,
+         response=ActivitySchema)
     def update_activity(self, request, activity_id):
         """A change of what counts (kind, dates, hours) is published again as
         learning_activity_recorded with the same activity_id: consumers keep the latest."""
@@ -1174,7 +1214,10 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
                                 correlation_id(request), self.name)
             return ActivitySchema().dump(activity)
 
-    @api("DELETE", "/learning-activities/<uuid:activity_id>")
+    @api("DELETE", "/learning-activities/<uuid:activity_id>",
+         roles=STAFF,
+         summary="Delete a learning activity entered by mistake (soft)",
+         response=ActivitySchema)
     def delete_activity(self, request, activity_id):
         with self.db.transaction() as session:
             activity = _found(session, LearningActivity, activity_id, "learning activity",
@@ -1184,7 +1227,14 @@ class RegistryService(group_titles.TitleEndpoints, exports.StructureExports, Imp
             return ActivitySchema().dump(activity)
 
     # -- the personal data audit ----------------------------------------------------------------
-    @api("GET", "/audit")
+    @api("GET", "/audit",
+         roles=ADMIN,
+         summary="Who changed which personal data, when (admins only)",
+         query=AuditQuery,
+         response=page_of(AuditEntrySchema),
+         tag="audit",
+         description="One row per change of a person's record (the names of the fields "
+                     "changed, never their values) and one per import; newest first.")
     def list_audit(self, request):
         query = _query(request, AuditQuery())
         stmt = select(PersonalDataAudit)

@@ -10,8 +10,8 @@ from datetime import date
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from cdht.auth import REVIEWERS
 from cdht.contracts.events import INDICATORS
-from cdht.openapi import Route
 from cdht.web import ApiError, api
 from services.reporting import (
     domain, export, milestones as ms, projection as proj, reads, rules, words as words_,
@@ -106,15 +106,6 @@ def _pct(value):
 
 class ReviewReport:
     """Mixed into ReportingService: the review of a period, JSON and XLSX."""
-    openapi_routes = (
-        Route("GET", "/units/<string:unit_code>/review",
-              "The review (sơ kết) of a period: baseline, each year, the last year against "
-              "its target, per indicator of the unit", query=ReviewQuerySchema),
-        Route("GET", "/units/<string:unit_code>/review-report.xlsx",
-              "The review (sơ kết) of a period for the unit and its children (XLSX)",
-              query=ReviewQuerySchema, tag="exports",
-              media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    )
 
     def _review(self, request, unit_code, children=True):
         try:
@@ -133,14 +124,23 @@ class ReviewReport:
                  for u, p in units]
         return query, first, last, found
 
-    @api("GET", "/units/<string:unit_code>/review")
+    @api("GET", "/units/<string:unit_code>/review",
+         roles=REVIEWERS,
+         summary="The review (sơ kết) of a period: baseline, each year, the last year against "
+                 "its target, per indicator of the unit",
+         query=ReviewQuerySchema)
     def unit_review(self, request, unit_code):
         query, first, last, found = self._review(request, unit_code, children=False)
         code, name, rows = found[0]
         return {"unit_code": code, "unit_name": name, "period": query["period"],
                 "first_year": first, "last_year": last, "indicators": rows}
 
-    @api("GET", "/units/<string:unit_code>/review-report.xlsx")
+    @api("GET", "/units/<string:unit_code>/review-report.xlsx",
+         roles=REVIEWERS,
+         summary="The review (sơ kết) of a period for the unit and its children (XLSX)",
+         query=ReviewQuerySchema,
+         tag="exports",
+         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     def review_xlsx(self, request, unit_code):
         query, first, last, found = self._review(request, unit_code)
         sheet = review_sheet(found, query["period"], first, last, query["lang"])

@@ -13,16 +13,15 @@ from nameko.dependency_providers import Config
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from cdht import openapi
+from cdht.auth import PROVINCE, REVIEWERS
 from cdht.batching import first_deliveries, handle_events
 from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
-from cdht.openapi import Route
 from cdht.outbox import add_event, add_events
-from cdht.web import ApiError, NotFound, Observed, api, caller_of, health, require_scope
+from cdht.web import ApiError, NotFound, Observed, api, caller_of, require_scope
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.reporting import (
     domain, export, group_events, projection as proj, reads, review, rules, unit_events,
@@ -53,40 +52,6 @@ def _query(request, schema):
         raise ApiError(400, "invalid input", exc.messages) from None
 
 
-ROUTES = (
-    Route("GET", "/health", "Health of the database and the broker", errors=(503,),
-          tag="service"),
-    Route("GET", "/openapi.json", "This OpenAPI document", tag="service"),
-    Route("GET", "/docs", "The API documentation as a web page", media_type="text/html",
-          tag="service"),
-    Route("GET", "/lag", "Events published but not yet applied, per handler", response=LagSchema,
-          tag="service"),
-    Route("GET", "/units", "Units known to reporting (today's tree, merged ones marked)",
-          response=UnitListSchema),
-    Route("GET", "/units/<string:unit_code>/progress",
-          "Each indicator of a unit for a year: numerator, denominator, share, target, gap",
-          query=ProgressQuerySchema, response=UnitProgressSchema,
-          description="Every figure counts the unit's whole subtree. With as_of, the figures "
-                      "as they stood at the end of that day, under today's unit tree (merged "
-                      "units' history counts under the unit they became)."),
-    Route("GET", "/units/<string:unit_code>/breakdown",
-          "One indicator per child unit (which communes lag), sorted by gap",
-          query=BreakdownQuerySchema, response=BreakdownSchema),
-    Route("GET", "/units/<string:unit_code>/series",
-          "Every indicator month by month through the year (figures at each month's end)",
-          query=SeriesQuerySchema, response=SeriesSchema),
-    Route("GET", "/units/<string:unit_code>/report.csv",
-          "The annual report: every indicator, child units as rows, with totals (CSV)",
-          query=ExportQuerySchema, media_type="text/csv", tag="exports"),
-    Route("GET", "/units/<string:unit_code>/report.xlsx",
-          "The annual report to the national association: a sheet per indicator (XLSX)",
-          query=ExportQuerySchema, tag="exports",
-          media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    Route("GET", "/dashboard", "The dashboard page (Vietnamese, with an English switch)",
-          media_type="text/html", tag="dashboard"),
-)
-
-
 class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.ReviewReport,
                        Observed):
     """Progress of every unit toward the Learning Citizen programme's targets, kept from the
@@ -94,7 +59,6 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
     name = "reporting"
     db = Database(relay=True)
     config = Config()
-    openapi_routes = ROUTES
 
     @property
     def targets(self):
@@ -375,7 +339,14 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         return reads.progress_view(self.targets, self.config, code, path, year, counters,
                                    names) | {"as_of": as_of}
 
-    @api("GET", "/units/<string:unit_code>/progress")
+    @api("GET", "/units/<string:unit_code>/progress",
+         roles=REVIEWERS,
+         summary="Each indicator of a unit for a year: numerator, denominator, share, target, gap",
+         query=ProgressQuerySchema,
+         response=UnitProgressSchema,
+         description="Every figure counts the unit's whole subtree. With as_of, the figures "
+                     "as they stood at the end of that day, under today's unit tree (merged "
+                     "units' history counts under the unit they became).")
     def unit_progress(self, request, unit_code):
         query = _query(request, ProgressQuerySchema())
         with self.db.read() as session:
@@ -388,7 +359,11 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         self._unit(session, unit_code)
         return reads.breakdown(session, self.targets, self.config, unit_code, year, indicators)
 
-    @api("GET", "/units/<string:unit_code>/breakdown")
+    @api("GET", "/units/<string:unit_code>/breakdown",
+         roles=REVIEWERS,
+         summary="One indicator per child unit (which communes lag), sorted by gap",
+         query=BreakdownQuerySchema,
+         response=BreakdownSchema)
     def unit_breakdown(self, request, unit_code):
         query = _query(request, BreakdownQuerySchema())
         indicator = query["indicator"]
@@ -405,7 +380,11 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                                        "indicator": indicator, "total": total,
                                        "children": sorted(children, key=key)})
 
-    @api("GET", "/units/<string:unit_code>/series")
+    @api("GET", "/units/<string:unit_code>/series",
+         roles=REVIEWERS,
+         summary="Every indicator month by month through the year (figures at each month's end)",
+         query=SeriesQuerySchema,
+         response=SeriesSchema)
     def unit_series(self, request, unit_code):
         year = _query(request, SeriesQuerySchema())["year"]
         with self.db.read() as session:
@@ -424,7 +403,10 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         return SeriesSchema().dump({"unit_code": code, "year": year, "targets": targets,
                                     "indicators": series})
 
-    @api("GET", "/units")
+    @api("GET", "/units",
+         roles=REVIEWERS,
+         summary="Units known to reporting (today's tree, merged ones marked)",
+         response=UnitListSchema)
     def list_units(self, request):
         caller = caller_of(request)
         scoped = "" if caller.is_admin else "WHERE path @> CAST(ARRAY[:unit] AS varchar[]) "
@@ -448,21 +430,35 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                                                  unit_name=name, extra=extra,
                                                  targets=self.targets)
 
-    @api("GET", "/units/<string:unit_code>/report.csv")
+    @api("GET", "/units/<string:unit_code>/report.csv",
+         roles=REVIEWERS,
+         summary="The annual report: every indicator, child units as rows, with totals (CSV)",
+         query=ExportQuerySchema,
+         media_type="text/csv",
+         tag="exports")
     def report_csv(self, request, unit_code):
         code, query, sheets = self._report(request, unit_code)
         return Response(export.to_csv(sheets), mimetype="text/csv", headers={
             "Content-Disposition":
                 f'attachment; filename="cdht-{code}-{query["year"]}.csv"'})
 
-    @api("GET", "/units/<string:unit_code>/report.xlsx")
+    @api("GET", "/units/<string:unit_code>/report.xlsx",
+         roles=REVIEWERS,
+         summary="The annual report to the national association: a sheet per indicator (XLSX)",
+         query=ExportQuerySchema,
+         tag="exports",
+         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     def report_xlsx(self, request, unit_code):
         code, query, sheets = self._report(request, unit_code)
         return Response(export.to_xlsx(sheets), mimetype=export.XLSX_TYPE, headers={
             "Content-Disposition":
                 f'attachment; filename="cdht-{code}-{query["year"]}.xlsx"'})
 
-    @api("GET", "/lag")
+    @api("GET", "/lag",
+         roles=PROVINCE,
+         summary="Events published but not yet applied, per handler",
+         response=LagSchema,
+         tag="service")
     def lag(self, request):
         with self.db.read() as session:
             rows = {r.consumer: r for r in session.execute(text(
@@ -510,30 +506,13 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             return {}
         return depths
 
-    @api("GET", "/dashboard")
+    @api("GET", "/dashboard",
+         public=True,
+         summary="The dashboard page (Vietnamese, with an English switch)",
+         media_type="text/html",
+         tag="dashboard")
     def dashboard(self, request):
         return Response(DASHBOARD.read_text(encoding="utf-8"), mimetype="text/html")
-
-    @api("GET", "/health")
-    def health(self, request):
-        return health(self.db, self.config["AMQP_URI"])
-
-    _document = None
-
-    @classmethod
-    def openapi_document(cls):
-        if cls._document is None:
-            cls._document = openapi.service_document(cls, title="CDHT reporting",
-                                                     version="1.0.0")
-        return cls._document
-
-    @api("GET", "/openapi.json")
-    def openapi_json(self, request):
-        return self.openapi_document()
-
-    @api("GET", "/docs")
-    def docs(self, request):
-        return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
 
     # -- RPC ------------------------------------------------------------------------------------
     @rpc

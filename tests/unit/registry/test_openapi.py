@@ -2,6 +2,7 @@
 of RegistryService is in the document and every documented route is served."""
 import pytest
 from marshmallow import Schema, fields
+from nameko.web.handlers import http
 
 from cdht import openapi
 from cdht.openapi import Route
@@ -20,9 +21,7 @@ class ThingQuery(Schema):
 
 
 class Mixin:
-    openapi_routes = (Route("GET", "/extra", "From a mixin"),)
-
-    @api("GET", "/extra")
+    @api("GET", "/extra", roles=("reviewer",), summary="From a mixin")
     def extra(self, request):
         return {}
 
@@ -30,30 +29,28 @@ class Mixin:
 class Toy(Mixin):
     """A toy service."""
     name = "toy"
-    openapi_routes = (
-        Route("POST", "/things", "Create a thing", body=ThingSchema, response=ThingSchema,
-              status=201),
-        Route("GET", "/things", "List things", query=ThingQuery, response=ThingSchema),
-        Route("GET", "/things/<uuid:thing_id>", "Read a thing", response=ThingSchema),
-    )
 
-    @api("POST", "/things")
+    @api("POST", "/things", roles=("commune_staff",), summary="Create a thing",
+         body=ThingSchema, response=ThingSchema, status=201)
     def create(self, request):
         pass
 
-    @api("GET", "/things")
+    @api("GET", "/things", public=True, query=ThingQuery, response=ThingSchema)
     def list(self, request):
-        pass
+        """List things.
 
-    @api("GET", "/things/<uuid:thing_id>")
+        The summary is the docstring's first paragraph when the decorator gives none."""
+
+    @api("GET", "/things/<uuid:thing_id>", roles=("citizen",), summary="Read a thing",
+         response=ThingSchema)
     def read(self, request, thing_id):
         pass
 
-    @api("DELETE", "/things/<int:number>")
+    @http("DELETE", "/things/<int:number>")
     def forgotten(self, request, number):
         """Delete by number.
 
-        Nobody declared this one."""
+        Declared with nameko's plain decorator: it still appears, marked."""
 
 
 @pytest.mark.parametrize("rule, path, params", [
@@ -72,17 +69,35 @@ def test_openapi_path(rule, path, params):
     assert all(p["in"] == "path" and p["required"] for p in parameters)
 
 
-def test_routes_of_collects_mixins_first():
-    assert [r.path for r in openapi.routes_of(Toy)] == ["/extra", "/things", "/things",
-                                                       "/things/<uuid:thing_id>"]
+def test_routes_of_collects_every_decorator_mixins_included():
+    assert [(r.method, r.path) for r in openapi.routes_of(Toy)] == [
+        ("GET", "/extra"), ("GET", "/things"), ("POST", "/things"),
+        ("DELETE", "/things/<int:number>"), ("GET", "/things/<uuid:thing_id>")]
+    listed = {r.path + r.method: r for r in openapi.routes_of(Toy)}
+    assert listed["/thingsGET"].summary == "List things."
 
 
-def test_undocumented_names_both_directions():
-    missing, unserved = openapi.undocumented(Toy)
-    assert missing == [("DELETE", "/things/<int:number>")]
-    assert unserved == []
-    _, unserved = openapi.undocumented(Toy, [Route("GET", "/ghost", "Not served")])
-    assert unserved == [("GET", "/ghost")]
+def test_permissions_are_derived_from_the_declarations():
+    assert openapi.permissions(Toy) == {
+        ("GET", "/extra"): ("reviewer",), ("POST", "/things"): ("commune_staff",),
+        ("GET", "/things/<uuid:thing_id>"): ("citizen",)}
+    route = next(r for r in openapi.routes_of(Toy) if r.path == "/extra")
+    assert route.allows("reviewer") and route.allows("admin")
+    assert not route.allows("citizen")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "give roles=... or public=True"),
+    ({"roles": ("admin",), "public": True}, "give roles=... or public=True"),
+    ({"roles": ("mayor",)}, "unknown roles"),
+])
+def test_a_route_must_say_who_may_call_it(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        class Bad:
+            @api("GET", "/x", **kwargs)
+            def x(self, request):
+                pass
+        Bad.x.nameko_entrypoints  # noqa: B018  the decorator runs at definition
 
 
 def test_document_of_a_service():
@@ -91,17 +106,19 @@ def test_document_of_a_service():
     post = doc["paths"]["/things"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Thing"}
-    assert set(post["responses"]) == {"201", "400", "415"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "415"}
     assert post["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
     listing = doc["paths"]["/things"]["get"]
     assert [p["name"] for p in listing["parameters"]] == ["limit"]
-    assert set(doc["paths"]["/things/{thing_id}"]["get"]["responses"]) == {"200", "404"}
+    assert set(doc["paths"]["/things/{thing_id}"]["get"]["responses"]) == {"200", "401", "403", "404"}
     thing = doc["components"]["schemas"]["Thing"]
     assert thing["required"] == ["name"] and thing["properties"]["id"]["readOnly"] is True
     undeclared = doc["paths"]["/things/{number}"]["delete"]
     assert undeclared["x-undeclared"] is True and undeclared["summary"] == "Delete by number."
     assert doc["paths"]["/extra"]["get"]["summary"] == "From a mixin"
+    assert doc["paths"]["/extra"]["get"]["x-roles"] == ["reviewer"]
+    assert listing["security"] == []
 
 
 def test_a_route_declared_twice_is_an_error():
@@ -128,19 +145,11 @@ def test_every_registry_route_is_in_the_document_and_vice_versa():
               for method, rule in openapi.entrypoint_routes(RegistryService)}
     documented = {(method, path) for path, item in doc["paths"].items() for method in item}
     assert served == documented
-    _, unserved = openapi.undocumented(RegistryService)
-    assert unserved == []
 
 
-def test_the_registrys_own_routes_are_declared_with_schemas():
-    """Routes of RegistryService itself (not of a mixin) must be declared in ROUTES; a mixin
-    declares its own ``openapi_routes`` (until then its routes appear as x-undeclared)."""
-    own = {name for name, value in vars(RegistryService).items()
-           if getattr(value, "nameko_entrypoints", None)}
-    missing, _ = openapi.undocumented(RegistryService)
-    handlers = openapi.entrypoint_routes(RegistryService)
-    assert [route for route in missing if handlers[route] in own] == []
+def test_the_registrys_routes_are_declared_with_schemas():
     for route in openapi.routes_of(RegistryService):
+        assert "x-undeclared" not in route.extra, route
         if route.method in ("POST", "PATCH") and route.path != "/units/merge":
             assert route.body is not None and route.response is not None, route
 
