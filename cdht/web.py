@@ -26,8 +26,11 @@ acceptable, else made; echoed in the response): the worker runs with it in its c
 so the events it stages and the RPC calls it makes carry it on (cdht.observability). Each
 request is timed into ``cdht_http_request_seconds`` and logged as one "handled" line.
 """
+import base64
+import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -163,6 +166,38 @@ def correlation_id(request):
     return found
 
 
+# What a browser may do with an answer: JSON and text load nothing and may not be framed; an
+# HTML page (html_page) names the one inline script it runs by its hash.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+NO_SCRIPT = "'none'"
+
+
+def harden(response, *, personal):
+    """The security headers of every answer; ``personal`` ones (any route behind a token may
+    hold personal data) are not to be kept by browsers or proxies."""
+    response.headers.setdefault("Content-Security-Policy", API_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if personal:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def html_page(html):
+    """A page whose inline scripts are allowed by their SHA-256 (and nothing else is): a
+    script injected into it would not run. Styles may be inline (the pages set widths and
+    positions in style attributes); data is fetched from the page's own origin only."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _SCRIPT.findall(html))
+    policy = (f"default-src 'none'; script-src {hashes or NO_SCRIPT}; "
+              "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": policy})
+
+
 class JsonErrorsWsgiApp(WsgiApp):
     """nameko's WSGI app, except that a path no route matches (404: e.g. a malformed id
     in a ``<uuid:...>`` segment) or a method no route takes (405) is answered in JSON, as
@@ -173,8 +208,9 @@ class JsonErrorsWsgiApp(WsgiApp):
             self.url_map.bind_to_environ(environ).match()
         except HTTPException as exc:
             headers = {k: v for k, v in exc.get_headers(environ) if k.lower() == "allow"}
-            return json_response({"error": exc.description}, exc.code, headers=headers)(
-                environ, start_response)
+            response = harden(json_response({"error": exc.description}, exc.code,
+                                             headers=headers), personal=False)
+            return response(environ, start_response)
         return super().__call__(environ, start_response)
 
 
@@ -215,6 +251,7 @@ class JsonHttpHandler(HttpRequestHandler):
         try:
             response = self._respond(request, corr)
             response.headers[CORRELATION_HEADER] = corr
+            harden(response, personal=not self.route.public)
             self._observe(response.status_code, time.perf_counter() - started)
         finally:
             observability.unbind_correlation_id(bound)
@@ -321,7 +358,7 @@ class Observed:
 
         def docs(self, request):
             """The API documentation as a web page."""
-            return Response(openapi.render_html(self.openapi_document()), mimetype="text/html")
+            return html_page(openapi.render_html(self.openapi_document()))
 
         cls.health = api("GET", "/health", errors=(503,), **service)(health)
         cls.metrics = api("GET", "/metrics", media_type="text/plain", **service)(metrics)

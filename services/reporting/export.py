@@ -121,6 +121,23 @@ def report_sheets(found, unit_code, year, lang="vi", unit_name=None, extra=None,
     return sheets
 
 
+# A CSV cell starting with one of these is a formula to a spreadsheet (CSV injection): a unit
+# or body name such as "=HYPERLINK(...)" is written with a leading apostrophe, as text (in
+# XLSX the cell is typed text instead, shown as it is).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value):
+    """A cell's value, with a text that a spreadsheet would read as a formula quoted."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cells(values):
+    return ["" if v is None else as_text(v) for v in values]
+
+
 def to_csv(sheets):
     """One CSV: a block per sheet (its name, title lines, header, rows, total), blank lines
     between blocks; UTF-8 with a BOM so Excel shows the Vietnamese right."""
@@ -131,11 +148,11 @@ def to_csv(sheets):
             writer.writerow([])
         writer.writerow([f"[{sheet['name']}]"])
         for line in sheet["title"]:
-            writer.writerow([line])
+            writer.writerow(_cells([line]))
         writer.writerow(sheet["columns"])
-        writer.writerows(["" if v is None else v for v in row] for row in sheet["rows"])
+        writer.writerows(_cells(row) for row in sheet["rows"])
         if sheet["total"]:
-            writer.writerow(["" if v is None else v for v in sheet["total"]])
+            writer.writerow(_cells(sheet["total"]))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -165,6 +182,10 @@ def to_xlsx(sheets):
                                     start=1):
             ws.column_dimensions[get_column_letter(col)].width = width
         ws.freeze_panes = ws.cell(row=header_row + 1, column=3)
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":  # a name like "=HYPERLINK(...)": text, never run
+                    cell.data_type = "s"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -21,7 +21,7 @@ from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event, add_events
-from cdht.web import ApiError, NotFound, Observed, api, caller_of, require_scope
+from cdht.web import ApiError, NotFound, Observed, api, caller_of, html_page, require_scope
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.reporting import (
     domain, export, group_events, projection as proj, reads, review, rules, unit_events,
@@ -512,7 +512,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
          media_type="text/html",
          tag="dashboard")
     def dashboard(self, request):
-        return Response(DASHBOARD.read_text(encoding="utf-8"), mimetype="text/html")
+        return html_page(DASHBOARD.read_text(encoding="utf-8"))
 
     # -- RPC ------------------------------------------------------------------------------------
     @rpc

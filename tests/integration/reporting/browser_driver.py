@@ -11,8 +11,21 @@ Commands: {"goto": url}, {"text": selector}, {"attr": [selector, name]},
 """
 import json
 import sys
+import time
 
 from playwright.sync_api import sync_playwright
+
+
+def wait_for(page, expression, timeout_ms):
+    """Poll ``expression`` until it is truthy. Not page.wait_for_function: that evaluates its
+    predicate with eval() inside the page, which the page's Content-Security-Policy refuses
+    (as it should); page.evaluate runs through the DevTools protocol instead."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout_ms} ms")
+        page.wait_for_timeout(100)
+    return True
 
 
 def main(executable):
@@ -44,9 +57,7 @@ def main(executable):
                     page.click(command["click"])
                     result = True
                 elif "wait" in command:
-                    page.wait_for_function(command["wait"],
-                                           timeout=command.get("timeout", 10000))
-                    result = True
+                    result = wait_for(page, command["wait"], command.get("timeout", 10000))
                 else:
                     raise ValueError(f"unknown command {command}")
                 print(json.dumps({"ok": result}), flush=True)

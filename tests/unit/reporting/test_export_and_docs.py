@@ -52,6 +52,25 @@ def test_xlsx_and_csv_hold_the_same_rows():
     assert rows.count(export.WORDS["en"]["columns"]) == len(INDICATORS)
 
 
+def test_a_name_that_is_a_formula_is_exported_as_text():
+    """A unit named "=HYPERLINK(...)" (any text a commune typed) must not run in the
+    spreadsheet that the province opens."""
+    hostile = {i: (row("AG", 3, 10),
+                   [row("AG.X", 1, 2, name='=HYPERLINK("http://evil.example","Xem")'),
+                    row("AG.Y", 1, 2, name="@SUM(1+1)"), row("AG.Z", 1, 2, name="-1+2"),
+                    row("AG.W", 1, 2, name="+cmd|' /C calc'!A0")])
+               for i in INDICATORS}
+    sheets = export.report_sheets(hostile, "AG", 2025, "vi")
+    text = export.to_csv(sheets).decode("utf-8-sig")
+    names = {r[1] for r in csv.reader(io.StringIO(text)) if len(r) > 2}
+    assert {"'=HYPERLINK(\"http://evil.example\",\"Xem\")", "'@SUM(1+1)", "'-1+2",
+            "'+cmd|' /C calc'!A0"} <= names
+    book = load_workbook(io.BytesIO(export.to_xlsx(sheets)))
+    cells = [c for ws in book.worksheets for r in ws.iter_rows() for c in r]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert '=HYPERLINK("http://evil.example","Xem")' in {c.value for c in cells}
+
+
 def test_every_route_is_documented_and_every_documented_route_served():
     assert not [r for r in openapi.routes_of(ReportingService) if "x-undeclared" in r.extra]
     document = ReportingService.openapi_document()

@@ -1,0 +1,40 @@
+"""What every answer tells a browser, against the four running services: nothing personal is
+kept in a cache, nothing is sniffed or framed, and a page runs only the script it was built
+with (the dashboard's, named by its hash; the docs page none)."""
+import re
+
+import pytest
+
+from tests.integration.security.conftest import Client, caller_token
+
+PERSONAL = {"registry": "/people", "assessment": "/assessments",
+            "reporting": "/units/AG/progress?year=2026", "notifications": "/deliveries"}
+
+
+@pytest.mark.parametrize("service", list(PERSONAL))
+def test_answers_behind_a_token_are_not_kept_and_not_framed(secured, service):
+    admin = Client(secured.system, {"Authorization": f"Bearer {caller_token(secured, 'admin')}"})
+    for response in (admin.call("GET", service, PERSONAL[service]),
+                     admin.call("GET", service, "/no/such/route"),
+                     Client(secured.system, {}).call("GET", service, PERSONAL[service])):
+        assert response.headers["X-Content-Type-Options"] == "nosniff", response.url
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert admin.call("GET", service, PERSONAL[service]).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("service", list(PERSONAL))
+def test_the_docs_page_may_run_no_script(secured, service):
+    page = Client(secured.system, {}).call("GET", service, "/docs")
+    assert page.status_code == 200
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'none'" in policy and "default-src 'none'" in policy
+
+
+def test_the_dashboard_runs_only_its_own_script(secured):
+    page = Client(secured.system, {}).call("GET", "reporting", "/dashboard")
+    policy = page.headers["Content-Security-Policy"]
+    hashes = re.findall(r"'sha256-[A-Za-z0-9+/=]+'", policy)
+    assert len(hashes) == page.text.count("<script>") == 1
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";")[0]
+    assert "connect-src 'self'" in policy
