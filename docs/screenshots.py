@@ -11,6 +11,7 @@ after drill-down, and the English view. Tokens are minted with the local key (``
 import argparse
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -20,11 +21,21 @@ LOADED = "document.body.dataset.loaded === '1'"
 
 
 def token(role, unit=None, subject="huong-dan"):
-    args = [sys.executable, "-m", "cdht", "token", "--role", role, "--subject", subject]
+    args = [sys.executable, "-m", "cdht_tools", "token", "--role", role, "--subject", subject]
     if unit:
         args += ["--unit", unit]
     return subprocess.run(args, cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout.strip().splitlines()[-1]
+
+
+def wait_until(page, expression, timeout_ms=15000):
+    """Poll ``expression`` through DevTools until it is truthy (page.wait_for_function would
+    eval() it inside the page, which the dashboard's Content-Security-Policy refuses)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout_ms} ms")
+        page.wait_for_timeout(100)
 
 
 def main(argv=None):
@@ -50,12 +61,12 @@ def main(argv=None):
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 
         page.goto(base)  # no token yet: the page asks for one
-        page.wait_for_function("!document.getElementById('login').hidden")
+        wait_until(page, "!document.getElementById('login').hidden")
         shot("dang-nhap")
 
         page.goto(base + "&token=" + token("province_staff", args.province))
-        page.wait_for_function(LOADED)
-        page.wait_for_function("!location.search.includes('token=')")
+        wait_until(page, LOADED)
+        wait_until(page, "!location.search.includes('token=')")
         page.wait_for_timeout(500)  # the charts' first paint
         shot("tong-quan-tinh")
         page.locator("#children").scroll_into_view_if_needed()
@@ -66,16 +77,17 @@ def main(argv=None):
         page.locator("#review").scroll_into_view_if_needed()
         shot("so-ket-giai-doan")
         first.click()  # drill down to the commune with the largest gap
-        page.wait_for_function(  # the code beside the name, or the code alone
-            "(document.querySelector('[data-testid=unit-code]').textContent || "
-            f"document.querySelector('[data-testid=unit]').textContent).includes({unit!r})")
-        page.wait_for_function(LOADED)
+        wait_until(page,  # the code beside the name, or the code alone
+                   "(document.querySelector('[data-testid=unit-code]').textContent || "
+                   f"document.querySelector('[data-testid=unit]').textContent)"
+                   f".includes({unit!r})")
+        wait_until(page, LOADED)
         page.wait_for_timeout(500)
         page.evaluate("window.scrollTo(0, 0)")
         shot("chi-tiet-xa")
 
         page.click("[data-testid=lang]")
-        page.wait_for_function("document.getElementById('cards').innerText"
+        wait_until(page, "document.getElementById('cards').innerText"
                                ".includes('Learning Citizen')")
         page.evaluate("window.scrollTo(0, 0)")
         shot("tieng-anh")
