@@ -88,7 +88,7 @@ def main(argv=None):
 
         page.click("[data-testid=lang]")
         wait_until(page, "document.getElementById('cards').innerText"
-                               ".includes('Learning Citizen')")
+                   ".includes('Learning Citizen')")
         page.evaluate("window.scrollTo(0, 0)")
         shot("tieng-anh")
         browser.close()
