@@ -16,6 +16,7 @@ keys in it) nor the response body (some echo the number).
 """
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 from nameko.exceptions import ConfigurationError
@@ -61,6 +62,9 @@ def parse_fields(value):
     return names
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 @dataclass(frozen=True)
 class SmsSettings:
     url: str = ""
@@ -73,6 +77,7 @@ class SmsSettings:
     gsm7_only: bool = True
     max_parts: int = 1
     timeout: float = 10.0
+    allow_http: bool = False
 
     @classmethod
     def from_config(cls, config):
@@ -85,7 +90,8 @@ class SmsSettings:
                    sender=as_text(config.get("SMS_SENDER")),
                    gsm7_only=as_bool(config.get("SMS_GSM7", True)),
                    max_parts=int(config.get("SMS_MAX_PARTS") or 1),
-                   timeout=float(config.get("SMS_TIMEOUT") or 10))
+                   timeout=float(config.get("SMS_TIMEOUT") or 10),
+                   allow_http=as_bool(config.get("SMS_GATEWAY_ALLOW_HTTP", False)))
 
     @property
     def enabled(self):
@@ -96,6 +102,12 @@ class SmsSettings:
             return
         if not self.url.startswith(("http://", "https://")):
             raise ValueError("SMS_GATEWAY_URL must be an http:// or https:// URL")
+        host = urlsplit(self.url).hostname or ""
+        if self.url.startswith("http://") and host not in LOOPBACK and not self.allow_http:
+            # phone numbers, texts and the gateway's credentials would cross the network bare
+            raise ValueError("SMS_GATEWAY_URL must be https:// (plain http:// only to this "
+                             "machine, or with SMS_GATEWAY_ALLOW_HTTP=true for a relay on a "
+                             "private network)")
         if self.body_format not in ("json", "form"):
             raise ValueError("SMS_BODY_FORMAT must be json or form")
         if self.password and not self.user:

@@ -145,6 +145,7 @@ def test_settings_from_config_and_secrets_kept_out_of_repr():
 
 @pytest.mark.parametrize("config, problem", [
     ({"SMS_GATEWAY_URL": "sms.example.vn"}, "http"),
+    ({"SMS_GATEWAY_URL": "http://sms.example.vn/send"}, "must be https://"),
     ({"SMS_GATEWAY_URL": "https://x", "SMS_BODY_FORMAT": "xml"}, "json or form"),
     ({"SMS_GATEWAY_URL": "https://x", "SMS_GATEWAY_PASSWORD": "p"}, "USER is empty"),
     ({"SMS_GATEWAY_URL": "https://x", "SMS_MAX_PARTS": 11}, "SMS_MAX_PARTS"),
@@ -152,6 +153,15 @@ def test_settings_from_config_and_secrets_kept_out_of_repr():
 def test_settings_that_would_fail_every_send_are_refused(config, problem):
     with pytest.raises(ValueError, match=problem):
         SmsSettings.from_config(config).check()
+
+
+@pytest.mark.parametrize("config", [
+    {"SMS_GATEWAY_URL": "https://sms.example.vn/send"},
+    {"SMS_GATEWAY_URL": "http://127.0.0.1:8085/send"},       # a gateway on this machine
+    {"SMS_GATEWAY_URL": "http://sms-relay:8080/send", "SMS_GATEWAY_ALLOW_HTTP": "true"},
+])
+def test_plain_http_only_to_this_machine_or_when_allowed(config):
+    SmsSettings.from_config(config).check()
 
 
 def test_settings_without_a_url_are_not_checked():
