@@ -22,6 +22,7 @@ import jwt
 ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
 ALGORITHM = "HS256"
 MIN_SECRET_LENGTH = 32  # HS256 keys shorter than the hash are weak (RFC 7518 §3.2)
+MIN_DISTINCT_CHARACTERS = 8  # 32 random hex digits (openssl rand -hex 16) have more
 DEFAULT_TTL = 3600
 
 
@@ -53,6 +54,11 @@ def check_secret(secret):
     if len(str(secret)) < MIN_SECRET_LENGTH:
         raise ValueError(f"AUTH_SECRET is too short: use at least {MIN_SECRET_LENGTH} "
                          "characters")
+    if len(set(str(secret))) < MIN_DISTINCT_CHARACTERS:
+        # "aaaa…", "abababab…", "0000…1111…": long, yet guessable in no time
+        raise ValueError(f"AUTH_SECRET is too repetitive: it has fewer than "
+                         f"{MIN_DISTINCT_CHARACTERS} different characters (deploy/make_env.py "
+                         "makes a random one)")
     return str(secret)
 
 

@@ -80,7 +80,8 @@ def test_bearer_header(header, ok):
             auth.bearer_token(header)
 
 
-@pytest.mark.parametrize("secret", ["", None, "   ", "short"])
+@pytest.mark.parametrize("secret", ["", None, "   ", "short", "a" * 64, "ab" * 32,
+                                    "0123456" * 5])
 def test_weak_or_missing_secret_is_refused(secret):
     with pytest.raises(ValueError, match="AUTH_SECRET"):
         auth.check_secret(secret)
@@ -146,7 +147,7 @@ def test_the_derived_table_keeps_the_sensitive_routes_closed():
 def test_token_command_prints_a_token_the_services_accept():
     env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "cdht", "token", "--role", "reviewer", "--unit", "AG.LX",
+        [sys.executable, "-m", "cdht_tools", "token", "--role", "reviewer", "--unit", "AG.LX",
          "--subject", "8a1c7e2e-0000-4000-8000-000000000001", "--ttl", "120"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -156,11 +157,11 @@ def test_token_command_prints_a_token_the_services_accept():
 
 def test_token_command_refuses_an_unknown_role_and_a_missing_unit():
     env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
-    bad_role = subprocess.run([sys.executable, "-m", "cdht", "token", "--role", "root",
+    bad_role = subprocess.run([sys.executable, "-m", "cdht_tools", "token", "--role", "root",
                                "--subject", "x"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=60)
     assert bad_role.returncode != 0 and "invalid choice" in bad_role.stderr
-    no_unit = subprocess.run([sys.executable, "-m", "cdht", "token", "--role", "citizen",
+    no_unit = subprocess.run([sys.executable, "-m", "cdht_tools", "token", "--role", "citizen",
                               "--subject", "x"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=60)
     assert no_unit.returncode == 1 and "needs a unit" in no_unit.stderr
