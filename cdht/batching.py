@@ -31,8 +31,8 @@ from nameko.exceptions import ContainerBeingKilled
 from sqlalchemy import text
 
 from cdht.broker import spawn_event_worker
-from cdht.consumer import ReliableEventHandler, ReliableQueueConsumer
-from cdht.inbox import inbox_table
+from cdht.consumer import ReliableEventHandler, ReliableQueueConsumer, worker_context_data
+from cdht.inbox import inbox_table, resolve_consumer
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,9 @@ class BatchEventHandler(ReliableEventHandler):
     def _spawn(self, items, batch=False):
         """A worker for ``items``; False if the container is being killed (requeued)."""
         envelopes = [envelope for envelope, _ in items]
-        context_data = self.unpack_message_headers(items[0][1])
-        if envelopes[0].correlation_id:
-            context_data.setdefault("correlation_id", envelopes[0].correlation_id)
+        # a batch runs with its first event's correlation id; each event keeps its own
+        context_data = worker_context_data(self.unpack_message_headers(items[0][1]),
+                                           envelopes[0])
         try:
             spawn_event_worker(  # bounded: HTTP keeps free worker slots
                 self, (envelopes,), {}, context_data=context_data,
@@ -156,10 +156,12 @@ class BatchEventHandler(ReliableEventHandler):
             self._spawn([item])
 
 
-def first_deliveries(session, envelopes, consumer):
-    """The inbox for a batch: record every envelope as processed by ``consumer`` in one
-    statement and return those that were not yet (in order, each event once). Call it first
-    inside the transaction that applies them; a concurrent duplicate waits for it to end."""
+def first_deliveries(session, envelopes, consumer=None):
+    """The inbox for a batch: record every envelope as processed by ``consumer`` (by default
+    the handler this worker runs for) in one statement and return those that were not yet
+    (in order, each event once). Call it first inside the transaction that applies them; a
+    concurrent duplicate waits for it to end."""
+    consumer = resolve_consumer(consumer)
     firsts = {}
     for envelope in envelopes:
         firsts.setdefault(str(envelope.event_id), envelope)

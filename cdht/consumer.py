@@ -10,7 +10,7 @@ message before a copy of it is safely elsewhere:
   the delays grow per attempt (``RETRY_DELAYS_MS``);
 - can never succeed (undecodable body, broken contract, unknown version, PermanentError, or
   retries exhausted): republished to ``<queue>.dead-letter`` with the reason in its headers,
-  then acked. ``cdht.deadletters`` lists and replays them.
+  then acked. ``cdht_tools.deadletters`` lists and replays them.
 
 Each fate is counted (cdht.observability: ``cdht_events_handled_total``,
 ``cdht_events_failed_total{fate}``, ``cdht_event_handling_seconds``): a failure in
@@ -19,6 +19,10 @@ failure was recorded for; so a subclass (cdht.batching) that acks its own way co
 
 Queue arguments come from config, so classic queues here and quorum queues on a three-node
 cluster (``QUEUE_TYPE: quorum``, ``DELIVERY_LIMIT``) are the same code.
+
+The worker runs with the event's correlation id and the handler's consumer name
+(``<service>.<method>``) bound (cdht.observability): ``cdht.outbox.add_event`` and
+``cdht.inbox.first_delivery`` take them from there.
 """
 import logging
 import traceback
@@ -125,6 +129,12 @@ class ReliableEventHandler(EventHandler):
         return queue_name(self.source_service, self.event_type, self.container.service_name,
                           self.method_name)
 
+    @property
+    def consumer_name(self):
+        """The name the inbox records this handler's events under (bound per worker by
+        cdht.observability.Observability)."""
+        return consumer_name(self.container.service_name, self.method_name)
+
     def setup(self):
         config = self.container.config
         name = self.queue_name
@@ -159,9 +169,7 @@ class ReliableEventHandler(EventHandler):
         envelope = self.parsed_or_dead_lettered(body, message)
         if envelope is None:
             return
-        context_data = self.unpack_message_headers(message)
-        if envelope.correlation_id:
-            context_data.setdefault("correlation_id", envelope.correlation_id)
+        context_data = worker_context_data(self.unpack_message_headers(message), envelope)
         try:
             spawn_event_worker(  # bounded: HTTP keeps free worker slots
                 self, (envelope,), {}, context_data=context_data,
@@ -240,7 +248,21 @@ handle_event = ReliableEventHandler.decorator
 
 def queue_name(source_service, event_type, service, method):
     """The one queue of a handler: ``evt-<source>-<type>--<service>.<method>``."""
-    return f"evt-{source_service}-{event_type}--{service}.{method}"
+    return f"evt-{source_service}-{event_type}--{consumer_name(service, method)}"
+
+
+def consumer_name(service, method):
+    """A handler's name in the inbox and in reporting's lag figures."""
+    return f"{service}.{method}"
+
+
+def worker_context_data(context_data, envelope):
+    """The context data of the worker handling ``envelope``: the event's own correlation id
+    wins over a header (an event replayed by hand or published by a tool may carry none or
+    another), so what the handler logs and stages carries the cause's id."""
+    if envelope.correlation_id:
+        context_data["correlation_id"] = envelope.correlation_id
+    return context_data
 
 
 def event_handlers(service_cls):

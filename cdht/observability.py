@@ -9,6 +9,9 @@
   context data, so every RPC call and, through the outbox, every event the request causes
   carries it on, and the handlers downstream run with it. ``Observability``, a nameko
   dependency, binds it for the worker's log lines and ``cdht.outbox.add_event``.
+- **Consumer name**: a worker of an event handler (cdht.consumer) also has the handler's
+  name, ``<service>.<method>``, bound: the inbox (cdht.inbox) records events under it, so no
+  handler types its own name.
 - **Logs**: ``log_formatter`` (named in each services/<name>/config.yaml) writes one JSON
   object per line (time, level, service, logger, message, correlation_id, and the extras of
   a "handled" line), or the old text line with ``LOG_FORMAT=plain``. Both pass the message
@@ -67,6 +70,27 @@ def _stamp_records(factory):
 
 if not getattr(logging.getLogRecordFactory(), "cdht_stamps", False):
     logging.setLogRecordFactory(_stamp_records(logging.getLogRecordFactory()))
+
+
+_consumer = contextvars.ContextVar("cdht_consumer", default=None)
+
+
+def current_consumer():
+    """``<service>.<method>`` of the event handler this greenlet is working for, or None
+    (an HTTP request, an RPC call, a timer, a thread of our own)."""
+    return _consumer.get()
+
+
+def bind_consumer(value):
+    """Make ``value`` the current consumer name (per greenlet); returns a token to unbind."""
+    return _consumer.set(value)
+
+
+def unbind_consumer(token):
+    try:
+        _consumer.reset(token)
+    except ValueError:  # set in another context (greenlet): nothing of ours to undo
+        _consumer.set(None)
 
 
 def accepted_correlation_id(given):
@@ -192,12 +216,14 @@ def received_by(message):
     return getattr(message, "cdht_received", (None, None))[1]
 
 
-# -- the worker's side: correlation id bound, one "handled" line -------------------------------
+# -- the worker's side: correlation id and consumer bound, one "handled" line ---------------
 class Observability(DependencyProvider):
     """Binds each worker's correlation id (made now if none came with the call) for its log
-    lines, its RPC calls and the events it stages, and logs one "handled" line per event,
-    RPC or timer worker (entrypoint, duration_ms, outcome). HTTP requests get their line
-    from cdht.web, which knows the status. The service sees its ``Metrics``."""
+    lines, its RPC calls and the events it stages, and, for an event handler's worker, the
+    consumer name its entrypoint gives (``consumer_name``, see cdht.consumer) for the inbox.
+    Logs one "handled" line per event, RPC or timer worker (entrypoint, duration_ms,
+    outcome). HTTP requests get their line from cdht.web, which knows the status. The
+    service sees its ``Metrics``."""
 
     def setup(self):
         self._running = {}
@@ -209,10 +235,12 @@ class Observability(DependencyProvider):
         corr = worker_ctx.data.get("correlation_id")
         if not corr:
             corr = worker_ctx.data["correlation_id"] = str(uuid.uuid4())
-        self._running[worker_ctx] = (time.perf_counter(), bind_correlation_id(corr))
+        consumer = getattr(worker_ctx.entrypoint, "consumer_name", None)
+        self._running[worker_ctx] = (time.perf_counter(), bind_correlation_id(corr),
+                                     bind_consumer(consumer))
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        started, _ = self._running.get(worker_ctx, (None, None))
+        started = self._running.get(worker_ctx, (None,))[0]
         if started is None or _is_http(worker_ctx.entrypoint):
             return
         entrypoint = worker_ctx.entrypoint
@@ -234,9 +262,11 @@ class Observability(DependencyProvider):
         log.log(level, "handled", extra=extra)
 
     def worker_teardown(self, worker_ctx):
-        _, token = self._running.pop(worker_ctx, (None, None))
-        if token is not None:
-            unbind_correlation_id(token)
+        running = self._running.pop(worker_ctx, None)
+        if running is not None:
+            _, corr_token, consumer_token = running
+            unbind_consumer(consumer_token)
+            unbind_correlation_id(corr_token)
 
 
 def _events_of(argument):

@@ -1,19 +1,18 @@
-"""Deciding assessments (one, or every open one when a year is closed) and re-evaluating.
+"""Closing a year (khóa sổ năm) for a unit's subtree: every open submission of the year is
+decided, then every group whose members changed (one assessment at a time is decisions.py's).
 
-Closing a year for a unit's subtree decides every open submission of the year, then every
-group whose members changed. It works in batches, each one transaction with its events in
+It works in batches, each one transaction with its events in
 the outbox, and keeps its progress in ``year_closings``: interrupted (Ctrl-C, a crash), it is
 resumed by starting it again, and nothing is decided twice because only what is still open
 is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
 
-Run it from the command line with ``python -m cdht close-year YEAR --unit CODE`` (progress
-bar), or over HTTP with POST /years/<year>/close.
+Run it from the command line with ``cdht close-year YEAR --unit CODE`` (cdht_tools/cli.py;
+a progress bar), or over HTTP with POST /years/<year>/close.
 """
 import json
 import sys
 import time
 import uuid
-from collections import defaultdict
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -23,175 +22,23 @@ from services.assessment import criteria as criteria_sets
 from services.assessment import approval, domain, titles
 from services.assessment import reasons as refusal_reasons
 from services.assessment.models import (
-    Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
-    Recognition, YearClosing,
+    Assessment, AssessmentStep, GroupMember, GroupRecognition, Recognition, YearClosing,
 )
+from services.assessment.store import AssessmentStore
 
 ACTIVE = set()  # closings running in this process (the HTTP entrypoint's background work)
 
 
-# -- criteria provenance ---------------------------------------------------------------------
-
-def recorded_criteria(session):
-    return dict(session.execute(select(CriteriaVersion.version,
-                                       CriteriaVersion.fingerprint)).all())
-
-
 def check_recorded_criteria(session, sets):
-    criteria_sets.check_unchanged(sets, recorded_criteria(session))
-
-
-# -- evidence ---------------------------------------------------------------------------------
-
-def activities_of(session, person_ids, year):
-    """{person_id: [Activity]} of the learning activities that count for ``year``."""
-    found = defaultdict(list)
-    rows = session.execute(select(Evidence.person_id, Evidence.kind, Evidence.ended_on)
-                           .where(Evidence.person_id.in_(list(person_ids)),
-                                  Evidence.year == year)
-                           .order_by(Evidence.ended_on, Evidence.activity_id))
-    for person_id, kind, ended_on in rows:
-        found[person_id].append(domain.Activity(kind, year, f"{kind} {ended_on.isoformat()}"))
-    return found
-
-
-# -- one decision ----------------------------------------------------------------------------
-
-def decide_one(session, sets, assessment, verdict, reasons, actor, corr):
-    """Recognise or refuse one (locked) assessment; the recognition id or None."""
-    criteria = criteria_sets.known(sets, assessment.criteria_version)
-    decision = domain.evaluate(criteria, assessment.scores, assessment.target_group,
-                               activities_of(session, [assessment.person_id],
-                                             assessment.year).get(assessment.person_id, ()))
-    status, refusal = domain.decide(assessment.status, verdict, decision, reasons)
-    _mark_decided(assessment, status, decision, refusal, actor)
-    if status == domain.RECOGNISED:
-        recognition = titles.grant(session, assessment, decision, corr)
-        titles.step(session, assessment.id, "recognised", actor, summary=decision.summary,
-                    recognition_id=str(recognition.id))
-        titles.evaluate_groups(session, sets, assessment.year,
-                               titles.groups_of(session, [assessment.person_id],
-                                                assessment.year), corr)
-        return recognition.id
-    titles.refuse(session, assessment, refusal, corr)
-    titles.step(session, assessment.id, "refused", actor,
-                reasons=refusal_reasons.sentences(refusal), details=refusal)
-    return None
-
-
-def _mark_decided(assessment, status, decision, refusal, actor):
-    assessment.status = status
-    assessment.explanation = domain.explanation(decision)
-    assessment.total, assessment.passed = decision.total, decision.passed
-    assessment.refusal_reasons = refusal_reasons.stored(refusal)
-    assessment.decided_by = actor
-    assessment.decided_at = assessment.updated_at = titles.now()
-
-
-def re_evaluate(session, sets, old, criteria, scores, decision, reason, actor, corr):
-    """A new assessment under ``criteria`` supersedes ``old`` (both traced). The title
-    follows the new outcome: kept if it still holds at the same digital level, else revoked
-    (and granted again if still earned)."""
-    old.status, old.updated_at = domain.SUPERSEDED, titles.now()
-    session.flush()
-    new = Assessment(
-        id=uuid.uuid4(), person_id=old.person_id, year=old.year, unit_code=old.unit_code,
-        unit_path=old.unit_path, target_group=old.target_group,
-        criteria_version=criteria.version, status=domain.REVIEWED,
-        self_scores=old.self_scores, scores=scores, total=decision.total,
-        passed=decision.passed, explanation=domain.explanation(decision), supersedes_id=old.id,
-        submitted_by=old.submitted_by, reviewed_by=old.reviewed_by)
-    session.add(new)
-    session.flush()
-    titles.record_criteria(session, criteria)
-    titles.step(session, old.id, "superseded", actor, by=str(new.id), reason=reason)
-    titles.step(session, new.id, "re-evaluated", actor, supersedes=str(old.id),
-                from_version=old.criteria_version, reason=reason, summary=decision.summary)
-    current = session.scalar(select(Recognition).where(
-        Recognition.person_id == old.person_id, Recognition.year == old.year,
-        Recognition.revoked_at.is_(None)).with_for_update())
-    changed = False
-    if current is not None and (not decision.passed
-                                or current.digital_skills != decision.digital_skills):
-        titles.revoke(session, current, f"re-evaluated under {criteria.version}: {reason}"[:500],
-                      corr)
-        changed = True
-        session.flush()
-    if decision.passed:
-        _mark_decided(new, domain.RECOGNISED, decision, [], actor)
-        if current is None or changed:
-            titles.grant(session, new, decision, corr)
-            changed = True
-        else:
-            titles.step(session, new.id, "title_kept", actor,
-                        recognition_id=str(current.id))
-    else:
-        refusal = refusal_reasons.of_decision(decision)
-        _mark_decided(new, domain.REFUSED, decision, refusal, actor)
-        titles.refuse(session, new, refusal, corr)
-    if changed:
-        titles.evaluate_groups(session, sets, old.year,
-                               titles.groups_of(session, [old.person_id], old.year), corr)
-    return new
-
-
-def confirm_digital_skills(session, sets, person_id, year, corr):
-    """A digital-skills activity recorded after the title was granted: if it raises the
-    title's digital level, the title is revoked and granted again at that level (traced), so
-    the digital-skills targets count it."""
-    current = session.scalar(select(Recognition).where(
-        Recognition.person_id == person_id, Recognition.year == year,
-        Recognition.revoked_at.is_(None)).with_for_update())
-    if current is None:
-        return
-    assessment = session.get(Assessment, current.assessment_id)
-    decision = domain.evaluate(criteria_sets.known(sets, assessment.criteria_version),
-                               assessment.scores, assessment.target_group,
-                               activities_of(session, [person_id], year).get(person_id, ()))
-    if domain.DIGITAL_LEVELS.index(decision.digital_skills) <= \
-            domain.DIGITAL_LEVELS.index(current.digital_skills):
-        return
-    titles.revoke(session, current, f"digital skills now {decision.digital_skills}, "
-                                    "confirmed by a learning activity", corr)
-    session.flush()
-    assessment.explanation = domain.explanation(decision)
-    recognition = titles.grant(session, assessment, decision, corr)
-    titles.step(session, assessment.id, "digital_confirmed", None,
-                digital_skills=decision.digital_skills, recognition_id=str(recognition.id),
-                summary=decision.summary)
-
-
-# -- groups ----------------------------------------------------------------------------------
-
-def group_decided(session, group_id, unit_path, year):
-    """Whether a group's title for ``year`` is already a matter of record: it held one, or
-    the year was closed for a unit above it. Then a membership change re-decides it."""
-    if session.scalar(select(GroupRecognition.id).where(GroupRecognition.group_id == group_id,
-                                                        GroupRecognition.year == year)
-                      .limit(1)):
-        return True
-    return bool(session.scalar(select(YearClosing.id).where(
-        YearClosing.year == year, YearClosing.status == "finished",
-        YearClosing.unit_code.in_(list(unit_path))).limit(1)))
+    criteria_sets.check_unchanged(sets, AssessmentStore(session).recorded_criteria())
 
 
 # -- closing a year ----------------------------------------------------------------------------
 
-def known_path(session, unit_code):
-    """The unit's path as assessment has seen it (in any assessment or group's path), or
-    None for a unit it has seen nothing of."""
-    for model in (Assessment, GroupMember, GroupRecognition):
-        path = session.scalar(select(model.unit_path).where(
-            model.unit_path.contains([unit_code])).limit(1))
-        if path:
-            return list(path)[:list(path).index(unit_code) + 1]
-    return None
-
-
-def may_close(session, unit_code, level):
+def may_close(store, unit_code, level):
     """Whether the association at the approval level may close the year for ``unit_code``
     (approval.may_close, on the unit's path as assessment knows it)."""
-    return approval.may_close(known_path(session, unit_code) or [unit_code], level)
+    return approval.may_close(store.known_path(unit_code) or [unit_code], level)
 
 
 def _open_in_scope(year, unit_code):
@@ -222,10 +69,9 @@ def start(session, year, unit_code, running_here=()):
     return run
 
 
-def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000,
-        wait_for_helpers=None):
+def run(db, sets, closing_id, *, progress=None, batch_size=1000, wait_for_helpers=None):
     """Carry the closing ``closing_id`` through to the end; ``progress(run)`` after each
-    batch. Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises:
+    batch; its events carry the correlation id bound where it runs (cdht.observability). Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises:
     starting it again resumes. ``wait_for_helpers``: called when no open submission is left
     to claim, to wait for other processes deciding their last batches (see ``main``)."""
     try:
@@ -233,16 +79,16 @@ def run(db, sets, closing_id, *, corr=None, progress=None, batch_size=1000,
             closing = session.get(YearClosing, closing_id)
             year, unit_code = closing.year, closing.unit_code
         if closing.phase == "submissions":
-            while _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+            while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
                 _report(db, closing_id, progress)
             if wait_for_helpers:
                 wait_for_helpers()
-                while _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+                while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
                     pass  # what a helper that failed left open
             with db.transaction() as session:
                 session.get(YearClosing, closing_id).phase = "groups"
         _report(db, closing_id, progress)
-        _decide_groups(db, sets, closing_id, year, unit_code, corr, progress)
+        _decide_groups(db, sets, closing_id, year, unit_code, progress)
         with db.transaction() as session:
             closing = session.get(YearClosing, closing_id)
             closing.status, closing.phase = "finished", "done"
@@ -269,7 +115,7 @@ def _report(db, closing_id, progress):
     return closing
 
 
-def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
+def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
     """Decide up to ``batch_size`` open assessments in one transaction; how many."""
     with db.transaction() as session:
         # By person: the partial index of open assessments (person_id, year) holds only
@@ -286,7 +132,7 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
         if not batch:
             return 0
         people = [a.person_id for a in batch]
-        evidence = activities_of(session, people, year)
+        evidence = AssessmentStore(session).activities_of(people, year)
         holders = set(session.scalars(select(Recognition.person_id).where(
             Recognition.person_id.in_(people), Recognition.year == year,
             Recognition.revoked_at.is_(None))))
@@ -342,11 +188,10 @@ def _decide_batch(db, sets, closing_id, year, unit_code, corr, batch_size):
         if grants:
             session.execute(insert(Recognition.__table__), grants)
         session.execute(insert(AssessmentStep.__table__), steps)
-        add_events(session, "recognition_granted", granted_events, producer=titles.PRODUCER,
-                   correlation_id=corr)
+        add_events(session, "recognition_granted", granted_events, producer=titles.PRODUCER)
         for version, datas in refused_events.items():  # v2 beside v1 (a transition)
             add_events(session, "recognition_refused", datas, producer=titles.PRODUCER,
-                       correlation_id=corr, schema_version=version)
+                       schema_version=version)
         session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
             decided=YearClosing.decided + len(batch),
             recognised=YearClosing.recognised + len(grants),
@@ -380,7 +225,7 @@ def _update_decided(session, changes):
                      if c["refusal_reasons"] else None for c in changes]})
 
 
-def _decide_groups(db, sets, closing_id, year, unit_code, corr, progress, chunk=2000):
+def _decide_groups(db, sets, closing_id, year, unit_code, progress, chunk=2000):
     """Every group placed in the subtree, decided from one aggregate of its members."""
     with db.read() as session:
         counts = titles.group_counts(session, year, GroupMember.unit_path.contains([unit_code]))
@@ -395,7 +240,7 @@ def _decide_groups(db, sets, closing_id, year, unit_code, corr, progress, chunk=
         part = ids[start_at:start_at + chunk]
         with db.transaction() as session:
             granted, revoked, evaluated = titles.apply_group_results(
-                session, sets, year, {g: counts[g] for g in part if g in counts}, corr, part)
+                session, sets, year, {g: counts[g] for g in part if g in counts}, part)
             session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
                 groups_evaluated=YearClosing.groups_evaluated + len(part),
                 groups_granted=YearClosing.groups_granted + granted,
@@ -440,7 +285,7 @@ def _helper(url, directories, closing_id, year, unit_code, batch_size):
     db = Transactions(sessionmaker(engine, expire_on_commit=False))
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
     try:
-        while _decide_batch(db, sets, closing_id, year, unit_code, None, batch_size):
+        while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
             pass
     except KeyboardInterrupt:
         pass
@@ -449,7 +294,7 @@ def _helper(url, directories, closing_id, year, unit_code, batch_size):
 
 
 def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
-    """``python -m cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
+    """``cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
     it again resumes. ``workers`` processes decide submissions side by side. Returns the exit
     status."""
     import multiprocessing
@@ -470,7 +315,7 @@ def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
     try:
         with db.transaction() as session:
             check_recorded_criteria(session, sets)
-            if not may_close(session, unit_code, level):
+            if not may_close(AssessmentStore(session), unit_code, level):
                 print(f"APPROVAL_LEVEL={level}: closing a year (khóa sổ năm) is for the "
                       f"province's association: run it for the province", file=sys.stderr)
                 return 2

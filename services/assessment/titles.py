@@ -1,6 +1,8 @@
 """Granting and revoking titles inside a caller's transaction: the rows, the outbox events,
 and the re-evaluation of the groups a changed title belongs to. Shared by the HTTP API, the
-event handlers and year closing, so that each path writes titles the same way."""
+event handlers (through store.AssessmentStore) and year closing, so that each path writes
+titles the same way. The events carry the worker's correlation id (cdht.outbox.add_event);
+the year close binds its own."""
 import uuid
 from datetime import date, datetime, timezone
 
@@ -48,7 +50,7 @@ def _jsonable(value):
     return value
 
 
-def grant(session, assessment, decision, corr):
+def grant(session, assessment, decision):
     """The Learning Citizen title for the assessment's person and year, and its event."""
     recognition = Recognition(
         id=uuid.uuid4(), person_id=assessment.person_id, year=assessment.year,
@@ -63,17 +65,17 @@ def grant(session, assessment, decision, corr):
         "person_id": assessment.person_id, "target_group": assessment.target_group,
         "year": assessment.year, "criteria_version": decision.criteria_version,
         "total_score": decision.total, "digital_skills": decision.digital_skills,
-    }, producer=PRODUCER, correlation_id=corr)
+    }, producer=PRODUCER)
     return recognition
 
 
-def revoke(session, recognition, reason, corr):
+def revoke(session, recognition, reason):
     recognition.revoked_at = now()
     recognition.revoke_reason = reason
     add_event(session, "recognition_revoked", placed(recognition) | {
         "recognition_id": recognition.id, "person_id": recognition.person_id,
         "year": recognition.year, "reason": reason,
-    }, producer=PRODUCER, correlation_id=corr)
+    }, producer=PRODUCER)
 
 
 def refusal_events(facts, reasons):
@@ -83,7 +85,7 @@ def refusal_events(facts, reasons):
             for version, said in refusal_reasons.for_event(reasons).items()}
 
 
-def refuse(session, assessment, reasons, corr):
+def refuse(session, assessment, reasons):
     """Both versions of recognition_refused, in the caller's transaction (two outbox rows)."""
     facts = placed(assessment) | {
         "assessment_id": assessment.id, "person_id": assessment.person_id,
@@ -91,7 +93,16 @@ def refuse(session, assessment, reasons, corr):
         "total_score": assessment.total}
     for version, data in refusal_events(facts, reasons).items():
         add_event(session, "recognition_refused", data, producer=PRODUCER,
-                  correlation_id=corr, schema_version=version)
+                  schema_version=version)
+
+
+def announce_submission(session, assessment):
+    """assessment_submitted: a self-assessment (or its resubmission) waits for review."""
+    add_event(session, "assessment_submitted", placed(assessment) | {
+        "assessment_id": assessment.id, "person_id": assessment.person_id,
+        "year": assessment.year, "criteria_version": assessment.criteria_version,
+        "total_score": assessment.total, "passed": assessment.passed,
+    }, producer=PRODUCER)
 
 
 # -- groups -----------------------------------------------------------------------------------
@@ -123,14 +134,14 @@ def group_counts(session, year, group_filter):
     return {r[0]: r[1:] for r in rows}
 
 
-def evaluate_groups(session, sets, year, group_ids, corr):
+def evaluate_groups(session, sets, year, group_ids):
     """Re-evaluate ``group_ids`` for ``year`` and grant / revoke their titles (a level change
     is a revoke and a new grant). Returns (granted, revoked, evaluated)."""
     if not group_ids:
         return 0, 0, 0
     lock_groups(session, group_ids)
     counts = group_counts(session, year, GroupMember.group_id.in_(list(group_ids)))
-    return apply_group_results(session, sets, year, counts, corr, set(group_ids))
+    return apply_group_results(session, sets, year, counts, set(group_ids))
 
 
 def lock_groups(session, group_ids):
@@ -144,7 +155,7 @@ def lock_groups(session, group_ids):
         {"ids": sorted(str(g) for g in group_ids)})
 
 
-def apply_group_results(session, sets, year, counts, corr, group_ids=None):
+def apply_group_results(session, sets, year, counts, group_ids=None):
     """Grant / revoke from ``counts`` (see group_counts). ``group_ids`` names groups to look
     at even if they no longer have members at year end (their title goes). New titles and
     their events are written in bulk."""
@@ -171,7 +182,7 @@ def apply_group_results(session, sets, year, counts, corr, group_ids=None):
         change = domain.group_change(current.level if current is not None else False, result)
         if change in ("revoke", "regrant"):
             _revoke_group(session, current, result.explanation if change == "revoke" else
-                          f"level changed: {result.explanation}", corr)
+                          f"level changed: {result.explanation}")
             revoked += 1
         if change in ("grant", "regrant"):
             used[criteria.version] = criteria
@@ -191,18 +202,17 @@ def apply_group_results(session, sets, year, counts, corr, group_ids=None):
         record_criteria(session, criteria)
     if grants:
         session.execute(insert(GroupRecognition.__table__), grants)
-        add_events(session, "group_recognition_granted", events, producer=PRODUCER,
-                   correlation_id=corr)
+        add_events(session, "group_recognition_granted", events, producer=PRODUCER)
     return len(grants), revoked, len(ids)
 
 
-def _revoke_group(session, title, reason, corr):
+def _revoke_group(session, title, reason):
     title.revoked_at = now()
     title.revoke_reason = reason[:500]
     add_event(session, "group_recognition_revoked", placed(title) | {
         "group_recognition_id": title.id, "group_id": title.group_id,
         "group_kind": title.group_kind, "year": title.year, "reason": reason[:500],
-    }, producer=PRODUCER, correlation_id=corr)
+    }, producer=PRODUCER)
 
 
 def groups_of(session, person_ids, year):

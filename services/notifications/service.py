@@ -28,6 +28,8 @@ a refusal (recognition_refused version 2) states its reasons in the recipient's 
 A crash between the server accepting a message and the commit sends it again (SMTP and HTTP
 have no transactions); the Message-ID and the gateway reference are the delivery id, so the
 copy can be recognised.
+
+The rows on the way from an event to a message are store.py's (``self.db.store()``).
 """
 import logging
 import random
@@ -42,15 +44,12 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import OperationalError
 
 from cdht.auth import ADMIN, EVERYONE, STAFF, STAFF_AND_CITIZEN
 from cdht.broker import RpcProxy  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.contracts.events import EVENT_SCHEMAS
-from cdht.db import Database
-from cdht.inbox import first_delivery, inbox_table
-from cdht.outbox import add_event
+from cdht.inbox import first_delivery
 from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
@@ -65,11 +64,11 @@ from services.notifications.schemas import (
     DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema, FlushResultSchema, OptOutSchema,
     PreferencesSchema, SummaryResultSchema, TriggerSchema,
 )
+from services.notifications.store import DeliveryStore, StoreDatabase
 
 log = logging.getLogger(__name__)
 
 RULES = rules.load_rules(known_events={name for name, _ in EVENT_SCHEMAS})
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: FOR UPDATE NOWAIT found the row locked
 WEEKLY = "weekly_summary"
 RETRY_BATCH = 50
 
@@ -160,7 +159,7 @@ class NotificationsService(Observed):
     daily digests and a weekly summary."""
     name = "notifications"
     config = Config()
-    db = Database(relay=True)
+    db = StoreDatabase(relay=True)
     registry = RpcProxy("registry")
     reporting = RpcProxy("reporting")
     mailer = Mailer()
@@ -206,22 +205,20 @@ class NotificationsService(Observed):
     def on_unit_changed(self, event):
         """Units by name in every message (places.py)."""
         with self.db.transaction() as session:
-            if first_delivery(session, event, f"{self.name}.unit_changed"):
+            if first_delivery(session, event):
                 places.record_unit(session, event.data)
 
     @handle_event("registry", "association_body_changed")
     def on_association_body_changed(self, event):
         """A commune association's own name signs its decisions' mails."""
         with self.db.transaction() as session:
-            if first_delivery(session, event, f"{self.name}.association_body_changed"):
+            if first_delivery(session, event):
                 places.record_body(session, event.data)
 
     def _on_event(self, event):
         rule = RULES.for_event(event.event_type)
-        consumer = f"{self.name}.{event.event_type}"
-        with self.db.read() as session:
-            done = session.scalar(select(func.count()).select_from(inbox_table).where(
-                inbox_table.c.event_id == event.event_id, inbox_table.c.consumer == consumer))
+        with self.db.store() as store:
+            done = store.processed(event)
         if done:
             log.info("%s %s already handled; duplicate dropped", event.event_type,
                      event.event_id)
@@ -233,22 +230,17 @@ class NotificationsService(Observed):
             log.warning("%s %s: nobody to tell (%s of %s)", event.event_type, event.event_id,
                         rule.recipients, data.get("unit_code"))
         created = []
-        with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+        with self.db.store(write=True) as store:
+            if not store.first_delivery(event):
                 return  # a concurrent copy of the event got here first
-            opted_out = self._opted_out(session, people, rule)
+            opted_out = store.opted_out(people, rule)
             for person_id in people:
                 if person_id in opted_out:
-                    self._skip(session, event.event_id, person_id, rule, event.correlation_id)
+                    store.skip(event.event_id, person_id, rule, event.correlation_id)
                 elif rule.digest == "daily":
-                    session.execute(insert(DigestItem).values(
-                        id=uuid.uuid4(), person_id=person_id, template=rule.template,
-                        category=rule.category, source_event_id=event.event_id,
-                        event_type=event.event_type, occurred_at=event.occurred_at, data=data,
-                        correlation_id=event.correlation_id,
-                    ).on_conflict_do_nothing(constraint="uq_digest_items_event_person"))
+                    store.hold_for_digest(event, person_id, rule, data)
                 else:
-                    delivery_id = self._open(session, event.event_id, person_id, rule,
+                    delivery_id = self._open(store, event.event_id, person_id, rule,
                                              rule.channels[0], data, event.correlation_id)
                     if delivery_id:
                         created.append(delivery_id)
@@ -264,40 +256,10 @@ class NotificationsService(Observed):
         with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.contact"):
             return self.registry.contact(str(person_id))
 
-    @staticmethod
-    def _opted_out(session, people, rule):
-        if rule.mandatory or not people:
-            return set()
-        return {str(p) for p in session.scalars(select(OptOut.person_id).where(
-            OptOut.category == rule.category,
-            OptOut.person_id.in_([uuid.UUID(str(p)) for p in people])))}
-
-    @staticmethod
-    def _skip(session, source_id, person_id, rule, correlation_id):
-        log.info("%s to %s skipped: opted out of %s", rule.name, person_id, rule.category)
-        session.execute(insert(Delivery).values(
-            id=uuid.uuid4(), source_event_id=source_id, person_id=person_id,
-            channel=rule.channels[0], template=rule.template, rule=rule.name,
-            category=rule.category, status="skipped", attempts=0,
-            last_error=f"opted out of {rule.category}", correlation_id=correlation_id,
-        ).on_conflict_do_nothing(constraint="uq_deliveries_event_person_channel"))
-
-    def _open(self, session, source_id, person_id, rule, channel, context, correlation_id):
-        """Insert a pending delivery, leased to this worker (which attempts it at once); its
-        id, or None when it exists and is no longer pending. (A pending row of migration 0001
-        gets the facts it lacks.)"""
-        stmt = insert(Delivery).values(
-            id=uuid.uuid4(), source_event_id=source_id, person_id=person_id, channel=channel,
-            template=rule.template, rule=rule.name, category=rule.category,
-            language=domain.DEFAULT_LANGUAGE, status="pending", attempts=0, context=context,
-            correlation_id=correlation_id, next_attempt_at=_now() + self._lease())
-        stmt = stmt.on_conflict_do_update(
-            constraint="uq_deliveries_event_person_channel",
-            set_={"context": func.coalesce(Delivery.context, stmt.excluded.context),
-                  "rule": func.coalesce(Delivery.rule, stmt.excluded.rule),
-                  "category": func.coalesce(Delivery.category, stmt.excluded.category)},
-            where=(Delivery.status == "pending") & Delivery.context.is_(None))
-        return session.execute(stmt.returning(Delivery.id)).scalar_one_or_none()
+    def _open(self, store, source_id, person_id, rule, channel, context, correlation_id):
+        """A pending delivery leased to this worker (store.DeliveryStore.open)."""
+        return store.open(source_id, person_id, rule, channel, context, correlation_id,
+                          self._lease())
 
     # -- attempts ---------------------------------------------------------------------------------
     def _lease(self):
@@ -340,8 +302,8 @@ class NotificationsService(Observed):
 
     def _attempt(self, delivery_id):
         """One attempt; returns the id of a fallback delivery to attempt next, or None."""
-        with self.db.read() as session:
-            row = session.get(Delivery, delivery_id)
+        with self.db.store() as store:
+            row = store.delivery(delivery_id)
             if row is None or row.status != "pending":
                 return None
             person_id, channel, attempts = row.person_id, row.channel, row.attempts
@@ -352,8 +314,8 @@ class NotificationsService(Observed):
             log.warning("delivery %s: %s; asked again later", delivery_id, exc)
             return None
 
-        with self.db.transaction() as session:
-            delivery = self._lock(session, delivery_id)
+        with self.db.store(write=True) as store:
+            delivery = store.lock(delivery_id)
             if delivery is None or delivery.status != "pending":
                 return None
             rule = RULES.by_name(delivery.rule or "") or RULES.for_event("recognition_granted")
@@ -362,7 +324,7 @@ class NotificationsService(Observed):
                 reason = "SMS is off: no SMS_GATEWAY_URL configured"
             if reason:
                 log.warning("delivery %s failed: %s", delivery.id, reason)
-                return self._fail(session, delivery, reason, contact, rule)
+                return self._fail(store, delivery, reason, contact, rule)
             wait = self.limits.wait(channel)
             if wait > 0:
                 delivery.next_attempt_at = _now() + timedelta(seconds=wait)
@@ -375,7 +337,7 @@ class NotificationsService(Observed):
                 reason = redact(f"template {delivery.template} cannot be rendered: "
                                 f"{type(exc).__name__}: {exc}")[:500]
                 log.error("delivery %s failed: %s", delivery.id, reason)
-                return self._fail(session, delivery, reason, contact, rule)
+                return self._fail(store, delivery, reason, contact, rule)
             to = domain.masked_address(contact, channel)
             delivery.address_masked = to
             delivery.attempts += 1
@@ -385,12 +347,12 @@ class NotificationsService(Observed):
                 kind, reason = self._classify(channel, exc)
                 if kind == domain.PERMANENT:
                     log.warning("delivery %s to %s failed for good: %s", delivery.id, to, reason)
-                    return self._fail(session, delivery, reason, contact, rule)
+                    return self._fail(store, delivery, reason, contact, rule)
                 max_attempts = self._setting("SEND_MAX_ATTEMPTS", 6, int)
                 if delivery.attempts >= max_attempts:
                     reason = f"gave up after {delivery.attempts} attempts: {reason}"[:500]
                     log.warning("delivery %s to %s failed: %s", delivery.id, to, reason)
-                    return self._fail(session, delivery, reason, contact, rule)
+                    return self._fail(store, delivery, reason, contact, rule)
                 delay = self._backoff(delivery.attempts)
                 delivery.last_error = reason
                 delivery.next_attempt_at = _now() + timedelta(seconds=delay)
@@ -400,7 +362,7 @@ class NotificationsService(Observed):
                 return None
             log.info("delivery %s: %s (%s) sent to %s by %s", delivery.id, delivery.template,
                      delivery.language, to, channel)
-            self._finish(session, delivery, "sent")
+            self._finish(store, delivery, "sent")
             return None
 
     def _backoff(self, attempt):
@@ -408,8 +370,8 @@ class NotificationsService(Observed):
                                     self._setting("RETRY_MAX_SECONDS", 3600.0), random.random)
 
     def _postpone(self, delivery_id, seconds, reason):
-        with self.db.transaction() as session:
-            delivery = self._lock(session, delivery_id)
+        with self.db.store(write=True) as store:
+            delivery = store.lock(delivery_id)
             if delivery is not None and delivery.status == "pending":
                 delivery.next_attempt_at = _now() + timedelta(seconds=seconds)
                 delivery.last_error = redact(reason)[:500]
@@ -440,36 +402,23 @@ class NotificationsService(Observed):
             return exc.kind, redact(exc.reason)[:500]
         return domain.TRANSIENT, redact(f"{type(exc).__name__}: {exc}")[:500]
 
-    @staticmethod
-    def _lock(session, delivery_id):
-        """The delivery row, locked for this transaction; None when another worker holds it
-        (it is sending it right now)."""
-        try:
-            return session.execute(select(Delivery).where(Delivery.id == delivery_id)
-                                   .with_for_update(nowait=True)).scalar_one_or_none()
-        except OperationalError as exc:
-            if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
-                log.info("delivery %s is being sent by another worker", delivery_id)
-                return None
-            raise
-
-    def _fail(self, session, delivery, reason, contact, rule):
+    def _fail(self, store, delivery, reason, contact, rule):
         """Record a failure for good, announce it, and open the fallback delivery (the rule's
         next channel) when the person has an address for it; returns the fallback's id."""
-        self._finish(session, delivery, "failed", reason)
+        self._finish(store, delivery, "failed", reason)
         following = rule.next_channel(delivery.channel)
         if following is None or domain.missing_address_reason(contact, following):
             return None
         if following == "sms" and self.sms is None:
             return None
-        fallback = self._open(session, delivery.source_event_id, delivery.person_id, rule,
+        fallback = self._open(store, delivery.source_event_id, delivery.person_id, rule,
                               following, delivery.context, delivery.correlation_id)
         if fallback:
             log.info("delivery %s failed: falling back to %s (delivery %s)", delivery.id,
                      following, fallback)
         return fallback
 
-    def _finish(self, session, delivery, status, reason=None):
+    def _finish(self, store, delivery, status, reason=None):
         """Record the outcome and announce it, in the caller's transaction."""
         delivery.status = status
         delivery.last_error = reason
@@ -481,12 +430,10 @@ class NotificationsService(Observed):
                 "template": delivery.template, "language": delivery.language}
         if status == "sent":
             delivery.sent_at = _now()
-            add_event(session, "notification_sent", data, producer=self.name,
-                      correlation_id=delivery.correlation_id)
+            store.announce(delivery, "notification_sent", data)
         else:
-            add_event(session, "notification_failed",
-                      data | {"reason": reason, "attempts": delivery.attempts},
-                      producer=self.name, correlation_id=delivery.correlation_id)
+            store.announce(delivery, "notification_failed",
+                           data | {"reason": reason, "attempts": delivery.attempts})
 
     # -- digests and the weekly summary -----------------------------------------------------------
     @config_timer("SCHEDULE_POLL_SECONDS", 60)
@@ -543,6 +490,7 @@ class NotificationsService(Observed):
             return {"day": None, "digests": 0, "items": 0}
         created, listed = [], 0
         with self.db.transaction() as session:
+            store = DeliveryStore(session)
             waiting = session.scalars(
                 select(DigestItem).where(DigestItem.delivery_id.is_(None))
                 .order_by(DigestItem.person_id, DigestItem.template, DigestItem.occurred_at)
@@ -555,13 +503,13 @@ class NotificationsService(Observed):
                 context = {"day": day.isoformat(), "items": [
                     {"event_id": str(i.source_event_id), "event_type": i.event_type,
                      "occurred_at": i.occurred_at.isoformat(), "data": i.data} for i in items]}
-                if self._opted_out(session, [person_id], rule):
-                    self._skip(session, source, person_id, rule, None)
+                if store.opted_out([person_id], rule):
+                    store.skip(source, person_id, rule, None)
                     delivery_id = session.scalar(select(Delivery.id).where(
                         Delivery.source_event_id == source, Delivery.person_id == person_id,
                         Delivery.channel == rule.channels[0]))
                 else:
-                    delivery_id = self._open(session, source, person_id, rule,
+                    delivery_id = self._open(store, source, person_id, rule,
                                              rule.channels[0], context, None)
                     if delivery_id is None:
                         continue  # today's digest already went: these wait for tomorrow's
@@ -598,14 +546,15 @@ class NotificationsService(Observed):
         source = timing.summary_id(province, week)
         created = []
         with self.db.transaction() as session:
+            store = DeliveryStore(session)
             session.execute(insert(ScheduleRun).values(
                 name=WEEKLY, period=week.key, recipients=len(people)).on_conflict_do_nothing())
-            opted_out = self._opted_out(session, people, rule)
+            opted_out = store.opted_out(people, rule)
             for person_id in people:
                 if person_id in opted_out:
-                    self._skip(session, source, person_id, rule, None)
+                    store.skip(source, person_id, rule, None)
                     continue
-                delivery_id = self._open(session, source, person_id, rule, rule.channels[0],
+                delivery_id = self._open(store, source, person_id, rule, rule.channels[0],
                                          context, None)
                 if delivery_id:
                     created.append(delivery_id)

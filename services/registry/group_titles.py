@@ -10,17 +10,14 @@ kept here (the registry), not decisions of the assessment service, and each chan
 are in title_rules.py, shared with the import.
 """
 import uuid
-from datetime import datetime, timezone
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from cdht.auth import REVIEWERS, STAFF
 from cdht.contracts.events import StrictDate
-from cdht.outbox import add_event
-from cdht.web import ApiError, NotFound, api, correlation_id, load_json
-from services.registry import domain, title_rules
+from cdht.web import NotFound, api, load_json
+from services.registry import title_rules
+from services.registry.handlers import found, now, rules, unit_in_scope
 from services.registry.models import Group, GroupTitle
 
 
@@ -59,20 +56,20 @@ def title_item(title, group, unit_path, change):
             "change": change, "unit_code": group.unit_code, "unit_path": unit_path}
 
 
+def _titled_group(request, store, group_id, *, lock=None):
+    group = found(store, Group, group_id, "group", lock=lock)
+    unit_in_scope(request, store, group.unit_code, "the group")
+    return group
+
+
+def _title_event(store, title, group, change):
+    store.stage("group_titles_recorded", {
+        "import_id": None, "batch": 1,
+        "titles": [title_item(title, group, store.unit_path(group.unit_code), change)],
+    })
+
+
 class TitleEndpoints:
-
-    def _titled_group(self, request, session, group_id, *, lock=False):
-        from services.registry.service import _found, _unit_in_scope
-        group = _found(session, Group, group_id, "group", lock=lock)
-        _unit_in_scope(request, session, group.unit_code, "the group")
-        return group
-
-    def _title_event(self, session, title, group, change, request):
-        from services.registry.service import _unit_path
-        add_event(session, "group_titles_recorded", {
-            "import_id": None, "batch": 1,
-            "titles": [title_item(title, group, _unit_path(session, group.unit_code), change)],
-        }, producer=self.name, correlation_id=correlation_id(request))
 
     @api("POST", "/groups/<uuid:group_id>/titles",
          roles=STAFF,
@@ -89,30 +86,17 @@ class TitleEndpoints:
         data = load_json(request, NewTitleSchema())
         data["decision_number"] = data["decision_number"].strip()
         data["issued_by"] = " ".join(data["issued_by"].split())
-        try:
+        with rules():
             title_rules.check_title(data["year"], data["decision_number"],
                                     data["decision_date"], data["issued_by"])
-        except domain.Invalid as exc:
-            raise ApiError(exc.status, "invalid input", exc.errors) from None
-        try:
-            with self.db.transaction() as session:
-                group = self._titled_group(request, session, group_id, lock=True)
-                try:
-                    title_rules.check_one_per_year(session.scalars(select(GroupTitle.year).where(
-                        GroupTitle.group_id == group.id, GroupTitle.withdrawn_at.is_(None))),
-                        data["year"])
-                except domain.Invalid as exc:
-                    raise ApiError(exc.status, "invalid input", exc.errors) from None
+            with self.store.transaction() as store:
+                group = _titled_group(request, store, group_id, lock="update")
+                title_rules.check_one_per_year(store.title_years(group.id), data["year"])
                 title = GroupTitle(id=uuid.uuid4(), group_id=group.id, **data)
-                session.add(title)
-                session.flush()
-                self._title_event(session, title, group, "recorded", request)
+                store.add(title)
+                store.flush()
+                _title_event(store, title, group, "recorded")
                 return 201, TitleSchema().dump(title)
-        except IntegrityError as exc:  # a concurrent record of the same year slipped in
-            if "uq_group_titles_group_year" not in str(exc.orig):
-                raise
-            raise ApiError(409, "invalid input", {"year": [
-                f"the group already has a recorded title for {data['year']}"]}) from None
 
     @api("GET", "/groups/<uuid:group_id>/titles",
          roles=REVIEWERS,
@@ -120,12 +104,10 @@ class TitleEndpoints:
          response=TitleListSchema,
          tag="groups")
     def list_group_titles(self, request, group_id):
-        with self.db.read() as session:
-            group = self._titled_group(request, session, group_id)
-            titles = session.scalars(select(GroupTitle).where(
-                GroupTitle.group_id == group.id, GroupTitle.withdrawn_at.is_(None))
-                .order_by(GroupTitle.year)).all()
-            return {"group_id": group.id, "items": TitleSchema(many=True).dump(titles)}
+        with self.store.read() as store:
+            group = _titled_group(request, store, group_id)
+            return {"group_id": group.id,
+                    "items": TitleSchema(many=True).dump(store.titles_of(group.id))}
 
     @api("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>",
          roles=STAFF,
@@ -135,11 +117,11 @@ class TitleEndpoints:
          description="The record is kept, marked withdrawn; group_titles_recorded tells the "
                      "others (change: withdrawn).")
     def withdraw_group_title(self, request, group_id, title_id):
-        with self.db.transaction() as session:
-            group = self._titled_group(request, session, group_id, lock=True)
-            title = session.get(GroupTitle, title_id, with_for_update=True)
+        with self.store.transaction() as store:
+            group = _titled_group(request, store, group_id, lock="update")
+            title = store.row(GroupTitle, title_id, lock="update")
             if title is None or title.group_id != group.id or title.withdrawn_at is not None:
                 raise NotFound("recorded title")
-            title.withdrawn_at = datetime.now(timezone.utc)
-            self._title_event(session, title, group, "withdrawn", request)
+            title.withdrawn_at = now()
+            _title_event(store, title, group, "withdrawn")
             return TitleSchema().dump(title)

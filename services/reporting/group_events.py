@@ -74,9 +74,9 @@ class GroupEvents:
     # -- computed by assessment -------------------------------------------------------------
     @handle_event("assessment", "group_recognition_granted")
     def on_group_recognition_granted(self, event):
-        data, consumer = event.data, "reporting.on_group_recognition_granted"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"]])
             unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
@@ -95,13 +95,13 @@ class GroupEvents:
             deltas = self._group_deltas(session, {str(data["group_id"]): group},
                                         {str(data["group_id"]): before}, {})
             self._members_after(session, members, deltas)
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     @handle_event("assessment", "group_recognition_revoked")
     def on_group_recognition_revoked(self, event):
-        data, consumer = event.data, "reporting.on_group_recognition_revoked"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             title = session.execute(text(
                 "SELECT group_id, group_kind, year, revoked_at FROM group_titles "
@@ -122,20 +122,20 @@ class GroupEvents:
             proj.refresh_group_years(session, rows)
             deltas = self._group_deltas(session, rows, {str(title.group_id): before}, {})
             self._members_after(session, members, deltas)
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     # -- recorded from paper decisions -------------------------------------------------------
     @handle_event("registry", "group_titles_recorded")
     def on_group_titles_recorded(self, event):
         """Titles entered from their decisions (``recorded``), or records withdrawn as
         mistaken (``withdrawn``: the title never existed, it no longer counts)."""
-        data, consumer = event.data, "reporting.on_group_titles_recorded"
+        data = event.data
         latest = {}
         for item in data["titles"]:  # the same title twice in a batch: the last says
             latest[str(item["title_id"])] = item
         titles = [latest[k] for k in sorted(latest)]
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [t["unit_path"] for t in titles])
             placed = proj.placements(session, sorted({t["unit_code"] for t in titles}))
@@ -155,16 +155,16 @@ class GroupEvents:
             proj.refresh_group_years(session, groups)
             deltas = self._group_deltas(session, groups, before, {})
             self._members_after(session, members, deltas)
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     # -- bulk imports of groups and members --------------------------------------------------
     @handle_event("registry", "groups_imported")
     def on_groups_imported(self, event):
         """A batch of a bulk import: each membership change stands for a membership_changed
         event, applied as that handler would, for the whole batch at once."""
-        data, consumer = event.data, "reporting.on_groups_imported"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [g["unit_path"] for g in data["groups"]])
             placed = proj.placements(session, sorted({g["unit_code"]
@@ -220,4 +220,4 @@ class GroupEvents:
                 groups[gid]["members"] += step
             proj.save_groups(session, groups)
             self._group_deltas(session, groups, before, deltas)
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at))

@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import text
 
+from cdht.inbox import resolve_consumer
 from services.reporting import domain
 
 # -- units ----------------------------------------------------------------------------------------
@@ -373,13 +374,16 @@ def warning_ratio_of(config):
 
 
 # -- lag ------------------------------------------------------------------------------------------
-def record_applied(session, consumer, occurred_at, count=1):
+def record_applied(session, occurred_at, count=1):
+    """Count ``count`` events applied by the handler this worker runs for (GET /lag), the
+    newest having occurred at ``occurred_at``."""
     session.execute(text("""
         INSERT INTO consumer_lag (consumer, applied, last_occurred_at, last_applied_at)
         VALUES (:c, :n, :t, now())
         ON CONFLICT (consumer) DO UPDATE SET applied = consumer_lag.applied + EXCLUDED.applied,
             last_occurred_at = greatest(consumer_lag.last_occurred_at, EXCLUDED.last_occurred_at),
-            last_applied_at = now()"""), {"c": consumer, "t": occurred_at, "n": count})
+            last_applied_at = now()"""),
+        {"c": resolve_consumer(), "t": occurred_at, "n": count})
 
 
 def now():

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from cdht.auth import PROVINCE, REVIEWERS
 from cdht.batching import first_deliveries, handle_events
 from cdht.broker import rpc  # nameko's, surviving a broker restart
-from cdht.consumer import handle_event
+from cdht.consumer import consumer_name, handle_event
 from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
@@ -73,12 +73,12 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         return rules.digital_rules(self.targets)
 
     # -- the common end of every handler ----------------------------------------------------------
-    def _finish(self, session, event, consumer, deltas, day, stats_year=None, stats_unit=None):
+    def _finish(self, session, event, deltas, day, stats_year=None, stats_unit=None):
         """Apply the deltas (dated ``day``), publish crossings and statistics, record lag."""
         deltas = proj.apply(session, deltas, day)
         for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
             add_event(session, kind, data | {"cause_event_id": event.event_id},
-                      producer=self.name, correlation_id=event.correlation_id)
+                      producer=self.name)
         if stats_unit is not None:
             counters = proj.tallies_of(session, [stats_unit])[stats_unit]
             summary = domain.population_summary(counters, stats_year, self.adult_age)
@@ -88,8 +88,8 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                 "titled_digitally_skilled": summary["titled_digitally_skilled"],
                 "titled_digitally_proficient": summary["titled_digitally_proficient"],
                 "cause_event_id": event.event_id,
-            }, producer=self.name, correlation_id=event.correlation_id)
-        proj.record_applied(session, consumer, event.occurred_at)
+            }, producer=self.name)
+        proj.record_applied(session, event.occurred_at)
 
     def _people_change(self, session, people, mutate):
         """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
@@ -98,10 +98,10 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         return proj.people_deltas(session, people, mutate, self.adult_age, self.digital)
 
     # -- people: the registry's person events ----------------------------------------------------
-    def _apply_people(self, event, consumer, changes):
+    def _apply_people(self, event, changes):
         """One transaction: the inbox row, the unit paths seen, every person's counters."""
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [p[key] for _, p in changes
                                           for key in ("unit_path", "from_unit_path")
@@ -123,39 +123,37 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                                roles=frozenset(facts["roles"]),
                                target_group=facts["target_group"])
             deltas = self._people_change(session, people, mutate)
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at))
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     @handle_event("registry", "person_registered")
     def on_person_registered(self, event):
-        self._apply_people(event, "reporting.on_person_registered",
-                           [("registered", event.data)])
+        self._apply_people(event, [("registered", event.data)])
 
     @handle_event("registry", "people_imported")
     def on_people_imported(self, event):
         """A batch of an import: up to 5000 people's changes in one transaction."""
-        self._apply_people(event, "reporting.on_people_imported",
-                           [(p["change"], p) for p in event.data["people"]])
+        self._apply_people(event, [(p["change"], p) for p in event.data["people"]])
 
     @handle_event("registry", "person_moved")
     def on_person_moved(self, event):
-        self._apply_people(event, "reporting.on_person_moved", [("moved", event.data)])
+        self._apply_people(event, [("moved", event.data)])
 
     @handle_event("registry", "person_updated")
     def on_person_updated(self, event):
-        self._apply_people(event, "reporting.on_person_updated", [("updated", event.data)])
+        self._apply_people(event, [("updated", event.data)])
 
     @handle_event("registry", "person_removed")
     def on_person_removed(self, event):
-        self._apply_people(event, "reporting.on_person_removed", [("removed", event.data)])
+        self._apply_people(event, [("removed", event.data)])
 
     # -- groups and learning -------------------------------------------------------------------
     @handle_event("registry", "membership_changed")
     def on_membership_changed(self, event):
         """A person joined or left a family, clan, community or learning unit: the person's
         group kinds and the group's member count (a group is known while it has members)."""
-        data, consumer = event.data, "reporting.on_membership_changed"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"]])
             group_unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
@@ -193,16 +191,16 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             group_path = proj.path_of(session, group["unit_code"])
             domain.change_deltas(group_path, old_group, group_path,
                                  domain.group_tallies(proj.group_state(group)), deltas)
-            self._finish(session, event, consumer, deltas, data["effective_on"])
+            self._finish(session, event, deltas, data["effective_on"])
 
     @handle_event("registry", "learning_activity_recorded")
     def on_learning_activity_recorded(self, event):
         """A briefing (quán triệt) counts its person as briefed; any other kind is kept as
         training (with whether it was finished) for the digital-skills indicators. The same
         activity recorded again with another kind replaces what it counted for."""
-        data, consumer = event.data, "reporting.on_learning_activity_recorded"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"]])
             people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
@@ -224,15 +222,15 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             def mutate(rows):
                 rows[str(data["person_id"])].update(briefed=briefed, trainings=trainings)
             deltas = self._people_change(session, people, mutate)
-            self._finish(session, event, consumer, deltas, data["started_on"])
+            self._finish(session, event, deltas, data["started_on"])
 
     @handle_event("registry", "units_merged")
     def on_units_merged(self, event):
         """Units merged into one: their counters and history now count under it (so "as of"
         answers under today's tree), their people and groups are placed there."""
-        data, consumer = event.data, "reporting.on_units_merged"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"], *data["from_unit_paths"]])
             into, into_path = data["unit_code"], data["unit_path"]
@@ -258,16 +256,15 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                                          "WHERE unit_code = :code"), {"into": into, "code": code})
             proj.add_days(session, moved_days)
             proj.add_tallies(session, moved_counters)
-            proj.record_applied(session, consumer, event.occurred_at)
+            proj.record_applied(session, event.occurred_at)
 
     # -- titles: assessment's events ----------------------------------------------------------
     @handle_events("assessment", "recognition_granted")
     def on_recognition_granted(self, events):
         """Grants in batches (cdht.batching: a year being closed sends a million): one
         transaction, one statement per table, one statistics_updated per unit and year."""
-        consumer = "reporting.on_recognition_granted"
         with self.db.transaction() as session:
-            fresh = first_deliveries(session, events, consumer)
+            fresh = first_deliveries(session, events)
             if not fresh:
                 return
             proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
@@ -284,17 +281,18 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             for key, cause in causes.items():
                 staged.setdefault(("statistics_updated", cause.correlation_id), []).append(
                     stats[key] | {"cause_event_id": cause.event_id})
+            # each with its cause's correlation id (the batch's worker has its first's)
             for (kind, correlation_id), datas in staged.items():  # one INSERT per kind
                 add_events(session, kind, datas, producer=self.name,
                            correlation_id=correlation_id)
-            proj.record_applied(session, consumer, max(e.occurred_at for e, _ in grants),
+            proj.record_applied(session, max(e.occurred_at for e, _ in grants),
                                 count=len(grants))
 
     @handle_event("assessment", "recognition_revoked")
     def on_recognition_revoked(self, event):
-        data, consumer = event.data, "reporting.on_recognition_revoked"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             fact = session.execute(text(
                 "SELECT person_id, year, digital_skills, revoked_at FROM recognition_facts "
@@ -315,7 +313,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                 rows[str(fact.person_id)]["titles"].remove((fact.year, fact.digital_skills))
             deltas = self._people_change(session, people, mutate)
             unit = people[str(fact.person_id)]["unit_code"]
-            self._finish(session, event, consumer, deltas, domain.report_day(event.occurred_at),
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at),
                          stats_year=fact.year, stats_unit=unit)
 
     # -- reads --------------------------------------------------------------------------------------
@@ -467,7 +465,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         depths = self._queue_depths()
         consumers, waiting = [], 0
         for method, queue in self._queues():
-            consumer = f"reporting.{method}"
+            consumer = consumer_name(self.name, method)
             row = rows.get(consumer)
             depth = depths.get(queue)
             waiting = None if depth is None or waiting is None else waiting + depth

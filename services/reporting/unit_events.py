@@ -48,21 +48,21 @@ class UnitEvents:
     def on_unit_changed(self, event):
         """A unit created, renamed or re-placed, or closed: its name and kind kept (a merge's
         counters move with units_merged)."""
-        data, consumer = event.data, "reporting.on_unit_changed"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"]])
             save_units(session, [data])
-            proj.record_applied(session, consumer, event.occurred_at)
+            proj.record_applied(session, event.occurred_at)
 
     @handle_event("registry", "association_body_changed")
     def on_association_body_changed(self, event):
         """A commune association, branch or learning board created, moved or removed: it
         counts at the unit it serves, and no longer where it was."""
-        data, consumer = event.data, "reporting.on_association_body_changed"
+        data = event.data
         with self.db.transaction() as session:
-            if not first_delivery(session, event, consumer):
+            if not first_delivery(session, event):
                 return
             proj.remember_paths(session, [data["unit_path"]])
             old = session.execute(text(
@@ -82,5 +82,5 @@ class UnitEvents:
                                      deltas)
             domain.change_deltas(None, None, placed[data["unit_code"]][1],
                                  domain.body_tallies(data["kind"], removed), deltas)
-            self._finish(session, event, consumer, deltas,
+            self._finish(session, event, deltas,
                          domain.report_day(event.occurred_at))

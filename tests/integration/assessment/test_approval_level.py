@@ -59,12 +59,12 @@ def test_the_command_line_close_follows_the_approval_level(assessment, commune, 
     assessment.submit(commune.citizen)
     env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"],
                APPROVAL_LEVEL="province")
-    refused = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025", "--unit",
+    refused = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit",
                               "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "khóa sổ năm" in refused.stderr
     assert assessment.get("/assessments?status=submitted")["total"] == 1
-    done = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025", "--unit", "AG",
+    done = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit", "AG",
                            "--quiet"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "1 submissions decided (1 recognised" in done.stdout

@@ -149,13 +149,13 @@ def test_close_year_from_the_command_line(assessment, commune, registry, databas
     for _ in range(3):
         assessment.submit(registry.person(unit="AG.LX"))
     env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"])
-    result = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025", "--unit",
+    result = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit",
                              "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "year 2025 closed for AG.LX: 3 submissions decided (3 recognised, 0 refused)" \
         in result.stdout
-    failed = subprocess.run([sys.executable, "-m", "cdht", "close-year", "2025"], env=env,
+    failed = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 2 and "--unit" in failed.stderr
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from cdht import deadletters
 from cdht.contracts import make_envelope
 from cdht.outbox import Relay, add_event, backlog
+from cdht_tools import deadletters
 from services.reporting.service import ReportingService
 
 PATH = ["AG", "AG.LX"]

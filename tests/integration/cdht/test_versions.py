@@ -6,9 +6,9 @@ import uuid
 import eventlet
 import pytest
 
-from cdht import deadletters
 from cdht.consumer import handle_event
 from cdht.contracts import make_envelope
+from cdht_tools import deadletters
 
 PATH = ["AG", "AG.LX"]
 RECEIVED = []

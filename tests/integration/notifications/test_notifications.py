@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 
 from cdht.consumer import retry_delays
 from cdht.contracts import make_envelope, parse_envelope
-from cdht.deadletters import consumer_queues
 from cdht.outbox import wait_until_published
+from cdht_tools.deadletters import consumer_queues
 from services.notifications.models import Delivery
 from services.notifications.service import NotificationsService
 
@@ -262,7 +262,7 @@ def test_one_vietnamese_email_and_a_notification_sent_event(
     assert sent.data == {"notification_id": delivery["id"], "source_event_id": envelope.event_id,
                          "person_id": person_id, "channel": "email",
                          "template": "recognition_granted", "language": "vi"}
-    assert inbox(engine) == [(envelope.event_id, "notifications.recognition_granted")]
+    assert inbox(engine) == [(envelope.event_id, "notifications.on_recognition_granted")]
 
     # the relay publishes it to notifications.events
     assert wait_until_published(engine, timeout=10)

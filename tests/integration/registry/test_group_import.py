@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from services.registry.generator_profiles import generate_pre_merger
-from services.registry.importing import XLSX_MIME
-from services.registry.imports import Importer
+from cdht_tools.generator.profiles import generate_pre_merger
+from services.registry.imports.files import XLSX_MIME
+from services.registry.imports.runner import Importer
 from services.registry.service import RegistryService
 from tests.integration.registry.helpers import outbox, person_body
 

@@ -18,11 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from cdht import __main__ as cli
-from services.registry import generator
+from cdht_tools import cli, generator
 from services.registry.domain import national_id_for
-from services.registry.importing import ImportFileError
-from services.registry.imports import Importer
+from services.registry.imports.files import ImportFileError
+from services.registry.imports.runner import Importer
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 
@@ -381,13 +380,13 @@ def test_cli_runs_as_a_process(small_tree, databases, tmp_path):
     import sys
     path = write(tmp_path, [person(1)])
     env = dict(os.environ, REGISTRY_DATABASE_URL=databases["registry"], EVENTLET_TESTS="1")
-    done = subprocess.run([sys.executable, "-m", "cdht", "import", "people", str(path)],
+    done = subprocess.run([sys.executable, "-m", "cdht_tools", "import", "people", str(path)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Import of xa.csv" in done.stdout
     bad = tmp_path / "empty.csv"
     bad.write_text("")
-    done = subprocess.run([sys.executable, "-m", "cdht", "import", "people", str(bad)],
+    done = subprocess.run([sys.executable, "-m", "cdht_tools", "import", "people", str(bad)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and "the file is empty" in done.stderr
     assert Counter(r[0] for r in rows(small_tree, "SELECT status FROM import_jobs")) == \

@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from services.registry import generator
+from cdht_tools import generator
 from services.registry.domain import national_id_for
-from services.registry.importing import XLSX_MIME
+from services.registry.imports.files import XLSX_MIME
 from services.registry.service import RegistryService
 
 HEADER = ["Số định danh cá nhân", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng",

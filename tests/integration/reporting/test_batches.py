@@ -12,8 +12,8 @@ import eventlet
 import pytest
 from sqlalchemy import text
 
-from cdht import deadletters
 from cdht.contracts import make_envelope
+from cdht_tools import deadletters
 from services.reporting.service import ReportingService
 
 PATH = ["AG", "AG.LX"]

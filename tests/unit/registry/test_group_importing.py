@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from services.registry import group_importing as gi
+from services.registry.imports import group_rows as gi
 from services.registry import title_rules
 from services.registry.domain import Conflict, Invalid, national_id_for
-from services.registry.importing import ImportFileError, read_rows
+from services.registry.imports.files import ImportFileError, read_rows
 
 TODAY = date(2026, 12, 2)
 UNITS = {"AG.LX": True, "AG.OLD": False}

@@ -6,9 +6,10 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from services.registry import importing
+from services.registry.imports import files, people_rows
 from services.registry.domain import national_id_for
-from services.registry.importing import ImportFileError, RowValidator, fold, inspect, read_rows
+from services.registry.imports.files import ImportFileError, fold, read_rows
+from services.registry.imports.people_rows import PEOPLE, RowValidator, inspect
 
 TODAY = date(2026, 11, 29)
 UNITS = {"AG": True, "AG.001": True, "AG.002": True, "AG.LX": False}  # AG.LX: merged away
@@ -66,18 +67,41 @@ def test_fold_ignores_case_diacritics_and_punctuation(text, folded):
 def test_headers_map_with_or_without_diacritics_in_any_order_and_case():
     cells = ["ma don vi", "HO VA TEN", "Giới Tính", "so cccd", "Ngay sinh", "doi tuong",
              "vai tro", "EMAIL", "so dien thoai", "dan toc"]
-    fields, ignored, duplicates = importing.map_headers(cells)
+    fields, ignored, duplicates = files.map_headers(cells, PEOPLE)
     assert fields == {"unit_code": 0, "full_name": 1, "gender": 2, "national_id": 3,
                       "birth_date": 4, "target_group": 5, "roles": 6, "email": 7,
                       "phone": 8, "ethnicity": 9}
     assert ignored == [] and duplicates == []
 
 
+def test_the_layout_declared_once_is_the_one_read(tmp_path):
+    """imports/layout.py declares the file (the generator writes it from there): its header row
+    maps field for field, and a row in its labels, every role at once, is a good row."""
+    from services.registry.imports import layout as import_layout
+    fields, ignored, duplicates = files.map_headers(list(import_layout.IMPORT_HEADERS), PEOPLE)
+    assert fields == {name: i for i, name in enumerate(import_layout.FIELDS)}
+    assert ignored == [] and duplicates == []
+    header = ["STT", *import_layout.IMPORT_HEADERS]
+    roles = import_layout.ROLE_SEPARATOR.join(import_layout.ROLE_LABELS.values())
+    rows = [good_row(**{"Giới tính": import_layout.GENDER_LABELS[gender],
+                        "Đối tượng": import_layout.TARGET_GROUP_LABELS[group],
+                        "Vai trò": roles,
+                        NID_COL: nid(gender=gender, serial=i + 1)})
+            for i, (gender, group) in enumerate(zip(("male", "female", "male", "female"),
+                                                    import_layout.TARGET_GROUP_LABELS))]
+    results = check(tmp_path, *rows, header=header)
+    assert [errors for _, errors in results] == [[]] * 4
+    assert [(record[2], record[8], set(record[9])) for record, _ in results] == [
+        (gender, group, set(import_layout.ROLE_LABELS))
+        for gender, group in zip(("male", "female", "male", "female"),
+                                 import_layout.TARGET_GROUP_LABELS)]
+
+
 def test_english_aliases_and_decomposed_unicode():
     cells = ["national_id", "Full Name", "gender", "birth_date", "unit_code", "target_group",
              "roles", "ethnicity", "phone", "email", "Ho va te\u0302n"]
-    fields, ignored, duplicates = importing.map_headers(cells)
-    assert set(fields) == set(importing.FIELDS)
+    fields, ignored, duplicates = files.map_headers(cells, PEOPLE)
+    assert set(fields) == set(people_rows.FIELDS)
     assert duplicates == ["Ho va te\u0302n"]  # a second full-name column
 
 
@@ -233,7 +257,7 @@ def test_xlsx_without_the_headers_is_refused(tmp_path):
     (1.5, None), (True, None),
 ])
 def test_dates(value, expected):
-    assert importing.parse_date(value) == expected
+    assert files.parse_date(value) == expected
 
 
 def test_a_good_row_becomes_a_normalised_record(tmp_path):
@@ -373,17 +397,17 @@ def test_report_as_csv_and_xlsx(tmp_path):
     rows = [(3, NID_COL, "Số định danh cá nhân trùng với dòng 2 trong tệp",
              "same national ID as row 2 of the file"),
             (7, "Email", "Email không hợp lệ", "not a valid email address")]
-    text = "".join(importing.report_csv(iter(rows), batch=1))
+    text = "".join(files.report_csv(iter(rows), batch=1))
     assert text.startswith("\ufeff")
     parsed = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert parsed[0] == list(importing.REPORT_HEADERS)
+    assert parsed[0] == list(files.REPORT_HEADERS)
     assert parsed[1:] == [[str(r[0]), *r[1:]] for r in rows]
 
     path = tmp_path / "report.xlsx"
-    importing.write_report_xlsx(iter(rows), path)
+    files.write_report_xlsx(iter(rows), path)
     sheet = openpyxl.load_workbook(path).active
     assert [list(r) for r in sheet.iter_rows(values_only=True)] == \
-        [list(importing.REPORT_HEADERS)] + [list(r) for r in rows]
+        [list(files.REPORT_HEADERS)] + [list(r) for r in rows]
 
 
 def test_digits_that_are_not_ascii_are_a_format_error(tmp_path):
@@ -404,7 +428,7 @@ def test_a_csv_broken_half_way_is_a_file_error(tmp_path):
 
 
 def test_seen_ids_remember_first_rows_and_grow():
-    seen = importing.SeenIds(expected=10)
+    seen = people_rows.SeenIds(expected=10)
     ids = [89085000000 + i * 7919 for i in range(200_000)]
     for row, key in enumerate(ids, start=2):
         assert seen.first_row(key, row) is None

@@ -4,7 +4,8 @@ from collections import namedtuple
 from datetime import date
 
 from cdht.contracts import make_envelope
-from services.registry.imports import Units, changes_to_people
+from services.registry.imports.chunks import Units
+from services.registry.imports.people import changes_to_people
 
 Row = namedtuple("Row", "id unit_code target_group roles birth_year registered old_unit_code "
                         "old_target_group old_roles old_birth_year")

@@ -1,9 +1,6 @@
-"""The groups import against the registry's database (the adapter of group_importing.py).
+"""The groups import's writes, one chunk per transaction (the runner's loop, runner.py):
 
-The people import's pipeline (imports.Importer: jobs, chunks, progress, error reports, dry
-runs, the command line) with its own chunk step. Per chunk of rows, in ONE transaction:
-
-1. rows are validated (group_importing.GroupRowValidator) and the good ones COPied into a
+1. rows are validated (group_rows.GroupRowValidator) and the good ones COPied into a
    temporary table;
 2. members are found by national ID; a row naming nobody registered, or a person already in
    another family, is reported and dropped;
@@ -19,19 +16,13 @@ An import adds and updates: a member missing from a re-imported file stays a mem
 membership with PATCH /memberships/<id>). Re-importing the same file changes nothing and
 sends nothing. National IDs never leave this module in a reason or an event.
 """
-import io
-from datetime import date
-from itertools import islice
-
 from sqlalchemy import text
 
 from cdht.outbox import add_events
-from services.registry import group_importing
-from services.registry.imports import (
-    _LOCK_KEY, MEMORY_ERRORS, PRODUCER, Importer, Units, blocking_copy,
+from services.registry.imports import group_rows
+from services.registry.imports.chunks import (
+    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into, lock_imports,
 )
-
-EVENT_ITEMS = 5000  # the contracts' limit of groups (or titles) per event
 
 _STAGE = {
     "row_no": "int", "kind": "varchar(20)", "code": "varchar(64)", "name": "varchar(200)",
@@ -42,8 +33,6 @@ _STAGE = {
 _CREATE_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS group_stage (" +
                  ", ".join(f"{c} {t}" for c, t in _STAGE.items()) +
                  ", person_id uuid, group_id uuid) ON COMMIT DELETE ROWS")
-_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
 _FIND_PEOPLE = """
     UPDATE group_stage s SET person_id = p.id FROM people p
     WHERE p.national_id = s.national_id AND p.deleted_at IS NULL"""
@@ -118,28 +107,18 @@ _GROUPS_OF = ("SELECT id::text AS id, kind, unit_code FROM groups "
 
 def _copy_line(r):
     def opt(value):
-        return "\\N" if value is None else str(value).translate(_ESCAPE)
-    return "\t".join((str(r.row), r.kind, r.code.translate(_ESCAPE), r.name.translate(_ESCAPE),
-                      r.unit_code.translate(_ESCAPE), opt(r.level), r.national_id, r.role,
+        return "\\N" if value is None else str(value).translate(ESCAPE)
+    return "\t".join((str(r.row), r.kind, r.code.translate(ESCAPE), r.name.translate(ESCAPE),
+                      r.unit_code.translate(ESCAPE), opt(r.level), r.national_id, r.role,
                       r.joined_on.isoformat(), opt(r.year), opt(r.decision_number),
                       opt(r.decision_date and r.decision_date.isoformat()),
                       opt(r.issued_by))) + "\n"
 
 
-def _copy_into_stage(session, records):
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur:
-        cur.execute(_CREATE_STAGE)
-        buffer = io.StringIO("".join(map(_copy_line, records)))
-        with blocking_copy():
-            cur.copy_expert("COPY group_stage (" + ", ".join(_STAGE) + ") FROM STDIN", buffer)
-        cur.execute("ANALYZE group_stage")  # a temporary table has no statistics of its own
-
-
 def _drop(session, sql, code, column):
     """Run a statement that takes rows out of the chunk; their errors (national ID column)."""
-    vi, en = group_importing.MESSAGES[code]
-    return [group_importing.RowError(row_no, "national_id", column, code, vi, en)
+    vi, en = group_rows.MESSAGES[code]
+    return [group_rows.RowError(row_no, "national_id", column, code, vi, en)
             for (row_no,) in session.execute(text(sql))]
 
 
@@ -171,14 +150,18 @@ def title_entries(titles, groups, units):
              "unit_path": units.path(groups[t.group_id].unit_code)} for t in titles]
 
 
-class GroupImporter(Importer):
-    """Imports groups, their members and their titles (see the module's docstring)."""
+class GroupChunks:
+    """Writes the chunks of one groups import (see the module's docstring)."""
     kind = "groups"
+    max_rows = EVENT_ITEMS  # a chunk's memberships of one group must fit one event's entry
+    inspect = staticmethod(group_rows.inspect)
 
-    def __init__(self, sessions, **kwargs):
-        super().__init__(sessions, **kwargs)
-        # a chunk's memberships of one group must fit one groups_imported entry
-        self.chunk_rows = min(self.chunk_rows, EVENT_ITEMS)
+    def __init__(self, importer, layout, units, today, *, job_id, dry_run):
+        self.importer, self.units, self.job_id, self.dry_run = importer, units, job_id, dry_run
+        self.validator = group_rows.GroupRowValidator(layout, units.valid, today=today)
+        self.national_id_column = layout.column_of("national_id")
+        self.batches = {"groups_imported": 0, "group_titles_recorded": 0}
+        self.grown, self.inserted = (None, 0), 0
 
     @staticmethod
     def summary_lines(summary):
@@ -187,65 +170,25 @@ class GroupImporter(Importer):
                 ("titles recorded", summary.titles_recorded),
                 ("rows unchanged", summary.unchanged))
 
-    def inspect(self, path):
-        return group_importing.inspect(path, pause=self.pause)
+    def before(self, records):
+        """Nothing outside the chunk's transaction (its statistics are kept inside)."""
 
-    def _run_chunks(self, path, layout, job_id, summary, dry_run, correlation_id, progress):
-        today = self.today or date.today()
-        with self._transaction(commit=False) as session:
-            units = Units.load(session, today)
-        validator = group_importing.GroupRowValidator(layout, units.valid, today=today)
-        rows = group_importing.importing.read_rows(path, layout)
-        batches = {"groups_imported": 0, "group_titles_recorded": 0}
-        self._grown, self._inserted = (None, 0), 0
-        try:
-            while True:
-                chunk = list(islice(rows, self.chunk_rows))
-                if not chunk:
-                    break
-                records, errors = [], []
-                for number, cells in chunk:
-                    record, row_errors = validator.check(number, cells)
-                    if record is None:
-                        errors.extend(row_errors)
-                    else:
-                        records.append(record)
-                self.pause()
-                with self._transaction(commit=not dry_run) as session:
-                    delta = self._chunk(session, layout, records, errors, units, job_id,
-                                        batches, dry_run, correlation_id)
-                    delta["rows_read"] = len(chunk)
-                    delta["bad"] = len(chunk) - delta["good"]
-                    delta["error_count"] = len(errors)
-                    if job_id is not None and not dry_run:
-                        self._record_chunk(session, job_id, errors, delta)
-                for key, value in delta.items():
-                    setattr(summary, key, getattr(summary, key) + value)
-                if dry_run or job_id is None:
-                    room = MEMORY_ERRORS - len(summary.errors)
-                    summary.errors.extend(errors[:max(0, room)])
-                if progress:
-                    progress(summary)
-                self.pause()
-        finally:
-            rows.close()
-
-    def _chunk(self, session, layout, records, errors, units, job_id, batches, dry_run,
-               correlation_id):
+    def write(self, session, records, errors):
         """One chunk's writes and events; the chunk's counts (errors found here are added
         to ``errors``)."""
         delta = {"good": 0, "registered": 0, "updated": 0, "unchanged": 0,
                  "members_joined": 0, "titles_recorded": 0, "events": 0}
         if not records:
             return delta
-        self._keep_statistics_of_groups(session)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        _copy_into_stage(session, records)
+        self._keep_statistics(session)
+        lock_imports(session)
+        copy_into(session, _CREATE_STAGE, "group_stage", _STAGE, map(_copy_line, records),
+                  analyze=True)  # a temporary table has no statistics of its own
         session.execute(text(_FIND_PEOPLE))
-        column = layout.column_of("national_id")
-        dropped = _drop(session, _DROP_UNKNOWN, "member.unknown", column)
+        dropped = _drop(session, _DROP_UNKNOWN, "member.unknown", self.national_id_column)
         session.execute(text(_LOCK_PEOPLE))  # as POST /memberships: the person, then the row
-        dropped += _drop(session, _DROP_OTHER_FAMILY, "member.other_family", column)
+        dropped += _drop(session, _DROP_OTHER_FAMILY, "member.other_family",
+                         self.national_id_column)
         errors.extend(dropped)
         errors.sort(key=lambda e: e.row)
         good = len(records) - len({e.row for e in dropped})
@@ -257,71 +200,60 @@ class GroupImporter(Importer):
         joined = session.execute(text(_JOIN)).all()
         session.execute(text(_ROLES))
         titles = session.execute(text(_UPSERT_TITLES), {
-            "import_id": str(job_id) if job_id else None}).all()
+            "import_id": str(self.job_id) if self.job_id else None}).all()
         ids = {r.id for r in upserted} | {m.group_id for m in joined} | \
             {t.group_id for t in titles}
         groups = {g.id: g for g in session.execute(text(_GROUPS_OF), {
             "ids": list(ids)})} if ids else {}
-        entries = group_entries(upserted, joined, groups, units)
+        entries = group_entries(upserted, joined, groups, self.units)
         staff = [m.person_id for m in joined if m.group_kind == "learning_unit"]
-        events = self._stage(session, "groups_imported", "groups", entries, job_id, batches,
-                             dry_run, correlation_id)
+        events = self._stage(session, "groups_imported", "groups", entries)
         events += self._stage(session, "group_titles_recorded", "titles",
-                              title_entries(titles, groups, units), job_id, batches, dry_run,
-                              correlation_id)
+                              title_entries(titles, groups, self.units))
         if staff:
-            events += self._grant_unit_staff(session, staff, units, dry_run, correlation_id)
+            events += self._grant_unit_staff(session, staff)
         delta.update(registered=sum(1 for r in upserted if r.inserted),
                      updated=sum(1 for r in upserted if not r.inserted),
                      members_joined=len(joined), titles_recorded=len(titles),
                      unchanged=good - len(joined), events=events)
-        self._inserted += len(joined)
+        self.inserted += len(joined)
         return delta
 
-    def _stage(self, session, event_type, key, items, job_id, batches, dry_run,
-               correlation_id):
+    def _stage(self, session, event_type, key, items):
         datas = []
         for start in range(0, len(items), EVENT_ITEMS):
-            batches[event_type] += 1
-            datas.append({"import_id": job_id, "batch": batches[event_type],
+            self.batches[event_type] += 1
+            datas.append({"import_id": self.job_id, "batch": self.batches[event_type],
                           key: items[start:start + EVENT_ITEMS]})
-        if datas and not dry_run:  # a dry run counts what it would send
-            add_events(session, event_type, datas, producer=PRODUCER,
-                       correlation_id=correlation_id)
+        if datas and not self.dry_run:  # a dry run counts what it would send
+            add_events(session, event_type, datas, producer=PRODUCER)
         return len(datas)
 
-    def _grant_unit_staff(self, session, person_ids, units, dry_run, correlation_id):
+    def _grant_unit_staff(self, session, person_ids):
         """Joining a learning unit makes a person its staff (the role the targets count), as
         POST /memberships does: person_updated for each whose roles changed."""
         datas = []
         for p in session.execute(text(_UNIT_STAFF), {"ids": person_ids}):
             roles = list(p.roles)
             facts = {"person_id": p.id, "unit_code": p.unit_code,
-                     "unit_path": units.path(p.unit_code), "target_group": p.target_group,
+                     "unit_path": self.units.path(p.unit_code), "target_group": p.target_group,
                      "roles": roles, "birth_year": p.birth_year}
             datas.append(facts | {"previous": {
                 "target_group": p.target_group, "roles": [r for r in roles if r != "unit_staff"],
                 "birth_year": p.birth_year}, "changed": ["roles"]})
-        if datas and not dry_run:
-            add_events(session, "person_updated", datas, producer=PRODUCER,
-                       correlation_id=correlation_id)
+        if datas and not self.dry_run:
+            add_events(session, "person_updated", datas, producer=PRODUCER)
         return len(datas)
 
-    def _keep_statistics_of_groups(self, session):
+    def _keep_statistics(self, session):
         """ANALYZE the tables a chunk joins once this import has grown them by half (see
-        Importer._keep_statistics: stale statistics turn the joins into scans)."""
-        inserted = self._inserted
-        known, then = self._grown
+        people.PeopleChunks: stale statistics turn the joins into scans)."""
+        inserted = self.inserted
+        known, then = self.grown
         if known is not None and inserted - then < max(20_000, known // 2):
             return
         for table in ("groups", "memberships", "group_titles"):
             session.execute(text(f"ANALYZE {table}"))
         known = session.scalar(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                                     "WHERE oid = 'memberships'::regclass"))
-        self._grown = (known or 0, inserted)
-
-
-def cli_import_groups(args, database_url=None, console=None):
-    """``cdht import groups FILE``: as ``cdht import people``, with the groups layout."""
-    from services.registry.imports import cli_import_people
-    return cli_import_people(args, database_url, console, importer_class=GroupImporter)
+        self.grown = (known or 0, inserted)

@@ -1,5 +1,5 @@
-"""Reading a commune's spreadsheet of groups, their members and their titles (pure: no
-database, no nameko; group_imports.py is the adapter).
+"""The groups layout: a commune's spreadsheet of groups, their members and their titles (pure:
+no database, no nameko; groups.py writes the records).
 
 One row per member:
     [STT,] Mã nhóm, Loại nhóm, Tên nhóm, Mã đơn vị, Số định danh cá nhân, Vai trò trong nhóm,
@@ -8,15 +8,18 @@ One row per member:
 in any order, with or without diacritics, or the English field names. The group's columns
 (kind, name, unit, level, and the title's four) are repeated on each of its rows and must
 agree; a group is keyed by (kind, code). The file, header search, dates, error type and the
-report are the people import's (importing.py).
+report are files.py's, as for people.
 """
 import re
 from array import array
 from dataclasses import dataclass
 from datetime import date
 
-from services.registry import domain, importing, title_rules
-from services.registry.importing import ImportFileError, RowError, fold  # noqa: F401
+from services.registry import domain, title_rules
+from services.registry.imports import files, people_rows
+from services.registry.imports.files import (
+    HeaderSpec, RowError, Vocabulary, blank, cell_text, digits_cell, fold, parse_date,
+)
 
 FIELDS = ("group_code", "group_kind", "group_name", "unit_code", "national_id", "role",
           "level", "joined_on", "year", "decision_number", "decision_date", "issued_by")
@@ -47,7 +50,7 @@ _ALIASES = {
     "issued_by": ("Cơ quan công nhận", "Cơ quan ra quyết định", "Nơi công nhận", "issued_by",
                   "issued by"),
 }
-HEADERS = importing.HeaderSpec(
+HEADERS = HeaderSpec(
     {fold(alias): name for name, aliases in _ALIASES.items() for alias in aliases},
     REQUIRED, VI_HEADERS)
 
@@ -78,7 +81,7 @@ _LEVELS = _index([(label, code) for code, label in LEVEL_LABELS.items()] +
                  [("Xã", "commune"), ("Phường", "commune"), ("Tỉnh", "province")])
 _CODE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-MESSAGES = importing.MESSAGES | {
+MESSAGES = people_rows.MESSAGES | {
     "group_kind.unknown": ("Loại nhóm phải là Gia đình, Dòng họ, Cộng đồng hoặc Đơn vị học tập",
                            "must be Gia đình, Dòng họ, Cộng đồng or Đơn vị học tập (family, "
                            "clan, community, learning_unit)"),
@@ -206,9 +209,9 @@ class GroupRowValidator:
         expected = layout.total_estimate or 0
         self._groups = FirstSeen(expected // 3)
         self._members = FirstSeen(expected)
-        self._vocabularies = {"group_kind": importing._Vocabulary(_KINDS),
-                              "role": importing._Vocabulary(_ROLES),
-                              "level": importing._Vocabulary(_LEVELS)}
+        self._vocabularies = {"group_kind": Vocabulary(_KINDS),
+                              "role": Vocabulary(_ROLES),
+                              "level": Vocabulary(_LEVELS)}
 
     def _error(self, errors, row, name, code, **params):
         vi, en = MESSAGES[code]
@@ -220,11 +223,11 @@ class GroupRowValidator:
         n = len(cells)
         values = {name: (cells[p] if p < n else None) for name, p in self._positions}
         errors, err = [], self._error
-        text = importing._cell_text
+        text = cell_text
 
         kind = self._vocabularies["group_kind"].get(values["group_kind"])
         if kind is None:
-            err(errors, row, "group_kind", "required" if importing._blank(values["group_kind"])
+            err(errors, row, "group_kind", "required" if blank(values["group_kind"])
                 else "group_kind.unknown")
         code = text(values["group_code"])
         if isinstance(values["group_code"], float) and values["group_code"].is_integer():
@@ -247,7 +250,7 @@ class GroupRowValidator:
             err(errors, row, "unit_code", "unit_code.expired")
         level = None
         raw_level = values.get("level")
-        if not importing._blank(raw_level):
+        if not blank(raw_level):
             level = self._vocabularies["level"].get(raw_level)
             if level is None:
                 err(errors, row, "level", "level.unknown")
@@ -259,7 +262,7 @@ class GroupRowValidator:
         title = self._title(errors, row, values) if self._has_title else (None,) * 4
         group_ok = not errors
 
-        national_id = importing._digits_cell(values["national_id"], 12)
+        national_id = digits_cell(values["national_id"], 12)
         if not national_id:
             err(errors, row, "national_id", "required")
         elif len(national_id) != 12 or not (national_id.isascii() and national_id.isdigit()):
@@ -267,13 +270,13 @@ class GroupRowValidator:
         elif domain.national_id_problems(national_id):
             err(errors, row, "national_id", "national_id.province")
         role = "member"
-        if not importing._blank(values.get("role")):
+        if not blank(values.get("role")):
             role = self._vocabularies["role"].get(values["role"])
             if role is None:
                 err(errors, row, "role", "role.unknown")
         joined_on = self.today
-        if not importing._blank(values.get("joined_on")):
-            joined_on = importing.parse_date(values["joined_on"])
+        if not blank(values.get("joined_on")):
+            joined_on = parse_date(values["joined_on"])
             if joined_on is None:
                 err(errors, row, "joined_on", "joined_on.invalid")
             elif joined_on > self.today:
@@ -301,23 +304,23 @@ class GroupRowValidator:
     def _title(self, errors, row, values):
         """(year, decision number, decision date, issuer), all None when the row has none."""
         raw = {f: values.get(f) for f in TITLE_FIELDS}
-        if all(importing._blank(v) for v in raw.values()):
+        if all(blank(v) for v in raw.values()):
             return (None,) * 4
         year = None
-        if not importing._blank(raw["year"]):
+        if not blank(raw["year"]):
             try:
                 year = int(str(raw["year"]).strip().removesuffix(".0"))
             except ValueError:
                 self._error(errors, row, "year", "year.invalid")
                 return (None,) * 4
         decision_date = None
-        if not importing._blank(raw["decision_date"]):
-            decision_date = importing.parse_date(raw["decision_date"])
+        if not blank(raw["decision_date"]):
+            decision_date = parse_date(raw["decision_date"])
             if decision_date is None:
                 self._error(errors, row, "decision_date", "decision_date.invalid")
                 return (None,) * 4
-        number = importing._cell_text(raw["decision_number"])
-        issuer = " ".join(importing._cell_text(raw["issued_by"]).split())
+        number = cell_text(raw["decision_number"])
+        issuer = " ".join(cell_text(raw["issued_by"]).split())
         problems = title_rules.title_problems(year, number, decision_date, issuer, self.today)
         for field in TITLE_FIELDS:
             for problem in problems.get(field, ()):
@@ -331,5 +334,5 @@ class GroupRowValidator:
 
 
 def inspect(path, pause=None):
-    """importing.inspect with the groups layout: Layout, or ImportFileError."""
-    return importing.inspect(path, pause=pause, spec=HEADERS)
+    """The file's Layout under the groups headers (ImportFileError if it has none)."""
+    return files.inspect(path, pause, HEADERS)

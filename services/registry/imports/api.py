@@ -1,10 +1,9 @@
-"""HTTP endpoints of the registry's bulk import (see importing.py and imports.py).
-
-A mixin of RegistryService, so that the import pipeline lives in its own modules.
+"""The registry's bulk imports over HTTP (a mixin of RegistryService):
 
     POST /imports                     the file as the body (text/csv or the XLSX type; or a
                                       multipart form with a ``file`` field); the file name in
                                       ``?filename=`` or ``X-Filename`` -> 202 {import_id}
+    POST /imports/groups              the same, for a file of groups, members and titles
     GET  /imports                     the latest jobs
     GET  /imports/<id>                status, progress, counts
     GET  /imports/<id>/errors?format=csv|xlsx|json   the error report
@@ -12,175 +11,29 @@ A mixin of RegistryService, so that the import pipeline lives in its own modules
 The file is checked (format, headers) before the 202, so a file that can't be imported at
 all is a 4xx and nothing is written. A file may name any unit, so only province-wide callers
 (admins, province staff of a province) import and read imports; each import leaves one row
-in the personal data audit (the fields the file carries, the people it changed). The rows are then imported by a greenthread of the
-container, which yields to eventlet between chunks.
+in the personal data audit (the fields the file carries, the people it changed). The rows are
+then imported in the background (background.py).
 """
-import logging
 import os
 import re
 import tempfile
-from functools import partial
-from pathlib import Path
 
 import eventlet
-from eventlet.semaphore import Semaphore
-from nameko.extensions import DependencyProvider
-from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
-from marshmallow import Schema, ValidationError, fields, validate
-
 from cdht.auth import PROVINCE
-from cdht.db import Database, make_engine
-from cdht.redact import redact
 from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, correlation_id, json_response
-from services.registry import group_importing, importing
-from services.registry.import_models import ImportJob
-from services.registry.models import PersonalDataAudit, Unit
-from services.registry.group_imports import GroupImporter
-from services.registry.imports import Importer, error_rows, job_status
+from services.registry.imports import group_rows, people_rows
+from services.registry.imports.background import ImportRunner
+from services.registry.imports.files import (
+    XLSX_MIME, ImportFileError, report_csv, write_report_xlsx,
+)
+from services.registry.imports.runner import error_rows, find_job, job_status, latest_jobs
 
-log = logging.getLogger(__name__)
-
-DEFAULT_MAX_BYTES = 300 * 1024 * 1024  # ~2 million rows of the layout as CSV
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
-XLSX_TYPES = (importing.XLSX_MIME,)
+XLSX_TYPES = (XLSX_MIME,)
 SNIFFED_TYPES = ("application/octet-stream",)
-
-
-class ImportRunner(DependencyProvider):
-    """Stores uploads and runs imports in managed threads of the service container.
-
-    Config: ``IMPORT_MAX_BYTES`` (upload limit), ``IMPORT_DIR`` (where uploads wait),
-    ``IMPORT_CONCURRENCY`` (imports running at once per process; more wait queued).
-    """
-
-    def setup(self):
-        config = self.container.config
-        self.max_bytes = int(config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
-        self.directory = Path(config.get("IMPORT_DIR") or
-                              Path(tempfile.gettempdir()) / "cdht-imports")
-        self.engine = make_engine(config["DATABASE_URL"], pool_size=2, max_overflow=2)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.slots = Semaphore(int(config.get("IMPORT_CONCURRENCY") or 1))
-        self.running = {}
-        self.stopping = False
-
-    def start(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        try:
-            failed = self.importer().fail_interrupted()
-            if failed:
-                log.warning("%d import(s) interrupted by an earlier stop marked failed", failed)
-        except Exception:  # the tables may not be migrated yet: /health will say so
-            log.warning("could not check for interrupted imports", exc_info=True)
-
-    def stop(self):
-        self.stopping = True
-        for thread in list(self.running.values()):  # each stops at its next chunk
-            with eventlet.Timeout(60, False):
-                thread.wait()
-        self.engine.dispose()
-
-    def kill(self):
-        self.stopping = True
-        self.engine.dispose()
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    # -- used by the endpoints -------------------------------------------------------------
-    def importer(self, kind="people"):
-        cls = GroupImporter if kind == "groups" else Importer
-        return cls(self.sessions, on_commit=self._wake_relay, pause=self._pause)
-
-    def _pause(self):
-        eventlet.sleep(0)  # let the hub run: heartbeats, HTTP, other workers
-        if self.stopping:
-            raise ImportInterrupted()
-
-    def _wake_relay(self):
-        for dependency in self.container.dependencies:
-            if isinstance(dependency, Database) and dependency.relay is not None:
-                dependency.relay.wake()
-
-    def save(self, stream):
-        """Write the request body to a file of its own; ApiError 413 beyond the limit."""
-        handle, path = tempfile.mkstemp(prefix="import-", suffix=".upload",
-                                        dir=self.directory)
-        size = 0
-        try:
-            with os.fdopen(handle, "wb") as out:
-                while True:
-                    block = stream.read(1 << 20)
-                    if not block:
-                        break
-                    size += len(block)
-                    if size > self.max_bytes:
-                        raise ApiError(413, f"file larger than {self.max_bytes} bytes")
-                    out.write(block)
-        except BaseException:
-            os.unlink(path)
-            raise
-        return path, size
-
-    def submit(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
-        self.running[job_id] = self.container.spawn_managed_thread(
-            partial(self._run, job_id, path, layout, filename, correlation, caller, kind),
-            identifier=f"import-{job_id}")
-
-    def audit(self, job_id, layout, caller, correlation):
-        """One audit row for the import: who, the personal fields the file carries, how many
-        people it registered, updated or moved (also for an import that stopped half way:
-        its committed chunks stay)."""
-        with self.sessions.begin() as session:
-            job = session.get(ImportJob, job_id)
-            changed = ((job.members_joined if job.kind == "groups" else
-                        job.registered + job.updated + job.moved) if job else 0)
-            session.add(PersonalDataAudit(
-                actor=caller.subject, actor_role=caller.role, action="import", person_id=None,
-                import_id=job_id, fields=sorted(set(layout.fields)), people=changed,
-                correlation_id=correlation))
-
-    def _run(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
-        importer = self.importer(kind)
-        try:
-            with self.slots:
-                if self.stopping:
-                    raise ImportInterrupted()
-                summary = importer.run(path, filename=filename, job_id=job_id, layout=layout,
-                                       correlation_id=correlation)
-                log.info("import %s done: %d rows, %d good, %d bad, %.1fs", job_id,
-                         summary.rows_read, summary.good, summary.bad, summary.seconds)
-        except ImportInterrupted:
-            importer.fail_job(job_id, {
-                "code": "interrupted",
-                "reason_vi": "Việc nhập bị dừng vì dịch vụ tắt; hãy nhập lại tệp, các dòng "
-                             "đã lưu sẽ không bị thay đổi",
-                "reason_en": "the import stopped because the service shut down; import the "
-                             "file again: rows already saved stay unchanged"})
-        except importing.ImportFileError as exc:
-            log.warning("import %s failed: %s", job_id, exc.reason_en)
-        except Exception as exc:  # recorded on the job by Importer.run; no traceback here:
-            # a driver's message can quote a row of the file (a national ID among it)
-            log.error("import %s failed: %s", job_id, redact(f"{type(exc).__name__}: {exc}"))
-        finally:
-            self.running.pop(job_id, None)
-            if caller is not None:
-                try:
-                    self.audit(job_id, layout, caller, correlation)
-                except Exception as exc:
-                    log.error("import %s: audit row not written: %s", job_id,
-                              redact(f"{type(exc).__name__}: {exc}"))
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-
-class ImportInterrupted(Exception):
-    """The service is stopping: the import stops between two chunks."""
 
 
 def _filename(request):
@@ -193,6 +46,7 @@ def _filename(request):
     return name[:255] or "upload"
 
 
+_INSPECT = {"people": people_rows.inspect, "groups": group_rows.inspect}
 _FILE_STATUS = {"not_a_table": 415, "xls_unsupported": 415, "not_utf8": 415,
                 "bad_xlsx": 415}
 
@@ -306,7 +160,7 @@ class ImportErrorsPageSchema(Schema):
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _UPLOAD = {"required": True, "content": {
-    "text/csv": _BINARY, importing.XLSX_MIME: _BINARY, "application/octet-stream": _BINARY,
+    "text/csv": _BINARY, XLSX_MIME: _BINARY, "application/octet-stream": _BINARY,
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}}}
 
@@ -319,10 +173,9 @@ class ImportEndpoints:
         caller = caller_of(request)
         if caller.is_admin:
             return
-        with self.db.read() as session:
-            root = session.scalar(select(Unit.code).where(Unit.code == caller.unit_code,
-                                                          Unit.parent_code.is_(None)))
-        if root is None:
+        with self.store.read() as store:
+            root = store.is_root(caller.unit_code)
+        if not root:
             raise Forbidden("imports may write to any unit of the file: only an admin or the "
                             "province's staff import")
 
@@ -377,15 +230,14 @@ class ImportEndpoints:
         elif mimetype in CSV_TYPES + XLSX_TYPES + SNIFFED_TYPES:
             stream = request.stream
         else:
-            raise ApiError(415, "send the file as text/csv or " + importing.XLSX_MIME,
+            raise ApiError(415, "send the file as text/csv or " + XLSX_MIME,
                            {"file": ["expected Content-Type text/csv or " +
-                                     importing.XLSX_MIME]})
+                                     XLSX_MIME]})
         path, size = runner.save(stream)
         try:
             try:
-                read = group_importing.inspect if kind == "groups" else importing.inspect
-                layout = read(path, pause=lambda: eventlet.sleep(0))
-            except importing.ImportFileError as exc:
+                layout = _INSPECT[kind](path, pause=lambda: eventlet.sleep(0))
+            except ImportFileError as exc:
                 raise _file_error(exc) from None
             declared = ("xlsx" if mimetype in XLSX_TYPES else
                         "csv" if mimetype in CSV_TYPES else None)
@@ -417,9 +269,7 @@ class ImportEndpoints:
         self._province_wide(request)
         limit = _query(request, ImportListQuery)["limit"]
         with self.db.read() as session:
-            jobs = session.scalars(select(ImportJob).order_by(ImportJob.created_at.desc())
-                                   .limit(limit)).all()
-            return {"imports": [job_status(job) for job in jobs]}
+            return {"imports": [job_status(job) for job in latest_jobs(session, limit)]}
 
     @api("GET", "/imports/<uuid:import_id>",
          roles=PROVINCE,
@@ -429,7 +279,7 @@ class ImportEndpoints:
     def get_import(self, request, import_id):
         self._province_wide(request)
         with self.db.read() as session:
-            job = session.get(ImportJob, import_id)
+            job = find_job(session, import_id)
             if job is None:
                 raise NotFound("import")
             return job_status(job)
@@ -442,13 +292,13 @@ class ImportEndpoints:
          tag="imports",
          description="format=csv (default) or xlsx: a download of the whole report; "
                      "format=json: one page of it.",
-         extra={"x-media-types": ["text/csv", importing.XLSX_MIME, "application/json"]})
+         extra={"x-media-types": ["text/csv", XLSX_MIME, "application/json"]})
     def get_import_errors(self, request, import_id):
         self._province_wide(request)
         query = _query(request, ImportErrorsQuery)
         fmt = query["format"]
         with self.db.read() as session:
-            job = session.get(ImportJob, import_id)
+            job = find_job(session, import_id)
             if job is None:
                 raise NotFound("import")
             status = job.status
@@ -460,13 +310,13 @@ class ImportEndpoints:
         if fmt == "csv":
             def body():
                 with sessions() as session:
-                    yield from importing.report_csv(error_rows(session, import_id))
+                    yield from report_csv(error_rows(session, import_id))
             return Response(body(), mimetype="text/csv", content_type="text/csv; charset=utf-8",
                             headers=headers | {
                                 "Content-Disposition": f'attachment; filename="{name}"'})
         spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)
         with sessions() as session:
-            importing.write_report_xlsx(error_rows(session, import_id), spool)
+            write_report_xlsx(error_rows(session, import_id), spool)
         spool.seek(0)
 
         def chunks():
@@ -478,7 +328,7 @@ class ImportEndpoints:
                     yield block
             finally:
                 spool.close()
-        return Response(chunks(), mimetype=importing.XLSX_MIME, headers=headers | {
+        return Response(chunks(), mimetype=XLSX_MIME, headers=headers | {
             "Content-Disposition": f'attachment; filename="{name}"'})
 
     def _errors_json(self, import_id, status, offset, limit):

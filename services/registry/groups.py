@@ -1,0 +1,99 @@
+"""Groups over HTTP (a mixin of RegistryService): families, clans, communities and learning
+units. A group with current members is not deleted: their memberships end first, so no count
+loses people silently."""
+import uuid
+
+from cdht.auth import REVIEWERS, STAFF
+from cdht.web import api, load_json
+from services.registry import domain
+from services.registry.handlers import (
+    found, invalid, known_unit, now, open_unit, query_of, rules, scope_of, unit_in_scope,
+)
+from services.registry.models import Group
+from services.registry.schemas import (
+    GroupPatchSchema, GroupQuery, GroupSchema, NewGroupSchema, page_of,
+)
+
+
+def dump_groups(store, groups):
+    """Groups as the API shows them: with their current number of members."""
+    counts = store.member_counts([g.id for g in groups])
+    return [GroupSchema().dump(g) | {"members": counts.get(g.id, 0)} for g in groups]
+
+
+class GroupEndpoints:
+
+    @api("POST", "/groups",
+         roles=STAFF,
+         summary="Create a family, clan, community or learning unit",
+         body=NewGroupSchema,
+         response=GroupSchema,
+         status=201,
+         errors=(409,))
+    def create_group(self, request):
+        data = load_json(request, NewGroupSchema())
+        with rules():
+            domain.check_group(data["kind"], data["level"])
+            with self.store.transaction() as store:
+                open_unit(store, data["unit_code"])
+                unit_in_scope(request, store, data["unit_code"])
+                group = Group(id=uuid.uuid4(), **data)
+                store.add(group)
+                store.flush()
+                return 201, dump_groups(store, [group])[0]
+
+    @api("GET", "/groups",
+         roles=REVIEWERS,
+         summary="List groups",
+         query=GroupQuery,
+         response=page_of(GroupSchema))
+    def list_groups(self, request):
+        query = query_of(request, GroupQuery())
+        with self.store.read() as store:
+            if "unit_code" in query:
+                known_unit(store, query["unit_code"])
+            items, page = store.list_groups(query, scope_of(request))
+            return page | {"items": dump_groups(store, items)}
+
+    @api("GET", "/groups/<uuid:group_id>",
+         roles=REVIEWERS,
+         summary="Read a group",
+         response=GroupSchema)
+    def get_group(self, request, group_id):
+        with self.store.read() as store:
+            group = found(store, Group, group_id, "group")
+            unit_in_scope(request, store, group.unit_code, "the group")
+            return dump_groups(store, [group])[0]
+
+    @api("PATCH", "/groups/<uuid:group_id>",
+         roles=STAFF,
+         summary="Change a group",
+         body=GroupPatchSchema,
+         response=GroupSchema,
+         errors=(409,))
+    def update_group(self, request, group_id):
+        data = load_json(request, GroupPatchSchema())
+        with rules(), self.store.transaction() as store:
+            group = found(store, Group, group_id, "group", lock="update")
+            unit_in_scope(request, store, group.unit_code, "the group")
+            domain.check_group(group.kind, data.get("level", group.level))
+            for key, value in data.items():
+                setattr(group, key, value)
+            group.updated_at = now()
+            store.flush()
+            return dump_groups(store, [group])[0]
+
+    @api("DELETE", "/groups/<uuid:group_id>",
+         roles=STAFF,
+         summary="Delete a group without current members (soft)",
+         response=GroupSchema,
+         errors=(409,))
+    def delete_group(self, request, group_id):
+        with self.store.transaction() as store:
+            group = found(store, Group, group_id, "group", lock="update")
+            unit_in_scope(request, store, group.unit_code, "the group")
+            if store.has_current_members(group.id):
+                raise invalid({"group_id": ["the group has current members: end their "
+                                            "memberships first"]}, 409)
+            group.deleted_at = now()
+            return dump_groups(store, [group])[0]

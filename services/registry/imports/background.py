@@ -1,0 +1,159 @@
+"""Imports in the background of the registry service: uploads stored in a directory of their
+own, each import run in a managed greenthread of the container (yielding between chunks, so
+heartbeats and HTTP go on), a few at a time, stopped cleanly between two chunks when the
+service stops. Each import leaves one row in the personal data audit."""
+import logging
+import os
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import sessionmaker
+
+from cdht.db import Database, make_engine
+from cdht.redact import redact
+from cdht.web import ApiError
+from services.registry.imports.files import ImportFileError
+from services.registry.imports.models import ImportJob
+from services.registry.imports.runner import Importer
+from services.registry.models import PersonalDataAudit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 300 * 1024 * 1024  # ~2 million rows of the layout as CSV
+
+
+class ImportRunner(DependencyProvider):
+    """Stores uploads and runs imports in managed threads of the service container.
+
+    Config: ``IMPORT_MAX_BYTES`` (upload limit), ``IMPORT_DIR`` (where uploads wait),
+    ``IMPORT_CONCURRENCY`` (imports running at once per process; more wait queued).
+    """
+
+    def setup(self):
+        config = self.container.config
+        self.max_bytes = int(config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+        self.directory = Path(config.get("IMPORT_DIR") or
+                              Path(tempfile.gettempdir()) / "cdht-imports")
+        self.engine = make_engine(config["DATABASE_URL"], pool_size=2, max_overflow=2)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.slots = Semaphore(int(config.get("IMPORT_CONCURRENCY") or 1))
+        self.running = {}
+        self.stopping = False
+
+    def start(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            failed = self.importer().fail_interrupted()
+            if failed:
+                log.warning("%d import(s) interrupted by an earlier stop marked failed", failed)
+        except Exception:  # the tables may not be migrated yet: /health will say so
+            log.warning("could not check for interrupted imports", exc_info=True)
+
+    def stop(self):
+        self.stopping = True
+        for thread in list(self.running.values()):  # each stops at its next chunk
+            with eventlet.Timeout(60, False):
+                thread.wait()
+        self.engine.dispose()
+
+    def kill(self):
+        self.stopping = True
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    # -- used by the endpoints -------------------------------------------------------------
+    def importer(self, kind="people"):
+        return Importer(self.sessions, kind=kind, on_commit=self._wake_relay, pause=self._pause)
+
+    def _pause(self):
+        eventlet.sleep(0)  # let the hub run: heartbeats, HTTP, other workers
+        if self.stopping:
+            raise ImportInterrupted()
+
+    def _wake_relay(self):
+        for dependency in self.container.dependencies:
+            if isinstance(dependency, Database) and dependency.relay is not None:
+                dependency.relay.wake()
+
+    def save(self, stream):
+        """Write the request body to a file of its own; ApiError 413 beyond the limit."""
+        handle, path = tempfile.mkstemp(prefix="import-", suffix=".upload",
+                                        dir=self.directory)
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                while True:
+                    block = stream.read(1 << 20)
+                    if not block:
+                        break
+                    size += len(block)
+                    if size > self.max_bytes:
+                        raise ApiError(413, f"file larger than {self.max_bytes} bytes")
+                    out.write(block)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path, size
+
+    def submit(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
+        self.running[job_id] = self.container.spawn_managed_thread(
+            partial(self._run, job_id, path, layout, filename, correlation, caller, kind),
+            identifier=f"import-{job_id}")
+
+    def audit(self, job_id, layout, caller, correlation):
+        """One audit row for the import: who, the personal fields the file carries, how many
+        people it registered, updated or moved (also for an import that stopped half way:
+        its committed chunks stay)."""
+        with self.sessions.begin() as session:
+            job = session.get(ImportJob, job_id)
+            changed = ((job.members_joined if job.kind == "groups" else
+                        job.registered + job.updated + job.moved) if job else 0)
+            session.add(PersonalDataAudit(
+                actor=caller.subject, actor_role=caller.role, action="import", person_id=None,
+                import_id=job_id, fields=sorted(set(layout.fields)), people=changed,
+                correlation_id=correlation))
+
+    def _run(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
+        importer = self.importer(kind)
+        try:
+            with self.slots:
+                if self.stopping:
+                    raise ImportInterrupted()
+                summary = importer.run(path, filename=filename, job_id=job_id, layout=layout,
+                                       correlation_id=correlation)
+                log.info("import %s done: %d rows, %d good, %d bad, %.1fs", job_id,
+                         summary.rows_read, summary.good, summary.bad, summary.seconds)
+        except ImportInterrupted:
+            importer.fail_job(job_id, {
+                "code": "interrupted",
+                "reason_vi": "Việc nhập bị dừng vì dịch vụ tắt; hãy nhập lại tệp, các dòng "
+                             "đã lưu sẽ không bị thay đổi",
+                "reason_en": "the import stopped because the service shut down; import the "
+                             "file again: rows already saved stay unchanged"})
+        except ImportFileError as exc:
+            log.warning("import %s failed: %s", job_id, exc.reason_en)
+        except Exception as exc:  # recorded on the job by Importer.run; no traceback here:
+            # a driver's message can quote a row of the file (a national ID among it)
+            log.error("import %s failed: %s", job_id, redact(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.running.pop(job_id, None)
+            if caller is not None:
+                try:
+                    self.audit(job_id, layout, caller, correlation)
+                except Exception as exc:
+                    log.error("import %s: audit row not written: %s", job_id,
+                              redact(f"{type(exc).__name__}: {exc}"))
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+class ImportInterrupted(Exception):
+    """The service is stopping: the import stops between two chunks."""

@@ -1,0 +1,201 @@
+"""The people import's writes, one chunk per transaction (the runner's loop, runner.py):
+
+1. the good rows (people_rows.RowValidator: national ID rules, names, dates, unit codes known
+   in the units table; duplicates across the whole file) go into a temporary table with COPY;
+2. rows equal to the person already recorded are dropped (a re-import changes nothing);
+3. the people the rest name are locked (``FOR UPDATE``) and one statement
+   ``INSERT ... SELECT FROM the temp table ON CONFLICT (national_id) DO UPDATE ... WHERE
+   something actually changed RETURNING ...`` upserts them, reporting, for each person that
+   changed, whether it was registered, updated or moved (a changed unit), with the countable
+   facts before the change;
+4. those changes leave as ``people_imported`` events (<= 5000 people each, countable facts and
+   unit paths only, no personal data) through the transactional outbox.
+"""
+from sqlalchemy import text
+
+from cdht.outbox import add_event
+from services.registry.imports import people_rows
+from services.registry.imports.chunks import (
+    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into, lock_imports,
+)
+from services.registry.models import Person
+
+_STAGE_COLUMNS = {
+    "national_id": "varchar(12)", "full_name": "varchar(200)", "gender": "varchar(10)",
+    "birth_date": "date", "ethnicity": "varchar(50)", "phone": "varchar(20)",
+    "email": "varchar(254)", "unit_code": "varchar(64)", "target_group": "varchar(20)",
+    "roles": "varchar(30)[]",
+}
+_CREATE_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS import_stage (" +
+                 ", ".join(f"{c} {t}" for c, t in _STAGE_COLUMNS.items()) +
+                 ") ON COMMIT DELETE ROWS")
+
+
+def _copy_line(record):
+    national_id, full_name, gender, birth_date, ethnicity, phone, email, unit_code, \
+        target_group, roles = record
+    return "\t".join((
+        national_id, full_name.translate(ESCAPE), gender, birth_date.isoformat(),
+        ethnicity.translate(ESCAPE) if ethnicity else "\\N",
+        phone.translate(ESCAPE) if phone else "\\N",
+        email.translate(ESCAPE) if email else "\\N",
+        unit_code.translate(ESCAPE), target_group,
+        "{" + ",".join(roles) + "}")) + "\n"
+
+
+def _changing(present):
+    return [c for c in people_rows.FIELDS if c in present and c != "national_id"]
+
+
+def _row(prefix, columns):
+    return "(" + ", ".join(f"{prefix}.{c}" for c in columns) + ")"
+
+
+def _drop_unchanged_sql(present):
+    """Take out of the chunk every row equal to the person already recorded (a re-import):
+    only new and changed people go on to be locked and upserted."""
+    changing = _changing(present)
+    return f"""
+        DELETE FROM import_stage s USING people p
+        WHERE p.national_id = s.national_id AND p.deleted_at IS NULL
+          AND {_row('p', changing)} IS NOT DISTINCT FROM {_row('s', changing)}
+    """
+
+
+def _upsert_sql(present, has_updated_at):
+    """The upsert for the columns the file has: a column the file lacks keeps its value."""
+    cols = ["national_id"] + _changing(present)
+    changing = _changing(present)
+    set_clause = [f"{c} = EXCLUDED.{c}" for c in changing] + ["deleted_at = NULL"]
+    if has_updated_at:
+        set_clause.append("updated_at = now()")
+    return f"""
+        WITH old AS (
+            SELECT p.national_id, p.unit_code, p.target_group, p.roles, p.birth_date,
+                   p.deleted_at
+            FROM people p JOIN import_stage s ON s.national_id = p.national_id
+        ), up AS (
+            INSERT INTO people AS p (id, {', '.join(cols)})
+            SELECT gen_random_uuid(), {', '.join('s.' + c for c in cols)}
+            FROM import_stage s ORDER BY s.national_id
+            ON CONFLICT (national_id) DO UPDATE SET {', '.join(set_clause)}
+            WHERE p.deleted_at IS NOT NULL
+               OR {_row('p', changing)} IS DISTINCT FROM {_row('EXCLUDED', changing)}
+            RETURNING p.id, p.national_id, p.unit_code, p.target_group, p.roles,
+                      p.birth_date
+        )
+        SELECT up.id::text AS id, up.unit_code, up.target_group, up.roles,
+               date_part('year', up.birth_date)::int AS birth_year,
+               (old.national_id IS NULL OR old.deleted_at IS NOT NULL) AS registered,
+               old.unit_code AS old_unit_code, old.target_group AS old_target_group,
+               old.roles AS old_roles, date_part('year', old.birth_date)::int AS old_birth_year
+        FROM up LEFT JOIN old ON old.national_id = up.national_id
+        ORDER BY up.national_id
+    """
+
+
+_LOCK_PEOPLE = """
+    SELECT count(*) FROM (
+        SELECT 1 FROM people p JOIN import_stage s ON s.national_id = p.national_id
+        ORDER BY p.national_id FOR UPDATE OF p
+    ) locked
+"""
+
+
+def changes_to_people(rows, units):
+    """people_imported entries (and counts) from the upsert's RETURNING rows."""
+    people, counts = [], {"registered": 0, "updated": 0, "moved": 0}
+    for r in rows:
+        facts = {"person_id": r.id, "unit_code": r.unit_code,
+                 "unit_path": units.path(r.unit_code), "target_group": r.target_group,
+                 "roles": list(r.roles or []), "birth_year": r.birth_year}
+        if r.registered:
+            change, from_path, previous = "registered", None, None
+        else:
+            previous = ({"target_group": r.old_target_group, "roles": list(r.old_roles or []),
+                         "birth_year": r.old_birth_year}
+                        if r.old_unit_code is not None else None)
+            if r.old_unit_code is not None and r.old_unit_code != r.unit_code:
+                change, from_path = "moved", units.path(r.old_unit_code)
+            else:
+                change, from_path = "updated", None
+                if previous is None:  # a row updated that no read saw: inserted concurrently
+                    previous = {k: facts[k] for k in ("target_group", "roles", "birth_year")}
+        counts[change] += 1
+        facts["change"] = change
+        if from_path is not None:  # both default to null in the contract: leave them out
+            facts["from_unit_path"] = from_path
+        if previous is not None:
+            facts["previous"] = previous
+        people.append(facts)
+    return people, counts
+
+
+class PeopleChunks:
+    """Writes the chunks of one people import (see the module's docstring)."""
+    kind = "people"
+    max_rows = None
+    inspect = staticmethod(people_rows.inspect)
+
+    def __init__(self, importer, layout, units, today, *, job_id, dry_run):
+        self.importer, self.units, self.job_id, self.dry_run = importer, units, job_id, dry_run
+        self.validator = people_rows.RowValidator(layout, units.valid, today=today)
+        self.upsert = text(_upsert_sql(set(layout.fields), "updated_at" in Person.__table__.c))
+        self.drop_unchanged = text(_drop_unchanged_sql(set(layout.fields)))
+        self.batch = 0
+        self.inserted = 0
+        self.stats = None  # (people rows at the last ANALYZE, rows this import had inserted)
+
+    @staticmethod
+    def summary_lines(summary):
+        """What the command line prints of the counts, beside rows, errors and events."""
+        return (("registered", summary.registered), ("updated", summary.updated),
+                ("moved", summary.moved), ("unchanged", summary.unchanged))
+
+    def before(self, records):
+        """Outside the chunk's transaction: keep the table's statistics up to date."""
+        if records and not self.dry_run:
+            self._keep_statistics()
+
+    def write(self, session, records, errors):
+        """The chunk's upsert and events; its counts."""
+        people, counts = [], {"registered": 0, "updated": 0, "moved": 0}
+        if records:
+            lock_imports(session)
+            copy_into(session, _CREATE_STAGE, "import_stage", _STAGE_COLUMNS,
+                      map(_copy_line, records))
+            if session.execute(self.drop_unchanged).rowcount < len(records):
+                session.execute(text(_LOCK_PEOPLE))
+                people, counts = changes_to_people(session.execute(self.upsert), self.units)
+        events = 0
+        for start in range(0, len(people), EVENT_ITEMS):
+            self.batch += 1
+            events += 1
+            if start:
+                self.importer.pause()  # (validating an event's 5000 people takes a while)
+            if not self.dry_run:
+                add_event(session, "people_imported", {
+                    "import_id": self.job_id, "batch": self.batch,
+                    "people": people[start:start + EVENT_ITEMS]}, producer=PRODUCER)
+        self.inserted += counts["registered"]
+        return {"good": len(records), **counts, "unchanged": len(records) - len(people),
+                "events": events}
+
+    def _keep_statistics(self):
+        """ANALYZE people when this import has grown it a lot since its statistics were taken.
+
+        A chunk meets the table through joins on the national ID; with statistics that lag
+        far behind (autovacuum has not got to a table that grew by a million rows in a few
+        minutes) the planner misjudges which side is small, and one chunk can cost a scan
+        of the whole table per row. Re-analysing each time the table grew by half keeps the
+        cost O(n log n) overall (a few ANALYZEs of a 30,000-row sample)."""
+        if self.stats is not None:
+            known, inserted_then = self.stats
+            if self.inserted - inserted_then < max(20_000, known // 2):
+                return
+        with self.importer.transaction() as session:
+            session.execute(text("ANALYZE people"))
+            known = session.scalar(text(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                "WHERE oid = 'people'::regclass"))
+        self.stats = (known or 0, self.inserted)

@@ -1,0 +1,71 @@
+"""What other services ask the registry over RPC about one person or one unit (a mixin of
+RegistryService): the facts assessment places a person by, contact details at the moment a
+notification is sent (never in events), a person's groups and positions, and who to tell
+about a unit's work. The paged exports for rebuilds are in exports.py."""
+import uuid
+from datetime import date
+
+from cdht.broker import rpc  # nameko's, surviving a broker restart
+from services.registry.handlers import facts
+from services.registry.models import Person
+from services.registry.schemas import PersonFactsSchema
+
+
+def _period(row):
+    return {"joined_on": row.joined_on.isoformat(),
+            "left_on": row.left_on and row.left_on.isoformat(),
+            "current": row.left_on is None}
+
+
+class RegistryRpc:
+
+    def _live_person(self, store, person_id):
+        person = store.row(Person, uuid.UUID(str(person_id)))
+        return None if person is None or person.deleted_at else person
+
+    @rpc
+    def profile(self, person_id):
+        """What assessment needs to place a person: unit, path, group, birth year. No PII."""
+        with self.store.read() as store:
+            person = self._live_person(store, person_id)
+            if person is None:
+                return None
+            return PersonFactsSchema().dump(facts(store, person))
+
+    @rpc
+    def contact(self, person_id):
+        """Contact details, asked at the moment a notification is sent (never in events)."""
+        with self.store.read() as store:
+            person = self._live_person(store, person_id)
+            if person is None:
+                return None
+            return {"person_id": str(person.id), "full_name": person.full_name,
+                    "email": person.email, "phone": person.phone, "language": person.language}
+
+    @rpc
+    def memberships(self, person_id):
+        """A person's groups and association positions, current and past (dates as ISO
+        strings); None for an unknown or removed person."""
+        with self.store.read() as store:
+            person = self._live_person(store, person_id)
+            if person is None:
+                return None
+            return {
+                "person_id": str(person.id),
+                "groups": [{"membership_id": str(m.id), "group_id": str(g.id),
+                            "group_kind": g.kind, "group_name": g.name, "level": g.level,
+                            "unit_code": g.unit_code, "role": m.role, **_period(m)}
+                           for m, g in store.person_groups(person.id)],
+                "association": [{"position_id": str(p.id), "body_id": str(b.id),
+                                 "body_kind": b.kind, "body_name": b.name,
+                                 "unit_code": b.unit_code, "role": p.role, **_period(p)}
+                                for p, b in store.person_positions(person.id)],
+            }
+
+    @rpc
+    def association_officials(self, unit_code):
+        """Who to tell about a unit's work (a self-assessment to review, a target reached):
+        the person ids of the current officials of the association's bodies at ``unit_code``
+        (not of its sub-units), in a stable order. Contact details: ask ``contact``."""
+        with self.store.read() as store:
+            return store.officials_at(unit_code, date.today())

@@ -1,0 +1,102 @@
+"""What every query of the registry's store shares: one transaction's session, rows by id,
+locks, paging, the caller's scope as a condition, and staging events in the outbox.
+
+Handlers never see SQL: they ask a ``Store`` (built per transaction by ``Stores``) and get
+model rows back. Locks are named, not written: ``"update"`` (FOR UPDATE) and ``"share"``
+(FOR SHARE: waits for a merge or delete of the row, so a new row pointing at it is safe).
+"""
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+
+from cdht.outbox import add_event
+from services.registry.models import Person, Unit
+
+PRODUCER = "registry"
+
+_LOCKS = {None: None, "update": True, "share": {"read": True}}
+
+_PATH_SQL = text("""
+    WITH RECURSIVE up(code, parent_code, depth) AS (
+        SELECT code, parent_code, 0 FROM units WHERE code = :code
+        UNION ALL
+        SELECT u.code, u.parent_code, up.depth + 1 FROM units u JOIN up ON u.code = up.parent_code
+        WHERE up.depth < 16)
+    SELECT code FROM up ORDER BY depth DESC""")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may list: everything (``within`` None: an admin), the subtree of the unit
+    ``within``, or, for a citizen (``own``), the records of ``person_id`` only."""
+    within: str | None = None
+    own: bool = False
+    person_id: uuid.UUID | None = None
+
+
+class BaseStore:
+    """One transaction (or read) of the registry's database."""
+
+    def __init__(self, session):
+        self.session = session
+
+    # -- rows ----------------------------------------------------------------------------------
+    def row(self, model, ident, *, lock=None):
+        """The row of ``model`` with this primary key (deleted or not), or None."""
+        if ident is None:
+            return None
+        return self.session.get(model, ident, with_for_update=_LOCKS[lock])
+
+    def lock_with_person(self, model, ident):
+        """A membership or position and its person, both locked FOR UPDATE, the person first;
+        (None, None) when the row is missing or deleted (also once the lock is had)."""
+        row = self.row(model, ident)
+        if row is None or row.deleted_at is not None:
+            return None, None
+        person = self.session.get(Person, row.person_id, with_for_update=True)
+        self.session.refresh(row, with_for_update=True)
+        if row.deleted_at is not None:
+            return None, None
+        return row, person
+
+    def add(self, row):
+        self.session.add(row)
+
+    def flush(self):
+        """Write what is pending, so that later queries (and server defaults) see it."""
+        self.session.flush()
+
+    def stage(self, event_type, data):
+        """Stage an event in this transaction (outbox); it carries the worker's correlation
+        id. Returns the envelope (its event_id names a merge)."""
+        return add_event(self.session, event_type, data, producer=PRODUCER)
+
+    # -- the unit tree -------------------------------------------------------------------------
+    def unit_path(self, code):
+        """Codes from the province down to ``code`` (one recursive query); [] if unknown."""
+        return list(self.session.scalars(_PATH_SQL, {"code": code}))
+
+    # -- shared by the lists -------------------------------------------------------------------
+    @staticmethod
+    def subtree(code):
+        """A SELECT of ``code`` and every unit below it, for ``IN (...)`` filters."""
+        tree = select(Unit.code).where(Unit.code == code).cte("subtree", recursive=True)
+        tree = tree.union(select(Unit.code).where(Unit.parent_code == tree.c.code))
+        return select(tree.c.code)
+
+    def in_units(self, column, code, subtree=True):
+        """``column`` is the unit ``code`` (or in its subtree)."""
+        return column.in_(self.subtree(code)) if subtree else column == code
+
+    def within(self, stmt, column, scope):
+        """``stmt`` kept to the rows whose unit ``column`` is in the scope's subtree."""
+        return stmt if scope.within is None else stmt.where(self.in_units(column, scope.within))
+
+    def page(self, stmt, query, order_by):
+        """(rows, {total, limit, offset}) of one page of ``stmt``."""
+        total = self.session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).subquery()))
+        items = self.session.scalars(stmt.order_by(*order_by).limit(query["limit"])
+                                     .offset(query["offset"])).all()
+        return items, {"total": total, "limit": query["limit"], "offset": query["offset"]}

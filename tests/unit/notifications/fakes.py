@@ -1,0 +1,144 @@
+"""In-memory fakes of notifications' own interfaces and adapters, for handler-level unit tests
+without PostgreSQL, RabbitMQ, SMTP or an SMS gateway: ``FakeDeliveryStore``
+(store.DeliveryStore), ``FakeDb`` (a worker's ``db.store()``), ``FakeMailer`` and ``FakeSms``
+(mailer.Mailer, gateway.SmsGatewayProvider: ``send(message, delivery_id)``), ``FakeRegistry``
+(the RPC methods notifications calls) and ``FakeUnits`` (places.UnitDirectory)."""
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+from services.notifications import domain, wording
+
+
+class FakeDeliveryStore:
+    """store.DeliveryStore in memory: one delivery per (source, person, channel)."""
+
+    def __init__(self):
+        self.inbox = set()
+        self.opt_outs = set()   # (person id, category)
+        self.deliveries = {}    # id -> row
+        self.digest = []        # (person id, template, event id)
+        self.events = []        # (event type, data, correlation id)
+
+    def rows(self, **columns):
+        return [d for d in self.deliveries.values()
+                if all(getattr(d, k) == v for k, v in columns.items())]
+
+    def _find(self, source_id, person_id, channel):
+        return next((d for d in self.deliveries.values() if (
+            d.source_event_id, str(d.person_id), d.channel) == (source_id, str(person_id),
+                                                                channel)), None)
+
+    def _row(self, source_id, person_id, rule, channel, **columns):
+        row = SimpleNamespace(**({
+            "id": uuid.uuid4(), "source_event_id": source_id, "person_id": person_id,
+            "channel": channel, "template": rule.template, "rule": rule.name,
+            "category": rule.category, "language": domain.DEFAULT_LANGUAGE,
+            "status": "pending", "attempts": 0, "last_error": None, "context": None,
+            "correlation_id": None, "next_attempt_at": None, "address_masked": None,
+            "sent_at": None, "updated_at": None} | columns))
+        self.deliveries[row.id] = row
+        return row
+
+    # -- store.DeliveryStore -------------------------------------------------------------------
+    def processed(self, event):
+        return event.event_id in self.inbox
+
+    def first_delivery(self, event):
+        if event.event_id in self.inbox:
+            return False
+        self.inbox.add(event.event_id)
+        return True
+
+    def opted_out(self, people, rule):
+        if rule.mandatory or not people:
+            return set()
+        return {str(p) for p in people if (str(p), rule.category) in self.opt_outs}
+
+    def skip(self, source_id, person_id, rule, correlation_id):
+        if self._find(source_id, person_id, rule.channels[0]) is None:
+            self._row(source_id, person_id, rule, rule.channels[0], status="skipped",
+                      last_error=f"opted out of {rule.category}",
+                      correlation_id=correlation_id)
+
+    def hold_for_digest(self, event, person_id, rule, data):
+        self.digest.append((person_id, rule.template, event.event_id))
+
+    def open(self, source_id, person_id, rule, channel, context, correlation_id, lease):
+        found = self._find(source_id, person_id, channel)
+        if found is not None:
+            if found.status != "pending" or found.context is not None:
+                return None
+            found.context = context
+            return found.id
+        return self._row(source_id, person_id, rule, channel, context=context,
+                         correlation_id=correlation_id,
+                         next_attempt_at=datetime.now(timezone.utc) + lease).id
+
+    def delivery(self, delivery_id):
+        return self.deliveries.get(delivery_id)
+
+    def lock(self, delivery_id):
+        return self.deliveries.get(delivery_id)
+
+    def announce(self, delivery, event_type, data):
+        self.events.append((event_type, data, delivery.correlation_id))
+
+
+class FakeDb:
+    """A worker's ``db`` (store.Stores) over one FakeDeliveryStore."""
+
+    def __init__(self, store):
+        self.fake = store
+
+    @contextmanager
+    def store(self, write=False):
+        yield self.fake
+
+
+class FakeMailer:
+    """Keeps what it is given; ``refuse`` makes every send raise it."""
+
+    def __init__(self, refuse=None):
+        self.sent, self.refuse = [], refuse
+
+    def send(self, message, delivery_id):
+        if self.refuse is not None:
+            raise self.refuse
+        self.sent.append((message, delivery_id))
+
+
+class FakeSms(FakeMailer):
+    gsm7_only = True
+    max_parts = 2
+
+
+class FakeRegistry:
+    """Contacts by person id, officials by unit code."""
+
+    def __init__(self):
+        self.contacts, self.officials = {}, {}
+
+    def contact(self, person_id):
+        return self.contacts.get(person_id)
+
+    def association_officials(self, unit_code):
+        return self.officials.get(unit_code, [])
+
+
+class FakeUnits:
+    """places.UnitDirectory with what the registry's events said of the units."""
+
+    def __init__(self, units=None, bodies=None):
+        self.known = wording.Places(units or {}, bodies or {}, wording.COMMUNE)
+
+    def places(self, db, paths, export_units):
+        return self.known
+
+
+class NoLimits:
+    """RateLimits with no limit."""
+
+    def wait(self, channel):
+        return 0
