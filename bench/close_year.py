@@ -3,7 +3,7 @@
 Loads, with COPY, N self-assessments waiting for a decision (about 70% pass), families of
 four and learning units of fifty (with about 90% of members passing, so level thresholds are
 crossed both ways) into a scratch assessment database, then runs the same closing the CLI
-runs (`python -m cdht close-year` in a child process: batches, evaluation of every assessment against its
+runs (`cdht close-year` in a child process: batches, evaluation of every assessment against its
 criteria set, titles, steps and outbox events in one transaction per batch, then every group
 from one aggregate) and prints:
 - the load (COPY) time, as the floor of writing that many rows;
@@ -141,7 +141,7 @@ def main():
         env = dict(os.environ, ASSESSMENT_DATABASE_URL=url, EVENTLET_TESTS="1")
         began = time.monotonic()
         closing = subprocess.Popen(
-            [sys.executable, "-m", "cdht", "close-year", "2025", "--unit", "AG",
+            [sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit", "AG",
              "--batch-size", str(args.batch_size), "--workers", str(args.workers), "--quiet"],
             env=env, cwd=ROOT)
         rss = 0.0  # VmHWM of the closing process and its helpers, read while they run (a

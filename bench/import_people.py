@@ -3,7 +3,7 @@
 Prints, in one run on this machine:
 - COPY: PostgreSQL loading the same CSV into a plain table of text columns (no validation,
   no constraints, no events): the floor nothing written in Python can beat;
-- import: the full pipeline (python -m cdht import people): header mapping, validation of
+- import: the full pipeline (cdht import people): header mapping, validation of
   every row, COPY into a temp table per chunk, the upsert by national ID, people_imported
   events in the outbox, the job's progress and error rows, in a child process whose peak
   RSS is measured (resource.getrusage);
@@ -13,7 +13,7 @@ Prints, in one run on this machine:
     .venv/bin/python bench/import_people.py [--people 1000000] [--bad-fraction 0.01]
         [--data-dir var/bench] [--keep] [--no-reimport]
 
-The CSV is generated once per (people, seed, bad fraction) by services/registry/generator.py
+The CSV is generated once per (people, seed, bad fraction) by cdht_tools/generator
 and reused. A scratch database is created and dropped. Figures, not assertions.
 """
 import argparse
@@ -35,7 +35,7 @@ REGISTRY_KIND = {"district_city": "district", "district_town": "district"}
 
 def people_file(args):
     """The generated CSV (and its bad-row count), made on first use."""
-    from services.registry import generator
+    from cdht_tools import generator
     directory = Path(args.data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"people-{args.people}-seed{args.seed}-bad{args.bad_fraction}.csv"
@@ -57,7 +57,7 @@ def scratch_database(name):
     url = f"{PG}/{name}"
     db.drop_database(url)
     db.upgrade("registry", url=url)
-    from services.registry import generator
+    from cdht_tools import generator
     from sqlalchemy import create_engine, text
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -106,9 +106,10 @@ def child_import(url, path):
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import sessionmaker
 
-    import services.registry.imports as imports
+    import services.registry.imports.people as people_chunks
+    from services.registry.imports.runner import Importer
     spent = {"events": 0.0}
-    add_event = imports.add_event
+    add_event = people_chunks.add_event
 
     def timed_add_event(*args, **kwargs):
         started = time.monotonic()
@@ -116,10 +117,10 @@ def child_import(url, path):
             return add_event(*args, **kwargs)
         finally:
             spent["events"] += time.monotonic() - started
-    imports.add_event = timed_add_event
+    people_chunks.add_event = timed_add_event
 
     engine = create_engine(url, pool_size=2)
-    importer = imports.Importer(sessionmaker(engine, expire_on_commit=False))
+    importer = Importer(sessionmaker(engine, expire_on_commit=False))
     started = time.monotonic()
     summary = importer.run(path, filename=Path(path).name)
     seconds = time.monotonic() - started

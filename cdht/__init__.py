@@ -4,6 +4,5 @@
 - ``cdht.db``: the database dependency, database creation and Alembic migrations.
 - ``cdht.outbox`` / ``cdht.inbox``: nothing committed is lost, nothing is applied twice.
 - ``cdht.consumer``: the reliable event-handler entrypoint (retries, dead letters).
-- ``cdht.deadletters``: list and replay dead-lettered messages.
 - ``cdht.web``: JSON request/response helpers for nameko's HTTP entrypoint.
 """

@@ -3,7 +3,7 @@
 A token is an HS256 JWT signed with the services' shared ``AUTH_SECRET``, with the claims
 ``sub`` (who: a registry person id for staff and citizens, any name for an operator),
 ``role`` (one of ROLES), ``unit`` (the unit whose subtree the caller works in), ``iat`` and
-``exp``. ``python -m cdht token`` mints one for operators.
+``exp``. ``cdht token`` (cdht_tools) mints one for operators.
 
     token = mint_token(secret, subject=person_id, role="commune_staff", unit_code="AG.LX")
     caller = verify_token(secret, token)            # Caller, or TokenError (-> 401)

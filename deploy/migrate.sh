@@ -1,8 +1,8 @@
 #!/bin/sh
 # One-shot database step (the compose service `migrate`).
 #
-#   deploy/migrate.sh              python -m cdht db upgrade all
-#   deploy/migrate.sh ARGS...      python -m cdht db ARGS...
+#   deploy/migrate.sh              python -m cdht_tools db upgrade all
+#   deploy/migrate.sh ARGS...      python -m cdht_tools db ARGS...
 #                                  e.g. deploy/migrate.sh downgrade registry <rev>
 #
 # Waits until the PostgreSQL server(s) of the four *_DATABASE_URL variables
@@ -20,4 +20,4 @@ python "$root/deploy/wait_for.py" \
 if [ "$#" -eq 0 ]; then
     set -- upgrade all
 fi
-exec python -m cdht db "$@"
+exec python -m cdht_tools db "$@"

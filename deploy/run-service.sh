@@ -16,7 +16,7 @@ usage() {
 CDHT image. Usage:
   deploy/run-service.sh <service>   run one service: $(echo "$SERVICES" | sed 's/ /, /g')
   deploy/migrate.sh [ARGS...]       create the databases and apply migrations
-                                    (default: python -m cdht db upgrade all)
+                                    (default: python -m cdht_tools db upgrade all)
 Configuration comes from environment variables; see .env.example.
 USAGE
 }

@@ -19,7 +19,7 @@ QUEUE = re.compile(r"evt-(?P<producer>[a-z]+)-(?P<event>[a-z_]+)--(?P<service>[a
 
 def subscriptions():
     """{consumer service: {event type: producer}}, from the services' own handlers."""
-    from cdht.deadletters import consumer_queues
+    from cdht_tools.deadletters import consumer_queues
     found = defaultdict(dict)
     for service in SERVICES:
         for queue in consumer_queues(service):

@@ -238,9 +238,9 @@ def inject_dependent(amqp_uri, province, count=5):
 
 
 def dead_letters(system, service):
-    """Every dead letter of the service's consumer queues (cdht.deadletters.list_dead_letters,
-    what ``python -m cdht dead-letters list`` prints), in this process: it is polled."""
-    from cdht.deadletters import consumer_queues, list_dead_letters
+    """Every dead letter of the service's consumer queues (cdht_tools.deadletters.list_dead_letters,
+    what ``cdht dead-letters list`` prints), in this process: it is polled."""
+    from cdht_tools.deadletters import consumer_queues, list_dead_letters
     config = {"AMQP_URI": system.rabbit.amqp_uri, "QUEUE_TYPE": "classic"}
     return [letter for queue in consumer_queues(service)
             for letter in list_dead_letters(config, queue)]

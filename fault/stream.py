@@ -1,10 +1,10 @@
 """The stream: a province, its officials, N people, and N recognitions through the real paths.
 
 - units, association bodies and officials through the registry's HTTP API;
-- the people through the bulk import CLI (``python -m cdht import people FILE``), as a
+- the people through the bulk import CLI (``cdht import people FILE``), as a
   commune's spreadsheet, then read back through ``GET /people``;
 - in waves: every person of the wave self-assesses through ``POST /assessments`` (a thread
-  pool), then ``python -m cdht close-year`` decides every open submission (all pass).
+  pool), then ``cdht close-year`` decides every open submission (all pass).
 
 Every step is safe to repeat, because the faults make the suite repeat them: a repeated
 submission is a 409 (one open assessment per person and year), a closing resumes.
@@ -15,8 +15,8 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
+from cdht_tools.generator import write_people_csv
 from services.registry.domain import national_id_for
-from services.registry.generator import write_people_csv
 
 PROVINCE = "AG"
 YEAR = 2025
@@ -137,7 +137,7 @@ class Province:
             return list(pool.map(lambda p: self.submit(p[0]), people))
 
     def close_year(self, retry_for=600):
-        """``python -m cdht close-year``: decide every open submission; started again until
+        """``cdht close-year``: decide every open submission; started again until
         it succeeds (a stopped database fails it; running it again resumes)."""
         deadline = time.monotonic() + retry_for
         while True:

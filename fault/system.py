@@ -1,4 +1,4 @@
-"""The four services as real ``nameko run`` processes (cdht.local, as ``bin/up`` and the e2e
+"""The four services as real ``nameko run`` processes (cdht_tools.local, as ``bin/up`` and the e2e
 tests start them) against the suite's private servers, and an HTTP client that retries.
 
 The client retries on connection errors and 5xx because the suite kills the very processes
@@ -14,8 +14,8 @@ import time
 
 import requests
 
-from cdht import local
 from cdht.config import ROOT, SERVICES
+from cdht_tools import local
 
 # Notifications gives up on an event after this schedule (then dead-letters it); the suite's
 # poison step keeps the registry away for longer than its sum. The others keep the default
@@ -165,7 +165,7 @@ class System:
     def cli(self, *args, timeout=600, service_env=None):
         env = {**os.environ, "EVENTLET_TESTS": "1", "PYTHONPATH": str(ROOT),
                **self.env_of(service_env or "registry")}
-        return subprocess.run([sys.executable, "-m", "cdht", *args], cwd=ROOT, env=env,
+        return subprocess.run([sys.executable, "-m", "cdht_tools", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout)
 
 

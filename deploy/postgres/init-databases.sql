@@ -1,6 +1,6 @@
 -- Creates the four CDHT databases, owned by the server's POSTGRES_USER.
 -- The postgres image runs this once, when its data volume is empty (mounted
--- into /docker-entrypoint-initdb.d by docker-compose.yml). `python -m cdht db
+-- into /docker-entrypoint-initdb.d by docker-compose.yml). `python -m cdht_tools db
 -- upgrade all` (the migrate step) also creates missing databases; this is belt
 -- and braces. Safe to run again: existing databases are left alone.
 -- Run by psql (it uses \gexec), e.g.:

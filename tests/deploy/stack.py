@@ -172,9 +172,9 @@ class Stack:
                             input=stdin)
 
     def cli(self, *args, timeout=600, check=True):
-        """``python -m cdht ...`` inside the registry container, with every service's URL."""
+        """``python -m cdht_tools ...`` inside the registry container, with every service's URL."""
         urls = {f"{s.upper()}_URL": f"http://{s}:{HTTP_PORTS[s]}" for s in APP_SERVICES}
-        return self.exec("registry", "python", "-m", "cdht", *args, env=urls, timeout=timeout,
+        return self.exec("registry", "python", "-m", "cdht_tools", *args, env=urls, timeout=timeout,
                          check=check)
 
     def token(self, role="admin", subject="stack-test"):

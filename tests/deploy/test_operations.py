@@ -53,10 +53,11 @@ def previous_release():
         parent = subprocess.run(["git", "rev-parse", "--verify", f"{newest}~1"], cwd=ROOT,
                                 capture_output=True, text=True)
         if parent.returncode == 0:
-            cli = subprocess.run(["git", "show", f"{parent.stdout.strip()}:cdht/cli.py"],
-                                 cwd=ROOT, capture_output=True, text=True)
-            if cli.returncode == 0 and '"current"' in cli.stdout and "token" in cli.stdout:
-                return parent.stdout.strip()
+            for path in ("cdht_tools/cli.py", "cdht/cli.py"):  # where the CLI was then
+                cli = subprocess.run(["git", "show", f"{parent.stdout.strip()}:{path}"],
+                                     cwd=ROOT, capture_output=True, text=True)
+                if cli.returncode == 0 and '"current"' in cli.stdout and "token" in cli.stdout:
+                    return parent.stdout.strip()
     return git("rev-parse", "HEAD")
 
 

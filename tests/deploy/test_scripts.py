@@ -178,12 +178,12 @@ def test_run_service_gives_up_when_the_broker_is_down(base_env, listener):
 
 
 def fake_command(bin_dir, name, real=None):
-    """A stand-in for `nameko` or `python -m cdht` on PATH that records how it was called
+    """A stand-in for `nameko` or `python -m cdht_tools` on PATH that records how it was called
     (as the last step of the script, after the real wait): everything before it runs for real."""
     record = bin_dir / f"{name}.args"
     body = f'printf "%s\\n" "$PWD" "$@" > "{record}"\n'
-    if real:  # forward everything but `python -m cdht ...` to the real interpreter
-        body = (f'if [ "$1" = "-m" ] && [ "$2" = "cdht" ]; then {body.strip()}; exit 0; fi\n'
+    if real:  # forward everything but `python -m cdht_tools ...` to the real interpreter
+        body = (f'if [ "$1" = "-m" ] && [ "$2" = "cdht_tools" ]; then {body.strip()}; exit 0; fi\n'
                 f'exec "{real}" "$@"\n')
     path = bin_dir / name
     path.write_text("#!/bin/sh\n" + body)
@@ -231,7 +231,7 @@ def test_migrate_waits_for_the_databases_then_runs_the_cli(base_env, tmp_path, l
     assert result.stdout.count("is up") == 1  # one server behind four URLs: waited for once
     cwd, *called = record.read_text().splitlines()
     assert Path(cwd) == ROOT
-    assert called == ["-m", "cdht", *expected]
+    assert called == ["-m", "cdht_tools", *expected]
 
 
 def test_migrate_gives_up_when_postgres_is_down(base_env):
@@ -245,9 +245,9 @@ def test_migrate_gives_up_when_postgres_is_down(base_env):
 
 
 def test_migrate_cli_exists():
-    """The command migrate.sh runs: `python -m cdht db upgrade all` must parse."""
-    result = subprocess.run([sys.executable, "-m", "cdht", "db", "--help"], capture_output=True,
-                            text=True, cwd=ROOT, timeout=60,
+    """The command migrate.sh runs: `python -m cdht_tools db upgrade all` must parse."""
+    result = subprocess.run([sys.executable, "-m", "cdht_tools", "db", "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60,
                             env={**os.environ, "EVENTLET_TESTS": "1"})
     assert result.returncode == 0, result.stderr
     assert "upgrade" in result.stdout and "downgrade" in result.stdout

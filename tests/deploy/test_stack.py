@@ -88,6 +88,9 @@ def test_the_image_holds_no_test_or_profiling_tool(stack):
              " 'hypothesis', 'playwright', 'py_spy', 'aiosmtpd', 'compose') if u.find_spec(m)))")
     found = stack.exec("registry", "python", "-c", probe).stdout.strip()
     assert found == "", f"test or profiling packages in the image: {found}"
+    generator = stack.exec("registry", "python", "-c", "import importlib.util as u; "
+                           "print(u.find_spec('cdht_tools.generator') is None)").stdout.strip()
+    assert generator == "True", "the synthetic-province generator is in the image"
     user = stack.exec("registry", "id", "-u").stdout.strip()
     assert user == "10001"
 

@@ -8,7 +8,8 @@ tests/deploy does:
   validate (``config --quiet``, with .env.example filled in as an operator would, unless
   ``--env-file`` names one); every service the command names must exist in them; a
   ``run``/``exec`` command's repository script (``deploy/...``) must exist and be executable;
-  ``python -m cdht X`` must be a real CLI command;
+  ``python -m cdht_tools X`` must be a real CLI command, and ``python -m M`` a module that
+  runs;
 - ``docker build -f FILE ... CONTEXT``: the Dockerfile and context must exist.
 
 Anything else fails. It prints one line saying what it checked, and exits 0 or 1.
@@ -125,6 +126,12 @@ def compose(args):
     print(f"checked (no Docker engine here): docker compose {sub} {' '.join(positional)}")
 
 
+# exit 0 when `python -m MODULE` would run: a module, or a package with a __main__
+RUNNABLE = ("import importlib.util as u, sys; s = u.find_spec(sys.argv[1]); "
+            "sys.exit(s is None or (s.submodule_search_locations is not None "
+            "and u.find_spec(sys.argv[1] + '.__main__') is None))")
+
+
 def check_container_command(command):
     if not command:
         return
@@ -132,11 +139,16 @@ def check_container_command(command):
         script = ROOT / command[0]
         if not (script.is_file() and os.access(script, os.X_OK)):
             fail(f"{command[0]} is not an executable script of the repository")
-    if command[:3] == ["python", "-m", "cdht"] and len(command) > 3:
-        result = subprocess.run([sys.executable, "-m", "cdht", command[3], "--help"], cwd=ROOT,
-                                capture_output=True, text=True)
+    if command[:3] == ["python", "-m", "cdht_tools"] and len(command) > 3:
+        result = subprocess.run([sys.executable, "-m", "cdht_tools", command[3], "--help"],
+                                cwd=ROOT, capture_output=True, text=True)
         if result.returncode != 0:
             fail(f"cdht has no command {command[3]!r}: {result.stderr.strip()}")
+    elif command[:2] == ["python", "-m"] and len(command) > 2:
+        found = subprocess.run([sys.executable, "-c", RUNNABLE, command[2]], cwd=ROOT,
+                               capture_output=True, text=True)
+        if found.returncode != 0:
+            fail(f"python -m {command[2]}: no such module to run")
 
 
 def build(args):

@@ -78,8 +78,8 @@ class ScratchSystem:
                               capture_output=True, text=True, timeout=timeout)
 
     def cli(self, *args, timeout=300):
-        """``.venv/bin/python -m cdht ARGS`` against this system."""
-        return self.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "cdht", *args],
+        """``.venv/bin/python -m cdht_tools ARGS`` against this system."""
+        return self.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "cdht_tools", *args],
                         timeout=timeout)
 
     def token(self, role="admin", subject="whole-system-test", unit=None):

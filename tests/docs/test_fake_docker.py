@@ -21,7 +21,7 @@ def docker(*args):
     ("compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml", "ps"),
     ("compose", "exec", "-T", "postgres", "pg_dump", "-U", "cdht", "-Fc", "cdht_registry"),
     ("compose", "run", "--rm", "migrate", "deploy/migrate.sh", "upgrade", "registry"),
-    ("compose", "exec", "reporting", "python", "-m", "cdht", "dead-letters", "list",
+    ("compose", "exec", "reporting", "python", "-m", "cdht_tools", "dead-letters", "list",
      "reporting"),
     ("compose", "up", "-d", "--scale", "reporting=3"),
     ("compose", "cp", "rabbitmq:/tmp/defs.json", "backup/"),
@@ -36,7 +36,8 @@ def test_accepts_what_compose_would_run(args):
 @pytest.mark.parametrize("args, why", [
     (("compose", "exec", "postgress", "psql"), "no such service"),
     (("compose", "run", "--rm", "migrate", "deploy/migrat.sh"), "not an executable script"),
-    (("compose", "exec", "reporting", "python", "-m", "cdht", "dead-letter"), "no command"),
+    (("compose", "exec", "reporting", "python", "-m", "cdht_tools", "dead-letter"), "no command"),
+    (("compose", "exec", "registry", "python", "-m", "cdht", "token"), "no such module"),
     (("compose", "-f", "docker-compose.prod.yml", "up"), "no such compose file"),
     (("compose", "up", "-d", "--scale", "report=3"), "--scale names no service"),
     (("compose", "upp"), "unknown compose subcommand"),

@@ -30,8 +30,8 @@ def variables_read():
         for name in CONFIG_VAR.findall(uncommented(ROOT / "services" / service /
                                                    "config.yaml")):
             found.setdefault(name, f"services/{service}/config.yaml")
-    for path in [*ROOT.glob("cdht/**/*.py"), *ROOT.glob("services/**/*.py"),
-                 *ROOT.glob("deploy/*.py")]:
+    for path in [*ROOT.glob("cdht/**/*.py"), *ROOT.glob("cdht_tools/**/*.py"),
+                 *ROOT.glob("services/**/*.py"), *ROOT.glob("deploy/*.py")]:
         for name in ENV_READ.findall(path.read_text(encoding="utf-8")):
             found.setdefault(name, str(path.relative_to(ROOT)))
     for path in [ROOT / "bin" / "up", ROOT / "bin" / "down", ROOT / "bin" / "setup",
@@ -50,7 +50,7 @@ def test_the_scan_finds_what_the_configs_read():
     found = variables_read()
     for name, source in (("AMQP_URI", "services/registry/config.yaml"),
                          ("SMS_GATEWAY_URL", "services/notifications/config.yaml"),
-                         ("CDHT_VAR_DIR", "cdht/local.py"), ("CDHT_LOCAL", "bin/up"),
+                         ("CDHT_VAR_DIR", "cdht_tools/local.py"), ("CDHT_LOCAL", "bin/up"),
                          ("POSTGRES_PASSWORD", "docker-compose.yml")):
         assert found.get(name) == source, (name, found.get(name))
 

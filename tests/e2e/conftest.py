@@ -1,4 +1,4 @@
-"""The four services as real ``nameko run`` processes (started by cdht.local, as bin/up does),
+"""The four services as real ``nameko run`` processes (started by cdht_tools.local, as bin/up does),
 on their own vhost and the test databases, with a real SMTP server (aiosmtpd) for mail."""
 import uuid
 from email import message_from_bytes, policy
@@ -7,7 +7,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from cdht import local
+from cdht_tools import local
 from tests.support import TEST_AUTH_SECRET, bearer, empty_databases, free_port, wait_for
 
 

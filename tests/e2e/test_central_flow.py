@@ -231,7 +231,7 @@ def test_export_dashboard_and_a_rebuild_of_emptied_projections(system, officials
     engine.dispose()
     assert system.get("reporting", "/units/AG/progress", params={"year": 2025}).status_code \
         == 404
-    result = subprocess.run([sys.executable, "-m", "cdht", "rebuild", "reporting"],
+    result = subprocess.run([sys.executable, "-m", "cdht_tools", "rebuild", "reporting"],
                             env=os.environ | system.env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from services.registry.generator_profiles import generate_pre_merger
+from cdht_tools.generator.profiles import generate_pre_merger
 
 pytestmark = pytest.mark.e2e
 

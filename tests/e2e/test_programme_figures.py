@@ -16,7 +16,6 @@ assessment's tables directly and shares no code with reporting.
 import csv
 import io
 import time
-import uuid
 from collections import defaultdict
 from datetime import date
 

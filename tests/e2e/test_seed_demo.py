@@ -18,7 +18,7 @@ YEAR = 2025
 
 
 def cdht(system, *args, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "cdht", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cdht_tools", *args], cwd=ROOT,
                           env=os.environ | system.env | (env or {}), capture_output=True,
                           text=True, timeout=timeout)
 

@@ -1,4 +1,4 @@
-"""The four services as real processes (cdht.local, as bin/up starts them), seeded once per
+"""The four services as real processes (cdht_tools.local, as bin/up starts them), seeded once per
 module through their HTTP APIs as an admin, for the security matrix: who may call what, on
 which unit.
 

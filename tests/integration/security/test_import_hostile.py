@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from cdht import cli
+from cdht_tools import cli
 from services.registry.domain import national_id_for
 from services.registry.service import RegistryService
 

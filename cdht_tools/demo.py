@@ -6,9 +6,9 @@ dashboard fills up and notifications mails the people assessed. Nothing here wri
 database; this module is a thin client and the choice of realistic data.
 
 What it makes (``random.Random(seed)``: the same seed gives the same people):
-- An Giang (``AG``) with five commune-level units taken from the synthetic province of
-  services/registry/generator.py (two wards, three communes). Since 1 July 2025 communes sit
-  directly under the province (districts were abolished), so there is no district level.
+- An Giang (``AG``) with five commune-level units of its unit tree (cdht_tools/places.py: two
+  wards, three communes). Since 1 July 2025 communes sit directly under the province
+  (districts were abolished), so there is no district level.
 - Per commune: the commune association (Hội Khuyến học) with one official, a branch with
   members; households as learning families, a clan, a community and a school as a learning
   unit, with their memberships.
@@ -31,6 +31,8 @@ import time
 from datetime import date, timedelta
 
 from cdht.config import SERVICES
+from cdht_tools.names import AGE_BANDS, person_name
+from cdht_tools.places import HAMLET_FIRST, HAMLET_SECOND, SCHOOL_PATRONS, slugify, unit_tree
 
 PROVINCE = "AG"
 NID_PROVINCE = 89  # An Giang in the citizen ID
@@ -48,7 +50,7 @@ class DemoError(RuntimeError):
 def service_urls(env=None):
     """{service: base URL}: ``<SERVICE>_URL``, else ``<SERVICE>_HTTP_ADDRESS``, else the
     local default port."""
-    from cdht import local
+    from cdht_tools import local
     env = os.environ if env is None else env
     return {s: (env.get(f"{s.upper()}_URL") or local.http_base(s, env)).rstrip("/")
             for s in SERVICES}
@@ -131,7 +133,6 @@ class Api:
 # -- the data ------------------------------------------------------------------------------------
 def demo_units():
     """(code, full name, kind, parent) of the province and its five demo units."""
-    from services.registry.generator import unit_tree
     tree = unit_tree(include_history=False)
     province = next(u for u in tree if u.code == PROVINCE)
     wards = [u for u in tree if u.kind == "ward"][:2]
@@ -141,7 +142,6 @@ def demo_units():
 
 def _age(rng):
     """Years of age, roughly the Mekong Delta's pyramid from 6 to 85."""
-    from services.registry.generator import AGE_BANDS
     ages = range(6, 86)
     return rng.choices(ages, weights=[AGE_BANDS[a // 5] for a in ages])[0]
 
@@ -149,7 +149,6 @@ def _age(rng):
 def make_people(rng, count, units, year):
     """Dicts ready for POST /people, plus the demo's own keys (``_unit`` ...)."""
     from services.registry.domain import national_id_for
-    from services.registry.generator import person_name, slugify
     reference = date(year, 12, 31)
     people = []
     for i in range(count):
@@ -211,7 +210,7 @@ def seed(people=200, seed=1, year=None, env=None, console=None, workers=WORKERS)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cdht import local
+    from cdht_tools import local
     env = os.environ if env is None else env
     console = console or Console(highlight=False)
     year = year or date.today().year
@@ -363,7 +362,6 @@ def _summary(console, year, seed, urls, titled, seconds, rows):
 def _plan_groups(rng, by_unit, names):
     """Per commune: households as learning families, the commonest family name's clan, a
     community of part of the adults, and a school as a learning unit."""
-    from services.registry.generator import _HAMLET_FIRST, _HAMLET_SECOND, _SCHOOL_PATRONS
     groups = []
     for code, people in by_unit.items():
         adults = sorted((p for p in people if p["_adult"]), key=lambda p: -p["_age"])
@@ -384,13 +382,13 @@ def _plan_groups(rng, by_unit, names):
         clan_name, clan = max(family_names.items(), key=lambda kv: (len(kv[1]), kv[0]))
         groups.append({"kind": "clan", "unit": code, "members": clan,
                        "name": f"Dòng họ {clan_name} {names[code]}"})
-        hamlet = f"{rng.choice(_HAMLET_FIRST)} {rng.choice(_HAMLET_SECOND)}"
+        hamlet = f"{rng.choice(HAMLET_FIRST)} {rng.choice(HAMLET_SECOND)}"
         groups.append({"kind": "community", "unit": code,
                        "members": [p for p in adults if rng.random() < 0.35],
                        "name": f"Cộng đồng học tập ấp {hamlet}"})
         staff = [p for p in adults if 22 <= p["_age"] <= 60][:5]
         groups.append({"kind": "learning_unit", "unit": code, "members": staff,
-                       "name": f"Trường THCS {rng.choice(_SCHOOL_PATRONS)}"})
+                       "name": f"Trường THCS {rng.choice(SCHOOL_PATRONS)}"})
     return [g for g in groups if g["members"]]
 
 

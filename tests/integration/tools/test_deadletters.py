@@ -1,4 +1,4 @@
-"""``cdht.deadletters.replay`` on real RabbitMQ and PostgreSQL, through the reporting service.
+"""``cdht_tools.deadletters.replay`` on real RabbitMQ and PostgreSQL, through the reporting service.
 
 A replay moves each letter the dead-letter queue held when it started exactly once (a hopeless
 one, dead-lettered again by the consumer, is not replayed again until ``limit``), and says how
@@ -8,8 +8,8 @@ many it replayed and how many came back.
 import pytest
 from sqlalchemy import text
 
-from cdht import deadletters
 from cdht.contracts import make_envelope
+from cdht_tools import deadletters
 from services.reporting.service import ReportingService
 from tests.support import recognition_granted
 

@@ -1,10 +1,10 @@
-"""bin/up without Docker (python -m cdht up): a missing server is named, nothing starts."""
+"""bin/up without Docker (python -m cdht_tools up): a missing server is named, nothing starts."""
 import os
 import subprocess
 import sys
 
-from cdht import local
 from cdht.config import ROOT
+from cdht_tools import local
 from tests.support import free_port
 
 
@@ -21,7 +21,7 @@ def test_missing_servers_are_named():
 def test_up_refuses_clearly_when_the_broker_is_missing(tmp_path):
     closed = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "cdht", "up"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "cdht_tools", "up"], cwd=ROOT, capture_output=True, text=True,
         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), "EVENTLET_TESTS": "1",
                          "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{closed}/"})
     assert result.returncode == 2

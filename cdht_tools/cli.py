@@ -1,4 +1,4 @@
-"""``cdht``: the operator's command line (``.venv/bin/cdht``, or ``python -m cdht``).
+"""``cdht``: the operator's command line (``.venv/bin/cdht``, or ``python -m cdht_tools``).
 
     cdht db create|upgrade|current [SERVICE|all]      databases: create, migrate, show revision
     cdht db downgrade SERVICE REVISION                 cdht db revision SERVICE -m MSG
@@ -13,8 +13,9 @@
     cdht up | down | status                            the local processes; health of each
 
 ``cdht --help`` and ``cdht COMMAND --help`` say more. The commands are thin: each calls the
-module that does the work (cdht.db, cdht.deadletters, cdht.local, cdht.demo, the services'
-imports, closing, rebuild and export), so tests and scripts can call those directly too.
+module that does the work (cdht.db, cdht_tools.deadletters, cdht_tools.local, cdht_tools.demo,
+the services' imports, closing, rebuild and export), so tests and scripts can call those
+directly too.
 
 Exit status: 0 done; 1 failed (a server did not answer, the data refused it); 2 wrong usage
 (a bad argument, an unknown service, a missing file); 130 interrupted. A failure is one line
@@ -215,53 +216,51 @@ def seed_demo(people: Annotated[int, typer.Option(min=10, max=5000,
     """Seed a small demo province into the RUNNING system over its HTTP APIs: units,
     association, people, groups, learning activities, assessments reviewed and decided.
     Does nothing (exit 0) when the demo province is already there."""
-    from cdht import demo
+    from cdht_tools import demo
     try:
         return demo.seed(people=people, seed=seed, year=year or date.today().year)
     except demo.DemoError as exc:
         raise CliError(str(exc)) from None
 
 
+# The options both import commands take, declared once.
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="check every row and count what would change; write nothing")]
+ErrorReport = Annotated[str | None, typer.Option(
+    metavar="REPORT", help="also write the error report to REPORT (.csv or .xlsx)")]
+ShowErrors = Annotated[int, typer.Option(help="how many errors to print")]
+ChunkRows = Annotated[int, typer.Option(hidden=True)]
+
+
+def _import(kind, **options):
+    from types import SimpleNamespace
+
+    from services.registry.imports.cli import run_import
+    return run_import(kind, SimpleNamespace(**options))
+
+
 @import_app.command("people")
 def import_people(
         file: Annotated[str, typer.Argument(help="a .csv (UTF-8, comma or semicolon) or .xlsx")],
-        dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="check every row and count what would change; write nothing")]
-        = False,
-        errors: Annotated[str | None, typer.Option(
-            metavar="REPORT", help="also write the error report to REPORT (.csv or .xlsx)")]
-        = None,
-        show_errors: Annotated[int, typer.Option(help="how many errors to print")] = 20,
-        chunk_rows: Annotated[int, typer.Option(hidden=True)] = 5000):
+        dry_run: DryRun = False, errors: ErrorReport = None, show_errors: ShowErrors = 20,
+        chunk_rows: ChunkRows = 5000):
     """Bulk-import a commune's spreadsheet of people into the registry database. Exit 0
     when imported (bad rows go to the report), 2 when the file cannot be imported at all."""
-    from types import SimpleNamespace
-
-    from services.registry.imports import cli_import_people
-    return cli_import_people(SimpleNamespace(file=file, dry_run=dry_run, errors=errors,
-                                             show_errors=show_errors, chunk_rows=chunk_rows))
+    return _import("people", file=file, dry_run=dry_run, errors=errors,
+                   show_errors=show_errors, chunk_rows=chunk_rows)
 
 
 @import_app.command("groups")
 def import_groups(
         file: Annotated[str, typer.Argument(help="a .csv (UTF-8, comma or semicolon) or .xlsx, "
                                                  "one row per member")],
-        dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="check every row and count what would change; write nothing")]
-        = False,
-        errors: Annotated[str | None, typer.Option(
-            metavar="REPORT", help="also write the error report to REPORT (.csv or .xlsx)")]
-        = None,
-        show_errors: Annotated[int, typer.Option(help="how many errors to print")] = 20,
-        chunk_rows: Annotated[int, typer.Option(hidden=True)] = 5000):
+        dry_run: DryRun = False, errors: ErrorReport = None, show_errors: ShowErrors = 20,
+        chunk_rows: ChunkRows = 5000):
     """Bulk-import groups (families, clans, communities, learning units), their members (people
     already registered) and their titles from paper decisions into the registry database.
     Exit 0 when imported (bad rows go to the report), 2 when the file cannot be imported."""
-    from types import SimpleNamespace
-
-    from services.registry.group_imports import cli_import_groups
-    return cli_import_groups(SimpleNamespace(file=file, dry_run=dry_run, errors=errors,
-                                             show_errors=show_errors, chunk_rows=chunk_rows))
+    return _import("groups", file=file, dry_run=dry_run, errors=errors,
+                   show_errors=show_errors, chunk_rows=chunk_rows)
 
 
 @app.command("close-year")
@@ -321,7 +320,7 @@ def report_export(
 
 # -- dead letters --------------------------------------------------------------------------------
 def _queues(service, queue):
-    from cdht import deadletters
+    from cdht_tools import deadletters
     return [queue] if queue else deadletters.consumer_queues(service)
 
 
@@ -346,8 +345,8 @@ def dead_letters_list(
             help="one consumer queue (default: all of the service's)")] = None,
         limit: Annotated[int, typer.Option(min=1, help="at most this many per queue")] = 1000):
     """Print the service's dead letters, one JSON object a line (they stay where they are)."""
-    from cdht import deadletters
     from cdht.config import load_config
+    from cdht_tools import deadletters
     config = load_config(service)
     with _broker(config):
         for name in _queues(service, queue):
@@ -364,8 +363,8 @@ def dead_letters_replay(
     """Put the service's dead letters back on their consumer queues, attempts reset."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from cdht import deadletters
     from cdht.config import load_config
+    from cdht_tools import deadletters
     config = load_config(service)
     queues = _queues(service, queue)
     replayed = {}
@@ -397,7 +396,8 @@ def token(role: Annotated[str, typer.Option(callback=_role, metavar="ROLE",
               min=1, help="seconds until it expires (default 3600)")] = None):
     """Print a bearer token for the HTTP APIs, signed with AUTH_SECRET (the environment's, or
     the local dev secret bin/up made)."""
-    from cdht import auth, local
+    from cdht import auth
+    from cdht_tools import local
     secret = local.auth_secret()
     if not secret:
         raise CliError("no AUTH_SECRET: set it in the environment (the services' value), or "
@@ -409,14 +409,14 @@ def token(role: Annotated[str, typer.Option(callback=_role, metavar="ROLE",
 @app.command("up")
 def up():
     """Start the four services as local processes (databases migrated first); see bin/up."""
-    from cdht import local
+    from cdht_tools import local
     return local.up()
 
 
 @app.command("down")
 def down():
     """Stop the local processes that `cdht up` started."""
-    from cdht import local
+    from cdht_tools import local
     return local.down()
 
 
@@ -425,7 +425,7 @@ def status(timeout: Annotated[float, typer.Option(help="seconds per request")] =
     """Each service's /health and /metrics, as a table; exit 1 if any service is down."""
     from rich.table import Table
 
-    from cdht import demo
+    from cdht_tools import demo
     table = Table("service", "url", "health", "metrics")
     rows = demo.status(timeout=timeout)
     for row in rows:
@@ -479,7 +479,7 @@ def _redact_but_addresses(text, redact):
 
 
 def main(argv=None):
-    """The console script ``cdht`` and ``python -m cdht``: run a command, return its exit
+    """The console script ``cdht`` and ``python -m cdht_tools``: run a command, return its exit
     status (commands return an int, or None for 0)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

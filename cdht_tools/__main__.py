@@ -1,6 +1,6 @@
-"""``python -m cdht``: the same command line as the ``cdht`` console script (cdht/cli.py).
+"""``python -m cdht_tools``: the same command line as the ``cdht`` console script (cli.py).
 
-Run ``python -m cdht --help``.
+Run ``python -m cdht_tools --help``.
 """
 import os
 import sys
@@ -12,7 +12,7 @@ if next((a for a in sys.argv[1:] if not a.startswith("-")), None) == "rebuild":
     import eventlet
     eventlet.monkey_patch()
 
-from cdht.cli import main
+from cdht_tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,14 +1,18 @@
 """The ``cdht`` command line without servers: its commands, argument checks, exit statuses and
-one-line errors (cdht/cli.py), and the demo's data (cdht/demo.py)."""
+one-line errors (cdht_tools/cli.py), and the demo's data (cdht_tools/demo.py)."""
 import http.server
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections import Counter
 
 import pytest
 
-from cdht import cli, demo, local
 from cdht.auth import verify_token
+from cdht.config import ROOT
+from cdht_tools import cli, demo, local
 from tests.support import TEST_AUTH_SECRET, free_port
 
 COMMANDS = {
@@ -257,3 +261,33 @@ def test_demo_units_are_a_province_and_five_commune_level_units():
     assert [kind for _, _, kind, _ in units[1:]] == ["ward", "ward", "commune", "commune",
                                                      "commune"]
     assert all(parent == "AG" for _, _, _, parent in units[1:])
+
+
+def test_the_demo_and_the_cli_run_without_the_generator():
+    """The production image leaves cdht_tools/generator out (.dockerignore): the demo's data
+    and every command's help must not need it."""
+    script = (
+        "import sys\n"
+        "class NoGenerator:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cdht_tools.generator' or name.startswith('cdht_tools.generator.'):\n"
+        "            raise ImportError('not in the image: ' + name)\n"
+        "sys.meta_path.insert(0, NoGenerator())\n"
+        "try:\n"
+        "    import cdht_tools.generator\n"
+        "    sys.exit('the generator could still be imported')\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "import random\n"
+        "from cdht_tools import cli, demo\n"
+        "units = [code for code, _, kind, _ in demo.demo_units() if kind != 'province']\n"
+        "people = demo.make_people(random.Random(1), 40, units, 2025)\n"
+        "groups = demo._plan_groups(random.Random(1), {u: [p for p in people if p['_unit'] == u]"
+        " for u in units}, dict.fromkeys(units, 'X'))\n"
+        "codes = [cli.main([*group, '--help']) for group in (['seed', 'demo'], ['db'],"
+        " ['dead-letters'], ['token'])]\n"
+        "print(len(people), bool(groups), codes)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "EVENTLET_TESTS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "40 True [0, 0, 0, 0]"

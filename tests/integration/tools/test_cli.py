@@ -12,9 +12,10 @@ import pytest
 from kombu import Connection, Queue
 from sqlalchemy import text
 
-from cdht import cli, db, local
+from cdht import db
 from cdht.config import ROOT, SERVICES
 from cdht.consumer import ATTEMPT_HEADER, DEAD_LETTER_EXCHANGE, ERROR_HEADER, dead_letter_queue
+from cdht_tools import cli, local
 from tests.conftest import PG_URL
 from tests.support import TEST_AUTH_SECRET, free_port
 
@@ -146,8 +147,9 @@ def test_rebuild_reporting_names_the_source_that_does_not_answer(databases, rabb
     """No registry or assessment on the tests' vhost: the RPC deadline passes, exit 2."""
     env = {**os.environ, "EVENTLET_TESTS": "1", "AMQP_URI": rabbit_config["AMQP_URI"],
            "REPORTING_DATABASE_URL": databases["reporting"], "REPORTING_REBUILD_TIMEOUT": "2"}
-    result = subprocess.run([sys.executable, "-m", "cdht", "rebuild", "reporting", "--dry-run"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "cdht_tools", "rebuild", "reporting",
+                             "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 2, result.stderr
     assert "registry" in result.stderr and "Traceback" not in result.stderr
 
@@ -303,7 +305,7 @@ def test_bin_setup_makes_the_cdht_command_once(tmp_path):
     (tree / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "bin" / "setup", tree / "bin" / "setup")
     shutil.copy(ROOT / "requirements.txt", tree / "requirements.txt")
-    for package in ("cdht", "services"):
+    for package in ("cdht", "cdht_tools", "services"):
         (tree / package).symlink_to(ROOT / package)
     venv_bin = tree / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
@@ -318,7 +320,7 @@ def test_bin_setup_makes_the_cdht_command_once(tmp_path):
     assert setup.returncode == 0, setup.stderr
     command = venv_bin / "cdht"
     made = command.stat().st_mtime_ns
-    assert f'exec "{venv_bin / "python"}" -m cdht "$@"' in command.read_text()
+    assert f'exec "{venv_bin / "python"}" -m cdht_tools "$@"' in command.read_text()
 
     minted = subprocess.run([str(command), "token", "--role", "admin", "--subject", "me"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
@@ -335,5 +337,6 @@ def test_bin_setup_makes_the_cdht_command_once(tmp_path):
 def test_the_console_script_is_declared():
     import tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"] == {"cdht": "cdht.cli:main"}
+    assert project["project"]["scripts"] == {"cdht": "cdht_tools.cli:main"}
+    assert "cdht_tools" in project["tool"]["setuptools"]["packages"]["find"]["include"]
     assert callable(cli.main)
