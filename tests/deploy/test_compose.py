@@ -305,7 +305,7 @@ def test_run_service_script_runs_the_conventional_module():
                      r'"services\.\$service\.service"$', text, re.M), \
         "run-service.sh must exec: nameko run --config services/<name>/config.yaml " \
         "services.<name>.service"
-    assert "python -m cdht db" in (ROOT / "deploy" / "migrate.sh").read_text()
+    assert "python -m cdht_tools db" in (ROOT / "deploy" / "migrate.sh").read_text()
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -582,8 +582,8 @@ def pinned_names(path):
 
 def test_test_only_packages_are_pinned_apart_and_not_imported_at_run_time():
     """requirements.txt (the image) holds what runs; requirements-dev.txt adds the test and
-    profiling tools on top of it (bin/setup installs it), and cdht and the services import
-    none of those."""
+    profiling tools on top of it (bin/setup installs it), and cdht, the services and the
+    operator's tooling in the image (cdht_tools but its generator) import none of those."""
     runtime = pinned_names(ROOT / "requirements.txt")
     dev_file = ROOT / "requirements-dev.txt"
     assert "-r requirements.txt" in dev_file.read_text().splitlines()
@@ -601,7 +601,8 @@ def test_test_only_packages_are_pinned_apart_and_not_imported_at_run_time():
     excluded = {norm(n) for n in excluded}
     owners = metadata.packages_distributions()
     offenders = []
-    for path in [*ROOT.glob("cdht/**/*.py"), *ROOT.glob("services/**/*.py")]:
+    for path in [*ROOT.glob("cdht/**/*.py"), *ROOT.glob("cdht_tools/*.py"),
+                 *ROOT.glob("services/**/*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -644,8 +645,24 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
         assert ignored(path), f".dockerignore lets {path} into the image"
 
 
+def test_the_image_carries_no_generator():
+    """The synthetic-province generator is developer tooling: .dockerignore keeps all of it out
+    of the image, and what the image runs of cdht_tools (the CLI, seed demo) never imports it."""
+    for path in ROOT.glob("cdht_tools/generator/**/*.py"):
+        assert ignored(str(path.relative_to(ROOT))), f".dockerignore lets {path} into the image"
+    for path in ROOT.glob("cdht_tools/*.py"):
+        assert not ignored(str(path.relative_to(ROOT))), path
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("cdht_tools.generator") for n in names), \
+                f"{path.relative_to(ROOT)} imports the generator, which the image leaves out"
+
+
 def test_dockerignore_keeps_what_the_image_needs():
-    for path in ("requirements.txt", "cdht/__init__.py", "cdht/__main__.py",
+    for path in ("requirements.txt", "cdht/__init__.py", "cdht_tools/__main__.py",
+                 "cdht_tools/cli.py", "cdht_tools/demo.py",
                  "services/registry/service.py", "services/registry/config.yaml",
                  "deploy/run-service.sh", "deploy/migrate.sh", "deploy/wait_for.py",
                  "deploy/wheels/nameko-2.14.1-py3-none-any.whl",
@@ -697,7 +714,9 @@ CLUSTER = ROOT / "deploy" / "rabbitmq-cluster" / "docker-compose.rabbitmq-cluste
 
 def test_rabbitmq_cluster_override_is_valid_and_quorum(compose_binary, clean_env, tmp_path):
     """Three RabbitMQ nodes, each with its own named volume, host name and health check, all
-    named in rabbitmq.conf's peer list; every CDHT container declares quorum queues."""
+    named in rabbitmq.conf's peer list; the seed starts first and the other two are healthy
+    only as members of its cluster; every CDHT container declares quorum queues and waits
+    for the three."""
     env_file = write_env_file(tmp_path / ".env")
     result = run_compose(compose_binary, clean_env, "config", "--format", "json",
                          files=(COMPOSE, CLUSTER), env_file=env_file)
@@ -713,7 +732,12 @@ def test_rabbitmq_cluster_override_is_valid_and_quorum(compose_binary, clean_env
     for name in nodes:
         node = services[name]
         assert node["hostname"] == name
-        assert node["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+        check = node["healthcheck"]["test"]
+        if name == "rabbitmq":
+            assert check == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+        else:
+            assert check[0] == "CMD-SHELL" and '"rabbit@rabbitmq"' in check[1], check
+            assert node["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
         sources = {v["source"]: v for v in node["volumes"]}
         data_volumes |= {s for s, v in sources.items() if v["type"] == "volume"}
         assert any(s.endswith("rabbitmq-cluster/rabbitmq.conf") and v.get("read_only")
