@@ -95,6 +95,14 @@ class AssessmentQuerySchema(_Strict):
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
 
 
+class ClosingQuerySchema(_Strict):
+    year = fields.Integer(**QUERY_YEAR)
+    unit_code = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "only the closings of this unit itself (not of units below it)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
+
+
 class YearQuerySchema(_Strict):
     year = fields.Integer(required=True, **QUERY_YEAR)
 

@@ -12,18 +12,20 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 
 from cdht import observability
-from cdht.auth import EVERYONE, STAFF
+from cdht.auth import EVERYONE, STAFF, in_scope
 from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
-from cdht.openapi import ListOf
-from cdht.web import NotFound, Observed, api, load_json
+from cdht.openapi import ListOf, page_of
+from cdht.web import NotFound, Observed, api, caller_of, load_json
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.assessment import (
     approval, closing, decisions, store as stores, titles_api, workflow_api,
 )
 from services.assessment import criteria as criteria_sets
-from services.assessment.api_support import invalid, unit_in_scope
-from services.assessment.schemas import ClosingSchema, CloseYearSchema, CriteriaSetSchema
+from services.assessment.api_support import invalid, page, query_of, unit_in_scope
+from services.assessment.schemas import (
+    ClosingQuerySchema, ClosingSchema, CloseYearSchema, CriteriaSetSchema,
+)
 
 EXPORT_MAX = stores.EXPORT_MAX
 
@@ -144,6 +146,22 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
                 raise NotFound("closing")
             unit_in_scope(request, store, run.unit_code)
             return closing.view(run)
+
+    @api("GET", "/closings", roles=STAFF, query=ClosingQuerySchema,
+         response=page_of(ClosingSchema), tag="closing")
+    def list_closings(self, request):
+        """The year closings in the caller's subtree, newest first.
+
+        Staff see when each year was closed for their commune or above it, and whether a
+        closing was interrupted and needs resuming."""
+        query = query_of(request, ClosingQuerySchema())
+        caller = caller_of(request)
+        with self.db.store() as store:
+            runs = [closing.view(run)
+                    for run in store.closings(query.get("year"), query.get("unit_code"))
+                    if in_scope(caller, store.known_path(run.unit_code) or [run.unit_code])]
+        shown = runs[query["offset"]:query["offset"] + query["limit"]]
+        return page(shown, len(runs), query, dict)
 
     # -- events from the registry ----------------------------------------------------------------
     @handle_event("registry", "learning_activity_recorded")

@@ -106,6 +106,16 @@ class AssessmentStore:
     def closing(self, closing_id):
         return self.session.get(YearClosing, closing_id)
 
+    def closings(self, year=None, unit_code=None):
+        """Every year closing (a handful a year), newest first, of ``year`` and ``unit_code``
+        when given."""
+        stmt = select(YearClosing).order_by(YearClosing.started_at.desc(), YearClosing.id)
+        if year is not None:
+            stmt = stmt.where(YearClosing.year == year)
+        if unit_code is not None:
+            stmt = stmt.where(YearClosing.unit_code == unit_code)
+        return self.session.scalars(stmt).all()
+
     def groups_of(self, person_ids, year):
         """The groups ``person_ids`` belong to at the end of ``year``."""
         return titles.groups_of(self.session, person_ids, year)

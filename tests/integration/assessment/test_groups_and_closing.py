@@ -85,6 +85,29 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
     assert [t["revoked_at"] is not None for t in titles] == [True]
 
 
+def test_closings_are_listed_newest_first_within_the_callers_subtree(assessment, registry,
+                                                                      commune, wait_for):
+    """GET /closings: what staff look up to know whether (and when) a year was closed."""
+    from tests.support import bearer
+    assessment.submit(registry.person(unit="AG.LX"))
+    assessment.submit(registry.person(unit="AG.MB"))
+    first = close(assessment, wait_for, unit="AG.LX")
+    second = close(assessment, wait_for, unit="AG.MB")
+    listed = assessment.get("/closings?year=2025")
+    assert [c["closing_id"] for c in listed["items"]] == [second["closing_id"],
+                                                        first["closing_id"]]
+    assert listed["total"] == 2 and listed["items"][1]["recognised"] == 1
+    assert assessment.get("/closings?year=2024")["total"] == 0
+    assert [c["unit_code"] for c in assessment.get("/closings?unit_code=AG.MB")["items"]] \
+        == ["AG.MB"]
+    ward_staff = bearer(role="commune_staff", unit_code="AG.LX", subject="staff-lx")
+    mine = assessment.get("/closings", headers=ward_staff)
+    assert [c["unit_code"] for c in mine["items"]] == ["AG.LX"]   # not the other commune's
+    reviewer = bearer(role="reviewer", unit_code="AG.LX", subject="reviewer-lx")
+    assessment.get("/closings", status=403, headers=reviewer)
+    assessment.get("/closings?limit=0", status=400)
+
+
 def test_a_learning_unit_level_follows_its_members(assessment, registry, commune, sql, tap,
                                                    wait_for):
     agency = registry.group("learning_unit", name="UBND phường", level="commune")
