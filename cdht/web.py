@@ -219,10 +219,26 @@ class JsonWebServer(WebServer):
         return JsonErrorsWsgiApp(self)
 
 
+class QuietRefusals(logging.Filter):
+    """nameko logs every expected exception of a worker, an ApiError (the caller's mistake:
+    a 4xx) included, as a WARNING with its traceback: thousands of them buried the real
+    faults. The request's one "handled" line (outcome "refused", its status) says it all, so
+    those records are dropped; every other one passes."""
+
+    def filter(self, record):
+        return not (record.exc_info and isinstance(record.exc_info[1], ApiError))
+
+
+_quiet_refusals = QuietRefusals()
+
+
 class JsonHttpHandler(HttpRequestHandler):
     server = JsonWebServer()  # every CDHT HTTP entrypoint is a JsonHttpHandler: one server
 
     def setup(self):
+        containers_log = logging.getLogger("nameko.containers")
+        if _quiet_refusals not in containers_log.filters:
+            containers_log.addFilter(_quiet_refusals)
         # a service without a signing key would have to refuse every call: it does not start
         self.secret = auth.check_secret(self.container.config.get("AUTH_SECRET"))
         super().setup()

@@ -35,3 +35,16 @@ def test_huge_offset_is_a_400(registry, path):
     response = registry.get(path)
     assert response.status_code == 400
     assert "offset" in response.json()["errors"]
+
+
+def test_a_refused_request_logs_one_line_and_no_traceback(registry, caplog):
+    """A 4xx is the caller's mistake: one "handled" line with its status, no WARNING with a
+    traceback (nameko logs each expected exception so; they buried the real faults)."""
+    import logging
+    caplog.set_level(logging.DEBUG)
+    assert registry.get("/units/NOWHERE").status_code == 404
+    assert registry.post("/units", json={"code": ""}).status_code == 400
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    assert tracebacks == []
+    handled = [r for r in caplog.records if r.getMessage() == "handled"]
+    assert [(r.status, r.outcome) for r in handled] == [(404, "refused"), (400, "refused")]
