@@ -1,27 +1,28 @@
-"""The delivery log as the path from an event to a message sees it: the inbox, opt-outs,
-deliveries opened, skipped, held for a digest, locked while being sent, and the outcome's
-event, in one transaction of the caller.
+"""The delivery log and every query of the service: the inbox, opt-outs, deliveries opened,
+skipped, held for a digest, claimed by the retry timer, locked while being sent, and the
+outcome's event, in one transaction of the caller; the digests waiting, the schedules run,
+and the pages of the delivery log the HTTP API shows. (The unit names messages use are
+places.py's.)
 
-``DeliveryStore`` is the interface that path (service.py: ``_on_event``, ``_attempt``) is
-written against, so it runs on an in-memory fake in unit tests. ``StoreDatabase`` is the
-service's database dependency: a worker's ``db.store()`` (reads) and ``db.store(write=True)``
-(one transaction) yield a DeliveryStore; ``db.transaction()`` and ``db.read()`` still give
-plain sessions.
+``DeliveryStore`` is the interface the handlers (events.py, sending.py, schedules.py,
+deliveries_api.py) are written against, so the path from an event to a message runs on an
+in-memory fake in unit tests. ``StoreDatabase`` is the service's database dependency: a
+worker's ``db.store()`` (reads) and ``db.store(write=True)`` (one transaction) yield a
+DeliveryStore; ``db.transaction()`` and ``db.read()`` still give plain sessions.
 """
 import logging
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 
-from cdht.db import Database
+import cdht.db
 from cdht.inbox import first_delivery, processed
 from cdht.outbox import add_event
 from services.notifications import domain
-from services.notifications.models import Delivery, DigestItem, OptOut
+from services.notifications.models import Delivery, DigestItem, OptOut, ScheduleRun
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,21 @@ class DeliveryStore:
         return self.session.execute(stmt.returning(Delivery.id)).scalar_one_or_none()
 
     # -- an attempt --------------------------------------------------------------------------------
-    def delivery(self, delivery_id):
-        return self.session.get(Delivery, delivery_id)
+    def delivery(self, delivery_id, for_update=False):
+        """The delivery, or None; ``for_update``: locked, waiting for a worker sending it."""
+        return self.session.get(Delivery, delivery_id, with_for_update=for_update)
+
+    def claim_due(self, at, lease, limit):
+        """Up to ``limit`` pending deliveries due at ``at`` (retries, postponed sends, expired
+        leases), leased to this worker for ``lease`` so that other instances leave them
+        alone (SKIP LOCKED: those another instance is claiming are left to it); their ids."""
+        due = (select(Delivery.id).where(Delivery.status == "pending",
+                                         Delivery.next_attempt_at <= at)
+               .order_by(Delivery.next_attempt_at).limit(limit)
+               .with_for_update(skip_locked=True))
+        return self.session.scalars(
+            update(Delivery).where(Delivery.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=at + lease).returning(Delivery.id)).all()
 
     def lock(self, delivery_id):
         """The delivery, locked for this transaction; None when another worker holds it (it
@@ -113,29 +127,70 @@ class DeliveryStore:
         add_event(self.session, event_type, data, producer=PRODUCER,
                   correlation_id=delivery.correlation_id)
 
+    # -- digests and schedules ---------------------------------------------------------------------
+    def waiting_digest_items(self):
+        """The digest items in no digest yet, by person, template and time, locked (SKIP
+        LOCKED: another instance flushing at the same moment takes the others)."""
+        return self.session.scalars(
+            select(DigestItem).where(DigestItem.delivery_id.is_(None))
+            .order_by(DigestItem.person_id, DigestItem.template, DigestItem.occurred_at)
+            .with_for_update(skip_locked=True)).all()
+
+    def delivery_id(self, source_id, person_id, channel):
+        """The id of the delivery of ``source_id`` to the person by ``channel``, or None."""
+        return self.session.scalar(select(Delivery.id).where(
+            Delivery.source_event_id == source_id, Delivery.person_id == person_id,
+            Delivery.channel == channel))
+
+    def schedule_ran(self, name, period):
+        return self.session.get(ScheduleRun, (name, period)) is not None
+
+    def record_schedule_run(self, name, period, recipients):
+        """The schedule ``name`` ran for ``period`` (kept when it already had)."""
+        self.session.execute(insert(ScheduleRun).values(
+            name=name, period=period, recipients=recipients).on_conflict_do_nothing())
+
+    # -- preferences -------------------------------------------------------------------------------
+    def categories_opted_out(self, person_id):
+        return set(self.session.scalars(select(OptOut.category)
+                                        .where(OptOut.person_id == person_id)))
+
+    def opt_out(self, person_id, category):
+        self.session.execute(insert(OptOut).values(person_id=person_id, category=category)
+                             .on_conflict_do_nothing())
+
+    def opt_in(self, person_id, category):
+        self.session.execute(delete(OptOut).where(OptOut.person_id == person_id,
+                                                  OptOut.category == category))
+
+    # -- the delivery log --------------------------------------------------------------------------
+    def page(self, filters, since, until, scope, limit, offset):
+        """(total, rows) of the deliveries matching ``filters`` (columns' values), created
+        from ``since`` and before ``until`` (None: no bound), newest first, within
+        ``scope``: None (all), ("person", id), or ("unit", code): those about an event in
+        the unit's subtree, or the weekly summary of the province ``code``."""
+        conditions = [getattr(Delivery, name) == value for name, value in filters.items()]
+        if since is not None:
+            conditions.append(Delivery.created_at >= since)
+        if until is not None:
+            conditions.append(Delivery.created_at < until)
+        if scope is not None:
+            kind, value = scope
+            conditions.append(Delivery.person_id == value if kind == "person" else
+                              Delivery.context["unit_path"].contains([value])
+                              | (Delivery.context["province"].astext == value))
+        total = self.session.scalar(select(func.count()).select_from(Delivery)
+                                    .where(*conditions))
+        rows = self.session.scalars(
+            select(Delivery).where(*conditions)
+            .order_by(Delivery.created_at.desc(), Delivery.id)
+            .limit(limit).offset(offset)).all()
+        return total, rows
+
 
 # -- the service's dependency -----------------------------------------------------------------
-class Stores:
-    """What a worker gets: cdht.db's transactions, plus ``store()`` yielding a DeliveryStore
-    (``write=True``: in one transaction, committed at the end)."""
+class StoreDatabase(cdht.db.StoreDatabase):
+    """cdht.db.StoreDatabase (with its outbox relay) whose workers' ``store()`` yields a
+    DeliveryStore."""
 
-    def __init__(self, sessions):
-        self.sessions = sessions
-
-    def transaction(self):
-        return self.sessions.transaction()
-
-    def read(self):
-        return self.sessions.read()
-
-    @contextmanager
-    def store(self, write=False):
-        with (self.sessions.transaction() if write else self.sessions.read()) as session:
-            yield DeliveryStore(session)
-
-
-class StoreDatabase(Database):
-    """cdht.db.Database (with its outbox relay) whose workers get ``Stores``."""
-
-    def get_dependency(self, worker_ctx):
-        return Stores(super().get_dependency(worker_ctx))
+    store_class = DeliveryStore

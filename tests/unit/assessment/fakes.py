@@ -86,6 +86,9 @@ class FakeStore:
     def closing(self, closing_id):
         return None
 
+    def closings(self, year=None, unit_code=None):
+        return []
+
     def groups_of(self, person_ids, year):
         return set().union(*(self.groups.get(p, set()) for p in person_ids))
 

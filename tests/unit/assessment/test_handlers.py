@@ -212,17 +212,3 @@ def test_a_learning_activity_is_applied_once(service, store):
     assert len(store.evidence[CITIZEN]) == 1
     assert store.current_title(CITIZEN, 2025).digital_skills == "proficient"
     assert len(store.of_type("recognition_revoked")) == 1
-
-
-def test_nameko_run_finds_one_service_in_the_module():
-    """`nameko run services.assessment.service` starts every class of the module that has
-    entrypoints: the route mixins must not be module attributes."""
-    import inspect
-
-    from services.assessment import service as module
-
-    def has_entrypoints(cls):
-        return any(getattr(getattr(cls, name, None), "nameko_entrypoints", None)
-                   for name in dir(cls))
-    assert [name for name, value in vars(module).items()
-            if inspect.isclass(value) and has_entrypoints(value)] == ["AssessmentService"]

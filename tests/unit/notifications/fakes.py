@@ -18,8 +18,9 @@ class FakeDeliveryStore:
         self.inbox = set()
         self.opt_outs = set()   # (person id, category)
         self.deliveries = {}    # id -> row
-        self.digest = []        # (person id, template, event id)
+        self.digest = []        # digest items: person_id, template, ..., delivery_id
         self.events = []        # (event type, data, correlation id)
+        self.schedule_runs = {}  # (name, period) -> recipients
 
     def rows(self, **columns):
         return [d for d in self.deliveries.values()
@@ -37,7 +38,8 @@ class FakeDeliveryStore:
             "category": rule.category, "language": domain.DEFAULT_LANGUAGE,
             "status": "pending", "attempts": 0, "last_error": None, "context": None,
             "correlation_id": None, "next_attempt_at": None, "address_masked": None,
-            "sent_at": None, "updated_at": None} | columns))
+            "sent_at": None, "updated_at": None,
+            "created_at": datetime.now(timezone.utc)} | columns))
         self.deliveries[row.id] = row
         return row
 
@@ -63,7 +65,12 @@ class FakeDeliveryStore:
                       correlation_id=correlation_id)
 
     def hold_for_digest(self, event, person_id, rule, data):
-        self.digest.append((person_id, rule.template, event.event_id))
+        if not any((i.source_event_id, str(i.person_id)) == (event.event_id, str(person_id))
+                   for i in self.digest):
+            self.digest.append(SimpleNamespace(
+                person_id=person_id, template=rule.template, category=rule.category,
+                source_event_id=event.event_id, event_type=event.event_type,
+                occurred_at=event.occurred_at, data=data, delivery_id=None))
 
     def open(self, source_id, person_id, rule, channel, context, correlation_id, lease):
         found = self._find(source_id, person_id, channel)
@@ -76,14 +83,61 @@ class FakeDeliveryStore:
                          correlation_id=correlation_id,
                          next_attempt_at=datetime.now(timezone.utc) + lease).id
 
-    def delivery(self, delivery_id):
+    def delivery(self, delivery_id, for_update=False):
         return self.deliveries.get(delivery_id)
+
+    def claim_due(self, at, lease, limit):
+        due = sorted((d for d in self.deliveries.values() if d.status == "pending"
+                      and d.next_attempt_at is not None and d.next_attempt_at <= at),
+                     key=lambda d: d.next_attempt_at)[:limit]
+        for row in due:
+            row.next_attempt_at = at + lease
+        return [row.id for row in due]
 
     def lock(self, delivery_id):
         return self.deliveries.get(delivery_id)
 
     def announce(self, delivery, event_type, data):
         self.events.append((event_type, data, delivery.correlation_id))
+
+    def waiting_digest_items(self):
+        return sorted((i for i in self.digest if i.delivery_id is None),
+                      key=lambda i: (str(i.person_id), i.template, i.occurred_at))
+
+    def delivery_id(self, source_id, person_id, channel):
+        found = self._find(source_id, person_id, channel)
+        return found.id if found else None
+
+    def schedule_ran(self, name, period):
+        return (name, period) in self.schedule_runs
+
+    def record_schedule_run(self, name, period, recipients):
+        self.schedule_runs.setdefault((name, period), recipients)
+
+    def categories_opted_out(self, person_id):
+        return {category for person, category in self.opt_outs if person == str(person_id)}
+
+    def opt_out(self, person_id, category):
+        self.opt_outs.add((str(person_id), category))
+
+    def opt_in(self, person_id, category):
+        self.opt_outs.discard((str(person_id), category))
+
+    def page(self, filters, since, until, scope, limit, offset):
+        def shown(row):
+            context = row.context or {}
+            if scope is None:
+                return True
+            kind, value = scope
+            if kind == "person":
+                return str(row.person_id) == str(value)
+            return value in (context.get("unit_path") or ()) or context.get("province") == value
+        rows = [r for r in self.deliveries.values() if shown(r)
+                and all(str(getattr(r, k)) == str(v) for k, v in filters.items())
+                and (since is None or r.created_at >= since)
+                and (until is None or r.created_at < until)]
+        rows.sort(key=lambda r: (-r.created_at.timestamp(), str(r.id)))
+        return len(rows), rows[offset:offset + limit]
 
 
 class FakeDb:

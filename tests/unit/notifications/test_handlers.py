@@ -4,12 +4,17 @@ RabbitMQ, SMTP or SMS gateway. The same path on real parts: tests/integration/no
 import inspect
 import smtplib
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from nameko.testing.services import worker_factory
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from cdht import observability
+from cdht.auth import Caller
 from cdht.contracts import make_envelope
+from cdht.web import ApiError, Forbidden
 from services.notifications.service import NotificationsService
 from services.notifications.store import DeliveryStore
 from tests.support import recognition_granted
@@ -130,3 +135,106 @@ def test_a_refused_address_falls_back_to_sms(store, registry):
     assert [kind for kind, _, _ in store.events] == ["notification_failed", "notification_sent"]
     [(sms, delivery_id)] = service.sms.sent
     assert delivery_id == text_message.id and "2025" in sms.text
+
+
+def test_a_failure_for_now_is_sent_by_the_retry_timer_when_due(store, registry):
+    service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
+    event = granted()
+    contact(registry, event.data["person_id"])
+
+    service.on_recognition_granted(event)
+    [delivery] = store.deliveries.values()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at > datetime.now(timezone.utc)  # backoff: not due yet
+
+    service.mailer.refuse = None
+    service.retry_due()
+    assert service.mailer.sent == []
+
+    delivery.next_attempt_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    service.retry_due()
+    [(_, delivery_id)] = service.mailer.sent
+    assert delivery_id == delivery.id and (delivery.status, delivery.attempts) == ("sent", 2)
+    assert [kind for kind, _, _ in store.events] == ["notification_sent"]
+
+
+# -- the HTTP API and the digests ----------------------------------------------------------------
+STAFF_ID = uuid.uuid4()
+
+
+def request(body=None, *, who=STAFF_ID, role="commune_staff", unit="AG.LX", query=None):
+    """A request as the @api entrypoint hands it over: token checked, caller set."""
+    built = Request(EnvironBuilder(method="POST" if body is not None else "GET", json=body,
+                                   query_string=query).get_environ())
+    built.caller = Caller(str(who), role, unit)
+    return built
+
+
+def test_the_delivery_log_shows_each_caller_their_scope(store, registry):
+    service = start(store, registry)
+    here, elsewhere = granted(), recognition_granted(("AG", "AG.MB"))
+    for event in (here, elsewhere):
+        contact(registry, event.data["person_id"])
+        service.on_recognition_granted(event)
+    citizen = here.data["person_id"]
+
+    def listed(**caller):
+        page = service.deliveries(request(**caller))
+        return page["total"], {item["person_id"] for item in page["items"]}
+
+    assert listed(role="admin", unit=None)[0] == 2
+    assert listed() == (1, {str(citizen)})                            # staff of AG.LX
+    assert listed(who=citizen, role="citizen") == (1, {str(citizen)})
+    assert listed(who=uuid.uuid4(), role="citizen") == (0, set())
+    assert service.deliveries(request(role="admin", unit=None, query={
+        "person_id": str(citizen), "limit": 1}))["total"] == 1
+
+    [theirs] = store.rows(person_id=str(elsewhere.data["person_id"]))
+    with pytest.raises(Forbidden):
+        service.delivery(request(), theirs.id)
+    with pytest.raises(ApiError) as raised:
+        service.retry_delivery(request(role="admin", unit=None), theirs.id)
+    assert raised.value.status == 409  # sent: only a failed delivery is sent again
+
+
+def test_a_person_opts_out_and_back_in_except_of_a_mandatory_category(store, registry):
+    service = start(store, registry)
+    citizen = uuid.uuid4()
+    mine = {"who": citizen, "role": "citizen"}
+
+    def opted_out():
+        return {c["name"] for c in service.preferences(request(**mine), citizen)["categories"]
+                if c["opted_out"]}
+
+    assert service.opt_out(request(**mine), citizen, "congratulations")["opted_out"] is True
+    assert opted_out() == {"congratulations"}
+    with pytest.raises(ApiError) as raised:
+        service.opt_out(request(**mine), citizen, "recognition_decisions")
+    assert raised.value.status == 409
+    with pytest.raises(Forbidden):
+        service.opt_out(request(who=uuid.uuid4(), role="citizen"), citizen, "congratulations")
+    service.opt_in(request(**mine), citizen, "congratulations")
+    assert opted_out() == set()
+
+
+def test_target_changes_wait_for_one_daily_digest(store, registry):
+    service = start(store, registry)
+    registry.officials["AG.LX"] = [str(STAFF_ID)]
+    contact(registry, STAFF_ID)
+    for indicator in ("adults_titled", "briefed_members"):
+        service.on_target_reached(make_envelope("target_reached", {
+            "year": 2025, "indicator": indicator, "target_year": 2025, "numerator": 50,
+            "denominator": 100, "share": 0.5, "target": 0.4, "cause_event_id": uuid.uuid4(),
+            "unit_code": "AG.LX", "unit_path": list(PATH)}, producer="reporting"))
+    assert service.mailer.sent == [] and len(store.digest) == 2
+
+    def flush(at):
+        return service.flush_digests(request({"now": at}, role="admin", unit=None))
+
+    assert flush("2025-07-01T06:30:00+07:00") == {"day": None, "digests": 0, "items": 0}
+    assert flush("2025-07-01T08:00:00+07:00") == {"day": "2025-07-01", "digests": 1,
+                                                  "items": 2}
+    [(message, delivery_id)] = service.mailer.sent
+    assert "Phường Long Xuyên" in message.text
+    assert {item.delivery_id for item in store.digest} == {delivery_id}
+    assert flush("2025-07-01T09:00:00+07:00")["digests"] == 0  # at most one a day

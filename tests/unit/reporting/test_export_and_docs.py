@@ -77,17 +77,3 @@ def test_every_route_is_documented_and_every_documented_route_served():
     progress = document["paths"]["/units/{unit_code}/progress"]["get"]
     assert {p["in"] for p in progress["parameters"]} == {"path", "query"}
     assert "404" in progress["responses"] and "400" in progress["responses"]
-
-
-def test_nameko_run_finds_one_service_in_the_module():
-    """`nameko run services.reporting.service` starts every class of the module that has
-    entrypoints: the handler mixins must not be module attributes."""
-    import inspect
-
-    from services.reporting import service
-
-    def has_entrypoints(cls):
-        return any(getattr(getattr(cls, name, None), "nameko_entrypoints", None)
-                   for name in dir(cls))
-    assert [name for name, value in vars(service).items()
-            if inspect.isclass(value) and has_entrypoints(value)] == ["ReportingService"]

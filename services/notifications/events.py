@@ -1,0 +1,106 @@
+"""Events in (cdht.consumer.handle_event): what each event becomes.
+
+The rule of the event (rules.yaml) names the recipients, asked of the registry by RPC; in one
+transaction the event is recorded in the inbox and, per recipient, either
+- a delivery row (pending; one per (event, person, channel), unique), attempted at once
+  (sending.py), or
+- a digest item (daily digests: at most one mail a day per recipient; schedules.py), or
+- a "skipped" delivery row when the person opted out of a category that is not mandatory.
+The event is then acked: from here on the deliveries are this service's own work.
+
+The registry's unit_changed and association_body_changed only keep the names messages use
+(places.py).
+
+Each handler's consumer name, and so its queue (``evt-<source>-<type>--notifications.<method>``),
+is derived from its method name (cdht.consumer): a handler keeps its name.
+
+Mixed into NotificationsService (service.py); not a module attribute there (``nameko run``
+starts every class of the service's module that has entrypoints).
+"""
+import logging
+
+from cdht.consumer import handle_event
+from cdht.inbox import first_delivery
+from cdht.rpc import RpcUnavailable, deadline
+from services.notifications import places, rules
+from services.notifications.extensions import RULES
+
+log = logging.getLogger(__name__)
+
+
+class EventIntake:
+    """The event handlers: a rule's recipients, their deliveries or digest items."""
+
+    @handle_event("assessment", "recognition_granted", expected_exceptions=(RpcUnavailable,))
+    def on_recognition_granted(self, event):
+        self._on_event(event)
+
+    @handle_event("assessment", "recognition_refused", version=2,
+                  expected_exceptions=(RpcUnavailable,))
+    def on_recognition_refused(self, event):
+        """Version 2: the reasons as data, written in each recipient's language (version 1,
+        published beside it, is acked unhandled)."""
+        self._on_event(event)
+
+    @handle_event("assessment", "assessment_submitted", expected_exceptions=(RpcUnavailable,))
+    def on_assessment_submitted(self, event):
+        self._on_event(event)
+
+    @handle_event("reporting", "target_reached", expected_exceptions=(RpcUnavailable,))
+    def on_target_reached(self, event):
+        self._on_event(event)
+
+    @handle_event("reporting", "target_at_risk", expected_exceptions=(RpcUnavailable,))
+    def on_target_at_risk(self, event):
+        self._on_event(event)
+
+    @handle_event("registry", "unit_changed")
+    def on_unit_changed(self, event):
+        """Units by name in every message (places.py)."""
+        with self.db.transaction() as session:
+            if first_delivery(session, event):
+                places.record_unit(session, event.data)
+
+    @handle_event("registry", "association_body_changed")
+    def on_association_body_changed(self, event):
+        """A commune association's own name signs its decisions' mails."""
+        with self.db.transaction() as session:
+            if first_delivery(session, event):
+                places.record_body(session, event.data)
+
+    def _on_event(self, event):
+        rule = RULES.for_event(event.event_type)
+        with self.db.store() as store:
+            done = store.processed(event)
+        if done:
+            log.info("%s %s already handled; duplicate dropped", event.event_type,
+                     event.event_id)
+            return
+        data = event.to_message()["data"]
+        people = rules.recipients(rule, data, self._officials,
+                                  self.config.get("PROVINCE_CODE"))
+        if not people:
+            log.warning("%s %s: nobody to tell (%s of %s)", event.event_type, event.event_id,
+                        rule.recipients, data.get("unit_code"))
+        created = []
+        with self.db.store(write=True) as store:
+            if not store.first_delivery(event):
+                return  # a concurrent copy of the event got here first
+            opted_out = store.opted_out(people, rule)
+            for person_id in people:
+                if person_id in opted_out:
+                    store.skip(event.event_id, person_id, rule, event.correlation_id)
+                elif rule.digest == "daily":
+                    store.hold_for_digest(event, person_id, rule, data)
+                else:
+                    delivery_id = self._open(store, event.event_id, person_id, rule,
+                                             rule.channels[0], data, event.correlation_id)
+                    if delivery_id:
+                        created.append(delivery_id)
+        for delivery_id in created:
+            self._attempt_safely(delivery_id)
+
+    def _officials(self, unit_code):
+        """The registry's association officials of a unit (rules.recipients)."""
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.association_officials"):
+            return self.registry.association_officials(unit_code)

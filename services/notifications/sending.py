@@ -1,0 +1,220 @@
+"""Sending: one attempt at a delivery, its retries and its fallback to the next channel.
+
+An attempt (at once for a new row, then by the retry timer) asks the registry for the
+contact (kept in memory only; the log shows it masked), locks the row, sends while holding
+the lock, and commits the outcome with its notification_sent / notification_failed event
+(outbox):
+- sent: done;
+- failed for good (a 5xx refusal, a 4xx from the SMS gateway, no address, retries
+  exhausted): recorded and announced; then the rule's next channel (email -> SMS) is tried
+  when the person has an address for it;
+- failed for now (connection refused, 4xx, 5xx gateway answer, timeout): the attempt is
+  counted and the next one scheduled with exponential backoff and jitter (timing.py), up to
+  SEND_MAX_ATTEMPTS. A registry that does not answer, or a channel's rate limit, only
+  postpones the attempt.
+
+Messages name units and are signed by the association that decides (places.py keeps the
+names; wording.py says them); a refusal (recognition_refused version 2) states its reasons
+in the recipient's language.
+
+A crash between the server accepting a message and the commit sends it again (SMTP and HTTP
+have no transactions); the Message-ID and the gateway reference are the delivery id, so the
+copy can be recognised.
+
+Mixed into NotificationsService (service.py); not a module attribute there (``nameko run``
+starts every class of the service's module that has entrypoints).
+"""
+import logging
+import random
+from datetime import timedelta
+
+from cdht.redact import redact
+from cdht.rpc import RpcUnavailable, deadline
+from services.notifications import domain, timing
+from services.notifications.extensions import RULES, config_timer
+from services.notifications.gateway import SmsError
+from services.notifications.store import now
+
+log = logging.getLogger(__name__)
+
+RETRY_BATCH = 50
+
+
+class Sending:
+    """Deliveries opened, attempted, retried, failed over to the next channel, finished."""
+
+    def _lease(self):
+        """How long an attempt may take (registry, then SMTP or gateway): a pending row is
+        leased that long to the worker attempting it; the retry timer takes it back after,
+        should that worker have died."""
+        return timedelta(seconds=self._setting("CONTACT_TIMEOUT", 10.0) + max(
+            self._setting("SMTP_TIMEOUT", 30.0), self._setting("SMS_TIMEOUT", 10.0)) + 10)
+
+    def _open(self, store, source_id, person_id, rule, channel, context, correlation_id):
+        """A pending delivery leased to this worker (store.DeliveryStore.open)."""
+        return store.open(source_id, person_id, rule, channel, context, correlation_id,
+                          self._lease())
+
+    @config_timer("RETRY_POLL_SECONDS", 5)
+    def retry_due(self):
+        """Attempt the pending deliveries whose time has come (retries, postponed sends,
+        expired leases), claiming them first so that other instances leave them alone."""
+        with self.db.store(write=True) as store:
+            claimed = store.claim_due(now(), self._lease(), RETRY_BATCH)
+        for delivery_id in claimed:
+            self._attempt_safely(delivery_id)
+
+    def _attempt_safely(self, delivery_id):
+        """Attempt a delivery, then its fallback if it failed for good; an unexpected error
+        is logged and the delivery stays pending for the retry timer."""
+        queue = [delivery_id]
+        while queue:
+            current = queue.pop(0)
+            try:
+                following = self._attempt(current)
+            except Exception:
+                log.exception("delivery %s: attempt failed unexpectedly; tried again later",
+                              current)
+                return
+            if following:
+                queue.append(following)
+
+    def _attempt(self, delivery_id):
+        """One attempt; returns the id of a fallback delivery to attempt next, or None."""
+        with self.db.store() as store:
+            row = store.delivery(delivery_id)
+            if row is None or row.status != "pending":
+                return None
+            person_id, channel, attempts = row.person_id, row.channel, row.attempts
+        try:
+            contact = self._contact(person_id)
+        except RpcUnavailable as exc:
+            self._postpone(delivery_id, self._backoff(attempts + 1), str(exc))
+            log.warning("delivery %s: %s; asked again later", delivery_id, exc)
+            return None
+
+        with self.db.store(write=True) as store:
+            delivery = store.lock(delivery_id)
+            if delivery is None or delivery.status != "pending":
+                return None
+            rule = RULES.by_name(delivery.rule or "") or RULES.for_event("recognition_granted")
+            reason = domain.missing_address_reason(contact, channel)
+            if reason is None and channel == "sms" and self.sms is None:
+                reason = "SMS is off: no SMS_GATEWAY_URL configured"
+            if reason:
+                log.warning("delivery %s failed: %s", delivery.id, reason)
+                return self._fail(store, delivery, reason, contact, rule)
+            wait = self.limits.wait(channel)
+            if wait > 0:
+                delivery.next_attempt_at = now() + timedelta(seconds=wait)
+                log.info("delivery %s: %s rate limit reached; sent in %.1fs", delivery.id,
+                         channel, wait)
+                return None
+            try:
+                message, delivery.language = self._compose(delivery, contact)
+            except Exception as exc:  # a template that cannot render never will
+                reason = redact(f"template {delivery.template} cannot be rendered: "
+                                f"{type(exc).__name__}: {exc}")[:500]
+                log.error("delivery %s failed: %s", delivery.id, reason)
+                return self._fail(store, delivery, reason, contact, rule)
+            to = domain.masked_address(contact, channel)
+            delivery.address_masked = to
+            delivery.attempts += 1
+            try:
+                self._send(channel, message, delivery.id)
+            except Exception as exc:  # smtplib, socket, ssl, SmsError: classified here
+                kind, reason = self._classify(channel, exc)
+                if kind == domain.PERMANENT:
+                    log.warning("delivery %s to %s failed for good: %s", delivery.id, to, reason)
+                    return self._fail(store, delivery, reason, contact, rule)
+                max_attempts = self._setting("SEND_MAX_ATTEMPTS", 6, int)
+                if delivery.attempts >= max_attempts:
+                    reason = f"gave up after {delivery.attempts} attempts: {reason}"[:500]
+                    log.warning("delivery %s to %s failed: %s", delivery.id, to, reason)
+                    return self._fail(store, delivery, reason, contact, rule)
+                delay = self._backoff(delivery.attempts)
+                delivery.last_error = reason
+                delivery.next_attempt_at = now() + timedelta(seconds=delay)
+                delivery.updated_at = now()
+                log.warning("delivery %s to %s, attempt %d failed: %s; next in %.1fs",
+                            delivery.id, to, delivery.attempts, reason, delay)
+                return None
+            log.info("delivery %s: %s (%s) sent to %s by %s", delivery.id, delivery.template,
+                     delivery.language, to, channel)
+            self._finish(store, delivery, "sent")
+            return None
+
+    def _contact(self, person_id):
+        """The registry's contact record (or None), asked now and kept in memory only."""
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.contact"):
+            return self.registry.contact(str(person_id))
+
+    def _backoff(self, attempt):
+        return timing.backoff_delay(attempt, self._setting("RETRY_BASE_SECONDS", 30.0),
+                                    self._setting("RETRY_MAX_SECONDS", 3600.0), random.random)
+
+    def _postpone(self, delivery_id, seconds, reason):
+        with self.db.store(write=True) as store:
+            delivery = store.lock(delivery_id)
+            if delivery is not None and delivery.status == "pending":
+                delivery.next_attempt_at = now() + timedelta(seconds=seconds)
+                delivery.last_error = redact(reason)[:500]
+
+    def _compose(self, delivery, contact):
+        context = delivery.context or {}
+        known = self.units.places(self.db, domain.unit_paths(delivery.template, context),
+                                  self._export_units)
+        if delivery.channel == "email":
+            return domain.compose_email(delivery.template, context, contact, places=known)
+        return domain.compose_sms(delivery.template, context, contact, places=known,
+                                  gsm7_only=self.sms.gsm7_only, max_parts=self.sms.max_parts)
+
+    def _export_units(self):
+        with deadline(self.config.get("CONTACT_TIMEOUT"), "registry.export_units"):
+            return self.registry.export_units()
+
+    def _send(self, channel, message, delivery_id):
+        if channel == "email":
+            return self.mailer.send(message, delivery_id)
+        return self.sms.send(message, delivery_id)
+
+    @staticmethod
+    def _classify(channel, exc):
+        if channel == "email":
+            return domain.classify_smtp_error(exc), domain.describe_smtp_error(exc)
+        if isinstance(exc, SmsError):
+            return exc.kind, redact(exc.reason)[:500]
+        return domain.TRANSIENT, redact(f"{type(exc).__name__}: {exc}")[:500]
+
+    def _fail(self, store, delivery, reason, contact, rule):
+        """Record a failure for good, announce it, and open the fallback delivery (the rule's
+        next channel) when the person has an address for it; returns the fallback's id."""
+        self._finish(store, delivery, "failed", reason)
+        following = rule.next_channel(delivery.channel)
+        if following is None or domain.missing_address_reason(contact, following):
+            return None
+        if following == "sms" and self.sms is None:
+            return None
+        fallback = self._open(store, delivery.source_event_id, delivery.person_id, rule,
+                              following, delivery.context, delivery.correlation_id)
+        if fallback:
+            log.info("delivery %s failed: falling back to %s (delivery %s)", delivery.id,
+                     following, fallback)
+        return fallback
+
+    def _finish(self, store, delivery, status, reason=None):
+        """Record the outcome and announce it, in the caller's transaction."""
+        delivery.status = status
+        delivery.last_error = reason
+        delivery.next_attempt_at = None
+        self.telemetry.delivery_finished(delivery.channel, status)  # cdht_notifications_*
+        delivery.updated_at = now()
+        data = {"notification_id": delivery.id, "source_event_id": delivery.source_event_id,
+                "person_id": delivery.person_id, "channel": delivery.channel,
+                "template": delivery.template, "language": delivery.language}
+        if status == "sent":
+            delivery.sent_at = now()
+            store.announce(delivery, "notification_sent", data)
+        else:
+            store.announce(delivery, "notification_failed",
+                           data | {"reason": reason, "attempts": delivery.attempts})
