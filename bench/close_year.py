@@ -31,9 +31,8 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import peak_rss_mb  # noqa: E402
+from bench.common import PG, peak_rss_mb  # noqa: E402
 
-PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 CODES = ["TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2", "TC2.3", "TC2.4", "TC3.1",
          "TC3.2"]
 GROUPS = ("resident", "worker", "employee_business", "student")

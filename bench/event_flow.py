@@ -17,9 +17,7 @@ Prints, in one run on this machine:
 Figures, not assertions: nothing here fails on a slow machine.
 """
 import argparse
-import functools
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -35,22 +33,16 @@ from kombu import Connection, Exchange, Queue  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.common import emit, peak_rss_mb  # noqa: E402
-from cdht import db, local  # noqa: E402
+from bench.common import (  # noqa: E402
+    AMQP, PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+)
+from cdht import db  # noqa: E402
 from cdht.outbox import Relay, add_event, add_events  # noqa: E402
+from cdht_tools import local  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
-PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
-AMQP = os.environ.get("CDHT_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-API = os.environ.get("CDHT_BENCH_RABBIT_API", "http://guest:guest@127.0.0.1:15672")
 PATH = ["AG", "AG.BENCH"]
 PROBE = ["AG", "AG.PROBE"]  # the single recognitions timed, apart from any other load
-
-
-@functools.lru_cache(maxsize=None)
-def auth_headers():
-    """An admin token signed with the local secret, as the services started here use."""
-    return local.dev_headers()
 
 
 def raw_kombu(amqp, n):
@@ -96,11 +88,6 @@ def titled(base_url, unit="AG"):
         return 0
     response.raise_for_status()
     return response.json()["titled"]
-
-
-def quantiles(samples):
-    q = statistics.quantiles(samples, n=100)
-    return {"p50": q[49], "p95": q[94], "p99": q[98]}
 
 
 def commit_grants(engine, n, path=PATH):
@@ -176,12 +163,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         f"consume {raw_con:8.0f} msg/s")
 
     run_id = uuid.uuid4().hex[:8]
-    vhost = f"cdht-bench-{run_id}"
-    requests.put(f"{API}/api/vhosts/{vhost}", timeout=10).raise_for_status()
-    requests.put(f"{API}/api/permissions/{vhost}/guest",
-                 json={"configure": ".*", "write": ".*", "read": ".*"},
-                 timeout=10).raise_for_status()
-    amqp = AMQP.rstrip("/") + "/" + vhost
+    amqp = scratch_vhost(run_id)
     urls = {s: f"{PG}/cdht_bench_{run_id}_{s}" for s in ("assessment", "reporting")}
     for service, url in urls.items():
         db.upgrade(service, url=url)
@@ -231,7 +213,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
             f"({events:,} committed rows relayed and applied in {applied - start:.1f} s; "
             f"the projection finished {applied - relayed:.1f} s after the relay)")
 
-        q = quantiles(single_latencies(engine, relay, base, latency_samples, PROBE))
+        q = percentiles(single_latencies(engine, relay, base, latency_samples, PROBE))
         figures["latency_idle"] = q
         out(f"event to figure, single:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
             f"p99 {q['p99']:6.1f} ms   (commit -> visible in GET /progress; "
@@ -250,7 +232,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
             stop.set()
             loader.join()
         rate = result["sent"] / (time.perf_counter() - loader_started)
-        q = quantiles(samples)
+        q = percentiles(samples)
         figures["latency_loaded"] = q
         figures["background_rate"] = rate
         out(f"event to figure, loaded:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
@@ -265,7 +247,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         engine.dispose()
         for url in urls.values():
             db.drop_database(url)
-        requests.delete(f"{API}/api/vhosts/{vhost}", timeout=10)
+        drop_vhost(run_id)
     return figures
 
 

@@ -29,7 +29,8 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+from bench.common import PG  # noqa: E402
+
 REGISTRY_KIND = {"district_city": "district", "district_town": "district"}
 
 

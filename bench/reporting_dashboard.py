@@ -18,10 +18,8 @@ Prints, in one run on this machine:
 Figures, not assertions: nothing here fails on a slow machine.
 """
 import argparse
-import functools
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -36,15 +34,15 @@ from kombu import Connection  # noqa: E402
 from nameko.standalone.events import get_event_exchange  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import emit, peak_rss_mb  # noqa: E402
-from cdht import db, local  # noqa: E402
+from bench.common import (  # noqa: E402
+    PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+)
+from cdht import db  # noqa: E402
 from cdht.contracts import make_envelope  # noqa: E402
+from cdht_tools import local  # noqa: E402
 from services.reporting import domain, rebuild  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
-PG = os.environ.get("CDHT_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
-AMQP = os.environ.get("CDHT_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-API = os.environ.get("CDHT_BENCH_RABBIT_API", "http://guest:guest@127.0.0.1:15672")
 COMMUNES = [f"AG.{i:03d}" for i in range(1, 103)]
 YEAR = 2025
 
@@ -66,12 +64,6 @@ RECOUNT = text("""
     WHERE p.unit_code = ANY(CAST(:units AS varchar[]))
 """)
 
-
-
-@functools.lru_cache(maxsize=None)
-def auth_headers():
-    """An admin token signed with the local secret, as the services started here use."""
-    return local.dev_headers()
 
 
 def synthetic(people, recognitions, seed=1):
@@ -113,10 +105,10 @@ FIGURES = {}
 
 
 def quantiles(samples, name=None):
-    q = statistics.quantiles(samples, n=100)
+    q = percentiles(samples)
     if name:
-        FIGURES[name] = {"p50": q[49], "p95": q[94]}
-    return f"p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms"
+        FIGURES[name] = {"p50": q["p50"], "p95": q["p95"]}
+    return f"p50 {q['p50']:7.1f} ms   p95 {q['p95']:7.1f} ms"
 
 
 def get(base, path, **params):
@@ -152,12 +144,7 @@ def main():
     people = args.people or int(args.recognitions * 2.5)
 
     run = uuid.uuid4().hex[:8]
-    vhost = f"cdht-bench-{run}"
-    requests.put(f"{API}/api/vhosts/{vhost}", timeout=10).raise_for_status()
-    requests.put(f"{API}/api/permissions/{vhost}/guest",
-                 json={"configure": ".*", "write": ".*", "read": ".*"},
-                 timeout=10).raise_for_status()
-    amqp = AMQP.rstrip("/") + "/" + vhost
+    amqp = scratch_vhost(run)
     url = f"{PG}/cdht_bench_{run}_reporting"
     db.upgrade("reporting", url=url)
     engine = create_engine(url)
@@ -250,10 +237,10 @@ def main():
                 while get(base, f"/units/{unit}/progress", year=YEAR)["titled"] == before:
                     time.sleep(0.002)
                 samples.append((time.perf_counter() - t0) * 1000)
-        q = statistics.quantiles(samples, n=100)
-        print(f"event to figure, single:     p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms   "
-              f"p99 {q[98]:7.1f} ms   (publish -> visible in GET /progress; n={len(samples)})")
-        FIGURES["event_to_figure"] = {"p50": q[49], "p95": q[94], "p99": q[98]}
+        q = percentiles(samples)
+        print(f"event to figure, single:     p50 {q['p50']:7.1f} ms   p95 {q['p95']:7.1f} ms   "
+              f"p99 {q['p99']:7.1f} ms   (publish -> visible in GET /progress; n={len(samples)})")
+        FIGURES["event_to_figure"] = q
         FIGURES["peak_rss_mb"] = {p.name: peak_rss_mb(p.process.pid) for p in procs}
         print("peak RSS:                    " + "   ".join(
             f"{n} {mb:.0f} MB" for n, mb in FIGURES["peak_rss_mb"].items() if mb))
@@ -262,7 +249,7 @@ def main():
         local.stop_processes(procs)
         engine.dispose()
         db.drop_database(url)
-        requests.delete(f"{API}/api/vhosts/{vhost}", timeout=10)
+        drop_vhost(run)
 
 
 if __name__ == "__main__":

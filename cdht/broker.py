@@ -41,18 +41,22 @@ class SafeQueueConsumer(QueueConsumer):
     fatal: the broker has already put the message back on its queue."""
 
     def ack_message(self, message):
-        try:
-            super().ack_message(message)
-        except CONNECTION_ERRORS as exc:
-            log.warning("ack lost with the broker connection (%s: %s); the message is "
-                        "redelivered", type(exc).__name__, exc)
+        _unless_disconnected(super().ack_message, message, "ack",
+                             "the message is redelivered")
 
     def requeue_message(self, message):
-        try:
-            super().requeue_message(message)
-        except CONNECTION_ERRORS as exc:
-            log.warning("requeue lost with the broker connection (%s: %s); the broker "
-                        "requeues the message itself", type(exc).__name__, exc)
+        _unless_disconnected(super().requeue_message, message, "requeue",
+                             "the broker requeues the message itself")
+
+
+def _unless_disconnected(action, message, what, outcome):
+    """``action(message)``; on a dead connection only a warning, since the broker takes the
+    message back by itself (``outcome``)."""
+    try:
+        action(message)
+    except CONNECTION_ERRORS as exc:
+        log.warning("%s lost with the broker connection (%s: %s); %s", what,
+                    type(exc).__name__, exc, outcome)
 
 
 class SafeRpcConsumer(RpcConsumer):

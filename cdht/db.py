@@ -2,7 +2,7 @@
 
 Each service owns one PostgreSQL database (docs/architecture.md §D1), named by ``DATABASE_URL`` in its
 config. The outbox and inbox tables live in ``plumbing_metadata`` and are created by each
-service's own Alembic migrations beside its models.
+service's first Alembic migration (cdht.migrations), beside its models.
 """
 import logging
 from contextlib import contextmanager
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from nameko.extensions import DependencyProvider
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from cdht.config import load_config, service_dir
@@ -97,6 +98,46 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return Transactions(self.sessions, on_commit=self.relay.wake if self.relay else None)
+
+
+class Stores:
+    """What a worker of a ``StoreDatabase`` gets: cdht.db's ``transaction()`` and ``read()``
+    (plain sessions), plus ``store()`` yielding the service's store over one session
+    (``write=True``: in one transaction, committed at the end)."""
+
+    def __init__(self, sessions, store_class, conflict=None):
+        self.sessions = sessions
+        self.store_class = store_class
+        self.conflict = conflict
+
+    def transaction(self):
+        return self.sessions.transaction()
+
+    def read(self):
+        return self.sessions.read()
+
+    @contextmanager
+    def store(self, write=False):
+        try:
+            with (self.sessions.transaction() if write else self.sessions.read()) as session:
+                yield self.store_class(session)
+        except IntegrityError as exc:  # at commit
+            if self.conflict is None:
+                raise
+            raise self.conflict(exc) from None
+
+
+class StoreDatabase(Database):
+    """``Database`` whose workers get ``Stores``: the handlers are written against the
+    service's store (``store_class``, set by the service's subclass), so that they run on an
+    in-memory fake of it in unit tests. ``conflict``, if set, turns a unique rule broken at
+    commit (an IntegrityError) into the service's own error."""
+
+    store_class = None
+    conflict = None
+
+    def get_dependency(self, worker_ctx):
+        return Stores(super().get_dependency(worker_ctx), self.store_class, self.conflict)
 
 
 def create_database(url):

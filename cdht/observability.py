@@ -35,26 +35,41 @@ log = logging.getLogger(__name__)
 
 prometheus_client.disable_created_metrics()  # no *_created series beside every counter
 
-# -- correlation id ----------------------------------------------------------------------------
-_correlation = contextvars.ContextVar("cdht_correlation_id", default=None)
+# -- what a greenlet works for: its correlation id, its event handler --------------------------
+class _PerGreenlet:
+    """A value of the request, event or call a greenlet works for (a context variable, None
+    where unbound): ``bind(value)`` returns the token ``unbind`` takes to undo it."""
+
+    def __init__(self, name):
+        self._var = contextvars.ContextVar(name, default=None)
+
+    def current(self):
+        return self._var.get()
+
+    def bind(self, value):
+        return self._var.set(value)
+
+    def unbind(self, token):
+        try:
+            self._var.reset(token)
+        except ValueError:  # set in another context (greenlet): nothing of ours to undo
+            self._var.set(None)
+
+
+_correlation = _PerGreenlet("cdht_correlation_id")
+"""The correlation id of the request or event this greenlet is working for."""
+current_correlation_id = _correlation.current
+bind_correlation_id = _correlation.bind
+unbind_correlation_id = _correlation.unbind
+
+_consumer = _PerGreenlet("cdht_consumer")
+"""``<service>.<method>`` of the event handler this greenlet is working for (None for an HTTP
+request, an RPC call, a timer, a thread of our own)."""
+current_consumer = _consumer.current
+bind_consumer = _consumer.bind
+unbind_consumer = _consumer.unbind
+
 _GIVEN_ID = re.compile(r"[\x21-\x7e]{1,64}")  # short, printable, no spaces
-
-
-def current_correlation_id():
-    """The correlation id of the request or event this greenlet is working for, or None."""
-    return _correlation.get()
-
-
-def bind_correlation_id(value):
-    """Make ``value`` the current correlation id (per greenlet); returns a token to unbind."""
-    return _correlation.set(value)
-
-
-def unbind_correlation_id(token):
-    try:
-        _correlation.reset(token)
-    except ValueError:  # set in another context (greenlet): nothing of ours to undo
-        _correlation.set(None)
 
 
 def _stamp_records(factory):
@@ -62,7 +77,7 @@ def _stamp_records(factory):
     handler formats it later (a file, pytest's caplog)."""
     def make_record(*args, **kwargs):
         record = factory(*args, **kwargs)
-        record.correlation_id = _correlation.get()
+        record.correlation_id = _correlation.current()
         return record
     make_record.cdht_stamps = True
     return make_record
@@ -70,27 +85,6 @@ def _stamp_records(factory):
 
 if not getattr(logging.getLogRecordFactory(), "cdht_stamps", False):
     logging.setLogRecordFactory(_stamp_records(logging.getLogRecordFactory()))
-
-
-_consumer = contextvars.ContextVar("cdht_consumer", default=None)
-
-
-def current_consumer():
-    """``<service>.<method>`` of the event handler this greenlet is working for, or None
-    (an HTTP request, an RPC call, a timer, a thread of our own)."""
-    return _consumer.get()
-
-
-def bind_consumer(value):
-    """Make ``value`` the current consumer name (per greenlet); returns a token to unbind."""
-    return _consumer.set(value)
-
-
-def unbind_consumer(token):
-    try:
-        _consumer.reset(token)
-    except ValueError:  # set in another context (greenlet): nothing of ours to undo
-        _consumer.set(None)
 
 
 def accepted_correlation_id(given):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from jinja2 import Environment
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from nameko.web.handlers import HttpRequestHandler
 
 OPENAPI_VERSION = "3.0.3"
@@ -71,6 +71,18 @@ def page_of(item_schema):
             "__doc__": f"One page of {item_schema.__name__.removesuffix('Schema')} items.",
         })
     return _PAGES[item_schema]
+
+
+MAX_PAGE = 500
+
+
+class PageQuery(Schema):
+    """The paging of a list's query string, the same for every list: a query schema
+    subclasses it and adds its filters. The offset stays within PostgreSQL's integer."""
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE),
+                           metadata={"description": f"page size, at most {MAX_PAGE}"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+
 
 @dataclass(frozen=True)
 class ListOf:

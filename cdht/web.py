@@ -66,6 +66,13 @@ class NotFound(ApiError):
         super().__init__(404, f"{what} not found")
 
 
+def found(value, what):
+    """``value``, unless it is None (a lookup that found nothing): then a 404 naming ``what``."""
+    if value is None:
+        raise NotFound(what)
+    return value
+
+
 class Forbidden(ApiError):
     def __init__(self, message="this is outside your unit's scope"):
         super().__init__(403, message)
@@ -119,6 +126,13 @@ def _default(value):
 def json_response(data, status=200, headers=None):
     return Response(json.dumps(data, default=_default, ensure_ascii=False), status=status,
                     headers=headers, mimetype="application/json")
+
+
+def attachment(body, filename, mimetype, headers=None, **kwargs):
+    """A file to download: ``body`` (bytes, or an iterable of them to stream) saved as
+    ``filename``."""
+    return Response(body, mimetype=mimetype, **kwargs, headers={
+        **(headers or {}), "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _has_nul(value):

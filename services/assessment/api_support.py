@@ -1,10 +1,13 @@
-"""What assessment's HTTP handlers share: reading a query, who acts and on what (cdht.auth's
-caller and scope), and how an assessment, a title and a group title are shown."""
+"""What assessment's HTTP handlers share: reading a query, a page of a list, the workflow's
+refusals as HTTP errors, who acts and on what (cdht.auth's caller and scope), and how an
+assessment, a title and a group title are shown."""
 import uuid
+from contextlib import contextmanager
 
 from marshmallow import ValidationError
 
 from cdht.web import ApiError, Forbidden, caller_of, require_scope
+from services.assessment import domain
 from services.assessment import reasons as refusal_reasons
 
 
@@ -23,6 +26,30 @@ def query_of(request, schema):
 def filters_of(query, names):
     """The filters of a list query among ``names`` (absent ones are not filters)."""
     return {name: query[name] for name in names if name in query}
+
+
+def list_page(db, request, kind, schema, filters, view):
+    """One page of a GET list of ``kind`` (store.AssessmentStore.page): the query's
+    ``filters`` that are given, within the caller's scope, each row shown by ``view``."""
+    query = query_of(request, schema())
+    with db.store() as store:
+        total, rows = store.page(kind, filters_of(query, filters), scope_of(request),
+                                 query["limit"], query["offset"])
+        return page(rows, total, query, view)
+
+
+@contextmanager
+def workflow_errors(scores_field=None):
+    """A step the record's status does not allow is a 409; scores the criteria refuse are a
+    400, under ``scores_field`` (or field by field without one)."""
+    try:
+        yield
+    except domain.WorkflowError as exc:
+        raise ApiError(409, str(exc)) from None
+    except domain.InvalidScores as exc:
+        if scores_field is None:
+            raise ApiError(400, "invalid input", exc.errors) from None
+        raise invalid(scores_field, exc.errors) from None
 
 
 # -- who acts, and on what (cdht.auth) ---------------------------------------------------------
@@ -102,19 +129,22 @@ def assessment_view(assessment, steps=None):
     return view
 
 
+_TITLE_FIELDS = ("year", "criteria_version", "unit_code", "unit_path", "granted_at",
+                "revoked_at", "revoke_reason")
+"""What a person's title and a group's title both show (schemas._TitleViewSchema)."""
+
+
+def _title_view(title, **own):
+    return {name: getattr(title, name) for name in _TITLE_FIELDS} | own
+
+
 def recognition_view(r):
-    return {"recognition_id": r.id, "person_id": r.person_id, "year": r.year,
-            "assessment_id": r.assessment_id, "unit_code": r.unit_code,
-            "unit_path": r.unit_path, "target_group": r.target_group,
-            "total_score": r.total_score, "criteria_version": r.criteria_version,
-            "digital_skills": r.digital_skills, "granted_at": r.granted_at,
-            "revoked_at": r.revoked_at, "revoke_reason": r.revoke_reason}
+    return _title_view(r, recognition_id=r.id, person_id=r.person_id,
+                      assessment_id=r.assessment_id, target_group=r.target_group,
+                      total_score=r.total_score, digital_skills=r.digital_skills)
 
 
 def group_view(g):
-    return {"group_recognition_id": g.id, "group_id": g.group_id, "group_kind": g.group_kind,
-            "year": g.year, "level": g.level, "criteria_version": g.criteria_version,
-            "members": g.members, "members_titled": g.members_titled,
-            "unit_code": g.unit_code, "unit_path": g.unit_path, "explanation": g.explanation,
-            "granted_at": g.granted_at, "revoked_at": g.revoked_at,
-            "revoke_reason": g.revoke_reason}
+    return _title_view(g, group_recognition_id=g.id, group_id=g.group_id,
+                      group_kind=g.group_kind, level=g.level, members=g.members,
+                      members_titled=g.members_titled, explanation=g.explanation)

@@ -8,6 +8,7 @@ the subject. The registry tells which units that person serves.
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cdht.contracts.events import RefusalReason
+from cdht.openapi import PageQuery
 
 YEAR = dict(strict=True, validate=validate.Range(2021, 2100))
 QUERY_YEAR = dict(validate=validate.Range(2021, 2100))  # query strings are text
@@ -85,36 +86,30 @@ class CloseYearSchema(_Strict):
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class AssessmentQuerySchema(_Strict):
+class AssessmentQuerySchema(PageQuery):
     year = fields.Integer(**QUERY_YEAR)
     unit_code = fields.String(validate=validate.Length(min=1, max=64))
     person_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(("submitted", "reviewed", "returned",
                                                     "recognised", "refused", "superseded")))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
 
 
-class ClosingQuerySchema(_Strict):
+class ClosingQuerySchema(PageQuery):
     year = fields.Integer(**QUERY_YEAR)
     unit_code = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "description": "only the closings of this unit itself (not of units below it)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
 
 
 class YearQuerySchema(_Strict):
     year = fields.Integer(required=True, **QUERY_YEAR)
 
 
-class GroupRecognitionQuerySchema(_Strict):
+class GroupRecognitionQuerySchema(PageQuery):
     year = fields.Integer(**QUERY_YEAR)
     unit_code = fields.String(validate=validate.Length(min=1, max=64))
     group_id = fields.UUID()
     group_kind = fields.String(validate=validate.OneOf(("family", "clan", "community",
                                                         "learning_unit")))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
 
 
 class IndicatorResultSchema(Schema):
@@ -176,37 +171,34 @@ class AssessmentViewSchema(Schema):
     recognition_id = fields.UUID(allow_none=True, metadata={"description": "after a decision"})
 
 
-class RecognitionViewSchema(Schema):
-    recognition_id = fields.UUID()
-    person_id = fields.UUID()
+class _TitleViewSchema(Schema):
+    """What a person's title and a group's title both show (api_support._title_view)."""
     year = fields.Integer()
-    assessment_id = fields.UUID()
+    criteria_version = fields.String()
     unit_code = fields.String()
     unit_path = fields.List(fields.String())
-    target_group = fields.String()
-    total_score = fields.Integer()
-    criteria_version = fields.String()
-    digital_skills = fields.String()
     granted_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
     revoke_reason = fields.String(allow_none=True)
 
 
-class GroupRecognitionViewSchema(Schema):
+class RecognitionViewSchema(_TitleViewSchema):
+    recognition_id = fields.UUID()
+    person_id = fields.UUID()
+    assessment_id = fields.UUID()
+    target_group = fields.String()
+    total_score = fields.Integer()
+    digital_skills = fields.String()
+
+
+class GroupRecognitionViewSchema(_TitleViewSchema):
     group_recognition_id = fields.UUID()
     group_id = fields.UUID()
     group_kind = fields.String()
-    year = fields.Integer()
     level = fields.Integer(allow_none=True)
-    criteria_version = fields.String()
     members = fields.Integer()
     members_titled = fields.Integer()
-    unit_code = fields.String()
-    unit_path = fields.List(fields.String())
     explanation = fields.String()
-    granted_at = fields.DateTime()
-    revoked_at = fields.DateTime(allow_none=True)
-    revoke_reason = fields.String(allow_none=True)
 
 
 class ClosingSchema(Schema):

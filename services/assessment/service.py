@@ -16,7 +16,7 @@ from cdht.auth import EVERYONE, STAFF, in_scope
 from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.openapi import ListOf, page_of
-from cdht.web import NotFound, Observed, api, caller_of, load_json
+from cdht.web import Observed, api, caller_of, found, load_json
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.assessment import (
     approval, closing, decisions, store as stores, titles_api, workflow_api,
@@ -83,9 +83,7 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
          response=CriteriaSetSchema,
          tag="criteria")
     def get_criteria(self, request, version):
-        criteria = self.criteria.get(version)
-        if criteria is None:
-            raise NotFound("criteria version")
+        criteria = found(self.criteria.get(version), "criteria version")
         with self.db.store() as store:
             used = store.recorded_criteria()
         return criteria.describe() | {"in_use": version in used}
@@ -141,9 +139,7 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
          tag="closing")
     def get_closing(self, request, closing_id):
         with self.db.store() as store:
-            run = store.closing(closing_id)
-            if run is None:
-                raise NotFound("closing")
+            run = found(store.closing(closing_id), "closing")
             unit_in_scope(request, store, run.unit_code)
             return closing.view(run)
 

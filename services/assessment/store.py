@@ -10,14 +10,14 @@ plain sessions (health checks, the year close's batches).
 """
 import uuid
 from collections import defaultdict
-from contextlib import contextmanager
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cdht.db import Database, make_engine
+import cdht.db
+from cdht.db import make_engine
 from cdht.inbox import first_delivery
 from services.assessment import domain, titles
 from services.assessment.models import (
@@ -228,30 +228,12 @@ def recorded_criteria_at(url):
 
 
 # -- the service's dependency -----------------------------------------------------------------
-class Stores:
-    """What a worker gets: cdht.db's transactions, plus ``store()`` yielding an
-    AssessmentStore (``write=True``: in one transaction, committed at the end)."""
+class StoreDatabase(cdht.db.StoreDatabase):
+    """cdht.db.StoreDatabase (with its outbox relay) whose workers' ``store()`` yields an
+    AssessmentStore; a unique rule broken at commit is a ``Conflict``."""
 
-    def __init__(self, sessions):
-        self.sessions = sessions
+    store_class = AssessmentStore
 
-    def transaction(self):
-        return self.sessions.transaction()
-
-    def read(self):
-        return self.sessions.read()
-
-    @contextmanager
-    def store(self, write=False):
-        try:
-            with (self.sessions.transaction() if write else self.sessions.read()) as session:
-                yield AssessmentStore(session)
-        except IntegrityError as exc:  # at commit
-            raise Conflict(str(exc.orig).splitlines()[0]) from None
-
-
-class StoreDatabase(Database):
-    """cdht.db.Database (with its outbox relay) whose workers get ``Stores``."""
-
-    def get_dependency(self, worker_ctx):
-        return Stores(super().get_dependency(worker_ctx))
+    @staticmethod
+    def conflict(exc):
+        return Conflict(str(exc.orig).splitlines()[0])

@@ -6,11 +6,10 @@ starts every class of the service's module that has entrypoints).
 """
 from cdht.auth import EVERYONE, REVIEWERS, STAFF
 from cdht.openapi import page_of
-from cdht.web import ApiError, NotFound, api, load_json, require_scope
-from services.assessment import decisions, domain
+from cdht.web import api, found, load_json, require_scope
+from services.assessment import decisions
 from services.assessment.api_support import (
-    actor, filters_of, group_view, own_or_in_scope, page, query_of, recognition_view,
-    scope_of,
+    actor, group_view, list_page, own_or_in_scope, recognition_view, workflow_errors,
 )
 from services.assessment.schemas import (
     AssessmentQuerySchema, GroupRecognitionQuerySchema, GroupRecognitionViewSchema,
@@ -28,12 +27,8 @@ class TitlesApi:
          response=page_of(RecognitionViewSchema),
          tag="titles")
     def list_recognitions(self, request):
-        query = query_of(request, AssessmentQuerySchema())
-        filters = filters_of(query, ("year", "person_id", "unit_code"))
-        with self.db.store() as store:
-            total, rows = store.page("recognitions", filters, scope_of(request),
-                                     query["limit"], query["offset"])
-            return page(rows, total, query, recognition_view)
+        return list_page(self.db, request, "recognitions", AssessmentQuerySchema,
+                         ("year", "person_id", "unit_code"), recognition_view)
 
     @api("GET", "/recognitions/<uuid:recognition_id>",
          roles=EVERYONE,
@@ -42,9 +37,7 @@ class TitlesApi:
          tag="titles")
     def get_recognition(self, request, recognition_id):
         with self.db.store() as store:
-            recognition = store.recognition(recognition_id)
-            if recognition is None:
-                raise NotFound("recognition")
+            recognition = found(store.recognition(recognition_id), "recognition")
             own_or_in_scope(request, recognition.person_id, recognition.unit_path,
                             "the title")
             return recognition_view(recognition)
@@ -59,16 +52,12 @@ class TitlesApi:
     def revoke(self, request, recognition_id):
         data = load_json(request, RevocationSchema())
         with self.db.store(write=True) as store:
-            recognition = store.recognition(recognition_id, lock=True)
-            if recognition is None:
-                raise NotFound("recognition")
+            recognition = found(store.recognition(recognition_id, lock=True), "recognition")
             require_scope(request, recognition.unit_path, "the title")
             data["revoked_by"] = actor(request, data["revoked_by"], "revoked_by")
-            try:
+            with workflow_errors():
                 decisions.revoke(store, self.criteria, recognition, data["reason"],
                                  data["revoked_by"])
-            except domain.WorkflowError as exc:
-                raise ApiError(409, str(exc)) from None
         return recognition_view(recognition)
 
     @api("GET", "/group-recognitions",
@@ -79,9 +68,5 @@ class TitlesApi:
          response=page_of(GroupRecognitionViewSchema),
          tag="titles")
     def list_group_recognitions(self, request):
-        query = query_of(request, GroupRecognitionQuerySchema())
-        filters = filters_of(query, ("year", "group_id", "group_kind", "unit_code"))
-        with self.db.store() as store:
-            total, rows = store.page("group_recognitions", filters, scope_of(request),
-                                     query["limit"], query["offset"])
-            return page(rows, total, query, group_view)
+        return list_page(self.db, request, "group_recognitions", GroupRecognitionQuerySchema,
+                         ("year", "group_id", "group_kind", "unit_code"), group_view)

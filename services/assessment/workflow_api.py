@@ -8,12 +8,12 @@ Mixed into AssessmentService (service.py); it is not a module attribute there, s
 from cdht.auth import EVERYONE, PROVINCE, REVIEWERS, STAFF, STAFF_AND_CITIZEN
 from cdht.openapi import page_of
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, load_json, require_scope
+from cdht.web import ApiError, Forbidden, api, caller_of, found, load_json, require_scope
 from services.assessment import criteria as criteria_sets
 from services.assessment import decisions, domain
 from services.assessment.api_support import (
-    actor, assessment_view, filters_of, invalid, own_or_in_scope, page, query_of, scope_of,
-    subject_id,
+    actor, assessment_view, invalid, list_page, own_or_in_scope, query_of, subject_id,
+    workflow_errors,
 )
 from services.assessment.schemas import (
     AssessmentQuerySchema, AssessmentViewSchema, DecisionRequestSchema, PrefillSchema,
@@ -46,17 +46,23 @@ class WorkflowApi:
 
     @staticmethod
     def _evaluate(store, criteria, scores, person_id, year, target_group):
-        try:
+        with workflow_errors("scores"):
             return decisions.evaluate(store, criteria, scores, person_id, year, target_group)
-        except domain.InvalidScores as exc:
-            raise invalid("scores", exc.errors) from None
 
     @staticmethod
     def _locked(store, assessment_id):
-        assessment = store.assessment(assessment_id, lock=True)
-        if assessment is None:
-            raise NotFound("assessment")
-        return assessment
+        return found(store.assessment(assessment_id, lock=True), "assessment")
+
+    def _official_step(self, request, assessment_id, data, field):
+        """Before a review or a decision, with no row locked yet: the assessment's person and
+        unit path (that unit in the caller's scope), who acts (``data[field]``, the token's
+        subject unless an admin names someone) and that person's positions in the registry."""
+        with self.db.store() as store:
+            assessment = found(store.assessment(assessment_id), "assessment")
+            person_id, unit_path = assessment.person_id, assessment.unit_path
+        require_scope(request, unit_path, "the assessment")
+        data[field] = actor(request, data[field], field, required=True)
+        return person_id, unit_path, self._ask_registry("memberships", str(data[field]))
 
     # -- the individual workflow -----------------------------------------------------------------
     @api("POST", "/assessments",
@@ -73,10 +79,8 @@ class WorkflowApi:
         (provisionally) and waiting for review."""
         data = load_json(request, SelfAssessmentSchema())
         criteria = self._individual_criteria(data["year"], data["criteria_version"])
-        try:
+        with workflow_errors("scores"):
             domain.check_scores(criteria, data["scores"])
-        except domain.InvalidScores as exc:
-            raise invalid("scores", exc.errors) from None
         caller = caller_of(request)
         if caller.is_citizen and data["person_id"] != subject_id(caller):
             raise Forbidden("a citizen submits only their own self-assessment")
@@ -121,12 +125,8 @@ class WorkflowApi:
          response=page_of(AssessmentViewSchema),
          tag="workflow")
     def list_assessments(self, request):
-        query = query_of(request, AssessmentQuerySchema())
-        filters = filters_of(query, ("year", "status", "person_id", "unit_code"))
-        with self.db.store() as store:
-            total, rows = store.page("assessments", filters, scope_of(request),
-                                     query["limit"], query["offset"])
-            return page(rows, total, query, assessment_view)
+        return list_page(self.db, request, "assessments", AssessmentQuerySchema,
+                         ("year", "status", "person_id", "unit_code"), assessment_view)
 
     @api("GET", "/assessments/<uuid:assessment_id>",
          roles=EVERYONE,
@@ -135,9 +135,7 @@ class WorkflowApi:
          tag="workflow")
     def get_assessment(self, request, assessment_id):
         with self.db.store() as store:
-            assessment = store.assessment(assessment_id)
-            if assessment is None:
-                raise NotFound("assessment")
+            assessment = found(store.assessment(assessment_id), "assessment")
             own_or_in_scope(request, assessment.person_id, assessment.unit_path,
                             "the assessment")
             return assessment_view(assessment, store.history(assessment_id))
@@ -158,10 +156,8 @@ class WorkflowApi:
             own_or_in_scope(request, assessment.person_id, assessment.unit_path,
                             "the assessment")
             by = actor(request, data["submitted_by"], "submitted_by")
-            try:
+            with workflow_errors():
                 status = domain.resubmit(assessment.status)
-            except domain.WorkflowError as exc:
-                raise ApiError(409, str(exc)) from None
             criteria = criteria_sets.known(self.criteria, assessment.criteria_version)
             decision = self._evaluate(store, criteria, data["scores"], assessment.person_id,
                                       assessment.year, assessment.target_group)
@@ -184,14 +180,8 @@ class WorkflowApi:
         """The branch or unit reviews: accept, adjust scores (each with a reason), or send
         back to the citizen."""
         data = load_json(request, ReviewSchema())
-        with self.db.store() as store:
-            found = store.assessment(assessment_id)
-            if found is None:
-                raise NotFound("assessment")
-            person_id, unit_path = found.person_id, found.unit_path
-        require_scope(request, unit_path, "the assessment")
-        data["reviewer_id"] = actor(request, data["reviewer_id"], "reviewer_id", required=True)
-        reviewer = self._ask_registry("memberships", str(data["reviewer_id"]))
+        person_id, unit_path, reviewer = self._official_step(request, assessment_id, data,
+                                                             "reviewer_id")
         subject = self._ask_registry("memberships", str(person_id))
         if not domain.may_review(reviewer, subject, unit_path):
             raise ApiError(403, "the reviewer is not an official of the association at the "
@@ -200,13 +190,9 @@ class WorkflowApi:
         with self.db.store(write=True) as store:
             assessment = self._locked(store, assessment_id)
             criteria = criteria_sets.known(self.criteria, assessment.criteria_version)
-            try:
+            with workflow_errors("adjustments"):
                 status, scores, notes = domain.review(assessment.status, data["action"],
                                                       assessment.scores, adjustments, criteria)
-            except domain.WorkflowError as exc:
-                raise ApiError(409, str(exc)) from None
-            except domain.InvalidScores as exc:
-                raise invalid("adjustments", exc.errors) from None
             decision = self._evaluate(store, criteria, scores, assessment.person_id,
                                       assessment.year, assessment.target_group)
             decisions.rescore(assessment, scores, decision, status)
@@ -228,27 +214,16 @@ class WorkflowApi:
         """The commune association recognises (recognition_granted) or refuses with reasons
         (recognition_refused)."""
         data = load_json(request, DecisionRequestSchema())
-        with self.db.store() as store:
-            found = store.assessment(assessment_id)
-            if found is None:
-                raise NotFound("assessment")
-            unit_path = found.unit_path
-        require_scope(request, unit_path, "the assessment")
-        data["decided_by"] = actor(request, data["decided_by"], "decided_by", required=True)
-        decider = self._ask_registry("memberships", str(data["decided_by"]))
+        _, unit_path, decider = self._official_step(request, assessment_id, data, "decided_by")
         if not domain.may_decide(decider, unit_path, self.approval.level):
             raise ApiError(403, f"decided_by is not an official of the association that "
                                 f"decides ({self.approval.deciding_body}) for the person")
         try:
-            with self.db.store(write=True) as store:
+            with workflow_errors(), self.db.store(write=True) as store:
                 assessment = self._locked(store, assessment_id)
                 result = decisions.decide_one(store, self.criteria, assessment,
                                               data["decision"], data["reasons"],
                                               data["decided_by"])
-        except domain.WorkflowError as exc:
-            raise ApiError(409, str(exc)) from None
-        except domain.InvalidScores as exc:
-            raise ApiError(400, "invalid input", exc.errors) from None
         except Conflict:
             raise invalid("year", "this person already holds the title for this year",
                           409) from None
@@ -274,13 +249,9 @@ class WorkflowApi:
             require_scope(request, old.unit_path, "the assessment")
             data["requested_by"] = actor(request, data["requested_by"], "requested_by")
             scores = data["scores"] if data["scores"] is not None else old.scores
-            try:
+            with workflow_errors("scores"):
                 new = decisions.re_evaluate(store, self.criteria, old, new_criteria, scores,
                                             data["reason"], data["requested_by"])
-            except domain.WorkflowError as exc:
-                raise ApiError(409, str(exc)) from None
-            except domain.InvalidScores as exc:
-                raise invalid("scores", exc.errors) from None
             return 201, assessment_view(new, store.history(new.id))
 
     @api("GET", "/people/<uuid:person_id>/prefill",
@@ -297,9 +268,7 @@ class WorkflowApi:
         if caller.is_citizen:
             own_or_in_scope(request, person_id, (), "the person")
         elif not caller.is_admin:
-            profile = self._ask_registry("profile", str(person_id))
-            if profile is None:
-                raise NotFound("person")
+            profile = found(self._ask_registry("profile", str(person_id)), "person")
             require_scope(request, profile["unit_path"], "the person")
         criteria = self._individual_criteria(query["year"])
         with self.db.store() as store:

@@ -3,10 +3,9 @@ opt-outs, and the triggers of digests and weekly summaries."""
 from marshmallow import Schema, fields, validate
 
 from cdht.contracts.events import CHANNELS
+from cdht.openapi import PageQuery, page_of
 from cdht.web import UtcDateTime
 from services.notifications.models import STATUSES
-
-MAX_LIMIT = 500
 
 
 class DeliverySchema(Schema):
@@ -33,7 +32,7 @@ class DeliverySchema(Schema):
     sent_at = fields.DateTime(allow_none=True)
 
 
-class DeliveryQuerySchema(Schema):
+class DeliveryQuerySchema(PageQuery):
     """Query string of GET /deliveries."""
     person_id = fields.UUID(load_default=None)
     source_event_id = fields.UUID(load_default=None)
@@ -44,15 +43,9 @@ class DeliveryQuerySchema(Schema):
     since = UtcDateTime(load_default=None, metadata={
         "description": "created at or after (ISO 8601 with offset)"})
     until = UtcDateTime(load_default=None, metadata={"description": "created before"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
 
 
-class DeliveryPageSchema(Schema):
-    items = fields.List(fields.Nested(DeliverySchema))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+DeliveryPageSchema = page_of(DeliverySchema)
 
 
 class CategorySchema(Schema):

@@ -11,27 +11,19 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cdht.contracts.events import ROLES, TARGET_GROUPS
-from cdht.openapi import page_of  # noqa: F401  (re-exported for the service)
+from cdht.openapi import PageQuery, page_of  # noqa: F401  (page_of: for the service)
 from services.registry.domain import (
     ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, GROUP_KINDS, GROUP_ROLES,
     LEARNING_UNIT_LEVELS, MAX_ACTIVITY_HOURS, MAX_MERGED_UNITS, UNIT_KINDS, mask_national_id,
 )
 
 GENDERS = ("male", "female", "other")
-MAX_PAGE = 500
 UNIT_CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$",
                             error="1 to 64 letters, digits, '.', '_' or '-'")
 
 
 def _name(max_length=200):
     return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
-
-
-# -- pagination ---------------------------------------------------------------------------------
-class PageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE),
-                           metadata={"description": f"page size, at most {MAX_PAGE}"})
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 # -- units ------------------------------------------------------------------------------------
@@ -245,26 +237,34 @@ class MembershipPatchSchema(Schema):
     left_on = fields.Date(metadata={"description": "ends the membership (once)"})
 
 
-class MembershipSchema(Schema):
+class _Tenure(Schema):
+    """A person's place for a time, a membership of a group or a position in a body of the
+    association: current from ``joined_on`` until it is left."""
     id = fields.UUID()
     person_id = fields.UUID()
-    group_id = fields.UUID()
-    group_kind = fields.String()
     role = fields.String()
     joined_on = fields.Date()
     left_on = fields.Date(allow_none=True)
     current = fields.Method("_current")
     created_at = fields.DateTime()
 
-    def _current(self, membership):
-        return membership.left_on is None
+    def _current(self, tenure):
+        return tenure.left_on is None
 
 
-class MembershipQuery(PageQuery):
+class _TenureQuery(PageQuery):
     person_id = fields.UUID()
+    current = fields.Boolean()
+
+
+class MembershipSchema(_Tenure):
+    group_id = fields.UUID()
+    group_kind = fields.String()
+
+
+class MembershipQuery(_TenureQuery):
     group_id = fields.UUID()
     group_kind = fields.String(validate=validate.OneOf(GROUP_KINDS))
-    current = fields.Boolean()
 
 
 # -- the association --------------------------------------------------------------------------
@@ -307,25 +307,13 @@ class PositionPatchSchema(Schema):
     left_on = fields.Date()
 
 
-class PositionSchema(Schema):
-    id = fields.UUID()
-    person_id = fields.UUID()
+class PositionSchema(_Tenure):
     body_id = fields.UUID()
-    role = fields.String()
-    joined_on = fields.Date()
-    left_on = fields.Date(allow_none=True)
-    current = fields.Method("_current")
-    created_at = fields.DateTime()
-
-    def _current(self, position):
-        return position.left_on is None
 
 
-class PositionQuery(PageQuery):
-    person_id = fields.UUID()
+class PositionQuery(_TenureQuery):
     body_id = fields.UUID()
     role = fields.String(validate=validate.OneOf(ASSOCIATION_ROLES))
-    current = fields.Boolean()
 
 
 # -- learning activities ----------------------------------------------------------------------

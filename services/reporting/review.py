@@ -8,11 +8,10 @@ populations as they stand today (the counters keep no population per past year).
 from datetime import date
 
 from marshmallow import ValidationError
-from werkzeug.wrappers import Response
 
 from cdht.auth import REVIEWERS
 from cdht.contracts.events import INDICATORS
-from cdht.web import ApiError, api
+from cdht.web import ApiError, api, attachment
 from services.reporting import (
     domain, export, milestones as ms, projection as proj, reads, rules, words as words_,
 )
@@ -140,10 +139,9 @@ class ReviewReport:
          summary="The review (sơ kết) of a period for the unit and its children (XLSX)",
          query=ReviewQuerySchema,
          tag="exports",
-         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+         media_type=export.XLSX_TYPE)
     def review_xlsx(self, request, unit_code):
         query, first, last, found = self._review(request, unit_code)
         sheet = review_sheet(found, query["period"], first, last, query["lang"])
-        return Response(export.to_xlsx([sheet]), mimetype=export.XLSX_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="cdht-so-ket-{found[0][0]}-'
-                                   f'{query["period"]}.xlsx"'})
+        return attachment(export.to_xlsx([sheet]),
+                          f"cdht-so-ket-{found[0][0]}-{query['period']}.xlsx", export.XLSX_TYPE)

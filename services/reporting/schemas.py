@@ -48,12 +48,30 @@ class TargetsSchema(Schema):
 STATUSES = ("reached", "on_track", "behind")
 
 
-class PopulationSchema(Schema):
-    rule = fields.String(metadata={"description": "all_adults, adults_in_groups or "
-                                                  "adults_in_recognised_groups"})
+class _Share(Schema):
+    """A figure: how many of how many."""
     numerator = fields.Integer()
     denominator = fields.Integer()
-    share = fields.Float(allow_none=True)
+    share = fields.Float(allow_none=True, metadata={"description": "null when nothing counted"})
+
+
+class _Progress(_Share):
+    """A figure against its target, and how the year stands toward it."""
+    target = fields.Float(allow_none=True, metadata={"description": "the period target (2025 "
+                                                     "or 2030) the year works toward"})
+    milestone = fields.Float(allow_none=True, metadata={
+        "description": "where the indicator should stand this year (a straight path from "
+                       "the baseline to the targets)"})
+    gap = fields.Integer(allow_none=True, metadata={"description": "people (or groups) still "
+                                                    "needed to reach the target"})
+    status = fields.String(allow_none=True, validate=validate.OneOf(STATUSES), metadata={
+        "description": "reached (target met), on_track (at or above the year's milestone), "
+                       "behind (below it)"})
+
+
+class PopulationSchema(_Share):
+    rule = fields.String(metadata={"description": "all_adults, adults_in_groups or "
+                                                  "adults_in_recognised_groups"})
     in_force = fields.Boolean(metadata={"description": "the rule the targets file sets"})
 
 
@@ -65,26 +83,13 @@ class DocumentSchema(Schema):
         "description": "what the documents read so far do not fix"})
 
 
-class IndicatorProgressSchema(Schema):
+class IndicatorProgressSchema(_Progress):
     indicator = fields.String(validate=validate.OneOf(INDICATORS))
-    numerator = fields.Integer()
-    denominator = fields.Integer()
-    share = fields.Float(allow_none=True, metadata={"description": "null when nothing counted"})
-    target = fields.Float(allow_none=True, metadata={"description": "the period target (2025 "
-                                                     "or 2030) the year works toward"})
     target_year = fields.Integer(allow_none=True)
     targets = fields.Nested(TargetsSchema, metadata={"description": "2025 and 2030 targets"})
-    milestone = fields.Float(allow_none=True, metadata={
-        "description": "where the indicator should stand this year (a straight path from "
-                       "the baseline to the targets)"})
-    gap = fields.Integer(allow_none=True, metadata={"description": "people (or groups) still "
-                                                    "needed to reach the target"})
     reached = fields.Boolean(allow_none=True)
     warning_line = fields.Float(allow_none=True, metadata={
         "description": "target_at_risk is published under it: milestone x warning ratio"})
-    status = fields.String(allow_none=True, validate=validate.OneOf(STATUSES), metadata={
-        "description": "reached (target met), on_track (at or above the year's milestone), "
-                       "behind (below it)"})
     document = fields.Nested(DocumentSchema)
     population = fields.String(metadata={"description": "adults_titled only: the rule "
                                                         "in force"})
@@ -122,16 +127,9 @@ class UnitProgressSchema(Schema):
     indicators = fields.List(fields.Nested(IndicatorProgressSchema))
 
 
-class BreakdownRowSchema(Schema):
+class BreakdownRowSchema(_Progress):
     unit_code = fields.String()
     unit_name = fields.String()
-    numerator = fields.Integer()
-    denominator = fields.Integer()
-    share = fields.Float(allow_none=True)
-    target = fields.Float(allow_none=True)
-    milestone = fields.Float(allow_none=True)
-    gap = fields.Integer(allow_none=True)
-    status = fields.String(allow_none=True)
 
 
 class BreakdownSchema(Schema):
@@ -143,11 +141,8 @@ class BreakdownSchema(Schema):
     children = fields.List(fields.Nested(BreakdownRowSchema))
 
 
-class SeriesPointSchema(Schema):
+class SeriesPointSchema(_Share):
     month = fields.String(metadata={"description": "YYYY-MM; figures at the month's end"})
-    numerator = fields.Integer()
-    denominator = fields.Integer()
-    share = fields.Float(allow_none=True)
 
 
 class SeriesSchema(Schema):

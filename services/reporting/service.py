@@ -11,7 +11,6 @@ from pathlib import Path
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from sqlalchemy import text
-from werkzeug.wrappers import Response
 
 from cdht.auth import PROVINCE, REVIEWERS
 from cdht.batching import first_deliveries, handle_events
@@ -21,7 +20,9 @@ from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event, add_events
-from cdht.web import ApiError, NotFound, Observed, api, caller_of, html_page, require_scope
+from cdht.web import (
+    ApiError, NotFound, Observed, api, attachment, caller_of, html_page, require_scope,
+)
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.reporting import (
     domain, export, group_events, projection as proj, reads, review, rules, unit_events,
@@ -420,13 +421,14 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
              "path": list(p), "merged_into": m} for c, p, m in rows]})
 
     def _report(self, request, unit_code):
+        """The annual report's sheets, and the name its files are saved under."""
         query = _query(request, ExportQuerySchema())
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
             code, name, found, extra = self._breakdown(session, unit_code, query["year"])
-        return code, query, export.report_sheets(found, code, query["year"], query["lang"],
-                                                 unit_name=name, extra=extra,
-                                                 targets=self.targets)
+        return f"cdht-{code}-{query['year']}", export.report_sheets(
+            found, code, query["year"], query["lang"], unit_name=name, extra=extra,
+            targets=self.targets)
 
     @api("GET", "/units/<string:unit_code>/report.csv",
          roles=REVIEWERS,
@@ -435,22 +437,18 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
          media_type="text/csv",
          tag="exports")
     def report_csv(self, request, unit_code):
-        code, query, sheets = self._report(request, unit_code)
-        return Response(export.to_csv(sheets), mimetype="text/csv", headers={
-            "Content-Disposition":
-                f'attachment; filename="cdht-{code}-{query["year"]}.csv"'})
+        name, sheets = self._report(request, unit_code)
+        return attachment(export.to_csv(sheets), f"{name}.csv", "text/csv")
 
     @api("GET", "/units/<string:unit_code>/report.xlsx",
          roles=REVIEWERS,
          summary="The annual report to the national association: a sheet per indicator (XLSX)",
          query=ExportQuerySchema,
          tag="exports",
-         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+         media_type=export.XLSX_TYPE)
     def report_xlsx(self, request, unit_code):
-        code, query, sheets = self._report(request, unit_code)
-        return Response(export.to_xlsx(sheets), mimetype=export.XLSX_TYPE, headers={
-            "Content-Disposition":
-                f'attachment; filename="cdht-{code}-{query["year"]}.xlsx"'})
+        name, sheets = self._report(request, unit_code)
+        return attachment(export.to_xlsx(sheets), f"{name}.xlsx", export.XLSX_TYPE)
 
     @api("GET", "/lag",
          roles=PROVINCE,

@@ -1,7 +1,9 @@
 """Driving a running CDHT over its published HTTP ports, for the compose-backed tests: calls
 that ride out a restarting service, a ward with an official and citizens, one recognition
-(submit, review, decide) that is safe to repeat, and the ward's figures."""
+(submit, review, decide) that is safe to repeat, a stream of them while something breaks, and
+the ward's figures."""
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -101,6 +103,67 @@ def recognise(stack_urls, admin, official, citizen, tries=1):
          {"decision": "recognise", "decided_by": official}, admin, ok=(200, 201, 409),
          tries=tries)
     return assessment_id
+
+
+def recognise_during(disruption, urls, admin, official, citizens, pace, spread):
+    """Recognise every citizen, four at a time, while ``disruption(done)`` breaks something in
+    a thread of its own (``done``: the citizens recognised so far). Citizen i starts after
+    ``pace`` x (i % ``spread``) seconds, so that the stream outlasts the disruption. Returns
+    (done, errors): the recognitions that failed and what the disruption raised."""
+    done, errors = [], []
+
+    def one(index_citizen):
+        index, (citizen, _, _) = index_citizen
+        time.sleep(pace * (index % spread))
+        try:
+            recognise(urls, admin, official, citizen, tries=90)
+            done.append(citizen)
+        except Exception as exc:  # noqa: BLE001  reported by the caller
+            errors.append(f"{citizen}: {exc}")
+
+    def disrupt():
+        try:
+            disruption(done)
+        except Exception as exc:  # noqa: BLE001  reported by the caller
+            errors.append(f"{disruption.__name__}: {exc}")
+
+    thread = threading.Thread(target=disrupt)
+    thread.start()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, enumerate(citizens)))
+    thread.join(timeout=600)
+    return done, errors
+
+
+def assert_each_recognised_once(stack, admin, ward, citizens):
+    """Nothing lost, nothing doubled after a stream: each citizen's title counted once in
+    reporting (looked at again a moment later, when a duplicate applied late would show),
+    recognised once in assessment, congratulated by one mail. Returns (titles counted,
+    recognitions, citizens mailed)."""
+    wanted = len(citizens)
+    wait_until(lambda: progress(stack, admin, ward)["titled"] >= wanted, 180,
+               f"reporting counts {wanted} titles in {ward}")
+    time.sleep(3)
+    titled = progress(stack, admin, ward)["titled"]
+    assert titled == wanted, titled
+    total = call("GET", f"{stack.url('assessment')}/recognitions?unit_code={ward}&year={YEAR}"
+                        "&limit=1", headers=admin).json()["total"]
+    assert total == wanted, total
+    emails = {email for _, email, _ in citizens}
+
+    def mailed():
+        counts = {}
+        for mail in stack.mails():
+            for to in mail["to"]:
+                if to in emails:
+                    counts[to] = counts.get(to, 0) + 1
+        return counts if len(counts) == wanted else None
+    counts = wait_until(mailed, 240, f"a mail to each of the {wanted} citizens", pause=2)
+    time.sleep(3)
+    counts = mailed() or counts
+    doubled = {to: n for to, n in counts.items() if n != 1}
+    assert not doubled, f"mailed more than once: {list(doubled.items())[:5]}"
+    return titled, total, len(counts)
 
 
 def progress(stack, admin, unit):

@@ -13,8 +13,10 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,6 +244,36 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def fixed_ports():
+    """Fixed loopback ports for the services' APIs and the mail catcher's page (to pass to
+    ``Stack.write_env``): a restarted container keeps them."""
+    return {**{f"{s.upper()}_HOST_PORT": f"127.0.0.1:{free_port()}" for s in APP_SERVICES},
+            "MAILCATCHER_HTTP_HOST_PORT": f"127.0.0.1:{free_port()}"}
+
+
+def require_engine_and_images():
+    """A failure, not a skip, when CDHT_TEST_DOCKER=1 asked for a stack this machine cannot
+    run: no Docker engine with the compose plugin, or the images from packages not built."""
+    if not engine_answers():
+        pytest.fail("CDHT_TEST_DOCKER=1 but no Docker engine with the compose plugin answers")
+    missing = images_missing()
+    if missing:
+        pytest.fail(f"images {missing} are missing: run deploy/images/build.sh first")
+
+
+@contextmanager
+def taken_down(stack, request, tail):
+    """Around the tests of a module that use ``stack``: afterwards its last ``tail`` log lines
+    are printed if one of them failed, and it is taken down (``down -v``)."""
+    failed_before = request.session.testsfailed
+    try:
+        yield stack
+    finally:
+        if request.session.testsfailed > failed_before:
+            print(stack.logs(tail=tail), flush=True)
+        say(f"compose down -v: exit {stack.down().returncode}")
 
 
 def engine_answers():

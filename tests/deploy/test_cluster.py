@@ -6,17 +6,18 @@ Opt-in like test_stack.py: CDHT_TEST_DOCKER=1 (.ci/run's compose step).
 """
 import json
 import os
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.deploy.drive import YEAR, call, make_ward, progress, recognise, wait_until
-from tests.deploy.stack import (APP_SERVICES, CLUSTER_FILE, Stack, engine_answers, fresh_copy,
-                                free_port, images_missing, say)
+from tests.deploy.drive import (
+    assert_each_recognised_once, make_ward, recognise_during, wait_until,
+)
+from tests.deploy.stack import (
+    CLUSTER_FILE, Stack, fixed_ports, fresh_copy, require_engine_and_images, say, taken_down,
+)
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
@@ -27,29 +28,17 @@ NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, request):
-    if not engine_answers():
-        pytest.fail("CDHT_TEST_DOCKER=1 but no Docker engine with the compose plugin answers")
-    missing = images_missing()
-    if missing:
-        pytest.fail(f"images {missing} are missing: run deploy/images/build.sh first")
+    require_engine_and_images()
     tree = fresh_copy(tmp_path_factory.mktemp("cluster") / "cdht")
     stack = Stack(tree, f"cdht-cluster-{os.getpid()}",
                   files=("docker-compose.yml", "docker-compose.dev.yml", CLUSTER_FILE))
-    stack.write_env(RABBITMQ_ERLANG_COOKIE=uuid.uuid4().hex * 2,
-                    **{f"{s.upper()}_HOST_PORT": f"127.0.0.1:{free_port()}"
-                       for s in APP_SERVICES},
-                    MAILCATCHER_HTTP_HOST_PORT=f"127.0.0.1:{free_port()}")
-    failed_before = request.session.testsfailed
+    stack.write_env(RABBITMQ_ERLANG_COOKIE=uuid.uuid4().hex * 2, **fixed_ports())
     started = time.monotonic()
-    try:
+    with taken_down(stack, request, tail=120):
         # the application image bin/up or deploy/images/build.sh made; nothing to build here
         stack.compose("up", "-d", "--wait", timeout=900)
         say(f"three-node cluster stack up in {time.monotonic() - started:.0f} s")
         yield stack
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(stack.logs(tail=120), flush=True)
-        stack.down()
 
 
 def running_nodes(stack, node="rabbitmq"):
@@ -86,63 +75,28 @@ def test_a_node_stopped_during_a_stream_loses_nothing_and_doubles_nothing(cluste
     tag = uuid.uuid4().hex[:6].upper()
     ward, official, citizens = make_ward(cluster, admin, tag, STREAM)
     urls = cluster.urls()
-    done, errors = [], []
 
-    def drive(index_citizen):
-        index, (citizen, _, _) = index_citizen
-        time.sleep(0.3 * (index % 5))
-        try:
-            recognise(urls, admin, official, citizen, tries=90)
-            done.append(citizen)
-        except Exception as exc:  # noqa: BLE001  reported below
-            errors.append(f"{citizen}: {exc}")
-
-    def stop_one_node():
-        try:
-            time.sleep(2)
-            t0 = time.monotonic()
-            cluster.compose("stop", "rabbitmq-3", timeout=120)
-            say(f"rabbitmq-3 stopped in {time.monotonic() - t0:.1f} s "
-                f"({len(done)}/{STREAM} recognised so far)")
-            cluster.print_stats("cluster under the stream, one node down")
-            time.sleep(8)
-            t0 = time.monotonic()
-            cluster.compose("start", "rabbitmq-3", timeout=180)
-            wait_until(lambda: running_nodes(cluster) == sorted(NODES), 180,
-                       "rabbitmq-3 back in the cluster")
-            say(f"rabbitmq-3 back in the cluster in {time.monotonic() - t0:.1f} s")
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"node: {exc}")
+    def stop_one_node(done):
+        time.sleep(2)
+        t0 = time.monotonic()
+        cluster.compose("stop", "rabbitmq-3", timeout=120)
+        say(f"rabbitmq-3 stopped in {time.monotonic() - t0:.1f} s "
+            f"({len(done)}/{STREAM} recognised so far)")
+        cluster.print_stats("cluster under the stream, one node down")
+        time.sleep(8)
+        t0 = time.monotonic()
+        cluster.compose("start", "rabbitmq-3", timeout=180)
+        wait_until(lambda: running_nodes(cluster) == sorted(NODES), 180,
+                   "rabbitmq-3 back in the cluster")
+        say(f"rabbitmq-3 back in the cluster in {time.monotonic() - t0:.1f} s")
 
     started = time.monotonic()
-    node_thread = threading.Thread(target=stop_one_node)
-    node_thread.start()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(drive, enumerate(citizens)))
-    node_thread.join(timeout=600)
+    _, errors = recognise_during(stop_one_node, urls, admin, official, citizens,
+                                 pace=0.3, spread=5)
     assert not errors, errors[:5]
     say(f"stream of {STREAM} recognitions with a node stopped in "
         f"{time.monotonic() - started:.0f} s")
-    wait_until(lambda: progress(cluster, admin, ward)["titled"] >= STREAM, 180,
-               f"reporting counts {STREAM} titles")
-    time.sleep(3)
-    assert progress(cluster, admin, ward)["titled"] == STREAM
-    total = call("GET", f"{urls['assessment']}/recognitions?unit_code={ward}&year={YEAR}"
-                        "&limit=1", headers=admin).json()["total"]
-    assert total == STREAM
-    emails = {email for _, email, _ in citizens}
-
-    def mailed():
-        counts = {}
-        for mail in cluster.mails():
-            for to in mail["to"]:
-                if to in emails:
-                    counts[to] = counts.get(to, 0) + 1
-        return counts if len(counts) == STREAM else None
-    counts = wait_until(mailed, 240, f"a mail to each of the {STREAM} citizens", pause=2)
-    time.sleep(3)
-    counts = mailed() or counts
-    assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+    titled, total, mailed = assert_each_recognised_once(cluster, admin, ward, citizens)
     assert requests.get(urls["reporting"] + "/health", timeout=10).status_code == 200
-    say(f"cluster: {STREAM} titles in reporting, {total} recognitions, {len(counts)} citizens "
+    say(f"cluster: {titled} titles in reporting, {total} recognitions, {mailed} citizens "
         "mailed once each; nothing lost, nothing doubled")

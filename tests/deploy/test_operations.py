@@ -21,8 +21,10 @@ import uuid
 import pytest
 
 from tests.deploy.drive import call, make_ward, progress, recognise, wait_until
-from tests.deploy.stack import (APP_SERVICES, ROOT, Stack, engine_answers, fresh_copy,
-                                free_port, images_missing, say)
+from tests.deploy.stack import (
+    APP_SERVICES, ROOT, Stack, fixed_ports, fresh_copy, require_engine_and_images, say,
+    taken_down,
+)
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
@@ -105,11 +107,7 @@ def build_image(tree, tag):
 def release(tmp_path_factory):
     """(previous image tag, this tree's image tag, whether their migrations differ); both
     images built here."""
-    if not engine_answers():
-        pytest.fail("CDHT_TEST_DOCKER=1 but no Docker engine with the compose plugin answers")
-    missing = images_missing()
-    if missing:
-        pytest.fail(f"images {missing} are missing: run deploy/images/build.sh first")
+    require_engine_and_images()
     subprocess.run([str(ROOT / "deploy" / "images" / "build.sh"), "wheels"], check=True,
                    capture_output=True, timeout=900)
     previous = previous_release()
@@ -137,21 +135,13 @@ def stack(release, tmp_path_factory, request):
     previous = release[0]
     tree = fresh_copy(tmp_path_factory.mktemp("ops") / "cdht")
     stack = Stack(tree, f"cdht-ops-{os.getpid()}")
-    stack.write_env(CDHT_IMAGE=previous,
-                    **{f"{s.upper()}_HOST_PORT": f"127.0.0.1:{free_port()}"
-                       for s in APP_SERVICES},
-                    MAILCATCHER_HTTP_HOST_PORT=f"127.0.0.1:{free_port()}")
-    failed_before = request.session.testsfailed
+    stack.write_env(CDHT_IMAGE=previous, **fixed_ports())
     started = time.monotonic()
-    try:
+    with taken_down(stack, request, tail=100):
         # the previous release's image as it is: no --build (that would make this tree's)
         stack.compose("up", "-d", "--wait", timeout=600)
         say(f"stack on the previous release up in {time.monotonic() - started:.0f} s")
         yield stack
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(stack.logs(tail=100), flush=True)
-        stack.down()
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,17 @@ import subprocess
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.deploy.drive import YEAR, call, make_ward, progress, recognise, wait_until
-from tests.deploy.stack import (APP_SERVICES, Stack, engine_answers, fresh_copy, free_port,
-                                images_missing, say)
+from tests.deploy.drive import (
+    assert_each_recognised_once, call, make_ward, progress, recognise, recognise_during,
+    wait_until,
+)
+from tests.deploy.stack import (
+    APP_SERVICES, Stack, fixed_ports, fresh_copy, require_engine_and_images, say, taken_down,
+)
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
@@ -35,29 +38,16 @@ STREAM = int(os.environ.get("CDHT_STACK_RECOGNITIONS", "240"))
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, request):
-    if not engine_answers():
-        pytest.fail("CDHT_TEST_DOCKER=1 but no Docker engine with the compose plugin answers")
-    missing = images_missing()
-    if missing:
-        pytest.fail(f"images {missing} are missing: run deploy/images/build.sh first")
+    require_engine_and_images()
     started = time.monotonic()
     tree = fresh_copy(tmp_path_factory.mktemp("clone") / "cdht")
     stack = Stack(tree, f"cdht-stack-{os.getpid()}")
-    # fixed loopback ports for the APIs: a restarted container keeps them
-    stack.write_env(**{f"{s.upper()}_HOST_PORT": f"127.0.0.1:{free_port()}"
-                       for s in APP_SERVICES},
-                    MAILCATCHER_HTTP_HOST_PORT=f"127.0.0.1:{free_port()}")
+    stack.write_env(**fixed_ports())
     say(f"fresh copy and .env in {time.monotonic() - started:.1f} s")
-    failed_before = request.session.testsfailed
-    try:
+    with taken_down(stack, request, tail=150):
         took = stack.up()
         say(f"bin/up (images built, compose up -d --build --wait) in {took:.0f} s")
         yield stack
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(stack.logs(tail=150), flush=True)
-        down = stack.down()
-        say(f"compose down -v: exit {down.returncode}")
 
 
 @pytest.fixture(scope="module")
@@ -139,20 +129,9 @@ def test_killed_services_come_back_and_nothing_is_lost_or_doubled(stack, admin):
     ward, official, citizens = make_ward(stack, admin, tag, STREAM)
     say(f"{STREAM} people registered in {time.monotonic() - started:.0f} s")
     urls = stack.urls()
-    done, errors = [], []
     kills_over = threading.Event()
 
-    def drive(index_citizen):
-        index, (citizen, _, _) = index_citizen
-        # paced so that the stream outlasts the four kills
-        time.sleep(0.25 * (index % 6))
-        try:
-            recognise(urls, admin, official, citizen, tries=90)
-            done.append(citizen)
-        except Exception as exc:  # noqa: BLE001  reported below
-            errors.append(f"{citizen}: {exc}")
-
-    def killer():
+    def killer(done):
         try:
             time.sleep(3)
             stack.print_stats("under the stream")
@@ -171,49 +150,21 @@ def test_killed_services_come_back_and_nothing_is_lost_or_doubled(stack, admin):
                 say(f"{service}: killed, restarted and healthy again in "
                     f"{time.monotonic() - t0:.1f} s ({len(done)}/{STREAM} recognised so far)")
                 time.sleep(2)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"killer: {exc}")
         finally:
             kills_over.set()
 
     stream_started = time.monotonic()
-    kill_thread = threading.Thread(target=killer)
-    kill_thread.start()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(drive, enumerate(citizens)))
-    kill_thread.join(timeout=600)
+    # paced so that the stream outlasts the four kills
+    done, errors = recognise_during(killer, urls, admin, official, citizens, pace=0.25, spread=6)
     assert not errors, errors[:5]
     assert len(done) == STREAM
     say(f"stream of {STREAM} recognitions with four kills in "
         f"{time.monotonic() - stream_started:.0f} s")
     assert kills_over.is_set()
 
-    # nothing lost: every title counted once in reporting, recognised once in assessment,
-    # one congratulation each
-    after = wait_until(lambda: (p := progress(stack, admin, ward))["titled"] >= STREAM and p,
-                       180, f"reporting counts {STREAM} titles in {ward}")
-    time.sleep(3)  # a duplicate applied late would show now
-    final = progress(stack, admin, ward)
-    assert final["titled"] == STREAM, (final["titled"], after["titled"])
-    recognitions = call("GET", f"{urls['assessment']}/recognitions?unit_code={ward}&year={YEAR}"
-                               "&limit=1", headers=admin).json()
-    assert recognitions["total"] == STREAM, recognitions["total"]
-    emails = {email for _, email, _ in citizens}
-
-    def all_mailed():
-        got = {}
-        for mail in stack.mails():
-            for to in mail["to"]:
-                if to in emails:
-                    got[to] = got.get(to, 0) + 1
-        return got if len(got) == STREAM else None
-    got = wait_until(all_mailed, 240, f"a mail to each of the {STREAM} citizens", pause=2)
-    time.sleep(3)
-    got = all_mailed() or got
-    doubled = {to: n for to, n in got.items() if n != 1}
-    assert not doubled, f"mailed more than once: {list(doubled.items())[:5]}"
-    say(f"after the kills: {final['titled']} titles in reporting, {recognitions['total']} "
-        f"recognitions, {len(got)} citizens mailed once each; nothing lost, nothing doubled")
+    titled, total, mailed = assert_each_recognised_once(stack, admin, ward, citizens)
+    say(f"after the kills: {titled} titles in reporting, {total} recognitions, {mailed} "
+        "citizens mailed once each; nothing lost, nothing doubled")
     stack.print_stats("after the stream")
 
 

@@ -20,10 +20,11 @@ import tempfile
 
 import eventlet
 from marshmallow import Schema, ValidationError, fields, validate
-from werkzeug.wrappers import Response
 
 from cdht.auth import PROVINCE
-from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, correlation_id, json_response
+from cdht.web import (
+    ApiError, Forbidden, api, attachment, caller_of, correlation_id, found, json_response,
+)
 from services.registry.imports import group_rows, people_rows
 from services.registry.imports.background import ImportRunner
 from services.registry.imports.files import (
@@ -165,6 +166,12 @@ _UPLOAD = {"required": True, "content": {
         "file": {"type": "string", "format": "binary"}}}}}}
 
 
+_UPLOAD_ROUTE = dict(roles=PROVINCE, body=ImportUploadQuery, query=ImportUploadQuery,
+                     response=ImportAcceptedSchema, status=202, errors=(413,), tag="imports",
+                     extra={"requestBody": _UPLOAD})
+"""What the people and the groups upload routes both declare: the same file, the same 202."""
+
+
 class ImportEndpoints:
     imports = ImportRunner()
 
@@ -180,37 +187,23 @@ class ImportEndpoints:
                             "province's staff import")
 
     @api("POST", "/imports",
-         roles=PROVINCE,
          summary="Import a commune's spreadsheet of people (CSV or XLSX)",
-         body=ImportUploadQuery,
-         query=ImportUploadQuery,
-         response=ImportAcceptedSchema,
-         status=202,
-         errors=(413,),
-         tag="imports",
          description="The body is the file. It is checked (format, headers) before the "
                      "answer: a file that can't be imported is a 4xx and nothing is written. "
                      "The rows are then imported in the background: follow GET "
                      "/imports/{import_id}.",
-         extra={"requestBody": _UPLOAD})
+         **_UPLOAD_ROUTE)
     def start_import(self, request):
         return self._start_import(request, "people")
 
     @api("POST", "/imports/groups",
-         roles=PROVINCE,
          summary="Import groups, their members and their titles (CSV or XLSX, a row per member)",
-         body=ImportUploadQuery,
-         query=ImportUploadQuery,
-         response=ImportAcceptedSchema,
-         status=202,
-         errors=(413,),
-         tag="imports",
          description="Columns: Mã nhóm, Loại nhóm, Tên nhóm, Mã đơn vị, Số định danh cá nhân "
                      "(a registered person), Vai trò trong nhóm, and optionally Cấp, Ngày tham "
                      "gia, Năm công nhận, Số quyết định, Ngày quyết định, Cơ quan công nhận. "
                      "Groups are keyed by (kind, code); an import adds and updates, it never "
                      "ends a membership. Follow GET /imports/{import_id}.",
-         extra={"requestBody": _UPLOAD})
+         **_UPLOAD_ROUTE)
     def start_group_import(self, request):
         return self._start_import(request, "groups")
 
@@ -279,10 +272,7 @@ class ImportEndpoints:
     def get_import(self, request, import_id):
         self._province_wide(request)
         with self.db.read() as session:
-            job = find_job(session, import_id)
-            if job is None:
-                raise NotFound("import")
-            return job_status(job)
+            return job_status(found(find_job(session, import_id), "import"))
 
     @api("GET", "/imports/<uuid:import_id>/errors",
          roles=PROVINCE,
@@ -298,10 +288,7 @@ class ImportEndpoints:
         query = _query(request, ImportErrorsQuery)
         fmt = query["format"]
         with self.db.read() as session:
-            job = find_job(session, import_id)
-            if job is None:
-                raise NotFound("import")
-            status = job.status
+            status = found(find_job(session, import_id), "import").status
         headers = {"X-Import-Status": status}
         name = f"import-{import_id}-errors.{fmt}"
         sessions = self.imports.sessions
@@ -311,9 +298,8 @@ class ImportEndpoints:
             def body():
                 with sessions() as session:
                     yield from report_csv(error_rows(session, import_id))
-            return Response(body(), mimetype="text/csv", content_type="text/csv; charset=utf-8",
-                            headers=headers | {
-                                "Content-Disposition": f'attachment; filename="{name}"'})
+            return attachment(body(), name, "text/csv", headers,
+                              content_type="text/csv; charset=utf-8")
         spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)
         with sessions() as session:
             write_report_xlsx(error_rows(session, import_id), spool)
@@ -328,8 +314,7 @@ class ImportEndpoints:
                     yield block
             finally:
                 spool.close()
-        return Response(chunks(), mimetype=XLSX_MIME, headers=headers | {
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        return attachment(chunks(), name, XLSX_MIME, headers)
 
     def _errors_json(self, import_id, status, offset, limit):
         with self.db.read() as session:

@@ -19,15 +19,18 @@ SMS_USER, SMS_PASSWORD = "cdht", "gateway-secret-pw"
 
 
 class MailSink:
-    """aiosmtpd handler: keeps what it accepts; refuses every recipient when told to."""
+    """aiosmtpd handler: keeps what it accepts; refuses every recipient while ``refuse`` holds
+    a reply (``{address}`` in it is the recipient's); counts the recipients asked for."""
 
-    def __init__(self):
-        self.refuse = None
+    def __init__(self, refuse=None):
+        self.refuse = refuse
+        self.rcpt_attempts = 0
         self.envelopes = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_attempts += 1
         if self.refuse:
-            return self.refuse
+            return self.refuse.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -6,10 +6,7 @@ signature (so the lookup goes over RabbitMQ exactly as in production), because i
 able to answer late on purpose; test_channels.py and test_routing.py run the real registry.
 """
 import logging
-import socket
-import time
 import uuid
-from email import message_from_bytes, policy
 
 import eventlet
 import pytest
@@ -17,14 +14,15 @@ from aiosmtpd.controller import Controller
 from kombu import Connection, Queue
 from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher, get_event_exchange
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from cdht.consumer import retry_delays
 from cdht.contracts import make_envelope, parse_envelope
 from cdht.outbox import wait_until_published
 from cdht_tools.deadletters import consumer_queues
-from services.notifications.models import Delivery
 from services.notifications.service import NotificationsService
+from tests.integration.notifications.helpers import MailSink, deliveries, service_log
+from tests.support import free_port, wait_for
 
 QUEUE = "evt-assessment-recognition_granted--notifications.on_recognition_granted"
 EMAIL = "hoa.nguyen@example.org"
@@ -48,46 +46,6 @@ class StandInRegistry:
         return CONTACTS.get(person_id)
 
 
-class Sink:
-    """aiosmtpd handler: keeps what it accepts, refuses recipients when told to."""
-
-    def __init__(self, rcpt_reply=None):
-        self.rcpt_reply = rcpt_reply
-        self.rcpt_attempts = 0
-        self.envelopes = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        self.rcpt_attempts += 1
-        if self.rcpt_reply:
-            return self.rcpt_reply.format(address=address)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        return [message_from_bytes(e.original_content, policy=policy.default)
-                for e in self.envelopes]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture
 def smtp_port():
@@ -100,7 +58,7 @@ def smtp_server(smtp_port):
     controllers = []
 
     def start(sink=None):
-        sink = sink or Sink()
+        sink = sink or MailSink()
         controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
         controller.start()
         controllers.append(controller)
@@ -183,11 +141,6 @@ def person(language="vi", email=EMAIL, full_name="Nguyễn Thị Hoa", phone="09
     return person_id
 
 
-def deliveries(engine):
-    with engine.connect() as conn:
-        return conn.execute(select(Delivery.__table__)).mappings().all()
-
-
 def delivery_done(engine):
     def check():
         rows = deliveries(engine)
@@ -217,11 +170,6 @@ def assert_no_contact_data(engine, caplog, *secrets):
         assert secret not in logged
 
 
-def service_log(caplog):
-    """What CDHT and nameko logged (aiosmtpd's own "mail.log" shows addresses: not ours)."""
-    return "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail."))
-
-
 # -- the tests ------------------------------------------------------------------------------------
 def test_one_vietnamese_email_and_a_notification_sent_event(
         notifications, smtp_server, send_recognition, engine, amqp, config, caplog):
@@ -234,8 +182,8 @@ def test_one_vietnamese_email_and_a_notification_sent_event(
 
     envelope = send_recognition(recognition(person_id))
 
-    wait_for(lambda: sink.envelopes, what="the mail")
-    delivery = wait_for(delivery_done(engine), what="the delivery to finish")
+    wait_for(lambda: sink.envelopes, message="the mail")
+    delivery = wait_for(delivery_done(engine), message="the delivery to finish")
     assert len(sink.envelopes) == 1
     assert sink.envelopes[0].rcpt_tos == [EMAIL]
     assert sink.envelopes[0].mail_from == "khuyenhoc@example.org"
@@ -266,7 +214,7 @@ def test_one_vietnamese_email_and_a_notification_sent_event(
 
     # the relay publishes it to notifications.events
     assert wait_until_published(engine, timeout=10)
-    message = wait_for(lambda: events(amqp.channel()).get(no_ack=True), what="the event")
+    message = wait_for(lambda: events(amqp.channel()).get(no_ack=True), message="the event")
     assert parse_envelope(message.payload).event_id == sent.event_id
 
     assert_no_contact_data(engine, caplog, EMAIL, "0912345678")
@@ -277,7 +225,7 @@ def test_english_when_the_person_asked_for_it(
         notifications, smtp_server, send_recognition, engine):
     sink = smtp_server()
     send_recognition(recognition(person(language="en", full_name="Trần Văn Bình")))
-    delivery = wait_for(delivery_done(engine), what="the delivery")
+    delivery = wait_for(delivery_done(engine), message="the delivery")
     assert delivery["language"] == "en"
     assert sink.messages()[0]["Subject"] == \
         "Congratulations, Trần Văn Bình: Learning Citizen of 2025"
@@ -290,12 +238,12 @@ def test_the_same_envelope_twice_sends_one_mail(
     send_recognition(envelope)
     send_recognition(envelope)  # e.g. the producer's relay published it again after a crash
 
-    wait_for(delivery_done(engine), what="the delivery")
+    wait_for(delivery_done(engine), message="the delivery")
     # both messages are handled (the second one possibly after a retry): nothing left queued
     eventlet.sleep(1.0)
     wait_for(lambda: depth(amqp, QUEUE) == 0 and all(
         depth(amqp, f"{QUEUE}.retry.{ms}") == 0 for ms in (100, 200, 400)),
-        what="the queues to drain")
+        message="the queues to drain")
     assert len(sink.envelopes) == 1
     assert len(deliveries(engine)) == 1
     assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"]
@@ -303,18 +251,18 @@ def test_the_same_envelope_twice_sends_one_mail(
 
     send_recognition(envelope)  # and once more, long after
     eventlet.sleep(0.5)
-    wait_for(lambda: depth(amqp, QUEUE) == 0, what="the queue to drain")
+    wait_for(lambda: depth(amqp, QUEUE) == 0, message="the queue to drain")
     assert len(sink.envelopes) == 1
     assert len(outbox(engine)) == 1
 
 
 def test_a_permanent_smtp_refusal_fails_the_delivery_once(
         notifications, smtp_server, send_recognition, engine, amqp, caplog):
-    sink = smtp_server(Sink(rcpt_reply="550 5.1.1 <{address}>: Recipient address rejected"))
+    sink = smtp_server(MailSink(refuse="550 5.1.1 <{address}>: Recipient address rejected"))
     person_id = person()
     envelope = send_recognition(recognition(person_id))
 
-    delivery = wait_for(delivery_done(engine), what="the delivery")
+    delivery = wait_for(delivery_done(engine), message="the delivery")
     assert delivery["status"] == "failed"
     assert delivery["attempts"] == 1
     assert delivery["last_error"] == \
@@ -350,7 +298,7 @@ def test_no_email_address_fails_without_a_mail(
     person_id = person(email=None) if known else uuid.uuid4()
     envelope = send_recognition(recognition(person_id))
 
-    delivery = wait_for(delivery_done(engine), what="the delivery")
+    delivery = wait_for(delivery_done(engine), message="the delivery")
     assert (delivery["status"], delivery["last_error"], delivery["attempts"]) == \
         ("failed", reason, 0)
     [row] = outbox(engine)
@@ -371,12 +319,12 @@ def test_smtp_down_at_first_then_up_sends_once_after_a_retry(
 
     # the first attempt finds no server: recorded, message sent to the retry queue
     first = wait_for(lambda: [r for r in deliveries(engine) if r["attempts"] >= 1],
-                     what="the first attempt")[0]
+                     message="the first attempt")[0]
     assert first["status"] == "pending"
     assert first["last_error"].startswith("ConnectionRefusedError")
     sink = smtp_server()
 
-    delivery = wait_for(delivery_done(engine), what="the delivery")
+    delivery = wait_for(delivery_done(engine), message="the delivery")
     assert delivery["status"] == "sent"
     assert delivery["attempts"] >= 2
     assert delivery["last_error"] is None
@@ -394,7 +342,7 @@ def test_a_registry_that_does_not_answer_in_time_is_asked_again_later(
     SLOW_ONCE.add(str(person_id))
     send_recognition(recognition(person_id))
 
-    delivery = wait_for(delivery_done(engine), what="the delivery")
+    delivery = wait_for(delivery_done(engine), message="the delivery")
     assert (delivery["status"], delivery["attempts"]) == ("sent", 1)  # no SMTP attempt lost
     assert CONTACT_CALLS == [str(person_id)] * 2
     assert "registry.contact did not answer within 0.5s" in service_log(caplog)
@@ -410,7 +358,7 @@ def test_retries_exhausted_fail_the_delivery_and_an_operator_retry_sends_it(
 
     # 4 attempts (SEND_MAX_ATTEMPTS) with backoff, then failed for good and announced; the
     # event itself was handled (acked) at once: nothing retried or dead-lettered in RabbitMQ
-    delivery = wait_for(delivery_done(engine), what="the delivery to give up")
+    delivery = wait_for(delivery_done(engine), message="the delivery to give up")
     assert (delivery["status"], delivery["attempts"]) == ("failed", 4)
     assert delivery["last_error"].startswith("gave up after 4 attempts: ConnectionRefusedError")
     [row] = outbox(engine)
@@ -445,7 +393,7 @@ def test_delivery_log_over_http(
     send_recognition(recognition(first))
     send_recognition(recognition(second))
     wait_for(lambda: len([r for r in deliveries(engine) if r["status"] != "pending"]) == 2,
-             what="both deliveries")
+             message="both deliveries")
 
     assert session.get("/health").json() == {"status": "ok", "database": "ok", "broker": "ok"}
 

@@ -1,7 +1,9 @@
 """Helpers of the registry's integration tests (fixtures are in conftest.py)."""
 import itertools
+import time
 from datetime import date
 
+import eventlet
 from sqlalchemy import text
 
 from services.registry.domain import national_id_for
@@ -77,3 +79,37 @@ def counts(db):
 def published(tap, wait_for, event_type, count=1):
     return wait_for(lambda: len(found := tap.of_type(event_type)) >= count and found,
                     message=f"{count} {event_type} event(s) on registry.events")
+
+
+# -- bulk imports ---------------------------------------------------------------------------
+SMALL_TREE = (("AG", "Tỉnh An Giang", "province", None),
+              ("AG.001", "Phường Long Xuyên", "ward", "AG"),
+              ("AG.002", "Xã Mỹ Hòa Hưng", "commune", "AG"))
+
+
+def insert_units(engine, units=SMALL_TREE):
+    """Units written straight into the registry's table, parents first: (code, name, kind,
+    parent code) and, for a closed unit, the last day it was valid."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO units (code, name, kind, parent_code, valid_to) "
+                          "VALUES (:code, :name, :kind, :parent, :valid_to)"),
+                     [{"code": code, "name": name, "kind": kind, "parent": parent,
+                       "valid_to": valid_to[0] if valid_to else None}
+                      for code, name, kind, parent, *valid_to in units])
+    return engine
+
+
+def nid(serial, born=date(1985, 4, 2), gender="male"):
+    """A well-formed national ID (province 89) for a person born ``born``."""
+    return national_id_for(89, born, gender, serial)
+
+
+def wait_done(http, import_id, timeout=60, pause=0.05):
+    """The import's status once it is done or failed (GET /imports/<id>, polled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = http.get(f"/imports/{import_id}").json()
+        if status["status"] in ("done", "failed"):
+            return status
+        assert time.monotonic() < deadline, status
+        eventlet.sleep(pause)

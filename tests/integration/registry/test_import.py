@@ -9,9 +9,7 @@ writes no event. Then XLSX, updates and moves, the command line, and broken file
 import csv
 import io
 import os
-import time
 from collections import Counter
-from datetime import date
 
 import eventlet
 import pytest
@@ -19,11 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from cdht_tools import cli, generator
-from services.registry.domain import national_id_for
 from services.registry.imports.files import ImportFileError
 from services.registry.imports.runner import Importer
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
+from tests.integration.registry.helpers import SMALL_TREE, insert_units, nid, wait_done
 
 # generator's truth (kind, detail) -> the error code the importer must report
 EXPECTED_CODE = {
@@ -94,16 +92,6 @@ def services(container_factory, service_config, web_session):
     return web_session(registry_config)
 
 
-def wait_done(http, import_id, timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = http.get(f"/imports/{import_id}").json()
-        if status["status"] in ("done", "failed"):
-            return status
-        assert time.monotonic() < deadline, status
-        eventlet.sleep(0.2)
-
-
 def population(engine, unit=None):
     """People reporting counts per unit (its ``people`` tallies, by birth year)."""
     if unit is None:
@@ -124,7 +112,7 @@ def test_a_generated_province_of_100000_people(services, engines, province_100k,
                                  headers={"Content-Type": "text/csv"})
     assert response.status_code == 202, response.text
     import_id = response.json()["import_id"]
-    status = wait_done(services, import_id)
+    status = wait_done(services, import_id, timeout=600, pause=0.2)
     assert status["status"] == "done", status
     assert status["counts"] == {"total": 100_000, "good": 99_000, "bad": 1000,
                                 "registered": 99_000, "updated": 0, "moved": 0,
@@ -167,7 +155,7 @@ def test_a_generated_province_of_100000_people(services, engines, province_100k,
     with open(path, "rb") as fh:
         again = services.post("/imports", data=fh, params={"filename": "people.csv"},
                               headers={"Content-Type": "text/csv"})
-    status = wait_done(services, again.json()["import_id"])
+    status = wait_done(services, again.json()["import_id"], timeout=600, pause=0.2)
     assert status["counts"] == {"total": 100_000, "good": 99_000, "bad": 1000,
                                 "registered": 0, "updated": 0, "moved": 0,
                                 "unchanged": 99_000, "errors": 1000, "events": 0}
@@ -199,10 +187,6 @@ HEADER = ["STT", "Số định danh cá nhân", "Họ và tên", "Giới tính",
           "Email", "Mã đơn vị", "Đối tượng", "Vai trò"]
 
 
-def nid(serial, born=date(1985, 4, 2), gender="male"):
-    return national_id_for(89, born, gender, serial)
-
-
 def person(serial, unit="AG.001", name="Nguyễn Văn An", born="02/04/1985", phone="0912345678",
            email="", group="Người dân", roles="Hội viên"):
     return [str(serial), nid(serial), name, "Nam", born, phone, email, unit, group, roles]
@@ -219,14 +203,8 @@ def write(tmp_path, people, header=HEADER, name="xa.csv"):
 
 @pytest.fixture
 def small_tree(engines):
-    with engines["registry"].begin() as conn:
-        conn.execute(text(
-            "INSERT INTO units (code, name, kind, parent_code, valid_to) VALUES "
-            "('AG', 'Tỉnh An Giang', 'province', NULL, NULL), "
-            "('AG.001', 'Phường Long Xuyên', 'ward', 'AG', NULL), "
-            "('AG.002', 'Xã Mỹ Hòa Hưng', 'commune', 'AG', NULL), "
-            "('AG.OLD', 'Huyện cũ', 'district', 'AG', '2025-06-30')"))
-    return engines["registry"]
+    return insert_units(engines["registry"], SMALL_TREE + (
+        ("AG.OLD", "Huyện cũ", "district", "AG", "2025-06-30"),))
 
 
 def people_imported(engine):

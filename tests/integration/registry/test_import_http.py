@@ -5,7 +5,6 @@ writes nothing."""
 import csv
 import io
 import time
-from datetime import date
 
 import eventlet
 import openpyxl
@@ -13,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from cdht_tools import generator
-from services.registry.domain import national_id_for
 from services.registry.imports.files import XLSX_MIME
 from services.registry.service import RegistryService
+from tests.integration.registry.helpers import insert_units, nid, wait_done
 
 HEADER = ["Số định danh cá nhân", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng",
           "Vai trò"]
@@ -26,16 +25,8 @@ def service(container_factory, service_config, web_session, engines):
     config = service_config("registry", IMPORT_MAX_BYTES=2_000_000)
     container = container_factory(RegistryService, config)
     container.start()
-    with engines["registry"].begin() as conn:
-        conn.execute(text(
-            "INSERT INTO units (code, name, kind, parent_code) VALUES "
-            "('AG', 'Tỉnh An Giang', 'province', NULL), ('AG.001', 'Phường Long Xuyên', "
-            "'ward', 'AG'), ('AG.002', 'Xã Mỹ Hòa Hưng', 'commune', 'AG')"))
+    insert_units(engines["registry"])
     return web_session(config)
-
-
-def nid(serial, born=date(1985, 4, 2), gender="male"):
-    return national_id_for(89, born, gender, serial)
 
 
 def people_csv(rows, header=HEADER, delimiter=","):
@@ -48,16 +39,6 @@ def people_csv(rows, header=HEADER, delimiter=","):
 
 def good(serial, unit="AG.001", name="Nguyễn Văn An"):
     return [nid(serial), name, "Nam", "02/04/1985", unit, "Người dân", "Hội viên"]
-
-
-def wait_done(http, import_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = http.get(f"/imports/{import_id}").json()
-        if status["status"] in ("done", "failed"):
-            return status
-        assert time.monotonic() < deadline, status
-        eventlet.sleep(0.05)
 
 
 def upload(http, body, content_type="text/csv", filename="xa-my-hoa.csv", headers=None):

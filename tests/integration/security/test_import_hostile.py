@@ -7,23 +7,18 @@ where it is allowed, and never anything else.
 """
 import csv
 import io
-from datetime import date
 
 import pytest
 from sqlalchemy import text
 
 from cdht_tools import cli
-from services.registry.domain import national_id_for
 from services.registry.service import RegistryService
+from tests.integration.registry.helpers import SMALL_TREE, insert_units, nid
 
 HEADER = ["Số CCCD", "Họ và tên", "Giới tính", "Ngày sinh", "Mã đơn vị", "Đối tượng", "Vai trò"]
 TABLES = ("people", "outbox", "import_jobs", "import_errors", "audit_log")
 SQLISH = ("Robert'); DROP TABLE people;--", "' OR '1'='1", "1; SELECT pg_sleep(10)",
           "\\x27 UNION SELECT * FROM units --")
-
-
-def nid(serial):
-    return national_id_for(89, date(1985, 4, 2), "male", serial)
 
 
 def good(serial, name="Nguyễn Văn An", unit="AG.001"):
@@ -50,12 +45,7 @@ def counts(engine):
 
 @pytest.fixture
 def tree(engines):
-    with engines["registry"].begin() as conn:
-        conn.execute(text(
-            "INSERT INTO units (code, name, kind, parent_code) VALUES "
-            "('AG', 'Tỉnh An Giang', 'province', NULL), "
-            "('AG.001', 'Phường Long Xuyên', 'ward', 'AG')"))
-    return engines["registry"]
+    return insert_units(engines["registry"], SMALL_TREE[:2])
 
 
 @pytest.fixture
