@@ -33,7 +33,9 @@ pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TES
 GUIDE = "docs/operator-guide.md"
 MARK = "tests/deploy/test_operations.py"
 MIGRATIONS = [f"services/{s}/migrations/versions" for s in APP_SERVICES]
-# What the previous release's image takes from this tree: the recipe and what it installs.
+# What the previous release's image takes from this tree when it has none of its own: the
+# recipe and what it installs (a release with its own recipe is built with it: its code,
+# e.g. where its command line lives, is what that recipe copies).
 RECIPE = ("deploy/Dockerfile", "deploy/run-service.sh", "deploy/migrate.sh", "deploy/wait_for.py",
           "requirements.txt")
 DATABASES = [f"cdht_{s}" for s in APP_SERVICES]
@@ -115,8 +117,9 @@ def release(tmp_path_factory):
     archive = subprocess.run(["git", "archive", previous], cwd=ROOT, capture_output=True,
                              check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True)
-    for name in RECIPE:
-        shutil.copy2(ROOT / name, old_tree / name)
+    for name in RECIPE:  # a release older than the image recipes gets today's
+        if not (old_tree / name).exists():
+            shutil.copy2(ROOT / name, old_tree / name)
     new_tree = fresh_copy(tmp_path_factory.mktemp("next") / "cdht")
     run_id = f"{os.getpid()}"
     tags = (f"cdht:previous-{run_id}", f"cdht:next-{run_id}")
