@@ -174,10 +174,13 @@ class Stack:
                             input=stdin)
 
     def cli(self, *args, timeout=600, check=True):
-        """``python -m cdht_tools ...`` inside the registry container, with every service's URL."""
+        """``python -m cdht_tools ...`` inside the registry container, with every service's
+        URL (``python -m cdht ...`` in a release from before the tooling package)."""
         urls = {f"{s.upper()}_URL": f"http://{s}:{HTTP_PORTS[s]}" for s in APP_SERVICES}
-        return self.exec("registry", "python", "-m", "cdht_tools", *args, env=urls, timeout=timeout,
-                         check=check)
+        found = self.exec("registry", "python", "-c", "import cdht_tools", check=False)
+        package = "cdht_tools" if found.returncode == 0 else "cdht"
+        return self.exec("registry", "python", "-m", package, *args, env=urls,
+                         timeout=timeout, check=check)
 
     def token(self, role="admin", subject="stack-test"):
         return self.cli("token", "--role", role, "--subject", subject).stdout.strip()
