@@ -24,16 +24,28 @@ def bearer(secret=TEST_AUTH_SECRET, **caller):
     return {"Authorization": f"Bearer {token(secret, **caller)}"}
 
 
-def empty_databases(urls):
+def empty_databases(urls, attempts=5):
+    """Truncate every table but alembic_version. A service of an earlier test that is still
+    finishing a transaction can make the TRUNCATE a deadlock victim: wait and try again."""
+    from sqlalchemy.exc import OperationalError
     for url in urls.values():
         engine = create_engine(url)
-        with engine.begin() as conn:
-            tables = conn.scalars(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'")).all()
-            if tables:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) +
-                                  " RESTART IDENTITY CASCADE"))
+        for attempt in range(1, attempts + 1):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                    tables = conn.scalars(text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'")).all()
+                    if tables:
+                        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) +
+                                          " RESTART IDENTITY CASCADE"))
+                break
+            except OperationalError as error:
+                if attempt == attempts or getattr(error.orig, "pgcode", None) not in (
+                        "40P01", "55P03"):  # deadlock_detected, lock_not_available
+                    raise
+                time.sleep(0.5 * attempt)
         engine.dispose()
 
 
