@@ -70,12 +70,13 @@ class EventIntake:
 
     def _on_event(self, event):
         rule = RULES.for_event(event.event_type)
-        with self.db.store() as store:
-            done = store.processed(event)
-        if done:
-            log.info("%s %s already handled; duplicate dropped", event.event_type,
-                     event.event_id)
-            return
+        if rule.asks_registry:  # a duplicate is dropped before the RPC, not only after it
+            with self.db.store() as store:
+                done = store.processed(event)
+            if done:
+                log.info("%s %s already handled; duplicate dropped", event.event_type,
+                         event.event_id)
+                return
         data = event.to_message()["data"]
         people = rules.recipients(rule, data, self._officials,
                                   self.config.get("PROVINCE_CODE"))
@@ -85,7 +86,9 @@ class EventIntake:
         created = []
         with self.db.store(write=True) as store:
             if not store.first_delivery(event):
-                return  # a concurrent copy of the event got here first
+                log.info("%s %s already handled; duplicate dropped", event.event_type,
+                         event.event_id)
+                return  # or a concurrent copy of the event got here first
             opted_out = store.opted_out(people, rule)
             for person_id in people:
                 if person_id in opted_out:

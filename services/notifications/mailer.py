@@ -1,13 +1,15 @@
 """The SMTP adapter: a nameko dependency that sends a ``domain.Message`` with smtplib.
 
 Configuration (config.yaml): SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS,
-MAIL_FROM, SMTP_TIMEOUT, SMTP_CA_FILE. STARTTLS and login happen only when configured; the
-relay's certificate is verified (system trust store, or SMTP_CA_FILE for a private CA).
+MAIL_FROM, SMTP_TIMEOUT, SMTP_CA_FILE, SMTP_KEEPALIVE_SECONDS. STARTTLS and login happen only
+when configured; the relay's certificate is verified (system trust store, or SMTP_CA_FILE for
+a private CA). Sessions are kept open between messages (SmtpSessions).
 Errors are raised as smtplib/socket raise them; ``domain.classify_smtp_error`` decides what
 they mean.
 """
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -99,33 +101,100 @@ def build_email(message, settings, delivery_id):
     return email
 
 
+def open_session(settings):
+    """A new SMTP session: connected, with STARTTLS and login when configured."""
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file or None))
+        if settings.user:
+            smtp.login(settings.user, settings.password)
+    except BaseException:
+        end_session(smtp)
+        raise
+    return smtp
+
+
+def end_session(smtp):
+    """QUIT if the relay still listens; the socket is closed either way."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+class SmtpSessions:
+    """The SMTP sessions of one service process, kept open between messages: a message sent
+    on a kept session costs a NOOP instead of a connection, STARTTLS, a login and a QUIT.
+    A session idle longer than ``keep_seconds``, or that no longer answers the NOOP, is
+    ended and replaced; at most ``most`` are kept. keep_seconds 0: one session per message."""
+
+    def __init__(self, settings, keep_seconds, most=10):
+        self.settings, self.keep_seconds, self.most = settings, keep_seconds, most
+        self.idle = []  # (session, when it was last used); greenlets share it
+
+    def take(self):
+        while self.idle:
+            smtp, since = self.idle.pop()
+            if time.monotonic() - since < self.keep_seconds:
+                try:
+                    if smtp.noop()[0] == 250:
+                        return smtp
+                except (smtplib.SMTPException, OSError):
+                    pass
+            end_session(smtp)
+        return open_session(self.settings)
+
+    def give_back(self, smtp):
+        if self.keep_seconds > 0 and len(self.idle) < self.most:
+            self.idle.append((smtp, time.monotonic()))
+        else:
+            end_session(smtp)
+
+    def close(self):
+        while self.idle:
+            end_session(self.idle.pop()[0])
+
+
 class SmtpMailer:
-    def __init__(self, settings):
+    def __init__(self, settings, sessions=None):
         self.settings = settings
+        self.sessions = sessions or SmtpSessions(settings, keep_seconds=0)
 
     def send(self, message, delivery_id):
-        """Send one message (one SMTP session); raises smtplib/socket errors."""
+        """Send one message; raises smtplib/socket errors. A session that failed is ended,
+        never kept."""
         settings = self.settings
         email = build_email(message, settings, delivery_id)
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-            if settings.starttls:
-                smtp.starttls(context=ssl.create_default_context(
-                    cafile=settings.ca_file or None))
-            if settings.user:
-                smtp.login(settings.user, settings.password)
+        smtp = self.sessions.take()
+        try:
             smtp.send_message(email, from_addr=settings.sender, to_addrs=[message.to])
+        except BaseException:
+            smtp.close()
+            raise
+        self.sessions.give_back(smtp)
         return email["Message-ID"]
 
 
 class Mailer(DependencyProvider):
-    """nameko dependency: ``self.mailer.send(message, delivery_id)``."""
+    """nameko dependency: ``self.mailer.send(message, delivery_id)``, over the sessions this
+    process keeps (SMTP_KEEPALIVE_SECONDS)."""
 
     def setup(self):
-        self.settings = SmtpSettings.from_config(self.container.config)
+        config = self.container.config
+        self.settings = SmtpSettings.from_config(config)
         try:
             self.settings.check()
         except ValueError as exc:  # fail at start, not at every message
             raise ConfigurationError(str(exc)) from None
+        keep = config.get("SMTP_KEEPALIVE_SECONDS")
+        self.sessions = SmtpSessions(self.settings, float(30 if keep in (None, "") else keep))
+
+    def stop(self):
+        self.sessions.close()
+
+    def kill(self):
+        self.sessions.close()
 
     def get_dependency(self, worker_ctx):
-        return SmtpMailer(self.settings)
+        return SmtpMailer(self.settings, self.sessions)

@@ -77,9 +77,11 @@ def load(session, codes, level):
 
 
 class UnitDirectory(DependencyProvider):
-    """Per service process: the approval level (APPROVAL_LEVEL), and whether the registry's
-    export_units has been fetched (once, the first time a message names a unit that no event
-    told of; a failed fetch is tried again by the next such message)."""
+    """Per service process: the approval level (APPROVAL_LEVEL), the unit codes already known
+    to have a name here, and whether the registry's export_units has been fetched (once, the
+    first time a message names a unit that no event told of; a failed fetch is tried again by
+    the next such message). Units are never deleted here, so once every code of a message is
+    known, preparing it costs no query."""
 
     def setup(self):
         level = str(self.container.config.get("APPROVAL_LEVEL") or wording.COMMUNE)
@@ -87,24 +89,30 @@ class UnitDirectory(DependencyProvider):
         if self.level not in (wording.COMMUNE, wording.PROVINCE):
             raise ValueError(f"APPROVAL_LEVEL={level!r}: must be commune or province")
         self.imported = False
+        self.known = set()
 
     def get_dependency(self, worker_ctx):
         return self
 
-    def places(self, db, paths, export_units):
-        """wording.Places for the units on ``paths``; ``export_units()`` asks the registry.
-        A registry that does not answer leaves codes in place of names: the message still
-        goes."""
+    def learn(self, db, paths, export_units):
+        """Make sure the units on ``paths`` can be named, before the transaction that sends:
+        ``export_units()`` asks the registry for those no event told of. A registry that does
+        not answer leaves codes in place of names: the message still goes."""
+        codes = set(codes_in(paths)) - self.known
+        if not codes or self.imported:
+            return
+        with db.read() as session:
+            missing = unknown(session, codes)
+        self.known |= codes - missing
+        if missing:
+            self._import(db, export_units, missing)
+
+    def places(self, session, paths):
+        """wording.Places for the units on ``paths``, read in the caller's ``session``."""
         codes = codes_in(paths)
         if not codes:
             return wording.Places(level=self.level)
-        if not self.imported:
-            with db.read() as session:
-                missing = unknown(session, codes)
-            if missing:
-                self._import(db, export_units, missing)
-        with db.read() as session:
-            return load(session, codes, self.level)
+        return load(session, codes, self.level)
 
     def _import(self, db, export_units, missing):
         try:

@@ -37,6 +37,12 @@ class Rule:
     digest: str = "none"
     producer: str | None = None
 
+    @property
+    def asks_registry(self):
+        """Whether the recipients are asked of the registry (an RPC) rather than read from
+        the event itself."""
+        return self.recipients != "subject_person"
+
     def next_channel(self, channel):
         """The channel to fall back to after ``channel`` failed for good (None: none left)."""
         if channel not in self.channels:

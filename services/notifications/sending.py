@@ -28,6 +28,8 @@ import logging
 import random
 from datetime import timedelta
 
+import eventlet
+
 from cdht.redact import redact
 from cdht.rpc import RpcUnavailable, deadline
 from services.notifications import domain, timing
@@ -58,11 +60,19 @@ class Sending:
     @config_timer("RETRY_POLL_SECONDS", 5)
     def retry_due(self):
         """Attempt the pending deliveries whose time has come (retries, postponed sends,
-        expired leases), claiming them first so that other instances leave them alone."""
-        with self.db.store(write=True) as store:
-            claimed = store.claim_due(now(), self._lease(), RETRY_BATCH)
-        for delivery_id in claimed:
-            self._attempt_safely(delivery_id)
+        expired leases), claiming them first so that other instances leave them alone.
+        RETRY_CONCURRENCY attempts run at once, and a full batch is followed at once by the
+        next: a backlog left by an outage (registry, SMTP relay, database) drains at the pace
+        of the attempts, not one batch per tick. Those that fail again are due later
+        (backoff), so the loop ends."""
+        pool = eventlet.GreenPool(self._setting("RETRY_CONCURRENCY", 10, int))
+        while True:
+            with self.db.store(write=True) as store:
+                claimed = store.claim_due(now(), self._lease(), RETRY_BATCH)
+            for _ in pool.imap(self._attempt_safely, claimed):
+                pass
+            if len(claimed) < RETRY_BATCH:
+                return
 
     def _attempt_safely(self, delivery_id):
         """Attempt a delivery, then its fallback if it failed for good; an unexpected error
@@ -86,6 +96,8 @@ class Sending:
             if row is None or row.status != "pending":
                 return None
             person_id, channel, attempts = row.person_id, row.channel, row.attempts
+            paths = domain.unit_paths(row.template, row.context or {})
+        self.units.learn(self.db, paths, self._export_units)
         try:
             contact = self._contact(person_id)
         except RpcUnavailable as exc:
@@ -111,7 +123,7 @@ class Sending:
                          channel, wait)
                 return None
             try:
-                message, delivery.language = self._compose(delivery, contact)
+                message, delivery.language = self._compose(store, delivery, contact)
             except Exception as exc:  # a template that cannot render never will
                 reason = redact(f"template {delivery.template} cannot be rendered: "
                                 f"{type(exc).__name__}: {exc}")[:500]
@@ -160,10 +172,10 @@ class Sending:
                 delivery.next_attempt_at = now() + timedelta(seconds=seconds)
                 delivery.last_error = redact(reason)[:500]
 
-    def _compose(self, delivery, contact):
+    def _compose(self, store, delivery, contact):
+        """The message, naming units as this transaction reads them (places.py)."""
         context = delivery.context or {}
-        known = self.units.places(self.db, domain.unit_paths(delivery.template, context),
-                                  self._export_units)
+        known = self.units.places(store.session, domain.unit_paths(delivery.template, context))
         if delivery.channel == "email":
             return domain.compose_email(delivery.template, context, contact, places=known)
         return domain.compose_sms(delivery.template, context, contact, places=known,

@@ -5,6 +5,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 import uuid
 from email import message_from_bytes, policy
 
@@ -13,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notifications import domain
-from services.notifications.mailer import SmtpMailer, SmtpSettings
+from services.notifications.mailer import SmtpMailer, SmtpSessions, SmtpSettings
 
 USER, PASSWORD = "khuyenhoc", "s3cret pass"
 
@@ -23,10 +24,12 @@ pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="needs the o
 class Sink:
     def __init__(self):
         self.envelopes = []
+        self.sessions = []
         self.logins = []
 
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
+        self.sessions.append(session.peer)  # one peer (client port) per SMTP session
         return "250 OK"
 
 
@@ -114,3 +117,34 @@ def test_no_starttls_where_the_relay_requires_it(server):
     assert caught.value.smtp_code == 530
     assert domain.classify_smtp_error(caught.value) == domain.TRANSIENT
     assert sink.envelopes == [] and sink.logins == []
+
+
+def test_a_kept_session_carries_the_next_messages_with_one_login(server):
+    sink, port, ca_file = server
+    settings = SmtpSettings(host="127.0.0.1", port=port, user=USER, password=PASSWORD,
+                            starttls=True, ca_file=ca_file, timeout=5)
+    sessions = SmtpSessions(settings, keep_seconds=30)
+    for _ in range(3):
+        SmtpMailer(settings, sessions).send(MESSAGE, uuid.uuid4())
+    sessions.close()
+    assert len(sink.envelopes) == 3
+    assert len(set(sink.sessions)) == 1 and sink.logins == [(USER, True)]
+
+
+def test_a_session_the_relay_has_closed_is_replaced_without_losing_the_message():
+    sink = Sink()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port, timeout=0.3)  # idle: closed
+    controller.start()
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=port, timeout=5)
+        sessions = SmtpSessions(settings, keep_seconds=30)
+        SmtpMailer(settings, sessions).send(MESSAGE, uuid.uuid4())
+        time.sleep(1.0)  # the relay ends the idle session; the NOOP finds out
+        SmtpMailer(settings, sessions).send(MESSAGE, uuid.uuid4())
+        sessions.close()
+    finally:
+        controller.stop()
+    assert len(sink.envelopes) == 2 and len(set(sink.sessions)) == 2

@@ -14,6 +14,8 @@ from services.notifications import domain, wording
 class FakeDeliveryStore:
     """store.DeliveryStore in memory: one delivery per (source, person, channel)."""
 
+    session = None  # what UnitDirectory.places reads in (FakeUnits reads nothing)
+
     def __init__(self):
         self.inbox = set()
         self.opt_outs = set()   # (person id, category)
@@ -187,7 +189,10 @@ class FakeUnits:
     def __init__(self, units=None, bodies=None):
         self.known = wording.Places(units or {}, bodies or {}, wording.COMMUNE)
 
-    def places(self, db, paths, export_units):
+    def learn(self, db, paths, export_units):
+        """Every unit is known already."""
+
+    def places(self, session, paths):
         return self.known
 
 

@@ -158,6 +158,24 @@ def test_a_failure_for_now_is_sent_by_the_retry_timer_when_due(store, registry):
     assert [kind for kind, _, _ in store.events] == ["notification_sent"]
 
 
+def test_a_backlog_left_by_an_outage_drains_in_one_tick_of_the_retry_timer(store, registry):
+    """More than one batch (RETRY_BATCH) is due: the timer claims the next batch at once."""
+    service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
+    for _ in range(120):
+        event = granted()
+        contact(registry, event.data["person_id"])
+        service.on_recognition_granted(event)
+    assert len(store.rows(status="pending")) == 120 and service.mailer.sent == []
+
+    service.mailer.refuse = None
+    for delivery in store.deliveries.values():
+        delivery.next_attempt_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    service.retry_due()
+
+    assert len(service.mailer.sent) == 120 and not store.rows(status="pending")
+    assert {d.attempts for d in store.deliveries.values()} == {2}
+
+
 # -- the HTTP API and the digests ----------------------------------------------------------------
 STAFF_ID = uuid.uuid4()
 
