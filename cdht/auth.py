@@ -12,9 +12,10 @@ A token is an HS256 JWT signed with the services' shared ``AUTH_SECRET``, with t
 Which role may call which HTTP route is declared with the route, by its ``@api`` decorator
 (cdht.web), from the role groups below; README, "Security", prints the derived table. What a
 role may do *inside* a route (only its subtree, a citizen only their own records) is checked
-by each service with ``in_scope`` and ``Caller.subject``.
+by each service with ``in_scope`` and ``Caller.person_id``.
 """
 import time
+import uuid
 from dataclasses import dataclass
 
 import jwt
@@ -44,6 +45,15 @@ class Caller:
     @property
     def is_citizen(self):
         return self.role == "citizen"
+
+    @property
+    def person_id(self):
+        """The subject as a registry person id (citizens, staff), or None (an operator's
+        name): what a citizen's own records are matched against."""
+        try:
+            return uuid.UUID(str(self.subject))
+        except ValueError:
+            return None
 
 
 def check_secret(secret):

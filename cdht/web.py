@@ -9,17 +9,18 @@ table are derived from it; ``/health``, ``/metrics``, ``/openapi.json`` and ``/d
 with the ``Observed`` base class.
 
 A handler returns a dict/list (200) or ``(status, data)``; it raises ``ApiError`` for a clear
-4xx. Bodies are parsed with a marshmallow schema by ``load_json``; every validation failure
-is a 400 with a message per field, a body that is not JSON a 415/400, and an unexpected error
-a 500 whose body names no internals (the traceback goes to the log only).
+4xx. Bodies are parsed with a marshmallow schema by ``load_json``, query strings by
+``query_of``; every validation failure is a 400 with a message per field, a body that is not
+JSON a 415/400, and an unexpected error a 500 whose body names no internals (the traceback
+goes to the log only).
 
 Every route needs ``Authorization: Bearer <token>`` (cdht.auth) except the public ones
 (health, metrics, docs, openapi.json, the dashboard page): no or a bad token is a 401, a role
 the route's ``roles`` do not name a 403 (admin may call every route). The handler finds
 the verified ``Caller`` at ``request.caller`` (``caller_of(request)``); scope inside the route
 (the caller's unit subtree, a citizen's own records) is the handler's to check, with
-``require_scope``. Error bodies are passed through ``redact``: no email or ID number leaves in
-one.
+``require_scope`` and ``own_or_in_scope`` (a list's: ``list_scope``). Error bodies are passed
+through ``redact``: no email or ID number leaves in one.
 
 Every request has a correlation id (``X-Correlation-Id``, taken from the request when it is
 acceptable, else made; echoed in the response): the worker runs with it in its context data,
@@ -88,6 +89,30 @@ def require_scope(request, unit_path, what="this"):
     caller = caller_of(request)
     if caller is None or not auth.in_scope(caller, unit_path):
         raise Forbidden(f"{what} is outside your unit's scope")
+
+
+def own_or_in_scope(request, person_id, unit_path, what,
+                    refusal="a citizen may only see and change their own records"):
+    """A citizen reaches only their own records (``person_id`` theirs); anyone else those
+    placed in their subtree (``unit_path``)."""
+    caller = caller_of(request)
+    if caller.is_citizen:
+        if person_id != caller.person_id:
+            raise Forbidden(refusal)
+        return
+    require_scope(request, unit_path, what)
+
+
+def list_scope(request):
+    """What a list shows the caller, as the stores' pages take it: everything to an admin
+    (None), a citizen's own rows (``("person", id)``), the rows of their subtree to staff
+    (``("unit", code)``)."""
+    caller = caller_of(request)
+    if caller.is_admin:
+        return None
+    if caller.is_citizen:
+        return ("person", caller.person_id)
+    return ("unit", caller.unit_code)
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -160,6 +185,14 @@ def load_json(request, schema):
         return schema.load(body)
     except ValidationError as exc:
         raise ApiError(400, "invalid input", exc.messages) from None
+
+
+def query_of(request, schema):
+    """Load the query string with ``schema``; unknown or malformed parameters are a 400."""
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise ApiError(400, "invalid query", exc.messages) from None
 
 
 CORRELATION_HEADER = "X-Correlation-Id"

@@ -338,12 +338,15 @@ def _broker(config):
                        f"{parts.port or 5672}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
+DeadQueue = Annotated[str | None, typer.Option(
+    help="one consumer queue (default: all of the service's)")]
+DeadLimit = Annotated[int, typer.Option(min=1, help="at most this many per queue")]
+
+
 @dead_app.command("list")
 def dead_letters_list(
-        service: Annotated[Service, typer.Argument()],
-        queue: Annotated[str | None, typer.Option(
-            help="one consumer queue (default: all of the service's)")] = None,
-        limit: Annotated[int, typer.Option(min=1, help="at most this many per queue")] = 1000):
+        service: Annotated[Service, typer.Argument()], queue: DeadQueue = None,
+        limit: DeadLimit = 1000):
     """Print the service's dead letters, one JSON object a line (they stay where they are)."""
     from cdht.config import load_config
     from cdht_tools import deadletters
@@ -356,10 +359,8 @@ def dead_letters_list(
 
 @dead_app.command("replay")
 def dead_letters_replay(
-        service: Annotated[Service, typer.Argument()],
-        queue: Annotated[str | None, typer.Option(
-            help="one consumer queue (default: all of the service's)")] = None,
-        limit: Annotated[int, typer.Option(min=1, help="at most this many per queue")] = 1000):
+        service: Annotated[Service, typer.Argument()], queue: DeadQueue = None,
+        limit: DeadLimit = 1000):
     """Put the service's dead letters back on their consumer queues, attempts reset."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

@@ -1,12 +1,9 @@
-"""What assessment's HTTP handlers share: reading a query, a page of a list, the workflow's
-refusals as HTTP errors, who acts and on what (cdht.auth's caller and scope), and how an
-assessment, a title and a group title are shown."""
-import uuid
+"""What assessment's HTTP handlers share: a page of a list, the workflow's refusals as HTTP
+errors, who acts and on what (cdht.auth's caller and scope), and how an assessment, a title
+and a group title are shown."""
 from contextlib import contextmanager
 
-from marshmallow import ValidationError
-
-from cdht.web import ApiError, Forbidden, caller_of, require_scope
+from cdht.web import ApiError, Forbidden, caller_of, list_scope, query_of, require_scope
 from services.assessment import domain
 from services.assessment import reasons as refusal_reasons
 
@@ -14,13 +11,6 @@ from services.assessment import reasons as refusal_reasons
 def invalid(field, message, status=400):
     return ApiError(status, "invalid input", {field: [message] if isinstance(message, str)
                                               else message})
-
-
-def query_of(request, schema):
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        raise ApiError(400, "invalid query", exc.messages) from None
 
 
 def filters_of(query, names):
@@ -33,7 +23,7 @@ def list_page(db, request, kind, schema, filters, view):
     ``filters`` that are given, within the caller's scope, each row shown by ``view``."""
     query = query_of(request, schema())
     with db.store() as store:
-        total, rows = store.page(kind, filters_of(query, filters), scope_of(request),
+        total, rows = store.page(kind, filters_of(query, filters), list_scope(request),
                                  query["limit"], query["offset"])
         return page(rows, total, query, view)
 
@@ -53,19 +43,12 @@ def workflow_errors(scores_field=None):
 
 
 # -- who acts, and on what (cdht.auth) ---------------------------------------------------------
-def subject_id(caller):
-    try:
-        return uuid.UUID(str(caller.subject))
-    except ValueError:
-        return None
-
-
 def actor(request, given, field, required=False):
     """Who acts: the token's subject (a registry person id). Given in the body, it must be
     the subject; only an admin records an act on someone else's behalf. Left out, it is the
     subject (for an operator's token naming no person: None, or a 400 when ``required``)."""
     caller = caller_of(request)
-    subject = subject_id(caller)
+    subject = caller.person_id
     if given is None:
         if subject is None and required:
             raise invalid(field, "your token names no registry person: give the person id "
@@ -74,27 +57,6 @@ def actor(request, given, field, required=False):
     if given != subject and not caller.is_admin:
         raise Forbidden(f"{field} must be the token's subject")
     return given
-
-
-def own_or_in_scope(request, person_id, unit_path, what):
-    """A citizen reaches only their own records; others those in their unit subtree."""
-    caller = caller_of(request)
-    if caller.is_citizen:
-        if person_id != subject_id(caller):
-            raise Forbidden("a citizen may only see and change their own records")
-        return
-    require_scope(request, unit_path, what)
-
-
-def scope_of(request):
-    """What a list shows the caller (store.AssessmentStore.page): everything to an admin,
-    a citizen's own rows, the rows of the caller's subtree to staff."""
-    caller = caller_of(request)
-    if caller.is_admin:
-        return None
-    if caller.is_citizen:
-        return ("person", subject_id(caller))
-    return ("unit", caller.unit_code)
 
 
 def unit_in_scope(request, store, unit_code):

@@ -16,13 +16,13 @@ from cdht.auth import EVERYONE, STAFF, in_scope
 from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.openapi import ListOf, page_of
-from cdht.web import Observed, api, caller_of, found, load_json
+from cdht.web import Observed, api, caller_of, found, load_json, query_of
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.assessment import (
     approval, closing, decisions, store as stores, titles_api, workflow_api,
 )
 from services.assessment import criteria as criteria_sets
-from services.assessment.api_support import invalid, page, query_of, unit_in_scope
+from services.assessment.api_support import invalid, page, unit_in_scope
 from services.assessment.schemas import (
     ClosingQuerySchema, ClosingSchema, CloseYearSchema, CriteriaSetSchema,
 )

@@ -6,10 +6,10 @@ starts every class of the service's module that has entrypoints).
 """
 from cdht.auth import EVERYONE, REVIEWERS, STAFF
 from cdht.openapi import page_of
-from cdht.web import api, found, load_json, require_scope
+from cdht.web import api, found, load_json, own_or_in_scope, require_scope
 from services.assessment import decisions
 from services.assessment.api_support import (
-    actor, group_view, list_page, own_or_in_scope, recognition_view, workflow_errors,
+    actor, group_view, list_page, recognition_view, workflow_errors,
 )
 from services.assessment.schemas import (
     AssessmentQuerySchema, GroupRecognitionQuerySchema, GroupRecognitionViewSchema,

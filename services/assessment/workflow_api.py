@@ -8,12 +8,14 @@ Mixed into AssessmentService (service.py); it is not a module attribute there, s
 from cdht.auth import EVERYONE, PROVINCE, REVIEWERS, STAFF, STAFF_AND_CITIZEN
 from cdht.openapi import page_of
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, Forbidden, api, caller_of, found, load_json, require_scope
+from cdht.web import (
+    ApiError, Forbidden, api, caller_of, found, load_json, own_or_in_scope, query_of,
+    require_scope,
+)
 from services.assessment import criteria as criteria_sets
 from services.assessment import decisions, domain
 from services.assessment.api_support import (
-    actor, assessment_view, invalid, list_page, own_or_in_scope, query_of, subject_id,
-    workflow_errors,
+    actor, assessment_view, invalid, list_page, workflow_errors,
 )
 from services.assessment.schemas import (
     AssessmentQuerySchema, AssessmentViewSchema, DecisionRequestSchema, PrefillSchema,
@@ -82,7 +84,7 @@ class WorkflowApi:
         with workflow_errors("scores"):
             domain.check_scores(criteria, data["scores"])
         caller = caller_of(request)
-        if caller.is_citizen and data["person_id"] != subject_id(caller):
+        if caller.is_citizen and data["person_id"] != caller.person_id:
             raise Forbidden("a citizen submits only their own self-assessment")
         profile = self._ask_registry("profile", str(data["person_id"]))
         if profile is None:

@@ -9,13 +9,13 @@ Mixed into NotificationsService (service.py); not a module attribute there (``na
 starts every class of the service's module that has entrypoints).
 """
 import logging
-import uuid
-
-from marshmallow import ValidationError
 
 from cdht.auth import EVERYONE, STAFF, STAFF_AND_CITIZEN
 from cdht.rpc import RpcUnavailable, deadline
-from cdht.web import ApiError, Forbidden, NotFound, api, caller_of, require_scope
+from cdht.web import (
+    ApiError, Forbidden, NotFound, api, caller_of, found, list_scope, own_or_in_scope,
+    query_of, require_scope,
+)
 from services.notifications.extensions import RULES
 from services.notifications.schemas import (
     DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema, OptOutSchema, PreferencesSchema,
@@ -25,13 +25,6 @@ from services.notifications.store import now
 log = logging.getLogger(__name__)
 
 FILTERS = ("person_id", "source_event_id", "status", "channel", "category", "template")
-
-
-def _subject_id(caller):
-    try:
-        return uuid.UUID(str(caller.subject))
-    except ValueError:
-        return None
 
 
 def _delivery_place(delivery):
@@ -45,24 +38,9 @@ def _delivery_place(delivery):
     return ()
 
 
-def _scope_of(request):
-    """What the delivery log shows the caller (store.DeliveryStore.page): everything to an
-    admin, a citizen's own deliveries, those about the caller's subtree to staff."""
-    caller = caller_of(request)
-    if caller.is_admin:
-        return None
-    if caller.is_citizen:
-        return ("person", _subject_id(caller))
-    return ("unit", caller.unit_code)
-
-
 def _delivery_in_scope(request, delivery):
-    caller = caller_of(request)
-    if caller.is_citizen:
-        if delivery.person_id != _subject_id(caller):
-            raise Forbidden("a citizen may only see their own notifications")
-        return
-    require_scope(request, _delivery_place(delivery), "the delivery")
+    own_or_in_scope(request, delivery.person_id, _delivery_place(delivery), "the delivery",
+                    "a citizen may only see their own notifications")
 
 
 class DeliveriesApi:
@@ -76,7 +54,7 @@ class DeliveriesApi:
         if caller.is_admin:
             return
         if caller.is_citizen:
-            if person_id != _subject_id(caller):
+            if person_id != caller.person_id:
                 raise Forbidden("a citizen manages only their own preferences")
             return
         try:
@@ -139,14 +117,11 @@ class DeliveriesApi:
          query=DeliveryQuerySchema,
          response=DeliveryPageSchema)
     def deliveries(self, request):
-        try:
-            query = DeliveryQuerySchema().load(request.args.to_dict())
-        except ValidationError as exc:
-            raise ApiError(400, "invalid query", exc.messages) from None
+        query = query_of(request, DeliveryQuerySchema())
         filters = {name: query[name] for name in FILTERS if query[name] is not None}
         with self.db.store() as store:
             total, rows = store.page(filters, query["since"], query["until"],
-                                     _scope_of(request), query["limit"], query["offset"])
+                                     list_scope(request), query["limit"], query["offset"])
             return {"items": DeliverySchema(many=True).dump(rows), "total": total,
                     "limit": query["limit"], "offset": query["offset"]}
 
@@ -156,9 +131,7 @@ class DeliveriesApi:
          response=DeliverySchema)
     def delivery(self, request, delivery_id):
         with self.db.store() as store:
-            row = store.delivery(delivery_id)
-            if row is None:
-                raise NotFound("delivery")
+            row = found(store.delivery(delivery_id), "delivery")
             _delivery_in_scope(request, row)
             return DeliverySchema().dump(row)
 
@@ -169,9 +142,7 @@ class DeliveriesApi:
          errors=(409,))
     def retry_delivery(self, request, delivery_id):
         with self.db.store(write=True) as store:
-            row = store.delivery(delivery_id, for_update=True)
-            if row is None:
-                raise NotFound("delivery")
+            row = found(store.delivery(delivery_id, for_update=True), "delivery")
             _delivery_in_scope(request, row)
             if row.status != "failed":
                 raise ApiError(409, "invalid input", {"status": [

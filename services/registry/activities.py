@@ -4,10 +4,10 @@ hours) is announced as ``learning_activity_recorded``; consumers keep the latest
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
-from cdht.web import api, load_json
+from cdht.web import api, load_json, query_of
 from services.registry import domain
 from services.registry.handlers import (
-    found, known_unit, live, now, person_in_scope, query_of, rules, scope_of,
+    Resource, changing, dumped, list_page, live, now, patch, person_in_scope, reading, rules,
 )
 from services.registry.models import LearningActivity, Person
 from services.registry.schemas import (
@@ -15,6 +15,14 @@ from services.registry.schemas import (
 )
 
 COUNTED = ("kind", "started_on", "ended_on", "hours")
+
+
+def _in_scope(request, store, activity):
+    """Whose activity it is: the person's record in the caller's reach."""
+    person_in_scope(request, store, store.row(Person, activity.person_id))
+
+
+ACTIVITY = Resource(LearningActivity, "learning activity", _in_scope)
 
 
 def _recorded(store, activity, person):
@@ -54,21 +62,15 @@ class ActivityEndpoints:
          query=ActivityQuery,
          response=page_of(ActivitySchema))
     def list_activities(self, request):
-        query = query_of(request, ActivityQuery())
-        with self.store.read() as store:
-            if "unit_code" in query:
-                known_unit(store, query["unit_code"])
-            items, page = store.list_activities(query, scope_of(request))
-            return page | {"items": ActivitySchema(many=True).dump(items)}
+        return list_page(self.store, request, query_of(request, ActivityQuery()),
+                         "list_activities", dumped(ActivitySchema))
 
     @api("GET", "/learning-activities/<uuid:activity_id>",
          roles=EVERYONE,
          summary="Read a learning activity",
          response=ActivitySchema)
     def get_activity(self, request, activity_id):
-        with self.store.read() as store:
-            activity = found(store, LearningActivity, activity_id, "learning activity")
-            person_in_scope(request, store, store.row(Person, activity.person_id))
+        with reading(self.store, request, ACTIVITY, activity_id) as (_, activity):
             return ActivitySchema().dump(activity)
 
     @api("PATCH", "/learning-activities/<uuid:activity_id>",
@@ -80,20 +82,14 @@ class ActivityEndpoints:
         """A change of what counts (kind, dates, hours) is published again as
         learning_activity_recorded with the same activity_id: consumers keep the latest."""
         data = load_json(request, ActivityPatchSchema())
-        with rules(), self.store.transaction() as store:
-            activity = found(store, LearningActivity, activity_id, "learning activity",
-                             lock="update")
-            person = store.row(Person, activity.person_id)
-            person_in_scope(request, store, person)
+        with changing(self.store, request, ACTIVITY, activity_id) as (store, activity):
             before = {k: getattr(activity, k) for k in COUNTED}
             merged = before | {k: v for k, v in data.items() if k in COUNTED}
             domain.check_activity(merged["started_on"], merged["ended_on"], merged["hours"])
-            for key, value in data.items():
-                setattr(activity, key, value)
-            activity.updated_at = now()
+            patch(activity, data)
             store.flush()
             if merged != before:
-                _recorded(store, activity, person)
+                _recorded(store, activity, store.row(Person, activity.person_id))
             return ActivitySchema().dump(activity)
 
     @api("DELETE", "/learning-activities/<uuid:activity_id>",
@@ -101,9 +97,6 @@ class ActivityEndpoints:
          summary="Delete a learning activity entered by mistake (soft)",
          response=ActivitySchema)
     def delete_activity(self, request, activity_id):
-        with self.store.transaction() as store:
-            activity = found(store, LearningActivity, activity_id, "learning activity",
-                             lock="update")
-            person_in_scope(request, store, store.row(Person, activity.person_id))
+        with changing(self.store, request, ACTIVITY, activity_id) as (_, activity):
             activity.deleted_at = activity.updated_at = now()
             return ActivitySchema().dump(activity)

@@ -4,11 +4,12 @@ tree, never under itself; a position grants the person the association's role.""
 import uuid
 
 from cdht.auth import REVIEWERS, STAFF
-from cdht.web import api, load_json
+from cdht.web import api, load_json, query_of
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
-    found, granted, invalid, known_unit, live, now, open_unit, person_in_scope, query_of,
-    rules, scope_of, sync_roles, unit_in_scope, with_person,
+    Resource, changing, changing_tenure, check_end, dumped, granted, in_unit, invalid,
+    list_page, live, now, open_unit, patch, person_in_scope, reading, rules, sync_roles,
+    unit_in_scope,
 )
 from services.registry.models import AssociationBody, AssociationMember, Person
 from services.registry.schemas import (
@@ -41,6 +42,10 @@ def _position_in_scope(request, store, position):
                   "the association body")
 
 
+BODY = Resource(AssociationBody, "association body", in_unit("the association body"))
+POSITION = Resource(AssociationMember, "position", _position_in_scope)
+
+
 class AssociationEndpoints:
 
     @api("POST", "/association/bodies",
@@ -67,21 +72,15 @@ class AssociationEndpoints:
          query=BodyQuery,
          response=page_of(BodySchema))
     def list_bodies(self, request):
-        query = query_of(request, BodyQuery())
-        with self.store.read() as store:
-            if "unit_code" in query:
-                known_unit(store, query["unit_code"])
-            items, page = store.list_bodies(query, scope_of(request))
-            return page | {"items": BodySchema(many=True).dump(items)}
+        return list_page(self.store, request, query_of(request, BodyQuery()), "list_bodies",
+                         dumped(BodySchema))
 
     @api("GET", "/association/bodies/<uuid:body_id>",
          roles=REVIEWERS,
          summary="Read an association body",
          response=BodySchema)
     def get_body(self, request, body_id):
-        with self.store.read() as store:
-            body = found(store, AssociationBody, body_id, "association body")
-            unit_in_scope(request, store, body.unit_code, "the association body")
+        with reading(self.store, request, BODY, body_id) as (_, body):
             return BodySchema().dump(body)
 
     @api("PATCH", "/association/bodies/<uuid:body_id>",
@@ -91,16 +90,12 @@ class AssociationEndpoints:
          response=BodySchema)
     def update_body(self, request, body_id):
         data = load_json(request, BodyPatchSchema())
-        with self.store.transaction() as store:
-            body = found(store, AssociationBody, body_id, "association body", lock="update")
-            unit_in_scope(request, store, body.unit_code, "the association body")
+        with changing(self.store, request, BODY, body_id) as (store, body):
             if "parent_id" in data:
                 _check_parent(store, body.kind, body.unit_code, data["parent_id"],
                               body_id=body.id)
             before = announce.body_state(body)
-            for key, value in data.items():
-                setattr(body, key, value)
-            body.updated_at = now()
+            patch(body, data)
             store.flush()
             announce.body_updated(store, body, before)
             return BodySchema().dump(body)
@@ -111,9 +106,7 @@ class AssociationEndpoints:
          response=BodySchema,
          errors=(409,))
     def delete_body(self, request, body_id):
-        with self.store.transaction() as store:
-            body = found(store, AssociationBody, body_id, "association body", lock="update")
-            unit_in_scope(request, store, body.unit_code, "the association body")
+        with changing(self.store, request, BODY, body_id) as (store, body):
             busy = store.body_busy(body.id)
             if busy:
                 raise invalid({"body_id": ["still has current " + " and ".join(busy)]}, 409)
@@ -155,10 +148,8 @@ class AssociationEndpoints:
          query=PositionQuery,
          response=page_of(PositionSchema))
     def list_positions(self, request):
-        query = query_of(request, PositionQuery())
-        with self.store.read() as store:
-            items, page = store.list_positions(query, scope_of(request))
-            return page | {"items": PositionSchema(many=True).dump(items)}
+        return list_page(self.store, request, query_of(request, PositionQuery()),
+                         "list_positions", dumped(PositionSchema))
 
     @api("GET", "/association/members/<uuid:position_id>",
          roles=REVIEWERS,
@@ -166,9 +157,7 @@ class AssociationEndpoints:
                  "position",
          response=PositionSchema)
     def get_position(self, request, position_id):
-        with self.store.read() as store:
-            position = found(store, AssociationMember, position_id, "position")
-            _position_in_scope(request, store, position)
+        with reading(self.store, request, POSITION, position_id) as (_, position):
             return PositionSchema().dump(position)
 
     @api("PATCH", "/association/members/<uuid:position_id>",
@@ -179,20 +168,10 @@ class AssociationEndpoints:
          errors=(409,))
     def update_position(self, request, position_id):
         data = load_json(request, PositionPatchSchema())
-        with rules(), self.store.transaction() as store:
-            position, person = with_person(store, AssociationMember, position_id, "position")
-            _position_in_scope(request, store, position)
-            granted_before = granted(store, person.id)
+        with changing_tenure(self.store, request, POSITION, position_id) as (_, position):
             if "left_on" in data:
-                if position.left_on is not None:
-                    raise invalid({"left_on": [
-                        f"the position already ended on {position.left_on.isoformat()}"]}, 409)
-                domain.check_period(position.joined_on, data["left_on"])
-            for key, value in data.items():
-                setattr(position, key, value)
-            position.updated_at = now()
-            store.flush()
-            sync_roles(store, person, granted_before)
+                check_end(position, data["left_on"], "position")
+            patch(position, data)
             return PositionSchema().dump(position)
 
     @api("DELETE", "/association/members/<uuid:position_id>",
@@ -200,11 +179,6 @@ class AssociationEndpoints:
          summary="Delete a position entered by mistake (soft)",
          response=PositionSchema)
     def delete_position(self, request, position_id):
-        with self.store.transaction() as store:
-            position, person = with_person(store, AssociationMember, position_id, "position")
-            _position_in_scope(request, store, position)
-            granted_before = granted(store, person.id)
+        with changing_tenure(self.store, request, POSITION, position_id) as (_, position):
             position.deleted_at = position.updated_at = now()
-            store.flush()
-            sync_roles(store, person, granted_before)
             return PositionSchema().dump(position)

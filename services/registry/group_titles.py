@@ -17,8 +17,9 @@ from cdht.auth import REVIEWERS, STAFF
 from cdht.contracts.events import StrictDate
 from cdht.web import NotFound, api, load_json
 from services.registry import title_rules
-from services.registry.handlers import found, now, rules, unit_in_scope
-from services.registry.models import Group, GroupTitle
+from services.registry.groups import GROUP
+from services.registry.handlers import changing, now, reading, rules
+from services.registry.models import GroupTitle
 
 
 class NewTitleSchema(Schema):
@@ -56,12 +57,6 @@ def title_item(title, group, unit_path, change):
             "change": change, "unit_code": group.unit_code, "unit_path": unit_path}
 
 
-def _titled_group(request, store, group_id, *, lock=None):
-    group = found(store, Group, group_id, "group", lock=lock)
-    unit_in_scope(request, store, group.unit_code, "the group")
-    return group
-
-
 def _title_event(store, title, group, change):
     store.stage("group_titles_recorded", {
         "import_id": None, "batch": 1,
@@ -89,14 +84,13 @@ class TitleEndpoints:
         with rules():
             title_rules.check_title(data["year"], data["decision_number"],
                                     data["decision_date"], data["issued_by"])
-            with self.store.transaction() as store:
-                group = _titled_group(request, store, group_id, lock="update")
-                title_rules.check_one_per_year(store.title_years(group.id), data["year"])
-                title = GroupTitle(id=uuid.uuid4(), group_id=group.id, **data)
-                store.add(title)
-                store.flush()
-                _title_event(store, title, group, "recorded")
-                return 201, TitleSchema().dump(title)
+        with changing(self.store, request, GROUP, group_id) as (store, group):
+            title_rules.check_one_per_year(store.title_years(group.id), data["year"])
+            title = GroupTitle(id=uuid.uuid4(), group_id=group.id, **data)
+            store.add(title)
+            store.flush()
+            _title_event(store, title, group, "recorded")
+            return 201, TitleSchema().dump(title)
 
     @api("GET", "/groups/<uuid:group_id>/titles",
          roles=REVIEWERS,
@@ -104,8 +98,7 @@ class TitleEndpoints:
          response=TitleListSchema,
          tag="groups")
     def list_group_titles(self, request, group_id):
-        with self.store.read() as store:
-            group = _titled_group(request, store, group_id)
+        with reading(self.store, request, GROUP, group_id) as (store, group):
             return {"group_id": group.id,
                     "items": TitleSchema(many=True).dump(store.titles_of(group.id))}
 
@@ -117,8 +110,7 @@ class TitleEndpoints:
          description="The record is kept, marked withdrawn; group_titles_recorded tells the "
                      "others (change: withdrawn).")
     def withdraw_group_title(self, request, group_id, title_id):
-        with self.store.transaction() as store:
-            group = _titled_group(request, store, group_id, lock="update")
+        with changing(self.store, request, GROUP, group_id) as (store, group):
             title = store.row(GroupTitle, title_id, lock="update")
             if title is None or title.group_id != group.id or title.withdrawn_at is not None:
                 raise NotFound("recorded title")

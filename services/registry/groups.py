@@ -4,10 +4,11 @@ loses people silently."""
 import uuid
 
 from cdht.auth import REVIEWERS, STAFF
-from cdht.web import api, load_json
+from cdht.web import api, load_json, query_of
 from services.registry import domain
 from services.registry.handlers import (
-    found, invalid, known_unit, now, open_unit, query_of, rules, scope_of, unit_in_scope,
+    Resource, changing, in_unit, invalid, list_page, now, open_unit, patch, reading, rules,
+    unit_in_scope,
 )
 from services.registry.models import Group
 from services.registry.schemas import (
@@ -15,10 +16,17 @@ from services.registry.schemas import (
 )
 
 
+GROUP = Resource(Group, "group", in_unit("the group"))
+
+
 def dump_groups(store, groups):
     """Groups as the API shows them: with their current number of members."""
     counts = store.member_counts([g.id for g in groups])
     return [GroupSchema().dump(g) | {"members": counts.get(g.id, 0)} for g in groups]
+
+
+def dump_group(store, group):
+    return dump_groups(store, [group])[0]
 
 
 class GroupEndpoints:
@@ -40,7 +48,7 @@ class GroupEndpoints:
                 group = Group(id=uuid.uuid4(), **data)
                 store.add(group)
                 store.flush()
-                return 201, dump_groups(store, [group])[0]
+                return 201, dump_group(store, group)
 
     @api("GET", "/groups",
          roles=REVIEWERS,
@@ -48,22 +56,16 @@ class GroupEndpoints:
          query=GroupQuery,
          response=page_of(GroupSchema))
     def list_groups(self, request):
-        query = query_of(request, GroupQuery())
-        with self.store.read() as store:
-            if "unit_code" in query:
-                known_unit(store, query["unit_code"])
-            items, page = store.list_groups(query, scope_of(request))
-            return page | {"items": dump_groups(store, items)}
+        return list_page(self.store, request, query_of(request, GroupQuery()), "list_groups",
+                         dump_groups)
 
     @api("GET", "/groups/<uuid:group_id>",
          roles=REVIEWERS,
          summary="Read a group",
          response=GroupSchema)
     def get_group(self, request, group_id):
-        with self.store.read() as store:
-            group = found(store, Group, group_id, "group")
-            unit_in_scope(request, store, group.unit_code, "the group")
-            return dump_groups(store, [group])[0]
+        with reading(self.store, request, GROUP, group_id) as (store, group):
+            return dump_group(store, group)
 
     @api("PATCH", "/groups/<uuid:group_id>",
          roles=STAFF,
@@ -73,15 +75,11 @@ class GroupEndpoints:
          errors=(409,))
     def update_group(self, request, group_id):
         data = load_json(request, GroupPatchSchema())
-        with rules(), self.store.transaction() as store:
-            group = found(store, Group, group_id, "group", lock="update")
-            unit_in_scope(request, store, group.unit_code, "the group")
+        with changing(self.store, request, GROUP, group_id) as (store, group):
             domain.check_group(group.kind, data.get("level", group.level))
-            for key, value in data.items():
-                setattr(group, key, value)
-            group.updated_at = now()
+            patch(group, data)
             store.flush()
-            return dump_groups(store, [group])[0]
+            return dump_group(store, group)
 
     @api("DELETE", "/groups/<uuid:group_id>",
          roles=STAFF,
@@ -89,11 +87,9 @@ class GroupEndpoints:
          response=GroupSchema,
          errors=(409,))
     def delete_group(self, request, group_id):
-        with self.store.transaction() as store:
-            group = found(store, Group, group_id, "group", lock="update")
-            unit_in_scope(request, store, group.unit_code, "the group")
+        with changing(self.store, request, GROUP, group_id) as (store, group):
             if store.has_current_members(group.id):
                 raise invalid({"group_id": ["the group has current members: end their "
                                             "memberships first"]}, 409)
             group.deleted_at = now()
-            return dump_groups(store, [group])[0]
+            return dump_group(store, group)

@@ -1,16 +1,16 @@
-"""What the registry's HTTP handlers share: query strings and rule failures as clear 4xx,
-rows found or refused, the caller's scope (cdht.auth: every read, list and write stays in
-the caller's unit subtree), a person's countable facts, the personal data audit, and the
-roles that follow a person's positions.
+"""What the registry's HTTP handlers share: rule failures as clear 4xx, rows found or
+refused, the caller's scope (cdht.auth: every read, list and write stays in the caller's unit
+subtree), a person's countable facts, the personal data audit, and the roles that follow a
+person's positions.
 
 Every function takes a ``store`` (services.registry.store, or a fake of it in unit tests):
-no SQL here.
+no SQL here. The last ones are what the handlers of every resource do: read one row, list a
+page, change one row, in the caller's scope.
 """
-import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
-
-from marshmallow import ValidationError
 
 from cdht.web import ApiError, Forbidden, NotFound, caller_of, correlation_id, require_scope
 from services.registry import domain
@@ -20,14 +20,6 @@ from services.registry.store import Scope
 
 def now():
     return datetime.now(timezone.utc)
-
-
-def query_of(request, schema):
-    """Load the query string with ``schema``; unknown or malformed parameters are a 400."""
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        raise ApiError(400, "invalid query", exc.messages) from None
 
 
 def invalid(errors, status=400):
@@ -94,14 +86,6 @@ def open_unit(store, code, field="unit_code", on=None):
 
 
 # -- scope ----------------------------------------------------------------------------------------
-def subject_id(caller):
-    """The token's subject as a person id (citizens, staff), or None (an operator's name)."""
-    try:
-        return uuid.UUID(str(caller.subject))
-    except ValueError:
-        return None
-
-
 def scope_of(request):
     """What the caller may list: everything (an admin), their unit's subtree, or (a citizen)
     their own records."""
@@ -109,7 +93,7 @@ def scope_of(request):
     if caller.is_admin:
         return Scope()
     if caller.is_citizen:
-        return Scope(within=caller.unit_code, own=True, person_id=subject_id(caller))
+        return Scope(within=caller.unit_code, own=True, person_id=caller.person_id)
     return Scope(within=caller.unit_code)
 
 
@@ -124,24 +108,31 @@ def unit_in_scope(request, store, code, what="the unit"):
     require_scope(request, path, what)
 
 
-def person_in_scope(request, store, person):
-    """A citizen reaches only their own record; staff the people of their subtree."""
+def in_unit(what):
+    """The scope check of rows placed in a unit (``row.unit_code``: groups, association
+    bodies), named ``what`` in a 403."""
+    return lambda request, store, row: unit_in_scope(request, store, row.unit_code, what)
+
+
+def _own_or_in_unit(request, store, person_id, unit_code, what):
+    """A citizen reaches only their own records; staff those placed in their subtree."""
     caller = caller_of(request)
     if caller.is_citizen:
-        if person.id != subject_id(caller):
+        if person_id != caller.person_id:
             raise Forbidden("a citizen may only see their own records")
         return
-    unit_in_scope(request, store, person.unit_code, "the person")
+    unit_in_scope(request, store, unit_code, what)
+
+
+def person_in_scope(request, store, person):
+    """A citizen: their own record; staff: the people of their subtree."""
+    _own_or_in_unit(request, store, person.id, person.unit_code, "the person")
 
 
 def membership_in_scope(request, store, membership):
     """A citizen: their own memberships; staff: those of groups in their subtree."""
-    caller = caller_of(request)
-    if caller.is_citizen:
-        if membership.person_id != subject_id(caller):
-            raise Forbidden("a citizen may only see their own records")
-        return
-    unit_in_scope(request, store, store.row(Group, membership.group_id).unit_code, "the group")
+    _own_or_in_unit(request, store, membership.person_id,
+                    store.row(Group, membership.group_id).unit_code, "the group")
 
 
 # -- people ---------------------------------------------------------------------------------------
@@ -197,3 +188,77 @@ def membership_event(store, membership, group, change, effective_on):
         "effective_on": effective_on, "unit_code": group.unit_code,
         "unit_path": store.unit_path(group.unit_code),
     })
+
+
+# -- what the handlers of every resource do -----------------------------------------------------
+@dataclass(frozen=True)
+class Resource:
+    """How the handlers find a resource's rows: its model, its name in a 404, and the check
+    ``in_scope(request, store, row)`` that refuses (403) a row outside the caller's scope."""
+    model: type
+    what: str
+    in_scope: Callable
+
+
+@contextmanager
+def reading(stores, request, resource, ident):
+    """GET one row: in a read, the row (a 404 unless it exists and is not deleted), in the
+    caller's scope."""
+    with stores.read() as store:
+        row = found(store, resource.model, ident, resource.what)
+        resource.in_scope(request, store, row)
+        yield store, row
+
+
+@contextmanager
+def changing(stores, request, resource, ident):
+    """PATCH or DELETE one row: in one transaction, the row locked for update (a 404 if it
+    is gone), in the caller's scope; the rules' failures are 4xx (``rules``)."""
+    with rules(), stores.transaction() as store:
+        row = found(store, resource.model, ident, resource.what, lock="update")
+        resource.in_scope(request, store, row)
+        yield store, row
+
+
+@contextmanager
+def changing_tenure(stores, request, resource, ident):
+    """PATCH or DELETE a membership or position: as ``changing``, the person locked first
+    (``with_person``); once the change is made, the person's roles follow it
+    (``sync_roles``)."""
+    with rules(), stores.transaction() as store:
+        row, person = with_person(store, resource.model, ident, resource.what)
+        resource.in_scope(request, store, row)
+        granted_before = granted(store, person.id)
+        yield store, row
+        store.flush()
+        sync_roles(store, person, granted_before)
+
+
+def patch(row, data):
+    """Set the fields given, and when the row changed."""
+    for key, value in data.items():
+        setattr(row, key, value)
+    row.updated_at = now()
+
+
+def check_end(tenure, left_on, what):
+    """A membership or position ends once, and not before it began."""
+    if tenure.left_on is not None:
+        raise invalid({"left_on": [
+            f"the {what} already ended on {tenure.left_on.isoformat()}"]}, 409)
+    domain.check_period(tenure.joined_on, left_on)
+
+
+def list_page(stores, request, query, lister, view, **options):
+    """GET a list: one page of ``store.<lister>`` for the query (``query_of``; filtering by
+    an unknown unit is a 400) in the caller's scope, its rows shown by ``view(store, rows)``."""
+    with stores.read() as store:
+        if "unit_code" in query:
+            known_unit(store, query["unit_code"])
+        items, page = getattr(store, lister)(query, scope_of(request), **options)
+        return page | {"items": view(store, items)}
+
+
+def dumped(schema):
+    """The view of a list whose rows ``schema`` shows as they are."""
+    return lambda store, rows: schema(many=True).dump(rows)

@@ -5,16 +5,19 @@ memberships, so two never race (one family at a time holds even then)."""
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
-from cdht.web import api, load_json
+from cdht.web import api, load_json, query_of
 from services.registry import domain
 from services.registry.handlers import (
-    found, granted, invalid, live, membership_event, membership_in_scope, now,
-    person_in_scope, query_of, rules, scope_of, sync_roles, unit_in_scope, with_person,
+    Resource, changing_tenure, check_end, dumped, granted, list_page, live, membership_event,
+    membership_in_scope, now, patch, person_in_scope, reading, rules, sync_roles, unit_in_scope,
 )
 from services.registry.models import Group, Membership, Person
 from services.registry.schemas import (
     MembershipPatchSchema, MembershipQuery, MembershipSchema, NewMembershipSchema, page_of,
 )
+
+
+MEMBERSHIP = Resource(Membership, "membership", membership_in_scope)
 
 
 class MembershipEndpoints:
@@ -62,19 +65,15 @@ class MembershipEndpoints:
          query=MembershipQuery,
          response=page_of(MembershipSchema))
     def list_memberships(self, request):
-        query = query_of(request, MembershipQuery())
-        with self.store.read() as store:
-            items, page = store.list_memberships(query, scope_of(request))
-            return page | {"items": MembershipSchema(many=True).dump(items)}
+        return list_page(self.store, request, query_of(request, MembershipQuery()),
+                         "list_memberships", dumped(MembershipSchema))
 
     @api("GET", "/memberships/<uuid:membership_id>",
          roles=EVERYONE,
          summary="Read a membership",
          response=MembershipSchema)
     def get_membership(self, request, membership_id):
-        with self.store.read() as store:
-            membership = found(store, Membership, membership_id, "membership")
-            membership_in_scope(request, store, membership)
+        with reading(self.store, request, MEMBERSHIP, membership_id) as (_, membership):
             return MembershipSchema().dump(membership)
 
     @api("PATCH", "/memberships/<uuid:membership_id>",
@@ -85,24 +84,13 @@ class MembershipEndpoints:
          errors=(409,))
     def update_membership(self, request, membership_id):
         data = load_json(request, MembershipPatchSchema())
-        with rules(), self.store.transaction() as store:
-            membership, person = with_person(store, Membership, membership_id, "membership")
-            membership_in_scope(request, store, membership)
-            group = store.row(Group, membership.group_id)
-            granted_before = granted(store, person.id)
+        with changing_tenure(self.store, request, MEMBERSHIP, membership_id) as (
+                store, membership):
             if "left_on" in data:
-                if membership.left_on is not None:
-                    raise invalid({"left_on": [
-                        f"the membership already ended on {membership.left_on.isoformat()}"]},
-                        409)
-                domain.check_period(membership.joined_on, data["left_on"])
-                membership.left_on = data["left_on"]
-                membership_event(store, membership, group, "left", data["left_on"])
-            if "role" in data:
-                membership.role = data["role"]
-            membership.updated_at = now()
-            store.flush()
-            sync_roles(store, person, granted_before)
+                check_end(membership, data["left_on"], "membership")
+                membership_event(store, membership, store.row(Group, membership.group_id),
+                                 "left", data["left_on"])
+            patch(membership, data)
             return MembershipSchema().dump(membership)
 
     @api("DELETE", "/memberships/<uuid:membership_id>",
@@ -112,14 +100,10 @@ class MembershipEndpoints:
     def delete_membership(self, request, membership_id):
         """A membership entered by mistake: if it was open, a "left" event effective on the
         day it began takes it out of every count, as if it had never been."""
-        with self.store.transaction() as store:
-            membership, person = with_person(store, Membership, membership_id, "membership")
-            membership_in_scope(request, store, membership)
-            granted_before = granted(store, person.id)
+        with changing_tenure(self.store, request, MEMBERSHIP, membership_id) as (
+                store, membership):
             if membership.left_on is None:
                 membership_event(store, membership, store.row(Group, membership.group_id),
                                  "left", membership.joined_on)
             membership.deleted_at = membership.updated_at = now()
-            store.flush()
-            sync_roles(store, person, granted_before)
             return MembershipSchema().dump(membership)

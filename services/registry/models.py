@@ -30,6 +30,20 @@ def _created():
     return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class _Kept:
+    """When a row was made and last changed, and when it was (softly) deleted."""
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class _Tenure(_Kept):
+    """A person's place for a time (a membership, a position): from ``joined_on`` until
+    ``left_on``, open while it is None."""
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+
+
 def _sql_in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -94,7 +108,7 @@ class Person(Base):
                               persisted=True))
 
 
-class Group(Base):
+class Group(_Kept, Base):
     """A Family, Clan, Community (hamlet / residential group) or Learning Unit (an agency,
     with its level)."""
     __tablename__ = "groups"
@@ -115,12 +129,9 @@ class Group(Base):
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[str | None] = mapped_column(String(10))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Membership(Base):
+class Membership(_Tenure, Base):
     """A person in a group from ``joined_on`` until ``left_on`` (not a member from that day).
     ``group_kind`` repeats the group's kind (kept equal by a foreign key) so that one partial
     unique index holds "at most one open family per person" even against concurrent writers."""
@@ -142,14 +153,9 @@ class Membership(Base):
     group_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     group_kind: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(10), server_default="member")
-    joined_on: Mapped[date] = mapped_column(Date)
-    left_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AssociationBody(Base):
+class AssociationBody(_Kept, Base):
     """A body of the association (Hội Khuyến học): a commune association, a branch (chi hội)
     or a learning board (ban khuyến học)."""
     __tablename__ = "association_bodies"
@@ -164,12 +170,9 @@ class AssociationBody(Base):
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("association_bodies.id"),
                                                         index=True)
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AssociationMember(Base):
+class AssociationMember(_Tenure, Base):
     """An official (cán bộ hội) or member (hội viên) of a body, over time."""
     __tablename__ = "association_members"
     __table_args__ = (
@@ -184,14 +187,9 @@ class AssociationMember(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"), index=True)
     body_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("association_bodies.id"), index=True)
     role: Mapped[str] = mapped_column(String(10))
-    joined_on: Mapped[date] = mapped_column(Date)
-    left_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class LearningActivity(Base):
+class LearningActivity(_Kept, Base):
     """A course, MOOC, digital-skills training or briefing (quán triệt) a person took part in:
     evidence for the indicators and the digital-skills and briefing targets."""
     __tablename__ = "learning_activities"
@@ -211,9 +209,6 @@ class LearningActivity(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
     hours: Mapped[float | None] = mapped_column(Float)
     evidence_url: Mapped[str | None] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 AUDIT_ACTIONS = ("create", "update", "delete", "import")

@@ -5,17 +5,21 @@ import uuid
 from datetime import date
 
 from cdht.auth import ADMIN, EVERYONE, STAFF
-from cdht.web import api, load_json
+from cdht.web import api, load_json, query_of
 from services.registry import domain
 from services.registry.handlers import (
-    PERSON_FIELDS, audit, countable, facts, found, invalid, known_unit, membership_event,
-    now, open_unit, person_in_scope, query_of, rules, scope_of, state, unit_in_scope,
+    PERSON_FIELDS, Resource, audit, changing, countable, facts, invalid, list_page,
+    membership_event, now, open_unit, patch, person_in_scope, reading, rules, state,
+    unit_in_scope,
 )
 from services.registry.models import Group, Person
 from services.registry.schemas import (
     AuditEntrySchema, AuditQuery, NewPersonSchema, PeopleQuery, PersonPatchSchema,
     PersonSchema, RemovalQuery, page_of,
 )
+
+
+PERSON = Resource(Person, "person", person_in_scope)
 
 
 def _unique_national_id(store, national_id, but=None):
@@ -64,22 +68,17 @@ class PeopleEndpoints:
     def list_people(self, request):
         query = query_of(request, PeopleQuery())
         reference = query.get("reference_date") or date.today()
-        with self.store.read() as store:
-            if "unit_code" in query:
-                known_unit(store, query["unit_code"])
-            items, page = store.list_people(
-                query, scope_of(request),
-                adult_born_by=domain.latest_adult_birth_date(reference, self._adult_age()))
-            return page | {"items": [self._person(p, reference) for p in items]}
+        return list_page(
+            self.store, request, query, "list_people",
+            lambda store, items: [self._person(p, reference) for p in items],
+            adult_born_by=domain.latest_adult_birth_date(reference, self._adult_age()))
 
     @api("GET", "/people/<uuid:person_id>",
          roles=EVERYONE,
          summary="Read a person",
          response=PersonSchema)
     def get_person(self, request, person_id):
-        with self.store.read() as store:
-            person = found(store, Person, person_id, "person")
-            person_in_scope(request, store, person)
+        with reading(self.store, request, PERSON, person_id) as (_, person):
             return self._person(person)
 
     @api("PATCH", "/people/<uuid:person_id>",
@@ -92,9 +91,7 @@ class PeopleEndpoints:
         data = load_json(request, PersonPatchSchema())
         if "full_name" in data:
             data["full_name"] = domain.normalise_name(data["full_name"])
-        with rules(), self.store.transaction() as store:
-            person = found(store, Person, person_id, "person", lock="update")
-            person_in_scope(request, store, person)
+        with changing(self.store, request, PERSON, person_id) as (store, person):
             before = state(person)
             changed = domain.changed_fields(before, before | data)
             if not changed:
@@ -107,9 +104,7 @@ class PeopleEndpoints:
             if "national_id" in changed:
                 _unique_national_id(store, data["national_id"], but=person.id)
             old_path, previous = store.unit_path(person.unit_code), countable(person)
-            for key in changed:
-                setattr(person, key, data[key])
-            person.updated_at = now()
+            patch(person, {key: data[key] for key in changed})
             store.flush()
             for event in domain.person_events(changed):
                 if event == "person_updated":  # at the old place, if it also moved
@@ -130,9 +125,7 @@ class PeopleEndpoints:
         so that no group keeps counting someone who is gone."""
         query = query_of(request, RemovalQuery())
         today = date.today()
-        with self.store.transaction() as store:
-            person = found(store, Person, person_id, "person", lock="update")
-            person_in_scope(request, store, person)
+        with changing(self.store, request, PERSON, person_id) as (store, person):
             audit(store, request, "delete", person.id, [])
             for membership in store.open_memberships(person.id):
                 membership.left_on, membership.updated_at = today, now()

@@ -17,50 +17,54 @@ def _period(row):
             "current": row.left_on is None}
 
 
+def _profile(store, person):
+    return PersonFactsSchema().dump(facts(store, person))
+
+
+def _contact(store, person):
+    return {"person_id": str(person.id), "full_name": person.full_name,
+            "email": person.email, "phone": person.phone, "language": person.language}
+
+
+def _memberships(store, person):
+    return {
+        "person_id": str(person.id),
+        "groups": [{"membership_id": str(m.id), "group_id": str(g.id),
+                    "group_kind": g.kind, "group_name": g.name, "level": g.level,
+                    "unit_code": g.unit_code, "role": m.role, **_period(m)}
+                   for m, g in store.person_groups(person.id)],
+        "association": [{"position_id": str(p.id), "body_id": str(b.id),
+                         "body_kind": b.kind, "body_name": b.name,
+                         "unit_code": b.unit_code, "role": p.role, **_period(p)}
+                        for p, b in store.person_positions(person.id)],
+    }
+
+
 class RegistryRpc:
 
-    def _live_person(self, store, person_id):
-        person = store.row(Person, uuid.UUID(str(person_id)))
-        return None if person is None or person.deleted_at else person
+    def _about(self, person_id, answer):
+        """``answer(store, person)`` about a live person; None for an unknown or removed one."""
+        with self.store.read() as store:
+            person = store.row(Person, uuid.UUID(str(person_id)))
+            if person is None or person.deleted_at:
+                return None
+            return answer(store, person)
 
     @rpc
     def profile(self, person_id):
         """What assessment needs to place a person: unit, path, group, birth year. No PII."""
-        with self.store.read() as store:
-            person = self._live_person(store, person_id)
-            if person is None:
-                return None
-            return PersonFactsSchema().dump(facts(store, person))
+        return self._about(person_id, _profile)
 
     @rpc
     def contact(self, person_id):
         """Contact details, asked at the moment a notification is sent (never in events)."""
-        with self.store.read() as store:
-            person = self._live_person(store, person_id)
-            if person is None:
-                return None
-            return {"person_id": str(person.id), "full_name": person.full_name,
-                    "email": person.email, "phone": person.phone, "language": person.language}
+        return self._about(person_id, _contact)
 
     @rpc
     def memberships(self, person_id):
         """A person's groups and association positions, current and past (dates as ISO
         strings); None for an unknown or removed person."""
-        with self.store.read() as store:
-            person = self._live_person(store, person_id)
-            if person is None:
-                return None
-            return {
-                "person_id": str(person.id),
-                "groups": [{"membership_id": str(m.id), "group_id": str(g.id),
-                            "group_kind": g.kind, "group_name": g.name, "level": g.level,
-                            "unit_code": g.unit_code, "role": m.role, **_period(m)}
-                           for m, g in store.person_groups(person.id)],
-                "association": [{"position_id": str(p.id), "body_id": str(b.id),
-                                 "body_kind": b.kind, "body_name": b.name,
-                                 "unit_code": b.unit_code, "role": p.role, **_period(p)}
-                                for p, b in store.person_positions(person.id)],
-            }
+        return self._about(person_id, _memberships)
 
     @rpc
     def association_officials(self, unit_code):

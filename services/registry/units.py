@@ -4,10 +4,11 @@ one ``units_merged`` event then tells every consumer at once."""
 from datetime import date
 
 from cdht.auth import PROVINCE, REVIEWERS
-from cdht.web import Forbidden, api, caller_of, load_json
+from cdht.web import Forbidden, api, caller_of, load_json, query_of
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
-    audit, found, invalid, now, query_of, rules, scope_of, unit_in_scope,
+    Resource, audit, changing, dumped, invalid, list_page, now, patch, reading, rules,
+    unit_in_scope,
 )
 from services.registry.models import Unit, UnitChange
 from services.registry.schemas import (
@@ -24,6 +25,13 @@ def unit_detail(store, unit):
         "merged_from": dump([c for c in changes if unit.code in c.to_codes]),
         "merged_into": dump([c for c in changes if unit.code in c.from_codes]),
     }
+
+
+def _in_scope(request, store, unit):
+    unit_in_scope(request, store, unit.code)
+
+
+UNIT = Resource(Unit, "unit", _in_scope)
 
 
 def _parent(store, code):
@@ -62,19 +70,15 @@ class UnitEndpoints:
          query=UnitQuery,
          response=page_of(UnitSchema))
     def list_units(self, request):
-        query = query_of(request, UnitQuery())
-        with self.store.read() as store:
-            items, page = store.list_units(query, scope_of(request))
-            return page | {"items": UnitSchema(many=True).dump(items)}
+        return list_page(self.store, request, query_of(request, UnitQuery()), "list_units",
+                         dumped(UnitSchema))
 
     @api("GET", "/units/<string:code>",
          roles=REVIEWERS,
          summary="Read a unit, its path and its merge history",
          response=UnitDetailSchema)
     def get_unit(self, request, code):
-        with self.store.read() as store:
-            unit = found(store, Unit, code, "unit")
-            unit_in_scope(request, store, unit.code)
+        with reading(self.store, request, UNIT, code) as (store, unit):
             return unit_detail(store, unit)
 
     @api("PATCH", "/units/<string:code>",
@@ -85,9 +89,7 @@ class UnitEndpoints:
          errors=(409,))
     def update_unit(self, request, code):
         data = load_json(request, UnitPatchSchema())
-        with rules(), self.store.transaction() as store:
-            unit = found(store, Unit, code, "unit", lock="update")
-            unit_in_scope(request, store, unit.code)
+        with changing(self.store, request, UNIT, code) as (store, unit):
             if data.get("parent_code"):
                 unit_in_scope(request, store, data["parent_code"], "the new parent unit")
             merged = {f: getattr(unit, f) for f in ("kind", "parent_code", "valid_from",
@@ -107,9 +109,7 @@ class UnitEndpoints:
                 raise invalid({field: ["people are registered under this unit; "
                                        "use POST /units/merge"]}, 409)
             before = announce.unit_state(unit)
-            for key, value in data.items():
-                setattr(unit, key, value)
-            unit.updated_at = now()
+            patch(unit, data)
             announce.unit_updated(store, unit, before, reparented)
             store.flush()
             return unit_detail(store, unit)
@@ -120,9 +120,7 @@ class UnitEndpoints:
          response=UnitSchema,
          errors=(409,))
     def delete_unit(self, request, code):
-        with self.store.transaction() as store:
-            unit = found(store, Unit, code, "unit", lock="update")
-            unit_in_scope(request, store, unit.code)
+        with changing(self.store, request, UNIT, code) as (store, unit):
             in_use = store.unit_in_use(code)
             if in_use:
                 raise invalid({"code": ["still has " + ", ".join(in_use) + " under it"]}, 409)

@@ -256,27 +256,25 @@ _ADD_DAYS = text("""
 """)
 
 
-def add_tallies(session, deltas):
-    """Add ``{(unit, metric, key): n}`` to the counters: one statement, key order."""
+def _add(session, statement, columns, deltas):
+    """Add ``{key tuple: n}`` with one statement, the key tuples' parts as the ``columns``
+    arrays, in the deltas' order."""
     deltas = domain.nonzero(deltas)
     if deltas:
         keys = list(deltas)
-        session.execute(_ADD_TALLIES, {"units": [k[0] for k in keys],
-                                       "metrics": [k[1] for k in keys],
-                                       "keys": [k[2] for k in keys],
-                                       "ns": [deltas[k] for k in keys]})
+        session.execute(statement, {name: [k[i] for k in keys]
+                                    for i, name in enumerate(columns)}
+                        | {"ns": [deltas[k] for k in keys]})
+
+
+def add_tallies(session, deltas):
+    """Add ``{(unit, metric, key): n}`` to the counters: one statement, key order."""
+    _add(session, _ADD_TALLIES, ("units", "metrics", "keys"), deltas)
 
 
 def add_days(session, deltas):
     """Add ``{(unit, metric, key, day): n}`` to the dated history."""
-    deltas = domain.nonzero(deltas)
-    if deltas:
-        keys = list(deltas)
-        session.execute(_ADD_DAYS, {"units": [k[0] for k in keys],
-                                    "metrics": [k[1] for k in keys],
-                                    "keys": [k[2] for k in keys],
-                                    "days": [k[3] for k in keys],
-                                    "ns": [deltas[k] for k in keys]})
+    _add(session, _ADD_DAYS, ("units", "metrics", "keys", "days"), deltas)
 
 
 def apply(session, deltas, day):

@@ -7,11 +7,9 @@ populations as they stand today (the counters keep no population per past year).
 """
 from datetime import date
 
-from marshmallow import ValidationError
-
 from cdht.auth import REVIEWERS
 from cdht.contracts.events import INDICATORS
-from cdht.web import ApiError, api, attachment
+from cdht.web import api, attachment, query_of
 from services.reporting import (
     domain, export, milestones as ms, projection as proj, reads, rules, words as words_,
 )
@@ -107,10 +105,7 @@ class ReviewReport:
     """Mixed into ReportingService: the review of a period, JSON and XLSX."""
 
     def _review(self, request, unit_code, children=True):
-        try:
-            query = ReviewQuerySchema().load(request.args.to_dict())
-        except ValidationError as exc:
-            raise ApiError(400, "invalid input", exc.messages) from None
+        query = query_of(request, ReviewQuerySchema())
         first, last = period_years(self.targets, query["period"])
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)

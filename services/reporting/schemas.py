@@ -48,6 +48,12 @@ class TargetsSchema(Schema):
 STATUSES = ("reached", "on_track", "behind")
 
 
+class _Unit(Schema):
+    """The unit a figure is of."""
+    unit_code = fields.String()
+    unit_name = fields.String(metadata={"description": "the code when no name is known yet"})
+
+
 class _Share(Schema):
     """A figure: how many of how many."""
     numerator = fields.Integer()
@@ -106,9 +112,7 @@ class AssociationSchema(Schema):
     members_briefed = fields.Integer()
 
 
-class UnitProgressSchema(Schema):
-    unit_code = fields.String()
-    unit_name = fields.String(metadata={"description": "the code when no name is known yet"})
+class UnitProgressSchema(_Unit):
     unit_kind = fields.String(allow_none=True)
     unit_path = fields.List(fields.String())
     unit_path_names = fields.List(fields.String())
@@ -127,14 +131,11 @@ class UnitProgressSchema(Schema):
     indicators = fields.List(fields.Nested(IndicatorProgressSchema))
 
 
-class BreakdownRowSchema(_Progress):
-    unit_code = fields.String()
-    unit_name = fields.String()
+class BreakdownRowSchema(_Unit, _Progress):
+    """One unit's figure against its target: a child unit's, or the total's."""
 
 
-class BreakdownSchema(Schema):
-    unit_code = fields.String()
-    unit_name = fields.String()
+class BreakdownSchema(_Unit):
     year = fields.Integer()
     indicator = fields.String()
     total = fields.Nested(BreakdownRowSchema)
@@ -153,9 +154,7 @@ class SeriesSchema(Schema):
                              values=fields.List(fields.Nested(SeriesPointSchema)))
 
 
-class UnitSchema(Schema):
-    unit_code = fields.String()
-    unit_name = fields.String(metadata={"description": "the code when no name is known yet"})
+class UnitSchema(_Unit):
     kind = fields.String(allow_none=True)
     closed = fields.Boolean(metadata={"description": "closed or merged into another"})
     path = fields.List(fields.String())

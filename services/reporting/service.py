@@ -8,7 +8,6 @@ counts for is domain.py's; this module loads the facts, calls it and applies the
 from datetime import date
 from pathlib import Path
 
-from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
@@ -21,7 +20,7 @@ from cdht.db import Database
 from cdht.inbox import first_delivery
 from cdht.outbox import add_event, add_events
 from cdht.web import (
-    ApiError, NotFound, Observed, api, attachment, caller_of, html_page, require_scope,
+    NotFound, Observed, api, attachment, caller_of, html_page, query_of, require_scope,
 )
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.reporting import (
@@ -44,13 +43,6 @@ def targets_of(config):
     if path not in _TARGETS:
         _TARGETS[path] = domain.load_targets(path)
     return _TARGETS[path]
-
-
-def _query(request, schema):
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        raise ApiError(400, "invalid input", exc.messages) from None
 
 
 class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.ReviewReport,
@@ -347,7 +339,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                      "as they stood at the end of that day, under today's unit tree (merged "
                      "units' history counts under the unit they became).")
     def unit_progress(self, request, unit_code):
-        query = _query(request, ProgressQuerySchema())
+        query = query_of(request, ProgressQuerySchema())
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
             return UnitProgressSchema().dump(self._progress(session, unit_code, query["year"],
@@ -364,7 +356,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
          query=BreakdownQuerySchema,
          response=BreakdownSchema)
     def unit_breakdown(self, request, unit_code):
-        query = _query(request, BreakdownQuerySchema())
+        query = query_of(request, BreakdownQuerySchema())
         indicator = query["indicator"]
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
@@ -385,7 +377,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
          query=SeriesQuerySchema,
          response=SeriesSchema)
     def unit_series(self, request, unit_code):
-        year = _query(request, SeriesQuerySchema())["year"]
+        year = query_of(request, SeriesQuerySchema())["year"]
         with self.db.read() as session:
             code, path = self._unit(session, unit_code)
             require_scope(request, path, f"unit {unit_code}")
@@ -422,7 +414,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
 
     def _report(self, request, unit_code):
         """The annual report's sheets, and the name its files are saved under."""
-        query = _query(request, ExportQuerySchema())
+        query = query_of(request, ExportQuerySchema())
         with self.db.read() as session:
             self._in_scope(request, session, unit_code)
             code, name, found, extra = self._breakdown(session, unit_code, query["year"])

@@ -19,11 +19,12 @@ import re
 import tempfile
 
 import eventlet
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from cdht.auth import PROVINCE
 from cdht.web import (
     ApiError, Forbidden, api, attachment, caller_of, correlation_id, found, json_response,
+    query_of,
 )
 from services.registry.imports import group_rows, people_rows
 from services.registry.imports.background import ImportRunner
@@ -50,13 +51,6 @@ def _filename(request):
 _INSPECT = {"people": people_rows.inspect, "groups": group_rows.inspect}
 _FILE_STATUS = {"not_a_table": 415, "xls_unsupported": 415, "not_utf8": 415,
                 "bad_xlsx": 415}
-
-
-def _query(request, schema):
-    try:
-        return schema().load(request.args.to_dict())
-    except ValidationError as exc:
-        raise ApiError(400, "invalid input", exc.messages) from None
 
 
 def _file_error(exc):
@@ -260,7 +254,7 @@ class ImportEndpoints:
          tag="imports")
     def list_imports(self, request):
         self._province_wide(request)
-        limit = _query(request, ImportListQuery)["limit"]
+        limit = query_of(request, ImportListQuery())["limit"]
         with self.db.read() as session:
             return {"imports": [job_status(job) for job in latest_jobs(session, limit)]}
 
@@ -285,7 +279,7 @@ class ImportEndpoints:
          extra={"x-media-types": ["text/csv", XLSX_MIME, "application/json"]})
     def get_import_errors(self, request, import_id):
         self._province_wide(request)
-        query = _query(request, ImportErrorsQuery)
+        query = query_of(request, ImportErrorsQuery())
         fmt = query["format"]
         with self.db.read() as session:
             status = found(find_job(session, import_id), "import").status

@@ -7,18 +7,15 @@ from services.registry.models import LearningActivity, Person
 class ActivityQueries:
 
     def list_activities(self, query, scope):
-        stmt = select(LearningActivity).where(LearningActivity.deleted_at.is_(None))
-        if scope.own:
-            stmt = stmt.where(LearningActivity.person_id == scope.person_id)
-        elif scope.within is not None:
-            stmt = stmt.where(LearningActivity.person_id.in_(select(Person.id).where(
-                self.in_units(Person.unit_code, scope.within))))
+        stmt = self.owned_or_within(
+            select(LearningActivity).where(LearningActivity.deleted_at.is_(None)), scope,
+            LearningActivity.person_id, LearningActivity.person_id, Person)
         for key in ("person_id", "kind"):
             if key in query:
                 stmt = stmt.where(getattr(LearningActivity, key) == query[key])
         if "unit_code" in query:
-            stmt = stmt.where(LearningActivity.person_id.in_(select(Person.id).where(
-                self.in_units(Person.unit_code, query["unit_code"]))))
+            stmt = stmt.where(self.placed_in(LearningActivity.person_id, Person,
+                                             query["unit_code"]))
         if "started_from" in query:
             stmt = stmt.where(LearningActivity.started_on >= query["started_from"])
         if "started_to" in query:

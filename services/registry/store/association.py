@@ -48,24 +48,15 @@ class AssociationQueries:
             AssociationMember.deleted_at.is_(None))).all()
 
     def list_positions(self, query, scope):
-        stmt = select(AssociationMember).where(AssociationMember.deleted_at.is_(None))
-        if scope.within is not None:
-            stmt = stmt.where(AssociationMember.body_id.in_(select(AssociationBody.id).where(
-                self.in_units(AssociationBody.unit_code, scope.within))))
-        for key in ("person_id", "body_id", "role"):
-            if key in query:
-                stmt = stmt.where(getattr(AssociationMember, key) == query[key])
-        if "current" in query:
-            stmt = stmt.where(AssociationMember.left_on.is_(None) if query["current"]
-                              else AssociationMember.left_on.is_not(None))
-        return self.page(stmt, query, (AssociationMember.joined_on, AssociationMember.id))
+        stmt = self.owned_or_within(
+            select(AssociationMember).where(AssociationMember.deleted_at.is_(None)), scope,
+            AssociationMember.person_id, AssociationMember.body_id, AssociationBody)
+        return self.tenures(AssociationMember, stmt, query, ("person_id", "body_id", "role"))
 
     def person_positions(self, person_id):
         """(position, body) pairs of the person, current and past, oldest first."""
-        return self.session.execute(select(AssociationMember, AssociationBody).join(
-            AssociationBody, AssociationBody.id == AssociationMember.body_id).where(
-            AssociationMember.person_id == person_id, AssociationMember.deleted_at.is_(None))
-            .order_by(AssociationMember.joined_on, AssociationMember.id)).all()
+        return self.held_by(AssociationMember, AssociationBody, AssociationMember.body_id,
+                            person_id)
 
     def officials_at(self, unit_code, on):
         """Person ids of the current officials of the live bodies at ``unit_code`` (not of

@@ -93,6 +93,38 @@ class BaseStore:
         """``stmt`` kept to the rows whose unit ``column`` is in the scope's subtree."""
         return stmt if scope.within is None else stmt.where(self.in_units(column, scope.within))
 
+    def placed_in(self, ref, parent, code):
+        """``ref`` points to a ``parent`` row (a person, group or body) placed in the unit
+        ``code`` or its subtree."""
+        return ref.in_(select(parent.id).where(self.in_units(parent.unit_code, code)))
+
+    def owned_or_within(self, stmt, scope, person_id, ref, parent):
+        """``stmt`` kept to the scope: a citizen's own rows (``person_id``), else the rows
+        whose ``ref`` points to a ``parent`` row placed in the scope's subtree."""
+        if scope.own:
+            return stmt.where(person_id == scope.person_id)
+        if scope.within is None:
+            return stmt
+        return stmt.where(self.placed_in(ref, parent, scope.within))
+
+    def held_by(self, model, parent, ref, person_id):
+        """(row, parent) pairs of the person's memberships or positions (``ref`` points to
+        the group or body), current and past, oldest first."""
+        return self.session.execute(select(model, parent).join(parent, parent.id == ref).where(
+            model.person_id == person_id, model.deleted_at.is_(None))
+            .order_by(model.joined_on, model.id)).all()
+
+    def tenures(self, model, stmt, query, keys):
+        """One page of memberships or positions: the query's ``keys`` equal, current (not
+        left) or past when it asks, oldest first."""
+        for key in keys:
+            if key in query:
+                stmt = stmt.where(getattr(model, key) == query[key])
+        if "current" in query:
+            stmt = stmt.where(model.left_on.is_(None) if query["current"]
+                              else model.left_on.is_not(None))
+        return self.page(stmt, query, (model.joined_on, model.id))
+
     def page(self, stmt, query, order_by):
         """(rows, {total, limit, offset}) of one page of ``stmt``."""
         total = self.session.scalar(

@@ -42,26 +42,14 @@ class GroupQueries:
                                       Membership.deleted_at.is_(None))).all()
 
     def list_memberships(self, query, scope):
-        stmt = select(Membership).where(Membership.deleted_at.is_(None))
-        if scope.own:
-            stmt = stmt.where(Membership.person_id == scope.person_id)
-        elif scope.within is not None:
-            stmt = stmt.where(Membership.group_id.in_(select(Group.id).where(
-                self.in_units(Group.unit_code, scope.within))))
-        for key in ("person_id", "group_id", "group_kind"):
-            if key in query:
-                stmt = stmt.where(getattr(Membership, key) == query[key])
-        if "current" in query:
-            stmt = stmt.where(Membership.left_on.is_(None) if query["current"]
-                              else Membership.left_on.is_not(None))
-        return self.page(stmt, query, (Membership.joined_on, Membership.id))
+        stmt = self.owned_or_within(
+            select(Membership).where(Membership.deleted_at.is_(None)), scope,
+            Membership.person_id, Membership.group_id, Group)
+        return self.tenures(Membership, stmt, query, ("person_id", "group_id", "group_kind"))
 
     def person_groups(self, person_id):
         """(membership, group) pairs of the person, current and past, oldest first."""
-        return self.session.execute(select(Membership, Group).join(
-            Group, Group.id == Membership.group_id).where(
-            Membership.person_id == person_id, Membership.deleted_at.is_(None))
-            .order_by(Membership.joined_on, Membership.id)).all()
+        return self.held_by(Membership, Group, Membership.group_id, person_id)
 
     # -- titles --------------------------------------------------------------------------------
     def title_years(self, group_id):

@@ -2,6 +2,8 @@
 import os
 import subprocess
 import sys
+import uuid
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -110,6 +112,28 @@ def test_minting_checks_its_arguments():
 ])
 def test_in_scope(caller, path, expected):
     assert in_scope(caller, path) is expected
+
+
+def test_a_callers_person_id_is_the_subject_when_it_names_a_person():
+    person = uuid.uuid4()
+    assert Caller(str(person), "citizen", "AG.LX").person_id == person
+    assert Caller("ops", "admin", None).person_id is None  # an operator's name
+
+
+def test_a_citizen_reaches_their_own_records_and_staff_their_subtree():
+    from cdht.web import Forbidden, list_scope, own_or_in_scope
+    person, other = uuid.uuid4(), uuid.uuid4()
+    citizen = SimpleNamespace(caller=Caller(str(person), "citizen", "AG.LX"))
+    staff = SimpleNamespace(caller=Caller(str(other), "commune_staff", "AG.LX"))
+    admin = SimpleNamespace(caller=Caller("ops", "admin", None))
+    assert [list_scope(r) for r in (citizen, staff, admin)] == [
+        ("person", person), ("unit", "AG.LX"), None]
+    own_or_in_scope(citizen, person, ["AG", "AG.MB"], "the record")  # theirs, wherever
+    own_or_in_scope(staff, person, ["AG", "AG.LX"], "the record")
+    for request, person_id, path in ((citizen, other, ["AG", "AG.LX"]),
+                                     (staff, person, ["AG", "AG.MB"])):
+        with pytest.raises(Forbidden):
+            own_or_in_scope(request, person_id, path, "the record")
 
 
 def service_classes():

@@ -1,28 +1,17 @@
-"""review workflow, evidence, groups, criteria provenance, year closings
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29 10:43:51.874683
+"""0002: review workflow, evidence, groups, criteria provenance, year closings.
 
 Recognitions: one current title per person and year (a revoked one no longer blocks a new
 grant after re-evaluation).
-
 """
-from typing import Sequence, Union
-
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-# revision identifiers, used by Alembic.
-revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0002'
+down_revision = '0001'
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
     op.create_table('criteria_versions',
     sa.Column('version', sa.String(length=50), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
@@ -133,7 +122,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
     op.drop_index('uq_recognitions_current', table_name='recognitions', postgresql_where='revoked_at IS NULL')
     op.drop_index('ix_recognitions_year_person', table_name='recognitions')
     op.create_unique_constraint(op.f('uq_recognition_person_year'), 'recognitions', ['person_id', 'year'], postgresql_nulls_not_distinct=False)

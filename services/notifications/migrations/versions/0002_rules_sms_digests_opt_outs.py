@@ -1,24 +1,16 @@
-"""rules, sms, retries, digests, opt-outs, schedule runs
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-07 09:00:00
+"""0002: rules, SMS, retries, digests, opt-outs, schedule runs.
 
 Deliveries get the rule and category they follow, the template facts (context), the next
 attempt time (retries with backoff), the masked address for the delivery log, and a status
 'skipped' (opted out). Pending rows of 0001 get next_attempt_at = now(), so the retry loop
 picks them up (their context is filled in when their event comes back).
 """
-from typing import Sequence, Union
-
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0002'
+down_revision = '0001'
 
 
 def upgrade() -> None:

@@ -1,23 +1,15 @@
-"""unit names and association bodies
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02 09:00:00
+"""0003: unit names and association bodies.
 
 Mails name units and sign with the deciding association: notifications keeps the names and
 kinds of units (unit_changed) and the association's bodies (association_body_changed), and
 fills in units it never heard of from the registry (export_units) when it first needs them.
 """
-from typing import Sequence, Union
-
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0003'
-down_revision: Union[str, Sequence[str], None] = '0002'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0003'
+down_revision = '0002'
 
 
 def upgrade() -> None:

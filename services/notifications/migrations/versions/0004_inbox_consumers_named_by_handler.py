@@ -1,8 +1,4 @@
-"""inbox consumers named by handler
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-09 09:00:00
+"""0004: inbox consumers named by handler.
 
 The inbox now records an event under the handler the worker runs for, ``<service>.<method>``
 (cdht.inbox), as every other service did; notifications named its rows
@@ -10,15 +6,11 @@ The inbox now records an event under the handler the worker runs for, ``<service
 renamed ``notifications.on_<event_type>``: an event applied before the upgrade and delivered
 again after it is still dropped as a duplicate, and nobody is told twice.
 """
-from typing import Sequence, Union
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0003'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0004'
+down_revision = '0003'
 
 OLD, NEW = "notifications.", "notifications.on_"  # followed by the row's event type
 

@@ -1,20 +1,10 @@
-"""bulk imports: import jobs and their error reports
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-29 09:30:00
-
-"""
-from typing import Sequence, Union
-
+"""0003: bulk imports: import jobs and their error reports."""
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0003'
-down_revision: Union[str, Sequence[str], None] = '0002'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0003'
+down_revision = '0002'
 
 
 def upgrade() -> None:

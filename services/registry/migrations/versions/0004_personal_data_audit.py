@@ -1,19 +1,9 @@
-"""personal data audit: who changed which fields of whom, when
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-06 10:00:00
-
-"""
-from typing import Sequence, Union
-
+"""0004: personal data audit: who changed which fields of whom, when."""
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0003'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0004'
+down_revision = '0003'
 
 
 def upgrade() -> None:

@@ -1,19 +1,9 @@
-"""recorded group titles (from paper decisions); counts of groups imports
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02 01:30:00
-
-"""
-from typing import Sequence, Union
-
+"""0005: recorded group titles (from paper decisions); counts of groups imports."""
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0004'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '0005'
+down_revision = '0004'
 
 
 def upgrade() -> None:

@@ -1,23 +1,16 @@
-"""people, groups, tallies by unit/metric/key, dated history, target status, consumer lag
+"""0002: people, groups, tallies, dated history, target status, consumer lag.
 
 Replaces the first counters (population by birth year, title_counts) with ``tallies``:
 every indicator's numerator and denominator per unit, from the facts kept per person and
 group. The old counters are dropped, not converted (they lack the per-person facts the new
 ones need): after upgrading a database that held data, run
 ``python -m services.reporting.rebuild`` once.
-
-Revision ID: 0002
-Revises: 0001
 """
-from typing import Sequence, Union
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: Union[str, Sequence[str], None] = "0001"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:

@@ -1,4 +1,4 @@
-"""digital-skills trainings, group titles recorded from paper, unit names, association bodies
+"""0003: trainings, group titles recorded from paper, unit names, association bodies.
 
 - ``trainings``: each person's digital-skills courses (and whether finished), so "trained
   with digital skills" counts the learning records, not the title's level alone;
@@ -10,19 +10,12 @@
 
 After upgrading a database that held data, run ``cdht rebuild reporting`` once (the new
 counters are filled from the registry's and assessment's exports).
-
-Revision ID: 0003
-Revises: 0002
 """
-from typing import Sequence, Union
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: Union[str, Sequence[str], None] = "0002"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:
