@@ -27,6 +27,7 @@ from services.reporting import (
     domain, export, group_events, projection as proj, reads, review, rules, unit_events,
 )
 from services.reporting.group_events import RecognitionNotYetSeen
+from services.reporting.queue_depths import QueueDepths
 from services.reporting.unit_events import names_of
 from services.reporting.schemas import (
     BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
@@ -52,6 +53,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
     name = "reporting"
     db = Database(relay=True)
     config = Config()
+    queue_depths = QueueDepths()
 
     @property
     def targets(self):
@@ -452,7 +454,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             rows = {r.consumer: r for r in session.execute(text(
                 "SELECT consumer, applied, last_occurred_at, last_applied_at "
                 "FROM consumer_lag")).all()}
-        depths = self._queue_depths()
+        depths = self.queue_depths()  # kept a few seconds (queue_depths.py)
         consumers, waiting = [], 0
         for method, queue in self._queues():
             consumer = consumer_name(self.name, method)
@@ -476,23 +478,6 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
     def _queues(cls):
         from cdht.consumer import event_handlers
         return event_handlers(cls)
-
-    def _queue_depths(self):
-        """Messages waiting in each handler's queue (None when the broker does not answer)."""
-        from kombu import Connection
-        depths = {}
-        try:
-            with Connection(self.config["AMQP_URI"], connect_timeout=2) as conn:
-                channel = conn.channel()
-                for _, queue in self._queues():
-                    try:
-                        depths[queue] = channel.queue_declare(queue, passive=True).message_count
-                    except Exception:  # not declared yet: nothing waits in it
-                        channel = conn.channel()
-                        depths[queue] = 0
-        except Exception:
-            return {}
-        return depths
 
     @api("GET", "/dashboard",
          public=True,

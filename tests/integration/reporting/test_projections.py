@@ -247,3 +247,24 @@ def test_lag_and_documentation(feed, api, engines):
     assert not any(op.get("x-undeclared") for item in document["paths"].values()
                    for op in item.values())
     assert api.get("/docs").status_code == 200
+
+
+def test_scraping_the_open_metrics_opens_no_broker_connection_per_scrape(api):
+    """/metrics needs no token: 50 scrapes must not make the service open 50 connections to
+    RabbitMQ (queue_depths.py keeps the depths for QUEUE_DEPTH_SECONDS)."""
+    import time
+
+    import requests
+
+    def connections_opened():
+        overview = requests.get("http://127.0.0.1:15672/api/overview",
+                                auth=("guest", "guest"), timeout=5).json()
+        return overview["churn_rates"]["connection_created"]
+
+    api.get("/metrics")  # the first scrape asks the broker
+    time.sleep(6)  # the broker's statistics are emitted every 5 s
+    before = connections_opened()
+    for _ in range(50):
+        assert api.get("/metrics").status_code == 200
+    time.sleep(6)
+    assert connections_opened() - before < 10  # other tests' clients may connect meanwhile
