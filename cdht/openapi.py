@@ -106,6 +106,7 @@ class Route:
     response: type | None = None
     status: int = 200
     body: type | None = None
+    body_required: bool = True  # False: the body may be left out (its fields' defaults)
     query: type | None = None
     errors: tuple = ()
     description: str | None = None
@@ -211,7 +212,7 @@ def _operation(route, path_parameters):
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
+        operation["requestBody"] = {"required": route.body_required, "content": {
             "application/json": {"schema": route.body}}}
     ok = {"description": route.summary}
     if isinstance(route.response, ListOf):

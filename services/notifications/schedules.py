@@ -44,6 +44,7 @@ class Schedules:
          roles=ADMIN,
          summary="Send the daily digests that are due",
          body=TriggerSchema,
+         body_required=False,
          response=FlushResultSchema,
          description="What the digest timer does, for operators and tests: one mail per "
                      "recipient listing every change waiting, at most one a day, from "
@@ -56,6 +57,7 @@ class Schedules:
          roles=ADMIN,
          summary="Send the weekly summary to the province's officials",
          body=TriggerSchema,
+         body_required=False,
          response=SummaryResultSchema,
          errors=(503,),
          description="What the weekly timer does, for operators and tests; once per ISO "

@@ -106,6 +106,7 @@ def test_document_of_a_service():
     post = doc["paths"]["/things"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Thing"}
+    assert post["requestBody"]["required"] is True  # unless the route says body_required=False
     assert set(post["responses"]) == {"201", "400", "401", "403", "415"}
     assert post["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
