@@ -4,14 +4,15 @@ hours) is announced as ``learning_activity_recorded``; consumers keep the latest
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
-from cdht.web import api, load_json, query_of
+from cdht.resources import Routes
+from cdht.web import load_json
 from services.registry import domain
 from services.registry.handlers import (
-    Resource, changing, dumped, list_page, live, now, patch, person_in_scope, reading, rules,
+    Resource, changing, dumped, live, now, patch, person_in_scope, rules, shown,
 )
 from services.registry.models import LearningActivity, Person
 from services.registry.schemas import (
-    ActivityPatchSchema, ActivityQuery, ActivitySchema, NewActivitySchema, page_of,
+    ActivityPatchSchema, ActivityQuery, ActivitySchema, NewActivitySchema,
 )
 
 COUNTED = ("kind", "started_on", "ended_on", "hours")
@@ -22,7 +23,9 @@ def _in_scope(request, store, activity):
     person_in_scope(request, store, store.row(Person, activity.person_id))
 
 
-ACTIVITY = Resource(LearningActivity, "learning activity", _in_scope)
+ACTIVITY = Resource(LearningActivity, "learning activity", _in_scope, "list_activities")
+ACTIVITIES = Routes("/learning-activities", "/learning-activities/<uuid:activity_id>",
+                    ActivitySchema, rows=ACTIVITY)
 
 
 def _recorded(store, activity, person):
@@ -35,13 +38,12 @@ def _recorded(store, activity, person):
 
 
 class ActivityEndpoints:
+    list_activities = ACTIVITIES.list(EVERYONE, "List learning activities", query=ActivityQuery,
+                                      view=dumped(ActivitySchema))
+    get_activity = ACTIVITIES.read(EVERYONE, "Read a learning activity",
+                                   view=shown(ActivitySchema))
 
-    @api("POST", "/learning-activities",
-         roles=STAFF,
-         summary="Record a learning activity",
-         body=NewActivitySchema,
-         response=ActivitySchema,
-         status=201)
+    @ACTIVITIES.create(STAFF, "Record a learning activity", body=NewActivitySchema)
     def record_activity(self, request):
         data = load_json(request, NewActivitySchema())
         with rules():
@@ -56,28 +58,7 @@ class ActivityEndpoints:
             _recorded(store, activity, person)
             return 201, ActivitySchema().dump(activity)
 
-    @api("GET", "/learning-activities",
-         roles=EVERYONE,
-         summary="List learning activities",
-         query=ActivityQuery,
-         response=page_of(ActivitySchema))
-    def list_activities(self, request):
-        return list_page(self.store, request, query_of(request, ActivityQuery()),
-                         "list_activities", dumped(ActivitySchema))
-
-    @api("GET", "/learning-activities/<uuid:activity_id>",
-         roles=EVERYONE,
-         summary="Read a learning activity",
-         response=ActivitySchema)
-    def get_activity(self, request, activity_id):
-        with reading(self.store, request, ACTIVITY, activity_id) as (_, activity):
-            return ActivitySchema().dump(activity)
-
-    @api("PATCH", "/learning-activities/<uuid:activity_id>",
-         roles=STAFF,
-         summary="Change a learning activity",
-         body=ActivityPatchSchema,
-         response=ActivitySchema)
+    @ACTIVITIES.update(STAFF, "Change a learning activity", body=ActivityPatchSchema)
     def update_activity(self, request, activity_id):
         """A change of what counts (kind, dates, hours) is published again as
         learning_activity_recorded with the same activity_id: consumers keep the latest."""
@@ -92,10 +73,7 @@ class ActivityEndpoints:
                 _recorded(store, activity, store.row(Person, activity.person_id))
             return ActivitySchema().dump(activity)
 
-    @api("DELETE", "/learning-activities/<uuid:activity_id>",
-         roles=STAFF,
-         summary="Delete a learning activity entered by mistake (soft)",
-         response=ActivitySchema)
+    @ACTIVITIES.delete(STAFF, "Delete a learning activity entered by mistake (soft)")
     def delete_activity(self, request, activity_id):
         with changing(self.store, request, ACTIVITY, activity_id) as (_, activity):
             activity.deleted_at = activity.updated_at = now()

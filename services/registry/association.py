@@ -4,17 +4,17 @@ tree, never under itself; a position grants the person the association's role.""
 import uuid
 
 from cdht.auth import REVIEWERS, STAFF
-from cdht.web import api, load_json, query_of
+from cdht.resources import Routes
+from cdht.web import load_json
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
-    Resource, changing, changing_tenure, check_end, dumped, granted, in_unit, invalid,
-    list_page, live, now, open_unit, patch, person_in_scope, reading, rules, sync_roles,
-    unit_in_scope,
+    Resource, changing, changing_tenure, check_end, dumped, granted, in_unit, invalid, live,
+    now, open_unit, patch, person_in_scope, rules, shown, sync_roles, unit_in_scope,
 )
 from services.registry.models import AssociationBody, AssociationMember, Person
 from services.registry.schemas import (
     BodyPatchSchema, BodyQuery, BodySchema, NewBodySchema, NewPositionSchema,
-    PositionPatchSchema, PositionQuery, PositionSchema, page_of,
+    PositionPatchSchema, PositionQuery, PositionSchema,
 )
 
 
@@ -42,18 +42,25 @@ def _position_in_scope(request, store, position):
                   "the association body")
 
 
-BODY = Resource(AssociationBody, "association body", in_unit("the association body"))
-POSITION = Resource(AssociationMember, "position", _position_in_scope)
+BODY = Resource(AssociationBody, "association body", in_unit("the association body"),
+                "list_bodies")
+POSITION = Resource(AssociationMember, "position", _position_in_scope, "list_positions")
+BODIES = Routes("/association/bodies", "/association/bodies/<uuid:body_id>", BodySchema,
+                rows=BODY)
+POSITIONS = Routes("/association/members", "/association/members/<uuid:position_id>",
+                   PositionSchema, rows=POSITION)
 
 
 class AssociationEndpoints:
+    list_bodies = BODIES.list(REVIEWERS, "List association bodies", query=BodyQuery,
+                              view=dumped(BodySchema))
+    get_body = BODIES.read(REVIEWERS, "Read an association body", view=shown(BodySchema))
+    list_positions = POSITIONS.list(REVIEWERS, "List officials and members",
+                                    query=PositionQuery, view=dumped(PositionSchema))
+    get_position = POSITIONS.read(REVIEWERS, "Read an official's or member's position",
+                                  view=shown(PositionSchema))
 
-    @api("POST", "/association/bodies",
-         roles=STAFF,
-         summary="Create an association body",
-         body=NewBodySchema,
-         response=BodySchema,
-         status=201)
+    @BODIES.create(STAFF, "Create an association body", body=NewBodySchema)
     def create_body(self, request):
         data = load_json(request, NewBodySchema())
         with self.store.transaction() as store:
@@ -66,28 +73,7 @@ class AssociationEndpoints:
             announce.body_changed(store, body, "created")
             return 201, BodySchema().dump(body)
 
-    @api("GET", "/association/bodies",
-         roles=REVIEWERS,
-         summary="List association bodies",
-         query=BodyQuery,
-         response=page_of(BodySchema))
-    def list_bodies(self, request):
-        return list_page(self.store, request, query_of(request, BodyQuery()), "list_bodies",
-                         dumped(BodySchema))
-
-    @api("GET", "/association/bodies/<uuid:body_id>",
-         roles=REVIEWERS,
-         summary="Read an association body",
-         response=BodySchema)
-    def get_body(self, request, body_id):
-        with reading(self.store, request, BODY, body_id) as (_, body):
-            return BodySchema().dump(body)
-
-    @api("PATCH", "/association/bodies/<uuid:body_id>",
-         roles=STAFF,
-         summary="Change an association body",
-         body=BodyPatchSchema,
-         response=BodySchema)
+    @BODIES.update(STAFF, "Change an association body", body=BodyPatchSchema)
     def update_body(self, request, body_id):
         data = load_json(request, BodyPatchSchema())
         with changing(self.store, request, BODY, body_id) as (store, body):
@@ -100,11 +86,7 @@ class AssociationEndpoints:
             announce.body_updated(store, body, before)
             return BodySchema().dump(body)
 
-    @api("DELETE", "/association/bodies/<uuid:body_id>",
-         roles=STAFF,
-         summary="Delete an empty association body (soft)",
-         response=BodySchema,
-         errors=(409,))
+    @BODIES.delete(STAFF, "Delete an empty association body (soft)", errors=(409,))
     def delete_body(self, request, body_id):
         with changing(self.store, request, BODY, body_id) as (store, body):
             busy = store.body_busy(body.id)
@@ -115,13 +97,8 @@ class AssociationEndpoints:
             return BodySchema().dump(body)
 
     # -- officials and members ------------------------------------------------------------------
-    @api("POST", "/association/members",
-         roles=STAFF,
-         summary="Make a person an official or member of a body",
-         body=NewPositionSchema,
-         response=PositionSchema,
-         status=201,
-         errors=(409,))
+    @POSITIONS.create(STAFF, "Make a person an official or member of a body",
+                      body=NewPositionSchema, errors=(409,))
     def create_position(self, request):
         data = load_json(request, NewPositionSchema())
         with rules(), self.store.transaction() as store:
@@ -142,30 +119,8 @@ class AssociationEndpoints:
             sync_roles(store, person, granted_before)
             return 201, PositionSchema().dump(position)
 
-    @api("GET", "/association/members",
-         roles=REVIEWERS,
-         summary="List officials and members",
-         query=PositionQuery,
-         response=page_of(PositionSchema))
-    def list_positions(self, request):
-        return list_page(self.store, request, query_of(request, PositionQuery()),
-                         "list_positions", dumped(PositionSchema))
-
-    @api("GET", "/association/members/<uuid:position_id>",
-         roles=REVIEWERS,
-         summary="Read an official's or member's "
-                 "position",
-         response=PositionSchema)
-    def get_position(self, request, position_id):
-        with reading(self.store, request, POSITION, position_id) as (_, position):
-            return PositionSchema().dump(position)
-
-    @api("PATCH", "/association/members/<uuid:position_id>",
-         roles=STAFF,
-         summary="Change a role or end a position",
-         body=PositionPatchSchema,
-         response=PositionSchema,
-         errors=(409,))
+    @POSITIONS.update(STAFF, "Change a role or end a position", body=PositionPatchSchema,
+                      errors=(409,))
     def update_position(self, request, position_id):
         data = load_json(request, PositionPatchSchema())
         with changing_tenure(self.store, request, POSITION, position_id) as (_, position):
@@ -174,10 +129,7 @@ class AssociationEndpoints:
             patch(position, data)
             return PositionSchema().dump(position)
 
-    @api("DELETE", "/association/members/<uuid:position_id>",
-         roles=STAFF,
-         summary="Delete a position entered by mistake (soft)",
-         response=PositionSchema)
+    @POSITIONS.delete(STAFF, "Delete a position entered by mistake (soft)")
     def delete_position(self, request, position_id):
         with changing_tenure(self.store, request, POSITION, position_id) as (_, position):
             position.deleted_at = position.updated_at = now()

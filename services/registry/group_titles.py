@@ -15,7 +15,8 @@ from marshmallow import Schema, fields, validate
 
 from cdht.auth import REVIEWERS, STAFF
 from cdht.contracts.events import StrictDate
-from cdht.web import NotFound, api, load_json
+from cdht.resources import Routes
+from cdht.web import NotFound, load_json
 from services.registry import title_rules
 from services.registry.groups import GROUP
 from services.registry.handlers import changing, now, reading, rules
@@ -49,6 +50,10 @@ class TitleListSchema(Schema):
     items = fields.List(fields.Nested(TitleSchema))
 
 
+TITLES = Routes("/groups/<uuid:group_id>/titles",
+                "/groups/<uuid:group_id>/titles/<uuid:title_id>", TitleSchema, tag="groups")
+
+
 def title_item(title, group, unit_path, change):
     """One entry of group_titles_recorded (and of export_group_titles, without change)."""
     return {"title_id": title.id, "group_id": group.id, "group_kind": group.kind,
@@ -66,17 +71,11 @@ def _title_event(store, title, group, change):
 
 class TitleEndpoints:
 
-    @api("POST", "/groups/<uuid:group_id>/titles",
-         roles=STAFF,
-         summary="Record a group's title from its paper decision",
-         body=NewTitleSchema,
-         response=TitleSchema,
-         status=201,
-         errors=(409,),
-         tag="groups",
-         description="Year 2000 to this year; the decision dated within the year or later, "
-                     "not in the future. At most one recorded title per group and year. "
-                     "Publishes group_titles_recorded.")
+    @TITLES.create(STAFF, "Record a group's title from its paper decision", body=NewTitleSchema,
+                   errors=(409,),
+                   description="Year 2000 to this year; the decision dated within the year or "
+                               "later, not in the future. At most one recorded title per group "
+                               "and year. Publishes group_titles_recorded.")
     def record_group_title(self, request, group_id):
         data = load_json(request, NewTitleSchema())
         data["decision_number"] = data["decision_number"].strip()
@@ -92,23 +91,15 @@ class TitleEndpoints:
             _title_event(store, title, group, "recorded")
             return 201, TitleSchema().dump(title)
 
-    @api("GET", "/groups/<uuid:group_id>/titles",
-         roles=REVIEWERS,
-         summary="A group's recorded titles",
-         response=TitleListSchema,
-         tag="groups")
+    @TITLES.lists(REVIEWERS, "A group's recorded titles", response=TitleListSchema)
     def list_group_titles(self, request, group_id):
         with reading(self.store, request, GROUP, group_id) as (store, group):
             return {"group_id": group.id,
                     "items": TitleSchema(many=True).dump(store.titles_of(group.id))}
 
-    @api("DELETE", "/groups/<uuid:group_id>/titles/<uuid:title_id>",
-         roles=STAFF,
-         summary="Withdraw a recorded title entered by mistake",
-         response=TitleSchema,
-         tag="groups",
-         description="The record is kept, marked withdrawn; group_titles_recorded tells the "
-                     "others (change: withdrawn).")
+    @TITLES.delete(STAFF, "Withdraw a recorded title entered by mistake",
+                   description="The record is kept, marked withdrawn; group_titles_recorded "
+                               "tells the others (change: withdrawn).")
     def withdraw_group_title(self, request, group_id, title_id):
         with changing(self.store, request, GROUP, group_id) as (store, group):
             title = store.row(GroupTitle, title_id, lock="update")

@@ -4,19 +4,18 @@ loses people silently."""
 import uuid
 
 from cdht.auth import REVIEWERS, STAFF
-from cdht.web import api, load_json, query_of
+from cdht.resources import Routes
+from cdht.web import load_json
 from services.registry import domain
 from services.registry.handlers import (
-    Resource, changing, in_unit, invalid, list_page, now, open_unit, patch, reading, rules,
-    unit_in_scope,
+    Resource, changing, in_unit, invalid, now, open_unit, patch, rules, unit_in_scope,
 )
 from services.registry.models import Group
-from services.registry.schemas import (
-    GroupPatchSchema, GroupQuery, GroupSchema, NewGroupSchema, page_of,
-)
+from services.registry.schemas import GroupPatchSchema, GroupQuery, GroupSchema, NewGroupSchema
 
 
-GROUP = Resource(Group, "group", in_unit("the group"))
+GROUP = Resource(Group, "group", in_unit("the group"), "list_groups")
+GROUPS = Routes("/groups", "/groups/<uuid:group_id>", GroupSchema, rows=GROUP)
 
 
 def dump_groups(store, groups):
@@ -30,14 +29,11 @@ def dump_group(store, group):
 
 
 class GroupEndpoints:
+    list_groups = GROUPS.list(REVIEWERS, "List groups", query=GroupQuery, view=dump_groups)
+    get_group = GROUPS.read(REVIEWERS, "Read a group", view=dump_group)
 
-    @api("POST", "/groups",
-         roles=STAFF,
-         summary="Create a family, clan, community or learning unit",
-         body=NewGroupSchema,
-         response=GroupSchema,
-         status=201,
-         errors=(409,))
+    @GROUPS.create(STAFF, "Create a family, clan, community or learning unit",
+                   body=NewGroupSchema, errors=(409,))
     def create_group(self, request):
         data = load_json(request, NewGroupSchema())
         with rules():
@@ -50,29 +46,7 @@ class GroupEndpoints:
                 store.flush()
                 return 201, dump_group(store, group)
 
-    @api("GET", "/groups",
-         roles=REVIEWERS,
-         summary="List groups",
-         query=GroupQuery,
-         response=page_of(GroupSchema))
-    def list_groups(self, request):
-        return list_page(self.store, request, query_of(request, GroupQuery()), "list_groups",
-                         dump_groups)
-
-    @api("GET", "/groups/<uuid:group_id>",
-         roles=REVIEWERS,
-         summary="Read a group",
-         response=GroupSchema)
-    def get_group(self, request, group_id):
-        with reading(self.store, request, GROUP, group_id) as (store, group):
-            return dump_group(store, group)
-
-    @api("PATCH", "/groups/<uuid:group_id>",
-         roles=STAFF,
-         summary="Change a group",
-         body=GroupPatchSchema,
-         response=GroupSchema,
-         errors=(409,))
+    @GROUPS.update(STAFF, "Change a group", body=GroupPatchSchema, errors=(409,))
     def update_group(self, request, group_id):
         data = load_json(request, GroupPatchSchema())
         with changing(self.store, request, GROUP, group_id) as (store, group):
@@ -81,11 +55,7 @@ class GroupEndpoints:
             store.flush()
             return dump_group(store, group)
 
-    @api("DELETE", "/groups/<uuid:group_id>",
-         roles=STAFF,
-         summary="Delete a group without current members (soft)",
-         response=GroupSchema,
-         errors=(409,))
+    @GROUPS.delete(STAFF, "Delete a group without current members (soft)", errors=(409,))
     def delete_group(self, request, group_id):
         with changing(self.store, request, GROUP, group_id) as (store, group):
             if store.has_current_members(group.id):

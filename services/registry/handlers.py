@@ -193,11 +193,23 @@ def membership_event(store, membership, group, change, effective_on):
 # -- what the handlers of every resource do -----------------------------------------------------
 @dataclass(frozen=True)
 class Resource:
-    """How the handlers find a resource's rows: its model, its name in a 404, and the check
-    ``in_scope(request, store, row)`` that refuses (403) a row outside the caller's scope."""
+    """How the handlers find a resource's rows: its model, its name in a 404, the check
+    ``in_scope(request, store, row)`` that refuses (403) a row outside the caller's scope,
+    and the store's query of a page of them (``lister``). It is the ``rows`` of the
+    resource's generated routes (cdht.resources): ``one`` reads a row, ``page`` lists."""
     model: type
     what: str
     in_scope: Callable
+    lister: str | None = None
+
+    def one(self, service, request, view, **path):
+        """GET one row (the last path parameter is its id), shown by ``view(store, row)``."""
+        *_, ident = path.values()
+        with reading(service.store, request, self, ident) as (store, row):
+            return view(store, row)
+
+    def page(self, service, request, query, view):
+        return list_page(service.store, request, query, self.lister, view)
 
 
 @contextmanager
@@ -262,3 +274,8 @@ def list_page(stores, request, query, lister, view, **options):
 def dumped(schema):
     """The view of a list whose rows ``schema`` shows as they are."""
     return lambda store, rows: schema(many=True).dump(rows)
+
+
+def shown(schema):
+    """The view of one row ``schema`` shows as it is."""
+    return lambda store, row: schema().dump(row)

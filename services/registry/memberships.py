@@ -5,30 +5,32 @@ memberships, so two never race (one family at a time holds even then)."""
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
-from cdht.web import api, load_json, query_of
+from cdht.resources import Routes
+from cdht.web import load_json
 from services.registry import domain
 from services.registry.handlers import (
-    Resource, changing_tenure, check_end, dumped, granted, list_page, live, membership_event,
-    membership_in_scope, now, patch, person_in_scope, reading, rules, sync_roles, unit_in_scope,
+    Resource, changing_tenure, check_end, dumped, granted, live, membership_event,
+    membership_in_scope, now, patch, person_in_scope, rules, shown, sync_roles, unit_in_scope,
 )
 from services.registry.models import Group, Membership, Person
 from services.registry.schemas import (
-    MembershipPatchSchema, MembershipQuery, MembershipSchema, NewMembershipSchema, page_of,
+    MembershipPatchSchema, MembershipQuery, MembershipSchema, NewMembershipSchema,
 )
 
 
-MEMBERSHIP = Resource(Membership, "membership", membership_in_scope)
+MEMBERSHIP = Resource(Membership, "membership", membership_in_scope, "list_memberships")
+MEMBERSHIPS = Routes("/memberships", "/memberships/<uuid:membership_id>", MembershipSchema,
+                     rows=MEMBERSHIP)
 
 
 class MembershipEndpoints:
+    list_memberships = MEMBERSHIPS.list(EVERYONE, "List memberships", query=MembershipQuery,
+                                        view=dumped(MembershipSchema))
+    get_membership = MEMBERSHIPS.read(EVERYONE, "Read a membership",
+                                      view=shown(MembershipSchema))
 
-    @api("POST", "/memberships",
-         roles=STAFF,
-         summary="Put a person into a group",
-         body=NewMembershipSchema,
-         response=MembershipSchema,
-         status=201,
-         errors=(409,))
+    @MEMBERSHIPS.create(STAFF, "Put a person into a group", body=NewMembershipSchema,
+                        errors=(409,))
     def create_membership(self, request):
         data = load_json(request, NewMembershipSchema())
         with rules(), self.store.transaction() as store:
@@ -59,29 +61,8 @@ class MembershipEndpoints:
             sync_roles(store, person, granted_before)
             return 201, MembershipSchema().dump(membership)
 
-    @api("GET", "/memberships",
-         roles=EVERYONE,
-         summary="List memberships",
-         query=MembershipQuery,
-         response=page_of(MembershipSchema))
-    def list_memberships(self, request):
-        return list_page(self.store, request, query_of(request, MembershipQuery()),
-                         "list_memberships", dumped(MembershipSchema))
-
-    @api("GET", "/memberships/<uuid:membership_id>",
-         roles=EVERYONE,
-         summary="Read a membership",
-         response=MembershipSchema)
-    def get_membership(self, request, membership_id):
-        with reading(self.store, request, MEMBERSHIP, membership_id) as (_, membership):
-            return MembershipSchema().dump(membership)
-
-    @api("PATCH", "/memberships/<uuid:membership_id>",
-         roles=STAFF,
-         summary="Change a role or end a membership",
-         body=MembershipPatchSchema,
-         response=MembershipSchema,
-         errors=(409,))
+    @MEMBERSHIPS.update(STAFF, "Change a role or end a membership", body=MembershipPatchSchema,
+                        errors=(409,))
     def update_membership(self, request, membership_id):
         data = load_json(request, MembershipPatchSchema())
         with changing_tenure(self.store, request, MEMBERSHIP, membership_id) as (
@@ -93,10 +74,7 @@ class MembershipEndpoints:
             patch(membership, data)
             return MembershipSchema().dump(membership)
 
-    @api("DELETE", "/memberships/<uuid:membership_id>",
-         roles=STAFF,
-         summary="Delete a membership entered by mistake (soft)",
-         response=MembershipSchema)
+    @MEMBERSHIPS.delete(STAFF, "Delete a membership entered by mistake (soft)")
     def delete_membership(self, request, membership_id):
         """A membership entered by mistake: if it was open, a "left" event effective on the
         day it began takes it out of every count, as if it had never been."""

@@ -5,12 +5,12 @@ import uuid
 from datetime import date
 
 from cdht.auth import ADMIN, EVERYONE, STAFF
+from cdht.resources import Routes
 from cdht.web import api, load_json, query_of
 from services.registry import domain
 from services.registry.handlers import (
     PERSON_FIELDS, Resource, audit, changing, countable, facts, invalid, list_page,
-    membership_event, now, open_unit, patch, person_in_scope, reading, rules, state,
-    unit_in_scope,
+    membership_event, now, open_unit, patch, person_in_scope, rules, state, unit_in_scope,
 )
 from services.registry.models import Group, Person
 from services.registry.schemas import (
@@ -20,6 +20,7 @@ from services.registry.schemas import (
 
 
 PERSON = Resource(Person, "person", person_in_scope)
+PEOPLE = Routes("/people", "/people/<uuid:person_id>", PersonSchema, rows=PERSON)
 
 
 def _unique_national_id(store, national_id, but=None):
@@ -28,6 +29,7 @@ def _unique_national_id(store, national_id, but=None):
 
 
 class PeopleEndpoints:
+    get_person = PEOPLE.read(EVERYONE, "Read a person", view="_shown")
 
     def _adult_age(self):
         return int(self.config.get("ADULT_AGE", domain.ADULT_AGE))
@@ -36,13 +38,11 @@ class PeopleEndpoints:
         adult = domain.is_adult(person.birth_date, reference or date.today(), self._adult_age())
         return PersonSchema().dump(person) | {"is_adult": adult}
 
-    @api("POST", "/people",
-         roles=STAFF,
-         summary="Register a person",
-         body=NewPersonSchema,
-         response=PersonSchema,
-         status=201,
-         errors=(409,))
+    def _shown(self, store, person):
+        """A person read (whether adult today depends on the service's ADULT_AGE)."""
+        return self._person(person)
+
+    @PEOPLE.create(STAFF, "Register a person", body=NewPersonSchema, errors=(409,))
     def register_person(self, request):
         data = load_json(request, NewPersonSchema())
         data["full_name"] = domain.normalise_name(data["full_name"])
@@ -60,11 +60,7 @@ class PeopleEndpoints:
                 store.stage("person_registered", facts(store, person))
         return 201, self._person(person)
 
-    @api("GET", "/people",
-         roles=EVERYONE,
-         summary="List people",
-         query=PeopleQuery,
-         response=page_of(PersonSchema))
+    @PEOPLE.lists(EVERYONE, "List people", query=PeopleQuery)
     def list_people(self, request):
         query = query_of(request, PeopleQuery())
         reference = query.get("reference_date") or date.today()
@@ -73,20 +69,8 @@ class PeopleEndpoints:
             lambda store, items: [self._person(p, reference) for p in items],
             adult_born_by=domain.latest_adult_birth_date(reference, self._adult_age()))
 
-    @api("GET", "/people/<uuid:person_id>",
-         roles=EVERYONE,
-         summary="Read a person",
-         response=PersonSchema)
-    def get_person(self, request, person_id):
-        with reading(self.store, request, PERSON, person_id) as (_, person):
-            return self._person(person)
-
-    @api("PATCH", "/people/<uuid:person_id>",
-         roles=STAFF,
-         summary="Change a person (a new unit is a move)",
-         body=PersonPatchSchema,
-         response=PersonSchema,
-         errors=(409,))
+    @PEOPLE.update(STAFF, "Change a person (a new unit is a move)", body=PersonPatchSchema,
+                   errors=(409,))
     def update_person(self, request, person_id):
         data = load_json(request, PersonPatchSchema())
         if "full_name" in data:
@@ -115,11 +99,7 @@ class PeopleEndpoints:
                     store.stage(event, facts(store, person) | {"from_unit_path": old_path})
             return self._person(person)
 
-    @api("DELETE", "/people/<uuid:person_id>",
-         roles=STAFF,
-         summary="Remove a person (soft)",
-         query=RemovalQuery,
-         response=PersonSchema)
+    @PEOPLE.delete(STAFF, "Remove a person (soft)", query=RemovalQuery)
     def remove_person(self, request, person_id):
         """Soft delete: the person's open memberships and positions end today, announced,
         so that no group keeps counting someone who is gone."""

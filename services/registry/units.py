@@ -4,16 +4,16 @@ one ``units_merged`` event then tells every consumer at once."""
 from datetime import date
 
 from cdht.auth import PROVINCE, REVIEWERS
-from cdht.web import Forbidden, api, caller_of, load_json, query_of
+from cdht.resources import Routes
+from cdht.web import Forbidden, api, caller_of, load_json
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
-    Resource, audit, changing, dumped, invalid, list_page, now, patch, reading, rules,
-    unit_in_scope,
+    Resource, audit, changing, dumped, invalid, now, patch, rules, unit_in_scope,
 )
 from services.registry.models import Unit, UnitChange
 from services.registry.schemas import (
     MergeResultSchema, MergeSchema, UnitChangeSchema, UnitDetailSchema, UnitPatchSchema,
-    UnitQuery, UnitSchema, page_of,
+    UnitQuery, UnitSchema,
 )
 
 
@@ -31,7 +31,8 @@ def _in_scope(request, store, unit):
     unit_in_scope(request, store, unit.code)
 
 
-UNIT = Resource(Unit, "unit", _in_scope)
+UNIT = Resource(Unit, "unit", _in_scope, "list_units")
+UNITS = Routes("/units", "/units/<string:code>", UnitSchema, rows=UNIT)
 
 
 def _parent(store, code):
@@ -41,14 +42,12 @@ def _parent(store, code):
 
 
 class UnitEndpoints:
+    list_units = UNITS.list(REVIEWERS, "List units (valid on a day with as_of)",
+                            query=UnitQuery, view=dumped(UnitSchema))
+    get_unit = UNITS.read(REVIEWERS, "Read a unit, its path and its merge history",
+                          view=unit_detail, response=UnitDetailSchema)
 
-    @api("POST", "/units",
-         roles=PROVINCE,
-         summary="Create a unit",
-         body=UnitSchema,
-         response=UnitSchema,
-         status=201,
-         errors=(409,))
+    @UNITS.create(PROVINCE, "Create a unit", body=UnitSchema, errors=(409,))
     def create_unit(self, request):
         data = load_json(request, UnitSchema())
         with rules(), self.store.transaction() as store:
@@ -64,29 +63,8 @@ class UnitEndpoints:
             announce.unit_changed(store, unit, "created")
         return 201, UnitSchema().dump(data)
 
-    @api("GET", "/units",
-         roles=REVIEWERS,
-         summary="List units (valid on a day with as_of)",
-         query=UnitQuery,
-         response=page_of(UnitSchema))
-    def list_units(self, request):
-        return list_page(self.store, request, query_of(request, UnitQuery()), "list_units",
-                         dumped(UnitSchema))
-
-    @api("GET", "/units/<string:code>",
-         roles=REVIEWERS,
-         summary="Read a unit, its path and its merge history",
-         response=UnitDetailSchema)
-    def get_unit(self, request, code):
-        with reading(self.store, request, UNIT, code) as (store, unit):
-            return unit_detail(store, unit)
-
-    @api("PATCH", "/units/<string:code>",
-         roles=PROVINCE,
-         summary="Change a unit",
-         body=UnitPatchSchema,
-         response=UnitDetailSchema,
-         errors=(409,))
+    @UNITS.update(PROVINCE, "Change a unit", body=UnitPatchSchema, response=UnitDetailSchema,
+                  errors=(409,))
     def update_unit(self, request, code):
         data = load_json(request, UnitPatchSchema())
         with changing(self.store, request, UNIT, code) as (store, unit):
@@ -114,11 +92,7 @@ class UnitEndpoints:
             store.flush()
             return unit_detail(store, unit)
 
-    @api("DELETE", "/units/<string:code>",
-         roles=PROVINCE,
-         summary="Delete a unit entered by mistake (soft)",
-         response=UnitSchema,
-         errors=(409,))
+    @UNITS.delete(PROVINCE, "Delete a unit entered by mistake (soft)", errors=(409,))
     def delete_unit(self, request, code):
         with changing(self.store, request, UNIT, code) as (store, unit):
             in_use = store.unit_in_use(code)
