@@ -50,7 +50,7 @@ def _filename(request):
 
 _INSPECT = {"people": people_rows.inspect, "groups": group_rows.inspect}
 _FILE_STATUS = {"not_a_table": 415, "xls_unsupported": 415, "not_utf8": 415,
-                "bad_xlsx": 415}
+                "bad_xlsx": 415, "xlsx_too_large": 413}
 
 
 def _file_error(exc):

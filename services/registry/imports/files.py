@@ -11,6 +11,7 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -242,15 +243,52 @@ def inspect(path, pause, spec):
     return layout
 
 
+# An XLSX is a zip: a few kilobytes can unpack to gigabytes, and openpyxl holds the whole
+# shared-string table in memory even in read-only mode. Real spreadsheets pack their XML about
+# 5-20 to 1; these caps refuse a bomb before anything is unpacked (Python's zipfile never
+# unpacks more than a member declares: a member that lies fails its CRC check).
+XLSX_MAX_UNPACKED = 1024 * 1024 * 1024      # every part together
+XLSX_MAX_SHARED_STRINGS = 64 * 1024 * 1024  # xl/sharedStrings.xml, held in memory whole
+XLSX_MAX_RATIO = 100                        # unpacked / packed, for a part over 1 MiB
+
+
+def check_not_a_bomb(fh):
+    """Raise ImportFileError (``xlsx_too_large``) for an XLSX that would unpack beyond the
+    caps above; the file is read from its zip directory only."""
+    try:
+        parts = zipfile.ZipFile(fh).infolist()
+    except zipfile.BadZipFile:
+        return  # not a zip at all: openpyxl says so ("bad_xlsx")
+    finally:
+        fh.seek(0)
+    unpacked = sum(p.file_size for p in parts)
+    shared = sum(p.file_size for p in parts if p.filename.lower().endswith("sharedstrings.xml"))
+    packed_too_tight = [p.filename for p in parts if p.file_size > 1024 * 1024
+                        and p.file_size > XLSX_MAX_RATIO * max(p.compress_size, 1)]
+    if unpacked > XLSX_MAX_UNPACKED or shared > XLSX_MAX_SHARED_STRINGS or packed_too_tight:
+        raise ImportFileError(
+            "xlsx_too_large",
+            "Tệp XLSX khi giải nén quá lớn hoặc bị nén bất thường; hãy lưu lại tệp bằng Excel "
+            "hoặc chia nhỏ, hoặc dùng CSV",
+            f"the XLSX file unpacks to {unpacked:,} bytes ({shared:,} of shared strings) or is "
+            f"packed abnormally tightly ({', '.join(packed_too_tight) or 'no part'}): save it "
+            "again from a spreadsheet program, split it, or use CSV")
+
+
 class _Workbook:
     """A read-only workbook from a path of any name (openpyxl checks the extension of a path,
-    and an upload is stored as ``*.upload``): opened from a file object, both closed together."""
+    and an upload is stored as ``*.upload``): opened from a file object, both closed together;
+    an XLSX bomb is refused before openpyxl unpacks anything (check_not_a_bomb)."""
 
     def __init__(self, path):
         import openpyxl
         self._fh = open(path, "rb")
         try:
+            check_not_a_bomb(self._fh)
             self.book = openpyxl.load_workbook(self._fh, read_only=True, data_only=True)
+        except ImportFileError:
+            self._fh.close()
+            raise
         except Exception as exc:  # zipfile, KeyError, openpyxl's own: all mean "not a workbook"
             self._fh.close()
             raise ImportFileError(

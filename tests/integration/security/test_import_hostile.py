@@ -98,6 +98,26 @@ def test_an_oversized_file_is_a_413_and_nothing_is_written(http, tree):
     assert counts(tree) == before
 
 
+def test_an_xlsx_bomb_is_a_413_and_nothing_is_written(http, tree, tmp_path):
+    """Some 30 KB that unpack to 9 MB (about 700 to 1): refused before openpyxl unpacks it."""
+    import openpyxl
+    workbook = openpyxl.Workbook()
+    workbook.active.append(HEADER)
+    workbook.active.append(good(1))
+    for i in range(300):
+        workbook.active.append(["A" * 30_000 + str(i)])
+    path = tmp_path / "bomb.xlsx"
+    workbook.save(path)
+    before = counts(tree)
+    response = http.post("/imports", data=path.read_bytes(), params={"filename": "xa.xlsx"},
+                         headers={"Content-Type": "application/vnd.openxmlformats-"
+                                                  "officedocument.spreadsheetml.sheet"})
+    assert response.status_code == 413, response.text
+    assert response.json()["errors"]["code"] == "xlsx_too_large"
+    assert "giải nén" in response.json()["errors"]["file_vi"][0]
+    assert counts(tree) == before
+
+
 def test_sql_ish_cells_are_row_errors_or_plain_text(http, tree, wait_for):
     rows = [good(1, name=SQLISH[0]), good(2, unit=SQLISH[1]), [SQLISH[2]] + good(3)[1:],
             good(4, name="Lê Thị Hoa"), good(5, name=SQLISH[3])]

@@ -224,6 +224,29 @@ def write_xlsx(tmp_path, rows, header=HEADER, title=None):
     return path
 
 
+def xlsx_bomb(tmp_path, cells=300, width=30_000):
+    """A real workbook, a few tens of kilobytes on disk, whose cells unpack to about
+    ``cells * width`` bytes."""
+    return write_xlsx(tmp_path, [good_row()] + [
+        ["A" * width + str(i)] for i in range(cells)])
+
+
+def test_an_xlsx_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    path = xlsx_bomb(tmp_path)
+    assert path.stat().st_size < 200_000
+    with pytest.raises(ImportFileError) as caught:
+        inspect(path)
+    assert caught.value.code == "xlsx_too_large"
+    assert "giải nén" in caught.value.reason_vi
+    assert "xl/worksheets/sheet1.xml" in caught.value.reason_en  # packed about 700 to 1
+
+
+def test_an_ordinary_xlsx_is_not_taken_for_a_bomb(tmp_path):
+    rows = [good_row() for _ in range(2_000)]
+    path = write_xlsx(tmp_path, rows)
+    assert inspect(path).format == "xlsx"
+
+
 def test_xlsx_with_date_cells_and_numbers_that_lost_their_leading_zero(tmp_path):
     row = good_row()
     row[1] = int(nid())          # 089085000123 typed as a number: 89085000123
