@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from cdht.contracts.events import ROLES, TARGET_GROUPS
 from cdht.openapi import PageQuery, page_of  # noqa: F401  (page_of: for the service)
+from cdht.web import UtcDateTime
 from services.registry.domain import (
     ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, GROUP_KINDS, GROUP_ROLES,
     LEARNING_UNIT_LEVELS, MAX_ACTIVITY_HOURS, MAX_MERGED_UNITS, UNIT_KINDS, mask_national_id,
@@ -374,8 +375,8 @@ class AuditQuery(PageQuery):
                           metadata={"description": "changes made by this token subject"})
     action = fields.String(validate=validate.OneOf(("create", "update", "delete", "import")))
     import_id = fields.UUID()
-    since = fields.AwareDateTime(metadata={"description": "at or after (ISO 8601 with offset)"})
-    until = fields.AwareDateTime(metadata={"description": "before"})
+    since = UtcDateTime(metadata={"description": "at or after (ISO 8601 with offset)"})
+    until = UtcDateTime(metadata={"description": "before"})
 
 
 class AuditEntrySchema(Schema):
