@@ -174,7 +174,8 @@ class PersonSchema(NewPersonSchema):
 
 
 class PeopleQuery(PageQuery):
-    unit_code = fields.String(metadata={"description": "the unit and, by default, its subtree"})
+    unit_code = fields.String(validate=UNIT_CODE,
+                              metadata={"description": "the unit and, by default, its subtree"})
     subtree = fields.Boolean(load_default=True)
     target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
     role = fields.String(validate=validate.OneOf(ROLES))
@@ -218,7 +219,7 @@ class GroupSchema(NewGroupSchema):
 
 class GroupQuery(PageQuery):
     kind = fields.String(validate=validate.OneOf(GROUP_KINDS))
-    unit_code = fields.String()
+    unit_code = fields.String(validate=UNIT_CODE)
     subtree = fields.Boolean(load_default=True)
     level = fields.String(validate=validate.OneOf(LEARNING_UNIT_LEVELS))
     q = fields.String(validate=validate.Length(min=1, max=200))
@@ -289,7 +290,7 @@ class BodySchema(NewBodySchema):
 
 class BodyQuery(PageQuery):
     kind = fields.String(validate=validate.OneOf(BODY_KINDS))
-    unit_code = fields.String()
+    unit_code = fields.String(validate=UNIT_CODE)
     subtree = fields.Boolean(load_default=True)
     parent_id = fields.UUID()
 
@@ -352,7 +353,8 @@ class ActivitySchema(NewActivitySchema):
 class ActivityQuery(PageQuery):
     person_id = fields.UUID()
     kind = fields.String(validate=validate.OneOf(ACTIVITY_KINDS))
-    unit_code = fields.String(metadata={"description": "people of the unit and its subtree"})
+    unit_code = fields.String(validate=UNIT_CODE,
+                              metadata={"description": "people of the unit and its subtree"})
     started_from = fields.Date()
     started_to = fields.Date()
 

@@ -173,3 +173,13 @@ def test_registry_document_references_resolve():
     assert refs and refs <= set(schemas)
     assert "national_id" not in schemas["Person"]["properties"] or \
         schemas["Person"]["properties"]["national_id"].get("writeOnly")
+
+
+def test_list_filters_say_what_a_unit_code_may_be():
+    """An empty or odd unit_code is refused (400); the document says so, so that a client
+    (or schemathesis) generating valid requests does not send one."""
+    doc = RegistryService.openapi_document()
+    for path in ("/people", "/groups", "/association/bodies", "/learning-activities"):
+        [unit_code] = [p for p in doc["paths"][path]["get"]["parameters"]
+                       if p["name"] == "unit_code"]
+        assert unit_code["schema"]["pattern"] == "^[A-Za-z0-9._-]{1,64}$", path
