@@ -44,9 +44,11 @@ def catcher(tmp_path):
         process.wait(timeout=10)
 
 
-def send(port, to, subject, body):
+def send(port, to, subject, body, message_id=None):
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "khuyenhoc@localhost", to, subject
+    if message_id:
+        message["Message-ID"] = message_id
     message.set_content(body)
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
         smtp.send_message(message)
@@ -55,7 +57,8 @@ def send(port, to, subject, body):
 def test_mails_are_read_back_filtered_kept_and_forgotten(catcher):
     ports, start, processes = catcher
     api = f"http://127.0.0.1:{ports['http']}/messages"
-    send(ports["smtp"], "an@example.org", "Chúc mừng Nguyễn Văn An", "Kính gửi Ông/Bà An")
+    send(ports["smtp"], "an@example.org", "Chúc mừng Nguyễn Văn An", "Kính gửi Ông/Bà An",
+         message_id="<d1@localhost>")
     send(ports["smtp"], "binh@example.org", "Thông báo", "Kính gửi Ông/Bà Bình")
     everything = requests.get(api, timeout=5).json()
     assert everything["total"] == 2
@@ -63,6 +66,7 @@ def test_mails_are_read_back_filtered_kept_and_forgotten(catcher):
     assert [(m["to"], m["subject"]) for m in to_an] == [(["an@example.org"],
                                                          "Chúc mừng Nguyễn Văn An")]
     assert to_an[0]["text"].strip() == "Kính gửi Ông/Bà An"
+    assert to_an[0]["message_id"] == "<d1@localhost>"  # a resend after a crash keeps it
 
     processes[-1].terminate()
     processes[-1].wait(timeout=10)

@@ -2,7 +2,8 @@
 mail it receives, and a small HTTP API to read them, for people and tests alike.
 
     SMTP  :1025   any sender, any recipient; nothing is relayed
-    HTTP  :8025   GET /messages          every mail: from, to, subject, text, received_at
+    HTTP  :8025   GET /messages          every mail: from, to, subject, message_id, text,
+                                         received_at
                   GET /messages?to=ADDR  only the mails to ADDR
                   DELETE /messages       forget them all
                   GET /readyz            200 once both listeners run (the health check)
@@ -38,6 +39,7 @@ def _summary(raw, envelope_from, envelope_to, received_at):
         "from": envelope_from,
         "to": list(envelope_to),
         "subject": str(message.get("Subject", "")),
+        "message_id": str(message.get("Message-ID", "")),
         "text": body.get_content() if body is not None else "",
         "received_at": received_at,
     }
