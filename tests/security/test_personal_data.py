@@ -5,7 +5,7 @@ then their logs, their outboxes and the error bodies are searched for every valu
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.security.conftest import SEEN, person_body
+from tests.security.conftest import SEEN, person_body
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.integration.security.conftest import Client, caller_token
+from tests.security.conftest import Client, caller_token
 
 PERSONAL = {"registry": "/people", "assessment": "/assessments",
             "reporting": "/units/AG/progress?year=2026", "notifications": "/deliveries"}

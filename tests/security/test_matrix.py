@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from tests.integration.security.conftest import (
+from tests.security.conftest import (
     ROLES, SCORES, UNITS, caller_token, other_unit, person_body,
 )
 from tests.support import TEST_AUTH_SECRET, token
@@ -196,7 +196,7 @@ def _bad_tokens(world):
                                   "unknown role"])
 @pytest.mark.parametrize("service", list(PROTECTED))
 def test_a_bad_token_is_a_401(secured, service, kind):
-    from tests.integration.security.conftest import Client
+    from tests.security.conftest import Client
     bad = _bad_tokens(secured)[kind]
     client = Client(secured.system, {"Authorization": f"Bearer {bad}"} if bad else {})
     response = client.call("GET", service, PROTECTED[service])
@@ -210,7 +210,7 @@ def test_a_bad_token_is_a_401(secured, service, kind):
 
 @pytest.mark.parametrize("service", list(PROTECTED))
 def test_open_routes_need_no_token(secured, service):
-    from tests.integration.security.conftest import Client
+    from tests.security.conftest import Client
     anonymous = Client(secured.system, {})
     for path in ("/health", "/docs", "/openapi.json"):
         assert anonymous.call("GET", service, path).status_code == 200, (service, path)
