@@ -137,7 +137,9 @@ def main():
               f"memberships ({shape['families']:,} families, {shape['learning_units']:,} "
               f"learning units): generated and loaded with COPY in {loaded:.1f} s")
 
-        env = dict(os.environ, ASSESSMENT_DATABASE_URL=url, EVENTLET_TESTS="1")
+        # the generated submissions are not reviewed: decide them all, as before
+        env = dict(os.environ, ASSESSMENT_DATABASE_URL=url, EVENTLET_TESTS="1",
+                   CLOSE_DECIDES="submitted")
         began = time.monotonic()
         closing = subprocess.Popen(
             [sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit", "AG",

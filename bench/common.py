@@ -17,7 +17,8 @@ API = os.environ.get("CDHT_BENCH_RABBIT_API", "http://guest:guest@127.0.0.1:1567
 
 @functools.lru_cache(maxsize=None)
 def auth_headers():
-    """An admin token signed with the local secret, as the services started here use."""
+    """An admin token signed with the local signing key, whose public key the services
+    started here verify with."""
     from cdht_tools import local
     return local.dev_headers()
 

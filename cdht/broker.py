@@ -24,6 +24,7 @@
 import logging
 
 import eventlet.semaphore
+import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from nameko.messaging import QueueConsumer
@@ -61,6 +62,19 @@ def _unless_disconnected(action, message, what, outcome):
 
 class SafeRpcConsumer(RpcConsumer):
     queue_consumer = SafeQueueConsumer()
+
+    def handle_message(self, body, message):
+        """nameko answers in the request's content type at its reply address, and a request
+        with neither raised in the consumer thread, which ends the container: one stray
+        message killed the service. Such a request cannot be answered: it is dropped."""
+        properties = message.properties or {}
+        if not properties.get("reply_to") or \
+                properties.get("content_type") not in kombu.serialization.registry.type_to_name:
+            log.warning("RPC request to %s without a reply address or a known content type: "
+                        "dropped", message.delivery_info.get("routing_key"))
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
 
     def handle_result(self, message, result, exc_info):
         try:

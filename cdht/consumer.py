@@ -38,6 +38,7 @@ from nameko.standalone.events import get_event_exchange
 from cdht import observability
 from cdht.broker import SafeQueueConsumer, spawn_event_worker
 from cdht.contracts import ContractError, parse_envelope
+from cdht.identity import broker_user, own_users, refused_sender
 from cdht.redact import redact
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,13 @@ class ReliableEventHandler(EventHandler):
     def setup(self):
         config = self.container.config
         name = self.queue_name
+        exchange = get_event_exchange(self.source_service, config)
+        # With a broker user of its own, a service may not declare (nor so delete) another's
+        # exchange, only bind to it: `cdht provision` declares them all beforehand.
+        exchange.no_declare = own_users(broker_user(config["AMQP_URI"]),
+                                        self.container.service_name)
         self.queue = Queue(
-            name, exchange=get_event_exchange(self.source_service, config),
+            name, exchange=exchange,
             routing_key=self.event_type, durable=True,
             queue_arguments=queue_arguments(config, dead_letter_routing_key=name))
         self.dead_letters = dead_letter_queue(name, config)
@@ -150,10 +156,19 @@ class ReliableEventHandler(EventHandler):
 
     # -- message flow ----------------------------------------------------------------------
     def parsed_or_dead_lettered(self, body, message):
-        """The message's envelope; None if its contract is broken (it is dead-lettered) or if
+        """The message's envelope; None if its sender is not the producer it names
+        (cdht.identity) or its contract is broken (it is dead-lettered), or if
         it is another known version of the event than the one this handler takes: during a
         transition the producer publishes every supported version, each consumer takes one
         and acks the others unhandled."""
+        producer = body.get("producer") if isinstance(body, dict) else None
+        refusal = producer and refused_sender(
+            (message.properties or {}).get("user_id"), self.source_service, producer,
+            broker_user(self.container.config["AMQP_URI"]), self.container.service_name)
+        if refusal:  # before the contract: a forged event is not read at all (no producer:
+            # the contract refuses it)
+            self.dead_letter(message, f"sender: {refusal}")
+            return None
         try:
             envelope = parse_envelope(body)
         except ContractError as exc:
@@ -221,10 +236,12 @@ class ReliableEventHandler(EventHandler):
 
     def _republish(self, message, exchange, routing_key, headers, declare):
         """Publish a copy with confirms, then ack; if the copy can't be made, requeue."""
+        uri = self.container.config["AMQP_URI"]
         try:
-            with get_producer(self.container.config["AMQP_URI"]) as producer:
-                producer.publish(
+            with get_producer(uri) as producer:
+                producer.publish(  # as this service's own broker user (cdht.identity)
                     message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+                    user_id=broker_user(uri),
                     content_type=message.content_type or "application/json",
                     content_encoding=message.content_encoding or "utf-8",
                     delivery_mode=2, declare=declare, retry=True,

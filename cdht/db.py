@@ -171,9 +171,14 @@ def alembic_config(service, url=None):
     cfg = Config()
     cfg.set_main_option("script_location", str(service_dir(service) / "migrations"))
     cfg.set_main_option("path_separator", "os")
-    cfg.attributes["database_url"] = url or load_config(service)["DATABASE_URL"]
+    cfg.attributes["database_url"] = url or migration_url(load_config(service))
     cfg.attributes["service"] = service
     return cfg
+
+
+def migration_url(config):
+    """The URL migrations run with: the owner role's where the service has one."""
+    return config.get("MIGRATION_DATABASE_URL") or config["DATABASE_URL"]
 
 
 def upgrade(service, revision="head", url=None):

@@ -251,8 +251,9 @@ def build_document(routes, *, title, version, description=None, schemas=(), secu
     if secured:
         spec.components.security_scheme(SECURITY_SCHEME, {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "A token from `cdht token` (HS256, AUTH_SECRET): claims "
-                           "sub, role, unit, iat, exp."})
+            "description": "A token from `cdht token` (EdDSA/Ed25519, verified with "
+                           "AUTH_PUBLIC_KEYS by its kid): claims sub, role, unit, iss, aud, "
+                           "jti, iat, nbf, exp."})
     for schema in schemas:
         name = schema.__name__.removesuffix("Schema")
         if name not in spec.components.schemas:

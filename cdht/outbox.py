@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from cdht import observability
 from cdht.contracts import make_envelope
+from cdht.identity import broker_user
 from cdht.db import plumbing_metadata
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Relay:
                  poll_interval=1.0, max_backoff=30.0):
         self.engine = engine
         self.amqp_uri = amqp_uri
+        self.user = broker_user(amqp_uri)
         self.metrics = observability.metrics(producer)
         self.exchange = get_event_exchange(producer, config or {})
         self.batch_size = batch_size
@@ -172,6 +174,7 @@ class Relay:
             serializer="json",
             delivery_mode=2,
             message_id=str(row.event_id),
+            user_id=self.user,  # the broker checks it: consumers trust it (cdht.identity)
             headers={"nameko.correlation_id": payload.get("correlation_id") or ""},
             declare=[self.exchange],
             retry=False,

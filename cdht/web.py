@@ -31,6 +31,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -42,7 +43,7 @@ from eventlet.event import Event
 from marshmallow import ValidationError, fields
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from cdht import auth, observability, openapi
@@ -251,14 +252,42 @@ class JsonErrorsWsgiApp(WsgiApp):
     the OpenAPI documents promise, not with werkzeug's HTML page."""
 
     def __call__(self, environ, start_response):
+        adapter = self.url_map.bind_to_environ(environ)
         try:
-            self.url_map.bind_to_environ(environ).match()
+            adapter.match()
         except HTTPException as exc:
-            headers = {k: v for k, v in exc.get_headers(environ) if k.lower() == "allow"}
-            response = harden(json_response({"error": exc.description}, exc.code,
-                                             headers=headers), personal=False)
-            return response(environ, start_response)
+            return self._refused(environ, adapter, exc)(environ, start_response)
         return super().__call__(environ, start_response)
+
+    @staticmethod
+    def _refused(environ, adapter, exc):
+        """The JSON answer to a request no route takes, and its one "handled" line (no handler
+        runs, so JsonHttpHandler logs none); the path is not logged: it is the caller's text."""
+        corr = observability.accepted_correlation_id(environ.get("HTTP_X_CORRELATION_ID"))
+        headers = {CORRELATION_HEADER: corr}
+        if isinstance(exc, MethodNotAllowed):
+            headers["Allow"] = ", ".join(documented_methods(adapter, exc.valid_methods))
+        bound = observability.bind_correlation_id(corr)
+        try:
+            log.info("handled", extra={
+                "entrypoint": "routing", "method": environ.get("REQUEST_METHOD", "")[:16],
+                "route": None, "status": exc.code, "duration_ms": 0.0, "outcome": "refused"})
+        finally:
+            observability.unbind_correlation_id(bound)
+        return harden(json_response({"error": exc.description}, exc.code, headers=headers),
+                      personal=False)
+
+
+def documented_methods(adapter, valid_methods):
+    """The methods the OpenAPI document lists for the path a 405 was asked of. werkzeug's own
+    Allow is the union over every rule the path matches (``/units/merge`` also fits
+    ``/units/<code>``) plus HEAD and OPTIONS, which no document lists; the document's path is
+    the most literal of those rules, as OpenAPI matches paths. HEAD is still answered wherever
+    GET is (werkzeug, as HTTP requires), OPTIONS nowhere: neither is listed."""
+    rules = [adapter.match(method=method, return_rule=True)[0] for method in valid_methods]
+    path = min(rules, key=lambda rule: len(rule.arguments)).rule
+    return sorted({method for rule in rules if rule.rule == path
+                   for method in rule.methods} - {"HEAD", "OPTIONS"})
 
 
 class JsonWebServer(WebServer):
@@ -268,12 +297,15 @@ class JsonWebServer(WebServer):
 
 class QuietRefusals(logging.Filter):
     """nameko logs every expected exception of a worker, an ApiError (the caller's mistake:
-    a 4xx) included, as a WARNING with its traceback: thousands of them buried the real
-    faults. The request's one "handled" line (outcome "refused", its status) says it all, so
-    those records are dropped; every other one passes."""
+    a 4xx) included, as a WARNING with its traceback, and werkzeug's own 4xx (a form it cannot
+    parse) as an error: thousands of them buried the real faults. The request's one "handled"
+    line (outcome "refused", its status) says it all, so those records are dropped; every
+    other one passes."""
 
     def filter(self, record):
-        return not (record.exc_info and isinstance(record.exc_info[1], ApiError))
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, ApiError)
+                    or isinstance(exc, HTTPException) and (exc.code or 500) < 500)
 
 
 _quiet_refusals = QuietRefusals()
@@ -286,8 +318,9 @@ class JsonHttpHandler(HttpRequestHandler):
         containers_log = logging.getLogger("nameko.containers")
         if _quiet_refusals not in containers_log.filters:
             containers_log.addFilter(_quiet_refusals)
-        # a service without a signing key would have to refuse every call: it does not start
-        self.secret = auth.check_secret(self.container.config.get("AUTH_SECRET"))
+        # without a public key every call would be refused, and with a signing key whoever
+        # reads this service's settings could mint tokens: either way it does not start
+        self.keys = auth.service_keys(self.container.config, os.environ)
         super().setup()
 
     def authenticate(self, request):
@@ -296,7 +329,7 @@ class JsonHttpHandler(HttpRequestHandler):
         if self.route.public:
             return None
         try:
-            caller = auth.verify_token(self.secret, auth.bearer_token(
+            caller = auth.verify_token(self.keys, auth.bearer_token(
                 request.headers.get("Authorization")))
         except auth.TokenError as exc:
             return json_response({"error": str(exc)}, 401,

@@ -3,14 +3,16 @@
     cdht db create|upgrade|current [SERVICE|all]      databases: create, migrate, show revision
     cdht db downgrade SERVICE REVISION                 cdht db revision SERVICE -m MSG
     cdht seed demo [--people N] [--seed S] [--year Y]  demo data into the running system
-    cdht import people FILE [--dry-run] [--errors REPORT]
+    cdht import people FILE [--dry-run] [--errors REPORT] [--restore-removed]
     cdht import groups FILE [--dry-run] [--errors REPORT]
-    cdht close-year YEAR --unit CODE                   decide every open submission and group
+    cdht close-year YEAR --unit CODE [--by NAME]       decide what was reviewed, then groups
     cdht rebuild reporting [--dry-run]                 recompute the projections, print drift
     cdht report export --unit CODE --year Y --out FILE the annual report (xlsx or csv)
     cdht dead-letters list|replay SERVICE [--queue Q] [--limit N]
     cdht token --role R [--unit CODE] --subject ID     a bearer token for the HTTP APIs
+    cdht audit-verify                                  check the personal data audit's chain
     cdht up | down | status                            the local processes; health of each
+    cdht provision                                     each service's database roles, broker user
 
 ``cdht --help`` and ``cdht COMMAND --help`` say more. The commands are thin: each calls the
 module that does the work (cdht.db, cdht_tools.deadletters, cdht_tools.local, cdht_tools.demo,
@@ -128,11 +130,17 @@ def db_create(service: Annotated[ServiceOrAll, typer.Argument(help="a service, o
 def db_upgrade(service: Annotated[ServiceOrAll, typer.Argument(help="a service, or all")]
                = "all",
                revision: Annotated[str, typer.Argument(help="target revision")] = "head"):
-    """Create the database if needed and migrate it (to head by default)."""
+    """Create the database if needed and migrate it (to head by default); where the service
+    has an owner role of its own, renew its run-time role's grants (cdht provision)."""
     from cdht import db
+    from cdht.config import load_config
+    from cdht_tools.credentials import grant_runtime
     for name in _services(service):
+        config = load_config(name)
         with _database(name):
             db.upgrade(name, revision)
+            if config.get("MIGRATION_DATABASE_URL"):
+                grant_runtime(name, config["MIGRATION_DATABASE_URL"], config["DATABASE_URL"])
         typer.echo(f"{name}: migrated to {revision}")
 
 
@@ -243,11 +251,15 @@ def _import(kind, **options):
 def import_people(
         file: Annotated[str, typer.Argument(help="a .csv (UTF-8, comma or semicolon) or .xlsx")],
         dry_run: DryRun = False, errors: ErrorReport = None, show_errors: ShowErrors = 20,
-        chunk_rows: ChunkRows = 5000):
+        chunk_rows: ChunkRows = 5000,
+        restore_removed: Annotated[bool, typer.Option(
+            "--restore-removed", help="restore a removed person a row names (audited); "
+                                      "without it such a row is a row error")] = False):
     """Bulk-import a commune's spreadsheet of people into the registry database. Exit 0
     when imported (bad rows go to the report), 2 when the file cannot be imported at all."""
     return _import("people", file=file, dry_run=dry_run, errors=errors,
-                   show_errors=show_errors, chunk_rows=chunk_rows)
+                   show_errors=show_errors, chunk_rows=chunk_rows,
+                   restore_removed=restore_removed)
 
 
 @import_app.command("groups")
@@ -269,12 +281,18 @@ def close_year(year: Annotated[int, typer.Argument(**YEAR)],
                workers: Annotated[int, typer.Option(
                    min=1, help="processes deciding submissions side by side")] = 2,
                batch_size: Annotated[int, typer.Option(min=1, hidden=True)] = 1000,
-               quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False):
-    """Close a year for a unit's subtree: decide every open submission, then every group.
-    Interrupted, it resumes when run again."""
+               quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+               by: Annotated[str | None, typer.Option(
+                   "--by", metavar="NAME", help="who closes, recorded on the closing and "
+                                                "each decision (default: the OS user)")]
+               = None):
+    """Close a year for a unit's subtree: decide the submissions CLOSE_DECIDES allows
+    (default: those reviewed; the rest stay open, listed), then every group. Interrupted, it
+    resumes when run again."""
     from services.assessment.closing import main as run_closing
     with _database("assessment"):
-        return run_closing(year, unit, batch_size=batch_size, quiet=quiet, workers=workers)
+        return run_closing(year, unit, by=by, batch_size=batch_size, quiet=quiet,
+                           workers=workers)
 
 
 @rebuild_app.command("reporting")
@@ -394,17 +412,68 @@ def token(role: Annotated[str, typer.Option(callback=_role, metavar="ROLE",
               help="unit code whose subtree the caller works in (required but for admin)")]
           = None,
           ttl: Annotated[int | None, typer.Option(
-              min=1, help="seconds until it expires (default 3600)")] = None):
-    """Print a bearer token for the HTTP APIs, signed with AUTH_SECRET (the environment's, or
-    the local dev secret bin/up made)."""
+              min=1, help="seconds until it expires (default 3600, at most 43200: 12 h)")]
+          = None):
+    """Print a bearer token for the HTTP APIs, signed with AUTH_SIGNING_KEY (the environment's,
+    or the local dev key bin/up made), and record its minting in the audit
+    (AUTH_AUDIT_DIR/tokens.jsonl, default var/audit/)."""
     from cdht import auth
-    from cdht_tools import local
-    secret = local.auth_secret()
-    if not secret:
-        raise CliError("no AUTH_SECRET: set it in the environment (the services' value), or "
-                       "start the local system once (bin/up makes var/auth-secret)", 2)
-    typer.echo(auth.mint_token(secret, subject=subject, role=role, unit_code=unit,
-                               ttl_seconds=ttl or auth.DEFAULT_TTL))
+    from cdht_tools import local, tokens
+    signing_key = local.signing_key()
+    if not signing_key:
+        raise CliError("no AUTH_SIGNING_KEY: set it in the environment (the operator's signing "
+                       "key, never a service's setting), or start the local system once "
+                       "(bin/up makes var/auth-signing-key)", 2)
+    typer.echo(tokens.issue(signing_key, subject=subject, role=role, unit_code=unit,
+                            ttl_seconds=ttl or auth.DEFAULT_TTL))
+
+
+@app.command("provision")
+def provision():
+    """Create or update each service's own database roles (owner, run time) and broker user
+    from <SERVICE>_MIGRATION_DATABASE_URL, <SERVICE>_DATABASE_URL and <SERVICE>_AMQP_URI,
+    as POSTGRES_ADMIN_URL and RABBITMQ_ADMIN_URL (the management API); run it again after
+    changing a password there (docs/operator-guide.md, "Credentials")."""
+    from cdht.config import SERVICES, load_config
+    from cdht_tools import credentials
+    missing = [name for name in ("POSTGRES_ADMIN_URL", "RABBITMQ_ADMIN_URL",
+                                 *(f"{s.upper()}_AMQP_URI" for s in SERVICES))
+               if not os.environ.get(name)]
+    if missing:
+        raise CliError(f"set {', '.join(missing)}", 2)
+    configs = {s: load_config(s) | {"AMQP_URI": os.environ[f"{s.upper()}_AMQP_URI"]}
+               for s in SERVICES}
+    credentials.provision(os.environ["POSTGRES_ADMIN_URL"], os.environ["RABBITMQ_ADMIN_URL"],
+                          credentials.keys_from_configs(configs), echo=typer.echo)
+
+
+@app.command("audit-verify")
+def audit_verify():
+    """Check the registry's personal data audit from its first row to its last: each row's
+    hash over the row before it and its own content (docs/operator-guide.md, "The personal
+    data audit"). Prints the rows checked; exit 1 naming the first broken row."""
+    from sqlalchemy.orm import Session
+
+    from cdht.config import load_config
+    from cdht.db import make_engine
+    from services.registry.audit_chain import verify
+    from services.registry.store import Store
+    engine = make_engine(load_config("registry")["DATABASE_URL"], pool_size=1, max_overflow=0,
+                         isolation_level="REPEATABLE READ")  # rows and head: one snapshot
+    try:
+        with _database("registry"), Session(engine) as session:
+            store = Store(session)
+            head = store.audit_head()
+            checked, broken = verify(store.audit_chain(), head)
+    finally:
+        engine.dispose()
+    typer.echo(f"rows checked: {checked}")
+    if broken:
+        row, why = broken
+        typer.echo(f"first broken row: {row} ({why})")
+        return 1
+    typer.echo("the chain is whole")
+    return 0
 
 
 @app.command("up")

@@ -21,6 +21,7 @@ from nameko.amqp.publish import get_producer
 
 from cdht.consumer import (ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER, QUEUE_HEADER,
                            dead_letter_queue, event_handlers, retry_delays, retry_queue)
+from cdht.identity import broker_user
 
 REPLAY_HEADER = "x-cdht-replay"
 DROPPED_HEADERS = {ATTEMPT_HEADER, ERROR_HEADER, DEAD_AT_HEADER, QUEUE_HEADER, REPLAY_HEADER,
@@ -122,6 +123,7 @@ def replay(config, queue, limit=1000, wait=10.0):
                 break  # back already: left unacked, the channel's close requeues it
             headers[REPLAY_HEADER] = replay_id
             producer.publish(message.body, exchange="", routing_key=queue, headers=headers,
+                             user_id=broker_user(config["AMQP_URI"]),  # cdht.identity
                              content_type=message.content_type,
                              content_encoding=message.content_encoding, delivery_mode=2)
             message.ack()

@@ -1,7 +1,7 @@
 """``cdht seed demo``: a small province in the RUNNING system, made over its HTTP APIs.
 
 Everything goes through the services' public APIs with an admin token (signed with
-AUTH_SECRET, or the local dev secret bin/up made), so events flow as in real use: reporting's
+AUTH_SIGNING_KEY, or the local dev key bin/up made), so events flow as in real use: reporting's
 dashboard fills up and notifications mails the people assessed. Nothing here writes a
 database; this module is a thin client and the choice of realistic data.
 
@@ -116,8 +116,9 @@ class Api:
             raise DemoError(f"{service} did not answer {method} {path} within "
                             f"{self.timeout:.0f} s") from None
         if response.status_code == 401:
-            raise DemoError(f"{service} refused the admin token: AUTH_SECRET here is not the "
-                            "services' (set it, or run where bin/up made var/auth-secret)")
+            raise DemoError(f"{service} refused the admin token: AUTH_SIGNING_KEY here does "
+                            "not match the services' AUTH_PUBLIC_KEYS (set it, or run where "
+                            "bin/up made var/auth-signing-key)")
         if response.status_code not in expect:
             raise DemoError(f"{method} {service} {path}: {response.status_code} "
                             f"{response.text[:300]}")
@@ -214,12 +215,13 @@ def seed(people=200, seed=1, year=None, env=None, console=None, workers=WORKERS)
     env = os.environ if env is None else env
     console = console or Console(highlight=False)
     year = year or date.today().year
-    secret = local.auth_secret(env=dict(env))
-    if not secret:
-        raise DemoError("no AUTH_SECRET: set it to the services' value, or start the local "
-                        "system once (bin/up makes var/auth-secret)")
+    signing_key = local.signing_key(env=dict(env))
+    if not signing_key:
+        raise DemoError("no AUTH_SIGNING_KEY: set it to the operator's signing key, or start "
+                        "the local system once (bin/up makes var/auth-signing-key)")
     urls = service_urls(env)
-    api = Api(urls, local.dev_headers(env={"AUTH_SECRET": secret}, subject="cdht-seed-demo"))
+    api = Api(urls, local.dev_headers(env={**env, "AUTH_SIGNING_KEY": signing_key},
+                                      subject="cdht-seed-demo", via="cdht seed demo"))
     if api.get("registry", f"/units/{PROVINCE}", expect=(200, 404)).status_code == 200:
         console.print(f"The registry already has unit {PROVINCE}: the demo province was seeded "
                       "before (or is real data). Nothing done.")

@@ -6,13 +6,13 @@ migrates the four databases, starts each service with ``nameko run``, and waits 
 (aiosmtpd, printing each mail to var/log/mail.log). ``cdht down`` stops them.
 The end-to-end tests start the services through the same functions.
 
-Tokens: the services need ``AUTH_SECRET``. Unless the environment sets it, a random dev
-secret is made once in ``var/auth-secret`` (mode 0600) and given to every local process;
-``cdht token`` signs with the same one.
+Tokens: the services verify them with ``AUTH_PUBLIC_KEYS``. Unless the environment sets
+AUTH_SIGNING_KEY, a dev signing key is made once in ``var/auth-signing-key`` (mode 0600);
+``cdht token`` signs with it, and the local processes get only its public key (never the
+signing key, which a service refuses to start with).
 """
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 from cdht.config import ROOT, SERVICES, load_config
 
-# Run state (pid files, logs, the dev secret); CDHT_VAR_DIR moves it, e.g. for a second
+# Run state (pid files, logs, the dev signing key, the minting audit); CDHT_VAR_DIR moves it, e.g. for a second
 # system on this machine (tests/e2e/test_whole_system.py).
 VAR = Path(os.environ.get("CDHT_VAR_DIR") or ROOT / "var")
-SECRET_FILE = VAR / "auth-secret"
+SIGNING_KEY_FILE = VAR / "auth-signing-key"
 DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
 
 
@@ -50,34 +50,44 @@ class ServiceProcess:
             return ""
 
 
-def auth_secret(create=False, env=None):
-    """AUTH_SECRET from ``env`` or the environment, else the local dev secret
-    (var/auth-secret), made now if ``create``; None when there is none."""
-    given = (env or {}).get("AUTH_SECRET") or os.environ.get("AUTH_SECRET")
+def signing_key(create=False, env=None):
+    """AUTH_SIGNING_KEY from ``env`` or the environment, else the local dev key
+    (var/auth-signing-key), made now if ``create``; None when there is none."""
+    from cdht import auth
+    given = (env or {}).get("AUTH_SIGNING_KEY") or os.environ.get("AUTH_SIGNING_KEY")
     if given:
         return given
     try:
-        return SECRET_FILE.read_text(encoding="ascii").strip() or None
+        return SIGNING_KEY_FILE.read_text(encoding="ascii").strip() or None
     except FileNotFoundError:
         if not create:
             return None
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    made = secrets.token_urlsafe(48)
+    SIGNING_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    made = auth.generate_signing_key()
     try:
-        handle = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        handle = os.open(SIGNING_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it meanwhile
-        return SECRET_FILE.read_text(encoding="ascii").strip()
+        return SIGNING_KEY_FILE.read_text(encoding="ascii").strip()
     with os.fdopen(handle, "w", encoding="ascii") as out:
         out.write(made + "\n")
     return made
 
 
-def dev_headers(env=None, role="admin", unit_code=None, subject="local-operator"):
-    """Authorization header of a short-lived token signed with the local secret (for scripts
-    that drive a locally started system, e.g. bench/)."""
+def public_keys(env=None):
+    """AUTH_PUBLIC_KEYS for the local processes: ``env``'s or the environment's, else the
+    public key of the local signing key (made now if there is none)."""
     from cdht import auth
-    token = auth.mint_token(auth_secret(create=True, env=env), subject=subject, role=role,
-                            unit_code=unit_code, ttl_seconds=6 * 3600)
+    given = (env or {}).get("AUTH_PUBLIC_KEYS") or os.environ.get("AUTH_PUBLIC_KEYS")
+    return given or auth.public_key_of(signing_key(create=True, env=env))
+
+
+def dev_headers(env=None, role="admin", unit_code=None, subject="local-operator",
+                via="local script"):
+    """Authorization header of a short-lived token signed with the local signing key (for
+    scripts that drive a locally started system, e.g. bench/); recorded like every minting."""
+    from cdht_tools import tokens
+    token = tokens.issue(signing_key(create=True, env=env), subject=subject, role=role,
+                         unit_code=unit_code, ttl_seconds=6 * 3600, via=via, env=env)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -127,16 +137,22 @@ def start_services(env, log_dir, services=SERVICES):
     """Start each service as ``nameko run`` with ``env``; logs go to ``log_dir/<name>.log``."""
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = {"AUTH_SECRET": auth_secret(create=True, env=env), **env}
+    from cdht import auth
+    env = {"AUTH_PUBLIC_KEYS": public_keys(env), **env}
+    # what signs tokens never reaches a service (it would refuse to start with it)
+    inherited = {k: v for k, v in os.environ.items() if k not in auth.SIGNING_SETTINGS}
+    env = {k: v for k, v in env.items() if k not in auth.SIGNING_SETTINGS}
     started = []
     for service in services:
         log_path = log_dir / f"{service}.log"
+        own = {"AMQP_URI": env[f"{service.upper()}_AMQP_URI"]} \
+            if env.get(f"{service.upper()}_AMQP_URI") else {}  # its own broker user
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "nameko", "run", "--config",
                  f"services/{service}/config.yaml", f"services.{service}.service"],
-                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "EVENTLET_TESTS": "1",
-                               **env},
+                cwd=ROOT, env={**inherited, "PYTHONPATH": str(ROOT), "EVENTLET_TESTS": "1",
+                               **env, **own},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         started.append(ServiceProcess(service, process, http_base(service, env), log_path))
     return started

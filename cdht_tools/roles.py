@@ -47,7 +47,26 @@ def markdown():
                 continue
             marks = " | ".join("✓" if route.allows(role) else "" for role in ROLES)
             lines.append(f"| `{route.method} {route.path}` | {marks} |")
-    return HEADER.format(public=", ".join(sorted(public))) + "\n".join(lines) + "\n"
+    return (HEADER.format(public=", ".join(sorted(public))) + "\n".join(lines) + "\n"
+            + person_view())
+
+
+def person_view():
+    """What each role sees of a person, read off services.registry.disclosure."""
+    from services.registry.disclosure import PERSON_VIEW, PERSONAL_FIELDS
+    lines = ["\n## What each role sees of a person (registry)\n",
+             "Every person response (`GET /people`, `GET /people/<id>`, the answers of POST,",
+             "PATCH and DELETE) shows the caller, inside their scope, these fields as",
+             "`services/registry/disclosure.py` declares them; the national ID only as",
+             "`national_id_masked`, a birth year as `birth_year`. Inside `PATCH /units/<code>`",
+             "and `POST /units`, a unit's kind and parent (and a new province) are an admin's",
+             "to set (403 `unit_structure_admin_only`).\n",
+             "| field | " + " | ".join(LETTERS[r] for r in ROLES) + " |",
+             "|---|" + "---|" * len(ROLES)]
+    for field in PERSONAL_FIELDS:
+        lines.append(f"| `{field}` | " + " | ".join(PERSON_VIEW[r][field] for r in ROLES)
+                     + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):

@@ -1,7 +1,9 @@
 #!/bin/sh
 # One-shot database step (the compose service `migrate`).
 #
-#   deploy/migrate.sh              python -m cdht_tools db upgrade all
+#   deploy/migrate.sh              python -m cdht_tools provision (when POSTGRES_ADMIN_URL
+#                                  is set: each service's own roles and broker user), then
+#                                  python -m cdht_tools db upgrade all
 #   deploy/migrate.sh ARGS...      python -m cdht_tools db ARGS...
 #                                  e.g. deploy/migrate.sh downgrade registry <rev>
 #
@@ -18,6 +20,10 @@ python "$root/deploy/wait_for.py" \
     REPORTING_DATABASE_URL NOTIFICATIONS_DATABASE_URL
 
 if [ "$#" -eq 0 ]; then
+    if [ -n "${POSTGRES_ADMIN_URL:-}" ]; then
+        python "$root/deploy/wait_for.py" POSTGRES_ADMIN_URL
+        python -m cdht_tools provision
+    fi
     set -- upgrade all
 fi
 exec python -m cdht_tools db "$@"

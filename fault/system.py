@@ -5,7 +5,6 @@ The client retries on connection errors and 5xx because the suite kills the very
 it talks to; the callers make their requests idempotent (a repeated submission is a 409).
 """
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,13 +22,13 @@ from cdht_tools import local
 NOTIFICATIONS_RETRY_DELAYS_MS = "1000,2000,4000,8000"
 
 
-def auth_headers(secret):
+def auth_headers(signing_key):
     """``Authorization: Bearer`` for an admin of the province, when cdht.auth exists."""
     try:
         from cdht.auth import mint_token
     except ImportError:  # tokens not there yet: the services accept anonymous calls
         return {}
-    token = mint_token(secret, subject="fault-suite", role="admin", unit_code="AG",
+    token = mint_token(signing_key, subject="fault-suite", role="admin", unit_code="AG",
                        ttl_seconds=12 * 3600)
     return {"Authorization": f"Bearer {token}"}
 
@@ -38,15 +37,18 @@ class System:
     def __init__(self, pg, rabbit, smtp_port, log_dir):
         self.pg, self.rabbit = pg, rabbit
         self.log_dir = log_dir
-        self.secret = secrets.token_urlsafe(48)
+        from cdht.auth import generate_signing_key, public_key_of
+        self.signing_key = generate_signing_key()  # the services get its public key only
         self.env = {"AMQP_URI": rabbit.amqp_uri, "SMTP_HOST": "127.0.0.1",
                     "SMTP_PORT": str(smtp_port), "LOG_LEVEL": "INFO",
-                    "AUTH_SECRET": self.secret, "PROVINCE_CODE": "AG",
+                    "AUTH_PUBLIC_KEYS": public_key_of(self.signing_key), "PROVINCE_CODE": "AG",
                     "RATE_LIMIT_EMAIL_PER_MINUTE": "0",
                     # a dead worker's lease and a failed attempt come back within seconds
                     "CONTACT_TIMEOUT": "2", "SMTP_TIMEOUT": "5", "RETRY_BASE_SECONDS": "1",
                     "RETRY_MAX_SECONDS": "5", "RETRY_POLL_SECONDS": "1",
-                    "REGISTRY_TIMEOUT": "5", "REPORTING_TIMEOUT": "5"}
+                    "REGISTRY_TIMEOUT": "5", "REPORTING_TIMEOUT": "5",
+                    # the stream's submissions are not reviewed: close-year decides them all
+                    "CLOSE_DECIDES": "submitted"}
         for service in SERVICES:
             self.env[f"{service.upper()}_DATABASE_URL"] = pg.url(f"cdht_{service}")
             self.env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{local_free_port()}"
@@ -55,7 +57,7 @@ class System:
         self.unplanned_exits = []  # (service, return code, seconds into the run)
         self.supervising = threading.Event()
         self.session = requests.Session()
-        self.session.headers.update(auth_headers(self.secret))
+        self.session.headers.update(auth_headers(self.signing_key))
 
     def env_of(self, service):
         env = dict(self.env)

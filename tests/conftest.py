@@ -24,7 +24,7 @@ from sqlalchemy import create_engine  # noqa: E402
 
 from cdht.config import SERVICES, load_config  # noqa: E402
 from tests.support import (  # noqa: E402
-    TEST_AUTH_SECRET, bearer, empty_databases, free_port, wait_for,
+    TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases, free_port, wait_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +136,7 @@ def engines(databases):
 def service_config(rabbit_config, databases):
     """``service_config("registry", **overrides)``: the service's own config.yaml, pointed at
     this test's vhost and database, on a free HTTP port, with short retry delays, and the
-    tests' token signing key (tests.support.TEST_AUTH_SECRET)."""
+    tests' token public key (tests.support.TEST_PUBLIC_KEYS)."""
     def make(service, **overrides):
         config = load_config(service)
         config.update({
@@ -144,7 +144,7 @@ def service_config(rabbit_config, databases):
             "DATABASE_URL": databases[service],
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
             "RETRY_DELAYS_MS": [100, 200, 400],
-            "AUTH_SECRET": TEST_AUTH_SECRET,
+            "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS,
         })
         config.pop("LOGGING", None)
         config.update(overrides)
@@ -156,8 +156,8 @@ def service_config(rabbit_config, databases):
 def web_session():
     """nameko's fixture imports werkzeug.urls.url_join, gone in Werkzeug 3 (docs/architecture.md §D9).
 
-    ``web_session(config)`` sends an admin token by default (signed with the config's
-    AUTH_SECRET); ``web_session(config, role=..., unit_code=..., subject=...)`` another
+    ``web_session(config)`` sends an admin token by default (signed with the tests'
+    TEST_SIGNING_KEY); ``web_session(config, role=..., unit_code=..., subject=...)`` another
     caller's; ``auth=False`` none at all; ``auth="<token>"`` that token."""
     import requests
 
@@ -171,8 +171,7 @@ def web_session():
         session = Session()
         session.base_url = f"http://{config['WEB_SERVER_ADDRESS']}/"
         if auth is True:
-            session.headers.update(bearer(config.get("AUTH_SECRET") or TEST_AUTH_SECRET,
-                                          **caller))
+            session.headers.update(bearer(TEST_SIGNING_KEY, **caller))
         elif auth:
             session.headers["Authorization"] = f"Bearer {auth}"
         return session

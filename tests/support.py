@@ -7,21 +7,23 @@ import pytest
 from sqlalchemy import create_engine, text
 
 
-# The tests' token signing key (service_config puts it in every service's config).
-TEST_AUTH_SECRET = "cdht-tests-signing-key-0123456789abcdef"
+# The tests' token key pair: the signing key stays with the tests (token(), bearer()), the
+# public key is what service_config gives every service (AUTH_PUBLIC_KEYS).
+TEST_SIGNING_KEY = "cdht-tests:MC4CAQAwBQYDK2VwBCIEIGNkaHQtdGVzdHMtdG9rZW4tc2lnbmluZy1zZWVkLTAx"
+TEST_PUBLIC_KEYS = "cdht-tests:MCowBQYDK2VwAyEA5KG/x7OcIz34tTrojkwUsWdSmxNhrrHJ0+mlktAhUV0="
 
 
-def token(secret=TEST_AUTH_SECRET, role="admin", unit_code=None, subject="test-admin",
+def token(signing_key=TEST_SIGNING_KEY, role="admin", unit_code=None, subject="test-admin",
           ttl_seconds=3600):
     """A bearer token for a caller (an admin by default)."""
     from cdht.auth import mint_token
-    return mint_token(secret, subject=str(subject), role=role, unit_code=unit_code,
+    return mint_token(signing_key, subject=str(subject), role=role, unit_code=unit_code,
                       ttl_seconds=ttl_seconds)
 
 
-def bearer(secret=TEST_AUTH_SECRET, **caller):
+def bearer(signing_key=TEST_SIGNING_KEY, **caller):
     """An Authorization header for a caller (an admin by default)."""
-    return {"Authorization": f"Bearer {token(secret, **caller)}"}
+    return {"Authorization": f"Bearer {token(signing_key, **caller)}"}
 
 
 def empty_databases(urls, attempts=5):
@@ -34,6 +36,8 @@ def empty_databases(urls, attempts=5):
             try:
                 with engine.begin() as conn:
                     conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                    # past the triggers that keep the personal data audit append-only
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
                     tables = conn.scalars(text(
                         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                         "AND tablename <> 'alembic_version'")).all()

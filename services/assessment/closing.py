@@ -1,5 +1,8 @@
-"""Closing a year (khóa sổ năm) for a unit's subtree: every open submission of the year is
-decided, then every group whose members changed (one assessment at a time is decisions.py's).
+"""Closing a year (khóa sổ năm) for a unit's subtree: the submissions of the year the workflow
+lets it decide are decided (CLOSE_DECIDES: by default only those a reviewer accepted; the rest
+stay open and are counted and listed), then every group whose members changed (one
+assessment at a time is decisions.py's). Each closing records who ran it and on whose
+authority, and every step it writes names that person.
 
 It works in batches, each one transaction with its events in
 the outbox, and keeps its progress in ``year_closings``: interrupted (Ctrl-C, a crash), it is
@@ -9,10 +12,14 @@ is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
 Run it from the command line with ``cdht close-year YEAR --unit CODE`` (cdht_tools/cli.py;
 a progress bar), or over HTTP with POST /years/<year>/close.
 """
+import getpass
 import json
+import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,6 +34,8 @@ from services.assessment.models import (
 from services.assessment.store import AssessmentStore
 
 ACTIVE = set()  # closings running in this process (the HTTP entrypoint's background work)
+VIETNAM = timezone(timedelta(hours=7))  # when a year begins, for the people who close it
+LEFT_OPEN_SHOWN = 200  # ids of the submissions left open in GET /closings/<id>
 
 
 def check_recorded_criteria(session, sets):
@@ -41,28 +50,74 @@ def may_close(store, unit_code, level):
     return approval.may_close(store.known_path(unit_code) or [unit_code], level)
 
 
-def _open_in_scope(year, unit_code):
-    return (Assessment.year == year, Assessment.status.in_(domain.OPEN),
+def year_closable(year):
+    """Whether ``year`` has begun where the closing is done (approval.year_closable)."""
+    return approval.year_closable(year, datetime.now(VIETNAM).date())
+
+
+def operator():
+    """Who runs ``cdht close-year`` when ``--by`` names nobody: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry
+        return f"uid {os.getuid()}"
+
+
+def actor_id(closed_by):
+    """The closer as a registry person id (a staff token's subject), or None (an operator)."""
+    try:
+        return uuid.UUID(str(closed_by))
+    except ValueError:
+        return None
+
+
+def _in_scope(year, unit_code, statuses):
+    return (Assessment.year == year, Assessment.status.in_(statuses),
             Assessment.unit_path.contains([unit_code]))
 
 
-def start(session, year, unit_code, running_here=()):
-    """The closing to run for (year, unit): an unfinished one is resumed, else a new one."""
+@dataclass(frozen=True)
+class _Work:
+    """What a closing's batches need, read once from its row."""
+    closing_id: uuid.UUID
+    year: int
+    unit_code: str
+    statuses: tuple  # the statuses it decides
+    left: tuple      # the open statuses it leaves open
+    closed_by: str | None
+
+    @classmethod
+    def of(cls, closing):
+        statuses, left = domain.closing_decides(closing.decides or approval.ALL_SUBMITTED)
+        return cls(closing.id, closing.year, closing.unit_code, statuses, left,
+                   closing.closed_by)
+
+
+def start(session, year, unit_code, running_here=(), *, decides=approval.REVIEWED_ONLY,
+          closed_by=None, authority=None):
+    """The closing to run for (year, unit): an unfinished one is resumed, else a new one.
+    ``decides``: CLOSE_DECIDES; ``closed_by`` and ``authority``: who starts (or resumes) it,
+    and as what (role, unit_code, approval_level)."""
     unfinished = session.scalar(select(YearClosing).where(
         YearClosing.year == year, YearClosing.unit_code == unit_code,
         YearClosing.status.in_(("running", "interrupted", "failed")))
         .order_by(YearClosing.started_at.desc()).limit(1).with_for_update())
+    statuses, _ = domain.closing_decides(decides)
     to_decide = session.scalar(select(func.count()).select_from(Assessment)
-                               .where(*_open_in_scope(year, unit_code)))
+                               .where(*_in_scope(year, unit_code, statuses)))
+    who = {"decides": decides, "closed_by": closed_by, "authority": authority}
     if unfinished is not None:
         if unfinished.id not in running_here:
             unfinished.status, unfinished.error = "running", None
             unfinished.to_decide = unfinished.decided + to_decide
             unfinished.updated_at = titles.now()
+            for name, value in who.items():  # whoever resumes it decides what is left
+                setattr(unfinished, name, value)
         return unfinished
     run = YearClosing(id=uuid.uuid4(), year=year, unit_code=unit_code, status="running",
                       phase="submissions", to_decide=to_decide, decided=0, recognised=0,
-                      refused=0, groups_evaluated=0, groups_granted=0, groups_revoked=0)
+                      refused=0, groups_evaluated=0, groups_granted=0, groups_revoked=0,
+                      **who)
     session.add(run)
     session.flush()
     session.refresh(run)  # started_at and the counters' defaults come from the database
@@ -75,20 +130,20 @@ def run(db, sets, closing_id, *, progress=None, batch_size=1000, wait_for_helper
     starting it again resumes. ``wait_for_helpers``: called when no open submission is left
     to claim, to wait for other processes deciding their last batches (see ``main``)."""
     try:
-        with db.transaction() as session:
-            closing = session.get(YearClosing, closing_id)
-            year, unit_code = closing.year, closing.unit_code
-        if closing.phase == "submissions":
-            while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
+        work, phase = _work(db, closing_id)
+        if phase == "submissions":
+            while _decide_batch(db, sets, work, batch_size):
                 _report(db, closing_id, progress)
             if wait_for_helpers:
                 wait_for_helpers()
-                while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
+                while _decide_batch(db, sets, work, batch_size):
                     pass  # what a helper that failed left open
             with db.transaction() as session:
-                session.get(YearClosing, closing_id).phase = "groups"
+                closing = session.get(YearClosing, closing_id)
+                closing.phase = "groups"
+                closing.left_open = _left_open(session, work)
         _report(db, closing_id, progress)
-        _decide_groups(db, sets, closing_id, year, unit_code, progress)
+        _decide_groups(db, sets, closing_id, work.year, work.unit_code, progress)
         with db.transaction() as session:
             closing = session.get(YearClosing, closing_id)
             closing.status, closing.phase = "finished", "done"
@@ -106,6 +161,33 @@ def run(db, sets, closing_id, *, progress=None, batch_size=1000, wait_for_helper
         raise
 
 
+def _work(db, closing_id):
+    """The closing's _Work, and the phase to pick up at."""
+    with db.read() as session:
+        closing = session.get(YearClosing, closing_id)
+        return _Work.of(closing), closing.phase
+
+
+def _left_open(session, work):
+    """{status: count} of the submissions in scope the closing did not decide."""
+    counts = dict(session.execute(
+        select(Assessment.status, func.count()).where(*_in_scope(work.year, work.unit_code,
+                                                                 work.left))
+        .group_by(Assessment.status)).all())
+    return {status: counts.get(status, 0) for status in work.left}
+
+
+def left_open_ids(session, closing, limit=LEFT_OPEN_SHOWN):
+    """Ids of the submissions in the closing's scope still in a status it leaves open (as
+    they stand now: a later review takes one off), oldest first, at most ``limit``."""
+    left = _Work.of(closing).left
+    if not left:
+        return []
+    return list(session.scalars(
+        select(Assessment.id).where(*_in_scope(closing.year, closing.unit_code, left))
+        .order_by(Assessment.created_at, Assessment.id).limit(limit)))
+
+
 def _report(db, closing_id, progress):
     with db.read() as session:
         closing = session.get(YearClosing, closing_id)
@@ -115,8 +197,11 @@ def _report(db, closing_id, progress):
     return closing
 
 
-def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
-    """Decide up to ``batch_size`` open assessments in one transaction; how many."""
+def _decide_batch(db, sets, work, batch_size):
+    """Decide up to ``batch_size`` assessments the closing decides, in one transaction; how
+    many. Each decision and step names the closer."""
+    closing_id, year = work.closing_id, work.year
+    actor = actor_id(work.closed_by)
     with db.transaction() as session:
         # By person: the partial index of open assessments (person_id, year) holds only
         # what is left to decide, so each batch is one short index range (ordered by id, each
@@ -126,7 +211,7 @@ def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
             select(Assessment.id, Assessment.person_id, Assessment.unit_code,
                    Assessment.unit_path, Assessment.target_group, Assessment.criteria_version,
                    Assessment.status, Assessment.scores)
-            .where(*_open_in_scope(year, unit_code))
+            .where(*_in_scope(year, work.unit_code, work.statuses))
             .order_by(Assessment.person_id).limit(batch_size)
             .with_for_update(skip_locked=True)).all()
         if not batch:
@@ -149,7 +234,8 @@ def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
             notes = []
             if a.person_id in holders:
                 verdict, notes = "refuse", [refusal_reasons.ALREADY_TITLED]
-            status, refusal = domain.decide(a.status, verdict, decision, notes, closing=True)
+            status, refusal = domain.decide(a.status, verdict, decision, notes,
+                                            allowed=work.statuses)
             changes.append({"id": a.id, "status": status, "total": decision.total,
                             "passed": decision.passed, "explanation": domain.explanation(decision),
                             "refusal_reasons": refusal or None, "decided_at": now,
@@ -168,8 +254,9 @@ def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
                     "person_id": a.person_id, "target_group": a.target_group, "year": year,
                     "criteria_version": decision.criteria_version,
                     "total_score": decision.total, "digital_skills": decision.digital_skills})
-                steps.append({"assessment_id": a.id, "action": "recognised",
+                steps.append({"assessment_id": a.id, "action": "recognised", "actor_id": actor,
                               "detail": {"summary": decision.summary, "closing": str(closing_id),
+                                         "closed_by": work.closed_by,
                                          "recognition_id": str(recognition_id)}})
             else:
                 refusals.append(a.id)
@@ -179,12 +266,13 @@ def _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
                     refusal)
                 for version, data in versions.items():
                     refused_events[version].append(data)
-                steps.append({"assessment_id": a.id, "action": "refused",
+                steps.append({"assessment_id": a.id, "action": "refused", "actor_id": actor,
                               "detail": {"reasons": refusal_reasons.sentences(refusal),
-                                         "details": refusal, "closing": str(closing_id)}})
+                                         "details": refusal, "closing": str(closing_id),
+                                         "closed_by": work.closed_by}})
         for version in used:
             titles.record_criteria(session, sets[version])
-        _update_decided(session, changes)
+        _update_decided(session, changes, actor)
         if grants:
             session.execute(insert(Recognition.__table__), grants)
         session.execute(insert(AssessmentStep.__table__), steps)
@@ -203,7 +291,7 @@ _UPDATE_DECIDED = text("""
     UPDATE assessments AS a
     SET status = c.status, total = c.total, passed = c.passed,
         explanation = CAST(c.explanation AS jsonb), refusal_reasons = CAST(c.refusal AS jsonb),
-        decided_at = :now, updated_at = :now
+        decided_at = :now, updated_at = :now, decided_by = CAST(:actor AS uuid)
     FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:totals AS int[]),
                 CAST(:passed AS boolean[]), CAST(:explanations AS text[]),
                 CAST(:refusals AS text[]))
@@ -212,10 +300,10 @@ _UPDATE_DECIDED = text("""
 """)
 
 
-def _update_decided(session, changes):
+def _update_decided(session, changes, actor):
     """One UPDATE for a whole batch (an executemany of 2,000 rows cost more than deciding)."""
     session.execute(_UPDATE_DECIDED, {
-        "now": changes[0]["decided_at"],
+        "now": changes[0]["decided_at"], "actor": str(actor) if actor else None,
         "ids": [str(c["id"]) for c in changes],
         "statuses": [c["status"] for c in changes],
         "totals": [c["total"] for c in changes],
@@ -262,20 +350,29 @@ def view(closing):
             "groups_evaluated": closing.groups_evaluated,
             "groups_granted": closing.groups_granted, "groups_revoked": closing.groups_revoked,
             "error": closing.error, "started_at": closing.started_at,
-            "finished_at": closing.finished_at, "seconds": seconds}
+            "finished_at": closing.finished_at, "seconds": seconds,
+            "decides": closing.decides, "closed_by": closing.closed_by,
+            "authority": closing.authority,
+            "left_open": {status: (closing.left_open or {})[status] for status in domain.OPEN
+                          if status in (closing.left_open or {})}}  # jsonb keeps no order
 
 
 def summary(closing):
     v = view(closing)
+    left = ", ".join(f"{n} {status}" for status, n in v["left_open"].items())
+    authority = v["authority"] or {}
     return (f"year {v['year']} closed for {v['unit_code']}: {v['decided']} submissions decided "
             f"({v['recognised']} recognised, {v['refused']} refused); {v['groups_evaluated']} "
             f"groups evaluated ({v['groups_granted']} granted, {v['groups_revoked']} revoked)"
-            f" in {v['seconds']} s")
+            + (f"; left open, not reviewed: {left} (CLOSE_DECIDES={v['decides']}: "
+               f"GET /closings/{v['closing_id']} lists them)" if left else "")
+            + f" in {v['seconds']} s, by {v['closed_by']} ({authority.get('role')} of "
+              f"{authority.get('unit_code')})")
 
 
 # -- the command line --------------------------------------------------------------------------
 
-def _helper(url, directories, closing_id, year, unit_code, batch_size):
+def _helper(url, directories, closing_id, batch_size):
     """A second process deciding submissions beside ``main``'s (rows are claimed with SKIP
     LOCKED, so the two never take the same one): the work is CPU-bound Python."""
     from sqlalchemy.orm import sessionmaker
@@ -285,7 +382,8 @@ def _helper(url, directories, closing_id, year, unit_code, batch_size):
     db = Transactions(sessionmaker(engine, expire_on_commit=False))
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
     try:
-        while _decide_batch(db, sets, closing_id, year, unit_code, batch_size):
+        work, _ = _work(db, closing_id)
+        while _decide_batch(db, sets, work, batch_size):
             pass
     except KeyboardInterrupt:
         pass
@@ -293,9 +391,10 @@ def _helper(url, directories, closing_id, year, unit_code, batch_size):
         engine.dispose()
 
 
-def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
+def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
     """``cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
-    it again resumes. ``workers`` processes decide submissions side by side. Returns the exit
+    it again resumes. ``workers`` processes decide submissions side by side; ``by``: who
+    closes (the OS user by default), recorded on the closing and its steps. Returns the exit
     status."""
     import multiprocessing
 
@@ -305,12 +404,17 @@ def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
     from cdht.config import load_config
     from cdht.db import Transactions, make_engine
 
+    if not year_closable(year):
+        print(f"year {year} has not begun: a year is closed once it has (year_not_over)",
+              file=sys.stderr)
+        return 2
     config = load_config("assessment")
     engine = make_engine(config["DATABASE_URL"])
     db = Transactions(sessionmaker(engine, expire_on_commit=False))
     dirs = [d for d in str(config.get("CRITERIA_DIRS") or "").split(":") if d]
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *dirs)
-    level = approval.from_config(config).level
+    settings = approval.from_config(config)
+    level = settings.level
     started = time.monotonic()
     try:
         with db.transaction() as session:
@@ -319,12 +423,15 @@ def main(year, unit_code, *, batch_size=1000, quiet=False, workers=1):
                 print(f"APPROVAL_LEVEL={level}: closing a year (khóa sổ năm) is for the "
                       f"province's association: run it for the province", file=sys.stderr)
                 return 2
-            closing = start(session, year, unit_code)
+            closing = start(session, year, unit_code, decides=settings.close_decides,
+                            closed_by=by or operator(), authority={
+                                "role": "operator", "unit_code": unit_code,
+                                "approval_level": level})
         helpers = []
         if closing.phase == "submissions":
             context = multiprocessing.get_context("spawn")
             helpers = [context.Process(target=_helper, daemon=True, args=(
-                config["DATABASE_URL"], dirs, closing.id, year, unit_code, batch_size))
+                config["DATABASE_URL"], dirs, closing.id, batch_size))
                 for _ in range(max(0, workers - 1))]
             for helper in helpers:
                 helper.start()

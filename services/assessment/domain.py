@@ -196,11 +196,11 @@ def resubmit(status):
     return SUBMITTED
 
 
-def decide(status, verdict, decision, reasons=(), *, closing=False):
+def decide(status, verdict, decision, reasons=(), *, allowed=(REVIEWED,)):
     """The approving association's decision: (new status, reasons for a refusal, as data:
     the rule's, then the reviewer's ``reasons``). Recognising needs a reviewed assessment
-    that meets the rule; closing a year also decides what is still submitted or sent back."""
-    allowed = OPEN if closing else (REVIEWED,)
+    that meets the rule; ``allowed``: the statuses a year's closing decides
+    (``closing_decides``)."""
     if status not in allowed:
         raise WorkflowError(f"only a reviewed assessment can be decided; this one is {status}")
     if verdict == "recognise":
@@ -217,6 +217,17 @@ def decide(status, verdict, decision, reasons=(), *, closing=False):
 
 def closing_verdict(decision):
     return "recognise" if decision.passed else "refuse"
+
+
+CLOSING_DECIDES = {approval.REVIEWED_ONLY: (REVIEWED,), approval.ALL_SUBMITTED: OPEN}
+"""The statuses closing a year decides, by CLOSE_DECIDES (approval.py): by default only what
+a reviewer accepted, so that no title rests on scores nobody checked."""
+
+
+def closing_decides(setting):
+    """(statuses the closing decides, statuses it leaves open and lists)."""
+    decided = CLOSING_DECIDES[setting]
+    return decided, tuple(s for s in OPEN if s not in decided)
 
 
 def re_evaluation(status, old_version, new_criteria):

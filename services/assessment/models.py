@@ -164,7 +164,8 @@ class CriteriaVersion(Base):
 
 class YearClosing(Base):
     """Closing a year for a unit's subtree: progress counters, so that an interrupted closing
-    resumes where it stopped and a finished one shows its summary."""
+    resumes where it stopped and a finished one shows its summary; who closed, on whose
+    authority, what it was set to decide, and what it left open."""
     __tablename__ = "year_closings"
 
     id: Mapped[uuid.UUID] = _uuid(primary_key=True, default=uuid.uuid4)
@@ -183,3 +184,7 @@ class YearClosing(Base):
     started_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decides: Mapped[str | None] = mapped_column(String(12))  # CLOSE_DECIDES when it ran
+    closed_by: Mapped[str | None] = mapped_column(Text)      # the token's subject, --by
+    authority: Mapped[dict | None] = mapped_column(JSONB)    # role, unit_code, approval_level
+    left_open: Mapped[dict | None] = mapped_column(JSONB)    # {status: count} not decided

@@ -218,6 +218,20 @@ class ClosingSchema(Schema):
     started_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
     seconds = fields.Float(allow_none=True)
+    decides = fields.String(allow_none=True, metadata={
+        "enum": ["reviewed", "submitted"],
+        "description": "CLOSE_DECIDES when it ran: only what a reviewer accepted, or every "
+                       "open submission"})
+    closed_by = fields.String(allow_none=True, metadata={
+        "description": "who started (or last resumed) it: the token's subject, or the "
+                       "operator named by cdht close-year --by"})
+    authority = fields.Dict(allow_none=True, metadata={
+        "description": "as what: role, unit_code, approval_level"})
+    left_open = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "submissions in scope it did not decide, by status (not reviewed)"})
+    left_open_ids = fields.List(fields.UUID(), metadata={
+        "description": "GET /closings/<id> only: the assessments still in a status it "
+                       "leaves open, oldest first, at most 200"})
 
 
 class CriteriaSetSchema(Schema):

@@ -16,7 +16,7 @@ from cdht.auth import EVERYONE, STAFF, in_scope
 from cdht.broker import RpcProxy, rpc  # nameko's, surviving a broker restart
 from cdht.consumer import handle_event
 from cdht.openapi import ListOf, page_of
-from cdht.web import Observed, api, caller_of, found, load_json, query_of
+from cdht.web import ApiError, Observed, api, caller_of, found, load_json, query_of
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.assessment import (
     approval, closing, decisions, store as stores, titles_api, workflow_api,
@@ -91,18 +91,25 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
     # -- closing a year --------------------------------------------------------------------------
     @api("POST", "/years/<int:year>/close",
          roles=STAFF,
-         summary="Close a year for a unit's subtree: decide every "
-                 "open submission and every group (resumable)",
+         summary="Close a year for a unit's subtree: decide the "
+                 "submissions the workflow allows (CLOSE_DECIDES) and every group (resumable)",
          body=CloseYearSchema,
          response=ClosingSchema,
          status=202,
+         errors=(409,),
          tag="closing")
     def close_year(self, request, year):
         """Start (or resume) closing ``year`` for a unit's subtree; answers at once with the
-        closing to follow at GET /closings/<id>."""
+        closing to follow at GET /closings/<id>, which records the caller and their
+        authority."""
         data = load_json(request, CloseYearSchema())
         if not 2021 <= year <= 2100:
             raise invalid("year", "must be between 2021 and 2100")
+        if not closing.year_closable(year):
+            raise ApiError(409, f"năm {year} chưa bắt đầu, chưa thể khóa sổ (year {year} has "
+                                f"not begun: it cannot be closed yet)",
+                           {"year": [f"year {year} has not begun"], "code": "year_not_over"})
+        caller = caller_of(request)
         with self.db.store(write=True) as store:
             unit_in_scope(request, store, data["unit_code"])
             if not closing.may_close(store, data["unit_code"], self.approval.level):
@@ -111,7 +118,10 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
                                            f"({self.approval.deciding_body}): close it for "
                                            f"the province", 409)
             run = closing.start(store.session, year, data["unit_code"],
-                                running_here=closing.ACTIVE)
+                                running_here=closing.ACTIVE,
+                                decides=self.approval.close_decides, closed_by=caller.subject,
+                                authority={"role": caller.role, "unit_code": caller.unit_code,
+                                           "approval_level": self.approval.level})
         if run.id not in closing.ACTIVE:
             closing.ACTIVE.add(run.id)
             self._close_in_background(run.id)
@@ -141,7 +151,8 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
         with self.db.store() as store:
             run = found(store.closing(closing_id), "closing")
             unit_in_scope(request, store, run.unit_code)
-            return closing.view(run)
+            return closing.view(run) | {
+                "left_open_ids": closing.left_open_ids(store.session, run)}
 
     @api("GET", "/closings", roles=STAFF, query=ClosingQuerySchema,
          response=page_of(ClosingSchema), tag="closing")
@@ -184,6 +195,43 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
             store.record_membership(data)
             decisions.membership_changed(store, self.criteria, data["group_id"],
                                          data["unit_path"], data["effective_on"].year)
+
+    # -- people and units that move: scope follows them (moves.py) --------------------------------
+    @handle_event("registry", "person_moved")
+    def on_person_moved(self, event):
+        """The person's assessments and titles follow them: the new unit's staff review,
+        decide and revoke them, the old unit's no longer see them."""
+        self._follow(event, people=[event.data])
+
+    @handle_event("registry", "people_imported")
+    def on_people_imported(self, event):
+        """An import batch's moved people, as person_moved."""
+        self._follow(event, people=[p for p in event.data["people"] if p["change"] == "moved"])
+
+    @handle_event("registry", "units_merged")
+    def on_units_merged(self, event):
+        """The merged units' rows (and those of units under them) are the new unit's: its
+        staff see them and its year closing decides them."""
+        data = event.data
+        self._follow(event, units={path[-1]: data["unit_path"]
+                                   for path in data["from_unit_paths"]})
+
+    @handle_event("registry", "unit_changed")
+    def on_unit_changed(self, event):
+        """A unit placed under another parent: the paths of its subtree's rows (a rename or a
+        closing changes no path, and finds nothing to move)."""
+        data = event.data
+        if data["change"] != "created":  # a new unit has no rows yet
+            self._follow(event, units={data["unit_code"]: data["unit_path"]})
+
+    def _follow(self, event, people=(), units=None):
+        with self.db.store(write=True) as store:
+            if not store.first_delivery(event):
+                return
+            if people:
+                store.move_people(people, event.event_type)
+            if units:
+                store.move_units(units, event.event_type)
 
     # -- RPC for the other services (rebuilds) ---------------------------------------------------
     @rpc

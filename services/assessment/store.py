@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import cdht.db
 from cdht.db import make_engine
 from cdht.inbox import first_delivery
-from services.assessment import domain, titles
+from services.assessment import domain, moves, titles
 from services.assessment.models import (
     Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
     Recognition, YearClosing,
@@ -198,6 +198,15 @@ class AssessmentStore:
             index_elements=["activity_id"],
             set_={"kind": stmt.excluded.kind, "year": stmt.excluded.year,
                   "ended_on": stmt.excluded.ended_on}))
+
+    def move_people(self, people, cause):
+        """Each person's assessments and titles placed where the person is now (moves.py)."""
+        return moves.move_people(self.session, people, cause)
+
+    def move_units(self, places, cause):
+        """The rows of the units of ``places`` ({code: path now}) and below them placed
+        there (moves.py)."""
+        return moves.move_units(self.session, places, cause)
 
     def record_membership(self, data):
         """A membership_changed event's facts: who is in which group, from and until when."""

@@ -2,8 +2,9 @@
 masked), an operator's retry of a failed delivery, and a person's opt-outs by category.
 
 Who sees what (cdht.auth): a citizen their own deliveries and preferences; staff those about
-their subtree (a delivery's unit_path, or their province's weekly summary; a person where the
-registry places them); an admin everything.
+their subtree (a delivery's place: its event's unit_path, or where its subject moved since
+(moves.py), or their province's weekly summary; a person where the registry places them); an
+admin everything.
 
 Mixed into NotificationsService (service.py); not a module attribute there (``nameko run``
 starts every class of the service's module that has entrypoints).
@@ -16,6 +17,7 @@ from cdht.web import (
     ApiError, Forbidden, NotFound, api, caller_of, found, list_scope, own_or_in_scope,
     query_of, require_scope,
 )
+from services.notifications import moves
 from services.notifications.extensions import RULES
 from services.notifications.schemas import (
     DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema, OptOutSchema, PreferencesSchema,
@@ -27,19 +29,8 @@ log = logging.getLogger(__name__)
 FILTERS = ("person_id", "source_event_id", "status", "channel", "category", "template")
 
 
-def _delivery_place(delivery):
-    """The unit path a delivery concerns: the event's unit_path (an assessment, a title, a
-    target), or the province of a weekly summary; () when it names none (a digest)."""
-    context = delivery.context or {}
-    if isinstance(context.get("unit_path"), list):
-        return context["unit_path"]
-    if context.get("province"):
-        return [context["province"]]
-    return ()
-
-
 def _delivery_in_scope(request, delivery):
-    own_or_in_scope(request, delivery.person_id, _delivery_place(delivery), "the delivery",
+    own_or_in_scope(request, delivery.person_id, moves.place_of(delivery.context), "the delivery",
                     "a citizen may only see their own notifications")
 
 

@@ -8,8 +8,9 @@ transaction the event is recorded in the inbox and, per recipient, either
 - a "skipped" delivery row when the person opted out of a category that is not mandatory.
 The event is then acked: from here on the deliveries are this service's own work.
 
-The registry's unit_changed and association_body_changed only keep the names messages use
-(places.py).
+The registry's unit_changed and association_body_changed keep the names messages use
+(places.py). Its moves (person_moved, people_imported, units_merged, and unit_changed for a
+unit under another parent) place the deliveries concerned where they are now (moves.py).
 
 Each handler's consumer name, and so its queue (``evt-<source>-<type>--notifications.<method>``),
 is derived from its method name (cdht.consumer): a handler keeps its name.
@@ -22,7 +23,7 @@ import logging
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from cdht.rpc import RpcUnavailable, deadline
-from services.notifications import places, rules
+from services.notifications import moves, places, rules
 from services.notifications.extensions import RULES
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,38 @@ class EventIntake:
 
     @handle_event("registry", "unit_changed")
     def on_unit_changed(self, event):
-        """Units by name in every message (places.py)."""
+        """Units by name in every message (places.py); a unit placed under another parent
+        takes its deliveries, and those of the units under it, along (moves.py)."""
+        data = event.data
         with self.db.transaction() as session:
             if first_delivery(session, event):
-                places.record_unit(session, event.data)
+                before = places.path_of(session, data["unit_code"])
+                places.record_unit(session, data)
+                if data["change"] != "created" and before != list(data["unit_path"]):
+                    moves.move_units(session, {data["unit_code"]: data["unit_path"]})
+
+    @handle_event("registry", "person_moved")
+    def on_person_moved(self, event):
+        """A person's own deliveries follow them: the new unit's staff see them."""
+        self._follow(event, moves.move_people, [event.data])
+
+    @handle_event("registry", "people_imported")
+    def on_people_imported(self, event):
+        """An import batch's moved people, as person_moved."""
+        self._follow(event, moves.move_people,
+                     [p for p in event.data["people"] if p["change"] == "moved"])
+
+    @handle_event("registry", "units_merged")
+    def on_units_merged(self, event):
+        """The merged units' deliveries are the new unit's."""
+        data = event.data
+        self._follow(event, moves.move_units,
+                     {path[-1]: data["unit_path"] for path in data["from_unit_paths"]})
+
+    def _follow(self, event, move, moved):
+        with self.db.transaction() as session:
+            if first_delivery(session, event) and moved:
+                move(session, moved)
 
     @handle_event("registry", "association_body_changed")
     def on_association_body_changed(self, event):

@@ -31,6 +31,12 @@ def record_unit(session, data):
     session.execute(stmt.on_conflict_do_update(index_elements=["unit_code"], set_=values))
 
 
+def path_of(session, unit_code):
+    """The unit's path as last told, or None for a unit not known here."""
+    path = session.scalar(select(Unit.unit_path).where(Unit.unit_code == unit_code))
+    return None if path is None else list(path)
+
+
 def import_units(session, units):
     """The registry's export: units an event already told of keep what the event said.
     How many were new."""

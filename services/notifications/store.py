@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 import cdht.db
 from cdht.inbox import first_delivery, processed
 from cdht.outbox import add_event
-from services.notifications import domain
+from services.notifications import domain, moves
 from services.notifications.models import Delivery, DigestItem, OptOut, ScheduleRun
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,9 @@ class DeliveryStore:
     def page(self, filters, since, until, scope, limit, offset):
         """(total, rows) of the deliveries matching ``filters`` (columns' values), created
         from ``since`` and before ``until`` (None: no bound), newest first, within
-        ``scope``: None (all), ("person", id), or ("unit", code): those about an event in
-        the unit's subtree, or the weekly summary of the province ``code``."""
+        ``scope``: None (all), ("person", id), or ("unit", code): those placed in the unit's
+        subtree (moves.place_of: an event's unit, where its subject moved, a province's
+        weekly summary)."""
         conditions = [getattr(Delivery, name) == value for name, value in filters.items()]
         if since is not None:
             conditions.append(Delivery.created_at >= since)
@@ -177,8 +178,7 @@ class DeliveryStore:
         if scope is not None:
             kind, value = scope
             conditions.append(Delivery.person_id == value if kind == "person" else
-                              Delivery.context["unit_path"].contains([value])
-                              | (Delivery.context["province"].astext == value))
+                              moves.placed_in(value))
         total = self.session.scalar(select(func.count()).select_from(Delivery)
                                     .where(*conditions))
         rows = self.session.scalars(

@@ -1,15 +1,18 @@
 """The association (Hội Khuyến học) over HTTP (a mixin of RegistryService): its bodies and
 the officials' and members' positions in them. A body hangs under one above it in the unit
-tree, never under itself; a position grants the person the association's role."""
+tree, never under itself; a position grants the person the association's role. An official
+is appointed by someone other than the person, and than the staff who created the body
+(duties.py)."""
 import uuid
 
 from cdht.auth import REVIEWERS, STAFF
 from cdht.resources import Routes
-from cdht.web import load_json
+from cdht.web import caller_of, load_json
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
-    Resource, changing, changing_tenure, check_end, dumped, granted, in_unit, invalid, live,
-    now, open_unit, patch, person_in_scope, rules, shown, sync_roles, unit_in_scope,
+    Resource, changing, changing_tenure, check_duties, check_end, dumped, granted, in_unit,
+    invalid, live, now, open_unit, patch, person_in_scope, rules, shown, sync_roles,
+    unit_in_scope,
 )
 from services.registry.models import AssociationBody, AssociationMember, Person
 from services.registry.schemas import (
@@ -67,7 +70,8 @@ class AssociationEndpoints:
             open_unit(store, data["unit_code"])
             unit_in_scope(request, store, data["unit_code"])
             _check_parent(store, data["kind"], data["unit_code"], data["parent_id"])
-            body = AssociationBody(id=uuid.uuid4(), **data)
+            body = AssociationBody(id=uuid.uuid4(), created_by=caller_of(request).subject,
+                                   **data)
             store.add(body)
             store.flush()
             announce.body_changed(store, body, "created")
@@ -108,6 +112,8 @@ class AssociationEndpoints:
                         "association body", lock="share")
             person_in_scope(request, store, person)
             unit_in_scope(request, store, body.unit_code, "the association body")
+            check_duties(self.config, request, person.id, "association", data["role"],
+                         body.created_by)
             domain.check_period(data["joined_on"], data["left_on"])
             domain.check_not_twice(store.position_periods(person.id, body.id),
                                    data["joined_on"], data["left_on"], "person_id",
@@ -116,14 +122,18 @@ class AssociationEndpoints:
             position = AssociationMember(id=uuid.uuid4(), **data)
             store.add(position)
             store.flush()
-            sync_roles(store, person, granted_before)
+            sync_roles(store, person, granted_before, request)
             return 201, PositionSchema().dump(position)
 
     @POSITIONS.update(STAFF, "Change a role or end a position", body=PositionPatchSchema,
                       errors=(409,))
     def update_position(self, request, position_id):
         data = load_json(request, PositionPatchSchema())
-        with changing_tenure(self.store, request, POSITION, position_id) as (_, position):
+        with changing_tenure(self.store, request, POSITION, position_id) as (store, position):
+            if data.get("role", position.role) != position.role:
+                check_duties(self.config, request, position.person_id, "association",
+                             data["role"], store.row(AssociationBody, position.body_id)
+                             .created_by)
             if "left_on" in data:
                 check_end(position, data["left_on"], "position")
             patch(position, data)

@@ -10,6 +10,7 @@ from datetime import date
 
 from cdht.broker import rpc
 from services.registry import domain
+from services.registry.handlers import audit_rpc
 
 EXPORT_MAX = 5000
 
@@ -57,10 +58,14 @@ class StructureExports:
         """One page of every registered person's countable facts, ordered by id, for
         rebuilding projections: call again with ``after_id=next_after`` until it is None.
         Keyset paging keeps each page one index range scan, however deep the caller is."""
-        return self._export("people", after_id, limit, lambda row: {
+        page = self._export("people", after_id, limit, lambda row: {
             "person_id": str(row.id), "target_group": row.target_group,
             "roles": list(row.roles), "birth_year": row.birth_date.year,
             "registered_at": row.created_at.isoformat()})
+        audit_rpc(self.store, self.rpc_caller, "export_people",
+                  [item["person_id"] for item in page["items"]],
+                  ["birth_date", "roles", "target_group", "unit_code"])
+        return page
 
     @rpc
     def export_memberships(self, after_id=None, limit=EXPORT_MAX):

@@ -7,13 +7,16 @@ Every function takes a ``store`` (services.registry.store, or a fake of it in un
 no SQL here. The last ones are what the handlers of every resource do: read one row, list a
 page, change one row, in the caller's scope.
 """
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from urllib.parse import unquote
 
+from cdht import observability
 from cdht.web import ApiError, Forbidden, NotFound, caller_of, correlation_id, require_scope
-from services.registry import domain
+from services.registry import domain, duties
 from services.registry.models import Group, PersonalDataAudit, Unit
 from services.registry.store import Scope
 
@@ -156,13 +159,76 @@ def facts(store, person, path=None):
             "unit_path": path or store.unit_path(person.unit_code), **countable(person)}
 
 
-def audit(store, request, action, person_id, fields, *, people=1):
+READS = ("read", "list", "export", "contact")
+READ_IDS_CAP = 1000
+"""A read of many people names at most this many of them in its audit row (and counts all);
+a change names every person it changed."""
+
+
+def purpose_of(request):
+    """Why personal data was read or changed: the route, and the caller's X-Purpose if given
+    (percent-encoded UTF-8, as a header carries Vietnamese)."""
+    given = " ".join(unquote(request.headers.get("X-Purpose", "")).split())
+    route = f"{request.method} {request.path}"
+    return (f"{route}: {given}" if given else route)[:200]
+
+
+def audit_row(actor, role, action, *, person_id=None, fields=(), people=1, person_ids=None,
+              correlation=None, purpose=None, import_id=None):
+    """One row of the personal data audit (the database chains it as it is inserted)."""
+    if person_ids is not None:
+        person_ids = [uuid.UUID(str(i)) for i in person_ids]
+        person_ids = person_ids[:READ_IDS_CAP] if action in READS else person_ids
+    return PersonalDataAudit(
+        actor=actor[:200], actor_role=role[:20], action=action, person_id=person_id,
+        import_id=import_id, fields=sorted(fields), people=people,
+        person_ids=person_ids,
+        correlation_id=correlation, purpose=purpose and purpose[:200])
+
+
+def audit(store, request, action, person_id, fields, *, people=1, person_ids=None):
     """One row of the personal data audit, in the caller's transaction: names of the fields
-    changed, never their values."""
+    changed, never their values; ``person_ids`` when it changed many people."""
     caller = caller_of(request)
-    store.add(PersonalDataAudit(
-        actor=caller.subject, actor_role=caller.role, action=action, person_id=person_id,
-        fields=sorted(fields), people=people, correlation_id=correlation_id(request)))
+    store.add(audit_row(caller.subject, caller.role, action, person_id=person_id,
+                        fields=fields, people=people, person_ids=person_ids,
+                        correlation=correlation_id(request), purpose=purpose_of(request)))
+
+
+def audit_read(stores, request, action, shown):
+    """A read of people's records (``shown``: the records as answered) leaves one row, in a
+    transaction of its own, once the read is done: the person for one, the ids (up to
+    READ_IDS_CAP) and how many for a page; which personal fields it showed. Nothing shown,
+    nothing written."""
+    if not shown:
+        return
+    fields = sorted({k for item in shown for k in item if k in PERSON_FIELDS})
+    ids = [uuid.UUID(str(item["id"])) for item in shown]
+    with stores.transaction() as store:
+        audit(store, request, action, ids[0] if action == "read" else None, fields,
+              people=len(ids), person_ids=None if action == "read" else ids)
+
+
+def audit_rpc(stores, caller, method, person_ids, fields, people=None):
+    """An RPC that answered personal data (``method``: 'contact', or an export) leaves one
+    row: the calling service as the actor, the RPC as the purpose."""
+    ids = [uuid.UUID(str(i)) for i in person_ids]
+    if not ids:
+        return
+    action = "contact" if method == "contact" else "export"
+    with stores.transaction() as store:
+        store.add(audit_row(
+            f"service:{caller}", "service", action,
+            person_id=ids[0] if action == "contact" else None, fields=fields,
+            people=len(ids) if people is None else people,
+            person_ids=None if action == "contact" else ids,
+            correlation=observability.current_correlation_id(), purpose=f"rpc {method}"))
+
+
+def audited_page(stores, request, page, action="list"):
+    """A page of people, its read audited (``audit_read``)."""
+    audit_read(stores, request, action, page["items"])
+    return page
 
 
 def granted(store, person_id):
@@ -170,15 +236,28 @@ def granted(store, person_id):
     return domain.granted_roles(store.open_positions(person_id))
 
 
-def sync_roles(store, person, granted_before):
-    """Roles follow positions: person_updated when they changed."""
+def sync_roles(store, person, granted_before, request):
+    """Roles follow positions: person_updated and an audit row ('roles') when they changed."""
     roles = domain.roles_after(person.roles, granted_before, granted(store, person.id))
     if set(roles) == set(person.roles):
         return
     previous = countable(person)
     person.roles, person.updated_at = roles, now()
+    audit(store, request, "roles", person.id, ["roles"])
     store.stage("person_updated", facts(store, person) | {
         "previous": previous, "changed": ["roles"]})
+
+
+def check_duties(config, request, person_id, where, role, body_created_by=None):
+    """A 403 with its code (duties.py) when the caller would give ``person_id`` a position
+    that reviews or decides against the separation of duties; nothing is written yet."""
+    if not duties.enabled(config):
+        return
+    refusal = duties.appointment_refusal(caller_of(request), person_id, where, role,
+                                         body_created_by)
+    if refusal:
+        raise ApiError(403, refusal.message, {refusal.field: [refusal.message],
+                                              "code": refusal.code})
 
 
 def membership_event(store, membership, group, change, effective_on):
@@ -201,12 +280,17 @@ class Resource:
     what: str
     in_scope: Callable
     lister: str | None = None
+    audited: bool = False
+    """A read of one row is a read of personal data (``audit_read``)."""
 
     def one(self, service, request, view, **path):
         """GET one row (the last path parameter is its id), shown by ``view(store, row)``."""
         *_, ident = path.values()
         with reading(service.store, request, self, ident) as (store, row):
-            return view(store, row)
+            shown = view(store, row)
+        if self.audited:
+            audit_read(service.store, request, "read", [shown])
+        return shown
 
     def page(self, service, request, query, view):
         return list_page(service.store, request, query, self.lister, view)
@@ -243,7 +327,7 @@ def changing_tenure(stores, request, resource, ident):
         granted_before = granted(store, person.id)
         yield store, row
         store.flush()
-        sync_roles(store, person, granted_before)
+        sync_roles(store, person, granted_before, request)
 
 
 def patch(row, data):

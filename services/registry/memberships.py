@@ -1,7 +1,8 @@
 """Memberships over HTTP (a mixin of RegistryService): a person in a group over a period.
 Each change is announced (``membership_changed``) and the person's roles follow: joining a
 learning unit makes them its staff. The person's row lock orders every change of their
-memberships, so two never race (one family at a time holds even then)."""
+memberships, so two never race (one family at a time holds even then). Nobody makes
+themselves the head of a learning unit, who reviews its staff (duties.py)."""
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
@@ -9,8 +10,9 @@ from cdht.resources import Routes
 from cdht.web import load_json
 from services.registry import domain
 from services.registry.handlers import (
-    Resource, changing_tenure, check_end, dumped, granted, live, membership_event,
-    membership_in_scope, now, patch, person_in_scope, rules, shown, sync_roles, unit_in_scope,
+    Resource, changing_tenure, check_duties, check_end, dumped, granted, live,
+    membership_event, membership_in_scope, now, patch, person_in_scope, rules, shown,
+    sync_roles, unit_in_scope,
 )
 from services.registry.models import Group, Membership, Person
 from services.registry.schemas import (
@@ -40,6 +42,7 @@ class MembershipEndpoints:
             group = live(store, Group, data["group_id"], "group_id", "group", lock="share")
             person_in_scope(request, store, person)
             unit_in_scope(request, store, group.unit_code, "the group")
+            check_duties(self.config, request, person.id, group.kind, data["role"])
             joined, left = data["joined_on"], data["left_on"]
             domain.check_period(joined, left)
             others = store.memberships_of(person.id)
@@ -58,7 +61,7 @@ class MembershipEndpoints:
             membership_event(store, membership, group, "joined", joined)
             if left is not None:
                 membership_event(store, membership, group, "left", left)
-            sync_roles(store, person, granted_before)
+            sync_roles(store, person, granted_before, request)
             return 201, MembershipSchema().dump(membership)
 
     @MEMBERSHIPS.update(STAFF, "Change a role or end a membership", body=MembershipPatchSchema,
@@ -67,6 +70,9 @@ class MembershipEndpoints:
         data = load_json(request, MembershipPatchSchema())
         with changing_tenure(self.store, request, MEMBERSHIP, membership_id) as (
                 store, membership):
+            if data.get("role", membership.role) != membership.role:
+                check_duties(self.config, request, membership.person_id,
+                             membership.group_kind, data["role"])
             if "left_on" in data:
                 check_end(membership, data["left_on"], "membership")
                 membership_event(store, membership, store.row(Group, membership.group_id),

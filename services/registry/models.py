@@ -8,11 +8,13 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     ARRAY, CheckConstraint, Computed, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
-    Index, Integer, String, Text, UniqueConstraint, func,
+    Index, Integer, String, Text, UniqueConstraint, func, true,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.registry.audit_chain import AUDIT_ACTIONS
 from services.registry.domain import (
     ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, FOLD_FROM, FOLD_TO, GROUP_KINDS, GROUP_ROLES,
 )
@@ -170,6 +172,8 @@ class AssociationBody(_Kept, Base):
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("association_bodies.id"),
                                                         index=True)
+    # the token subject that created it: its officials are appointed by someone else (duties.py)
+    created_by: Mapped[str | None] = mapped_column(Text)
 
 
 class AssociationMember(_Tenure, Base):
@@ -211,13 +215,13 @@ class LearningActivity(_Kept, Base):
     evidence_url: Mapped[str | None] = mapped_column(String(1000))
 
 
-AUDIT_ACTIONS = ("create", "update", "delete", "import")
-
-
 class PersonalDataAudit(Base):
-    """Who changed which personal data, when (docs/architecture.md §D8): the names of the fields
-    changed, never their values. Written in the transaction of the change; one row per
-    import, with the number of people it changed."""
+    """Who changed or read which personal data, when, why (docs/architecture.md §D8): the
+    names of the fields changed, never their values; whose records (``person_id`` for one,
+    ``person_ids`` for many: an import chunk, a merge, a page read, up to a cap; ``people``
+    is how many in all). Changes are audited in their own transaction, reads once per
+    request. Append-only and hash-chained (``prev_hash``, ``hash``: services.registry.
+    audit_chain), both kept by the database's triggers (migration 0006)."""
     __tablename__ = "personal_data_audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -230,13 +234,31 @@ class PersonalDataAudit(Base):
     fields: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     people: Mapped[int] = mapped_column(Integer, server_default="1")
     correlation_id: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    person_ids: Mapped[list[uuid.UUID] | None] = mapped_column(
+        postgresql.ARRAY(UUID(as_uuid=True)))  # (the dialect's: ``contains`` is @>, indexed)
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint(_sql_in("action", AUDIT_ACTIONS), name="ck_personal_data_audit_action"),
         Index("ix_personal_data_audit_person", "person_id", "at"),
         Index("ix_personal_data_audit_at", "at"),
         Index("ix_personal_data_audit_actor", "actor", "at"),
+        Index("ix_personal_data_audit_person_ids", "person_ids", postgresql_using="gin"),
     )
+
+
+class PersonalDataAuditHead(Base):
+    """The chain's last link (one row): the trigger locks it to chain each insert after the
+    rows committed before, so concurrent writers never fork the chain; verifying compares it
+    with the last row, so a row cut off the end shows too."""
+    __tablename__ = "personal_data_audit_head"
+    __table_args__ = (CheckConstraint("id", name="ck_personal_data_audit_head_only"),)
+
+    id: Mapped[bool] = mapped_column(primary_key=True, server_default=true())
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class GroupTitle(Base):

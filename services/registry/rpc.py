@@ -5,8 +5,10 @@ about a unit's work. The paged exports for rebuilds are in exports.py."""
 import uuid
 from datetime import date
 
+from nameko.extensions import DependencyProvider
+
 from cdht.broker import rpc  # nameko's, surviving a broker restart
-from services.registry.handlers import facts
+from services.registry.handlers import audit_rpc, facts
 from services.registry.models import Person
 from services.registry.schemas import PersonFactsSchema
 
@@ -40,7 +42,17 @@ def _memberships(store, person):
     }
 
 
+class RpcCaller(DependencyProvider):
+    """The service that made this RPC call (the audit's actor), as its call id names it
+    (``standalone_rpc_proxy`` for a script's client); "unknown" without one."""
+
+    def get_dependency(self, worker_ctx):
+        stack = worker_ctx.call_id_stack
+        return stack[-2].split(".", 1)[0] if len(stack) > 1 else "unknown"
+
+
 class RegistryRpc:
+    rpc_caller = RpcCaller()
 
     def _about(self, person_id, answer):
         """``answer(store, person)`` about a live person; None for an unknown or removed one."""
@@ -57,8 +69,13 @@ class RegistryRpc:
 
     @rpc
     def contact(self, person_id):
-        """Contact details, asked at the moment a notification is sent (never in events)."""
-        return self._about(person_id, _contact)
+        """Contact details, asked at the moment a notification is sent (never in events);
+        each answer is audited ('contact', the calling service as the actor)."""
+        found = self._about(person_id, _contact)
+        if found is not None:
+            audit_rpc(self.store, self.rpc_caller, "contact", [found["person_id"]],
+                      [k for k in found if k != "person_id"])
+        return found
 
     @rpc
     def memberships(self, person_id):

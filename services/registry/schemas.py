@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from cdht.contracts.events import ROLES, TARGET_GROUPS
 from cdht.openapi import PageQuery, page_of  # noqa: F401  (page_of: for the service)
 from cdht.web import UtcDateTime
+from services.registry.audit_chain import AUDIT_ACTIONS
 from services.registry.domain import (
     ACTIVITY_KINDS, ASSOCIATION_ROLES, BODY_KINDS, GROUP_KINDS, GROUP_ROLES,
     LEARNING_UNIT_LEVELS, MAX_ACTIVITY_HOURS, MAX_MERGED_UNITS, UNIT_KINDS, mask_national_id,
@@ -160,8 +161,21 @@ class PersonPatchSchema(Schema):
 
 
 class PersonSchema(NewPersonSchema):
-    """A person as the API shows it: the national ID only masked."""
+    """A person as the API shows it: the national ID only masked, and the other personal
+    fields as the caller's role may see them (disclosure.PERSON_VIEW): a reviewer gets the
+    phone and email masked, the birth year without the date, no ethnicity."""
     id = fields.UUID()
+    birth_date = fields.Date(metadata={"description": "left out where the role sees the "
+                                                      "birth year only"})
+    birth_year = fields.Method("_birth_year", metadata={"type": "integer"})
+    ethnicity = fields.String(allow_none=True, metadata={
+        "description": "left out where the role does not need it"})
+    phone = fields.String(allow_none=True, metadata={
+        "pattern": r"^\+?[0-9*]{9,15}$", "example": "09******12",
+        "description": "whole, or masked (first and last two characters) by role"})
+    email = fields.String(allow_none=True, metadata={
+        "format": "email", "example": "n***@example.org",
+        "description": "whole, or masked (first character and the domain) by role"})
     national_id_masked = fields.Method("_mask", metadata={
         "type": "string", "description": "the last four digits only", "example": "********0123"})
     created_at = fields.DateTime()
@@ -171,6 +185,9 @@ class PersonSchema(NewPersonSchema):
 
     def _mask(self, person):
         return mask_national_id(person.national_id)
+
+    def _birth_year(self, person):
+        return person.birth_date.year
 
 
 class PeopleQuery(PageQuery):
@@ -285,6 +302,9 @@ class BodyPatchSchema(Schema):
 class BodySchema(NewBodySchema):
     id = fields.UUID()
     created_at = fields.DateTime()
+    created_by = fields.String(allow_none=True, metadata={
+        "description": "who created it (the token's subject): someone else appoints its "
+                       "officials (SEPARATION_OF_DUTIES)"})
     updated_at = fields.DateTime(allow_none=True)
 
 
@@ -372,27 +392,35 @@ class PersonFactsSchema(Schema):
 
 # -- the personal data audit ---------------------------------------------------------------------
 class AuditQuery(PageQuery):
-    person_id = fields.UUID(metadata={"description": "changes of this person's data"})
+    person_id = fields.UUID(metadata={"description": "reads and changes of this person's "
+                                                     "data, alone or among many"})
     actor = fields.String(validate=validate.Length(min=1, max=200),
-                          metadata={"description": "changes made by this token subject"})
-    action = fields.String(validate=validate.OneOf(("create", "update", "delete", "import")))
+                          metadata={"description": "reads and changes by this token subject "
+                                                   "(service:<name> for an RPC)"})
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
     import_id = fields.UUID()
     since = UtcDateTime(metadata={"description": "at or after (ISO 8601 with offset)"})
     until = UtcDateTime(metadata={"description": "before"})
 
 
 class AuditEntrySchema(Schema):
-    """One change of personal data: who (the token's subject and role), when, whose, which
-    fields (names only, never values)."""
+    """One read or change of personal data: who (the token's subject and role), when, whose,
+    why, which fields (names only, never values); chained by ``hash`` (cdht audit-verify)."""
     id = fields.Integer()
     at = fields.DateTime()
     actor = fields.String(metadata={"description": "the token's subject"})
     actor_role = fields.String()
-    action = fields.String(metadata={"description": "create, update, delete or import"})
-    person_id = fields.UUID(allow_none=True, metadata={"description": "None for an import"})
+    action = fields.String(metadata={"description": ", ".join(AUDIT_ACTIONS)})
+    person_id = fields.UUID(allow_none=True, metadata={"description": "the one person; "
+                                                                      "None for many"})
+    person_ids = fields.List(fields.UUID(), allow_none=True, metadata={
+        "description": "the people of a page read (up to 1000), an import chunk, a merge"})
     import_id = fields.UUID(allow_none=True)
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
                           metadata={"description": "names of the fields changed"})
-    people = fields.Integer(metadata={"description": "people changed (1, or an import's "
-                                                    "count)"})
+    people = fields.Integer(metadata={"description": "how many people it read or changed"})
     correlation_id = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True, metadata={
+        "description": "the route or RPC, and the caller's X-Purpose"})
+    prev_hash = fields.String()
+    hash = fields.String()

@@ -5,7 +5,7 @@ from datetime import date
 
 from cdht.auth import PROVINCE, REVIEWERS
 from cdht.resources import Routes
-from cdht.web import Forbidden, api, caller_of, load_json
+from cdht.web import ApiError, api, caller_of, load_json
 from services.registry import domain, structure_events as announce
 from services.registry.handlers import (
     Resource, audit, changing, dumped, invalid, now, patch, rules, unit_in_scope,
@@ -41,6 +41,24 @@ def _parent(store, code):
     return parent, not code or (parent is not None and parent.deleted_at is None)
 
 
+STRUCTURE = ("kind", "parent_code")
+"""What places a unit in the tree: only an admin changes it (staff rename, date, delete)."""
+
+
+def _structure_by_admin(request, unit, data):
+    """403 (``unit_structure_admin_only``) when a non-admin would change a unit's kind or
+    parent: a province's staff could otherwise make a province of a commune, or move a unit
+    out of their province."""
+    changed = [f for f in STRUCTURE if f in data and data[f] != getattr(unit, f)]
+    if changed and not caller_of(request).is_admin:
+        raise _admin_only("only an admin changes where a unit sits in the tree", changed)
+
+
+def _admin_only(message, fields):
+    return ApiError(403, message, {"code": "unit_structure_admin_only",
+                                   **{f: ["only an admin sets this"] for f in fields}})
+
+
 class UnitEndpoints:
     list_units = UNITS.list(REVIEWERS, "List units (valid on a day with as_of)",
                             query=UnitQuery, view=dumped(UnitSchema))
@@ -55,7 +73,8 @@ class UnitEndpoints:
                 raise invalid({"code": ["a unit with this code exists"]}, 409)
             parent, known = _parent(store, data["parent_code"])
             if not data["parent_code"] and not caller_of(request).is_admin:
-                raise Forbidden("only an admin creates a province (a unit without a parent)")
+                raise _admin_only("only an admin creates a province (a unit without a parent)",
+                                  ["parent_code"])
             unit_in_scope(request, store, data["parent_code"], "the parent unit")
             domain.check_unit(data["kind"], parent.kind if parent else None,
                               data["valid_from"], data["valid_to"], parent_known=known)
@@ -63,11 +82,12 @@ class UnitEndpoints:
             announce.unit_changed(store, unit, "created")
         return 201, UnitSchema().dump(data)
 
-    @UNITS.update(PROVINCE, "Change a unit", body=UnitPatchSchema, response=UnitDetailSchema,
-                  errors=(409,))
+    @UNITS.update(PROVINCE, "Change a unit (its kind and parent: admins only)",
+                  body=UnitPatchSchema, response=UnitDetailSchema, errors=(409,))
     def update_unit(self, request, code):
         data = load_json(request, UnitPatchSchema())
         with changing(self.store, request, UNIT, code) as (store, unit):
+            _structure_by_admin(request, unit, data)
             if data.get("parent_code"):
                 unit_in_scope(request, store, data["parent_code"], "the new parent unit")
             merged = {f: getattr(unit, f) for f in ("kind", "parent_code", "valid_from",
@@ -121,7 +141,8 @@ class UnitEndpoints:
             unit_in_scope(request, store, into["parent_code"] if into["new"] else into["code"],
                           "the unit merged into")
             if into["new"] and not into["parent_code"] and not caller_of(request).is_admin:
-                raise Forbidden("only an admin creates a province (a unit without a parent)")
+                raise _admin_only("only an admin creates a province (a unit without a parent)",
+                                  ["into"])
             rows = store.lock_units(from_codes)
             self._check_merge(store, rows, data)
             if into["new"]:
@@ -140,7 +161,8 @@ class UnitEndpoints:
             })
             announce.merged(store, [u.code for u in rows], body_ids)
             if moved["people"]:
-                audit(store, request, "update", None, ["unit_code"], people=moved["people"])
+                audit(store, request, "merge", None, ["unit_code"], people=moved["people"],
+                      person_ids=moved["person_ids"])
             change = UnitChange(id=envelope.event_id, kind="merge", effective_on=effective_on,
                                 from_codes=from_codes, to_codes=[code], note=data["note"],
                                 people_moved=moved["people"], created_at=moment)

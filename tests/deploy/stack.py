@@ -173,10 +173,21 @@ class Stack:
         return self.compose(*args, service, *command, timeout=timeout, check=check,
                             input=stdin)
 
+    def has_tokens_container(self):
+        """Whether this tree's compose file has the ``tokens`` container (the one holding the
+        signing key); a release from before it minted tokens in any service container."""
+        return "\n  tokens:\n" in (self.tree / "docker-compose.yml").read_text()
+
     def cli(self, *args, timeout=600, check=True):
-        """``python -m cdht_tools ...`` inside the registry container, with every service's
-        URL (``python -m cdht ...`` in a release from before the tooling package)."""
+        """``python -m cdht_tools ...`` with every service's URL, in the ``tokens`` container
+        (it holds the signing key that `seed demo` and `token` need); in an older release,
+        inside the registry container (``python -m cdht ...`` before the tooling package)."""
         urls = {f"{s.upper()}_URL": f"http://{s}:{HTTP_PORTS[s]}" for s in APP_SERVICES}
+        if self.has_tokens_container():
+            flags = [arg for key, value in urls.items() for arg in ("-e", f"{key}={value}")]
+            return self.compose("run", "--rm", "-T", "--entrypoint", "python", *flags,
+                                "tokens", "-m", "cdht_tools", *args, timeout=timeout,
+                                check=check)
         found = self.exec("registry", "python", "-c", "import cdht_tools", check=False)
         package = "cdht_tools" if found.returncode == 0 else "cdht"
         return self.exec("registry", "python", "-m", package, *args, env=urls,
@@ -184,6 +195,15 @@ class Stack:
 
     def token(self, role="admin", subject="stack-test"):
         return self.cli("token", "--role", role, "--subject", subject).stdout.strip()
+
+    def check_out(self, source):
+        """The files of another release's tree over this one (what `git checkout <release>`
+        does to an operator's checkout); .env, backups and volumes stay."""
+        for path in source.rglob("*"):
+            if path.is_file() and ".venv" not in path.parts:
+                target = self.tree / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
 
     def wait_healthy(self, services, timeout=180):
         """Until every named service's container is running and healthy (bounded)."""

@@ -29,11 +29,14 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 
 APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
 HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+# each service's own database run-time and owner passwords and broker password
+OWN_KEYS = tuple(f"{s.upper()}_{kind}_PASSWORD" for s in APP_SERVICES
+                 for kind in ("DB", "DB_OWNER", "AMQP"))
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD",
-           "AUTH_SECRET")
+           *OWN_KEYS)
 # variables compose must refuse to run without (the secrets, and what has no sane default)
 REQUIRED = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS",
-            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM", "AUTH_SECRET")
+            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM", "AUTH_PUBLIC_KEYS", *OWN_KEYS)
 CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")
 # ${NAME...} as compose reads it; "$${NAME}" is an escaped dollar, left to the container's shell
 COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
@@ -199,16 +202,30 @@ def test_secrets_reach_the_services(resolved):
     services = resolved["base"]["services"]
     for name in APP_SERVICES:
         service_env = services[name]["environment"]
+        up = name.upper()  # its own broker user and run-time role, never the administrators
         assert service_env["AMQP_URI"] == (
-            f"amqp://{env['RABBITMQ_DEFAULT_USER']}:{env['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/")
-        db_url = service_env[f"{name.upper()}_DATABASE_URL"]
-        assert db_url == (f"postgresql+psycopg2://{env['POSTGRES_USER']}:"
-                          f"{env['POSTGRES_PASSWORD']}@postgres:5432/cdht_{name}")
+            f"amqp://cdht-{name}:{env[f'{up}_AMQP_PASSWORD']}@rabbitmq:5672/")
+        db_url = service_env[f"{up}_DATABASE_URL"]
+        assert db_url == (f"postgresql+psycopg2://cdht_{name}:"
+                          f"{env[f'{up}_DB_PASSWORD']}@postgres:5432/cdht_{name}")
+        held = " ".join(str(v) for v in service_env.values())
+        assert env["POSTGRES_PASSWORD"] not in held and env["RABBITMQ_DEFAULT_PASS"] not in held
+        assert f"{up}_MIGRATION_DATABASE_URL" not in service_env
+    migrate = services["migrate"]["environment"]  # the one place the administrators' are
+    assert env["POSTGRES_PASSWORD"] in migrate["POSTGRES_ADMIN_URL"]
+    assert env["RABBITMQ_DEFAULT_PASS"] in migrate["RABBITMQ_ADMIN_URL"]
+    for name in APP_SERVICES:
+        assert migrate[f"{name.upper()}_MIGRATION_DATABASE_URL"].startswith(
+            f"postgresql+psycopg2://cdht_{name}_owner:{env[f'{name.upper()}_DB_OWNER_PASSWORD']}@")
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == env["POSTGRES_PASSWORD"]
     assert services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == env["RABBITMQ_DEFAULT_PASS"]
     assert services["notifications"]["environment"]["SMTP_PASSWORD"] == env["SMTP_PASSWORD"]
-    for name in APP_SERVICES:  # one signing key: a token of one service is good at the others
-        assert services[name]["environment"]["AUTH_SECRET"] == env["AUTH_SECRET"]
+    for name in APP_SERVICES:  # one set of public keys: a token is good at every service
+        assert services[name]["environment"]["AUTH_PUBLIC_KEYS"] == env["AUTH_PUBLIC_KEYS"]
+    for name, service in services.items():  # the signing key reaches the tokens container only
+        assert "AUTH_SIGNING_KEY" not in (service.get("environment") or {}), name
+    tokens = load_yaml(COMPOSE)["services"]["tokens"]  # profile "tools": not in `config`
+    assert tokens["environment"]["AUTH_SIGNING_KEY"] == "${AUTH_SIGNING_KEY:-}"
 
 
 def test_dev_override_points_mail_at_the_mail_catcher(resolved):
@@ -244,7 +261,8 @@ def test_migrate_gets_every_database_url(resolved):
 # --------------------------------------------------------------------- structure ------------
 def test_expected_services(compose):
     """The official images unless .env names others (deploy/images/build.sh --env)."""
-    assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", *APP_SERVICES}
+    assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", "tokens",
+                                        *APP_SERVICES}
     assert compose["services"]["rabbitmq"]["image"] == "${RABBITMQ_IMAGE:-rabbitmq:3.13-management}"
     assert compose["services"]["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
 
@@ -286,6 +304,10 @@ def test_commands_name_existing_scripts_and_service_modules(compose):
         cmd = command(service)
         if "build" not in service:
             continue  # third-party images keep their own command
+        if name == "tokens":  # the token command itself, arguments given to `compose run`
+            assert service["entrypoint"] == ["python", "-m", "cdht_tools", "token"]
+            assert service["profiles"] == ["tools"] and is_one_shot(service)
+            continue
         assert cmd, f"{name}: no command (the image's default only prints usage)"
         script = ROOT / cmd[0]
         assert script.is_file(), f"{name}: {cmd[0]} does not exist"
@@ -314,8 +336,10 @@ def test_config_yaml_variables_are_set_by_compose(compose, name):
     assert config.is_file(), f"services/{name}/config.yaml does not exist (yet?)"
     wanted = config_variables(config)
     assert wanted, f"services/{name}/config.yaml reads no environment variable"
-    missing = wanted - set(environment(compose["services"][name]))
+    owner = f"{name.upper()}_MIGRATION_DATABASE_URL"  # the owner role's: migrate's alone
+    missing = wanted - set(environment(compose["services"][name])) - {owner}
     assert not missing, f"{name}: config.yaml reads {sorted(missing)} but compose does not set them"
+    assert owner in wanted and owner in environment(compose["services"]["migrate"])
 
 
 SUBSTITUTION_PROBE = r"""
@@ -440,8 +464,11 @@ def test_postgres_init_script_is_mounted(compose):
 
 def test_shared_environment_is_an_anchor_not_copies():
     text = COMPOSE.read_text(encoding="utf-8")
-    assert text.count("AMQP_URI:") == 1, "AMQP_URI should be defined once (x-service-env)"
     assert text.count("<<: *service-env") == len(APP_SERVICES) + 1
+    for name in APP_SERVICES:  # each URL written once, as an anchor, and used by reference
+        for anchor in (f"&{name}-amqp-uri ", f"&{name}-db-url ", f"&{name}-owner-url "):
+            assert text.count(anchor) == 1, anchor
+    assert "amqp://" not in text.split("x-amqp-uris:")[0].split("x-database-urls:")[1]
 
 
 # ------------------------------------------------------------------------ secrets -----------
@@ -686,10 +713,10 @@ def test_first_run_env_is_valid_and_keeps_secrets_out_of_git(compose_binary, cle
                   if "=" in line and not line.startswith("#"))
     assert len(values["POSTGRES_PASSWORD"]) == 32 and values["POSTGRES_PASSWORD"].isalnum()
     assert values["RABBITMQ_DEFAULT_PASS"] != values["POSTGRES_PASSWORD"]
-    from cdht.auth import check_secret
-    assert check_secret(values["AUTH_SECRET"]) and len(values["AUTH_SECRET"]) >= 32
-    assert values["AUTH_SECRET"] not in (values["POSTGRES_PASSWORD"],
-                                         values["RABBITMQ_DEFAULT_PASS"])
+    from cdht.auth import load_public_keys, public_key_of
+    assert public_key_of(values["AUTH_SIGNING_KEY"]) == values["AUTH_PUBLIC_KEYS"]
+    assert list(load_public_keys(values["AUTH_PUBLIC_KEYS"])) == [
+        values["AUTH_PUBLIC_KEYS"].split(":")[0]]
     assert made != again  # generated per install, never a shared default
     assert values["SMTP_HOST"] == "mailcatcher"  # bin/up then adds the dev override
     env_file = tmp_path / ".env"

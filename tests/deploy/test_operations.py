@@ -121,6 +121,7 @@ def release(tmp_path_factory):
         if not (old_tree / name).exists():
             shutil.copy2(ROOT / name, old_tree / name)
     new_tree = fresh_copy(tmp_path_factory.mktemp("next") / "cdht")
+    (old_tree / "deploy" / "wheels").mkdir(parents=True, exist_ok=True)
     run_id = f"{os.getpid()}"
     tags = (f"cdht:previous-{run_id}", f"cdht:next-{run_id}")
     migrations_differ = subprocess.run(["git", "diff", "--quiet", previous, "--", *MIGRATIONS],
@@ -129,14 +130,16 @@ def release(tmp_path_factory):
     took_new = build_image(new_tree, tags[1])
     say(f"previous release {previous[:10]} ({git('log', '-1', '--format=%s', previous)[:60]}):"
         f" image built in {took_old:.0f} s; this tree's in {took_new:.0f} s")
-    yield (*tags, migrations_differ)
+    yield (*tags, migrations_differ, old_tree, new_tree)
     subprocess.run(["docker", "image", "rm", "-f", *tags], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def stack(release, tmp_path_factory, request):
+    """The previous release as its operator runs it: its own checkout (compose file, scripts,
+    guide) and the .env its make_env wrote, on its image."""
     previous = release[0]
-    tree = fresh_copy(tmp_path_factory.mktemp("ops") / "cdht")
+    tree = fresh_copy(tmp_path_factory.mktemp("ops") / "cdht", source=release[3])
     stack = Stack(tree, f"cdht-ops-{os.getpid()}")
     stack.write_env(CDHT_IMAGE=previous, **fixed_ports())
     started = time.monotonic()
@@ -210,6 +213,7 @@ def test_backup_of_the_previous_release(stack, release, state):
 
 
 def test_upgrade_to_this_release_keeps_the_data(stack, release, state):
+    stack.check_out(release[4])  # the guide: "get the new release" (git checkout <release>)
     blocks = guide_blocks(stack.tree)
     ran, took = run_block(stack, with_tag(blocks["upgrade"], "NEW", release[1]))
     say(f"upgrade (image switched, migrate, services recreated) in {took:.0f} s")
@@ -232,7 +236,8 @@ def test_upgrade_to_this_release_keeps_the_data(stack, release, state):
 
 
 def test_rollback_to_the_previous_release_with_the_backup(stack, release, state):
-    blocks = guide_blocks(stack.tree)
+    blocks = guide_blocks(stack.tree)  # read on the release the operator leaves
+    stack.check_out(release[3])  # the guide: back to the previous release's checkout
     ran, took = run_block(stack, with_tag(blocks["rollback"], "OLD", release[0]))
     say(f"rollback (image switched back, four databases restored) in {took:.0f} s")
     assert all_up_to_date(ran.stdout), ran.stdout

@@ -18,8 +18,8 @@ from tests.support import free_port
 
 PG = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 # Variables of the developer's shell that would point the scratch system elsewhere.
-INHERITED_CONFIG = ("AUTH_SECRET", "AMQP_URI", "SMTP_HOST", "SMTP_PORT", "CDHT_VAR_DIR",
-                    "QUEUE_TYPE", *(f"{s.upper()}_{k}" for s in SERVICES
+INHERITED_CONFIG = ("AUTH_SIGNING_KEY", "AUTH_PUBLIC_KEYS", "AUTH_AUDIT_DIR", "AMQP_URI",
+                    "SMTP_HOST", "SMTP_PORT", "CDHT_VAR_DIR", "QUEUE_TYPE", *(f"{s.upper()}_{k}" for s in SERVICES
                                     for k in ("DATABASE_URL", "HTTP_ADDRESS")))
 
 

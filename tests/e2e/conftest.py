@@ -8,7 +8,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from cdht_tools import local
-from tests.support import TEST_AUTH_SECRET, bearer, empty_databases, free_port, wait_for
+from tests.support import TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases, free_port, wait_for
 
 
 class Inbox:
@@ -43,7 +43,7 @@ def system(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
     controller, _ = smtp
     env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port),
            "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
-           "AUTH_SECRET": TEST_AUTH_SECRET}
+           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS}
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
@@ -66,7 +66,7 @@ class System:
 
     def auth(self, **caller):
         """The Authorization header of a caller (admin by default) for this system."""
-        return bearer(self.env["AUTH_SECRET"], **caller)
+        return bearer(TEST_SIGNING_KEY, **caller)
 
     def _headers(self, kwargs):
         kwargs["headers"] = self.auth() | (kwargs.get("headers") or {})

@@ -16,7 +16,9 @@ import requests
 
 from services.registry.domain import national_id_for
 from tests.e2e.conftest import Inbox, System
-from tests.support import TEST_AUTH_SECRET, empty_databases, free_port, token, wait_for
+from tests.support import (
+    TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, empty_databases, free_port, token, wait_for,
+)
 
 SCORES = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
           "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}
@@ -62,7 +64,7 @@ def secured(migrated_databases, rabbit_manager, request, tmp_path_factory):
     amqp = request.config.getoption("RABBIT_AMQP_URI").rstrip("/") + "/" + vhost
     env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
            "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
-           "AUTH_SECRET": TEST_AUTH_SECRET, "REGISTRY_TIMEOUT": "5", "CONTACT_TIMEOUT": "5"}
+           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS, "REGISTRY_TIMEOUT": "5", "CONTACT_TIMEOUT": "5"}
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
@@ -143,14 +145,14 @@ ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
 def caller_token(world, role):
     """Each role's token: its own unit is AG.LX (province staff: AG, above it)."""
     if role == "admin":
-        return token(TEST_AUTH_SECRET, role="admin", subject="ops")
+        return token(TEST_SIGNING_KEY, role="admin", subject="ops")
     if role == "province_staff":
-        return token(TEST_AUTH_SECRET, role=role, unit_code="AG",
+        return token(TEST_SIGNING_KEY, role=role, unit_code="AG",
                      subject=world.officials["AG"]["id"])
     if role in ("commune_staff", "reviewer"):
-        return token(TEST_AUTH_SECRET, role=role, unit_code="AG.LX",
+        return token(TEST_SIGNING_KEY, role=role, unit_code="AG.LX",
                      subject=world.officials["AG.LX"]["id"])
-    return token(TEST_AUTH_SECRET, role="citizen", unit_code="AG.LX",
+    return token(TEST_SIGNING_KEY, role="citizen", unit_code="AG.LX",
                  subject=world.people["AG.LX"]["id"])
 
 

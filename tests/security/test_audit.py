@@ -3,6 +3,7 @@ transaction of the change; readable by admins only at GET /audit; one row per im
 The registry in a nameko container on real PostgreSQL and RabbitMQ."""
 import json
 import uuid
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -137,3 +138,107 @@ def test_only_province_wide_callers_import(registry, web_session):
     province = web_session(registry, role="province_staff", unit_code="AG",
                            subject=str(uuid.uuid4()))
     assert upload(province, rows).status_code == 202
+
+
+# -- reads, and every write per person; imports restore nobody unasked -----------------------
+def audit_of(engines, action):
+    with engines["registry"].connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(text(
+            "SELECT actor, actor_role, person_id, person_ids, people, fields, purpose "
+            "FROM personal_data_audit WHERE action = :a ORDER BY id"), {"a": action})]
+
+
+def restoring_upload(http, body, restore):
+    return http.post("/imports", data=body, params={"filename": "xa.csv",
+                                                    "restore_removed": restore},
+                     headers={"Content-Type": "text/csv"})
+
+
+def ids(row):
+    return sorted(str(i) for i in row["person_ids"] or ())
+
+
+def test_reads_of_personal_data_are_audited_once_per_request(staff, engines):
+    body = person_body("AG.LX", email="an.nguyen@example.org", phone="0912345678")
+    person_id = staff.post("/people", json=body).json()["id"]
+    listed = staff.get("/people",
+                       headers={"X-Purpose": quote("gọi điện mời họp")})
+    assert listed.status_code == 200 and listed.json()["items"][0]["phone"]
+    assert staff.get(f"/people/{person_id}").status_code == 200
+    assert staff.get("/people", params={"q": "không có ai"}).json()["items"] == []
+
+    [page] = audit_of(engines, "list")  # the empty page showed nobody: no row
+    assert (page["actor"], page["actor_role"], ids(page), page["people"]) == (
+        staff.subject, "commune_staff", [person_id], 1)
+    assert {"phone", "email", "full_name"} <= set(page["fields"])
+    assert page["purpose"] == "GET /people: gọi điện mời họp"
+    [read] = audit_of(engines, "read")
+    assert str(read["person_id"]) == person_id and read["purpose"] == f"GET /people/{person_id}"
+    dumped = json.dumps(audit_of(engines, "list") + audit_of(engines, "read"), default=str)
+    assert "0912345678" not in dumped and "an.nguyen" not in dumped
+
+
+def test_the_contact_rpc_and_the_export_are_audited(registry, web_session, engines):
+    from nameko.standalone.rpc import ServiceRpcProxy
+    admin = web_session(registry)
+    person_id = admin.post("/people", json=person_body("AG.LX", phone="0912345678")).json()["id"]
+    with ServiceRpcProxy("registry", registry) as rpc:
+        assert rpc.contact(person_id)["phone"] == "0912345678"
+        assert rpc.contact(str(uuid.uuid4())) is None  # nobody's data: no row
+        assert len(rpc.export_people()["items"]) == 1
+    [contact] = audit_of(engines, "contact")
+    assert (contact["actor"], contact["actor_role"], str(contact["person_id"])) == (
+        "service:standalone_rpc_proxy", "service", person_id)
+    assert {"email", "phone", "full_name"} <= set(contact["fields"])
+    assert contact["purpose"] == "rpc contact"
+    [export] = audit_of(engines, "export")
+    assert ids(export) == [person_id] and export["purpose"] == "rpc export_people"
+
+
+def test_role_changes_and_merges_are_audited_per_person(registry, web_session, engines):
+    admin = web_session(registry)
+    official = admin.post("/people", json=person_body("AG.MB")).json()["id"]
+    resident = admin.post("/people", json=person_body("AG.MB")).json()["id"]
+    body = admin.post("/association/bodies", json={
+        "kind": "commune_association", "name": "Hội Khuyến học xã Mỹ Bình",
+        "unit_code": "AG.MB"}).json()
+    assert admin.post("/association/members", json={
+        "person_id": official, "body_id": body["id"], "role": "official",
+        "joined_on": "2020-01-01"}).status_code == 201
+    [roles] = audit_of(engines, "roles")
+    assert str(roles["person_id"]) == official and roles["fields"] == ["roles"]
+
+    merged = admin.post("/units/merge", json={
+        "from_codes": ["AG.LX", "AG.MB"], "effective_on": "2025-07-01",
+        "into": {"code": "AG.LXMB", "name": "Phường Long Xuyên mới", "kind": "ward",
+                 "parent_code": "AG"}})
+    assert merged.status_code == 201, merged.text
+    [merge] = audit_of(engines, "merge")
+    assert ids(merge) == sorted([official, resident]) and merge["people"] == 2
+    assert merge["fields"] == ["unit_code"]
+
+
+def test_an_import_names_each_person_and_restores_only_when_asked(registry, web_session,
+                                                                  engines):
+    admin = web_session(registry)
+    rows = [good(serial, unit="AG.LX") for serial in (41, 42)]
+    first = upload(admin, people_csv(rows)).json()["import_id"]
+    assert wait_done(admin, first)["status"] == "done"
+    [imported] = audit_of(engines, "import")
+    with engines["registry"].connect() as conn:
+        people = sorted(str(i) for i in conn.scalars(text("SELECT id FROM people")))
+    assert ids(imported) == people and imported["people"] == 2
+
+    assert admin.delete(f"/people/{people[0]}").status_code == 200
+    again = upload(admin, people_csv(rows)).json()["import_id"]
+    assert wait_done(admin, again)["counts"]["bad"] == 1
+    errors = admin.get(f"/imports/{again}/errors", params={"format": "json"}).json()["errors"]
+    assert "đã bị xoá" in errors[0]["reason_vi"] and "restore" in errors[0]["reason_en"]
+    assert admin.get(f"/people/{people[0]}").status_code == 404
+
+    restoring = restoring_upload(admin, people_csv(rows), "true")
+    assert wait_done(admin, restoring.json()["import_id"])["counts"]["bad"] == 0
+    assert admin.get(f"/people/{people[0]}").status_code == 200
+    [restore] = audit_of(engines, "restore")
+    assert ids(restore) == [people[0]]
+    assert restoring_upload(admin, people_csv(rows), "maybe").status_code == 400

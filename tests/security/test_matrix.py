@@ -11,7 +11,7 @@ import pytest
 from tests.security.conftest import (
     ROLES, SCORES, UNITS, caller_token, other_unit, person_body,
 )
-from tests.support import TEST_AUTH_SECRET, token
+from tests.support import TEST_SIGNING_KEY, token
 
 ADMIN = {"admin"}
 PROVINCE = {"admin", "province_staff"}
@@ -19,6 +19,7 @@ STAFF = {"admin", "province_staff", "commune_staff"}
 REVIEWERS = STAFF | {"reviewer"}
 EVERYONE = set(ROLES)
 _years = itertools.count(2031)
+CLOSABLE_YEAR = 2024  # over, and nothing reviewed in it: closing decides nothing here
 
 
 # Each case: service, method, path and body for a target unit, the status of success, the
@@ -66,7 +67,7 @@ CASES = {
             {"reviewer_id": w.officials[unit]["id"]} if role == "admin" else {})),
     "assessment: close a year": dict(
         service="assessment", method="POST", ok=202, roles=STAFF,
-        path=lambda w, unit, role: "/years/2099/close",
+        path=lambda w, unit, role: f"/years/{CLOSABLE_YEAR}/close",
         body=lambda w, unit, role: {"unit_code": unit}),
     "reporting: a unit's progress": dict(
         service="reporting", method="GET", ok=200, roles=REVIEWERS,
@@ -177,18 +178,25 @@ PROTECTED = {"registry": "/people", "assessment": "/assessments",
              "reporting": "/units/AG/progress?year=2025", "notifications": "/deliveries"}
 
 
+def _signed(claims):
+    """Claims signed with the tests' key, as cdht token would (iss, aud, jti, nbf added)."""
+    from cdht.auth import load_signing_key
+    key = load_signing_key(TEST_SIGNING_KEY)
+    claims = {"iss": "cdht", "aud": "cdht", "jti": "matrix", "nbf": claims["iat"]} | claims
+    return jwt.encode(claims, key.key, algorithm="EdDSA", headers={"kid": key.kid})
+
+
 def _bad_tokens(world):
+    from cdht.auth import generate_signing_key
     now = int(time.time())
     return {
         "missing": None,
         "garbage": "not-a-token",
-        "expired": jwt.encode({"sub": "ops", "role": "admin", "unit": None,
-                               "iat": now - 7200, "exp": now - 3600}, TEST_AUTH_SECRET,
-                              algorithm="HS256"),
-        "wrong signature": token("another-key-that-the-services-never-saw-0123"),
-        "unknown role": jwt.encode({"sub": "ops", "role": "superuser", "unit": "AG",
-                                    "iat": now, "exp": now + 600}, TEST_AUTH_SECRET,
-                                   algorithm="HS256"),
+        "expired": _signed({"sub": "ops", "role": "admin", "unit": None,
+                            "iat": now - 7200, "exp": now - 3600}),
+        "wrong signature": token(generate_signing_key(kid="cdht-tests")),
+        "unknown role": _signed({"sub": "ops", "role": "superuser", "unit": "AG",
+                                 "iat": now, "exp": now + 600}),
     }
 
 

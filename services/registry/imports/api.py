@@ -9,23 +9,26 @@
     GET  /imports/<id>/errors?format=csv|xlsx|json   the error report
 
 The file is checked (format, headers) before the 202, so a file that can't be imported at
-all is a 4xx and nothing is written. A file may name any unit, so only province-wide callers
-(admins, province staff of a province) import and read imports; each import leaves one row
-in the personal data audit (the fields the file carries, the people it changed). The rows are
-then imported in the background (background.py).
+all is a 4xx and nothing is written. Only province-wide callers (admins, province staff of a
+province) import and read imports, and a province's staff only into their province: a row of
+another unit, or naming a national ID held outside it, is a row error; each chunk leaves a
+row in the personal data audit (the fields the file carries, every person it changed). A row
+naming a removed person is a row error unless ``?restore_removed=true`` (audited as 'restore').
+The rows are then imported in the background (background.py).
 """
 import os
 import re
 import tempfile
 
 import eventlet
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from cdht.auth import PROVINCE
 from cdht.web import (
     ApiError, Forbidden, api, attachment, caller_of, correlation_id, found, json_response,
     query_of,
 )
+from services.registry.disclosure import NATIONAL_ID_REFUSALS
 from services.registry.imports import group_rows, people_rows
 from services.registry.imports.background import ImportRunner
 from services.registry.imports.files import (
@@ -63,6 +66,24 @@ def _file_error(exc):
 class ImportUploadQuery(Schema):
     filename = fields.String(metadata={"description": "the file's name, for the job (or the "
                                                       "X-Filename header)"})
+    restore_removed = fields.Boolean(load_default=False, metadata={
+        "description": "people imports: restore a removed person a row names (audited as "
+                       "'restore'); without it such a row is a row error"})
+
+
+def _restore_removed(request, kind):
+    """?restore_removed=true (people imports only): a 400 for anything else."""
+    raw = request.args.get("restore_removed")
+    if raw is None:
+        return False
+    try:
+        restore = ImportUploadQuery().fields["restore_removed"].deserialize(raw)
+    except ValidationError:
+        raise ApiError(400, "invalid query", {"restore_removed": ["not a boolean"]}) from None
+    if restore and kind != "people":
+        raise ApiError(400, "invalid query",
+                       {"restore_removed": ["only people imports restore removed people"]})
+    return restore
 
 
 class ImportAcceptedSchema(Schema):
@@ -161,7 +182,7 @@ _UPLOAD = {"required": True, "content": {
 
 
 _UPLOAD_ROUTE = dict(roles=PROVINCE, body=ImportUploadQuery, query=ImportUploadQuery,
-                     response=ImportAcceptedSchema, status=202, errors=(413,), tag="imports",
+                     response=ImportAcceptedSchema, status=202, errors=(413, 429), tag="imports",
                      extra={"requestBody": _UPLOAD})
 """What the people and the groups upload routes both declare: the same file, the same 202."""
 
@@ -203,10 +224,16 @@ class ImportEndpoints:
 
     def _start_import(self, request, kind):
         self._province_wide(request)
+        wait = NATIONAL_ID_REFUSALS.retry_after(caller_of(request).subject)
+        if wait and not caller_of(request).is_admin:
+            return json_response({"error": "too many national IDs refused; try again later",
+                                  "errors": {"code": "national_id_refusals_exhausted"}}, 429,
+                                 headers={"Retry-After": str(wait)})
         runner = self.imports
         if request.content_length is not None and request.content_length > runner.max_bytes:
             raise ApiError(413, f"file larger than {runner.max_bytes} bytes")
         filename = _filename(request)
+        restore = _restore_removed(request, kind)
         mimetype = request.mimetype
         if mimetype == "multipart/form-data":
             upload = request.files.get("file")
@@ -238,7 +265,8 @@ class ImportEndpoints:
         except BaseException:
             os.unlink(path)
             raise
-        runner.submit(job_id, path, layout, filename, correlation, caller_of(request), kind)
+        runner.submit(job_id, path, layout, filename, correlation, caller_of(request), kind,
+                      restore)
         return json_response(
             {"import_id": job_id, "status": "queued", "filename": filename,
              "format": layout.format, "rows_estimate": layout.total_estimate,

@@ -1,7 +1,8 @@
 """Imports in the background of the registry service: uploads stored in a directory of their
 own, each import run in a managed greenthread of the container (yielding between chunks, so
 heartbeats and HTTP go on), a few at a time, stopped cleanly between two chunks when the
-service stops. Each import leaves one row in the personal data audit."""
+service stops. Each chunk of an import leaves its rows in the personal data audit, in its
+transaction (runner.Importer.audit): the people it changed, as the caller's."""
 import logging
 import os
 import tempfile
@@ -16,10 +17,9 @@ from sqlalchemy.orm import sessionmaker
 from cdht.db import Database, make_engine
 from cdht.redact import redact
 from cdht.web import ApiError
+from services.registry.disclosure import NATIONAL_ID_REFUSALS
 from services.registry.imports.files import ImportFileError
-from services.registry.imports.models import ImportJob
 from services.registry.imports.runner import Importer
-from services.registry.models import PersonalDataAudit
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,14 @@ class ImportRunner(DependencyProvider):
         return self
 
     # -- used by the endpoints -------------------------------------------------------------
-    def importer(self, kind="people"):
-        return Importer(self.sessions, kind=kind, on_commit=self._wake_relay, pause=self._pause)
+    def importer(self, kind="people", caller=None, restore=False):
+        """An Importer; for a caller other than an admin, kept to their unit's subtree. Its
+        chunks are audited as the caller's; ``restore``: it may restore removed people."""
+        scope = ({} if caller is None or caller.is_admin else
+                 {"within": caller.unit_code, "on_refused": partial(_refused, caller)})
+        audit = {} if caller is None else {"actor": (caller.subject, caller.role)}
+        return Importer(self.sessions, kind=kind, on_commit=self._wake_relay, pause=self._pause,
+                        restore=restore, **scope, **audit)
 
     def _pause(self):
         eventlet.sleep(0)  # let the hub run: heartbeats, HTTP, other workers
@@ -101,26 +107,16 @@ class ImportRunner(DependencyProvider):
             raise
         return path, size
 
-    def submit(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
+    def submit(self, job_id, path, layout, filename, correlation, caller=None, kind="people",
+               restore=False):
         self.running[job_id] = self.container.spawn_managed_thread(
-            partial(self._run, job_id, path, layout, filename, correlation, caller, kind),
+            partial(self._run, job_id, path, layout, filename, correlation, caller, kind,
+                    restore),
             identifier=f"import-{job_id}")
 
-    def audit(self, job_id, layout, caller, correlation):
-        """One audit row for the import: who, the personal fields the file carries, how many
-        people it registered, updated or moved (also for an import that stopped half way:
-        its committed chunks stay)."""
-        with self.sessions.begin() as session:
-            job = session.get(ImportJob, job_id)
-            changed = ((job.members_joined if job.kind == "groups" else
-                        job.registered + job.updated + job.moved) if job else 0)
-            session.add(PersonalDataAudit(
-                actor=caller.subject, actor_role=caller.role, action="import", person_id=None,
-                import_id=job_id, fields=sorted(set(layout.fields)), people=changed,
-                correlation_id=correlation))
-
-    def _run(self, job_id, path, layout, filename, correlation, caller=None, kind="people"):
-        importer = self.importer(kind)
+    def _run(self, job_id, path, layout, filename, correlation, caller=None, kind="people",
+             restore=False):
+        importer = self.importer(kind, caller, restore)
         try:
             with self.slots:
                 if self.stopping:
@@ -143,16 +139,22 @@ class ImportRunner(DependencyProvider):
             log.error("import %s failed: %s", job_id, redact(f"{type(exc).__name__}: {exc}"))
         finally:
             self.running.pop(job_id, None)
-            if caller is not None:
-                try:
-                    self.audit(job_id, layout, caller, correlation)
-                except Exception as exc:
-                    log.error("import %s: audit row not written: %s", job_id,
-                              redact(f"{type(exc).__name__}: {exc}"))
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _refused(caller, count):
+    """National IDs an import of ``caller`` was refused (held outside their scope) count as
+    POST /people's refusals do; past the limit the import stops, its chunk unwritten."""
+    left = NATIONAL_ID_REFUSALS.remaining(caller.subject)
+    NATIONAL_ID_REFUSALS.record(caller.subject, count)
+    if count > left:
+        raise ImportFileError(
+            "national_id_refusals_exhausted",
+            "Quá nhiều số định danh không thể đăng ký; việc nhập dừng lại, hãy thử lại sau",
+            "too many national IDs could not be registered; the import stopped, try later")
 
 
 class ImportInterrupted(Exception):

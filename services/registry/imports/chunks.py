@@ -53,9 +53,11 @@ def copy_into(session, create_sql, table, columns, lines, *, analyze=False):
 
 
 class Units:
-    """The unit tree, read once per import: which codes exist, which are valid today, paths."""
+    """The unit tree, read once per import: which codes exist, which are valid today, paths,
+    and which lie in the importer's scope (``within``: their unit's subtree; None: all)."""
 
-    def __init__(self, rows, today):
+    def __init__(self, rows, today, within=None):
+        self.within = within
         self.parents = {}
         self.valid = {}  # code -> valid today; a deleted unit is unknown
         for code, parent, valid_from, valid_to, deleted in rows:
@@ -66,11 +68,15 @@ class Units:
         self._paths = {}
 
     @classmethod
-    def load(cls, session, today):
+    def load(cls, session, today, within=None):
         deleted = "deleted_at IS NOT NULL" if "deleted_at" in Unit.__table__.c else "false"
         rows = session.execute(text(
             f"SELECT code, parent_code, valid_from, valid_to, {deleted} FROM units")).all()
-        return cls(rows, today)
+        return cls(rows, today, within)
+
+    def in_scope(self, code):
+        """Whether the unit ``code`` lies in the importer's scope."""
+        return self.within is None or (code in self.parents and self.within in self.path(code))
 
     def path(self, code):
         found = self._paths.get(code)

@@ -1,5 +1,6 @@
 """The command line's imports (``cdht import people|groups FILE``): one function for both
 kinds, a progress bar while it runs, then the counts and the first errors."""
+import getpass
 import os
 import sys
 
@@ -23,7 +24,8 @@ from services.registry.imports.runner import CHUNK_ROWS, Importer, error_rows
 def run_import(kind, args, database_url=None, console=None):
     """``cdht import people|groups FILE``: run an import of ``kind`` against the registry
     database of ``services/registry/config.yaml``, with a progress bar; print a summary.
-    ``args``: file, dry_run, errors (a report path), show_errors, chunk_rows. Exit status:
+    ``args``: file, dry_run, errors (a report path), show_errors, chunk_rows, restore_removed.
+    Each chunk is audited as the operator's (``cli:<OS user>``). Exit status:
     0 imported (bad rows are in the report), 2 the file can't be imported at all, 1 anything
     else."""
     console = console or Console(stderr=False, highlight=False)
@@ -34,7 +36,9 @@ def run_import(kind, args, database_url=None, console=None):
     url = database_url or load_config("registry")["DATABASE_URL"]
     engine = make_engine(url, pool_size=2, max_overflow=0)
     importer = Importer(sessionmaker(engine, expire_on_commit=False), kind=kind,
-                        chunk_rows=getattr(args, "chunk_rows", CHUNK_ROWS))
+                        chunk_rows=getattr(args, "chunk_rows", CHUNK_ROWS),
+                        actor=(f"cli:{getpass.getuser()}", "operator"),
+                        restore=getattr(args, "restore_removed", False))
     name = os.path.basename(args.file)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(),

@@ -108,6 +108,8 @@ MESSAGES = people_rows.MESSAGES | {
                             "người chỉ thuộc một gia đình",
                             "the same person is in another family at row {first_row}; a person "
                             "belongs to one family"),
+    "group_code.out_of_scope": ("Mã nhóm này đã thuộc một nhóm ngoài phạm vi của bạn",
+                                "this group code belongs to a group outside your scope"),
     "member.unknown": ("Chưa có người với số định danh này trong hệ thống; hãy nhập danh sách "
                        "người trước", "no registered person has this national ID: import the "
                        "people first"),
@@ -199,9 +201,10 @@ class GroupRowValidator:
 
     ``units`` maps every known unit code to True (valid today) or False (closed)."""
 
-    def __init__(self, layout, units, today=None):
+    def __init__(self, layout, units, today=None, in_scope=None):
         self.layout = layout
         self.units = units
+        self.in_scope = in_scope or (lambda code: True)
         self.today = today or date.today()
         self._positions = [(n, layout.fields[n]) for n in FIELDS if n in layout.fields]
         self._columns = {n: layout.column_of(n) for n in layout.fields}
@@ -248,6 +251,8 @@ class GroupRowValidator:
             err(errors, row, "unit_code", "unit_code.unknown")
         elif not self.units[unit_code]:
             err(errors, row, "unit_code", "unit_code.expired")
+        elif not self.in_scope(unit_code):
+            err(errors, row, "unit_code", "unit_code.out_of_scope")
         level = None
         raw_level = values.get("level")
         if not blank(raw_level):

@@ -35,7 +35,17 @@ _CREATE_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS group_stage (" +
                  ", person_id uuid, group_id uuid) ON COMMIT DELETE ROWS")
 _FIND_PEOPLE = """
     UPDATE group_stage s SET person_id = p.id FROM people p
-    WHERE p.national_id = s.national_id AND p.deleted_at IS NULL"""
+    WHERE p.national_id = s.national_id AND p.deleted_at IS NULL
+      AND (:everywhere OR p.unit_code = ANY(CAST(:units AS text[])))"""
+# (a person outside the importer's scope is not found: the same row error as no one)
+_DROP_OTHER_SCOPE = """
+    WITH dropped AS (
+        DELETE FROM group_stage s
+        WHERE NOT :everywhere AND EXISTS (
+            SELECT 1 FROM groups g WHERE g.kind = s.kind AND g.code = s.code
+              AND g.deleted_at IS NULL AND NOT g.unit_code = ANY(CAST(:units AS text[])))
+        RETURNING s.row_no)
+    SELECT row_no FROM dropped ORDER BY row_no"""
 _DROP_UNKNOWN = "DELETE FROM group_stage WHERE person_id IS NULL RETURNING row_no"
 _LOCK_PEOPLE = """
     SELECT count(*) FROM (SELECT 1 FROM people p WHERE p.id IN (SELECT person_id FROM group_stage)
@@ -77,7 +87,8 @@ _JOIN = """
 _ROLES = """
     UPDATE memberships m SET role = s.role, updated_at = now() FROM group_stage s
     WHERE m.person_id = s.person_id AND m.group_id = s.group_id AND m.left_on IS NULL
-      AND m.deleted_at IS NULL AND m.role <> s.role"""
+      AND m.deleted_at IS NULL AND m.role <> s.role
+    RETURNING m.person_id::text"""
 _UNIT_STAFF = """
     UPDATE people p SET roles = ARRAY(SELECT DISTINCT r FROM unnest(p.roles || '{unit_staff}'::
                                       varchar[]) r ORDER BY r), updated_at = now()
@@ -115,11 +126,11 @@ def _copy_line(r):
                       opt(r.issued_by))) + "\n"
 
 
-def _drop(session, sql, code, column):
+def _drop(session, sql, code, column, params=None, field="national_id"):
     """Run a statement that takes rows out of the chunk; their errors (national ID column)."""
     vi, en = group_rows.MESSAGES[code]
-    return [group_rows.RowError(row_no, "national_id", column, code, vi, en)
-            for (row_no,) in session.execute(text(sql))]
+    return [group_rows.RowError(row_no, field, column, code, vi, en)
+            for (row_no,) in session.execute(text(sql), params or {})]
 
 
 def group_entries(upserted, joined, groups, units):
@@ -158,8 +169,13 @@ class GroupChunks:
 
     def __init__(self, importer, layout, units, today, *, job_id, dry_run):
         self.importer, self.units, self.job_id, self.dry_run = importer, units, job_id, dry_run
-        self.validator = group_rows.GroupRowValidator(layout, units.valid, today=today)
+        self.validator = group_rows.GroupRowValidator(layout, units.valid, today=today,
+                                                      in_scope=units.in_scope)
         self.national_id_column = layout.column_of("national_id")
+        self.fields = sorted(set(layout.fields))
+        self.group_code_column = layout.column_of("group_code")
+        self.scope = {"everywhere": units.within is None,
+                      "units": sorted(c for c in units.parents if units.in_scope(c))}
         self.batches = {"groups_imported": 0, "group_titles_recorded": 0}
         self.grown, self.inserted = (None, 0), 0
 
@@ -173,7 +189,7 @@ class GroupChunks:
     def before(self, records):
         """Nothing outside the chunk's transaction (its statistics are kept inside)."""
 
-    def write(self, session, records, errors):
+    def write(self, session, records, errors, numbers=None):
         """One chunk's writes and events; the chunk's counts (errors found here are added
         to ``errors``)."""
         delta = {"good": 0, "registered": 0, "updated": 0, "unchanged": 0,
@@ -184,8 +200,10 @@ class GroupChunks:
         lock_imports(session)
         copy_into(session, _CREATE_STAGE, "group_stage", _STAGE, map(_copy_line, records),
                   analyze=True)  # a temporary table has no statistics of its own
-        session.execute(text(_FIND_PEOPLE))
-        dropped = _drop(session, _DROP_UNKNOWN, "member.unknown", self.national_id_column)
+        session.execute(text(_FIND_PEOPLE), self.scope)
+        dropped = _drop(session, _DROP_OTHER_SCOPE, "group_code.out_of_scope",
+                        self.group_code_column, self.scope, "group_code")
+        dropped += _drop(session, _DROP_UNKNOWN, "member.unknown", self.national_id_column)
         session.execute(text(_LOCK_PEOPLE))  # as POST /memberships: the person, then the row
         dropped += _drop(session, _DROP_OTHER_FAMILY, "member.other_family",
                          self.national_id_column)
@@ -198,7 +216,7 @@ class GroupChunks:
         upserted = session.execute(text(_UPSERT_GROUPS)).all()
         session.execute(text(_PLACE_GROUPS))
         joined = session.execute(text(_JOIN)).all()
-        session.execute(text(_ROLES))
+        role_changed = session.scalars(text(_ROLES)).all()
         titles = session.execute(text(_UPSERT_TITLES), {
             "import_id": str(self.job_id) if self.job_id else None}).all()
         ids = {r.id for r in upserted} | {m.group_id for m in joined} | \
@@ -212,6 +230,8 @@ class GroupChunks:
                               title_entries(titles, groups, self.units))
         if staff:
             events += self._grant_unit_staff(session, staff)
+        self.importer.audit(session, "import", {m.person_id for m in joined} | set(role_changed),
+                            self.fields, self.dry_run)
         delta.update(registered=sum(1 for r in upserted if r.inserted),
                      updated=sum(1 for r in upserted if not r.inserted),
                      members_joined=len(joined), titles_recorded=len(titles),

@@ -87,12 +87,19 @@ def _upsert_sql(present, has_updated_at):
         SELECT up.id::text AS id, up.unit_code, up.target_group, up.roles,
                date_part('year', up.birth_date)::int AS birth_year,
                (old.national_id IS NULL OR old.deleted_at IS NOT NULL) AS registered,
+               (old.deleted_at IS NOT NULL) AS restored,
                old.unit_code AS old_unit_code, old.target_group AS old_target_group,
                old.roles AS old_roles, date_part('year', old.birth_date)::int AS old_birth_year
         FROM up LEFT JOIN old ON old.national_id = up.national_id
         ORDER BY up.national_id
     """
 
+
+_REMOVED = ("SELECT national_id, deleted_at FROM people WHERE deleted_at IS NOT NULL "
+            "AND national_id = ANY(CAST(:ids AS varchar[]))")
+
+_HOLDERS = ("SELECT national_id, unit_code FROM people "
+            "WHERE national_id = ANY(CAST(:ids AS varchar[]))")
 
 _LOCK_PEOPLE = """
     SELECT count(*) FROM (
@@ -139,9 +146,12 @@ class PeopleChunks:
 
     def __init__(self, importer, layout, units, today, *, job_id, dry_run):
         self.importer, self.units, self.job_id, self.dry_run = importer, units, job_id, dry_run
-        self.validator = people_rows.RowValidator(layout, units.valid, today=today)
+        self.validator = people_rows.RowValidator(layout, units.valid, today=today,
+                                                  in_scope=units.in_scope)
         self.upsert = text(_upsert_sql(set(layout.fields), "updated_at" in Person.__table__.c))
         self.drop_unchanged = text(_drop_unchanged_sql(set(layout.fields)))
+        self.fields = sorted(set(layout.fields))
+        self.national_id_column = layout.column_of("national_id")
         self.batch = 0
         self.inserted = 0
         self.stats = None  # (people rows at the last ANALYZE, rows this import had inserted)
@@ -157,16 +167,28 @@ class PeopleChunks:
         if records and not self.dry_run:
             self._keep_statistics()
 
-    def write(self, session, records, errors):
-        """The chunk's upsert and events; its counts."""
-        people, counts = [], {"registered": 0, "updated": 0, "moved": 0}
+    def write(self, session, records, errors, numbers=None):
+        """The chunk's upsert and events; its counts. ``numbers``: the records' rows."""
+        people, counts, restored = [], {"registered": 0, "updated": 0, "moved": 0}, []
         if records:
             lock_imports(session)
+            row_of = {r[0]: n for n, r in zip(numbers or (), records)}
+            if self.units.within is not None:
+                records = self._held_elsewhere(session, records, numbers, errors)
+            if records and not self.importer.restore:
+                records = self._removed(session, records, row_of, errors)
+        if records:
             copy_into(session, _CREATE_STAGE, "import_stage", _STAGE_COLUMNS,
                       map(_copy_line, records))
             if session.execute(self.drop_unchanged).rowcount < len(records):
                 session.execute(text(_LOCK_PEOPLE))
-                people, counts = changes_to_people(session.execute(self.upsert), self.units)
+                rows = session.execute(self.upsert).all()
+                restored = {r.id for r in rows if r.restored}
+                people, counts = changes_to_people(rows, self.units)
+                self.importer.audit(session, "import", [p["person_id"] for p in people
+                                                        if p["person_id"] not in restored],
+                                    self.fields, self.dry_run)
+                self.importer.audit(session, "restore", restored, self.fields, self.dry_run)
         events = 0
         for start in range(0, len(people), EVENT_ITEMS):
             self.batch += 1
@@ -180,6 +202,41 @@ class PeopleChunks:
         self.inserted += counts["registered"]
         return {"good": len(records), **counts, "unchanged": len(records) - len(people),
                 "events": events}
+
+    def _removed(self, session, records, row_of, errors):
+        """The records without those whose national ID belongs to a removed person: an
+        import restores nobody unless it is asked to (``Importer.restore``); each is a row
+        error saying how."""
+        removed = dict(session.execute(text(_REMOVED),
+                                       {"ids": [r[0] for r in records]}).all())
+        if not removed:
+            return records
+        vi, en = people_rows.MESSAGES["national_id.removed"]
+        for national_id, at in removed.items():
+            on = at.date().isoformat()
+            errors.append(people_rows.RowError(
+                row_of.get(national_id, 0), "national_id", self.national_id_column,
+                "national_id.removed", vi.format(on=on), en.format(on=on)))
+        errors.sort(key=lambda e: e.row)
+        return [r for r in records if r[0] not in removed]
+
+    def _held_elsewhere(self, session, records, numbers, errors):
+        """The records without those whose national ID a person outside the importer's scope
+        holds: each is a row error worded as POST /people's 409 (no unit, no person), and
+        counts against the importer's refusals (``on_refused`` may stop the import)."""
+        held = dict(session.execute(text(_HOLDERS), {"ids": [r[0] for r in records]}).all())
+        kept, refused = [], []
+        for number, record in zip(numbers, records):
+            unit = held.get(record[0])
+            if unit is not None and not self.units.in_scope(unit):
+                refused.append(self.validator.unavailable(number))
+            else:
+                kept.append(record)
+        if refused:
+            self.importer.on_refused(len(refused))
+            errors.extend(refused)
+            errors.sort(key=lambda e: e.row)
+        return kept
 
     def _keep_statistics(self):
         """ANALYZE people when this import has grown it a lot since its statistics were taken.

@@ -106,6 +106,18 @@ MESSAGES = {
     "unit_code.expired": ("Đơn vị không có hiệu lực vào hôm nay (đã sáp nhập, giải thể "
                           "hoặc chưa thành lập)",
                           "the unit is not valid today (merged, dissolved or not yet in force)"),
+    "unit_code.out_of_scope": ("Đơn vị nằm ngoài phạm vi của bạn: chỉ nhập được cho các đơn vị "
+                               "thuộc tỉnh, xã của mình",
+                               "the unit is outside your scope: import only into your own "
+                               "unit's subtree"),
+    "national_id.unavailable": ("Số định danh này không thể đăng ký tại đơn vị của bạn",
+                                "this national ID cannot be registered by you"),
+    "national_id.removed": ("Người có số định danh này đã bị xoá khỏi danh sách ngày {on}; "
+                            "muốn khôi phục thì nhập lại tệp với tuỳ chọn khôi phục "
+                            "(restore_removed=true, hoặc cdht import people --restore-removed)",
+                            "the person with this national ID was removed on {on}; to "
+                            "restore them, import the file again with the restore option "
+                            "(restore_removed=true, or cdht import people --restore-removed)"),
     "target_group.unknown": ("Đối tượng phải là một trong: {labels_vi}",
                              "must be one of: {labels_en}"),
     "roles.unknown": ("Vai trò không hợp lệ: {value}; dùng: {labels_vi}",
@@ -215,9 +227,10 @@ class RowValidator:
     it is read once, in bulk, from the units table by the caller.
     """
 
-    def __init__(self, layout, units, today=None):
+    def __init__(self, layout, units, today=None, in_scope=None):
         self.layout = layout
         self.units = units
+        self.in_scope = in_scope or (lambda code: True)
         self.today = today or date.today()
         self._positions = [(name, layout.fields[name]) for name in FIELDS
                            if name in layout.fields]
@@ -236,6 +249,13 @@ class RowValidator:
         vi, en = MESSAGES[code]
         errors.append(RowError(row, name, self._columns[name], code,
                                vi.format(**params), en.format(**params)))
+
+    def unavailable(self, row):
+        """The error of a national ID held outside the importer's scope: the words of the
+        HTTP route's 409, naming neither the unit nor the person."""
+        errors = []
+        self._error(errors, row, "national_id", "national_id.unavailable")
+        return errors[0]
 
     def check(self, row, cells):
         """(record, errors): a tuple in FIELDS order when the row is good, else None."""
@@ -329,6 +349,8 @@ class RowValidator:
                 err(errors, row, "unit_code", "unit_code.unknown")
             elif not valid:
                 err(errors, row, "unit_code", "unit_code.expired")
+            elif not self.in_scope(unit_code):
+                err(errors, row, "unit_code", "unit_code.out_of_scope")
 
         target_group = self._groups.get(values["target_group"])
         if target_group is None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from cdht import observability
 from cdht.redact import redact
+from services.registry.handlers import audit_row
 from services.registry.imports.chunks import Units
 from services.registry.imports.files import ImportFileError, read_rows
 from services.registry.imports.groups import GroupChunks
@@ -29,6 +30,8 @@ from services.registry.imports.people import PeopleChunks
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
+SYSTEM = ("system", "system")
+"""The audit's actor of an import nobody named (the command line names its operator)."""
 MEMORY_ERRORS = 100_000      # a dry run keeps at most this many errors to show
 KINDS = {chunks.kind: chunks for chunks in (PeopleChunks, GroupChunks)}
 
@@ -83,11 +86,18 @@ class Importer:
 
     ``sessions`` is a SQLAlchemy sessionmaker; ``on_commit`` is called after each committed
     chunk that wrote events (the service wakes its outbox relay); ``pause`` after each chunk
-    (eventlet.sleep(0) in a service, so that heartbeats go on).
+    (eventlet.sleep(0) in a service, so that heartbeats go on). ``within``: the unit whose
+    subtree the importer may write to (None: all, an admin or the command line); rows of
+    other units are row errors, and ``on_refused(count)`` is told of the national IDs
+    refused because they are held outside it (it may stop the import: ImportFileError).
     """
 
     def __init__(self, sessions, *, kind="people", on_commit=None, pause=None,
-                 chunk_rows=CHUNK_ROWS, today=None):
+                 chunk_rows=CHUNK_ROWS, today=None, within=None, on_refused=None,
+                 actor=SYSTEM, restore=False):
+        self.within = within
+        self.actor, self.restore, self.job_id = actor, restore, None
+        self.on_refused = on_refused or (lambda count: None)
         self.chunks = KINDS[kind]
         self.kind = kind
         self.sessions = sessions
@@ -99,6 +109,19 @@ class Importer:
     def summary_lines(self, summary):
         """What the command line prints of the counts, beside rows, errors and events."""
         return self.chunks.summary_lines(summary)
+
+    def audit(self, session, action, person_ids, fields, dry_run=False):
+        """One row of the personal data audit for a chunk, in its transaction: who imports
+        (``actor``: subject and role), the fields the file carries, every person it changed
+        ('import') or restored ('restore')."""
+        if dry_run or not person_ids:
+            return
+        subject, role = self.actor
+        session.add(audit_row(subject, role, action, import_id=self.job_id, fields=fields,
+                              people=len(person_ids), person_ids=sorted(person_ids),
+                              correlation=observability.current_correlation_id(),
+                              purpose=f"import {self.kind}"))
+        session.flush()
 
     def inspect(self, path):
         """The file's Layout under this kind's headers (ImportFileError if it has none)."""
@@ -184,6 +207,7 @@ class Importer:
         if job_id is None and not dry_run:
             job_id = summary.import_id = self.create_job(
                 summary.filename, correlation_id=correlation_id)
+        self.job_id = job_id
         if job_id is not None:
             self._update_job(job_id, status="running", started_at=_now(),
                              heartbeat_at=_now())
@@ -231,7 +255,7 @@ class Importer:
     def _run_chunks(self, path, layout, job_id, summary, dry_run, progress):
         today = self.today or date.today()
         with self.transaction(commit=False) as session:
-            units = Units.load(session, today)
+            units = Units.load(session, today, self.within)
         chunks = self.chunks(self, layout, units, today, job_id=job_id, dry_run=dry_run)
         rows = read_rows(path, layout)
         try:
@@ -239,17 +263,18 @@ class Importer:
                 chunk = list(islice(rows, self.chunk_rows))
                 if not chunk:
                     break
-                records, errors = [], []
+                records, numbers, errors = [], [], []
                 for number, cells in chunk:
                     record, row_errors = chunks.validator.check(number, cells)
                     if record is None:
                         errors.extend(row_errors)
                     else:
                         records.append(record)
+                        numbers.append(number)
                 self.pause()  # validation is CPU work: let the hub run before the writes
                 chunks.before(records)
                 with self.transaction(commit=not dry_run) as session:
-                    delta = chunks.write(session, records, errors)
+                    delta = chunks.write(session, records, errors, numbers)
                     delta.update(rows_read=len(chunk), bad=len(chunk) - delta["good"],
                                  error_count=len(errors))
                     if job_id is not None and not dry_run:

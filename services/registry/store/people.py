@@ -1,9 +1,12 @@
 """People's queries: lists, the national ID's uniqueness, what their positions grant, the
 positions a removal ends, and the personal data audit."""
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from services.registry import domain
-from services.registry.models import AssociationMember, Membership, Person, PersonalDataAudit
+from services.registry.audit_chain import COLUMNS
+from services.registry.models import (
+    AssociationMember, Membership, Person, PersonalDataAudit, PersonalDataAuditHead,
+)
 
 
 class PeopleQueries:
@@ -33,10 +36,15 @@ class PeopleQueries:
 
     def national_id_taken(self, national_id, but=None):
         """Whether someone (other than ``but``) holds this national ID, removed people too."""
-        stmt = select(Person.id).where(Person.national_id == national_id)
+        return self.national_id_holder(national_id, but=but) is not None
+
+    def national_id_holder(self, national_id, but=None):
+        """(id, unit_code) of the person (other than ``but``, removed or not) who holds this
+        national ID, or None."""
+        stmt = select(Person.id, Person.unit_code).where(Person.national_id == national_id)
         if but is not None:
             stmt = stmt.where(Person.id != but)
-        return self.session.scalar(stmt) is not None
+        return self.session.execute(stmt).first()
 
     def open_positions(self, person_id):
         """The person's open positions as domain.granted_roles takes them: ("association",
@@ -64,12 +72,31 @@ class PeopleQueries:
             .execution_options(synchronize_session=False))
 
     def list_audit(self, query):
+        """A page of the audit; ``person_id`` finds the rows naming the person alone or among
+        many (a page read, an import chunk, a merge)."""
         stmt = select(PersonalDataAudit)
-        for key in ("person_id", "actor", "action", "import_id"):
+        for key in ("actor", "action", "import_id"):
             if key in query:
                 stmt = stmt.where(getattr(PersonalDataAudit, key) == query[key])
+        if "person_id" in query:
+            stmt = stmt.where(or_(
+                PersonalDataAudit.person_id == query["person_id"],
+                PersonalDataAudit.person_ids.contains([query["person_id"]])))
         if "since" in query:
             stmt = stmt.where(PersonalDataAudit.at >= query["since"])
         if "until" in query:
             stmt = stmt.where(PersonalDataAudit.at < query["until"])
         return self.page(stmt, query, (PersonalDataAudit.at.desc(), PersonalDataAudit.id.desc()))
+
+    def audit_chain(self, batch=5000):
+        """Every row of the audit as the hash chain covers it (audit_chain.COLUMNS and the
+        hashes), in id order, streamed; then the chain's head (or None): for verifying."""
+        columns = [getattr(PersonalDataAudit, c) for c in (*COLUMNS, "prev_hash", "hash")]
+        stmt = (select(*columns).order_by(PersonalDataAudit.id)
+                .execution_options(yield_per=batch))
+        for row in self.session.execute(stmt):
+            yield row._asdict()
+
+    def audit_head(self):
+        head = self.session.get(PersonalDataAuditHead, True)
+        return head and {"last_id": head.last_id, "hash": head.hash}

@@ -79,13 +79,17 @@ class UnitQueries:
             or_(Unit.valid_to.is_(None), Unit.valid_to >= on))))
 
     def move_to_unit(self, codes, code, now):
-        """Move the live people, groups and bodies of ``codes`` to ``code``; how many each."""
+        """Move the live people, groups and bodies of ``codes`` to ``code``; how many each,
+        and the ids of the people moved (``person_ids``, for the audit)."""
         moved = {}
         for model, key in ((Person, "people"), (Group, "groups"), (AssociationBody, "bodies")):
-            moved[key] = self.session.execute(
+            ids = self.session.scalars(
                 update(model).where(model.unit_code.in_(codes), model.deleted_at.is_(None))
-                .values(unit_code=code, updated_at=now)
-                .execution_options(synchronize_session=False)).rowcount
+                .values(unit_code=code, updated_at=now).returning(model.id)
+                .execution_options(synchronize_session=False)).all()
+            moved[key] = len(ids)
+            if model is Person:
+                moved["person_ids"] = sorted(ids)
         return moved
 
     def units(self, codes):

@@ -42,7 +42,8 @@ def test_at_province_level_the_province_decides_and_closes(province_level, commu
 
     decided = province_level.decide(submitted, province_chair)
     assert decided["status"] == "recognised"
-    province_level.submit(commune.outsider, scores=FAILING)
+    province_level.review(province_level.submit(commune.outsider, scores=FAILING),
+                          province_chair)
     started = province_level.post("/years/2025/close", {"unit_code": "AG"}, status=202)
     run = wait_for(lambda: (r := province_level.get(f"/closings/{started['closing_id']}"))
                    ["status"] == "finished" and r, timeout=30, message="the closing")
@@ -56,14 +57,14 @@ def test_a_setting_it_cannot_honour_stops_the_service(container_factory, service
 
 
 def test_the_command_line_close_follows_the_approval_level(assessment, commune, databases):
-    assessment.submit(commune.citizen)
+    assessment.review(assessment.submit(commune.citizen), commune.reviewer)
     env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"],
                APPROVAL_LEVEL="province")
     refused = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit",
                               "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "khóa sổ năm" in refused.stderr
-    assert assessment.get("/assessments?status=submitted")["total"] == 1
+    assert assessment.get("/assessments?status=reviewed")["total"] == 1
     done = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit", "AG",
                            "--quiet"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,8 @@
 """Group titles and closing a year, against the real registry: memberships come from the
-registry's membership_changed events, titles from the workflow; closing decides every open
-submission and every group, resumes after an interruption, and never decides twice."""
+registry's membership_changed events, titles from the workflow; closing decides what the
+workflow allows (CLOSE_DECIDES: by default what was reviewed; the rest stays open, listed)
+and every group, records who closed, resumes after an interruption, and never decides
+twice."""
 import os
 import subprocess
 import sys
@@ -42,11 +44,11 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
     family = registry.group("family")
     people = [registry.person(unit="AG.LX") for _ in range(4)]
     members(registry, sql, wait_for, family, people)
-    assessment.submit(people[0])                                     # passes: recognised
-    assessment.review(assessment.submit(people[1]), commune.reviewer)  # reviewed: recognised
-    assessment.submit(people[2], scores=FAILING)                     # fails: refused
+    for person, scores in ((people[0], SCORES), (people[1], SCORES),  # pass: recognised
+                           (people[2], FAILING)):                      # fails: refused
+        assessment.review(assessment.submit(person, scores=scores), commune.reviewer)
     elsewhere = registry.person(unit="AG.MB")
-    assessment.submit(elsewhere)                                     # outside the scope
+    assessment.review(assessment.submit(elsewhere), commune.outsider)  # outside the scope
 
     run = close(assessment, wait_for)
     assert (run["to_decide"], run["decided"], run["recognised"], run["refused"]) == (3, 3, 2, 1)
@@ -67,7 +69,7 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
         == [("total_below", None, None, 77), ("indicator_below", "TC2.1", 4, None)]
     [decided] = assessment.get("/assessments?status=refused")["items"]
     assert decided["refusal_details"] == v2["data"]["reasons"]
-    open_elsewhere = assessment.get("/assessments?unit_code=AG.MB&status=submitted")
+    open_elsewhere = assessment.get("/assessments?unit_code=AG.MB&status=reviewed")
     assert open_elsewhere["total"] == 1
 
     again = close(assessment, wait_for)  # nothing left: nothing done twice
@@ -89,8 +91,8 @@ def test_closings_are_listed_newest_first_within_the_callers_subtree(assessment,
                                                                       commune, wait_for):
     """GET /closings: what staff look up to know whether (and when) a year was closed."""
     from tests.support import bearer
-    assessment.submit(registry.person(unit="AG.LX"))
-    assessment.submit(registry.person(unit="AG.MB"))
+    assessment.review(assessment.submit(registry.person(unit="AG.LX")), commune.reviewer)
+    assessment.review(assessment.submit(registry.person(unit="AG.MB")), commune.outsider)
     first = close(assessment, wait_for, unit="AG.LX")
     second = close(assessment, wait_for, unit="AG.MB")
     listed = assessment.get("/closings?year=2025")
@@ -114,7 +116,7 @@ def test_a_learning_unit_level_follows_its_members(assessment, registry, commune
     staff = [registry.person(unit="AG.LX") for _ in range(10)]
     members(registry, sql, wait_for, agency, staff)
     for person in staff[:9]:
-        assessment.submit(person)
+        assessment.review(assessment.submit(person), commune.reviewer)
     run = close(assessment, wait_for)
     assert run["recognised"] == 9 and run["groups_granted"] == 1
     [title] = assessment.get(f"/group-recognitions?group_id={agency['id']}")["items"]
@@ -146,8 +148,8 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
         assessment.submit(person, scores=SCORES if people.index(person) % 2 else FAILING)
     db = closing_db(engines)
     sets = criteria_sets.load_criteria()
-    with db.transaction() as session:
-        run = closing.start(session, 2025, "AG.LX")
+    with db.transaction() as session:  # a paper workflow without a reviewer step
+        run = closing.start(session, 2025, "AG.LX", decides="submitted", closed_by="ops")
 
     def interrupt_after_first_batch(progress):
         if progress.decided:
@@ -158,7 +160,8 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
     assert (status, decided) == ("interrupted", 3)
 
     with db.transaction() as session:
-        resumed = closing.start(session, 2025, "AG.LX")
+        resumed = closing.start(session, 2025, "AG.LX", decides="submitted",
+                                closed_by="ops")
     assert resumed.id == run.id and resumed.to_decide == 7
     done = closing.run(db, sets, run.id, batch_size=3)
     assert (done.status, done.decided, done.recognised, done.refused) == ("finished", 7, 3, 4)
@@ -168,16 +171,34 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
     assert "7 submissions decided (3 recognised, 4 refused)" in closing.summary(done)
 
 
-def test_close_year_from_the_command_line(assessment, commune, registry, databases):
-    for _ in range(3):
-        assessment.submit(registry.person(unit="AG.LX"))
+def test_close_year_from_the_command_line(assessment, commune, registry, databases, sql):
+    submitted = [assessment.submit(registry.person(unit="AG.LX")) for _ in range(3)]
+    assessment.review(submitted[0], commune.reviewer)
     env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"])
+    env.pop("CLOSE_DECIDES", None)
     result = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit",
-                             "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
-                            timeout=120)
+                             "AG.LX", "--quiet", "--by", "Nguyễn Văn Quản"], env=env,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "year 2025 closed for AG.LX: 3 submissions decided (3 recognised, 0 refused)" \
+    assert "year 2025 closed for AG.LX: 1 submissions decided (1 recognised, 0 refused)" \
         in result.stdout
+    assert "left open, not reviewed: 2 submitted, 0 returned" in result.stdout
+    assert "by Nguyễn Văn Quản (operator of AG.LX)" in result.stdout
+    assert sql("SELECT closed_by, authority->>'role', decides FROM year_closings") == [
+        ("Nguyễn Văn Quản", "operator", "reviewed")]
+    [(closer,)] = sql("SELECT detail->>'closed_by' FROM assessment_steps WHERE action = "
+                      "'recognised'")
+    assert closer == "Nguyễn Văn Quản"
+
+    # a province without a reviewer step decides the rest; a year to come is refused
+    paper = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit",
+                            "AG.LX", "--quiet"], env=env | {"CLOSE_DECIDES": "submitted"},
+                           capture_output=True, text=True, timeout=120)
+    assert "2 submissions decided (2 recognised, 0 refused)" in paper.stdout, paper.stderr
+    future = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2099", "--unit",
+                             "AG.LX", "--quiet"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert future.returncode == 2 and "year_not_over" in future.stderr
     failed = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", "2025"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 2 and "--unit" in failed.stderr
@@ -229,3 +250,68 @@ def test_members_of_one_family_decided_at_the_same_moment(assessment, registry, 
     titles = sql("SELECT group_id, count(*) FROM group_recognitions WHERE revoked_at IS NULL "
                  "GROUP BY group_id")
     assert sorted(str(g) for g, n in titles if n == 1) == sorted(f["id"] for f in families)
+
+
+def test_closing_leaves_what_nobody_reviewed_open_and_names_the_closer(
+        assessment, registry, commune, sql, web_session, wait_for):
+    """A citizen's own scores are no title until a reviewer accepted them: the closing
+    decides the reviewed submission, leaves the submitted and the sent back ones open (counted
+    and listed), and every step it writes names the commune staff who closed."""
+    unreviewed = assessment.submit(registry.person(unit="AG.LX"),
+                                   scores={code: 10 for code in SCORES})
+    sent_back = assessment.review(assessment.submit(registry.person(unit="AG.LX")),
+                                  commune.reviewer, action="send_back", reason="Thiếu minh chứng")
+    reviewed = assessment.review(assessment.submit(registry.person(unit="AG.LX")),
+                                 commune.reviewer)
+    staff = Assessment(web_session(assessment.config, role="commune_staff", unit_code="AG.LX",
+                                   subject=commune.chair["id"]), assessment.config)
+    run = close(staff, wait_for)
+    assert (run["to_decide"], run["decided"], run["recognised"]) == (1, 1, 1)
+    assert run["left_open"] == {"submitted": 1, "returned": 1}
+    assert (run["decides"], run["closed_by"]) == ("reviewed", commune.chair["id"])
+    assert run["authority"] == {"role": "commune_staff", "unit_code": "AG.LX",
+                                "approval_level": "commune"}
+    assert sorted(run["left_open_ids"]) == sorted([unreviewed["assessment_id"],
+                                                   sent_back["assessment_id"]])
+
+    still = assessment.get(f"/assessments/{unreviewed['assessment_id']}")
+    assert still["status"] == "submitted" and [s["action"] for s in still["history"]] \
+        == ["submitted"]
+    assert assessment.get(f"/assessments/{sent_back['assessment_id']}")["status"] == "returned"
+    decided = assessment.get(f"/assessments/{reviewed['assessment_id']}")
+    assert decided["status"] == "recognised" and decided["decided_by"] == commune.chair["id"]
+    last = decided["history"][-1]
+    assert (last["action"], last["actor_id"], last["closed_by"], last["closing"]) == (
+        "recognised", commune.chair["id"], commune.chair["id"], run["closing_id"])
+
+    # once reviewed, the next closing decides it; the first closing's list shrinks
+    assessment.review(unreviewed, commune.reviewer)
+    assert close(staff, wait_for)["recognised"] == 1
+    first = assessment.get(f"/closings/{run['closing_id']}")
+    assert first["left_open_ids"] == [sent_back["assessment_id"]]
+    assert first["left_open"] == {"submitted": 1, "returned": 1}  # as it closed
+
+
+def test_a_year_to_come_cannot_be_closed(assessment, registry, commune, rows, sql):
+    assessment.review(assessment.submit(registry.person(unit="AG.LX"), year=2099),
+                      commune.reviewer)
+    before = rows()
+    refused = assessment.call("POST", "/years/2099/close", {"unit_code": "AG.LX"}, 409).json()
+    assert refused["errors"]["code"] == "year_not_over" and "2099" in refused["error"]
+    assert rows() == before and sql("SELECT count(*) FROM year_closings") == [(0,)]
+
+
+def test_without_a_reviewer_step_the_closing_decides_every_submission(
+        container_factory, service_config, web_session, registry, commune, sql, wait_for):
+    """CLOSE_DECIDES=submitted: a province whose paper workflow has no reviewer step."""
+    config = service_config("assessment", REGISTRY_TIMEOUT=5, CLOSE_DECIDES="submitted")
+    container_factory(AssessmentService, config).start()
+    paper = Assessment(web_session(config), config)
+    submitted = paper.submit(commune.citizen)
+    run = close(paper, wait_for)
+    assert (run["decides"], run["decided"], run["recognised"], run["left_open"]) == (
+        "submitted", 1, 1, {})
+    assert run["closed_by"] == "test-admin" and run["left_open_ids"] == []
+    step = paper.get(f"/assessments/{submitted['assessment_id']}")["history"][-1]
+    assert (step["action"], step["actor_id"], step["closed_by"]) == (
+        "recognised", None, "test-admin")

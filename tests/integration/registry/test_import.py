@@ -257,13 +257,16 @@ def test_reimport_with_changes_updates_and_moves(container_factory, service_conf
     assert (third.unchanged, third.events) == (4, 0)
 
 
-def test_a_removed_person_in_the_file_is_registered_again(small_tree, tmp_path):
+def test_a_removed_person_in_the_file_is_registered_again_only_when_asked(small_tree,
+                                                                          tmp_path):
     path = write(tmp_path, [person(1), person(2)])
     importer(small_tree).run(path)
     with small_tree.begin() as conn:
         conn.execute(text("UPDATE people SET deleted_at = now() WHERE national_id = :n"),
                      {"n": nid(1)})
-    summary = importer(small_tree).run(path)
+    refused = importer(small_tree).run(path)
+    assert (refused.registered, refused.unchanged, refused.bad) == (0, 1, 1)
+    summary = importer(small_tree, restore=True).run(path)
     assert (summary.registered, summary.unchanged) == (1, 1)
     assert people_imported(small_tree)[-1]["change"] == "registered"
     assert scalar(small_tree, "SELECT count(*) FROM people WHERE deleted_at IS NULL") == 2

@@ -17,7 +17,7 @@ from cdht.config import ROOT, SERVICES
 from cdht.consumer import ATTEMPT_HEADER, DEAD_LETTER_EXCHANGE, ERROR_HEADER, dead_letter_queue
 from cdht_tools import cli, local
 from tests.conftest import PG_URL
-from tests.support import TEST_AUTH_SECRET, free_port
+from tests.support import TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, free_port
 
 
 def run(capsys, *args):
@@ -324,10 +324,11 @@ def test_bin_setup_makes_the_cdht_command_once(tmp_path):
 
     minted = subprocess.run([str(command), "token", "--role", "admin", "--subject", "me"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "AUTH_SECRET": TEST_AUTH_SECRET})
+                            env={**os.environ, "AUTH_SIGNING_KEY": TEST_SIGNING_KEY,
+                                 "AUTH_AUDIT_DIR": str(tmp_path / "audit")})
     assert minted.returncode == 0, minted.stderr
-    from cdht.auth import verify_token
-    assert verify_token(TEST_AUTH_SECRET, minted.stdout.strip()).role == "admin"
+    from cdht.auth import load_public_keys, verify_token
+    assert verify_token(load_public_keys(TEST_PUBLIC_KEYS), minted.stdout.strip()).role == "admin"
 
     again = subprocess.run([str(tree / "bin" / "setup")], env=env, capture_output=True,
                            text=True, timeout=60)

@@ -37,6 +37,7 @@ class FakeStore:
         self.events = []        # (event_type, data)
         self.evaluated = []     # (year, sorted group ids)
         self.memberships = []
+        self.moves = []         # ("people", [person ids], cause) or ("units", {code: path}, cause)
 
     # -- what a test puts in -------------------------------------------------------------------
     def put_assessment(self, **columns):
@@ -166,6 +167,22 @@ class FakeStore:
 
     def record_membership(self, data):
         self.memberships.append(data)
+
+    def move_people(self, people, cause):
+        self.moves.append(("people", [str(p["person_id"]) for p in people], cause))
+        where = {str(p["person_id"]): (p["unit_code"], list(p["unit_path"])) for p in people}
+        for row in (*self.assessments.values(), *self.recognitions.values()):
+            if str(row.person_id) in where:
+                row.unit_code, row.unit_path = where[str(row.person_id)]
+
+    def move_units(self, places, cause):
+        self.moves.append(("units", dict(places), cause))
+        for row in (*self.assessments.values(), *self.recognitions.values()):
+            code = next((c for c in row.unit_path if c in places), None)
+            if code is not None:
+                row.unit_path = (list(places[code])
+                                 + list(row.unit_path[list(row.unit_path).index(code) + 1:]))
+                row.unit_code = row.unit_path[-1] if row.unit_code == code else row.unit_code
 
 
 class FakeDb:

@@ -169,22 +169,26 @@ def test_only_a_submitted_assessment_is_reviewed(status):
         domain.review(status, "accept", scores(), {}, C324)
 
 
-@pytest.mark.parametrize("status, verdict, passes, closing, outcome", [
-    ("reviewed", "recognise", True, False, "recognised"),
-    ("reviewed", "refuse", True, False, "refused"),
-    ("reviewed", "refuse", False, False, "refused"),
-    ("reviewed", "recognise", False, False, "does not meet the criteria"),
-    ("submitted", "recognise", True, False, "only a reviewed"),
-    ("recognised", "refuse", True, False, "only a reviewed"),
-    ("refused", "recognise", True, True, "only a reviewed"),
-    ("submitted", "recognise", True, True, "recognised"),   # closing decides what is left
-    ("returned", "refuse", False, True, "refused"),
+REVIEWED_ONLY, EVERY_OPEN = domain.closing_decides("reviewed")[0], domain.OPEN
+
+
+@pytest.mark.parametrize("status, verdict, passes, allowed, outcome", [
+    ("reviewed", "recognise", True, REVIEWED_ONLY, "recognised"),
+    ("reviewed", "refuse", True, REVIEWED_ONLY, "refused"),
+    ("reviewed", "refuse", False, REVIEWED_ONLY, "refused"),
+    ("reviewed", "recognise", False, REVIEWED_ONLY, "does not meet the criteria"),
+    ("submitted", "recognise", True, REVIEWED_ONLY, "only a reviewed"),
+    ("returned", "refuse", False, REVIEWED_ONLY, "only a reviewed"),
+    ("recognised", "refuse", True, REVIEWED_ONLY, "only a reviewed"),
+    ("refused", "recognise", True, EVERY_OPEN, "only a reviewed"),
+    ("submitted", "recognise", True, EVERY_OPEN, "recognised"),   # CLOSE_DECIDES=submitted
+    ("returned", "refuse", False, EVERY_OPEN, "refused"),
 ])
-def test_decide(status, verdict, passes, closing, outcome):
+def test_decide(status, verdict, passes, allowed, outcome):
     decision = domain.evaluate(C324, scores(total=80 if passes else 79))
     if outcome in ("recognised", "refused"):
         new, reasons = domain.decide(status, verdict, decision, ["hồ sơ thiếu"],
-                                     closing=closing)
+                                     allowed=allowed)
         assert new == outcome
         if outcome == "refused":
             assert [(r["kind"], r["total"], r["minimum"], r["note"]) for r in reasons] == (
@@ -192,7 +196,16 @@ def test_decide(status, verdict, passes, closing, outcome):
                 ("reviewer", None, None, "hồ sơ thiếu")]
     else:
         with pytest.raises(domain.WorkflowError, match=outcome):
-            domain.decide(status, verdict, decision, closing=closing)
+            domain.decide(status, verdict, decision, allowed=allowed)
+
+
+def test_closing_decides_what_was_reviewed_unless_set_to_every_submission():
+    """CLOSE_DECIDES: by default a year's closing decides only what a reviewer accepted, and
+    leaves what is submitted or sent back open (listed); ``submitted`` decides them all."""
+    assert domain.closing_decides("reviewed") == (("reviewed",), ("submitted", "returned"))
+    assert domain.closing_decides("submitted") == (("submitted", "reviewed", "returned"), ())
+    with pytest.raises(KeyError):
+        domain.closing_decides("everything")
 
 
 def test_resubmit_only_after_send_back():

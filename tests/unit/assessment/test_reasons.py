@@ -89,11 +89,14 @@ def official(unit):
 def test_settings_default_to_the_commune_and_the_calendar_year():
     assert approval.from_config({}) == approval.Approval("commune", "calendar_year")
     assert approval.from_config({"APPROVAL_LEVEL": " Province "}).level == "province"
+    assert approval.from_config({}).close_decides == "reviewed"
+    assert approval.from_config({"CLOSE_DECIDES": "Submitted"}).close_decides == "submitted"
 
 
 @pytest.mark.parametrize("config, name", [({"APPROVAL_LEVEL": "district"}, "APPROVAL_LEVEL"),
                                           ({"ASSESSMENT_CYCLE": "school_year"},
-                                           "ASSESSMENT_CYCLE")])
+                                           "ASSESSMENT_CYCLE"),
+                                          ({"CLOSE_DECIDES": "all"}, "CLOSE_DECIDES")])
 def test_a_setting_the_service_cannot_honour_stops_it(config, name):
     with pytest.raises(approval.SettingError, match=name):
         approval.from_config(config)
@@ -110,6 +113,14 @@ def test_who_decides_follows_the_approval_level(level, decider, allowed):
     assert domain.may_decide(decider, PATH, level) is allowed
 
 
+def test_a_year_to_come_cannot_be_closed():
+    from datetime import date
+    today = date(2026, 12, 2)
+    assert approval.year_closable(2025, today) and approval.year_closable(2026, today)
+    assert not approval.year_closable(2027, today)
+    assert not approval.year_closable(2099, today)
+
+
 def test_at_province_level_a_year_is_closed_for_the_whole_province_only():
     assert approval.may_close(["AG", "AG.LX"], "commune")
     assert not approval.may_close(["AG", "AG.LX"], "province")
@@ -118,8 +129,7 @@ def test_at_province_level_a_year_is_closed_for_the_whole_province_only():
 
 def test_the_systems_own_note_reads_vietnamese_and_keeps_its_version_1_sentence():
     decision = domain.evaluate(C324, {code: 8 for code in CODES})
-    _, found = domain.decide("submitted", "refuse", decision, [reasons.ALREADY_TITLED],
-                             closing=True)
+    _, found = domain.decide("reviewed", "refuse", decision, [reasons.ALREADY_TITLED])
     assert [r["note"] for r in found] == ["Đã được công nhận danh hiệu Công dân học tập của "
                                           "năm này"]
     assert reasons.sentences(found) == ["already holds the title for this year"]

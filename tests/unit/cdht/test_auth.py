@@ -7,68 +7,135 @@ from types import SimpleNamespace
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from cdht import auth
 from cdht.auth import Caller, TokenError, in_scope, mint_token, verify_token
 from cdht.config import ROOT
 
-SECRET = "unit-test-signing-key-0123456789abcdef"
+SIGNING = auth.generate_signing_key(kid="k1")
+KEYS = auth.load_public_keys(auth.public_key_of(SIGNING))
 NOW = 1_800_000_000
 
 
+def claims_of(**changes):
+    """A token's claims as cdht token mints them, with ``changes`` (None drops a claim)."""
+    claims = {"sub": "p", "role": "admin", "unit": None, "iss": "cdht", "aud": "cdht",
+              "jti": "j-1", "iat": NOW, "nbf": NOW, "exp": NOW + 60} | changes
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def signed(claims, signing=SIGNING, **header):
+    key = auth.load_signing_key(signing)
+    header = {k: v for k, v in ({"kid": key.kid} | header).items() if v is not None}
+    return jwt.encode(claims, key.key, algorithm="EdDSA", headers=header)
+
+
 def test_a_token_names_its_caller():
-    token = mint_token(SECRET, subject="p-1", role="commune_staff", unit_code="AG.LX",
-                       ttl_seconds=60, now=NOW)
-    assert verify_token(SECRET, token, now=NOW + 59) == Caller("p-1", "commune_staff", "AG.LX")
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"],
-                        options={"verify_exp": False, "verify_iat": False})
-    assert claims == {"sub": "p-1", "role": "commune_staff", "unit": "AG.LX", "iat": NOW,
-                      "exp": NOW + 60}
+    token = mint_token(SIGNING, subject="p-1", role="commune_staff", unit_code="AG.LX",
+                       ttl_seconds=60, now=NOW, jti="j-1")
+    assert verify_token(KEYS, token, now=NOW + 59) == Caller("p-1", "commune_staff", "AG.LX")
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "k1", "typ": "JWT"}
+    assert jwt.decode(token, options={"verify_signature": False}) == {
+        "sub": "p-1", "role": "commune_staff", "unit": "AG.LX", "iss": "cdht", "aud": "cdht",
+        "jti": "j-1", "iat": NOW, "nbf": NOW, "exp": NOW + 60}
+
+
+def test_every_token_has_its_own_jti():
+    tokens = [mint_token(SIGNING, subject="ops", role="admin", unit_code=None) for _ in "ab"]
+    jtis = {jwt.decode(t, options={"verify_signature": False})["jti"] for t in tokens}
+    assert len(jtis) == 2
 
 
 def test_an_admin_needs_no_unit():
-    token = mint_token(SECRET, subject="ops", role="admin", unit_code=None, now=NOW)
-    caller = verify_token(SECRET, token, now=NOW)
+    token = mint_token(SIGNING, subject="ops", role="admin", unit_code=None, now=NOW)
+    caller = verify_token(KEYS, token, now=NOW)
     assert caller.is_admin and caller.unit_code is None
 
 
 def test_expired_token_is_refused():
-    token = mint_token(SECRET, subject="p", role="citizen", unit_code="AG", ttl_seconds=10,
+    token = mint_token(SIGNING, subject="p", role="citizen", unit_code="AG", ttl_seconds=10,
                        now=NOW)
     with pytest.raises(TokenError, match="expired"):
-        verify_token(SECRET, token, now=NOW + 10)
+        verify_token(KEYS, token, now=NOW + 10)
 
 
-def test_wrong_signature_is_refused():
-    token = mint_token("another-signing-key-0123456789abcdef", subject="p", role="admin",
-                       unit_code=None)
+def test_rotation_keys_are_chosen_by_kid():
+    new = auth.generate_signing_key(kid="k2")
+    both = auth.load_public_keys(f"{auth.public_key_of(SIGNING)}, {auth.public_key_of(new)}")
+    for signing in (SIGNING, new):
+        token = mint_token(signing, subject="ops", role="admin", unit_code=None, now=NOW)
+        assert verify_token(both, token, now=NOW).is_admin
+    only_new = auth.load_public_keys(auth.public_key_of(new))
+    old_token = mint_token(SIGNING, subject="ops", role="admin", unit_code=None, now=NOW)
+    with pytest.raises(TokenError, match="unknown key"):
+        verify_token(only_new, old_token, now=NOW)
+
+
+def test_a_key_that_is_not_configured_is_refused():
+    stranger = auth.generate_signing_key(kid="k9")
+    with pytest.raises(TokenError, match="unknown key"):
+        verify_token(KEYS, signed(claims_of(), stranger), now=NOW)
+    # a stranger's key under a configured kid: the signature gives it away
+    impostor = auth.generate_signing_key(kid="k1")
     with pytest.raises(TokenError, match="signature"):
-        verify_token(SECRET, token)
+        verify_token(KEYS, signed(claims_of(), impostor), now=NOW)
+    with pytest.raises(TokenError, match="unknown key"):
+        verify_token(KEYS, signed(claims_of(), kid=None), now=NOW)
 
 
-def test_a_token_with_alg_none_is_refused():
-    forged = jwt.encode({"sub": "p", "role": "admin", "iat": NOW, "exp": NOW + 60}, key=None,
-                        algorithm="none")
-    with pytest.raises(TokenError):
-        verify_token(SECRET, forged, now=NOW)
-
-
-@pytest.mark.parametrize("claims, message", [
-    ({"sub": "p", "role": "superuser", "unit": "AG"}, "unknown role"),
-    ({"sub": "p", "role": "commune_staff"}, "no unit"),
-    ({"role": "admin"}, "'sub'"),
-    ({"sub": "p", "unit": "AG"}, "'role'"),
+@pytest.mark.parametrize("changes, message", [
+    ({"iss": "someone-else"}, "another issuer"),
+    ({"aud": "another-system"}, "another audience"),
+    ({"aud": ["another-system"]}, "another audience"),
+    ({"exp": NOW}, "expired"),
+    ({"nbf": NOW + auth.LEEWAY + 5}, "not valid yet"),
+    ({"iat": NOW + auth.LEEWAY + 5, "exp": NOW + 600}, "issued in the future"),
+    ({"exp": NOW + auth.MAX_TTL + 1}, "lives longer"),
+    ({"jti": None}, "'jti'"),
+    ({"jti": ""}, "jti"),
+    ({"iss": None}, "'iss'"),
+    ({"aud": None}, "'aud'"),
+    ({"role": "superuser", "unit": "AG"}, "unknown role"),
+    ({"role": "commune_staff"}, "no unit"),
+    ({"sub": None}, "'sub'"),
+    ({"role": None, "unit": "AG"}, "'role'"),
+    ({"exp": "soon"}, "malformed"),
 ])
-def test_bad_claims_are_refused(claims, message):
-    token = jwt.encode(claims | {"iat": NOW, "exp": NOW + 60}, SECRET, algorithm="HS256")
+def test_bad_claims_are_refused(changes, message):
     with pytest.raises(TokenError, match=message):
-        verify_token(SECRET, token, now=NOW)
+        verify_token(KEYS, signed(claims_of(**changes)), now=NOW)
+
+
+def test_clock_skew_within_the_leeway_is_accepted():
+    claims = claims_of(iat=NOW + auth.LEEWAY, nbf=NOW + auth.LEEWAY, exp=NOW + 600)
+    assert verify_token(KEYS, signed(claims), now=NOW).is_admin
+    assert verify_token(KEYS, signed(claims_of(aud=["cdht", "other"])), now=NOW).is_admin
+
+
+def _raw_public_key():
+    return auth.load_signing_key(SIGNING).key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@pytest.mark.parametrize("forge", [
+    lambda: jwt.encode(claims_of(), key=None, algorithm="none", headers={"kid": "k1"}),
+    # algorithm confusion: the public key, which every service has, used as an HMAC secret
+    lambda: jwt.encode(claims_of(), auth.public_key_of(SIGNING).split(":", 1)[1],
+                       algorithm="HS256", headers={"kid": "k1"}),
+    lambda: jwt.encode(claims_of(), _raw_public_key(), algorithm="HS256", headers={"kid": "k1"}),
+    lambda: jwt.encode(claims_of(), "a-shared-secret-of-the-old-kind-0123456789",
+                       algorithm="HS256", headers={"kid": "k1"}),
+])
+def test_only_eddsa_is_accepted(forge):
+    with pytest.raises(TokenError, match="algorithm"):
+        verify_token(KEYS, forge(), now=NOW)
 
 
 @pytest.mark.parametrize("token", ["", None, "not-a-jwt", "a.b.c"])
 def test_missing_or_malformed_token_is_refused(token):
     with pytest.raises(TokenError):
-        verify_token(SECRET, token)
+        verify_token(KEYS, token)
 
 
 @pytest.mark.parametrize("header, ok", [
@@ -82,22 +149,66 @@ def test_bearer_header(header, ok):
             auth.bearer_token(header)
 
 
-@pytest.mark.parametrize("secret", ["", None, "   ", "short", "a" * 64, "ab" * 32,
-                                    "0123456" * 5])
-def test_weak_or_missing_secret_is_refused(secret):
-    with pytest.raises(ValueError, match="AUTH_SECRET"):
-        auth.check_secret(secret)
-    with pytest.raises(ValueError):
-        mint_token(secret, subject="p", role="admin", unit_code=None)
+@pytest.mark.parametrize("value, message", [
+    ("", "empty"), (None, "empty"), ("  ,  ", "empty"), ("no-colon", "<kid>:"),
+    ("bad kid:AAAA", "<kid>:"), ("k1:not base64!", "not base64"), ("k1:AAAA", "not a public"),
+    (SIGNING, "holds a private key"),
+    (f"{auth.public_key_of(SIGNING)},{auth.public_key_of(SIGNING)}", "twice"),
+])
+def test_bad_public_keys_are_refused(value, message):
+    with pytest.raises(ValueError, match="AUTH_PUBLIC_KEYS"):
+        try:
+            auth.load_public_keys(value)
+        except ValueError as exc:
+            assert message in str(exc)
+            raise
+
+
+def test_a_public_key_signs_nothing():
+    with pytest.raises(ValueError, match="not a private key"):
+        mint_token(auth.public_key_of(SIGNING), subject="p", role="admin", unit_code=None)
+    with pytest.raises(ValueError, match="empty"):
+        mint_token("", subject="p", role="admin", unit_code=None)
+
+
+@pytest.mark.parametrize("config, environ, message", [
+    ({}, {}, "AUTH_PUBLIC_KEYS is empty"),
+    ({"AUTH_SIGNING_KEY": SIGNING}, {}, "AUTH_SIGNING_KEY is set in the service's configuration"),
+    ({}, {"AUTH_SIGNING_KEY": SIGNING}, "AUTH_SIGNING_KEY is set in the service's environment"),
+    ({"AUTH_SECRET": "an-old-shared-secret-0123456789abcdef"}, {}, "AUTH_SECRET is set"),
+])
+def test_a_service_takes_public_keys_alone(config, environ, message):
+    config = {"AUTH_PUBLIC_KEYS": auth.public_key_of(SIGNING)} | config if config else config
+    with pytest.raises(ValueError, match=message):
+        auth.service_keys(config, environ)
+    assert set(auth.service_keys({"AUTH_PUBLIC_KEYS": auth.public_key_of(SIGNING)},
+                                 {"AUTH_SIGNING_KEY": ""})) == {"k1"}
 
 
 def test_minting_checks_its_arguments():
     with pytest.raises(ValueError, match="unknown role"):
-        mint_token(SECRET, subject="p", role="root", unit_code="AG")
+        mint_token(SIGNING, subject="p", role="root", unit_code="AG")
     with pytest.raises(ValueError, match="needs a unit"):
-        mint_token(SECRET, subject="p", role="reviewer", unit_code=None)
+        mint_token(SIGNING, subject="p", role="reviewer", unit_code=None)
     with pytest.raises(ValueError, match="subject"):
-        mint_token(SECRET, subject="", role="admin", unit_code=None)
+        mint_token(SIGNING, subject="", role="admin", unit_code=None)
+    with pytest.raises(ValueError, match="at most 43200 seconds"):
+        mint_token(SIGNING, subject="p", role="admin", unit_code=None,
+                   ttl_seconds=auth.MAX_TTL + 1)
+    assert mint_token(SIGNING, subject="p", role="admin", unit_code=None,
+                      ttl_seconds=auth.MAX_TTL)
+
+
+def test_make_env_writes_a_matching_key_pair():
+    """deploy/make_env.py derives the public key with the standard library alone."""
+    import runpy
+    made = runpy.run_path(str(ROOT / "deploy" / "make_env.py"))["token_keys"]()
+    assert auth.public_key_of(made["AUTH_SIGNING_KEY"]) == made["AUTH_PUBLIC_KEYS"]
+
+
+def test_the_tests_key_pair_matches():
+    from tests.support import TEST_PUBLIC_KEYS, TEST_SIGNING_KEY
+    assert auth.public_key_of(TEST_SIGNING_KEY) == TEST_PUBLIC_KEYS
 
 
 @pytest.mark.parametrize("caller, path, expected", [
@@ -168,19 +279,21 @@ def test_the_derived_table_keeps_the_sensitive_routes_closed():
     assert registry[("POST", "/imports")] == auth.PROVINCE
 
 
-def test_token_command_prints_a_token_the_services_accept():
-    env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
+def test_token_command_prints_a_token_the_services_accept(tmp_path):
+    env = {**os.environ, "AUTH_SIGNING_KEY": SIGNING, "EVENTLET_TESTS": "1",
+           "AUTH_AUDIT_DIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "cdht_tools", "token", "--role", "reviewer", "--unit", "AG.LX",
          "--subject", "8a1c7e2e-0000-4000-8000-000000000001", "--ttl", "120"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    caller = verify_token(SECRET, result.stdout.strip())
+    caller = verify_token(KEYS, result.stdout.strip())
     assert caller == Caller("8a1c7e2e-0000-4000-8000-000000000001", "reviewer", "AG.LX")
 
 
-def test_token_command_refuses_an_unknown_role_and_a_missing_unit():
-    env = {**os.environ, "AUTH_SECRET": SECRET, "EVENTLET_TESTS": "1"}
+def test_token_command_refuses_an_unknown_role_and_a_missing_unit(tmp_path):
+    env = {**os.environ, "AUTH_SIGNING_KEY": SIGNING, "EVENTLET_TESTS": "1",
+           "AUTH_AUDIT_DIR": str(tmp_path)}
     bad_role = subprocess.run([sys.executable, "-m", "cdht_tools", "token", "--role", "root",
                                "--subject", "x"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=60)

@@ -11,7 +11,7 @@ from cdht import openapi
 from cdht.openapi import PageQuery, page_of
 from cdht.resources import Routes
 from cdht.web import found
-from tests.support import TEST_AUTH_SECRET, free_port
+from tests.support import TEST_PUBLIC_KEYS, free_port
 
 READERS = ("reviewer", "citizen")
 WRITERS = ("commune_staff",)
@@ -140,7 +140,7 @@ def test_nameko_binds_the_generated_handlers_by_their_attribute_names():
         ("DELETE", "/things/<uuid:thing_id>"): "drop_thing",
         ("GET", "/things/<uuid:thing_id>/parts"): "list_parts",
         ("GET", "/things/<uuid:thing_id>/parts/<int:number>"): "get_part"}
-    container = ServiceContainer(Things, {"AUTH_SECRET": TEST_AUTH_SECRET})
+    container = ServiceContainer(Things, {"AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS})
     assert {(e.method_name, e.method, e.url) for e in container.entrypoints} >= {
         ("list_things", "GET", "/things"), ("get_thing", "GET", "/things/<uuid:thing_id>")}
 
@@ -162,7 +162,7 @@ def test_a_generated_route_needs_its_rows():
 
 @pytest.fixture
 def things(container_factory, web_session):
-    config = {"AUTH_SECRET": TEST_AUTH_SECRET, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
+    config = {"AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
     container_factory(Things, config).start()
     return lambda **caller: web_session(config, **caller)
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from services.notifications import domain, wording
+from services.notifications import domain, moves, wording
 
 
 class FakeDeliveryStore:
@@ -133,7 +133,7 @@ class FakeDeliveryStore:
             kind, value = scope
             if kind == "person":
                 return str(row.person_id) == str(value)
-            return value in (context.get("unit_path") or ()) or context.get("province") == value
+            return value in moves.place_of(context)
         rows = [r for r in self.deliveries.values() if shown(r)
                 and all(str(getattr(r, k)) == str(v) for k, v in filters.items())
                 and (since is None or r.created_at >= since)

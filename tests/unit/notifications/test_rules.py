@@ -44,9 +44,12 @@ def test_every_rule_has_a_handler_on_its_producers_exchange():
         for entrypoint in getattr(getattr(NotificationsService, name), "nameko_entrypoints", ()):
             if hasattr(entrypoint, "event_type"):
                 handlers[entrypoint.event_type] = entrypoint.source_service
-    # and the registry's facts that name units and sign mails (no message of their own)
+    # and the registry's facts that name units and sign mails, and its moves that place
+    # deliveries (no message of their own)
     assert handlers == {name: rule.producer for name, rule in shipped().events.items()} | {
-        "unit_changed": "registry", "association_body_changed": "registry"}
+        "unit_changed": "registry", "association_body_changed": "registry",
+        "person_moved": "registry", "people_imported": "registry",
+        "units_merged": "registry"}
 
 
 def test_digest_rules_and_lookup_by_stored_name():

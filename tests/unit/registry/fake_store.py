@@ -107,6 +107,8 @@ class FakeStore:
             for r in rows:
                 r.unit_code, r.updated_at = code, now
             moved[key] = len(rows)
+            if model is Person:
+                moved["person_ids"] = sorted(r.id for r in rows)
         return moved
 
     def units(self, codes):
@@ -122,7 +124,11 @@ class FakeStore:
 
     # -- people -----------------------------------------------------------------------------------
     def national_id_taken(self, national_id, but=None):
-        return any(p.national_id == national_id and p.id != but for p in self.all(Person))
+        return self.national_id_holder(national_id, but) is not None
+
+    def national_id_holder(self, national_id, but=None):
+        return next((p for p in self.all(Person)
+                     if p.national_id == national_id and p.id != but), None)
 
     def open_positions(self, person_id):
         return ([("association", p.role) for p in self.all(AssociationMember)

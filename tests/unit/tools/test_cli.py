@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
-from cdht.auth import verify_token
+from cdht.auth import load_public_keys, verify_token
 from cdht.config import ROOT
 from cdht_tools import cli, demo, local
-from tests.support import TEST_AUTH_SECRET, free_port
+from tests.support import TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, free_port
 
 COMMANDS = {
     (): ["db", "seed", "import", "close-year", "rebuild", "report", "dead-letters", "token",
@@ -73,29 +73,63 @@ def test_wrong_usage_exits_2_with_the_reason(capsys, args, says):
     assert "Traceback" not in err
 
 
-def test_token_prints_a_token_the_services_accept(capsys, monkeypatch):
-    monkeypatch.setenv("AUTH_SECRET", TEST_AUTH_SECRET)
+@pytest.fixture(autouse=True)
+def minting_audit(monkeypatch, tmp_path):
+    """Tokens minted here are recorded in this test's own audit file."""
+    monkeypatch.setenv("AUTH_AUDIT_DIR", str(tmp_path / "audit"))
+    return tmp_path / "audit" / "tokens.jsonl"
+
+
+def test_token_prints_a_token_the_services_accept(capsys, monkeypatch, minting_audit):
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
     code, out, _ = run(capsys, "token", "--role", "commune_staff", "--unit", "AG.001",
                        "--subject", "staff-1", "--ttl", "60")
     assert code == 0
-    caller = verify_token(TEST_AUTH_SECRET, out.strip())
+    caller = verify_token(load_public_keys(TEST_PUBLIC_KEYS), out.strip())
     assert (caller.subject, caller.role, caller.unit_code) == ("staff-1", "commune_staff",
                                                                "AG.001")
 
 
+def test_every_minting_is_recorded_without_the_token(capsys, monkeypatch, minting_audit):
+    import json
+
+    import jwt
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
+    tokens = [run(capsys, "token", "--role", "admin", "--subject", f"ops-{n}")[1].strip()
+              for n in range(2)]
+    lines = minting_audit.read_text().splitlines()
+    assert len(lines) == 2 and not any(t in minting_audit.read_text() for t in tokens)
+    for token, line in zip(tokens, lines):
+        record, claims = json.loads(line), jwt.decode(token, options={"verify_signature": False})
+        assert record["jti"] == claims["jti"] and record["subject"] == claims["sub"]
+        assert (record["role"], record["unit"], record["kid"]) == ("admin", None, "cdht-tests")
+        assert record["by"] and record["at"] and record["expires"]
+    assert oct(minting_audit.stat().st_mode & 0o777) == "0o600"
+
+
+def test_token_lifetime_is_capped(capsys, monkeypatch, minting_audit):
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
+    code, out, err = run(capsys, "token", "--role", "admin", "--subject", "x", "--ttl", "43201")
+    assert (code, out) == (1, "") and "at most 43200 seconds" in err
+    assert not minting_audit.exists()
+
+
 def test_token_failures_are_one_line(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("AUTH_SECRET", TEST_AUTH_SECRET)
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
     code, out, err = run(capsys, "token", "--role", "citizen", "--subject", "x")
     assert (code, out) == (1, "")
     assert err == "error: a citizen token needs a unit\n"
-    monkeypatch.delenv("AUTH_SECRET")
-    monkeypatch.setattr(local, "SECRET_FILE", tmp_path / "none")
+    monkeypatch.delenv("AUTH_SIGNING_KEY")
+    monkeypatch.setattr(local, "SIGNING_KEY_FILE", tmp_path / "none")
     code, _, err = run(capsys, "token", "--role", "admin", "--subject", "x")
-    assert code == 2 and err.startswith("error: no AUTH_SECRET") and err.count("\n") == 1
+    assert code == 2 and err.startswith("error: no AUTH_SIGNING_KEY") and err.count("\n") == 1
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_PUBLIC_KEYS)  # a public key signs nothing
+    code, _, err = run(capsys, "token", "--role", "admin", "--subject", "x")
+    assert code == 1 and "AUTH_SIGNING_KEY is not a private key" in err
 
 
 def test_debug_shows_the_traceback(capsys, monkeypatch):
-    monkeypatch.setenv("AUTH_SECRET", TEST_AUTH_SECRET)
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
     monkeypatch.setitem(cli._state, "debug", False)
     code, _, err = run(capsys, "--debug", "token", "--role", "citizen", "--subject", "x")
     assert code == 1
@@ -141,7 +175,7 @@ def test_one_line_names_the_server_and_hides_personal_data():
 # -- seed demo and status, with nothing listening or a stand-in service -------------------------
 def test_seed_demo_says_the_system_is_not_running(capsys, monkeypatch):
     closed = free_port()
-    monkeypatch.setenv("AUTH_SECRET", TEST_AUTH_SECRET)
+    monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
     monkeypatch.setenv("REGISTRY_URL", f"http://127.0.0.1:{closed}")
     code, _, err = run(capsys, "seed", "demo", "--people", "10")
     assert code == 1
@@ -209,15 +243,16 @@ def test_seed_demo_says_when_the_services_refuse_its_token(capsys, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setenv("AUTH_SECRET", TEST_AUTH_SECRET)
+        monkeypatch.setenv("AUTH_SIGNING_KEY", TEST_SIGNING_KEY)
         monkeypatch.setenv("REGISTRY_URL", f"http://127.0.0.1:{server.server_address[1]}")
         code, out, err = run(capsys, "seed", "demo")
     finally:
         server.shutdown()
         server.server_close()
     assert (code, out) == (1, "")
-    assert err == ("error: registry refused the admin token: AUTH_SECRET here is not the "
-                   "services' (set it, or run where bin/up made var/auth-secret)\n")
+    assert err == ("error: registry refused the admin token: AUTH_SIGNING_KEY here does not "
+                   "match the services' AUTH_PUBLIC_KEYS (set it, or run where bin/up made "
+                   "var/auth-signing-key)\n")
 
 
 def test_service_urls_come_from_the_environment():
