@@ -153,6 +153,18 @@ def test_lists_show_only_the_callers_subtree(secured, as_role, role):
     assert seen == VISIBLE[role]
 
 
+@pytest.mark.parametrize("role", ["province_staff", "commune_staff", "reviewer"])
+def test_a_list_filtered_by_unit_keeps_to_the_callers_subtree(secured, as_role, role):
+    """The unit filter inside the caller's scope (two subtree queries in one statement: a
+    500 before), and outside it: nothing."""
+    client = as_role(role)
+    for unit, seen in (("AG.LX", {"AG.LX"}), (other_unit(role), set())):
+        for path in ("/people", "/groups"):
+            listed = client.call("GET", "registry", path, params={"unit_code": unit})
+            assert listed.status_code == 200, (path, unit, listed.text)
+            assert _units_seen(listed.json()["items"]) == seen, (path, unit)
+
+
 def test_a_citizen_sees_only_their_own_deliveries(secured, as_role):
     deliveries = as_role("citizen").call("GET", "notifications", "/deliveries").json()
     assert all(d["person_id"] == secured.people["AG.LX"]["id"] for d in deliveries["items"])

@@ -81,7 +81,8 @@ class BaseStore:
     @staticmethod
     def subtree(code):
         """A SELECT of ``code`` and every unit below it, for ``IN (...)`` filters."""
-        tree = select(Unit.code).where(Unit.code == code).cte("subtree", recursive=True)
+        # unnamed: a list filtered by unit within a scoped caller holds two of these
+        tree = select(Unit.code).where(Unit.code == code).cte(recursive=True)
         tree = tree.union(select(Unit.code).where(Unit.parent_code == tree.c.code))
         return select(tree.c.code)
 
