@@ -178,6 +178,10 @@ def test_a_service_role_changes_no_schema_and_no_audit_row(keys, system, officia
                                                 "must be superuser")), statement
     assert _refused(url, "INSERT INTO outbox (event_id, event_type, payload) VALUES "
                          "(gen_random_uuid(), 'x', '{}')") is None  # its own rows: yes
+    # statistics of what imports grow, through the owner's function, and nothing else
+    assert _refused(url, "SELECT refresh_statistics('people')") is None
+    assert "not a table imports grow" in _refused(
+        url, "SELECT refresh_statistics('personal_data_audit')")
 
 
 def _channel_refusal(uri, action):

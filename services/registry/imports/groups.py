@@ -272,8 +272,8 @@ class GroupChunks:
         known, then = self.grown
         if known is not None and inserted - then < max(20_000, known // 2):
             return
-        for table in ("groups", "memberships", "group_titles"):
-            session.execute(text(f"ANALYZE {table}"))
+        for table in ("groups", "memberships", "group_titles"):  # as the owner (migration 0008)
+            session.execute(text("SELECT refresh_statistics(:t)"), {"t": table})
         known = session.scalar(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                                     "WHERE oid = 'memberships'::regclass"))
         self.grown = (known or 0, inserted)

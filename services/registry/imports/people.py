@@ -251,7 +251,7 @@ class PeopleChunks:
             if self.inserted - inserted_then < max(20_000, known // 2):
                 return
         with self.importer.transaction() as session:
-            session.execute(text("ANALYZE people"))
+            session.execute(text("SELECT refresh_statistics('people')"))  # as the owner
             known = session.scalar(text(
                 "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                 "WHERE oid = 'people'::regclass"))
