@@ -11,6 +11,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cdht.contracts.events import INDICATORS
+from cdht.cells import as_text
 from services.reporting import domain, rules
 from services.reporting.words import (
     ASSOCIATION_WORDS, LABELS, POPULATION_WORDS, STATUS_WORDS,
@@ -119,19 +120,6 @@ def report_sheets(found, unit_code, year, lang="vi", unit_name=None, extra=None,
                            [n + 1, ASSOCIATION_WORDS[lang][k], extra["association"][k]]
                            for n, k in enumerate(ASSOCIATION_WORDS[lang])]})
     return sheets
-
-
-# A CSV cell starting with one of these is a formula to a spreadsheet (CSV injection): a unit
-# or body name such as "=HYPERLINK(...)" is written with a leading apostrophe, as text (in
-# XLSX the cell is typed text instead, shown as it is).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def as_text(value):
-    """A cell's value, with a text that a spreadsheet would read as a formula quoted."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _cells(values):

