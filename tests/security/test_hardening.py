@@ -38,3 +38,29 @@ def test_the_dashboard_runs_only_its_own_script(secured):
     assert len(hashes) == page.text.count("<script>") == 1
     assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";")[0]
     assert "connect-src 'self'" in policy
+
+
+def test_a_thousand_idle_half_open_connections_leave_health_answering(secured):
+    """Slowloris: connections that send half a request and wait. Reporting's open routes
+    (/health, /metrics) must still answer (the figure is printed, never asserted)."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    import requests
+    base = urlsplit(secured.system.url("reporting", "/"))
+    idle = []
+    try:
+        for _ in range(1000):
+            sock = socket.create_connection((base.hostname, base.port), timeout=5)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finished
+            idle.append(sock)
+        started = time.monotonic()
+        for path in ("/health", "/metrics"):
+            answer = requests.get(secured.system.url("reporting", path), timeout=30)
+            assert answer.status_code == 200, (path, answer.status_code)
+        print(f"with {len(idle)} idle half-open connections: /health and /metrics in "
+              f"{(time.monotonic() - started) * 1000:.0f} ms")
+    finally:
+        for sock in idle:
+            sock.close()
