@@ -75,12 +75,12 @@ class PeopleEndpoints:
         return visible(PersonSchema().dump(person) | {"is_adult": adult},
                        caller_of(request).role)
 
-    def _refuse_held_elsewhere(self, request, held, action):
+    def _refuse_held_elsewhere(self, request, held):
         """The generic 409 of a national ID held outside the caller's scope, counted against
         the caller's limit and left in the personal data audit (the holder, no value)."""
         NATIONAL_ID_REFUSALS.record(caller_of(request).subject)
         with self.store.transaction() as store:
-            audit(store, request, action, held.person_id, ["national_id"], people=0)
+            audit(store, request, "refused", held.person_id, ["national_id"], people=0)
         raise invalid({"national_id": ["this national ID cannot be registered by you"],
                        "code": UNAVAILABLE}, 409) from None
 
@@ -106,7 +106,7 @@ class PeopleEndpoints:
                           [f for f in PERSON_FIELDS if data.get(f) not in (None, [], "")])
                     store.stage("person_registered", facts(store, person))
         except HeldElsewhere as held:
-            self._refuse_held_elsewhere(request, held, "create")
+            self._refuse_held_elsewhere(request, held)
         return 201, self._person(request, person)
 
     @PEOPLE.lists(EVERYONE, "List people", query=PeopleQuery)
@@ -131,7 +131,7 @@ class PeopleEndpoints:
         try:
             return self._update_person(request, person_id, data)
         except HeldElsewhere as held:
-            self._refuse_held_elsewhere(request, held, "update")
+            self._refuse_held_elsewhere(request, held)
 
     def _update_person(self, request, person_id, data):
         with changing(self.store, request, PERSON, person_id) as (store, person):

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from cdht.config import ROOT
+from tests.support import TEST_SIGNING_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -18,9 +19,13 @@ YEAR = 2025
 
 
 def cdht(system, *args, env=None, timeout=600):
+    """The operator's command line, holding the key that signs tokens (the services hold
+    only its public half); its mintings are recorded beside the services' logs."""
+    operator = {"AUTH_SIGNING_KEY": TEST_SIGNING_KEY,
+                "AUTH_AUDIT_DIR": str(system.log_dir / "token-audit")}
     return subprocess.run([sys.executable, "-m", "cdht_tools", *args], cwd=ROOT,
-                          env=os.environ | system.env | (env or {}), capture_output=True,
-                          text=True, timeout=timeout)
+                          env=os.environ | system.env | operator | (env or {}),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def progress(system, unit="AG"):

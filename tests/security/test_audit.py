@@ -75,7 +75,9 @@ def test_each_change_of_a_person_is_audited_without_its_values(staff, registry, 
         assert value not in dumped
 
 
-def test_a_refused_change_leaves_no_audit_row(staff, registry, web_session, engines):
+def test_a_refused_change_leaves_no_change_in_the_audit(staff, registry, web_session, engines):
+    """Refused changes write nothing, and record nothing but the one probe that matters: a
+    national ID held outside the caller's scope, as a refused attempt on its holder."""
     admin = web_session(registry)
     other_body = person_body("AG.MB")
     other = admin.post("/people", json=other_body).json()
@@ -86,7 +88,12 @@ def test_a_refused_change_leaves_no_audit_row(staff, registry, web_session, engi
     refused = staff.post("/people", json=taken)
     assert refused.status_code == 409
     assert other_body["national_id"] not in refused.text  # the error names the field, not the value
-    assert audit_rows(engines) == before
+    after = audit_rows(engines)
+    assert after[:len(before)] == before
+    [attempt] = after[len(before):]
+    assert (attempt["action"], attempt["person_id"], attempt["fields"], attempt["people"]) == \
+        ("refused", uuid.UUID(other["id"]), ["national_id"], 0)
+    assert attempt["actor_role"] == "commune_staff"
 
 
 def test_the_audit_log_is_for_admins_with_filters_and_paging(staff, registry, web_session):

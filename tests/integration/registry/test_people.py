@@ -116,17 +116,17 @@ def test_list_filters_and_pagination(tree):
         p["id"] for p in tree.get("/people")["items"]}
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"limit": 501}, "limit"),
-    ({"limit": 0}, "limit"),
-    ({"offset": -1}, "offset"),
-    ({"target_group": "pensioner"}, "target_group"),
-    ({"unit_code": "XX"}, "unit_code"),
-    ({"colour": "red"}, "colour"),
-    ({"reference_date": "yesterday"}, "reference_date"),
+@pytest.mark.parametrize("params, status, field", [
+    ({"limit": 501}, 400, "limit"),
+    ({"limit": 0}, 400, "limit"),
+    ({"offset": -1}, 400, "offset"),
+    ({"target_group": "pensioner"}, 400, "target_group"),
+    ({"unit_code": "XX"}, 422, "unit_code"),  # well-formed, but no such unit
+    ({"colour": "red"}, 400, "colour"),
+    ({"reference_date": "yesterday"}, 400, "reference_date"),
 ])
-def test_bad_list_queries_are_400(tree, params, field):
-    response = tree.call("GET", "/people", params=params, status=400)
+def test_bad_list_queries_are_4xx(tree, params, status, field):
+    response = tree.call("GET", "/people", params=params, status=status)
     assert field in response.json()["errors"]
 
 
@@ -134,10 +134,11 @@ FUTURE = (date.today() + timedelta(days=1)).isoformat()
 
 
 @pytest.mark.parametrize("change, status, field", [
-    ({"unit_code": "NOWHERE"}, 400, "unit_code"),
-    ({"birth_date": FUTURE}, 400, "birth_date"),
+    ({"unit_code": "NOWHERE"}, 422, "unit_code"),
+    ({"birth_date": FUTURE}, 422, "birth_date"),
     ({"national_id": "12345"}, 400, "national_id"),
-    ({"gender": "female"}, 400, "national_id"),  # digit 4 no longer matches
+    ({"national_id": "097085000123"}, 400, "national_id"),  # no province 097
+    ({"gender": "female"}, 422, "national_id"),  # digit 4 no longer matches
     ({"email": "not-an-address"}, 400, "email"),
     ({"roles": ["mayor"]}, 400, "roles"),
     ({"full_name": ""}, 400, "full_name"),
@@ -166,10 +167,10 @@ def test_taking_another_persons_national_id_is_409(tree, db):
 def bad_registrations():
     good = person_body(unit="AG.LX")
     return [
-        ("unknown unit", good | {"unit_code": "AG.NOPE"}, 400, "unit_code"),
-        ("birth date in the future", good | {"birth_date": FUTURE}, 400, "birth_date"),
+        ("unknown unit", good | {"unit_code": "AG.NOPE"}, 422, "unit_code"),
+        ("birth date in the future", good | {"birth_date": FUTURE}, 422, "birth_date"),
         ("short national ID", good | {"national_id": "0890850001"}, 400, "national_id"),
-        ("ID of another birth year", good | {"birth_date": "1986-04-02"}, 400, "national_id"),
+        ("ID of another birth year", good | {"birth_date": "1986-04-02"}, 422, "national_id"),
         ("missing name", {k: v for k, v in good.items() if k != "full_name"}, 400,
          "full_name"),
         ("unknown field", good | {"shoe_size": 42}, 400, "shoe_size"),
@@ -203,8 +204,10 @@ def test_duplicate_national_id_is_409_and_never_echoed_or_logged(tree, db, caplo
     with caplog.at_level(logging.DEBUG):
         response = tree.call("POST", "/people", body | {"full_name": "Someone Else"},
                              status=409)
-    assert response.json()["errors"] == {"national_id": ["a person with this national ID "
-                                                         "exists"]}
+    first = tree.get("/people", params={"q": body["full_name"]})["items"][0]
+    assert response.json()["errors"] == {  # in the caller's scope: named, so staff find them
+        "national_id": ["a person with this national ID exists"],
+        "person_id": [first["id"]], "code": "national_id_taken"}
     assert body["national_id"] not in response.text
     assert body["national_id"] not in caplog.text
     assert counts(db) == before
@@ -226,7 +229,7 @@ def test_a_closed_unit_takes_no_one_and_names_its_successor(tree, db):
     tree.post("/units/merge", {"from_codes": ["AG.OLD"], "into": "AG.MB",
                                "effective_on": "2025-07-01"})
     before = counts(db)
-    response = tree.call("POST", "/people", person_body(unit="AG.OLD"), status=400)
+    response = tree.call("POST", "/people", person_body(unit="AG.OLD"), status=422)
     [message] = response.json()["errors"]["unit_code"]
     assert "merged into AG.MB" in message
     assert counts(db) == before
