@@ -23,7 +23,8 @@ from nameko.web.handlers import HttpRequestHandler
 OPENAPI_VERSION = "3.0.3"
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input: `errors` holds a message per field",
+    400: "Invalid input, against this document (text holding a NUL character included): "
+         "`errors` holds a message per field",
     401: "No bearer token, or one that is expired, badly signed or names an unknown role",
     403: "The token's role may not call this, or the target is outside the caller's unit "
          "subtree (a citizen: not their own record)",
@@ -32,6 +33,9 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with what is recorded: `errors` holds a message per field",
     413: "Body too large",
     415: "Body is not `application/json`",
+    422: "Well-formed, but refused by a rule this document cannot state (a unit, person or "
+         "group that is not recorded; a rule between fields or against what is recorded): "
+         "`errors` holds a message per field",
     503: "A dependency (database, broker) does not answer",
 }
 
@@ -45,7 +49,10 @@ _CONVERTERS = {
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
 }
-_RULE_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_RULE_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
+# werkzeug converter arguments the document states (``<int(min=2021, max=2100):year>``)
+_CONVERTER_BOUNDS = {"min": "minimum", "max": "maximum", "minlength": "minLength",
+                     "maxlength": "maxLength", "length": ("minLength", "maxLength")}
 
 
 class ErrorSchema(Schema):
@@ -97,8 +104,8 @@ class Route:
 
     ``path`` is the werkzeug rule exactly as given to ``@api`` (``/people/<uuid:person_id>``).
     ``query``, ``body`` and ``response`` are marshmallow schema classes; ``errors`` adds error
-    statuses to those implied (400 for a body or query, 415 for a body, 404 for a path
-    parameter). ``roles`` may call it (admin always may); a ``public`` route needs no token.
+    statuses to those implied (400 and 422 for a body or query, 415 for a body, 404 for a
+    path parameter). ``roles`` may call it (admin always may); a ``public`` route needs no token.
     """
     method: str
     path: str
@@ -172,8 +179,14 @@ def openapi_path(rule):
 
     def replace(match):
         converter = match.group("converter") or "default"
+        schema = dict(_CONVERTERS.get(converter, {"type": "string"}))
+        for argument in filter(None, (match.group("args") or "").split(",")):
+            name, _, value = (part.strip() for part in argument.partition("="))
+            keys = _CONVERTER_BOUNDS.get(name, ())
+            for key in (keys,) if isinstance(keys, str) else keys:
+                schema[key] = int(value)
         parameters.append({"name": match.group("name"), "in": "path", "required": True,
-                           "schema": dict(_CONVERTERS.get(converter, {"type": "string"}))})
+                           "schema": schema})
         return "{" + match.group("name") + "}"
     return _RULE_PART.sub(replace, rule), parameters
 
@@ -225,9 +238,9 @@ def _operation(route, path_parameters):
     responses = {str(route.status): ok}
     implied = set(route.errors)
     if route.body is not None:
-        implied |= {400, 415}
+        implied |= {400, 415, 422}
     if route.query is not None:
-        implied.add(400)
+        implied |= {400, 422}
     if path_parameters:
         implied.add(404)
     for status in sorted(implied):

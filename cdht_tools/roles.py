@@ -6,6 +6,7 @@
 """
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def service_class(name):
                 and value.__module__ == module.__name__)
 
 
+def shown(path):
+    """A route's path as people read it: ``<int:year>``, not its converter's arguments."""
+    return re.sub(r"<(\w+)\([^)]*\):", r"<\1:", path)
+
+
 def markdown():
     public, lines = set(), []
     for name in SERVICES:
@@ -43,10 +49,10 @@ def markdown():
                   "|---|" + "---|" * len(ROLES)]
         for route in routes_of(service_class(name)):
             if route.public:
-                public.add(f"`{route.method} {route.path}`")
+                public.add(f"`{route.method} {shown(route.path)}`")
                 continue
             marks = " | ".join("✓" if route.allows(role) else "" for role in ROLES)
-            lines.append(f"| `{route.method} {route.path}` | {marks} |")
+            lines.append(f"| `{route.method} {shown(route.path)}` | {marks} |")
     return (HEADER.format(public=", ".join(sorted(public))) + "\n".join(lines) + "\n"
             + person_view())
 

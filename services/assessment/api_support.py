@@ -3,12 +3,16 @@ errors, who acts and on what (cdht.auth's caller and scope), and how an assessme
 and a group title are shown."""
 from contextlib import contextmanager
 
-from cdht.web import ApiError, Forbidden, caller_of, list_scope, query_of, require_scope
+from cdht.web import (
+    UNPROCESSABLE, ApiError, Forbidden, caller_of, list_scope, query_of, require_scope,
+)
 from services.assessment import domain
 from services.assessment import reasons as refusal_reasons
 
 
-def invalid(field, message, status=400):
+def invalid(field, message, status=UNPROCESSABLE):
+    """Well-formed input a rule refuses (an unknown person, no criteria set for the year):
+    a 422 naming ``field``, unless ``status`` says otherwise."""
     return ApiError(status, "invalid input", {field: [message] if isinstance(message, str)
                                               else message})
 
@@ -31,14 +35,14 @@ def list_page(db, request, kind, schema, filters, view):
 @contextmanager
 def workflow_errors(scores_field=None):
     """A step the record's status does not allow is a 409; scores the criteria refuse are a
-    400, under ``scores_field`` (or field by field without one)."""
+    422, under ``scores_field`` (or field by field without one)."""
     try:
         yield
     except domain.WorkflowError as exc:
         raise ApiError(409, str(exc)) from None
     except domain.InvalidScores as exc:
         if scores_field is None:
-            raise ApiError(400, "invalid input", exc.errors) from None
+            raise ApiError(UNPROCESSABLE, "invalid input", exc.errors) from None
         raise invalid(scores_field, exc.errors) from None
 
 
@@ -46,7 +50,7 @@ def workflow_errors(scores_field=None):
 def actor(request, given, field, required=False):
     """Who acts: the token's subject (a registry person id). Given in the body, it must be
     the subject; only an admin records an act on someone else's behalf. Left out, it is the
-    subject (for an operator's token naming no person: None, or a 400 when ``required``)."""
+    subject (for an operator's token naming no person: None, or a 422 when ``required``)."""
     caller = caller_of(request)
     subject = caller.person_id
     if given is None:

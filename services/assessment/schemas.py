@@ -5,13 +5,14 @@ Who acts (``submitted_by``, ``reviewer_id``, ``decided_by``, ``revoked_by``,
 must equal the subject (only an admin records an act on someone's behalf); left out, it is
 the subject. The registry tells which units that person serves.
 """
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from cdht.contracts.events import RefusalReason
 from cdht.openapi import PageQuery
 
-YEAR = dict(strict=True, validate=validate.Range(2021, 2100))
-QUERY_YEAR = dict(validate=validate.Range(2021, 2100))  # query strings are text
+FIRST_YEAR, LAST_YEAR = 2021, 2100  # the programme's years, and a bound far enough ahead
+YEAR = dict(strict=True, validate=validate.Range(FIRST_YEAR, LAST_YEAR))
+QUERY_YEAR = dict(validate=validate.Range(FIRST_YEAR, LAST_YEAR))  # query strings are text
 REASON = validate.Length(min=1, max=500)
 
 
@@ -22,18 +23,18 @@ class _Strict(Schema):
 class SelfAssessmentSchema(_Strict):
     person_id = fields.UUID(required=True)
     year = fields.Integer(required=True, **YEAR)
-    # Checked against the criteria set (services.assessment.domain.check_scores): which
-    # indicators exist depends on the version, not on this schema.
-    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
-                         values=fields.Raw(), required=True)
+    # Checked against the criteria set (services.assessment.domain.check_scores, a 422): which
+    # indicators exist, and each one's range, depend on the version, not on this schema.
+    scores = fields.Dict(keys=fields.String(),
+                         values=fields.Raw(allow_none=True), required=True)
     submitted_by = fields.UUID(load_default=None, allow_none=True)
     criteria_version = fields.String(load_default=None, allow_none=True,
                                      validate=validate.Length(min=1, max=50))
 
 
 class ResubmissionSchema(_Strict):
-    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
-                         values=fields.Raw(), required=True)
+    scores = fields.Dict(keys=fields.String(),
+                         values=fields.Raw(allow_none=True), required=True)
     submitted_by = fields.UUID(load_default=None, allow_none=True)
 
 
@@ -47,18 +48,22 @@ class ReviewSchema(_Strict):
         "description": "default: the token's subject"})
     action = fields.String(required=True, validate=validate.OneOf(("accept", "adjust",
                                                                    "send_back")))
-    adjustments = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
+    adjustments = fields.Dict(keys=fields.String(),
                               values=fields.Nested(AdjustmentSchema), load_default=dict)
     reason = fields.String(load_default=None, allow_none=True, validate=REASON)
 
-    @validates_schema
-    def _what_each_action_needs(self, data, **kwargs):
-        if data.get("action") == "send_back" and not data.get("reason"):
-            raise ValidationError("say why the assessment is sent back", "reason")
-        if data.get("action") == "adjust" and not data.get("adjustments"):
-            raise ValidationError("adjust needs at least one score", "adjustments")
-        if data.get("action") != "adjust" and data.get("adjustments"):
-            raise ValidationError("only for action adjust", "adjustments")
+
+def review_problems(review):
+    """What each review action needs of the other fields ({field: [message]}, empty when
+    none): a rule between fields, which the document cannot state (a 422)."""
+    action, problems = review["action"], {}
+    if action == "send_back" and not review.get("reason"):
+        problems["reason"] = ["say why the assessment is sent back"]
+    if action == "adjust" and not review.get("adjustments"):
+        problems["adjustments"] = ["adjust needs at least one score"]
+    if action != "adjust" and review.get("adjustments"):
+        problems["adjustments"] = ["only for action adjust"]
+    return problems
 
 
 class DecisionRequestSchema(_Strict):
@@ -73,8 +78,9 @@ class ReEvaluationSchema(_Strict):
     criteria_version = fields.String(required=True, validate=validate.Length(min=1, max=50))
     reason = fields.String(required=True, validate=REASON)
     requested_by = fields.UUID(load_default=None, allow_none=True)
-    scores = fields.Dict(keys=fields.String(validate=validate.Length(max=20)),
-                         values=fields.Raw(), load_default=None, allow_none=True)
+    scores = fields.Dict(keys=fields.String(),
+                         values=fields.Raw(allow_none=True), load_default=None,
+                         allow_none=True)
 
 
 class RevocationSchema(_Strict):
@@ -137,9 +143,28 @@ class DecisionSchema(Schema):
 # -- responses (for the OpenAPI document) ------------------------------------------------------
 
 class StepSchema(Schema):
+    """One step of an assessment's history; the details each action records."""
     action = fields.String()
     actor_id = fields.UUID(allow_none=True)
     at = fields.DateTime()
+    summary = fields.String(allow_none=True, metadata={"description": "the decision's summary "
+                                                                      "after the step"})
+    scores = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "submitted, resubmitted: the scores as given"})
+    verdict = fields.String(metadata={"description": "reviewed, sent_back: the review's action"})
+    adjustments = fields.List(fields.String(), metadata={
+        "description": "reviewed: each adjusted score, before -> after (reason)"})
+    reason = fields.String(allow_none=True)
+    reasons = fields.List(fields.String(), metadata={"description": "refused: as sentences"})
+    details = fields.Raw(allow_none=True, metadata={"description": "refused: the reasons as "
+                                                                   "data"})
+    recognition_id = fields.String(metadata={"description": "recognised, title_kept, "
+                                                            "digital_confirmed"})
+    digital_skills = fields.String(metadata={"description": "digital_confirmed"})
+    by = fields.String(metadata={"description": "superseded: the new assessment"})
+    supersedes = fields.String(metadata={"description": "re-evaluated: the old assessment"})
+    from_version = fields.String(metadata={"description": "re-evaluated: the old criteria "
+                                                          "version"})
 
 
 class AssessmentViewSchema(Schema):

@@ -24,7 +24,7 @@ from services.assessment import (
 from services.assessment import criteria as criteria_sets
 from services.assessment.api_support import invalid, page, unit_in_scope
 from services.assessment.schemas import (
-    ClosingQuerySchema, ClosingSchema, CloseYearSchema, CriteriaSetSchema,
+    FIRST_YEAR, LAST_YEAR, ClosingQuerySchema, ClosingSchema, CloseYearSchema, CriteriaSetSchema,
 )
 
 EXPORT_MAX = stores.EXPORT_MAX
@@ -89,7 +89,7 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
         return criteria.describe() | {"in_use": version in used}
 
     # -- closing a year --------------------------------------------------------------------------
-    @api("POST", "/years/<int:year>/close",
+    @api("POST", f"/years/<int(min={FIRST_YEAR}, max={LAST_YEAR}):year>/close",
          roles=STAFF,
          summary="Close a year for a unit's subtree: decide the "
                  "submissions the workflow allows (CLOSE_DECIDES) and every group (resumable)",
@@ -103,8 +103,6 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
         closing to follow at GET /closings/<id>, which records the caller and their
         authority."""
         data = load_json(request, CloseYearSchema())
-        if not 2021 <= year <= 2100:
-            raise invalid("year", "must be between 2021 and 2100")
         if not closing.year_closable(year):
             raise ApiError(409, f"năm {year} chưa bắt đầu, chưa thể khóa sổ (year {year} has "
                                 f"not begun: it cannot be closed yet)",
@@ -221,8 +219,8 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
         """A unit placed under another parent: the paths of its subtree's rows (a rename or a
         closing changes no path, and finds nothing to move)."""
         data = event.data
-        if data["change"] != "created":  # a new unit has no rows yet
-            self._follow(event, units={data["unit_code"]: data["unit_path"]})
+        moved = {} if data["change"] == "created" else {data["unit_code"]: data["unit_path"]}
+        self._follow(event, units=moved)  # a new unit has no rows yet: only the inbox row
 
     def _follow(self, event, people=(), units=None):
         with self.db.store(write=True) as store:

@@ -9,8 +9,8 @@ from cdht.auth import EVERYONE, PROVINCE, REVIEWERS, STAFF, STAFF_AND_CITIZEN
 from cdht.openapi import page_of
 from cdht.rpc import RpcUnavailable, deadline
 from cdht.web import (
-    ApiError, Forbidden, api, caller_of, found, load_json, own_or_in_scope, query_of,
-    require_scope,
+    UNPROCESSABLE, ApiError, Forbidden, api, caller_of, found, load_json, own_or_in_scope,
+    query_of, require_scope,
 )
 from services.assessment import criteria as criteria_sets
 from services.assessment import decisions, domain
@@ -20,7 +20,7 @@ from services.assessment.api_support import (
 from services.assessment.schemas import (
     AssessmentQuerySchema, AssessmentViewSchema, DecisionRequestSchema, PrefillSchema,
     ReEvaluationSchema, ResubmissionSchema, ReviewSchema, SelfAssessmentSchema,
-    YearQuerySchema,
+    YearQuerySchema, review_problems,
 )
 from services.assessment.store import Conflict
 
@@ -182,6 +182,9 @@ class WorkflowApi:
         """The branch or unit reviews: accept, adjust scores (each with a reason), or send
         back to the citizen."""
         data = load_json(request, ReviewSchema())
+        problems = review_problems(data)
+        if problems:
+            raise ApiError(UNPROCESSABLE, "invalid input", problems)
         person_id, unit_path, reviewer = self._official_step(request, assessment_id, data,
                                                              "reviewer_id")
         subject = self._ask_registry("memberships", str(person_id))

@@ -2,8 +2,9 @@
 association bodies they belong to, and what they learnt.
 
 Pure functions; the service module calls them before anything is written. Every rule that
-rejects input raises ``Invalid`` (a 400) or ``Conflict`` (a 409) with one message per field,
-and no message ever repeats a national ID number.
+rejects well-formed input raises ``Invalid`` (a 422: the rule is one the OpenAPI document
+cannot state) or ``Conflict`` (a 409) with one message per field, and no message ever repeats
+a national ID number.
 """
 import unicodedata
 from datetime import date, timedelta
@@ -52,9 +53,10 @@ MAX_ACTIVITY_HOURS = 10000
 
 
 class Invalid(ValueError):
-    """Field-level problems: ``errors`` maps field -> [messages]. The caller's mistake (400)."""
+    """Field-level problems: ``errors`` maps field -> [messages]. The caller's mistake: well
+    formed, but against a rule between fields or against what is recorded (422)."""
 
-    status = 400
+    status = 422
 
     def __init__(self, errors):
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))

@@ -26,7 +26,8 @@ from services.registry.models import GroupTitle
 class NewTitleSchema(Schema):
     """A title as its decision reads: the year it is for, the decision's number and date,
     and who issued it (e.g. "UBND xã Mỹ Hòa Hưng")."""
-    year = fields.Integer(required=True, strict=True)
+    year = fields.Integer(required=True, strict=True,
+                          validate=validate.Range(min=title_rules.FIRST_YEAR))
     decision_number = fields.String(required=True, validate=validate.Length(min=1, max=50))
     decision_date = StrictDate(required=True)
     issued_by = fields.String(required=True, validate=validate.Length(min=1, max=200))

@@ -15,7 +15,9 @@ from datetime import date, datetime, timezone
 from urllib.parse import unquote
 
 from cdht import observability
-from cdht.web import ApiError, Forbidden, NotFound, caller_of, correlation_id, require_scope
+from cdht.web import (
+    UNPROCESSABLE, ApiError, Forbidden, NotFound, caller_of, correlation_id, require_scope,
+)
 from services.registry import domain, duties
 from services.registry.models import Group, PersonalDataAudit, Unit
 from services.registry.store import Scope
@@ -25,13 +27,13 @@ def now():
     return datetime.now(timezone.utc)
 
 
-def invalid(errors, status=400):
+def invalid(errors, status=UNPROCESSABLE):
     return ApiError(status, "invalid input", errors)
 
 
 @contextmanager
 def rules(nest=None):
-    """Domain rule failures (and the store's unique-index conflicts) become a 400 (Invalid)
+    """Domain rule failures (and the store's unique-index conflicts) become a 422 (Invalid)
     or 409 (Conflict) with field messages, nested under ``nest`` when the rule checked a
     nested object."""
     try:
@@ -50,7 +52,7 @@ def found(store, model, ident, what, *, lock=None):
 
 
 def live(store, model, ident, field, what, *, lock=None):
-    """A row that exists and is not deleted, or a 400 naming ``field``. Lock with "share" a
+    """A row that exists and is not deleted, or a 422 naming ``field``. Lock with "share" a
     row the new row will point to, so a concurrent merge or delete is seen, not raced."""
     row = store.row(model, ident, lock=lock)
     if row is None or row.deleted_at is not None:
@@ -69,9 +71,9 @@ def with_person(store, model, ident, what):
 
 
 def known_unit(store, code):
-    """A list filtered by an unknown unit is a 400, not an empty page."""
+    """A list filtered by an unknown unit is a 422, not an empty page."""
     if store.row(Unit, code) is None:
-        raise ApiError(400, "invalid query", {"unit_code": ["unknown unit"]})
+        raise ApiError(UNPROCESSABLE, "invalid query", {"unit_code": ["unknown unit"]})
 
 
 def open_unit(store, code, field="unit_code", on=None):
@@ -102,7 +104,7 @@ def scope_of(request):
 
 def unit_in_scope(request, store, code, what="the unit"):
     """403 unless the unit ``code`` is in the caller's subtree (an unknown unit is left to
-    the checks that say so with a 400)."""
+    the checks that say so with a 422)."""
     if caller_of(request).is_admin:
         return
     path = store.unit_path(code) if code else []
@@ -347,7 +349,7 @@ def check_end(tenure, left_on, what):
 
 def list_page(stores, request, query, lister, view, **options):
     """GET a list: one page of ``store.<lister>`` for the query (``query_of``; filtering by
-    an unknown unit is a 400) in the caller's scope, its rows shown by ``view(store, rows)``."""
+    an unknown unit is a 422) in the caller's scope, its rows shown by ``view(store, rows)``."""
     with stores.read() as store:
         if "unit_code" in query:
             known_unit(store, query["unit_code"])

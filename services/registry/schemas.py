@@ -4,7 +4,8 @@
 none defaulted, so only what the caller sent changes), the plain schemas dump responses,
 ``*Query`` schemas load query strings. Unknown fields are refused everywhere (marshmallow's
 default), so a typo is a 400, not a silently ignored filter. The OpenAPI document is built
-from these same classes.
+from these same classes, so a 400 names a rule it states; the rules it cannot state (an
+unknown unit, a field against another or against what is recorded) answer 422.
 """
 from datetime import date
 
@@ -22,6 +23,14 @@ from services.registry.domain import (
 GENDERS = ("male", "female", "other")
 UNIT_CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$",
                             error="1 to 64 letters, digits, '.', '_' or '-'")
+# 12 digits, the first three a province code from 001 to 096 (domain.national_id_problems:
+# whether the next three fit the birth date and gender is a rule between fields, a 422)
+NATIONAL_ID = validate.Regexp(r"^(00[1-9]|0[1-8][0-9]|09[0-6])[0-9]{9}$",
+                              error="12 digits, the first three a province code from 001 "
+                                    "to 096")
+# A link to evidence: http or https, a host name, then a path without spaces
+EVIDENCE_URL = validate.Regexp(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$",
+                               error="an http or https URL")
 
 
 def _name(max_length=200):
@@ -102,9 +111,11 @@ class NewMergedUnitSchema(Schema):
 class MergeSchema(Schema):
     """Merge units into one (e.g. the reorganisation of 1 July 2025)."""
     from_codes = fields.List(fields.String(validate=UNIT_CODE), required=True,
-                             validate=validate.Length(min=1, max=MAX_MERGED_UNITS))
+                             validate=validate.Length(min=1, max=MAX_MERGED_UNITS),
+                             metadata={"uniqueItems": True})
     into = UnitRef(required=True, metadata={
-        "oneOf": [{"type": "string", "description": "code of an existing unit"},
+        "oneOf": [{"type": "string", "pattern": UNIT_CODE.regex.pattern,
+                   "description": "code of an existing unit"},
                   {"$ref": "#/components/schemas/NewMergedUnit"}]})
     effective_on = fields.Date(required=True, metadata={
         "description": "first day of the merged unit; the old ones close the day before"})
@@ -128,7 +139,7 @@ class MergeResultSchema(Schema):
 
 # -- people -----------------------------------------------------------------------------------
 class NewPersonSchema(Schema):
-    national_id = fields.String(required=True, load_only=True,
+    national_id = fields.String(required=True, load_only=True, validate=NATIONAL_ID,
                                 metadata={"description": "12-digit citizen ID (căn cước công "
                                                          "dân); never shown back, only masked"})
     full_name = _name()
@@ -147,7 +158,7 @@ class NewPersonSchema(Schema):
 
 class PersonPatchSchema(Schema):
     """Only the fields sent change; a changed unit_code is a move (person_moved)."""
-    national_id = fields.String(load_only=True)
+    national_id = fields.String(load_only=True, validate=NATIONAL_ID)
     full_name = fields.String(validate=validate.Length(min=1, max=200))
     gender = fields.String(validate=validate.OneOf(GENDERS))
     birth_date = fields.Date()
@@ -349,8 +360,8 @@ class NewActivitySchema(Schema):
     ended_on = fields.Date(load_default=None, allow_none=True)
     hours = fields.Float(load_default=None, allow_none=True,
                          validate=validate.Range(0, MAX_ACTIVITY_HOURS))
-    evidence_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
-                              validate=validate.Length(max=1000))
+    evidence_url = fields.String(load_default=None, allow_none=True,
+                                 validate=[EVIDENCE_URL, validate.Length(max=1000)])
 
 
 class ActivityPatchSchema(Schema):
@@ -360,8 +371,8 @@ class ActivityPatchSchema(Schema):
     started_on = fields.Date()
     ended_on = fields.Date(allow_none=True)
     hours = fields.Float(allow_none=True, validate=validate.Range(0, MAX_ACTIVITY_HOURS))
-    evidence_url = fields.Url(allow_none=True, schemes={"http", "https"},
-                              validate=validate.Length(max=1000))
+    evidence_url = fields.String(allow_none=True,
+                                 validate=[EVIDENCE_URL, validate.Length(max=1000)])
 
 
 class ActivitySchema(NewActivitySchema):

@@ -50,7 +50,7 @@ MESSAGES_EN = {
 
 
 def check_title(year, decision_number, decision_date, issued_by, today=None):
-    """Raises Invalid (400) with a message per field when the title cannot be recorded."""
+    """Raises Invalid (422) with a message per field when the title cannot be recorded."""
     today = today or date.today()
     problems = title_problems(year, decision_number, decision_date, issued_by, today)
     if problems:

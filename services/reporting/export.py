@@ -11,7 +11,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cdht.contracts.events import INDICATORS
-from cdht.cells import as_text
+from cdht.cells import as_text, xlsx_value
 from services.reporting import domain, rules
 from services.reporting.words import (
     ASSOCIATION_WORDS, LABELS, POPULATION_WORDS, STATUS_WORDS,
@@ -152,18 +152,18 @@ def to_xlsx(sheets):
     for sheet in sheets:
         ws = book.create_sheet(sheet["name"])
         for line in sheet["title"]:
-            ws.append([line])
+            ws.append([xlsx_value(line)])
         ws["A1"].font = Font(bold=True, size=13)
         ws.append([])
-        ws.append(sheet["columns"])
+        ws.append([xlsx_value(v) for v in sheet["columns"]])
         header_row = ws.max_row
         for cell in ws[header_row]:
             cell.font, cell.fill = bold, fill
             cell.alignment = Alignment(horizontal="center", wrap_text=True)
         for row in sheet["rows"]:
-            ws.append(row)
+            ws.append([xlsx_value(v) for v in row])
         if sheet["total"]:
-            ws.append(sheet["total"])
+            ws.append([xlsx_value(v) for v in sheet["total"]])
             for cell in ws[ws.max_row]:
                 cell.font = bold
         for col, width in enumerate((6, 44, 14, 12, 12, 11, 14, 12, 12, 12, 16, 12),

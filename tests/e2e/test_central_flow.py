@@ -166,10 +166,10 @@ def test_a_failed_assessment_is_refused_and_grants_nothing(system, officials, sm
 def test_bad_input_gets_clear_4xx_and_writes_nothing(system, officials):
     person_id, _ = register(system)
     cases = [
-        ({"person_id": person_id, "year": 2025, "scores": SCORES_PASS | {"TC1.1": 11}}, 400),
-        ({"person_id": str(uuid.uuid4()), "year": 2025, "scores": SCORES_PASS}, 400),
-        ({"person_id": person_id, "year": 2021, "scores": SCORES_PASS}, 400),
-        ({"person_id": person_id, "scores": SCORES_PASS}, 400),
+        ({"person_id": person_id, "year": 2025, "scores": SCORES_PASS | {"TC1.1": 11}}, 422),
+        ({"person_id": str(uuid.uuid4()), "year": 2025, "scores": SCORES_PASS}, 422),
+        ({"person_id": person_id, "year": 2021, "scores": SCORES_PASS}, 422),
+        ({"person_id": person_id, "scores": SCORES_PASS}, 400),  # year missing
     ]
     for body, status in cases:
         response = system.post("assessment", "/assessments", body)

@@ -25,8 +25,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from cdht.auth import PROVINCE
 from cdht.web import (
-    ApiError, Forbidden, api, attachment, caller_of, correlation_id, found, json_response,
-    query_of,
+    UNPROCESSABLE, ApiError, Forbidden, api, attachment, caller_of, correlation_id, found,
+    json_response, query_of,
 )
 from services.registry.disclosure import NATIONAL_ID_REFUSALS
 from services.registry.imports import group_rows, people_rows
@@ -52,27 +52,34 @@ def _filename(request):
 
 
 _INSPECT = {"people": people_rows.inspect, "groups": group_rows.inspect}
+# A file that is no table (or not one we read) is a 415, one too large a 413; any other
+# refusal of a file's content (empty, no rows, missing or repeated columns, a broken CSV) a
+# 422: the upload is what the document asks for, its content is not importable.
 _FILE_STATUS = {"not_a_table": 415, "xls_unsupported": 415, "not_utf8": 415,
                 "bad_xlsx": 415, "xlsx_too_large": 413}
 
 
 def _file_error(exc):
-    return ApiError(_FILE_STATUS.get(exc.code, 400), exc.reason_en,
+    return ApiError(_FILE_STATUS.get(exc.code, UNPROCESSABLE), exc.reason_en,
                     {"file": [exc.reason_en], "file_vi": [exc.reason_vi], "code": exc.code,
                      **({"details": exc.details} if exc.details else {})})
 
 
 # -- what the documentation (OpenAPI) shows of these endpoints ------------------------------
-class ImportUploadQuery(Schema):
+class GroupImportUploadQuery(Schema):
     filename = fields.String(metadata={"description": "the file's name, for the job (or the "
                                                       "X-Filename header)"})
+
+
+class ImportUploadQuery(GroupImportUploadQuery):
     restore_removed = fields.Boolean(load_default=False, metadata={
         "description": "people imports: restore a removed person a row names (audited as "
                        "'restore'); without it such a row is a row error"})
 
 
 def _restore_removed(request, kind):
-    """?restore_removed=true (people imports only): a 400 for anything else."""
+    """?restore_removed=true (people imports only; the groups import does not document
+    it): a 400 for anything else."""
     raw = request.args.get("restore_removed")
     if raw is None:
         return False
@@ -178,13 +185,14 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _UPLOAD = {"required": True, "content": {
     "text/csv": _BINARY, XLSX_MIME: _BINARY, "application/octet-stream": _BINARY,
     "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}}}
+        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}}
 
 
-_UPLOAD_ROUTE = dict(roles=PROVINCE, body=ImportUploadQuery, query=ImportUploadQuery,
-                     response=ImportAcceptedSchema, status=202, errors=(413, 429), tag="imports",
+_UPLOAD_ROUTE = dict(roles=PROVINCE, body=ImportUploadQuery, response=ImportAcceptedSchema,
+                     status=202, errors=(413, 429), tag="imports",
                      extra={"requestBody": _UPLOAD})
-"""What the people and the groups upload routes both declare: the same file, the same 202."""
+"""What the people and the groups upload routes both declare: the same file, the same 202
+(a file that is no table a 415, one whose content cannot be imported a 422)."""
 
 
 class ImportEndpoints:
@@ -207,7 +215,7 @@ class ImportEndpoints:
                      "answer: a file that can't be imported is a 4xx and nothing is written. "
                      "The rows are then imported in the background: follow GET "
                      "/imports/{import_id}.",
-         **_UPLOAD_ROUTE)
+         query=ImportUploadQuery, **_UPLOAD_ROUTE)
     def start_import(self, request):
         return self._start_import(request, "people")
 
@@ -218,7 +226,7 @@ class ImportEndpoints:
                      "gia, Năm công nhận, Số quyết định, Ngày quyết định, Cơ quan công nhận. "
                      "Groups are keyed by (kind, code); an import adds and updates, it never "
                      "ends a membership. Follow GET /imports/{import_id}.",
-         **_UPLOAD_ROUTE)
+         query=GroupImportUploadQuery, **_UPLOAD_ROUTE)
     def start_group_import(self, request):
         return self._start_import(request, "groups")
 

@@ -107,16 +107,17 @@ def test_only_the_persons_unit_reviews_and_its_commune_decides(assessment, commu
 
 
 @pytest.mark.parametrize("change, status, field", [
-    ({"scores": SCORES | {"TC1.1": 11}}, 400, "scores"),
-    ({"scores": SCORES | {"TC1.1": -1}}, 400, "scores"),
-    ({"scores": SCORES | {"TC1.1": 7.5}}, 400, "scores"),
-    ({"scores": {k: v for k, v in SCORES.items() if k != "TC3.2"}}, 400, "scores"),
-    ({"scores": SCORES | {"TC9.9": 5}}, 400, "scores"),
-    ({"criteria_version": "999/QĐ-KHVN"}, 400, "criteria_version"),
-    ({"criteria_version": "24/2023/TT-BGDĐT"}, 400, "criteria_version"),  # a group set
-    ({"year": 2021}, 400, "year"),  # no set in force
+    ({"scores": SCORES | {"TC1.1": 11}}, 422, "scores"),
+    ({"scores": SCORES | {"TC1.1": -1}}, 422, "scores"),
+    ({"scores": SCORES | {"TC1.1": 7.5}}, 422, "scores"),
+    ({"scores": {k: v for k, v in SCORES.items() if k != "TC3.2"}}, 422, "scores"),
+    ({"scores": SCORES | {"TC9.9": 5}}, 422, "scores"),
+    ({"scores": SCORES | {"TC1.1" * 5: 5}}, 422, "scores"),  # no indicator has such a code
+    ({"criteria_version": "999/QĐ-KHVN"}, 422, "criteria_version"),
+    ({"criteria_version": "24/2023/TT-BGDĐT"}, 422, "criteria_version"),  # a group set
+    ({"year": 2021}, 422, "year"),  # no set in force
     ({"year": 2101}, 400, "year"),
-    ({"person_id": str(uuid.uuid4())}, 400, "person_id"),
+    ({"person_id": str(uuid.uuid4())}, 422, "person_id"),
     ({"colour": "red"}, 400, "colour"),
 ])
 def test_bad_submissions_are_4xx_and_write_nothing(assessment, commune, rows, change, status,
@@ -179,7 +180,7 @@ def test_re_evaluation_under_a_newer_version_is_traced(assessment, commune, tap,
     assert old["criteria_version"] == "244/QĐ-KHVN"
     path = f"/assessments/{old['assessment_id']}/re-evaluate"
     assessment.post(path, {"criteria_version": "244/QĐ-KHVN", "reason": "x"}, status=409)
-    assessment.post(path, {"criteria_version": "1/XX", "reason": "x"}, status=400)
+    assessment.post(path, {"criteria_version": "1/XX", "reason": "x"}, status=422)
 
     kept = assessment.post(path, {"criteria_version": "324/QĐ-KHVN",
                                   "reason": "Áp dụng bộ tiêu chí mới"}, status=201)
@@ -250,12 +251,12 @@ def test_exports_for_rebuilds_page_through_current_titles(assessment, commune, r
     assert groups == {"items": [], "next_after": None}
 
 
-def test_refusing_a_passing_assessment_without_reasons_is_a_400_that_writes_nothing(
+def test_refusing_a_passing_assessment_without_reasons_is_a_422_that_writes_nothing(
         assessment, commune, rows, tap):
     submitted = assessment.submit(commune.citizen)
     assessment.review(submitted, commune.reviewer)
     before = rows()
-    refused = assessment.decide(submitted, commune.chair, "refuse", status=400)
+    refused = assessment.decide(submitted, commune.chair, "refuse", status=422)
     assert "reasons" in refused["errors"]
     assert rows() == before
     refused = assessment.decide(submitted, commune.chair, "refuse",

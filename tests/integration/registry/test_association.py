@@ -45,24 +45,25 @@ def test_bad_bodies_write_nothing(tree, db):
     commune = body(tree, "commune_association")
     other_unit = body(tree, "commune_association", unit="AG.MB")
     cases = [
-        ({"kind": "branch", "unit_code": "AG.LX", "name": "x"}, "parent_id"),  # needs a parent
+        ({"kind": "branch", "unit_code": "AG.LX", "name": "x"}, 422, "parent_id"),  # no parent
         ({"kind": "commune_association", "unit_code": "AG.LX", "name": "x",
-          "parent_id": commune["id"]}, "parent_id"),
+          "parent_id": commune["id"]}, 422, "parent_id"),
         ({"kind": "branch", "unit_code": "AG.LX", "name": "x",
-          "parent_id": other_unit["id"]}, "parent_id"),  # a parent in another commune
+          "parent_id": other_unit["id"]}, 422, "parent_id"),  # a parent in another commune
         ({"kind": "branch", "unit_code": "AG.LX", "name": "x",
-          "parent_id": "00000000-0000-0000-0000-000000000000"}, "parent_id"),
-        ({"kind": "club", "unit_code": "AG.LX", "name": "x"}, "kind"),
-        ({"kind": "commune_association", "unit_code": "AG.NOPE", "name": "x"}, "unit_code"),
+          "parent_id": "00000000-0000-0000-0000-000000000000"}, 422, "parent_id"),
+        ({"kind": "club", "unit_code": "AG.LX", "name": "x"}, 400, "kind"),
+        ({"kind": "commune_association", "unit_code": "AG.NOPE", "name": "x"}, 422,
+         "unit_code"),
     ]
     before = counts(db)
-    for payload, field in cases:
-        response = tree.call("POST", "/association/bodies", payload, status=400)
+    for payload, status, field in cases:
+        response = tree.call("POST", "/association/bodies", payload, status=status)
         assert field in response.json()["errors"], payload
     branch = body(tree, "branch", parent=commune)
     before = counts(db)
     response = tree.call("PATCH", f"/association/bodies/{commune['id']}",
-                         {"parent_id": branch["id"]}, status=400)
+                         {"parent_id": branch["id"]}, status=422)
     assert "parent_id" in response.json()["errors"]
     assert counts(db) == before
 
@@ -95,7 +96,7 @@ def test_officials_and_members_over_time(tree, db, tap, wait_for):
                                                "body_id": commune["id"], "role": "member"},
               status=409)
     response = tree.call("PATCH", f"/association/members/{official['id']}",
-                         {"left_on": "2022-02-28"}, status=400)
+                         {"left_on": "2022-02-28"}, status=422)
     assert response.json()["errors"] == {"left_on": ["must not be before joined_on"]}
     assert counts(db) == before
 
@@ -111,19 +112,19 @@ def test_officials_and_members_over_time(tree, db, tap, wait_for):
     assert tree.get(f"/people/{person['id']}")["roles"] == []
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"role": "president"}, "role"),
-    ({"person_id": "00000000-0000-0000-0000-000000000000"}, "person_id"),
-    ({"body_id": "00000000-0000-0000-0000-000000000000"}, "body_id"),
-    ({"joined_on": "2030-01-01"}, "joined_on"),
-    ({"joined_on": "2024-01-01", "left_on": "2023-01-01"}, "left_on"),
+@pytest.mark.parametrize("change, status, field", [
+    ({"role": "president"}, 400, "role"),
+    ({"person_id": "00000000-0000-0000-0000-000000000000"}, 422, "person_id"),
+    ({"body_id": "00000000-0000-0000-0000-000000000000"}, 422, "body_id"),
+    ({"joined_on": "2030-01-01"}, 422, "joined_on"),
+    ({"joined_on": "2024-01-01", "left_on": "2023-01-01"}, 422, "left_on"),
 ])
-def test_bad_positions_write_nothing(tree, db, change, field):
+def test_bad_positions_write_nothing(tree, db, change, status, field):
     commune = body(tree, "commune_association")
     person = tree.person()
     before = counts(db)
     response = tree.call("POST", "/association/members",
                          {"person_id": person["id"], "body_id": commune["id"],
-                          "role": "member"} | change, status=400)
+                          "role": "member"} | change, status=status)
     assert field in response.json()["errors"]
     assert counts(db) == before

@@ -251,7 +251,7 @@ def test_a_file_without_the_group_columns_is_refused_and_writes_nothing(service,
     small_tree(service)
     response = service.post("/imports/groups", data=groups_csv([["x"]], header=["Họ và tên"]),
                             headers={"Content-Type": "text/csv"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Mã nhóm" in response.json()["errors"]["file_vi"][0]
     with db.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM import_jobs")) == 0

@@ -42,10 +42,10 @@ def test_groups_create_read_change_list_delete(tree, db):
 
 
 @pytest.mark.parametrize("body, status, field", [
-    ({"kind": "learning_unit", "unit_code": "AG.LX", "name": "UBND"}, 400, "level"),
-    ({"kind": "family", "unit_code": "AG.LX", "name": "x", "level": "commune"}, 400, "level"),
+    ({"kind": "learning_unit", "unit_code": "AG.LX", "name": "UBND"}, 422, "level"),
+    ({"kind": "family", "unit_code": "AG.LX", "name": "x", "level": "commune"}, 422, "level"),
     ({"kind": "tribe", "unit_code": "AG.LX", "name": "x"}, 400, "kind"),
-    ({"kind": "family", "unit_code": "AG.NOPE", "name": "x"}, 400, "unit_code"),
+    ({"kind": "family", "unit_code": "AG.NOPE", "name": "x"}, 422, "unit_code"),
     ({"kind": "family", "unit_code": "AG.LX", "name": ""}, 400, "name"),
     ({"kind": "family", "unit_code": "AG.LX", "name": "x", "code": "GD-1"}, 409, "code"),
 ])
@@ -138,11 +138,11 @@ def test_the_database_also_refuses_a_second_open_family(tree, db):
 
 
 @pytest.mark.parametrize("change, status, field", [
-    ({"joined_on": "2024-05-01", "left_on": "2024-04-30"}, 400, "left_on"),
-    ({"joined_on": FUTURE}, 400, "joined_on"),
-    ({"joined_on": "2024-05-01", "left_on": FUTURE}, 400, "left_on"),
-    ({"group_id": "00000000-0000-0000-0000-000000000000"}, 400, "group_id"),
-    ({"person_id": "00000000-0000-0000-0000-000000000000"}, 400, "person_id"),
+    ({"joined_on": "2024-05-01", "left_on": "2024-04-30"}, 422, "left_on"),
+    ({"joined_on": FUTURE}, 422, "joined_on"),
+    ({"joined_on": "2024-05-01", "left_on": FUTURE}, 422, "left_on"),
+    ({"group_id": "00000000-0000-0000-0000-000000000000"}, 422, "group_id"),
+    ({"person_id": "00000000-0000-0000-0000-000000000000"}, 422, "person_id"),
     ({"group_id": "not-a-uuid"}, 400, "group_id"),
     ({"role": "chief"}, 400, "role"),
 ])
@@ -157,12 +157,12 @@ def test_bad_memberships_write_nothing(tree, db, change, status, field):
     assert counts(db) == before
 
 
-def test_leave_date_before_join_date_is_400(tree, db):
+def test_leave_date_before_join_date_is_422(tree, db):
     person = tree.person()
     membership = tree.join(person, tree.group("clan"), joined_on="2024-05-01")
     before = counts(db)
     response = tree.call("PATCH", f"/memberships/{membership['id']}",
-                         {"left_on": "2024-04-30"}, status=400)
+                         {"left_on": "2024-04-30"}, status=422)
     assert response.json()["errors"] == {"left_on": ["must not be before joined_on"]}
     assert counts(db) == before
 
@@ -206,7 +206,7 @@ def test_a_group_with_members_cannot_be_deleted(tree, db):
     tree.get(f"/memberships/{membership['id']}", status=404)
     tree.delete(f"/groups/{family['id']}")
     tree.call("POST", "/memberships", {"person_id": person["id"], "group_id": family["id"]},
-              status=400)  # a deleted group is unknown
+              status=422)  # a deleted group is unknown
 
 
 def test_concurrent_joins_leave_exactly_one_family(tree, db):

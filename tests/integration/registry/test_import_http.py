@@ -135,10 +135,10 @@ def test_xlsx_and_multipart_uploads(service, engines, tmp_path):
 
 
 @pytest.mark.parametrize("body, content_type, status, code", [
-    (b"", "text/csv", 400, "empty"),
-    (b"\xef\xbb\xbf\r\n", "text/csv", 400, "empty"),
-    ("Họ tên,Tuổi\nAn,30\n".encode(), "text/csv", 400, "missing_columns"),
-    (",".join(HEADER).encode() + b"\n", "text/csv", 400, "no_rows"),
+    (b"", "text/csv", 422, "empty"),
+    (b"\xef\xbb\xbf\r\n", "text/csv", 422, "empty"),
+    ("Họ tên,Tuổi\nAn,30\n".encode(), "text/csv", 422, "missing_columns"),
+    (",".join(HEADER).encode() + b"\n", "text/csv", 422, "no_rows"),
     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n\x00\x00", "application/octet-stream", 415, "not_a_table"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/octet-stream", 415,
      "xls_unsupported"),

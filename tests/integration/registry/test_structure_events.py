@@ -49,7 +49,7 @@ def test_moving_a_unit_under_another_parent_announces_the_units_below(tree, db):
 
 def test_a_refused_unit_change_publishes_nothing(tree, db):
     before = counts(db)
-    tree.call("PATCH", "/units/AG.MB", {"parent_code": "AG.MB"}, 400)
+    tree.call("PATCH", "/units/AG.MB", {"parent_code": "AG.MB"}, 422)
     assert counts(db) == before
 
 

@@ -43,7 +43,7 @@ def test_a_unit_in_use_cannot_be_deleted_or_moved(tree, db):
     assert counts(db) == before
     tree.unit("AG.CD.X", parent="AG.CD")
     before = counts(db)
-    response = tree.call("PATCH", "/units/AG.CD", {"kind": "commune"}, status=400)
+    response = tree.call("PATCH", "/units/AG.CD", {"kind": "commune"}, status=422)
     assert response.json()["errors"] == {"kind": ["a commune cannot be under a commune"]}
     assert counts(db) == before
     assert tree.get("/units/AG.MB")["valid_to"] is None
@@ -52,14 +52,14 @@ def test_a_unit_in_use_cannot_be_deleted_or_moved(tree, db):
 
 @pytest.mark.parametrize("body, status, field", [
     ({"code": "AG", "name": "again", "kind": "province"}, 409, "code"),
-    ({"code": "AG.X", "name": "x", "kind": "commune", "parent_code": "NOPE"}, 400,
+    ({"code": "AG.X", "name": "x", "kind": "commune", "parent_code": "NOPE"}, 422,
      "parent_code"),
-    ({"code": "AG.X", "name": "x", "kind": "commune", "parent_code": "AG.LX"}, 400,
+    ({"code": "AG.X", "name": "x", "kind": "commune", "parent_code": "AG.LX"}, 422,
      "parent_code"),  # a commune under a ward
-    ({"code": "AG.X", "name": "x", "kind": "province", "parent_code": "AG"}, 400,
+    ({"code": "AG.X", "name": "x", "kind": "province", "parent_code": "AG"}, 422,
      "parent_code"),
     ({"code": "AG.X", "name": "x", "kind": "commune", "parent_code": "AG",
-      "valid_from": "2025-07-01", "valid_to": "2025-06-30"}, 400, "valid_to"),
+      "valid_from": "2025-07-01", "valid_to": "2025-06-30"}, 422, "valid_to"),
     ({"code": "has space", "name": "x", "kind": "commune", "parent_code": "AG"}, 400, "code"),
     ({"code": "AG.X", "name": "x", "kind": "hamlet", "parent_code": "AG"}, 400, "kind"),
 ])
@@ -74,7 +74,7 @@ def test_reparenting_may_not_make_a_cycle(tree, db):
     tree.post("/units", {"code": "AG.D1", "name": "Huyện 1", "kind": "district",
                          "parent_code": "AG"})
     before = counts(db)
-    response = tree.call("PATCH", "/units/AG", {"parent_code": "AG.D1"}, status=400)
+    response = tree.call("PATCH", "/units/AG", {"parent_code": "AG.D1"}, status=422)
     assert "parent_code" in response.json()["errors"]
     assert counts(db) == before
 
@@ -162,17 +162,17 @@ NEW = {"code": "AG.NEW", "name": "Xã Mới", "kind": "commune", "parent_code": 
 
 
 @pytest.mark.parametrize("body, status, field", [
-    ({"from_codes": ["AG.LX"], "into": "AG.LX", "effective_on": "2025-07-01"}, 400, "into"),
+    ({"from_codes": ["AG.LX"], "into": "AG.LX", "effective_on": "2025-07-01"}, 422, "into"),
     ({"from_codes": ["AG.LX"], "into": NEW | {"code": "AG.LX"},
-      "effective_on": "2025-07-01"}, 400, "into"),
-    ({"from_codes": ["AG.LX", "AG.NOPE"], "into": NEW, "effective_on": "2025-07-01"}, 400,
+      "effective_on": "2025-07-01"}, 422, "into"),
+    ({"from_codes": ["AG.LX", "AG.NOPE"], "into": NEW, "effective_on": "2025-07-01"}, 422,
      "from_codes"),
-    ({"from_codes": ["AG.LX"], "into": "AG.NOPE", "effective_on": "2025-07-01"}, 400, "into"),
+    ({"from_codes": ["AG.LX"], "into": "AG.NOPE", "effective_on": "2025-07-01"}, 422, "into"),
     ({"from_codes": ["AG.LX"], "into": NEW | {"code": "AG.MB"},
       "effective_on": "2025-07-01"}, 409, "into"),
     ({"from_codes": ["AG.LX"], "into": NEW | {"parent_code": "AG.NOPE"},
-      "effective_on": "2025-07-01"}, 400, "into"),
-    ({"from_codes": ["AG"], "into": NEW, "effective_on": "2025-07-01"}, 400,
+      "effective_on": "2025-07-01"}, 422, "into"),
+    ({"from_codes": ["AG"], "into": NEW, "effective_on": "2025-07-01"}, 422,
      "from_codes"),  # still has units under it
     ({"from_codes": ["AG.LX", "AG.LX"], "into": NEW, "effective_on": "2025-07-01"}, 400,
      "from_codes"),
@@ -197,7 +197,7 @@ def test_a_closed_unit_cannot_be_merged_again(tree, db):
                                "effective_on": "2025-07-01"})
     before = counts(db)
     response = tree.call("POST", "/units/merge", {"from_codes": ["AG.OLD"], "into": "AG.LX",
-                                                  "effective_on": "2025-08-01"}, status=400)
+                                                  "effective_on": "2025-08-01"}, status=422)
     assert "already closed" in response.json()["errors"]["from_codes"][0]
     assert counts(db) == before
 
@@ -216,6 +216,6 @@ def test_a_registration_waits_for_a_merge_in_flight(tree, db):
         conn.execute(text("UPDATE units SET valid_to = '2025-06-30' WHERE code = 'AG.MB'"))
         merge.commit()
     response = pending.wait()
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert "not valid" in response.json()["errors"]["unit_code"][0]
     assert tree.get("/people")["total"] == 0

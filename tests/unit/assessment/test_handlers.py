@@ -104,10 +104,10 @@ def test_a_refusal_shows_its_reasons_as_sentences_and_as_data(service, store):
         view["refusal_reasons"]
 
 
-def test_refusing_a_passing_assessment_without_reasons_is_a_400(service):
+def test_refusing_a_passing_assessment_without_reasons_is_a_422(service):
     assessment_id = submit(service)
     review(service, assessment_id)
-    assert refused(lambda: decide(service, assessment_id, "refuse"), 400) == "invalid input"
+    assert refused(lambda: decide(service, assessment_id, "refuse"), 422) == "invalid input"
 
 
 def test_deciding_twice_is_a_409(service, store):

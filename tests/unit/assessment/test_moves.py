@@ -97,9 +97,11 @@ def test_a_merger_moves_each_merged_unit_into_the_new_one(service, store):
                                            ("closed", True)])
 def test_a_unit_change_moves_the_units_subtree_unless_the_unit_is_new(service, store, change,
                                                                       asked):
-    service.on_unit_changed(make_envelope("unit_changed", {
+    event = make_envelope("unit_changed", {
         "unit_code": "AG.LX", "unit_path": ["CT", "AG.LX"], "unit_name": "Phường Long Xuyên",
         "kind": "ward", "change": change, "valid_from": None, "valid_to": None},
-        producer="registry"))
+        producer="registry")
+    service.on_unit_changed(event)
     assert store.moves == ([("units", {"AG.LX": ["CT", "AG.LX"]}, "unit_changed")]
                            if asked else [])
+    assert event.event_id in store.inbox  # every event is recorded once, even a new unit's

@@ -122,7 +122,7 @@ def test_a_unit_closed_by_a_merge_names_its_successor(registry, store):
     with pytest.raises(ApiError) as refused:
         registry.register_person(request("POST", "/people", new_person_body("AG.MB"),
                                          who=ADMIN))
-    assert refused.value.status == 400
+    assert refused.value.status == 422
     assert "merged into AG.LX" in refused.value.errors["unit_code"][0]
 
 
@@ -189,7 +189,7 @@ def test_a_unit_with_open_units_under_it_is_not_merged_away(registry, store):
         registry.merge_units(request("POST", "/units/merge", {
             "from_codes": ["AG.H1"], "into": "AG.LX",
             "effective_on": TODAY.isoformat()}, who=ADMIN))
-    assert refused.value.status == 400
+    assert refused.value.status == 422
     assert "still has units under it" in refused.value.errors["from_codes"][0]
     assert store.row(Unit, "AG.H1").valid_to is None and store.events == []
 

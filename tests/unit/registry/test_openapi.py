@@ -6,7 +6,7 @@ from nameko.web.handlers import http
 
 from cdht import openapi
 from cdht.openapi import Route
-from cdht.web import api
+from cdht.web import UtcDateTime, api
 from services.registry.service import RegistryService
 
 
@@ -61,6 +61,10 @@ class Toy(Mixin):
      [("code", {"type": "string"}), ("n", {"type": "integer"})]),
     ("/files/<path:rest>", "/files/{rest}", [("rest", {"type": "string"})]),
     ("/plain/<name>", "/plain/{name}", [("name", {"type": "string"})]),
+    ("/years/<int(min=2021, max=2100):year>/close", "/years/{year}/close",
+     [("year", {"type": "integer", "minimum": 2021, "maximum": 2100})]),
+    ("/codes/<string(length=2):code>", "/codes/{code}",
+     [("code", {"type": "string", "minLength": 2, "maxLength": 2})]),
 ])
 def test_openapi_path(rule, path, params):
     converted, parameters = openapi.openapi_path(rule)
@@ -107,7 +111,7 @@ def test_document_of_a_service():
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Thing"}
     assert post["requestBody"]["required"] is True  # unless the route says body_required=False
-    assert set(post["responses"]) == {"201", "400", "401", "403", "415"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "415", "422"}
     assert post["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
     listing = doc["paths"]["/things"]["get"]
@@ -183,3 +187,29 @@ def test_list_filters_say_what_a_unit_code_may_be():
         [unit_code] = [p for p in doc["paths"][path]["get"]["parameters"]
                        if p["name"] == "unit_code"]
         assert unit_code["schema"]["pattern"] == "^[A-Za-z0-9._-]{1,64}$", path
+
+
+def test_rules_the_schemas_check_are_in_the_document():
+    """A 400 names a rule the document states: a client (or schemathesis) generating valid
+    requests from it is never refused with one."""
+    doc = RegistryService.openapi_document()
+    schemas = doc["components"]["schemas"]
+    for name in ("NewPerson", "PersonPatch"):
+        assert schemas[name]["properties"]["national_id"]["pattern"].startswith("^(00[1-9]")
+    merge = schemas["Merge"]["properties"]
+    assert merge["from_codes"]["uniqueItems"] is True
+    assert merge["into"]["oneOf"][0]["pattern"] == "^[A-Za-z0-9._-]{1,64}$"
+    assert schemas["NewActivity"]["properties"]["evidence_url"]["pattern"].startswith(
+        "^https?://")
+    assert "restore_removed" not in str(doc["paths"]["/imports/groups"]["post"]["parameters"])
+    audit = [p for p in doc["paths"]["/audit"]["get"]["parameters"] if p["name"] == "since"]
+    assert audit[0]["schema"]["pattern"] == UtcDateTime.PATTERN
+
+
+def test_every_operation_with_a_body_or_query_documents_422():
+    doc = RegistryService.openapi_document()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation or any(p["in"] == "query" for p in
+                                                 operation.get("parameters", [])):
+                assert "422" in operation["responses"], (method, path)

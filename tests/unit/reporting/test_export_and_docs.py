@@ -71,6 +71,16 @@ def test_a_name_that_is_a_formula_is_exported_as_text():
     assert '=HYPERLINK("http://evil.example","Xem")' in {c.value for c in cells}
 
 
+def test_a_name_with_control_characters_is_exported_without_them():
+    """XML holds no control characters: openpyxl refused the whole workbook (a 500 on
+    /units/<code>/review-report.xlsx for a unit named with one)."""
+    named = {i: (row("AG", 3, 10), [row("AG.X", 1, 2, name="Xã\x01 Mỹ\x0bBình")])
+             for i in INDICATORS}
+    book = load_workbook(io.BytesIO(export.to_xlsx(export.report_sheets(named, "AG", 2025,
+                                                                        "vi"))))
+    assert "Xã MỹBình" in {c.value for ws in book.worksheets for r in ws.iter_rows() for c in r}
+
+
 def test_every_route_is_documented_and_every_documented_route_served():
     assert not [r for r in openapi.routes_of(ReportingService) if "x-undeclared" in r.extra]
     document = ReportingService.openapi_document()
