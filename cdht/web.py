@@ -30,6 +30,7 @@ so the events it stages and the RPC calls it makes carry it on (cdht.observabili
 request is timed into ``cdht_http_request_seconds`` and logged as one "handled" line.
 """
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -251,13 +252,20 @@ def html_page(html):
     """A page whose inline scripts are allowed by their SHA-256 (and nothing else is): a
     script injected into it would not run. Styles may be inline (the pages set widths and
     positions in style attributes); data is fetched from the page's own origin only."""
+    return Response(html, mimetype="text/html",
+                    headers={"Content-Security-Policy": _page_policy(html)})
+
+
+@functools.lru_cache(maxsize=16)
+def _page_policy(html):
+    """The policy of a page, computed once per page (the same few pages are served again and
+    again)."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
         for body in _SCRIPT.findall(html))
-    policy = (f"default-src 'none'; script-src {hashes or NO_SCRIPT}; "
-              "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": policy})
+    return (f"default-src 'none'; script-src {hashes or NO_SCRIPT}; "
+            "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 class JsonErrorsWsgiApp(WsgiApp):

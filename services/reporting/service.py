@@ -5,6 +5,7 @@ Each event changes a handful of counters along its unit's path, in the same tran
 its inbox row (docs/architecture.md §D6): O(tree depth), never a recount. What a person or a group
 counts for is domain.py's; this module loads the facts, calls it and applies the deltas.
 """
+import functools
 from datetime import date
 from pathlib import Path
 
@@ -35,6 +36,12 @@ from services.reporting.schemas import (
 )
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard.html"
+
+
+@functools.cache
+def dashboard_html():
+    """The dashboard page, read once (it is part of the code, not data)."""
+    return DASHBOARD.read_text(encoding="utf-8")
 _TARGETS = {}
 
 
@@ -485,7 +492,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
          media_type="text/html",
          tag="dashboard")
     def dashboard(self, request):
-        return html_page(DASHBOARD.read_text(encoding="utf-8"))
+        return html_page(dashboard_html())
 
     # -- RPC ------------------------------------------------------------------------------------
     @rpc
