@@ -39,6 +39,10 @@ class DepthCache:
             self.depths, self.read_at = depths, self.clock()
         return self.depths
 
+    def age(self):
+        """Seconds since the figures were read from the broker; None if never."""
+        return None if self.read_at is None else round(self.clock() - self.read_at, 1)
+
 
 def read_depths(amqp_uri, queues):
     """{queue: messages waiting} for ``queues``; {} when the broker does not answer."""
@@ -58,7 +62,8 @@ def read_depths(amqp_uri, queues):
 
 
 class QueueDepths(DependencyProvider):
-    """``self.queue_depths()``: the figures of the service's event queues (DepthCache)."""
+    """``self.queue_depths``: the DepthCache of the service's event queues (``.get()``,
+    ``.age()``)."""
 
     def setup(self):
         config = self.container.config
@@ -68,4 +73,4 @@ class QueueDepths(DependencyProvider):
                                 float(DEFAULT_SECONDS if seconds in (None, "") else seconds))
 
     def get_dependency(self, worker_ctx):
-        return self.cache.get
+        return self.cache

@@ -179,4 +179,7 @@ class ConsumerLagSchema(Schema):
 
 class LagSchema(Schema):
     waiting = fields.Integer(allow_none=True)
+    waiting_read_seconds_ago = fields.Float(allow_none=True, metadata={
+        "description": "how old the waiting figures are: they are read from the broker at "
+                       "most every QUEUE_DEPTH_SECONDS (null: the broker never answered)"})
     consumers = fields.List(fields.Nested(ConsumerLagSchema))

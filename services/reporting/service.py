@@ -461,7 +461,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             rows = {r.consumer: r for r in session.execute(text(
                 "SELECT consumer, applied, last_occurred_at, last_applied_at "
                 "FROM consumer_lag")).all()}
-        depths = self.queue_depths()  # kept a few seconds (queue_depths.py)
+        depths = self.queue_depths.get()  # kept a few seconds (queue_depths.py)
         consumers, waiting = [], 0
         for method, queue in self._queues():
             consumer = consumer_name(self.name, method)
@@ -475,7 +475,8 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                 "last_applied_at": row.last_applied_at if row else None,
                 "lag_seconds": (row.last_applied_at - row.last_occurred_at).total_seconds()
                 if row and row.last_occurred_at else None})
-        return LagSchema().dump({"waiting": waiting, "consumers": consumers})
+        return LagSchema().dump({"waiting": waiting, "consumers": consumers,
+                                 "waiting_read_seconds_ago": self.queue_depths.age()})
 
     def observe_metrics(self, metrics):
         """/metrics: GET /lag's figures per consumer (cdht_projection_*)."""

@@ -50,3 +50,12 @@ def test_a_broker_that_does_not_answer_keeps_the_last_figures_and_is_asked_again
     clock.now += 11
     assert cache.get() == {"q": 2} and len(calls) == 2   # no answer: the last figures
     assert cache.get() == {"q": 0} and len(calls) == 3   # not kept as fresh: asked again
+
+
+def test_the_figures_say_how_old_they_are():
+    clock = Clock()
+    cache = DepthCache(lambda: {"q": 2}, max_age=10, clock=clock)
+    assert cache.age() is None  # never read
+    cache.get()
+    clock.now += 4
+    assert cache.get() == {"q": 2} and cache.age() == 4.0
