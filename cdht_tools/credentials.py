@@ -161,10 +161,15 @@ _REASSIGN = """
 DO $$
 DECLARE r record; owner text := current_setting('cdht.owner', true);
 BEGIN
+  -- a sequence that belongs to a column (serial, identity) follows its table
   FOR r IN SELECT c.relname, c.relkind FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-             AND pg_get_userbyid(c.relowner) <> owner LOOP
+             AND pg_get_userbyid(c.relowner) <> owner
+             AND NOT (c.relkind = 'S' AND EXISTS (
+                 SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                 AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+           ORDER BY c.relkind = 'S' LOOP
     EXECUTE format('ALTER %s public.%I OWNER TO %I',
                    CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
                                   WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
