@@ -80,6 +80,9 @@ class Recognition(Base):
         Index("uq_recognitions_current", "person_id", "year", unique=True,
               postgresql_where="revoked_at IS NULL"),
         Index("ix_recognitions_year_person", "year", "person_id"),
+        # a person's move and a merger of units find the titles to follow them (moves.py)
+        Index("ix_recognitions_person", "person_id"),
+        Index("ix_recognitions_unit_path", "unit_path", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = _uuid(primary_key=True, default=uuid.uuid4)
@@ -132,6 +135,7 @@ class GroupRecognition(Base):
     __table_args__ = (
         Index("uq_group_recognitions_current", "group_id", "year", unique=True,
               postgresql_where="revoked_at IS NULL"),
+        Index("ix_group_recognitions_unit_path", "unit_path", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = _uuid(primary_key=True, default=uuid.uuid4)
