@@ -19,23 +19,13 @@ from services.notifications.service import NotificationsService
 from services.notifications.store import DeliveryStore
 from tests.support import recognition_granted
 from tests.unit.notifications.fakes import (
-    FakeDb, FakeDeliveryStore, FakeMailer, FakeRegistry, FakeSms, FakeUnits, NoLimits,
+    FakeDb, FakeDeliveryStore, FakeMailer, FakeSms, FakeUnits, NoLimits,
 )
 
 PATH = ("AG", "AG.LX")
 UNITS = {"AG": {"unit_name": "Tỉnh An Giang", "kind": "province"},
          "AG.LX": {"unit_name": "Phường Long Xuyên", "kind": "ward"}}
 BODIES = {"AG.LX": "Hội Khuyến học phường Long Xuyên"}
-
-
-@pytest.fixture
-def store():
-    return FakeDeliveryStore()
-
-
-@pytest.fixture
-def registry():
-    return FakeRegistry()
 
 
 def start(store, registry, mailer=None, sms=None):

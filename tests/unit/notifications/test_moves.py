@@ -13,7 +13,7 @@ from cdht.auth import Caller
 from cdht.contracts import make_envelope
 from cdht.web import Forbidden
 from services.notifications import events, moves, places
-from tests.unit.notifications.fakes import FakeDb, FakeDeliveryStore, FakeRegistry
+from tests.unit.notifications.fakes import FakeDb
 from tests.unit.notifications.test_handlers import contact, granted, start
 
 LX, MB, LM = ["AG", "AG.LX"], ["AG", "AG.MB"], ["AG", "AG.LM"]
@@ -77,16 +77,6 @@ def service(monkeypatch, store, registry):
     service.db = MovingDb(store)
     service.recorder = Recorder(monkeypatch)
     return service
-
-
-@pytest.fixture
-def store():
-    return FakeDeliveryStore()
-
-
-@pytest.fixture
-def registry():
-    return FakeRegistry()
 
 
 def test_a_moved_persons_deliveries_are_moved_once(service):
