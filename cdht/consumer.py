@@ -142,8 +142,8 @@ class ReliableEventHandler(EventHandler):
         exchange = get_event_exchange(self.source_service, config)
         # With a broker user of its own, a service may not declare (nor so delete) another's
         # exchange, only bind to it: `cdht provision` declares them all beforehand.
-        exchange.no_declare = own_users(broker_user(config["AMQP_URI"]),
-                                        self.container.service_name)
+        self.user = broker_user(config["AMQP_URI"])  # read once: checked on every message
+        exchange.no_declare = own_users(self.user, self.container.service_name)
         self.queue = Queue(
             name, exchange=exchange,
             routing_key=self.event_type, durable=True,
@@ -164,7 +164,7 @@ class ReliableEventHandler(EventHandler):
         producer = body.get("producer") if isinstance(body, dict) else None
         refusal = producer and refused_sender(
             (message.properties or {}).get("user_id"), self.source_service, producer,
-            broker_user(self.container.config["AMQP_URI"]), self.container.service_name)
+            self.user, self.container.service_name)
         if refusal:  # before the contract: a forged event is not read at all (no producer:
             # the contract refuses it)
             self.dead_letter(message, f"sender: {refusal}")
@@ -241,7 +241,7 @@ class ReliableEventHandler(EventHandler):
             with get_producer(uri) as producer:
                 producer.publish(  # as this service's own broker user (cdht.identity)
                     message.body, exchange=exchange, routing_key=routing_key, headers=headers,
-                    user_id=broker_user(uri),
+                    user_id=self.user,
                     content_type=message.content_type or "application/json",
                     content_encoding=message.content_encoding or "utf-8",
                     delivery_mode=2, declare=declare, retry=True,
