@@ -16,7 +16,8 @@ body names no internals (the traceback goes to the log only). Well-formed input 
 the document cannot state refuses (a reference to nothing recorded, a rule between fields or
 against stored state) is an ``UNPROCESSABLE`` (422), with the same body.
 
-Every route needs ``Authorization: Bearer <token>`` (cdht.auth) except the public ones
+Every route needs ``Authorization: Bearer <token>`` (cdht.auth; or an access token of the
+OpenID provider named by OIDC_ISSUER, cdht.oidc) except the public ones
 (health, metrics, docs, openapi.json, the dashboard page): no or a bad token is a 401, a role
 the route's ``roles`` do not name a 403 (admin may call every route). The handler finds
 the verified ``Caller`` at ``request.caller`` (``caller_of(request)``); scope inside the route
@@ -49,7 +50,7 @@ from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
-from cdht import auth, observability, openapi
+from cdht import auth, observability, oidc, openapi
 from cdht.openapi import Route
 from cdht.redact import redact
 
@@ -343,16 +344,32 @@ class JsonHttpHandler(HttpRequestHandler):
         # without a public key every call would be refused, and with a signing key whoever
         # reads this service's settings could mint tokens: either way it does not start
         self.keys = auth.service_keys(self.container.config, os.environ)
+        self.oidc = oidc.settings_from_config(self.container.config)
         super().setup()
 
+    def caller_of_token(self, token):
+        """The Caller of a bearer token: the OpenID provider's (OIDC_ISSUER) when the token
+        names it as its issuer, else one the operator's tooling minted (AUTH_PUBLIC_KEYS)."""
+        if self.oidc is not None and oidc.unverified_issuer(token) == self.oidc.issuer:
+            claims = oidc.provider_for(self.oidc).verify(token)
+            return oidc.caller_from_claims(claims, role_claim=self.oidc.role_claim,
+                                           unit_claim=self.oidc.unit_claim,
+                                           subject_claim=self.oidc.subject_claim)
+        return auth.verify_token(self.keys, token)
+
     def authenticate(self, request):
-        """Set request.caller from the bearer token; a 401/403 response when refused."""
+        """Set request.caller from the bearer token; a 401/403 response when refused (a 503
+        when the identity provider that would check it does not answer)."""
         request.caller = None
         if self.route.public:
             return None
         try:
-            caller = auth.verify_token(self.keys, auth.bearer_token(
-                request.headers.get("Authorization")))
+            caller = self.caller_of_token(
+                auth.bearer_token(request.headers.get("Authorization")))
+        except oidc.ProviderUnavailable as exc:
+            log.warning("identity provider unavailable: %s", exc)
+            return json_response({"error": f"{exc}; try again shortly"}, 503,
+                                 headers={"Retry-After": "30"})
         except auth.TokenError as exc:
             return json_response({"error": str(exc)}, 401,
                                  headers={"WWW-Authenticate": 'Bearer realm="cdht"'})

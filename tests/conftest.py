@@ -203,3 +203,26 @@ def publish(rabbit_config):
 @pytest.fixture(name="wait_for")
 def wait_for_fixture():
     return wait_for
+
+
+# -- a real OpenID provider ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory):
+    """deploy/idp's OpenID provider as a local process (tests.idp), with one account per
+    kind of caller: ``identity_provider.people[name]`` is the account (username, password,
+    sub, claims) of admin, province_staff (unit AG), commune_staff, reviewer and citizen
+    (unit AG.LX; the citizen's sub a UUID), and norole (no cdht_role)."""
+    from tests import idp
+    missing = idp.missing_requirement()
+    if missing:
+        pytest.skip(f"no OpenID provider for the tests: {missing}")
+    people = {name: idp.account(name, role, unit) for name, role, unit in (
+        ("admin", "admin", None), ("province_staff", "province_staff", "AG"),
+        ("commune_staff", "commune_staff", "AG.LX"), ("reviewer", "reviewer", "AG.LX"),
+        ("citizen", "citizen", "AG.LX"), ("norole", None, "AG.LX"))}
+    provider = idp.IdentityProvider(tmp_path_factory.mktemp("idp"),
+                                    accounts=list(people.values()))
+    provider.people = people
+    provider.start()
+    yield provider
+    provider.stop()

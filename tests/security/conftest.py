@@ -16,6 +16,7 @@ import requests
 
 from services.registry.domain import national_id_for
 from tests.e2e.conftest import Inbox, System
+from tests.idp import IdentityProvider, account, missing_requirement
 from tests.support import (
     TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, empty_databases, free_port, token, wait_for,
 )
@@ -68,12 +69,24 @@ def secured(migrated_databases, rabbit_manager, request, tmp_path_factory):
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    # the province's OpenID provider too: the matrix runs with its tokens as with ours
+    idp = None if missing_requirement() else IdentityProvider(tmp_path_factory.mktemp("idp"))
+    if idp:
+        env["OIDC_ISSUER"] = idp.issuer
     system = System(env, tmp_path_factory.mktemp("security-logs"))
     try:
         system.start()
-        yield seed(system)
+        world = seed(system)
+        world.idp, world.provider_tokens = idp, {}
+        if idp:
+            idp.accounts = [account(role, role, caller_of(world, role)[0],
+                                    sub=caller_of(world, role)[1]) for role in ROLES]
+            idp.start()
+        yield world
     finally:
         system.stop()
+        if idp:
+            idp.stop()
         rabbit_manager.delete_vhost(vhost)
         smtp.stop()
 
@@ -111,6 +124,12 @@ def seed(system):
             "person_id": official["id"], "body_id": body["id"], "role": "official",
             "joined_on": "2020-01-01"}), 201)
         world.officials[unit] = official
+    # a second official of AG.LX, the reviewer: one person, one account at the provider
+    reviewer = ok(admin.call("POST", "registry", "/people", person_body("AG.LX")), 201)
+    ok(admin.call("POST", "registry", "/association/members", {
+        "person_id": reviewer["id"], "body_id": world.bodies["AG.LX"], "role": "official",
+        "joined_on": "2020-01-01"}), 201)
+    world.reviewer = reviewer
     for unit in UNITS:
         world.people[unit] = ok(admin.call("POST", "registry", "/people", person_body(unit)),
                                 201)
@@ -142,18 +161,32 @@ def seed(system):
 ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
 
 
-def caller_token(world, role):
-    """Each role's token: its own unit is AG.LX (province staff: AG, above it)."""
+def caller_of(world, role):
+    """(unit, subject) of each role's caller: its own unit is AG.LX (province staff: AG,
+    above it)."""
     if role == "admin":
-        return token(TEST_SIGNING_KEY, role="admin", subject="ops")
+        return None, "ops"
     if role == "province_staff":
-        return token(TEST_SIGNING_KEY, role=role, unit_code="AG",
-                     subject=world.officials["AG"]["id"])
-    if role in ("commune_staff", "reviewer"):
-        return token(TEST_SIGNING_KEY, role=role, unit_code="AG.LX",
-                     subject=world.officials["AG.LX"]["id"])
-    return token(TEST_SIGNING_KEY, role="citizen", unit_code="AG.LX",
-                 subject=world.people["AG.LX"]["id"])
+        return "AG", world.officials["AG"]["id"]
+    if role == "commune_staff":
+        return "AG.LX", world.officials["AG.LX"]["id"]
+    if role == "reviewer":
+        return "AG.LX", world.reviewer["id"]
+    return "AG.LX", world.people["AG.LX"]["id"]
+
+
+def caller_token(world, role, kind="operator"):
+    """Each role's token: one the operator's tooling mints, or (``kind="provider"``) the
+    access token the province's OpenID provider gives after a real sign-in."""
+    if kind == "provider":
+        if world.idp is None:
+            pytest.skip(f"the OpenID provider cannot run: {missing_requirement()}")
+        if role not in world.provider_tokens:
+            world.provider_tokens[role] = world.idp.sign_in(
+                role, f"{role}-mat-khau")["access_token"]
+        return world.provider_tokens[role]
+    unit, subject = caller_of(world, role)
+    return token(TEST_SIGNING_KEY, role=role, unit_code=unit, subject=subject)
 
 
 def other_unit(role):
@@ -164,6 +197,7 @@ def other_unit(role):
 
 @pytest.fixture(scope="module")
 def as_role(secured):
-    def client(role):
-        return Client(secured.system, {"Authorization": f"Bearer {caller_token(secured, role)}"})
+    def client(role, kind="operator"):
+        return Client(secured.system,
+                      {"Authorization": f"Bearer {caller_token(secured, role, kind)}"})
     return client

@@ -1,5 +1,6 @@
 """The security matrix: role × a representative endpoint of each service × a target
-in the caller's own unit or in another → the status expected; lists show only the caller's
+in the caller's own unit or in another × either kind of token (the operator's, the OpenID
+provider's) → the status expected; lists show only the caller's
 subtree; a missing, expired, badly signed or unknown-role token is a 401 everywhere but the
 open routes. Runs against the four services as real processes (conftest.py)."""
 import itertools
@@ -42,6 +43,9 @@ CASES = {
     "registry: read a group": dict(
         service="registry", method="GET", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/groups/{w.groups[unit]['id']}"),
+    "registry: read a unit": dict(  # a citizen's "own record" here: their own unit
+        service="registry", method="GET", ok=200, roles=EVERYONE, own_record=True,
+        path=lambda w, unit, role: f"/units/{unit}"),
     "registry: create a unit": dict(
         service="registry", method="POST", ok=201, roles=PROVINCE,
         path=lambda w, unit, role: "/units",
@@ -103,15 +107,18 @@ def expected(case, role, target):
     return case["ok"] if target == "own" else 403
 
 
+@pytest.mark.parametrize("kind", ["operator", "provider"])
 @pytest.mark.parametrize("target", ["own", "other"])
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", list(CASES))
-def test_matrix(secured, as_role, name, role, target):
+def test_matrix(secured, as_role, name, role, target, kind):
+    """``kind``: the token minted by the operator's tooling, or the province's OpenID
+    provider's access token after a real sign-in: the same answers."""
     case = CASES[name]
     unit = "AG.LX" if target == "own" else other_unit(role)
     path = case["path"](secured, unit, role)
     body = case["body"](secured, unit, role) if "body" in case else None
-    response = as_role(role).call(case["method"], case["service"], path, body)
+    response = as_role(role, kind).call(case["method"], case["service"], path, body)
     want = expected(case, role, target)
     assert response.status_code == want, (name, role, target, response.text)
     if want == 403:
@@ -127,9 +134,10 @@ def _units_seen(items, key="unit_code"):
     return {item[key] for item in items if item[key] in UNITS}
 
 
+@pytest.mark.parametrize("kind", ["operator", "provider"])
 @pytest.mark.parametrize("role", ROLES)
-def test_lists_show_only_the_callers_subtree(secured, as_role, role):
-    client = as_role(role)
+def test_lists_show_only_the_callers_subtree(secured, as_role, role, kind):
+    client = as_role(role, kind)
     people = client.call("GET", "registry", "/people", params={"limit": 500}).json()["items"]
     assert _units_seen(people) == VISIBLE[role]
     if role == "citizen":
@@ -180,9 +188,9 @@ def test_acting_for_someone_else_is_refused_but_for_an_admin(secured, as_role):
         "action": "accept", "reviewer_id": secured.officials["AG"]["id"]})
     assert impostor.status_code == 403 and "reviewer_id" in impostor.json()["error"]
     itself = as_role("reviewer").call("POST", "assessment", path, {
-        "action": "accept", "reviewer_id": secured.officials["AG.LX"]["id"]})
+        "action": "accept", "reviewer_id": secured.reviewer["id"]})
     assert itself.status_code == 200, itself.text
-    assert itself.json()["reviewed_by"] == secured.officials["AG.LX"]["id"]
+    assert itself.json()["reviewed_by"] == secured.reviewer["id"]
 
 
 # -- tokens ------------------------------------------------------------------------------------
