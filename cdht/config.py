@@ -9,11 +9,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registry", "assessment", "reporting", "notifications")
+# The web front for staff and citizens: a service of its own (config, database, process), but
+# no events and no API of its own, so it is not among the SERVICES the event plumbing, the
+# broker users and the API documents are made for.
+PORTAL = "portal"
+PROCESSES = SERVICES + (PORTAL,)
 
 
 def service_dir(service):
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in PROCESSES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(PROCESSES)}")
     return ROOT / "services" / service
 
 

@@ -357,8 +357,8 @@ def _summary(console, year, seed, urls, titled, seconds, rows):
                                 ("time", f"{seconds:.1f} s")]:
         table.add_row(label, str(value))
     console.print(table)
-    console.print(f"The dashboard: {urls['reporting']}/dashboard?year={year}&token=<a token "
-                  "from: cdht token --role admin --subject me>", soft_wrap=True)
+    console.print(f"The dashboard: {urls['reporting']}/dashboard?year={year} (paste a token "
+                  "from: cdht token --role admin --subject me)", soft_wrap=True)
 
 
 def _plan_groups(rng, by_unit, names):

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cdht.config import ROOT, SERVICES, load_config
+from cdht.config import PORTAL, PROCESSES, ROOT, SERVICES, load_config
 
 # Run state (pid files, logs, the dev signing key, the minting audit); CDHT_VAR_DIR moves it, e.g. for a second
 # system on this machine (tests/e2e/test_whole_system.py).
 VAR = Path(os.environ.get("CDHT_VAR_DIR") or ROOT / "var")
 SIGNING_KEY_FILE = VAR / "auth-signing-key"
-DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+DEFAULT_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004,
+                 "portal": 8005}
 
 
 class NotReady(RuntimeError):
@@ -203,6 +204,88 @@ def start_mail_catcher(host, port, log_dir):
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+# -- the development identity provider ------------------------------------------------------
+IDP_DIR = ROOT / "deploy" / "idp"
+IDP_STATE = VAR / "idp"
+IDP_PORT = int(os.environ.get("CDHT_IDP_PORT") or 8080)
+
+
+def _secret_file(path, make):
+    """The secret kept in ``path`` (mode 0600), made once with ``make()``."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = make()
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(value + "\n")
+        return value
+
+
+def _private_jwks():
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+    import secrets
+    jwk = ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()), as_dict=True)
+    return json.dumps({"keys": [jwk | {"kid": f"dev-{secrets.token_hex(4)}", "alg": "ES256",
+                                       "use": "sig"}]})
+
+
+def identity_provider_config(portal_url):
+    """var/idp/config.json, made on the first ``cdht up``: the portal as a client, and one
+    account, ``admin``, whose password is in var/idp/admin-password. Add accounts there (each
+    with ``sub``, the registry person id, and the cdht_role / cdht_unit claims) and run
+    ``cdht up`` again. Returns (config path, issuer, client secret)."""
+    import secrets
+    issuer = f"http://127.0.0.1:{IDP_PORT}"
+    secret = _secret_file(IDP_STATE / "portal-client-secret", lambda: secrets.token_urlsafe(32))
+    password = _secret_file(IDP_STATE / "admin-password", lambda: secrets.token_urlsafe(12))
+    keys = json.loads(_secret_file(IDP_STATE / "keys.json", _private_jwks))
+    path = IDP_STATE / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        config = {"accounts": [{"username": "admin", "password": password, "sub": "local-admin",
+                                "claims": {"name": "Quản trị viên", "cdht_role": "admin"}}]}
+    config.update({"issuer": issuer, "audience": "cdht", "keys": keys, "clients": [{
+        "client_id": "cdht-portal", "client_secret": secret,
+        "redirect_uris": [f"{portal_url}/signin/callback"],
+        "post_logout_redirect_uris": [f"{portal_url}/signed-out"]}]})
+    path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.chmod(path, 0o600)
+    return path, issuer, secret
+
+
+def start_identity_provider(portal_url, log_dir):
+    """The development provider (deploy/idp, node) on 127.0.0.1:8080; (process, issuer,
+    client secret), or None with the reason printed when node or its packages are missing."""
+    import shutil
+    if not shutil.which("node") or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
+        print("  identity provider: not started (needs node and `npm ci --prefix deploy/idp`, "
+              "which bin/setup runs); the portal needs one: set OIDC_ISSUER", file=sys.stderr)
+        return None
+    path, issuer, secret = identity_provider_config(portal_url)
+    log = open(Path(log_dir) / "idp.log", "ab")
+    process = subprocess.Popen(
+        ["node", str(IDP_DIR / "server.mjs")], cwd=IDP_DIR, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "IDP_CONFIG": str(path), "IDP_PORT": str(IDP_PORT),
+             "IDP_HOST": "127.0.0.1"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotReady(f"the identity provider exited: see {log_dir}/idp.log")
+        try:
+            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration",
+                                        timeout=2):
+                return process, issuer, secret
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise NotReady("the identity provider did not answer in 30 s")
+
+
 # -- the commands ----------------------------------------------------------------------------
 def up(env=None):
     from cdht import db
@@ -211,7 +294,7 @@ def up(env=None):
     if missing:
         print("cannot start CDHT; not reachable:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 2
-    for service in SERVICES:
+    for service in PROCESSES:
         db.upgrade(service)
         print(f"  {service}: database migrated")
     run_dir, log_dir = VAR / "run", VAR / "log"
@@ -223,7 +306,27 @@ def up(env=None):
         catcher = start_mail_catcher(smtp_host, smtp_port, log_dir)
         (run_dir / "mail-catcher.pid").write_text(str(catcher.pid))
         print(f"  mail catcher on {smtp_host}:{smtp_port}: mails go to {log_dir / 'mail.log'}")
-    processes = start_services(env, log_dir)
+    names = SERVICES
+    portal_url = (env.get("PORTAL_PUBLIC_URL") or os.environ.get("PORTAL_PUBLIC_URL")
+                  or http_base(PORTAL, env))
+    env["PORTAL_PUBLIC_URL"] = portal_url
+    for service in SERVICES:  # where the portal reaches each service: where it was started
+        env.setdefault(f"PORTAL_{service.upper()}_URL", http_base(service, env))
+    if not (env.get("OIDC_ISSUER") or os.environ.get("OIDC_ISSUER")):
+        try:
+            started = start_identity_provider(portal_url, log_dir)
+        except NotReady as exc:
+            print(f"CDHT did not start: {exc}", file=sys.stderr)
+            return 1
+        if started:
+            idp, issuer, secret = started
+            (run_dir / "idp.pid").write_text(str(idp.pid))
+            env.update(OIDC_ISSUER=issuer, PORTAL_OIDC_CLIENT_SECRET=secret)
+            print(f"  identity provider on {issuer}: sign in as admin with the password in "
+                  f"{IDP_STATE / 'admin-password'}; add accounts in {IDP_STATE / 'config.json'}")
+    if env.get("OIDC_ISSUER") or os.environ.get("OIDC_ISSUER"):
+        names = PROCESSES
+    processes = start_services(env, log_dir, names)
     for proc in processes:
         (run_dir / f"{proc.name}.pid").write_text(str(proc.process.pid))
     try:
@@ -235,10 +338,11 @@ def up(env=None):
     print("CDHT is running:")
     for proc in processes:
         print(f"  {proc.name:<14} {proc.base_url}   log: {proc.log_path}")
+    if PORTAL in names:
+        print(f"the portal, for staff and citizens: {portal_url}/ (sign in there)")
     print("every API call but /health and /docs needs a bearer token; mint one with e.g.\n"
           "  .venv/bin/cdht token --role admin --subject me\n"
-          "and send it as  -H \"Authorization: Bearer $TOKEN\"  (the dashboard: "
-          "/dashboard?token=$TOKEN)")
+          "and send it as  -H \"Authorization: Bearer $TOKEN\"")
     print("demo data: .venv/bin/cdht seed demo;  health: .venv/bin/cdht status;  "
           "stop it with: bin/down (.venv/bin/cdht down)")
     return 0

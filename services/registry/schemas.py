@@ -209,6 +209,8 @@ class PeopleQuery(PageQuery):
     role = fields.String(validate=validate.OneOf(ROLES))
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "part of the name, with or without diacritics"})
+    national_id = fields.String(validate=NATIONAL_ID, metadata={
+        "description": "the whole 12-digit national ID (exact match, in the caller's scope)"})
     adult = fields.Boolean(metadata={"description": "adults (true) or minors (false) only"})
     reference_date = fields.Date(metadata={"description": "the day adulthood is judged on "
                                                           "(default today)"})

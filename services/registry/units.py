@@ -3,7 +3,7 @@ and merge units. A change that would move people's unit paths is a merge, never 
 one ``units_merged`` event then tells every consumer at once."""
 from datetime import date
 
-from cdht.auth import PROVINCE, REVIEWERS
+from cdht.auth import EVERYONE, PROVINCE, REVIEWERS
 from cdht.resources import Routes
 from cdht.web import ApiError, api, caller_of, load_json
 from services.registry import domain, structure_events as announce
@@ -62,7 +62,8 @@ def _admin_only(message, fields):
 class UnitEndpoints:
     list_units = UNITS.list(REVIEWERS, "List units (valid on a day with as_of)",
                             query=UnitQuery, view=dumped(UnitSchema))
-    get_unit = UNITS.read(REVIEWERS, "Read a unit, its path and its merge history",
+    # everyone: a citizen reads their own unit's name (a unit outside one's subtree is a 403)
+    get_unit = UNITS.read(EVERYONE, "Read a unit, its path and its merge history",
                           view=unit_detail, response=UnitDetailSchema)
 
     @UNITS.create(PROVINCE, "Create a unit", body=UnitSchema, errors=(409,))

@@ -13,14 +13,16 @@ import uuid
 from pathlib import Path
 
 from cdht import db
-from cdht.config import ROOT, SERVICES
+from cdht.config import PROCESSES, ROOT
 from tests.support import free_port
 
 PG = os.environ.get("CDHT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 # Variables of the developer's shell that would point the scratch system elsewhere.
 INHERITED_CONFIG = ("AUTH_SIGNING_KEY", "AUTH_PUBLIC_KEYS", "AUTH_AUDIT_DIR", "AMQP_URI",
-                    "SMTP_HOST", "SMTP_PORT", "CDHT_VAR_DIR", "QUEUE_TYPE", *(f"{s.upper()}_{k}" for s in SERVICES
-                                    for k in ("DATABASE_URL", "HTTP_ADDRESS")))
+                    "SMTP_HOST", "SMTP_PORT", "CDHT_VAR_DIR", "QUEUE_TYPE", "OIDC_ISSUER",
+                    "CDHT_IDP_PORT", "PORTAL_PUBLIC_URL",
+                    *(f"{s.upper()}_{k}" for s in PROCESSES
+                      for k in ("DATABASE_URL", "HTTP_ADDRESS")))
 
 
 class ScratchSystem:
@@ -31,8 +33,9 @@ class ScratchSystem:
         self.rabbit_manager = rabbit_manager
         tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.vhost = f"cdht-scratch-{tag}"
-        self.databases = {s: f"cdht_scratch_{tag}_{s}" for s in SERVICES}
-        self.ports = {s: free_port() for s in SERVICES}
+        self.databases = {s: f"cdht_scratch_{tag}_{s}" for s in PROCESSES}
+        self.ports = {s: free_port() for s in PROCESSES}
+        self.idp_port = free_port()
         self.smtp_port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in INHERITED_CONFIG}
         env.update({
@@ -41,8 +44,10 @@ class ScratchSystem:
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port),
             "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
             "PYTHONPATH": str(ROOT), "EVENTLET_TESTS": "1",
+            "CDHT_IDP_PORT": str(self.idp_port),
+            "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{self.ports['portal']}",
         })
-        for service in SERVICES:
+        for service in PROCESSES:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
             env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{self.ports[service]}"
         self.env = env
@@ -65,7 +70,7 @@ class ScratchSystem:
         try:
             return self.run(["bin/down"], timeout=120)
         finally:
-            for service in SERVICES:
+            for service in PROCESSES:
                 db.drop_database(self.database_url(service))
             try:
                 self.rabbit_manager.delete_vhost(self.vhost)

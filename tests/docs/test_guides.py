@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from cdht.config import ROOT, SERVICES
+from cdht.config import PROCESSES, ROOT
 
 GUIDE = ROOT / "docs" / "operator-guide.md"
 DOCS = [ROOT / "README.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -26,7 +26,7 @@ def uncommented(path):
 
 def variables_read():
     found = {}
-    for service in SERVICES:
+    for service in PROCESSES:
         for name in CONFIG_VAR.findall(uncommented(ROOT / "services" / service /
                                                    "config.yaml")):
             found.setdefault(name, f"services/{service}/config.yaml")
@@ -94,9 +94,16 @@ def test_staff_guide_has_its_screenshots_in_commit_size():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", image
         assert 10_000 < len(data) < 300_000, (image, len(data))
-    # every picture taken by docs/screenshots.py is used by the guide
+    # every picture docs/screenshots.py takes of the dashboard is used by the guide, and the
+    # portal's are those its browser test takes (at a phone's and a desktop's size)
     taken = set(re.findall(r'shot\("([a-z-]+)"', (ROOT / "docs" / "screenshots.py").read_text()))
-    assert {f"img/{name}.png" for name in taken} == set(images)
+    assert {f"img/{name}.png" for name in taken} == {i for i in images if "/" not in i[4:]}
+    browser_test = (ROOT / "tests" / "e2e" / "portal" / "test_browser.py").read_text()
+    portal = {f"img/portal/{name}-{size}.png" for name in re.findall(r'checked\("([a-z-]+)"',
+                                                                     browser_test)
+              for size in ("phone", "desktop")}
+    assert {i for i in images if i.startswith("img/portal/")} <= portal
+    assert len([i for i in images if i.startswith("img/portal/")]) >= 4
 
 
 def test_staff_guide_is_in_vietnamese():

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cdht.config import SERVICES
 from services.registry.domain import national_id_for
 from tests.docs.scratch_system import ScratchSystem
+from tests.e2e.portal.client import PortalClient, text_of
 from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +37,8 @@ def system(rabbit_manager, request, tmp_path_factory):
     finally:
         stopped = scratch.down()
     assert stopped.returncode == 0, stopped.stderr
-    assert "stopped 5 process(es)" in stopped.stdout, stopped.stdout  # 4 services + catcher
+    # 4 services, the portal, the identity provider and the mail catcher
+    assert "stopped 7 process(es)" in stopped.stdout, stopped.stdout
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,18 @@ def test_every_service_is_healthy(system):
         response = requests.get(system.base_url(service) + "/health", timeout=10)
         assert response.status_code == 200, (service, response.text)
         assert response.json()["status"] == "ok", (service, response.json())
+
+
+def test_the_portal_signs_the_admin_in_through_the_local_provider(system):
+    """bin/up made the provider's admin account and its password; the portal takes them."""
+    health = requests.get(system.base_url("portal") + "/health", timeout=10)
+    assert health.status_code == 200 and health.json()["identity_provider"] == "ok", health.text
+    password = (system.var_dir / "idp" / "admin-password").read_text().strip()
+    client = PortalClient(system.base_url("portal"))
+    client.sign_in("admin", password)
+    assert text_of(client.page("/"), "h1") == ["Xin chào, Quản trị viên"]
+    people = client.get("/people")  # a page that calls the registry with the admin's token
+    assert people.status_code == 200, people.text[:500]
 
 
 def test_demo_data_is_seeded(system, admin):

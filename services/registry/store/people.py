@@ -29,6 +29,8 @@ class PeopleQueries:
         if "q" in query:
             stmt = stmt.where(Person.name_folded.contains(domain.fold(query["q"]),
                                                           autoescape=True))
+        if "national_id" in query:
+            stmt = stmt.where(Person.national_id == query["national_id"])
         if "adult" in query:
             stmt = stmt.where(Person.birth_date <= adult_born_by if query["adult"]
                               else Person.birth_date > adult_born_by)

@@ -7,13 +7,19 @@ process instead and keeps every assertion on its side.
 
 Commands: {"goto": url}, {"text": selector}, {"attr": [selector, name]},
 {"count": selector}, {"click": selector}, {"wait": js_expression, "timeout": ms},
-{"attrs": [selector, name]} (the attribute of every match), {"fill": [selector, value]}.
+{"attrs": [selector, name]} (the attribute of every match), {"fill": [selector, value]},
+{"cookie": {"name": ..., "value": ..., "url": ...}} (a cookie for the browser to send, e.g. a
+session a test signed in elsewhere), {"viewport": [width, height]}, {"axe": null} (axe-core's
+serious and critical violations of the page, when tests/browser holds axe-core).
 """
 import json
 import sys
 import time
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+AXE = Path(__file__).resolve().parents[2] / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def wait_for(page, expression, timeout_ms):
@@ -26,6 +32,18 @@ def wait_for(page, expression, timeout_ms):
             raise TimeoutError(f"{expression!r} still false after {timeout_ms} ms")
         page.wait_for_timeout(100)
     return True
+
+
+def axe_violations(page):
+    """axe-core on the page as it is, injected through the DevTools protocol (the page's CSP
+    admits no script of ours): [{id, impact, help, targets}] of the serious and critical."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ['violations']});
+        return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+    }""")
 
 
 def main(executable):
@@ -50,6 +68,15 @@ def main(executable):
                               page.locator(selector).all()]
                 elif "count" in command:
                     result = page.locator(command["count"]).count()
+                elif "cookie" in command:
+                    page.context.add_cookies([{"httpOnly": True, **command["cookie"]}])
+                    result = True
+                elif "viewport" in command:
+                    width, height = command["viewport"]
+                    page.set_viewport_size({"width": width, "height": height})
+                    result = True
+                elif "axe" in command:
+                    result = axe_violations(page)
                 elif "fill" in command:
                     page.fill(*command["fill"])
                     result = True
