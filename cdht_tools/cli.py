@@ -1,6 +1,7 @@
 """``cdht``: the operator's command line (``.venv/bin/cdht``, or ``python -m cdht_tools``).
 
     cdht db create|upgrade|current [SERVICE|all]      databases: create, migrate, show revision
+                                                       (SERVICE: one of the four, or portal)
     cdht db downgrade SERVICE REVISION                 cdht db revision SERVICE -m MSG
     cdht seed demo [--people N] [--seed S] [--year Y]  demo data into the running system
     cdht import people FILE [--dry-run] [--errors REPORT] [--restore-removed]
@@ -13,6 +14,7 @@
     cdht audit-verify                                  check the personal data audit's chain
     cdht up | down | status                            the local processes; health of each
     cdht provision                                     each service's database roles, broker user
+                                                       (and the portal's roles)
 
 ``cdht --help`` and ``cdht COMMAND --help`` say more. The commands are thin: each calls the
 module that does the work (cdht.db, cdht_tools.deadletters, cdht_tools.local, cdht_tools.demo,
@@ -35,7 +37,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from cdht.config import SERVICES
+from cdht.config import PORTAL, PROCESSES, SERVICES
 
 os.environ.setdefault("EVENTLET_TESTS", "1")  # no deprecation banner when nameko is imported
 
@@ -67,12 +69,18 @@ class CliError(Exception):
 
 # -- argument types ------------------------------------------------------------------------------
 Service = Literal[SERVICES]
-ServiceOrAll = Literal[(*SERVICES, "all")]
+# a database: a service's, or the portal's
+Database = Literal[PROCESSES]
+DatabaseOrAll = Literal[(*PROCESSES, "all")]
 YEAR = {"min": 2021, "max": 2100}  # the programme runs 2021-2030; the services accept to 2100
 
 
 def _services(name):
-    return SERVICES if name == "all" else (name,)
+    """The databases NAME means; all: the four services', and the portal's where the portal
+    is deployed (PORTAL_DATABASE_URL set, as compose's migrate step has it)."""
+    if name != "all":
+        return (name,)
+    return PROCESSES if os.environ.get("PORTAL_DATABASE_URL") else SERVICES
 
 
 @contextmanager
@@ -115,7 +123,7 @@ def root(debug: Annotated[bool, typer.Option(
 
 # -- databases -----------------------------------------------------------------------------------
 @db_app.command("create")
-def db_create(service: Annotated[ServiceOrAll, typer.Argument(help="a service, or all")]
+def db_create(service: Annotated[DatabaseOrAll, typer.Argument(help="a service, portal, or all")]
               = "all"):
     """Create the service's database if it does not exist (no migrations)."""
     from cdht import db
@@ -127,7 +135,7 @@ def db_create(service: Annotated[ServiceOrAll, typer.Argument(help="a service, o
 
 
 @db_app.command("upgrade")
-def db_upgrade(service: Annotated[ServiceOrAll, typer.Argument(help="a service, or all")]
+def db_upgrade(service: Annotated[DatabaseOrAll, typer.Argument(help="a service, portal, or all")]
                = "all",
                revision: Annotated[str, typer.Argument(help="target revision")] = "head"):
     """Create the database if needed and migrate it (to head by default); where the service
@@ -145,7 +153,7 @@ def db_upgrade(service: Annotated[ServiceOrAll, typer.Argument(help="a service, 
 
 
 @db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
-def db_downgrade(service: Annotated[Service, typer.Argument()],
+def db_downgrade(service: Annotated[Database, typer.Argument()],
                  revision: Annotated[str, typer.Argument(help="e.g. 0003, or -1")]):
     """Migrate one service's database down to REVISION (a revision id, or -1 for one step)."""
     from cdht import db
@@ -155,7 +163,7 @@ def db_downgrade(service: Annotated[Service, typer.Argument()],
 
 
 @db_app.command("current")
-def db_current(service: Annotated[ServiceOrAll, typer.Argument(help="a service, or all")]
+def db_current(service: Annotated[DatabaseOrAll, typer.Argument(help="a service, portal, or all")]
                = "all"):
     """Show each database's revision next to the newest migration."""
     from rich.table import Table
@@ -199,7 +207,7 @@ def _revisions(cfg):
 
 
 @db_app.command("revision")
-def db_revision(service: Annotated[Service, typer.Argument()],
+def db_revision(service: Annotated[Database, typer.Argument()],
                 message: Annotated[str, typer.Option("-m", "--message")] = "change"):
     """Autogenerate a migration from the models (for developers)."""
     from alembic import command
@@ -443,6 +451,8 @@ def provision():
         raise CliError(f"set {', '.join(missing)}", 2)
     configs = {s: load_config(s) | {"AMQP_URI": os.environ[f"{s.upper()}_AMQP_URI"]}
                for s in SERVICES}
+    if os.environ.get("PORTAL_MIGRATION_DATABASE_URL"):  # the portal: roles, no broker user
+        configs[PORTAL] = load_config(PORTAL) | {"AMQP_URI": ""}
     credentials.provision(os.environ["POSTGRES_ADMIN_URL"], os.environ["RABBITMQ_ADMIN_URL"],
                           credentials.keys_from_configs(configs), echo=typer.echo)
 

@@ -258,7 +258,8 @@ def provision_broker(admin_url, keys, sources, calls):
 
 
 def provision(postgres_admin_url, rabbitmq_admin_url, keys_list, *, echo=print):
-    """Everything above for every service; ``echo`` tells what was done."""
+    """Everything above for every service; ``echo`` tells what was done. Keys without an
+    AMQP URI (the portal, which uses no broker) get their database roles only."""
     for keys in keys_list:
         if not keys.migration_url:
             raise ValueError(f"{keys.service}: set {keys.service.upper()}_MIGRATION_DATABASE_URL"
@@ -266,6 +267,8 @@ def provision(postgres_admin_url, rabbitmq_admin_url, keys_list, *, echo=print):
         provision_database(postgres_admin_url, keys)
         echo(f"{keys.service}: database roles {_role_sql(keys.migration_url)[0]} (owner) and "
              f"{_role_sql(keys.database_url)[0]} (run time)")
+        if not keys.amqp_uri:
+            continue
         provision_broker(rabbitmq_admin_url, keys, event_sources(keys.service),
                          RPC_CALLS[keys.service])
         echo(f"{keys.service}: broker user {unquote(urlsplit(keys.amqp_uri).username)}")

@@ -1,5 +1,5 @@
-"""Write a first .env from .env.example: random secrets, the token key pair, and mail to
-the dev mail catcher.
+"""Write a first .env from .env.example: random secrets, the token key pair, mail to the dev
+mail catcher and sign-in at the idp profile's OpenID provider.
 
 bin/up runs it when there is no .env, so a newcomer with a Docker engine needs no manual
 step. Secrets use only URL-safe characters (they go into database and broker URLs). The
@@ -7,8 +7,11 @@ token key pair is Ed25519 (AUTH_SIGNING_KEY, AUTH_PUBLIC_KEYS, as cdht.auth read
 with the standard library alone, since this runs on the host before any virtualenv. Mail
 goes to SMTP_HOST=mailcatcher: while it does, bin/up adds docker-compose.dev.yml, whose mail
 catcher keeps every mail (http://127.0.0.1:8025/messages); an operator sets SMTP_* and
-MAIL_FROM for the real relay. Lines given as KEY=VALUE arguments replace those of the example
-(e.g. the images deploy/images/build.sh --env prints, or other host ports).
+MAIL_FROM for the real relay. Sign-in goes to the idp profile's provider (COMPOSE_PROFILES=idp,
+OIDC_ISSUER=http://idp.localhost:<IDP_PORT>, its admin's password and the portal's client
+secret generated) until an operator names their own provider. Lines given as KEY=VALUE
+arguments replace those of the example (e.g. the images deploy/images/build.sh --env prints,
+or other host ports).
 
     python3 deploy/make_env.py [.env.example] [KEY=VALUE ...] > .env
     python3 deploy/make_env.py --upgrade .env > .env.new     # a new release's keys added
@@ -31,8 +34,19 @@ GENERATED = {
 for _service in ("REGISTRY", "ASSESSMENT", "REPORTING", "NOTIFICATIONS"):
     for _kind in ("DB", "DB_OWNER", "AMQP"):
         GENERATED[f"{_service}_{_kind}_PASSWORD"] = lambda: _secret()
+# The portal: its database roles (no broker user), its client secret at the provider, and the
+# idp profile's admin account.
+for _key in ("PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET",
+             "IDP_ADMIN_PASSWORD"):
+    GENERATED[_key] = lambda: _secret()
 # Mail goes to the dev override's mail catcher until an operator configures the real relay.
 MAIL_CATCHER = {"SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_STARTTLS": "false"}
+
+
+def trial_issuer(port):
+    """The idp profile's issuer: browsers and the containers both reach idp.localhost there
+    (docker-compose.yml, the idp service)."""
+    return f"http://idp.localhost:{port or 8080}"
 
 
 def _secret(length=32):
@@ -93,6 +107,13 @@ def token_keys(kid=None):
 def make_env(example_text, overrides=None):
     overrides = dict(overrides or {})
     keys = token_keys()  # one pair: the public key must verify what the signing key signs
+    # Sign-in at the idp profile's provider until an operator names their own: the profile
+    # is switched on (when empty) only while the issuer is that provider's.
+    example = read_env(example_text)
+    idp_port = overrides.get("IDP_PORT") or example.get("IDP_PORT")
+    issuer = overrides.get("OIDC_ISSUER", example.get("OIDC_ISSUER")) or trial_issuer(idp_port)
+    trial = {"OIDC_ISSUER": issuer,
+             "COMPOSE_PROFILES": "idp" if issuer == trial_issuer(idp_port) else ""}
     lines = []
     for line in example_text.splitlines():
         key, sep, value = line.partition("=")
@@ -103,6 +124,8 @@ def make_env(example_text, overrides=None):
                 line = f"{key}={GENERATED[key]()}"
             elif key in keys and not value:
                 line = f"{key}={keys[key]}"
+            elif key in trial and not value:
+                line = f"{key}={trial[key]}"
             elif key in MAIL_CATCHER:
                 line = f"{key}={MAIL_CATCHER[key]}"
         lines.append(line)
@@ -124,9 +147,11 @@ def upgrade_env(example_text, current_text):
     """An existing .env brought to a new release's .env.example: every value it has is kept
     (keys the new release no longer reads too, at the end, so that going back to the previous
     release still works); keys it lacks are generated or taken from the example. The token
-    key pair is made only when neither half is there."""
+    key pair is made only when neither half is there. A generated key left empty is
+    generated too (an empty secret or issuer stops compose anyway)."""
     current, example_keys = read_env(current_text), read_env(example_text)
-    made = make_env(example_text, {k: v for k, v in current.items() if k in example_keys})
+    made = make_env(example_text, {k: v for k, v in current.items() if k in example_keys
+                                   and (v or k not in GENERATED)})
     older = [f"{k}={v}" for k, v in current.items() if k not in example_keys]
     if older:
         made += ("# kept from the previous release's .env (no longer read by this one)\n"

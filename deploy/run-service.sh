@@ -1,15 +1,15 @@
 #!/bin/sh
 # Start one CDHT service in the foreground (container entry point).
 #
-#   deploy/run-service.sh registry|assessment|reporting|notifications
+#   deploy/run-service.sh registry|assessment|reporting|notifications|portal
 #
-# Waits until RabbitMQ (AMQP_URI) and the service's PostgreSQL
-# (<SERVICE>_DATABASE_URL) accept TCP connections, at most $WAIT_TIMEOUT
-# seconds (default 60), then replaces itself with `nameko run`, so that nameko
-# gets the container's signals (SIGTERM -> graceful stop).
+# Waits until RabbitMQ (AMQP_URI; not for the portal, which uses no broker) and the
+# service's PostgreSQL (<SERVICE>_DATABASE_URL) accept TCP connections, at most
+# $WAIT_TIMEOUT seconds (default 60), then replaces itself with `nameko run`, so that
+# nameko gets the container's signals (SIGTERM -> graceful stop).
 set -eu
 
-SERVICES="registry assessment reporting notifications"
+SERVICES="registry assessment reporting notifications portal"
 
 usage() {
     cat <<USAGE
@@ -40,6 +40,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 db_var="$(echo "$service" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
-python "$root/deploy/wait_for.py" AMQP_URI "$db_var"
+if [ "$service" = portal ]; then
+    python "$root/deploy/wait_for.py" "$db_var"
+else
+    python "$root/deploy/wait_for.py" AMQP_URI "$db_var"
+fi
 
 exec nameko run --config "services/$service/config.yaml" "services.$service.service"

@@ -13,6 +13,10 @@
 #   wheels      deploy/wheels/          wheels of requirements.txt, built on the host
 #   app         $CDHT_IMAGE             deploy/Dockerfile on cdht-base:bookworm
 #   mailcatcher cdht-mailcatcher:latest the dev override's SMTP sink (mails readable over HTTP)
+#   idp         $IDP_IMAGE              the idp profile's OpenID provider: deploy/idp on
+#                                       $IDP_BASE_IMAGE (default cdht-base:bookworm) with the
+#                                       host's node (20 or newer) and `npm ci` of deploy/idp;
+#                                       in the default set only where the host has that node
 #
 # A root filesystem (mmdebstrap → docker import) is made only when its image is missing, or
 # with --rebuild. --env prints the .env lines that make compose use these images.
@@ -33,11 +37,20 @@ SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/sha
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*')
 BASE_PACKAGES=python3,python3-venv,python-is-python3,ca-certificates,tzdata
 APP_IMAGE=${CDHT_IMAGE:-cdht:latest}
+IDP_IMAGE=${IDP_IMAGE:-cdht-idp:latest}
 # the wheels are made by the host's Python 3.11: the checkout's venv, else python3
 if [ -z "${PYTHON:-}" ]; then
   PYTHON=python3
   [ -x "$root/.venv/bin/python" ] && PYTHON=$root/.venv/bin/python
 fi
+
+# The host's node binary when it is version 20 or newer (deploy/idp's engines), else fails.
+host_node() {
+  local node
+  node=$(command -v node) || return 1
+  [ "$("$node" -p 'process.versions.node.split(".")[0]')" -ge 20 ] || return 1
+  readlink -f "$node"
+}
 
 rebuild=0
 print_env=0
@@ -46,8 +59,8 @@ for arg in "$@"; do
   case "$arg" in
     --rebuild) rebuild=1 ;;
     --env) print_env=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    base|postgres|rabbitmq|wheels|app|mailcatcher) parts+=("$arg") ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    base|postgres|rabbitmq|wheels|app|mailcatcher|idp) parts+=("$arg") ;;
     *) echo "build.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +68,11 @@ if [ ${#parts[@]} -eq 0 ] && [ "$print_env" = 1 ]; then
   parts=()  # --env alone only prints
 elif [ ${#parts[@]} -eq 0 ]; then
   parts=(base postgres rabbitmq wheels app mailcatcher)
+  if host_node >/dev/null 2>&1; then
+    parts+=(idp)
+  else
+    echo "images: idp left out (no node 20 or newer here; only the idp profile needs it)" >&2
+  fi
 fi
 
 say() { echo "images: $*" >&2; }
@@ -130,6 +148,30 @@ build_app() {
 build_mailcatcher() {
   docker build -q -f "$here/mailcatcher/Dockerfile" -t cdht-mailcatcher:latest \
     --build-arg BASE_IMAGE=cdht-base:bookworm "$root" >/dev/null
+}
+
+build_idp() {
+  local node stage lock stamp
+  if ! node=$(host_node); then
+    echo "build.sh: idp needs node 20 or newer on this machine (found: $(node --version 2>&1 || true))" >&2
+    exit 1
+  fi
+  # deploy/idp's packages, installed on the host from its lock file when it has changed
+  lock=$root/deploy/idp/package-lock.json
+  stamp=$root/deploy/idp/node_modules/.lock.sha256
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum "$lock" | cut -d' ' -f1)" ]; then
+    npm ci --prefix "$root/deploy/idp" --silent --no-audit --no-fund >/dev/null
+    sha256sum "$lock" | cut -d' ' -f1 > "$stamp"
+  fi
+  stage=$(mktemp -d)
+  cp "$node" "$stage/node"
+  mkdir "$stage/idp"
+  cp -a "$root/deploy/idp/server.mjs" "$root/deploy/idp/package.json" "$lock" \
+    "$root/deploy/idp/node_modules" "$here/idp/start.mjs" "$stage/idp/"
+  cp "$here/idp/Dockerfile" "$stage/"
+  docker build -q -t "$IDP_IMAGE" --build-arg "BASE_IMAGE=${IDP_BASE_IMAGE:-cdht-base:bookworm}" \
+    "$stage" >/dev/null
+  rm -rf "$stage"
 }
 
 total=$SECONDS

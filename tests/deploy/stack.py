@@ -4,12 +4,15 @@ a clone has), a generated .env, brought up with the README's ``bin/up`` and take
 
 Everything stays on this machine: the containers talk on the project's own bridge network,
 and the ports the tests use are published on 127.0.0.1 only, on free ports the engine picks
-(``127.0.0.1:`` in .env), so the host's servers on 5432, 5672, 8001-8004 and 15672 are never
-in the way. The images are the ones deploy/images/build.sh builds from Debian packages.
+(``127.0.0.1:`` in .env), so the host's servers on 5432, 5672, 8001-8005, 8080 and 15672 are
+never in the way. The portal and the idp profile's provider get free ports chosen here (their
+addresses are in .env: PORTAL_PUBLIC_URL, and the issuer http://idp.localhost:<IDP_PORT>).
+The images are the ones deploy/images/build.sh builds from Debian packages.
 """
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +24,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
-HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
+HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004,
+              "portal": 8005}
 # What deploy/images/build.sh --env prints: every image from Debian packages.
 PACKAGE_IMAGES = {"BASE_IMAGE": "cdht-base:bookworm", "POSTGRES_IMAGE": "cdht-postgres:15",
                   "RABBITMQ_IMAGE": "cdht-rabbitmq:3.10"}
@@ -30,6 +34,8 @@ FREE_PORTS = {name: "127.0.0.1:" for name in (
     "REGISTRY_HOST_PORT", "ASSESSMENT_HOST_PORT", "REPORTING_HOST_PORT",
     "NOTIFICATIONS_HOST_PORT", "RABBITMQ_MANAGEMENT_HOST_PORT", "MAILCATCHER_HTTP_HOST_PORT",
     "MAILCATCHER_SMTP_HOST_PORT", "RABBITMQ_AMQP_HOST_PORT", "POSTGRES_HOST_PORT")}
+# The idp profile's provider (deploy/images/build.sh idp); bin/up makes it too.
+IDP_IMAGE = "cdht-idp:latest"
 CLUSTER_FILE = "deploy/rabbitmq-cluster/docker-compose.rabbitmq-cluster.yml"
 
 
@@ -66,7 +72,8 @@ class Stack:
         self.tree = Path(tree)
         self.project = project
         self.files = list(files)
-        self.env_overrides = {**PACKAGE_IMAGES, **FREE_PORTS, **(env_overrides or {})}
+        self.env_overrides = {**PACKAGE_IMAGES, **FREE_PORTS, **sign_in_ports(),
+                              **(env_overrides or {})}
 
     # -- running things ---------------------------------------------------------------------
     @property
@@ -139,6 +146,10 @@ class Stack:
 
     def urls(self):
         return {service: self.url(service) for service in APP_SERVICES}
+
+    def portal_url(self):
+        """Where a browser reaches the portal: PORTAL_PUBLIC_URL."""
+        return self.env()["PORTAL_PUBLIC_URL"]
 
     def mail_url(self):
         return f"http://127.0.0.1:{self.port('mailcatcher', 8025)}"
@@ -276,6 +287,32 @@ def fixed_ports():
             "MAILCATCHER_HTTP_HOST_PORT": f"127.0.0.1:{free_port()}"}
 
 
+def sign_in_ports():
+    """Free loopback ports for the portal and the idp profile's provider. They are part of
+    addresses (the portal's redirect URI, the issuer), so they are chosen here, not by the
+    engine; make_env.py makes OIDC_ISSUER from IDP_PORT."""
+    portal = free_port()
+    return {"PORTAL_HOST_PORT": f"127.0.0.1:{portal}",
+            "PORTAL_PUBLIC_URL": f"http://localhost:{portal}", "IDP_PORT": str(free_port())}
+
+
+@contextmanager
+def localhost_names():
+    """*.localhost resolved to the loopback, as browsers and curl do (RFC 6761, 6.3), where
+    this machine's resolver does not: the idp profile's issuer is http://idp.localhost:PORT."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
+
 def require_engine_and_images():
     """A failure, not a skip, when CDHT_TEST_DOCKER=1 asked for a stack this machine cannot
     run: no Docker engine with the compose plugin, or the images from packages not built."""
@@ -308,6 +345,6 @@ def engine_answers():
 
 
 def images_missing():
-    return [image for image in PACKAGE_IMAGES.values()
+    return [image for image in (*PACKAGE_IMAGES.values(), IDP_IMAGE)
             if subprocess.run(["docker", "image", "inspect", image],
                               capture_output=True).returncode != 0]

@@ -28,15 +28,23 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 APP_SERVICES = ("registry", "assessment", "reporting", "notifications")
-HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004}
-# each service's own database run-time and owner passwords and broker password
-OWN_KEYS = tuple(f"{s.upper()}_{kind}_PASSWORD" for s in APP_SERVICES
-                 for kind in ("DB", "DB_OWNER", "AMQP"))
+# the processes of the CDHT image: the four services and the portal (web pages, no broker)
+PROCESSES = (*APP_SERVICES, "portal")
+HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifications": 8004,
+              "portal": 8005}
+# each service's own database run-time and owner passwords and broker password; the portal's
+# database roles and its client secret at the OpenID provider
+OWN_KEYS = (*(f"{s.upper()}_{kind}_PASSWORD" for s in APP_SERVICES
+              for kind in ("DB", "DB_OWNER", "AMQP")),
+            "PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET")
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD",
            *OWN_KEYS)
 # variables compose must refuse to run without (the secrets, and what has no sane default)
 REQUIRED = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS",
-            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM", "AUTH_PUBLIC_KEYS", *OWN_KEYS)
+            "SMTP_PASSWORD", "SMTP_HOST", "MAIL_FROM", "AUTH_PUBLIC_KEYS", "OIDC_ISSUER",
+            *OWN_KEYS)
+# what deploy/make_env.py writes for a first .env: the idp profile's provider to sign in with
+TRIAL = {"COMPOSE_PROFILES": "idp", "OIDC_ISSUER": "http://idp.localhost:8080"}
 CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")
 # ${NAME...} as compose reads it; "$${NAME}" is an escaped dollar, left to the container's shell
 COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
@@ -77,7 +85,8 @@ def write_env_file(path, omit=()):
     for key, value in env_example_values().items():
         if key in omit:
             continue
-        lines.append(f"{key}={value or 'test-' + key.lower().replace('_', '-')}")
+        value = value or TRIAL.get(key) or "test-" + key.lower().replace("_", "-")
+        lines.append(f"{key}={value}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -254,15 +263,18 @@ def test_dev_override_points_mail_at_the_mail_catcher(resolved):
 
 def test_migrate_gets_every_database_url(resolved):
     env = resolved["base"]["services"]["migrate"]["environment"]
-    for name in APP_SERVICES:
+    for name in PROCESSES:
         assert env[f"{name.upper()}_DATABASE_URL"].endswith(f"/cdht_{name}")
+    # the portal's roles are provisioned and its database migrated, but it has no broker user
+    assert env["PORTAL_MIGRATION_DATABASE_URL"].startswith("postgresql+psycopg2://cdht_portal_owner:")
+    assert "PORTAL_AMQP_URI" not in env
 
 
 # --------------------------------------------------------------------- structure ------------
 def test_expected_services(compose):
     """The official images unless .env names others (deploy/images/build.sh --env)."""
-    assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", "tokens",
-                                        *APP_SERVICES}
+    assert set(compose["services"]) == {"rabbitmq", "postgres", "migrate", "tokens", "idp",
+                                        *PROCESSES}
     assert compose["services"]["rabbitmq"]["image"] == "${RABBITMQ_IMAGE:-rabbitmq:3.13-management}"
     assert compose["services"]["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
 
@@ -284,15 +296,15 @@ def test_images_from_packages_switch_in_env(compose_binary, clean_env, tmp_path)
     services = json.loads(result.stdout)["services"]
     assert services["postgres"]["image"] == chosen["POSTGRES_IMAGE"]
     assert services["rabbitmq"]["image"] == chosen["RABBITMQ_IMAGE"]
-    for name in (*APP_SERVICES, "migrate", "mailcatcher"):
+    for name in (*PROCESSES, "migrate", "mailcatcher"):
         assert services[name]["build"]["args"]["BASE_IMAGE"] == chosen["BASE_IMAGE"], name
 
 
 def test_cdht_containers_share_one_image(compose):
     services = compose["services"]
-    images = {services[n]["image"] for n in (*APP_SERVICES, "migrate")}
+    images = {services[n]["image"] for n in (*PROCESSES, "migrate")}
     assert len(images) == 1 and images.pop().endswith("cdht:latest}")
-    for name in (*APP_SERVICES, "migrate"):
+    for name in (*PROCESSES, "migrate"):
         build = services[name]["build"]
         assert build == {"context": ".", "dockerfile": "deploy/Dockerfile",
                          "args": {"BASE_IMAGE": "${BASE_IMAGE:-python:3.11-slim}"}}, name
@@ -312,7 +324,7 @@ def test_commands_name_existing_scripts_and_service_modules(compose):
         script = ROOT / cmd[0]
         assert script.is_file(), f"{name}: {cmd[0]} does not exist"
         assert os.access(script, os.X_OK), f"{name}: {cmd[0]} is not executable"
-        if name in APP_SERVICES:
+        if name in PROCESSES:
             assert cmd == ["deploy/run-service.sh", name], f"{name}: {cmd}"
             assert (ROOT / "services" / name / "service.py").is_file(), \
                 f"services/{name}/service.py does not exist"
@@ -330,7 +342,7 @@ def test_run_service_script_runs_the_conventional_module():
     assert "python -m cdht_tools db" in (ROOT / "deploy" / "migrate.sh").read_text()
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", PROCESSES)
 def test_config_yaml_variables_are_set_by_compose(compose, name):
     config = ROOT / "services" / name / "config.yaml"
     assert config.is_file(), f"services/{name}/config.yaml does not exist (yet?)"
@@ -362,7 +374,7 @@ print(json.dumps({"left": left, "dump": json.dumps(config, default=str)}))
 """
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", PROCESSES)
 def test_config_yaml_substitutes_every_variable(clean_env, name):
     """A variable compose sets is useless if nameko does not substitute it: nameko replaces
     ``${VAR:default}`` only in plain (unquoted) YAML scalars or after an explicit !env_var tag.
@@ -380,7 +392,7 @@ def test_config_yaml_substitutes_every_variable(clean_env, name):
     assert not unused, f"{name}: variables named in config.yaml but never used: {unused}"
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", PROCESSES)
 def test_http_port_health_check_and_published_port_agree(compose, name):
     service = compose["services"][name]
     port = HTTP_PORTS[name]
@@ -414,6 +426,12 @@ def test_migrate_is_a_one_shot_step_before_the_services(compose):
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    portal = services["portal"]  # no broker to wait for; the idp profile's provider, if on
+    assert portal["restart"] == "unless-stopped"
+    assert portal["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert portal["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "rabbitmq" not in portal["depends_on"]
+    assert portal["depends_on"]["idp"] == {"condition": "service_healthy", "required": False}
 
 
 def test_infrastructure_health_checks(compose):
@@ -458,13 +476,15 @@ def test_postgres_init_script_is_mounted(compose):
     assert any(str(m).startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/")
                for m in mounts)
     sql = (ROOT / "deploy" / "postgres" / "init-databases.sql").read_text()
-    for name in APP_SERVICES:
+    for name in PROCESSES:
         assert f"'cdht_{name}'" in sql
 
 
 def test_shared_environment_is_an_anchor_not_copies():
     text = COMPOSE.read_text(encoding="utf-8")
     assert text.count("<<: *service-env") == len(APP_SERVICES) + 1
+    # one OpenID provider: the services (through service-env), the portal and the idp
+    assert text.count("<<: *oidc-env") == 3 and text.count(" OIDC_ISSUER: ") == 1
     for name in APP_SERVICES:  # each URL written once, as an anchor, and used by reference
         for anchor in (f"&{name}-amqp-uri ", f"&{name}-db-url ", f"&{name}-owner-url "):
             assert text.count(anchor) == 1, anchor
@@ -783,3 +803,114 @@ def test_rabbitmq_cluster_needs_its_cookie(compose_binary, clean_env, tmp_path):
     result = run_compose(compose_binary, clean_env, "config", "--quiet",
                          files=(COMPOSE, CLUSTER), env_file=env_file)
     assert result.returncode != 0 and "RABBITMQ_ERLANG_COOKIE" in result.stderr
+
+
+# ------------------------------------------------------------ portal and sign-in ------------
+def test_one_issuer_for_the_services_the_portal_and_the_idp(resolved):
+    """Every service accepts the access tokens of the provider the portal signs people in
+    with, and the idp profile's provider calls itself by that same issuer."""
+    services = resolved["dev"]["services"]
+    issuer = resolved["env"]["OIDC_ISSUER"]
+    for name in (*PROCESSES, "migrate", "idp"):
+        assert services[name]["environment"]["OIDC_ISSUER"] == issuer, name
+        assert services[name]["environment"]["OIDC_AUDIENCE"] == "cdht", name
+
+
+def test_portal_holds_its_own_keys_and_calls_the_services_inside(resolved):
+    env = resolved["env"]
+    portal = resolved["base"]["services"]["portal"]["environment"]
+    assert portal["PORTAL_DATABASE_URL"] == (
+        f"postgresql+psycopg2://cdht_portal:{env['PORTAL_DB_PASSWORD']}@postgres:5432/cdht_portal")
+    assert portal["PORTAL_OIDC_CLIENT_SECRET"] == env["PORTAL_OIDC_CLIENT_SECRET"]
+    assert portal["PORTAL_PUBLIC_URL"] == env["PORTAL_PUBLIC_URL"]
+    for name in APP_SERVICES:  # over the project's network, not the published ports
+        assert portal[f"PORTAL_{name.upper()}_URL"] == f"http://{name}:{HTTP_PORTS[name]}"
+    held = " ".join(str(v) for v in portal.values())
+    for secret in ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS", "PORTAL_DB_OWNER_PASSWORD",
+                   "IDP_ADMIN_PASSWORD", *(f"{s.upper()}_{k}_PASSWORD" for s in APP_SERVICES
+                                           for k in ("DB", "DB_OWNER", "AMQP"))):
+        assert env[secret] not in held, secret
+    assert not {"AMQP_URI", "AUTH_PUBLIC_KEYS"} & set(portal)  # no broker; no operator tokens
+
+
+def test_idp_profile_one_address_for_browsers_and_containers(resolved):
+    """The idp profile's provider listens on IDP_PORT, published on the loopback at the same
+    port, and is idp.localhost on the project's network: http://idp.localhost:IDP_PORT is its
+    address for a browser on this machine (*.localhost is the loopback) and for the
+    containers alike. Its signing key and accounts live in a volume."""
+    env = resolved["env"]
+    assert "idp" not in resolved["base"]["services"] or env["COMPOSE_PROFILES"] == "idp"
+    idp = resolved["dev"]["services"]["idp"]
+    port = int(env["IDP_PORT"])
+    assert env["OIDC_ISSUER"] == f"http://idp.localhost:{port}"
+    assert idp["environment"]["IDP_PORT"] == str(port)
+    assert idp["environment"]["IDP_ADMIN_PASSWORD"] == env["IDP_ADMIN_PASSWORD"]
+    assert idp["environment"]["PORTAL_OIDC_CLIENT_SECRET"] == env["PORTAL_OIDC_CLIENT_SECRET"]
+    assert idp["networks"]["default"]["aliases"] == ["idp.localhost"]
+    assert [(p["host_ip"], p["published"], p["target"]) for p in idp["ports"]] == [
+        ("127.0.0.1", str(port), port)]
+    assert [v["target"] for v in idp["volumes"]] == ["/var/lib/cdht-idp"]
+    assert idp["image"] == "cdht-idp:latest" and "build" not in idp
+    assert "IDP_PORT" in " ".join(idp["healthcheck"]["test"])
+    script = (ROOT / "deploy" / "images" / "build.sh").read_text()
+    assert "-t \"$IDP_IMAGE\"" in script and "IDP_IMAGE=${IDP_IMAGE:-cdht-idp:latest}" in script
+
+
+def test_without_the_idp_profile_the_portal_needs_only_an_issuer(compose_binary, clean_env,
+                                                                  tmp_path):
+    """An operator with their own provider (Keycloak, the province's sign-on) clears
+    COMPOSE_PROFILES: no idp, and the portal's wait for it is dropped, not an error."""
+    env_file = write_env_file(tmp_path / ".env", omit=("COMPOSE_PROFILES", "OIDC_ISSUER",
+                                                       "IDP_ADMIN_PASSWORD"))
+    env_file.write_text(env_file.read_text() + "COMPOSE_PROFILES=\n"
+                        "OIDC_ISSUER=https://sso.example.vn/realms/cdht\n")
+    result = run_compose(compose_binary, clean_env, "config", "--format", "json",
+                         env_file=env_file)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert "idp" not in services
+    assert services["portal"]["environment"]["OIDC_ISSUER"] == "https://sso.example.vn/realms/cdht"
+
+
+def make_env(*args):
+    return subprocess.run([sys.executable, str(ROOT / "deploy" / "make_env.py"), *args],
+                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
+
+
+def test_make_env_signs_in_at_the_idp_profile_until_told_otherwise(tmp_path):
+    values = read_env_text(make_env(str(ENV_EXAMPLE), "IDP_PORT=18080"))
+    assert values["COMPOSE_PROFILES"] == "idp"
+    assert values["OIDC_ISSUER"] == "http://idp.localhost:18080"
+    for key in ("PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET",
+                "IDP_ADMIN_PASSWORD"):
+        assert len(values[key]) == 32 and values[key].isalnum(), key
+    assert len({values[k] for k in ("PORTAL_DB_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET",
+                                    "IDP_ADMIN_PASSWORD")}) == 3
+    own = read_env_text(make_env(str(ENV_EXAMPLE), "OIDC_ISSUER=https://sso.example.vn",
+                                 "COMPOSE_PROFILES="))
+    assert own["OIDC_ISSUER"] == "https://sso.example.vn" and own["COMPOSE_PROFILES"] == ""
+
+
+def test_make_env_upgrade_adds_the_portal_keys_to_an_older_env(tmp_path):
+    """An .env of a release before the portal: --upgrade adds its keys (secrets generated,
+    sign-in at the idp profile) and keeps every value it had; one naming its own provider
+    keeps that."""
+    first = make_env(str(ENV_EXAMPLE))
+    new_keys = ("PORTAL_", "IDP_", "OIDC_", "COMPOSE_PROFILES")
+    older = "\n".join(line for line in first.splitlines() if not line.startswith(new_keys))
+    env_file = tmp_path / "old.env"
+    env_file.write_text(older + "\n")
+    upgraded = read_env_text(make_env("--upgrade", str(env_file)))
+    before = read_env_text(older)
+    assert all(upgraded[k] == v for k, v in before.items())
+    assert upgraded["OIDC_ISSUER"] == "http://idp.localhost:8080"
+    assert upgraded["COMPOSE_PROFILES"] == "idp"
+    assert upgraded["PORTAL_OIDC_CLIENT_SECRET"] and upgraded["PORTAL_DB_PASSWORD"]
+    env_file.write_text(older + "\nOIDC_ISSUER=https://sso.example.vn\nCOMPOSE_PROFILES=\n")
+    kept = read_env_text(make_env("--upgrade", str(env_file)))
+    assert kept["OIDC_ISSUER"] == "https://sso.example.vn" and kept["COMPOSE_PROFILES"] == ""
+
+
+def read_env_text(text):
+    return dict(line.split("=", 1) for line in text.splitlines()
+                if "=" in line and not line.lstrip().startswith("#"))

@@ -185,7 +185,13 @@ def revisions(output):
 
 
 def all_up_to_date(output):
-    return sum("up to date" in line for line in output.splitlines()) == len(APP_SERVICES)
+    """The four services' databases at head (a release with the portal lists its one too)."""
+    at_head = set()
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
+        if cells and cells[0] in APP_SERVICES and "up to date" in line:
+            at_head.add(cells[0])
+    return at_head == set(APP_SERVICES)
 
 
 def admin_of(stack):

@@ -1,5 +1,7 @@
 """The container entry points: deploy/wait_for.py, deploy/run-service.sh, deploy/migrate.sh,
-and deploy/postgres/init-databases.sql. Run for real here, on loopback sockets only."""
+deploy/postgres/init-databases.sql and the idp profile's deploy/images/idp/start.mjs. Run for
+real here, on loopback sockets only."""
+import json
 import os
 import shutil
 import socket
@@ -8,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -214,6 +217,33 @@ def test_run_service_waits_then_execs_nameko(base_env, tmp_path, listener, servi
     assert (ROOT / "services" / service / "service.py").is_file()
 
 
+def test_run_service_starts_the_portal_without_a_broker(base_env, tmp_path, listener):
+    """The portal sends and receives no message: it waits for its database alone."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = fake_command(bin_dir, "nameko")
+    env = base_env | {"PATH": f"{bin_dir}:{base_env['PATH']}", "WAIT_TIMEOUT": "10",
+                      "PORTAL_DATABASE_URL": f"postgresql+psycopg2://u:p@127.0.0.1:{listener}/x"}
+    result = run([DEPLOY / "run-service.sh", "portal"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("is up") == 1 and "RabbitMQ" not in result.stdout
+    assert record.read_text().splitlines()[1:] == [
+        "run", "--config", "services/portal/config.yaml", "services.portal.service"]
+
+
+def test_migrate_waits_for_the_portals_database_too(base_env, tmp_path, listener):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_command(bin_dir, "python", real=sys.executable)
+    down = free_port()
+    env = base_env | {"PATH": f"{bin_dir}:{base_env['PATH']}", "WAIT_TIMEOUT": "1"} | {
+        f"{s.upper()}_DATABASE_URL": f"postgresql+psycopg2://u:p@127.0.0.1:{listener}/cdht_{s}"
+        for s in APP_SERVICES} | {
+        "PORTAL_DATABASE_URL": f"postgresql+psycopg2://u:p@127.0.0.1:{down}/cdht_portal"}
+    result = run([DEPLOY / "migrate.sh"], env)
+    assert result.returncode == 1 and "PORTAL_DATABASE_URL" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("args, expected", [
     ([], ["db", "upgrade", "all"]),
     (["downgrade", "registry", "0001"], ["db", "downgrade", "registry", "0001"]),
@@ -315,3 +345,90 @@ def test_image_builder_prints_the_env_lines_alone(base_env):
                                           "POSTGRES_IMAGE=cdht-postgres:15",
                                           "RABBITMQ_IMAGE=cdht-rabbitmq:3.10"]
 
+
+
+# ------------------------------------------------------- the idp profile's entry point --------
+IDP_START = DEPLOY / "images" / "idp" / "start.mjs"
+needs_idp = pytest.mark.skipif(
+    not shutil.which("node") or not (DEPLOY / "idp" / "node_modules" / "oidc-provider").is_dir(),
+    reason="node and deploy/idp/node_modules (npm ci --prefix deploy/idp) are needed")
+
+
+def idp_tree(tmp_path):
+    """deploy/idp laid out as the image has it: start.mjs beside server.mjs."""
+    tree = tmp_path / "idp"
+    tree.mkdir()
+    for name in ("server.mjs", "package.json"):
+        shutil.copy(DEPLOY / "idp" / name, tree / name)
+    (tree / "node_modules").symlink_to(DEPLOY / "idp" / "node_modules")
+    shutil.copy(IDP_START, tree / "start.mjs")
+    state = tmp_path / "state"
+    state.mkdir()
+    return tree, state
+
+
+def idp_env(base_env, state, port, **more):
+    return base_env | {"IDP_STATE_DIR": str(state), "IDP_HOST": "127.0.0.1",
+                       "IDP_PORT": str(port), "OIDC_ISSUER": f"http://idp.localhost:{port}",
+                       "IDP_ADMIN_PASSWORD": "mat-khau-quan-tri",
+                       "PORTAL_PUBLIC_URL": "http://localhost:8005",
+                       "PORTAL_OIDC_CLIENT_SECRET": "bi-mat"} | more
+
+
+@needs_idp
+@pytest.mark.parametrize("change, message", [
+    ({"OIDC_ISSUER": "http://idp.localhost:1"}, "names port 1 but IDP_PORT is"),
+    ({"IDP_ADMIN_PASSWORD": ""}, "IDP_ADMIN_PASSWORD is empty"),
+    ({"PORTAL_OIDC_CLIENT_SECRET": ""}, "PORTAL_OIDC_CLIENT_SECRET is empty"),
+])
+def test_idp_start_refuses_a_configuration_that_cannot_work(base_env, tmp_path, change, message):
+    tree, state = idp_tree(tmp_path)
+    result = subprocess.run(["node", str(tree / "start.mjs")], capture_output=True, text=True,
+                            env=idp_env(base_env, state, free_port(), **change), timeout=30)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (state / "config.json").exists()
+
+
+@needs_idp
+def test_idp_start_configures_the_portal_and_keeps_its_key(base_env, tmp_path):
+    """The provider it starts serves the issuer it was given, with the portal as its client
+    and admin (plus accounts.json) as accounts; the signing key made on the first start is
+    the one of the next."""
+    tree, state = idp_tree(tmp_path)
+    (state / "accounts.json").write_text(json.dumps([{
+        "username": "canbo", "password": "pw", "sub": "p-1",
+        "claims": {"cdht_role": "commune_staff", "cdht_unit": "AG.LX"}}]))
+    kids = []
+    for _ in range(2):
+        port = free_port()
+        process = subprocess.Popen(["node", str(tree / "start.mjs")], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, env=idp_env(base_env, state, port))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        meta = json.load(response)
+                    break
+                except OSError:
+                    assert process.poll() is None and time.monotonic() < deadline, \
+                        process.stdout.read().decode() if process.poll() is not None else "slow"
+                    time.sleep(0.2)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/jwks", timeout=5) as response:
+                kids.append([k["kid"] for k in json.load(response)["keys"]])
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        assert meta["issuer"] == f"http://idp.localhost:{port}"
+        assert "S256" in meta["code_challenge_methods_supported"]
+        config = json.loads((state / "config.json").read_text())
+        assert (state / "config.json").stat().st_mode & 0o777 == 0o600
+        assert config["clients"] == [{
+            "client_id": "cdht-portal", "client_secret": "bi-mat",
+            "client_name": "Cổng thông tin CDHT",
+            "redirect_uris": ["http://localhost:8005/signin/callback"],
+            "post_logout_redirect_uris": ["http://localhost:8005/signed-out"]}]
+        assert [a["username"] for a in config["accounts"]] == ["admin", "canbo"]
+        assert config["accounts"][0]["claims"]["cdht_role"] == "admin"
+    assert kids[0] == kids[1] and len(kids[0]) == 1

@@ -1,7 +1,9 @@
 """The compose stack for real: images built from Debian packages (deploy/images/build.sh),
 ``bin/up`` in a fresh copy of the repository with a generated .env, then the whole system
 driven over the published ports: demo seeded, a self-assessment submitted, reviewed and
-decided, the figure in reporting and the mail in the mail catcher; the main process of every
+decided, the figure in reporting and the mail in the mail catcher; a person signed in at the
+portal through the idp profile's provider, and the portal's pages answering from the services
+with that provider's access token; the main process of every
 service container killed (SIGKILL, as a crash would) during a stream of recognitions and the
 container brought back by its restart policy, with nothing lost and nothing applied twice;
 ``docker compose down`` and up again with the data kept.
@@ -17,17 +19,21 @@ import subprocess
 import threading
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 import requests
+from lxml import html
 
 from tests.deploy.drive import (
     assert_each_recognised_once, call, make_ward, progress, recognise, recognise_during,
     wait_until,
 )
 from tests.deploy.stack import (
-    APP_SERVICES, Stack, fixed_ports, fresh_copy, require_engine_and_images, say, taken_down,
+    APP_SERVICES, Stack, fixed_ports, fresh_copy, localhost_names, require_engine_and_images, say,
+    taken_down,
 )
+from tests.e2e.portal.client import PortalClient, text_of
 
 WANTED = os.environ.get("CDHT_TEST_DOCKER") == "1"
 pytestmark = pytest.mark.skipif(not WANTED, reason="compose-backed: set CDHT_TEST_DOCKER=1 "
@@ -58,7 +64,8 @@ def admin(stack):
 # ---------------------------------------------------------------------------------- tests ----
 def test_every_container_is_healthy_and_migrate_ran(stack):
     rows = {c["Service"]: c for c in stack.containers()}
-    assert set(rows) == {"rabbitmq", "postgres", "migrate", "mailcatcher", *APP_SERVICES}, rows
+    assert set(rows) == {"rabbitmq", "postgres", "migrate", "mailcatcher", "portal", "idp",
+                         *APP_SERVICES}, rows
     for service, row in rows.items():
         if service == "migrate":
             assert row["State"] == "exited" and row["ExitCode"] == 0, row
@@ -67,7 +74,12 @@ def test_every_container_is_healthy_and_migrate_ran(stack):
     for service in APP_SERVICES:
         health = requests.get(stack.url(service) + "/health", timeout=10)
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    # the portal reaches its database and the provider, at the issuer browsers use too
+    health = requests.get(stack.portal_url() + "/health", timeout=10)
+    assert health.json() == {"status": "ok", "database": "ok", "identity_provider": "ok"}, \
+        health.text
     images = {c["Service"]: c["Image"] for c in stack.containers()}
+    assert images["idp"] == "cdht-idp:latest" and images["portal"] == images["registry"]
     assert images["postgres"] == "cdht-postgres:15" and images["rabbitmq"] == "cdht-rabbitmq:3.10"
     stack.print_stats("at rest")
 
@@ -110,6 +122,36 @@ def test_whole_system_against_the_containers(stack, admin):
     assert len(mails) == 1, mails
     assert name in mails[0]["subject"] + mails[0]["text"], mails[0]
     say(f"submit → review → decide → figure and mail in {time.monotonic() - started:.1f} s")
+
+
+def test_a_user_signs_in_at_the_portal_through_the_idp_container(stack, admin):
+    """bin/up's .env starts the idp profile: admin signs in at its sign-in form, reached at the
+    issuer's address (idp.localhost, as a browser resolves it), and comes back to the portal's
+    home page; a search page then shows a person of the demo data, which the portal read from
+    registry with the provider's access token (the registry container reaching the same
+    issuer, through the network alias, for its keys)."""
+    env = stack.env()
+    issuer = env["OIDC_ISSUER"]
+    assert issuer == f"http://idp.localhost:{env['IDP_PORT']}"
+    person = call("GET", stack.url("registry") + "/people?limit=1", headers=admin).json()
+    name = person["items"][0]["full_name"]
+    started = time.monotonic()
+    with localhost_names():
+        browser = PortalClient(stack.portal_url())
+        home = browser.sign_in("admin", env["IDP_ADMIN_PASSWORD"])
+        took = time.monotonic() - started
+        assert home.status_code == 200, home.text[:2000]
+        assert home.url == stack.portal_url() + "/", browser.visited
+        assert any(url.startswith(issuer + "/interaction/") for url in browser.visited), \
+            browser.visited  # the provider's own sign-in form, in the idp container
+        page = html.fromstring(home.text)
+        assert "Quản trị viên" in page.text_content()
+        found = browser.get("/people?" + urlencode({"q": name}))
+    assert found.status_code == 200, found.text[:2000]
+    rows = text_of(html.fromstring(found.text), "table tbody tr")
+    assert any(name in row for row in rows), found.text[-3000:]
+    say(f"sign-in at the portal through the idp container in {took:.1f} s; "
+        f"{stack.portal_url()}/people answered from registry")
 
 
 def _kill(stack, service):
