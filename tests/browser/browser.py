@@ -24,8 +24,8 @@ def missing_requirement():
 
 
 class Browser:
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, str(DRIVER), CHROMIUM],
+    def __init__(self, executable=None):
+        self.process = subprocess.Popen([sys.executable, str(DRIVER), executable or CHROMIUM],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, bufsize=1)
         ready = json.loads(self.process.stdout.readline() or '{"error": "no answer"}')

@@ -5,13 +5,15 @@ Playwright's sync API cannot run inside the test process: eventlet's monkey-patc
 nameko's containers need) leaves its driver threads unjoinable at exit. The tests drive this
 process instead and keep every assertion on their side.
 
-Commands (one key each): goto (url), url, text (selector), texts (selector: every match),
+Commands (one key each, plus ``timeout`` for wait): goto (url), url, text (selector), texts
+(selector: every match), attr ([selector, name]), attrs ([selector, name]: of every match),
 count (selector), fill ([selector, value]), select ([selector, value]), check (selector),
-click (selector of a link or submit button; waits for the page it leads to, redirects
-included), press ([selector, key]),
-viewport ([width, height]), fresh (a new browser context: no cookies, as another person),
-screenshot (path: the full page), axe (null: axe-core's violations of the page, as
-[{id, impact, help, targets}]), wait (a JS expression, polled), html (the page's HTML).
+click (selector; no navigation awaited: a button that changes the page in place), follow
+(selector of a link or submit button: waits for the page it leads to, redirects included),
+press ([selector, key]), viewport ([width, height]), cookie ({name, value, url}: HttpOnly),
+fresh (a new browser context: no cookies, as another person), screenshot (path: the full
+page), axe (null: axe-core's violations of the page, as [{id, impact, help, targets}]), wait
+(a JS expression, polled), html (the page's HTML).
 """
 import json
 import sys
@@ -64,7 +66,8 @@ class Session:
         return True
 
     def run(self, command):
-        (name, arg), = command.items()
+        name = next(key for key in command if key != "timeout")
+        arg = command[name]
         page = self.page
         if name == "goto":
             page.goto(arg)
@@ -75,6 +78,13 @@ class Session:
             return page.locator(arg).first.inner_text()
         if name == "texts":
             return [" ".join(t.split()) for t in page.locator(arg).all_inner_texts()]
+        if name == "attr":
+            return page.locator(arg[0]).first.get_attribute(arg[1])
+        if name == "attrs":
+            return [el.get_attribute(arg[1]) for el in page.locator(arg[0]).all()]
+        if name == "cookie":
+            self.context.add_cookies([{"httpOnly": True, **arg}])
+            return True
         if name == "count":
             return page.locator(arg).count()
         if name == "fill":
@@ -86,7 +96,10 @@ class Session:
         if name == "check":
             page.check(arg)
             return True
-        if name == "click":  # a link or a submit button: waits for the page it leads to
+        if name == "click":
+            page.click(arg)
+            return True
+        if name == "follow":
             with page.expect_navigation():
                 page.click(arg)
             page.wait_for_load_state()
@@ -108,7 +121,7 @@ class Session:
         if name == "axe":
             return axe_violations(page)
         if name == "wait":
-            return wait_for(page, arg, 15000)
+            return wait_for(page, arg, command.get("timeout", 15000))
         if name == "html":
             return page.content()
         raise ValueError(f"unknown command {command}")

@@ -64,7 +64,7 @@ def sign_in(browser, portal, username, path):
     assert browser.url().startswith(portal.idp.issuer)
     browser.fill(["#username", username])
     browser.fill(["#password", f"{username}-mat-khau"])
-    landed = browser.click("button[type=submit]")
+    landed = browser.follow("button[type=submit]")
     assert landed.startswith(portal.base_url + path), landed
     return landed
 
@@ -72,12 +72,12 @@ def sign_in(browser, portal, username, path):
 def self_assess(browser, scores):
     for code, score in scores.items():
         browser.select([f"#scores-{code.replace('.', '-')}", str(score)])
-    return browser.click("#scores-form button[type=submit]")
+    return browser.follow("#scores-form button[type=submit]")
 
 
 def open_from_list(browser, portal, path, name):
     browser.goto(portal.base_url + path)
-    return browser.click(f"main a:has-text('{name}')")
+    return browser.follow(f"main a:has-text('{name}')")
 
 
 def mails_to(smtp, address):
@@ -97,14 +97,14 @@ def test_a_citizen_is_recognised_and_the_figure_and_the_mail_follow(
     checked("reviewer-queue")
     open_from_list(browser, portal, "/review", "Nguyễn Thị Học")
     checked("reviewer-assessment")
-    browser.click("#accept-form button[type=submit]")
+    browser.follow("#accept-form button[type=submit]")
     assert browser.count(".notice") == 1
 
     sign_in(browser, portal, "commune", "/decisions")
     checked("official-decisions")
     open_from_list(browser, portal, "/decisions", "Nguyễn Thị Học")
     checked("official-decision")
-    browser.click("#recognise-form button[type=submit]")
+    browser.follow("#recognise-form button[type=submit]")
     assert browser.count(".notice") == 1
 
     mail = until(lambda: mails_to(smtp, portal.emails["citizen"]), timeout=30)[-1]
@@ -130,11 +130,11 @@ def test_a_refusal_reaches_the_citizen_with_its_reasons(portal, browser, checked
     self_assess(browser, SCORES_WEAK)
     sign_in(browser, portal, "reviewer", "/review")
     open_from_list(browser, portal, "/review", "Võ Văn Chăm")
-    browser.click("#accept-form button[type=submit]")
+    browser.follow("#accept-form button[type=submit]")
     sign_in(browser, portal, "commune", "/decisions")
     open_from_list(browser, portal, "/decisions", "Võ Văn Chăm")
     browser.fill(["#refuse-reasons", "Chưa có minh chứng tham gia sinh hoạt câu lạc bộ"])
-    browser.click("#refuse-form button[type=submit]")
+    browser.follow("#refuse-form button[type=submit]")
     checked("official-refused")
     sign_in(browser, portal, "citizen2", "/me")
     page = browser.text("main")
@@ -149,7 +149,7 @@ def test_a_send_back_is_answered_by_a_resubmission(portal, browser, checked):
     sign_in(browser, portal, "reviewer", "/review")
     open_from_list(browser, portal, "/review", "Lý Thị Siêng")
     browser.fill(["#send-back-reason", "Xin bổ sung giấy chứng nhận lớp tin học"])
-    browser.click("#send-back-form button[type=submit]")
+    browser.follow("#send-back-form button[type=submit]")
     sign_in(browser, portal, "citizen3", "/me")
     assert "Xin bổ sung giấy chứng nhận lớp tin học" in browser.text("main")
     checked("citizen-sent-back")

@@ -1,16 +1,13 @@
 """The dashboard in real headless Chromium (Debian's /usr/bin/chromium, driven by
 Playwright): it shows the API's figures, drills down to a commune, speaks Vietnamese and
 English, and changes when a new recognition arrives, without a reload."""
-import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.browser.browser import Browser
 from tests.integration.reporting.conftest import LX, MB, every_adult_rules
 from tests.support import token
 
@@ -23,21 +20,13 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("C
 
 
 class Page:
-    """The page in Chromium, through browser_driver.py (see there why a process)."""
+    """The page in Chromium, through tests/browser/driver.py (see there why a process)."""
 
     def __init__(self):
-        env = {k: v for k, v in os.environ.items() if k != "EVENTLET_TESTS"}
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("browser_driver.py")), CHROMIUM],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        assert json.loads(self.process.stdout.readline()) == {"ready": True}
+        self.browser = Browser(CHROMIUM)
 
     def _do(self, **command):
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        answer = json.loads(self.process.stdout.readline())
-        assert "error" not in answer, answer["error"]
-        return answer["ok"]
+        return self.browser.send(**command)
 
     def goto(self, url):
         return self._do(goto=url)
@@ -68,14 +57,13 @@ class Page:
 
     def axe(self):
         """axe-core's serious and critical violations of the page."""
-        return self._do(axe=None)
+        return [v for v in self._do(axe=None) if v["impact"] in ("serious", "critical")]
 
     def wait_for_function(self, expression, timeout=10000):
         return self._do(wait=expression, timeout=timeout)
 
     def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
+        self.browser.close()
 
 
 @pytest.fixture
