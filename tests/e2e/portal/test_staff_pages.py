@@ -385,9 +385,11 @@ AXE = Path(__file__).resolve().parents[2] / "browser" / "node_modules" / "axe-co
 
 @pytest.mark.skipif(not shutil.which(CHROMIUM) or not AXE.exists(),
                     reason="needs Chromium and axe-core (npm ci --prefix tests/browser)")
-def test_the_staff_pages_pass_axe_at_a_phones_and_a_desktops_size(portal):
-    """No serious or critical axe-core violation on any staff page (runs after the tests
-    above, so their imports, titles and closings are on the pages)."""
+def test_the_pages_pass_axe_at_a_phones_and_a_desktops_size(portal):
+    """No serious or critical axe-core violation on any page, staff's, citizens' and a
+    stranger's, error pages and English included (runs after the tests above, so their
+    imports, titles and closings are on the pages; tests/e2e/portal/test_browser.py checks
+    the pages of the workflow it drives)."""
     from tests.integration.reporting.test_dashboard import Page
     imports = portal.api.get("registry", "/imports").json()["imports"]
     runs = portal.api.get("assessment", "/closings").json()["items"]
@@ -396,16 +398,21 @@ def test_the_staff_pages_pass_axe_at_a_phones_and_a_desktops_size(portal):
     pages = {"commune": ["/people?q=a", "/people?national_id=1", "/people/new",
                          f"/people/{person}", "/group-titles", "/closing"]
              + [f"/group-titles/{g['id']}" for g in groups["items"][:1]]
-             + [f"/closing/{r['closing_id']}" for r in runs[:1]],
+             + [f"/closing/{r['closing_id']}" for r in runs[:1]]
+             + [f"/people/{person}/paper-assessment", "/review", "/decisions"],
              "province": ["/imports"] + [f"/imports/{i['import_id']}" for i in imports[:1]],
-             "reviewer": ["/dashboard?unit=AG.LX"]}
+             "reviewer": ["/dashboard?unit=AG.LX"],
+             "citizen": ["/", "/me", "/me/self-assessment", "/me/preferences",
+                         "/people", "/language/en?next=/me", "/me/preferences"],
+             None: ["/", "/signed-out", "/khong-co-trang-nay"]}
     found = {}
     for username, paths in pages.items():
-        signed_in = portal.sign_in(username)
-        cookie = next(c for c in signed_in.http.cookies if c.name == "cdht_portal")
         page = Page()
         try:
-            page.add_cookie("cdht_portal", cookie.value, portal.base_url)
+            if username:
+                signed_in = portal.sign_in(username)
+                cookie = next(c for c in signed_in.http.cookies if c.name == "cdht_portal")
+                page.add_cookie("cdht_portal", cookie.value, portal.base_url)
             for path in paths:
                 page.goto(portal.base_url + path)
                 if path.startswith("/dashboard"):
