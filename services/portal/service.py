@@ -6,10 +6,12 @@ Pages are grouped by who uses them (the mixins below); this module holds sign-in
 the home page, the language switch, the static files and ``/health``.
 """
 import json
+import logging
 import mimetypes
 from pathlib import Path
 from urllib.parse import quote
 
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from cdht import oidc
@@ -20,6 +22,8 @@ from services.portal.backend import Refused, SignInAgain, Unavailable
 from services.portal.extensions import Portal, PortalDatabase
 from services.portal.pages import LANG_COOKIE, PageError, page
 
+log = logging.getLogger(__name__)
+SESSIONS_PURGED_EVERY = 3600  # seconds
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file()} if STATIC.exists() else {}
 
@@ -113,6 +117,14 @@ class PortalService(staff_pages.StaffPages, assessment_pages.AssessmentPages,
                             mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
+
+    @timer(interval=SESSIONS_PURGED_EVERY)
+    def purge_sessions(self):
+        """Sessions that have ended (and the forms sent in them) leave the database."""
+        with self.db.store(write=True) as store:
+            gone = store.drop_expired()
+        if gone:
+            log.info("purged ended sessions", extra={"sessions": gone})
 
     @page("GET", "/health", public=True)
     def health(self, visit, request):
