@@ -252,7 +252,7 @@ class Visit:
         if self._dirty and self.session_id:
             with self.db.store(write=True) as store:
                 store.update(hashed(self.session_id), self.data)
-        secure = str(self.config.get("COOKIE_SECURE", "true")).lower() != "false"
+        secure = self.secure_cookies
         if self._new_cookie:
             response.set_cookie(COOKIE, self._new_cookie[0], max_age=self._new_cookie[1],
                                 httponly=True, secure=secure, samesite="Lax", path="/")
@@ -260,6 +260,10 @@ class Visit:
             response.delete_cookie(COOKIE, httponly=True, secure=secure, samesite="Lax",
                                    path="/")
         return response
+
+    @property
+    def secure_cookies(self):
+        return str(self.config.get("COOKIE_SECURE", "true")).lower() != "false"
 
     # -- sessions ----------------------------------------------------------------------
     def start_session(self, data, lifetime):

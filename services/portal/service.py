@@ -105,7 +105,7 @@ class PortalService(staff_pages.StaffPages, assessment_pages.AssessmentPages,
         visit.remember(lang=lang)
         response = visit.redirect(signin.safe_return(request.args.get("next") or "/"))
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax",
-                            secure=True, httponly=True, path="/")
+                            secure=visit.secure_cookies, httponly=True, path="/")
         return response
 
     @page("GET", "/static/<string:name>", public=True)
