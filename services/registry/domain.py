@@ -152,8 +152,11 @@ def is_adult(birth_date, reference, adult_age=ADULT_AGE):
 def latest_adult_birth_date(reference, adult_age=ADULT_AGE):
     """The last birth date of someone adult on ``reference``: a list filter's bound that
     agrees with is_adult (a reference of 29 February maps to 28 February ``adult_age`` years
-    earlier when that year has no 29 February)."""
+    earlier when that year has no 29 February). A reference so early that the bound would
+    fall before year 1 gives date.min: nobody recorded is an adult then."""
     year = reference.year - adult_age
+    if year < 1:
+        return date.min
     try:
         return reference.replace(year=year)
     except ValueError:  # reference is 29 February, the target year has none

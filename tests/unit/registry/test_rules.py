@@ -282,6 +282,14 @@ def test_adult_bound_agrees_with_is_adult(reference, age):
         assert domain.is_adult(born, reference, age) is (born <= bound), born
 
 
+def test_a_reference_day_before_anyone_could_be_adult_bounds_at_the_first_day():
+    """GET /people?adult=true&reference_date=0010-05-13 was a 500 (year -8), found by
+    schemathesis: no one recorded is an adult on such a day."""
+    assert domain.latest_adult_birth_date(D(10, 5, 13), 18) == D.min
+    assert domain.latest_adult_birth_date(D(18, 2, 28), 18) == D.min
+    assert domain.latest_adult_birth_date(D(19, 2, 28), 18) == D(1, 2, 28)
+
+
 # -- learning activities -----------------------------------------------------------------------
 @pytest.mark.parametrize("started, ended, hours, fields", [
     (D(2025, 3, 1), D(2025, 3, 15), 24, set()),
