@@ -24,7 +24,12 @@ from cdht.consumer import (ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER, QUEUE_H
 from cdht.identity import broker_user
 
 REPLAY_HEADER = "x-cdht-replay"
+# Which of a replay's messages this is: a letter dead-lettered again can reach the queue twice
+# (a copy published, then the broker connection lost before its confirm: the consumer requeues
+# and dead-letters it again), and is still one letter come back.
+REPLAY_NUMBER_HEADER = "x-cdht-replay-number"
 DROPPED_HEADERS = {ATTEMPT_HEADER, ERROR_HEADER, DEAD_AT_HEADER, QUEUE_HEADER, REPLAY_HEADER,
+                   REPLAY_NUMBER_HEADER,
                    "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason"}
 
 
@@ -122,6 +127,7 @@ def replay(config, queue, limit=1000, wait=10.0):
             if (message.headers or {}).get(REPLAY_HEADER) == replay_id:
                 break  # back already: left unacked, the channel's close requeues it
             headers[REPLAY_HEADER] = replay_id
+            headers[REPLAY_NUMBER_HEADER] = replayed
             producer.publish(message.body, exchange="", routing_key=queue, headers=headers,
                              user_id=broker_user(config["AMQP_URI"]),  # cdht.identity
                              content_type=message.content_type,
@@ -155,8 +161,9 @@ def _watch(config, queue, replay_id, replayed, held, wait, steady=2.0):
     started = time.monotonic()
     last, steady_since = -1, started
     while True:
-        back = sum(1 for headers, _ in _peek(config, queue, held + replayed + 1000)
-                   if headers.get(REPLAY_HEADER) == replay_id)
+        back = len({headers.get(REPLAY_NUMBER_HEADER)
+                    for headers, _ in _peek(config, queue, held + replayed + 1000)
+                    if headers.get(REPLAY_HEADER) == replay_id})
         waiting = _waiting(config, queue)
         now = time.monotonic()
         if back != last or waiting:

@@ -66,6 +66,39 @@ def test_replay_moves_each_letter_once_and_counts_those_that_come_back(
     assert len(letters) == 3  # each came back once, not cycled until the limit
 
 
+def test_a_letter_dead_lettered_twice_by_one_replay_counts_once(
+        reporting, publish, rabbit_config, wait_for):
+    """At least once: a consumer whose broker connection breaks after its copy went out
+    requeues the letter and dead-letters it again; the replay still counts one letter back."""
+    from kombu import Connection
+    hopeless(publish, 2)
+    wait_for(lambda: len(deadletters.list_dead_letters(reporting, GRANTED)) == 2,
+             message="two hopeless letters")
+    copied = []
+
+    def copy_the_first_back(config, queue, replay_id, replayed, held, wait):
+        dlq = deadletters.dead_letter_queue(queue, config)
+        with Connection(config["AMQP_URI"]) as conn:
+            wait_for(lambda: len(deadletters.list_dead_letters(config, queue)) == 2,
+                     message="both back")
+            first = dlq(conn.channel()).get(no_ack=False)
+            producer = conn.Producer()
+            producer.publish(first.body, exchange="", routing_key=dlq.name,
+                             headers=first.headers, content_type=first.content_type,
+                             content_encoding=first.content_encoding)
+            first.requeue()
+            copied.append(first.headers[deadletters.REPLAY_NUMBER_HEADER])
+        return watch(config, queue, replay_id, replayed, held, wait)
+    watch = deadletters._watch
+    deadletters._watch = copy_the_first_back
+    try:
+        result = deadletters.replay(reporting, GRANTED, limit=1000)
+    finally:
+        deadletters._watch = watch
+    assert copied and len(deadletters.list_dead_letters(reporting, GRANTED)) == 3
+    assert (result.replayed, result.dead_again) == (2, 2)
+
+
 def test_replay_applies_what_can_now_be_applied_and_counts_the_rest(
         reporting, publish, engines, wait_for):
     """Two revocations dead-lettered before their grants, plus two hopeless letters; once
