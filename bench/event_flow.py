@@ -1,11 +1,14 @@
 """Benchmark: recognitions from assessment's outbox through reporting's projections.
 
 Prints, in one run on this machine:
-- the raw limit: a kombu publish (with confirms) + consume loop on the same RabbitMQ;
+- the broker's limit (bench/limits.py): persistent messages published with pipelined
+  confirms and consumed with batched acks, on the same RabbitMQ; and the old round-trip
+  figure (a confirm awaited per message), which is not the limit;
 - throughput, with a real `nameko run` reporting process and cdht.outbox.Relay on a scratch
   assessment outbox: N recognition_granted rows committed and relayed while reporting is
   stopped, then reporting's batched consumer applying that backlog (the closing of a year);
-  then N more relayed and applied with everything running (outbox -> figures);
+  then N more relayed and applied with everything running (outbox -> figures), and its
+  ratio to the broker's limit;
 - event-to-figure latency: single recognitions committed one at a time in their own unit,
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
@@ -29,13 +32,13 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
-from kombu import Connection, Exchange, Queue  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    AMQP, PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+    PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
 )
+from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
 from cdht.outbox import Relay, add_event, add_events  # noqa: E402
 from cdht_tools import local  # noqa: E402
@@ -43,35 +46,6 @@ from tests.support import free_port  # noqa: E402
 
 PATH = ["AG", "AG.BENCH"]
 PROBE = ["AG", "AG.PROBE"]  # the single recognitions timed, apart from any other load
-
-
-def raw_kombu(amqp, n):
-    """Publish n small persistent messages with confirms, consume them: messages/s each way."""
-    exchange = Exchange("bench.raw", type="topic", durable=True)
-    queue = Queue(f"bench-raw-{uuid.uuid4().hex[:6]}", exchange, routing_key="x", durable=True)
-    body = {"event_id": str(uuid.uuid4()), "data": {"unit_path": PATH, "year": 2025}}
-    with Connection(amqp, transport_options={"confirm_publish": True}) as conn:
-        producer = conn.Producer()
-        queue(conn.channel()).declare()
-        start = time.perf_counter()
-        for _ in range(n):
-            producer.publish(body, exchange=exchange, routing_key="x", serializer="json",
-                             delivery_mode=2)
-        published = time.perf_counter() - start
-        seen = 0
-
-        def on_message(body, message):
-            nonlocal seen
-            seen += 1
-            message.ack()
-        start = time.perf_counter()
-        with conn.Consumer(queue, callbacks=[on_message], accept=["json"]) as consumer:
-            consumer.qos(prefetch_count=100)
-            while seen < n:
-                conn.drain_events(timeout=5)
-        consumed = time.perf_counter() - start
-        queue(conn.channel()).delete()
-    return n / published, n / consumed
 
 
 def grant_data(path=PATH):
@@ -157,13 +131,18 @@ def background_load(engine, amqp, rate, stop):
 def run(events=5000, latency_samples=200, background_rate=200, out=print):
     """Every figure of this benchmark, printed with ``out`` and returned as a dict."""
     figures = {}
-    raw_pub, raw_con = raw_kombu(AMQP, min(events, 20000))
-    figures.update(raw_publish=raw_pub, raw_consume=raw_con)
-    out(f"raw kombu on this broker:   publish {raw_pub:8.0f} msg/s (confirms)   "
-        f"consume {raw_con:8.0f} msg/s")
-
     run_id = uuid.uuid4().hex[:8]
     amqp = scratch_vhost(run_id)
+    limit = broker_limit(amqp, min(max(events, 20000), 100000))
+    figures.update(limit_publish=limit["publish"], limit_consume=limit["consume"])
+    out(f"broker limit:               publish {limit['publish']:8.0f} msg/s (pipelined "
+        f"confirms)   consume {limit['consume']:8.0f} msg/s (prefetch 1000, batched acks)"
+        f"   ({limit['bytes']}-byte persistent messages, bench/limits.py)")
+    trip = round_trip(amqp, min(events, 5000))
+    figures.update(raw_publish=trip["publish"], raw_consume=trip["consume"])
+    out(f"round trip, not the limit:  publish {trip['publish']:8.0f} msg/s (a confirm "
+        f"awaited per message)   consume {trip['consume']:8.0f} msg/s (an ack per message)")
+
     urls = {s: f"{PG}/cdht_bench_{run_id}_{s}" for s in ("assessment", "reporting")}
     for service, url in urls.items():
         db.upgrade(service, url=url)
@@ -212,6 +191,10 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         out(f"outbox -> figures:          {figures['end_to_end']:8.0f} recognitions/s   "
             f"({events:,} committed rows relayed and applied in {applied - start:.1f} s; "
             f"the projection finished {applied - relayed:.1f} s after the relay)")
+        limit = min(figures["limit_publish"], figures["limit_consume"])
+        out(f"  beside the broker's limit: {figures['end_to_end'] / limit:.1%} of "
+            f"{limit:,.0f} msg/s (the slower of its pipelined publish and consume; each "
+            f"recognition crosses the broker once)")
 
         q = percentiles(single_latencies(engine, relay, base, latency_samples, PROBE))
         figures["latency_idle"] = q
