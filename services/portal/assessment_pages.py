@@ -473,19 +473,9 @@ class AssessmentPages:
             return self._assessment_page(visit, assessment_id, failed=action, values=values,
                                          errors=errors, status=422)
 
-        def act():
-            try:
-                visit.api.post("assessment", f"/assessments/{assessment_id}/review", body)
-            except Refused as exc:
-                if exc.status == 403:
-                    raise not_official(exc, visit, "asm_err_not_reviewer") from None
-                raise
-            visit.remember(notice="asm_reviewed")
-            return f"/assessments/{assessment_id}"
-
-        return visit.act(act, lambda errors: self._assessment_page(
-            visit, assessment_id, failed=action, values=values,
-            errors=forms.said_errors(errors, visit.lang, forms.review_field), status=422))
+        return self._take_step(visit, assessment_id, "review", body, failed=action,
+                               values=values, not_allowed="asm_err_not_reviewer",
+                               notice="asm_reviewed", field=forms.review_field)
 
     @page("POST", "/assessments/<uuid:assessment_id>/decision", roles=STAFF)
     def decide(self, visit, request, assessment_id):
@@ -500,16 +490,24 @@ class AssessmentPages:
             return self._assessment_page(visit, assessment_id, failed=verdict, values=values,
                                          errors=errors, status=422)
 
+        return self._take_step(visit, assessment_id, "decision", body, failed=verdict,
+                               values=values, not_allowed="asm_err_not_decider",
+                               notice="asm_decided")
+
+    def _take_step(self, visit, assessment_id, step, body, *, failed, values, not_allowed,
+                   notice, field=None):
+        """POST a review or a decision once; a 403 says who may take the step, any other
+        refusal lands beside its field on the assessment's page (``failed``: which form)."""
         def act():
             try:
-                visit.api.post("assessment", f"/assessments/{assessment_id}/decision", body)
+                visit.api.post("assessment", f"/assessments/{assessment_id}/{step}", body)
             except Refused as exc:
                 if exc.status == 403:
-                    raise not_official(exc, visit, "asm_err_not_decider") from None
+                    raise not_official(exc, visit, not_allowed) from None
                 raise
-            visit.remember(notice="asm_decided")
+            visit.remember(notice=notice)
             return f"/assessments/{assessment_id}"
 
         return visit.act(act, lambda errors: self._assessment_page(
-            visit, assessment_id, failed=verdict, values=values,
-            errors=forms.said_errors(errors, visit.lang), status=422))
+            visit, assessment_id, failed=failed, values=values,
+            errors=forms.said_errors(errors, visit.lang, field), status=422))
