@@ -6,7 +6,8 @@ private key (``AUTH_SIGNING_KEY``, ``cdht token``); a service holds public keys 
 token. Each key has an id (``kid``, in the token's header): verification looks the key up by
 it, which is how a key is rotated without downtime and the shape an OpenID provider's JWKS
 will have. Claims: ``sub`` (who: a registry person id for staff and citizens, any name for an
-operator), ``role`` (one of ROLES), ``unit`` (the unit whose subtree the caller works in),
+operator, a platform's id for a learning platform), ``role`` (one of ROLES), ``unit`` (the
+unit whose subtree the caller works in; none for an admin or a learning platform),
 ``iss`` (ISSUER), ``aud`` (AUDIENCE, shared by the four services: one token serves a client
 for all of them), ``jti`` (the id the minting audit records), ``iat``, ``nbf`` and ``exp``
 (at most MAX_TTL after ``iat``).
@@ -38,7 +39,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
+# People's roles, then the machine clients': a learning platform (a MOOC, an LMS) posts xAPI
+# statements and calls nothing else, so it is in no group below but the one its routes name.
+PEOPLE_ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
+MACHINE_ROLES = ("learning_platform",)
+ROLES = PEOPLE_ROLES + MACHINE_ROLES
+# Roles whose token names no unit: an operator sees everything, a platform no unit at all
+# (its subject is its id in services/registry/xapi.yaml).
+UNITLESS_ROLES = ("admin", "learning_platform")
 ALGORITHM = "EdDSA"  # the only one accepted: never "none", never HS256 keyed by a public key
 ISSUER = "cdht"
 AUDIENCE = "cdht"
@@ -69,6 +77,11 @@ class Caller:
     @property
     def is_citizen(self):
         return self.role == "citizen"
+
+    @property
+    def is_platform(self):
+        """A learning platform's client: its subject is the platform's id."""
+        return self.role == "learning_platform"
 
     @property
     def person_id(self):
@@ -191,7 +204,7 @@ def mint_token(signing_key, *, subject, role, unit_code, ttl_seconds=DEFAULT_TTL
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if not subject or not str(subject).strip():
         raise ValueError("a token needs a subject")
-    if role != "admin" and not unit_code:
+    if role not in UNITLESS_ROLES and not unit_code:
         raise ValueError(f"a {role} token needs a unit")
     if int(ttl_seconds) <= 0:
         raise ValueError("ttl_seconds must be positive")
@@ -265,7 +278,7 @@ def verify_token(keys, token, now=None):
         raise TokenError("token names an unknown role")
     if unit is not None and not isinstance(unit, str):
         raise TokenError("malformed token")
-    if role != "admin" and not unit:
+    if role not in UNITLESS_ROLES and not unit:
         raise TokenError("token names no unit")
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise TokenError("malformed token")
@@ -296,4 +309,5 @@ PROVINCE = ("admin", "province_staff")
 STAFF = ("admin", "province_staff", "commune_staff")
 STAFF_AND_CITIZEN = ("admin", "province_staff", "commune_staff", "citizen")
 REVIEWERS = ("admin", "province_staff", "commune_staff", "reviewer")
-EVERYONE = ROLES
+EVERYONE = PEOPLE_ROLES  # every person's role: a machine client only calls routes naming it
+LEARNING_PLATFORM = ("learning_platform",)

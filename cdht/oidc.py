@@ -220,14 +220,15 @@ def caller_from_claims(claims, *, role_claim="cdht_role", unit_claim="cdht_unit"
                        subject_claim="sub"):
     """The auth.Caller a provider's verified claims name: the role is the first of the role
     claim's values that is a CDHT role, the unit the unit claim's first value (required
-    unless the role is admin, as for an operator's token); MissingClaims names what lacks."""
+    unless the role is admin or learning_platform, as for an operator's token);
+    MissingClaims names what lacks."""
     role = next((value for value in claim_values(claims, role_claim) if value in auth.ROLES),
                 None)
     units = claim_values(claims, unit_claim)
     missing = []
     if role is None:
         missing.append("role")
-    if role != "admin" and not units:
+    if role not in auth.UNITLESS_ROLES and not units:
         missing.append("unit")
     if missing:
         raise MissingClaims(missing)

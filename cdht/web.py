@@ -187,8 +187,9 @@ def _has_nul(value):
     return False
 
 
-def load_json(request, schema):
-    """Parse and validate the request body with ``schema``; raise ApiError otherwise."""
+def json_body(request):
+    """The request's JSON body, not yet validated; ApiError (413, 415, 400) for a body too
+    large, not JSON, or holding a NUL character."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise ApiError(413, f"body larger than {MAX_BODY_BYTES} bytes")
     if request.mimetype != "application/json":
@@ -198,6 +199,12 @@ def load_json(request, schema):
         raise ApiError(400, "body is not valid JSON")
     if _has_nul(body):  # PostgreSQL text cannot hold NUL: refuse it here, clearly
         raise ApiError(400, "text must not contain NUL characters")
+    return body
+
+
+def load_json(request, schema):
+    """Parse and validate the request body with ``schema``; raise ApiError otherwise."""
+    body = json_body(request)
     try:
         return schema.load(body)
     except ValidationError as exc:

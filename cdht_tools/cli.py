@@ -413,11 +413,14 @@ def dead_letters_replay(
 @app.command("token")
 def token(role: Annotated[str, typer.Option(callback=_role, metavar="ROLE",
                                             help="admin, province_staff, commune_staff, "
-                                                 "reviewer or citizen")],
+                                                 "reviewer, citizen or learning_platform")],
           subject: Annotated[str, typer.Option(help="who: the registry person id of staff and "
-                                                    "citizens, a name for an operator")],
+                                                    "citizens, a name for an operator, the "
+                                                    "platform's id in xapi.yaml for a "
+                                                    "learning_platform")],
           unit: Annotated[str | None, typer.Option(
-              help="unit code whose subtree the caller works in (required but for admin)")]
+              help="unit code whose subtree the caller works in (required but for admin and "
+                   "learning_platform)")]
           = None,
           ttl: Annotated[int | None, typer.Option(
               min=1, help="seconds until it expires (default 3600, at most 43200: 12 h)")]

@@ -16,15 +16,16 @@ from cdht.openapi import routes_of
 
 REGENERATE = "python -m cdht_tools.roles > docs/roles.md"
 LETTERS = {"admin": "A", "province_staff": "P", "commune_staff": "C", "reviewer": "R",
-           "citizen": "Z"}
+           "citizen": "Z", "learning_platform": "L"}
 HEADER = f"""# Who may call what
 
 Read off the routes' `@api` declarations by `{REGENERATE}`
 (a test fails while this file differs).
 
-A = admin, P = province staff, C = commune staff, R = reviewer, Z = citizen; an admin may
-call every route. The role only opens the door: inside a route a caller reaches what lies in
-its unit's subtree, and a citizen only their own records (README, "Security").
+A = admin, P = province staff, C = commune staff, R = reviewer, Z = citizen, L = learning
+platform (a machine client posting xAPI statements); an admin may call every route. The role
+only opens the door: inside a route a caller reaches what lies in its unit's subtree, and a
+citizen only their own records (README, "Security").
 
 Routes without a token: {{public}}.
 """

@@ -28,7 +28,7 @@ from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
 ASYNCAPI_VERSION = "2.6.0"
 # The version of this document: bump the minor version when an event type or a schema_version
 # is added, the major version never (old versions stay until no consumer reads them).
-DOC_VERSION = "1.1.0"
+DOC_VERSION = "1.2.0"
 AMQP_BINDING_VERSION = "0.3.0"
 REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
 
@@ -74,6 +74,8 @@ SUMMARIES = {
     "membership_changed": "A person joined or left a family, clan, community or learning unit.",
     "learning_activity_recorded": "A learning activity (course, MOOC, digital-skills training, "
                                   "briefing) was recorded for a person.",
+    "learning_activity_withdrawn": "A learning activity no longer counts: deleted by staff as "
+                                   "a mistake, or its xAPI statement voided by the platform.",
     "units_merged": "Units were merged into one (e.g. the 1 July 2025 reorganisation); their "
                     "people and groups now belong to it.",
     "unit_changed": "A unit was created, renamed or moved in the tree, or closed: its name and "
@@ -188,6 +190,11 @@ SAMPLES = {
                   kind="digital_skills_basic", started_on="2025-09-01",
                   ended_on="2025-09-14", hours=24.0, unit_code=_UNIT,
                   unit_path=_UNIT_PATH)),
+    ("learning_activity_withdrawn", 1): dict(
+        producer="registry", occurred_at="2025-09-20T02:00:00+00:00",
+        correlation_id=_id("voiding-request"),
+        data=dict(activity_id=_id("activity"), person_id=_PERSON, reason="voided",
+                  unit_code=_UNIT, unit_path=_UNIT_PATH)),
     ("units_merged", 1): dict(
         producer="registry", occurred_at="2025-07-01T00:00:00+00:00",
         correlation_id=_id("merge-request"),

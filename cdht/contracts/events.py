@@ -190,6 +190,18 @@ class LearningActivityRecordedV1(_UnitPlaced):
             raise ValidationError("must not be before started_on", "ended_on")
 
 
+WITHDRAWAL_REASONS = ("deleted", "voided")
+
+
+class LearningActivityWithdrawnV1(_UnitPlaced):
+    """A learning activity no longer counts (unit_path: the person's unit): staff deleted it
+    as recorded by mistake (``deleted``), or the learning platform voided the xAPI statement
+    that recorded it (``voided``). Consumers drop what they kept of it."""
+    activity_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(WITHDRAWAL_REASONS))
+
+
 class UnitsMergedV1(_UnitPlaced):
     """Units merged into unit_code (e.g. the 1 July 2025 reorganisation): their people and
     groups now belong to it; figures before effective_on stay answerable per old unit.
@@ -459,6 +471,7 @@ EVENT_SCHEMAS = {
     ("people_imported", 1): PeopleImportedV1,
     ("membership_changed", 1): MembershipChangedV1,
     ("learning_activity_recorded", 1): LearningActivityRecordedV1,
+    ("learning_activity_withdrawn", 1): LearningActivityWithdrawnV1,
     ("units_merged", 1): UnitsMergedV1,
     ("unit_changed", 1): UnitChangedV1,
     ("association_body_changed", 1): AssociationBodyChangedV1,
@@ -481,8 +494,8 @@ EVENT_SCHEMAS = {
 PRODUCERS = {
     "registry": ("person_registered", "person_updated", "person_moved", "person_removed",
                  "people_imported", "membership_changed", "learning_activity_recorded",
-                 "units_merged", "unit_changed", "association_body_changed",
-                 "groups_imported", "group_titles_recorded"),
+                 "learning_activity_withdrawn", "units_merged", "unit_changed",
+                 "association_body_changed", "groups_imported", "group_titles_recorded"),
     "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked",
                    "recognition_refused", "group_recognition_granted",
                    "group_recognition_revoked"),

@@ -1,6 +1,8 @@
 """Learning activities over HTTP (a mixin of RegistryService): the courses, MOOCs, trainings
 and briefings people took part in, evidence for the indicators. What counts (kind, dates,
-hours) is announced as ``learning_activity_recorded``; consumers keep the latest."""
+hours) is announced as ``learning_activity_recorded``; consumers keep the latest. One that no
+longer counts (deleted here, or its xAPI statement voided: xapi_api.py) is announced as
+``learning_activity_withdrawn``, so consumers drop what they kept of it."""
 import uuid
 
 from cdht.auth import EVERYONE, STAFF
@@ -28,13 +30,22 @@ ACTIVITIES = Routes("/learning-activities", "/learning-activities/<uuid:activity
                     ActivitySchema, rows=ACTIVITY)
 
 
-def _recorded(store, activity, person):
+def stage_recorded(store, activity, person):
     store.stage("learning_activity_recorded", {
         "activity_id": activity.id, "person_id": person.id, "kind": activity.kind,
         "started_on": activity.started_on, "ended_on": activity.ended_on,
         "hours": activity.hours, "unit_code": person.unit_code,
         "unit_path": store.unit_path(person.unit_code),
     })
+
+
+def withdraw(store, activity, reason):
+    """Soft-delete the activity and announce it (``reason``: deleted or voided)."""
+    activity.deleted_at = activity.updated_at = now()
+    person = store.row(Person, activity.person_id)
+    store.stage("learning_activity_withdrawn", {
+        "activity_id": activity.id, "person_id": person.id, "reason": reason,
+        "unit_code": person.unit_code, "unit_path": store.unit_path(person.unit_code)})
 
 
 class ActivityEndpoints:
@@ -55,7 +66,7 @@ class ActivityEndpoints:
             activity = LearningActivity(id=uuid.uuid4(), **data)
             store.add(activity)
             store.flush()
-            _recorded(store, activity, person)
+            stage_recorded(store, activity, person)
             return 201, ActivitySchema().dump(activity)
 
     @ACTIVITIES.update(STAFF, "Change a learning activity", body=ActivityPatchSchema)
@@ -70,11 +81,13 @@ class ActivityEndpoints:
             patch(activity, data)
             store.flush()
             if merged != before:
-                _recorded(store, activity, store.row(Person, activity.person_id))
+                stage_recorded(store, activity, store.row(Person, activity.person_id))
             return ActivitySchema().dump(activity)
 
     @ACTIVITIES.delete(STAFF, "Delete a learning activity entered by mistake (soft)")
     def delete_activity(self, request, activity_id):
-        with changing(self.store, request, ACTIVITY, activity_id) as (_, activity):
-            activity.deleted_at = activity.updated_at = now()
+        """Announced as learning_activity_withdrawn (reason ``deleted``): the indicators and
+        figures it confirmed stop counting it."""
+        with changing(self.store, request, ACTIVITY, activity_id) as (store, activity):
+            withdraw(store, activity, "deleted")
             return ActivitySchema().dump(activity)

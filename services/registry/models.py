@@ -1,5 +1,6 @@
 """The registry's tables: the unit tree and its history, people, groups and their
-memberships, the association's bodies and positions, learning activities.
+memberships, the association's bodies and positions, learning activities, and the xAPI
+statements learning platforms post with the accounts that match their learners to people.
 
 Rows are soft-deleted (``deleted_at``): other services hold their ids in events and facts.
 """
@@ -11,7 +12,7 @@ from sqlalchemy import (
     Index, Integer, String, Text, UniqueConstraint, func, true,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.registry.audit_chain import AUDIT_ACTIONS
@@ -228,7 +229,7 @@ class PersonalDataAudit(Base):
     at: Mapped[datetime] = _created()
     actor: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(20))
-    action: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(20))
     person_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     import_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     fields: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
@@ -281,3 +282,55 @@ class GroupTitle(Base):
     import_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = _created()
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+XAPI_STATUSES = ("pending", "counted", "not_counted", "voiding")
+"""What became of a statement: ``pending`` (its account is linked to no one yet: it is counted,
+or not, once staff link it), ``counted`` (it made ``activity_id``), ``not_counted`` (``reason``
+says why), ``voiding`` (it voids the statement ``voids``). A voided statement keeps its status
+and names its voiding statement in ``voided_by``."""
+
+
+class XapiStatement(Base):
+    """An xAPI statement as a learning platform posted it (``statement``, with its id), the
+    account it names its learner by, and what it made."""
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        CheckConstraint(_sql_in("status", XAPI_STATUSES), name="ck_xapi_statements_status"),
+        Index("ix_xapi_statements_pending", "home_page", "account_name",
+              postgresql_where="status = 'pending'"),
+        Index("ix_xapi_statements_voids", "voids"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[dict] = mapped_column(JSONB)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    home_page: Mapped[str] = mapped_column(String(1000))
+    account_name: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(Text)
+    voids: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
+    activity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("learning_activities.id"))
+    stored_at: Mapped[datetime] = _created()
+
+
+class XapiAccount(Base):
+    """A learner's account on a learning platform (``home_page``, ``account_name``: the
+    statements' ``actor.account``) linked by staff to the person it is: how statements find
+    their person, never by a national ID or an email address."""
+    __tablename__ = "xapi_accounts"
+    __table_args__ = (
+        Index("uq_xapi_accounts_account", "home_page", "account_name", unique=True,
+              postgresql_where="deleted_at IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    home_page: Mapped[str] = mapped_column(String(1000))
+    account_name: Mapped[str] = mapped_column(String(1000))
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"), index=True)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,5 +1,6 @@
 """The registry service: units, people, groups, the association and learning activities over
-HTTP; profiles, contacts, memberships and paged exports over RPC.
+HTTP (learning records also as xAPI statements, xapi_api.py); profiles, contacts,
+memberships and paged exports over RPC.
 
 The handlers live in one module per resource, as mixins this class composes; every query is
 in store/, every rule in domain.py. Each change and the events announcing it are committed
@@ -13,6 +14,7 @@ from cdht.web import Observed
 # module that has entrypoints, so no mixin may be a module attribute here
 from services.registry import (
     activities, association, exports, group_titles, groups, memberships, people, rpc, units,
+    xapi_api,
 )
 from services.registry.imports import api as import_api
 from services.registry.schemas import NewMergedUnitSchema, PersonFactsSchema
@@ -22,8 +24,8 @@ from services.registry.store import Stores
 class RegistryService(units.UnitEndpoints, people.PeopleEndpoints, groups.GroupEndpoints,
                       memberships.MembershipEndpoints, association.AssociationEndpoints,
                       activities.ActivityEndpoints, group_titles.TitleEndpoints,
-                      rpc.RegistryRpc, exports.StructureExports, import_api.ImportEndpoints,
-                      Observed):
+                      xapi_api.XapiEndpoints, rpc.RegistryRpc, exports.StructureExports,
+                      import_api.ImportEndpoints, Observed):
     """The province's people, groups, association and units: who is counted toward every
     target of the Learning Citizen programme."""
     name = "registry"

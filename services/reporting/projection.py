@@ -137,6 +137,36 @@ def refresh_recognised(session, rows):
         rows[pid]["recognised"] = years
 
 
+def record_activity(session, activity_id, person_id, kind, started_on, finished, training):
+    """A learning activity as its latest learning_activity_recorded says: a briefing, a
+    training of one of the ``training`` kinds (finished or not), or nothing counted."""
+    forget_activity(session, activity_id)
+    params = {"id": str(activity_id), "person": str(person_id), "on": started_on,
+              "kind": kind, "done": finished}
+    if kind == "briefing":
+        session.execute(text("INSERT INTO briefings VALUES (:id, :person, :on)"), params)
+    elif kind in training:
+        session.execute(text("INSERT INTO trainings VALUES (:id, :person, :kind, :done)"),
+                        params)
+
+
+def forget_activity(session, activity_id):
+    """What a learning activity counted for, gone (withdrawn, or about to be replaced)."""
+    params = {"id": str(activity_id)}
+    session.execute(text("DELETE FROM briefings WHERE activity_id = :id"), params)
+    session.execute(text("DELETE FROM trainings WHERE activity_id = :id"), params)
+
+
+def learning_of(session, person_id):
+    """Whether a person is briefed, and their trainings as (kind, finished) pairs."""
+    params = {"person": str(person_id)}
+    briefed = bool(session.scalar(text(
+        "SELECT 1 FROM briefings WHERE person_id = :person LIMIT 1"), params))
+    trainings = {(k, d) for k, d in session.execute(text(
+        "SELECT kind, completed FROM trainings WHERE person_id = :person"), params)}
+    return briefed, trainings
+
+
 def group_members(session, group_ids):
     """``{person id: unit}`` of the current members of family, clan or community groups."""
     return {str(pid): unit for pid, unit in session.execute(text(

@@ -206,25 +206,35 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                 return
             proj.remember_paths(session, [data["unit_path"]])
             people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
-            params = {"id": str(data["activity_id"]), "person": str(data["person_id"]),
-                      "on": data["started_on"], "kind": data["kind"],
-                      "done": data.get("ended_on") is not None}
-            session.execute(text("DELETE FROM briefings WHERE activity_id = :id"), params)
-            session.execute(text("DELETE FROM trainings WHERE activity_id = :id"), params)
-            if data["kind"] == "briefing":
-                session.execute(text("INSERT INTO briefings VALUES (:id, :person, :on)"), params)
-            elif data["kind"] in rules.ACTIVITY_TRAINING:
-                session.execute(text(
-                    "INSERT INTO trainings VALUES (:id, :person, :kind, :done)"), params)
-            briefed = bool(session.scalar(text(
-                "SELECT 1 FROM briefings WHERE person_id = :person LIMIT 1"), params))
-            trainings = {(k, d) for k, d in session.execute(text(
-                "SELECT kind, completed FROM trainings WHERE person_id = :person"), params)}
+            proj.record_activity(session, data["activity_id"], data["person_id"], data["kind"],
+                                 data["started_on"], data.get("ended_on") is not None,
+                                 rules.ACTIVITY_TRAINING)
+            self._learning_changed(session, event, people, data["person_id"],
+                                   data["started_on"])
 
-            def mutate(rows):
-                rows[str(data["person_id"])].update(briefed=briefed, trainings=trainings)
-            deltas = self._people_change(session, people, mutate)
-            self._finish(session, event, deltas, data["started_on"])
+    @handle_event("registry", "learning_activity_withdrawn")
+    def on_learning_activity_withdrawn(self, event):
+        """An activity that no longer counts (deleted as a mistake, or its xAPI statement
+        voided): what it counted for (briefed, trained) is undone from the day it was
+        withdrawn; an activity never seen changes nothing."""
+        data = event.data
+        with self.db.transaction() as session:
+            if not first_delivery(session, event):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
+            proj.forget_activity(session, data["activity_id"])
+            self._learning_changed(session, event, people, data["person_id"],
+                                   domain.report_day(event.occurred_at))
+
+    def _learning_changed(self, session, event, people, person_id, day):
+        """A person's briefings and trainings changed: count them again, apply the deltas."""
+        briefed, trainings = proj.learning_of(session, person_id)
+
+        def mutate(rows):
+            rows[str(person_id)].update(briefed=briefed, trainings=trainings)
+        deltas = self._people_change(session, people, mutate)
+        self._finish(session, event, deltas, day)
 
     @handle_event("registry", "units_merged")
     def on_units_merged(self, event):

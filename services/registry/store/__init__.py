@@ -21,6 +21,7 @@ from services.registry.store.exports import ExportQueries
 from services.registry.store.groups import GroupQueries
 from services.registry.store.people import PeopleQueries
 from services.registry.store.units import UnitQueries
+from services.registry.store.xapi import XapiQueries
 
 __all__ = ("PRODUCER", "Scope", "Store", "Stores", "UNIQUE")
 
@@ -32,12 +33,14 @@ UNIQUE = {
     "uq_groups_kind_code": ("code", "a group of this kind with this code exists"),
     "uq_group_titles_group_year": ("year", "the group already has a recorded title for "
                                            "this year"),
+    "xapi_statements_pkey": ("statementId", "a statement with this id is already stored"),
+    "uq_xapi_accounts_account": ("name", "this account is already linked to a person"),
 }
 """Unique index -> (field, message) of the 409 a violation of it becomes."""
 
 
 class Store(UnitQueries, PeopleQueries, GroupQueries, AssociationQueries, ActivityQueries,
-            ExportQueries, BaseStore):
+            XapiQueries, ExportQueries, BaseStore):
     """The registry's queries over one session."""
 
 

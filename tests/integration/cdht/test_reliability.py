@@ -227,6 +227,7 @@ def test_dead_letter_queues_are_found_from_the_service(reporting):
         "evt-assessment-recognition_granted--reporting.on_recognition_granted",
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
         "evt-registry-learning_activity_recorded--reporting.on_learning_activity_recorded",
+        "evt-registry-learning_activity_withdrawn--reporting.on_learning_activity_withdrawn",
         "evt-registry-membership_changed--reporting.on_membership_changed",
         "evt-registry-association_body_changed--reporting.on_association_body_changed",
         "evt-registry-group_titles_recorded--reporting.on_group_titles_recorded",

@@ -101,8 +101,9 @@ def test_members_briefed_staff_and_groups(feed, api):
     official = feed.person(roles=["association_official"])
     member = feed.person(roles=["association_member"])
     feed.person(roles=["association_member"])
+    briefing = str(uuid.uuid4())
     feed.send("learning_activity_recorded", {
-        "activity_id": str(uuid.uuid4()), "person_id": official["person_id"],
+        "activity_id": briefing, "person_id": official["person_id"],
         "kind": "briefing", "started_on": "2025-03-01", "ended_on": None, "hours": 2.0,
         "unit_code": "AG.LX", "unit_path": LX})
     course = str(uuid.uuid4())
@@ -117,6 +118,14 @@ def test_members_briefed_staff_and_groups(feed, api):
         "started_on": "2025-03-02", "ended_on": None, "hours": None,
         "unit_code": "AG.LX", "unit_path": LX})
     assert indicator(progress(api, "AG"), "briefed_members")["numerator"] == 1
+
+    # withdrawn (deleted as a mistake, or its xAPI statement voided): briefed no more, once
+    withdrawn = {"activity_id": briefing, "person_id": official["person_id"],
+                 "reason": "voided", "unit_code": "AG.LX", "unit_path": LX}
+    feed.send("learning_activity_withdrawn", withdrawn)
+    feed.send("learning_activity_withdrawn", withdrawn)  # told again: nothing changes
+    feed.send("learning_activity_withdrawn", withdrawn | {"activity_id": str(uuid.uuid4())})
+    assert indicator(progress(api, "AG"), "briefed_members")["numerator"] == 0
 
     # staff: a learning unit's members (and the role the registry gives them)
     school = str(uuid.uuid4())

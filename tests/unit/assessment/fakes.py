@@ -29,6 +29,7 @@ class FakeStore:
         self.assessments = {}   # id -> row
         self.recognitions = {}  # id -> row
         self.evidence = {}      # person_id -> [domain.Activity]
+        self.evidence_by_id = {}  # activity_id -> (person_id, domain.Activity)
         self.groups = {}        # person_id -> {group_id}
         self.decided_groups = set()
         self.criteria_used = {}  # version -> fingerprint
@@ -162,8 +163,15 @@ class FakeStore:
                                                      "passed": assessment.passed}))
 
     def record_evidence(self, activity_id, person_id, kind, ended_on):
-        self.evidence.setdefault(person_id, []).append(
-            domain.Activity(kind, ended_on.year, f"{kind} {ended_on.isoformat()}"))
+        self.drop_evidence(activity_id)  # a correction replaces it
+        activity = domain.Activity(kind, ended_on.year, f"{kind} {ended_on.isoformat()}")
+        self.evidence.setdefault(person_id, []).append(activity)
+        self.evidence_by_id[activity_id] = (person_id, activity)
+
+    def drop_evidence(self, activity_id):
+        person_id, activity = self.evidence_by_id.pop(activity_id, (None, None))
+        if activity is not None:
+            self.evidence[person_id].remove(activity)
 
     def record_membership(self, data):
         self.memberships.append(data)

@@ -1073,6 +1073,8 @@ HAND_CASES = [
     ("learning_activity_recorded", 1, {"hours": True}, False),
     ("learning_activity_recorded", 1, {"kind": "webinar"}, False),
     ("learning_activity_recorded", 1, {"started_on": None}, False),
+    ("learning_activity_withdrawn", 1, {"reason": "deleted"}, True),
+    ("learning_activity_withdrawn", 1, {"reason": "refunded"}, False),
     ("units_merged", 1, {"from_unit_paths": []}, False),
     ("units_merged", 1, {"from_unit_paths": [["AG", "AG-LONGXUYEN", "AG-LONGXUYEN-MYHOA"]]},
      True),

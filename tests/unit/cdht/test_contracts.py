@@ -58,6 +58,8 @@ VALID = {
     ("learning_activity_recorded", 1): lambda: dict(
         activity_id=_u(), person_id=_u(), kind="briefing", started_on="2025-10-06",
         ended_on="2025-10-06", hours=2.5, unit_code=UNIT, unit_path=PATH),
+    ("learning_activity_withdrawn", 1): lambda: dict(
+        activity_id=_u(), person_id=_u(), reason="voided", unit_code=UNIT, unit_path=PATH),
     ("units_merged", 1): lambda: dict(
         from_unit_paths=[["AG", "AG-CHAUDOC", "AG-CHAUDOC-VINHMY"],
                          ["AG", "AG-CHAUDOC", "AG-CHAUDOC-CHAUPHU-A"]],
@@ -432,6 +434,8 @@ INVALID_VALUES = [
     (("learning_activity_recorded", 1), "hours", 10000.5),
     (("learning_activity_recorded", 1), "hours", True),
     (("learning_activity_recorded", 1), "hours", "NaN"),
+    (("learning_activity_withdrawn", 1), "reason", "changed my mind"),
+    (("learning_activity_withdrawn", 1), "activity_id", None),
     (("units_merged", 1), "from_unit_paths", []),
     (("units_merged", 1), "from_unit_paths", [["AG", "AG-CHAUDOC-VINHMY"]] * 101),
     (("units_merged", 1), "from_unit_paths", ["AG-CHAUDOC-VINHMY"]),

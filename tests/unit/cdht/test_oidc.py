@@ -246,6 +246,9 @@ def test_missing_role_or_unit_names_what_is_missing():
     assert isinstance(caught.value, auth.TokenError)
     assert oidc.caller_from_claims({"sub": "ops", "cdht_role": "admin"}) == auth.Caller(
         "ops", "admin", None)
+    # a learning platform's client (client credentials at the provider) has no unit either
+    assert oidc.caller_from_claims({"sub": "lms-ag", "cdht_role": "learning_platform"}) == \
+        auth.Caller("lms-ag", "learning_platform", None)
 
 
 def test_dotted_claim_paths_and_lists():
