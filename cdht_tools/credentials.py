@@ -32,7 +32,8 @@ APPEND_ONLY = {"registry": ("personal_data_audit", "personal_data_audit_head")}
 # against the calls in the code.
 RPC_CALLS = {
     "registry": (),
-    "assessment": ("registry.profile", "registry.memberships"),
+    "assessment": ("registry.profile", "registry.memberships", "registry.certificate_holder",
+                   "registry.issuer_profile"),
     "reporting": ("registry.export_units", "registry.export_people",
                   "registry.export_memberships", "registry.export_activities",
                   "registry.export_association_bodies", "registry.export_group_titles"),

@@ -9,7 +9,8 @@ The end-to-end tests start the services through the same functions.
 Tokens: the services verify them with ``AUTH_PUBLIC_KEYS``. Unless the environment sets
 AUTH_SIGNING_KEY, a dev signing key is made once in ``var/auth-signing-key`` (mode 0600);
 ``cdht token`` signs with it, and the local processes get only its public key (never the
-signing key, which a service refuses to start with).
+signing key, which a service refuses to start with). Likewise assessment's
+CREDENTIAL_KEY_SECRET, unless set, is a dev secret made once in ``var/credential-key-secret``.
 """
 import json
 import os
@@ -127,6 +128,15 @@ def missing_servers(env):
     return missing
 
 
+def credential_key_secret(env=None):
+    """CREDENTIAL_KEY_SECRET for the local assessment service: ``env``'s or the
+    environment's, else a dev secret made once in var/credential-key-secret (mode 0600)."""
+    import secrets
+    given = (env or {}).get("CREDENTIAL_KEY_SECRET") or os.environ.get("CREDENTIAL_KEY_SECRET")
+    return given or _secret_file(VAR / "credential-key-secret",  # 32 bytes, base64url
+                                 lambda: secrets.token_urlsafe(32))
+
+
 def http_base(service, env):
     name = f"{service.upper()}_HTTP_ADDRESS"  # as the service reads it: env, then os.environ
     address = env.get(name) or os.environ.get(name) or f"0.0.0.0:{DEFAULT_PORTS[service]}"
@@ -139,7 +149,8 @@ def start_services(env, log_dir, services=SERVICES):
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     from cdht import auth
-    env = {"AUTH_PUBLIC_KEYS": public_keys(env), **env}
+    env = {"AUTH_PUBLIC_KEYS": public_keys(env),
+           "CREDENTIAL_KEY_SECRET": credential_key_secret(env), **env}
     # what signs tokens never reaches a service (it would refuse to start with it)
     inherited = {k: v for k, v in os.environ.items() if k not in auth.SIGNING_SETTINGS}
     env = {k: v for k, v in env.items() if k not in auth.SIGNING_SETTINGS}

@@ -39,6 +39,10 @@ for _service in ("REGISTRY", "ASSESSMENT", "REPORTING", "NOTIFICATIONS"):
 for _key in ("PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET",
              "IDP_ADMIN_PASSWORD"):
     GENERATED[_key] = lambda: _secret()
+# The assessment service's key-encryption secret (its issuers' signing keys): 32 random bytes,
+# base64url without padding, as services/assessment/issuer_keys.py reads it.
+GENERATED["CREDENTIAL_KEY_SECRET"] = lambda: base64.urlsafe_b64encode(
+    secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
 # Mail goes to the dev override's mail catcher until an operator configures the real relay.
 MAIL_CATCHER = {"SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_STARTTLS": "false"}
 

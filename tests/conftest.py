@@ -24,7 +24,8 @@ from sqlalchemy import create_engine  # noqa: E402
 
 from cdht.config import SERVICES, load_config  # noqa: E402
 from tests.support import (  # noqa: E402
-    TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases, free_port, wait_for,
+    TEST_CREDENTIAL_KEY_SECRET, TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases,
+    free_port, wait_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,8 +136,9 @@ def engines(databases):
 @pytest.fixture
 def service_config(rabbit_config, databases):
     """``service_config("registry", **overrides)``: the service's own config.yaml, pointed at
-    this test's vhost and database, on a free HTTP port, with short retry delays, and the
-    tests' token public key (tests.support.TEST_PUBLIC_KEYS)."""
+    this test's vhost and database, on a free HTTP port, with short retry delays, the
+    tests' token public key (tests.support.TEST_PUBLIC_KEYS) and assessment's key-encryption
+    secret (TEST_CREDENTIAL_KEY_SECRET)."""
     def make(service, **overrides):
         config = load_config(service)
         config.update({
@@ -146,6 +148,8 @@ def service_config(rabbit_config, databases):
             "RETRY_DELAYS_MS": [100, 200, 400],
             "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS,
         })
+        if service == "assessment":
+            config["CREDENTIAL_KEY_SECRET"] = TEST_CREDENTIAL_KEY_SECRET
         config.pop("LOGGING", None)
         config.update(overrides)
         return config

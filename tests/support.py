@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, text
 # public key is what service_config gives every service (AUTH_PUBLIC_KEYS).
 TEST_SIGNING_KEY = "cdht-tests:MC4CAQAwBQYDK2VwBCIEIGNkaHQtdGVzdHMtdG9rZW4tc2lnbmluZy1zZWVkLTAx"
 TEST_PUBLIC_KEYS = "cdht-tests:MCowBQYDK2VwAyEA5KG/x7OcIz34tTrojkwUsWdSmxNhrrHJ0+mlktAhUV0="
+# The secret assessment encrypts the issuers' signing keys with (CREDENTIAL_KEY_SECRET).
+TEST_CREDENTIAL_KEY_SECRET = "Y2RodC10ZXN0cy1jcmVkZW50aWFsLWtleS1zZWNyZXQ"
 
 
 def token(signing_key=TEST_SIGNING_KEY, role="admin", unit_code=None, subject="test-admin",

@@ -35,7 +35,8 @@ MIRRORS=(
 SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
       --dpkgopt='path-include=/usr/share/doc/*/copyright'
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*')
-BASE_PACKAGES=python3,python3-venv,python-is-python3,ca-certificates,tzdata
+# fonts-dejavu-core: the certificate PDF's Vietnamese text
+BASE_PACKAGES=python3,python3-venv,python-is-python3,ca-certificates,tzdata,fonts-dejavu-core
 APP_IMAGE=${CDHT_IMAGE:-cdht:latest}
 IDP_IMAGE=${IDP_IMAGE:-cdht-idp:latest}
 # the wheels are made by the host's Python 3.11: the checkout's venv, else python3

@@ -1,11 +1,13 @@
 """Assessment's tables: self-assessments through their review, the titles granted from them,
 the evidence and group memberships kept from registry events, group titles, the criteria
-versions decisions were made under, and year closings."""
+versions decisions were made under, year closings, and the proof of titles: the credentials
+issued, their issuing associations and those associations' signing keys."""
 import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func,
+    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -192,3 +194,66 @@ class YearClosing(Base):
     closed_by: Mapped[str | None] = mapped_column(Text)      # the token's subject, --by
     authority: Mapped[dict | None] = mapped_column(JSONB)    # role, unit_code, approval_level
     left_open: Mapped[dict | None] = mapped_column(JSONB)    # {status: count} not decided
+
+
+# -- proof of a title (credentials.py, issuer_keys.py) ------------------------------------------
+class CredentialIssuer(Base):
+    """An association that signs credentials (the deciding unit's), as the registry named it
+    when it last signed; ``current_list`` is the status list new credentials go in."""
+    __tablename__ = "credential_issuers"
+
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_path: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    name: Mapped[str] = mapped_column(Text)
+    unit_name: Mapped[str] = mapped_column(Text)
+    province_name: Mapped[str] = mapped_column(Text)
+    current_list: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IssuerKey(Base):
+    """An issuer's Ed25519 key: the private half encrypted (issuer_keys.py), the public half
+    published for good. One active (not retired) key per issuer signs."""
+    __tablename__ = "issuer_keys"
+    __table_args__ = (
+        Index("uq_issuer_keys_active", "unit_code", unique=True,
+              postgresql_where="retired_at IS NULL"),
+    )
+
+    unit_code: Mapped[str] = mapped_column(ForeignKey("credential_issuers.unit_code"),
+                                           primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Credential(Base):
+    """The credential of a title (one per title), as issued: what it said (holder, issuer,
+    year, criteria), its signed form, its verification code and its bit in the issuer's
+    status list (``revoked_at`` set: the bit is set)."""
+    __tablename__ = "credentials"
+    __table_args__ = (
+        Index("uq_credentials_status_entry", "issuer_code", "list_no", "status_index",
+              unique=True),
+        Index("ix_credentials_revoked", "issuer_code", "list_no",
+              postgresql_where="revoked_at IS NOT NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid(primary_key=True)
+    recognition_id: Mapped[uuid.UUID] = _uuid(ForeignKey("recognitions.id"), unique=True)
+    verification_code: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("credential_issuers.unit_code"))
+    key_id: Mapped[str] = mapped_column(String(40))
+    list_no: Mapped[int] = mapped_column(Integer)
+    status_index: Mapped[int] = mapped_column(Integer)
+    holder_name: Mapped[str] = mapped_column(Text)
+    issuer_name: Mapped[str] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(Integer)
+    criteria_version: Mapped[str] = mapped_column(String(50))
+    document: Mapped[dict] = mapped_column(JSONB)
+    jwt: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = _now()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

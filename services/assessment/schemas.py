@@ -294,3 +294,78 @@ class PrefillSchema(Schema):
     scores = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
     evidence = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     digital_skills = fields.String()
+
+
+# -- the proof of a title (credentials_api.py) -------------------------------------------------
+_STATUS = fields.String(required=True, validate=validate.OneOf(("valid", "revoked",
+                                                                "superseded")))
+
+
+class CredentialIssuerSchema(Schema):
+    unit_code = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "the issuing association"})
+
+
+class CredentialSchema(Schema):
+    """A title's verifiable credential: the JSON (W3C VC 2.0, Open Badges 3.0
+    OpenBadgeCredential) and the same secured as a VC-JWT (EdDSA, verifiable with the
+    issuer's JWKS), its public verification code and address, and its status now."""
+    credential_id = fields.String(required=True, metadata={"description": "urn:uuid:..."})
+    verification_code = fields.String(required=True)
+    verify_url = fields.String(required=True, metadata={
+        "description": "the public verification page the certificate's QR code opens"})
+    status = _STATUS
+    issuer = fields.Nested(CredentialIssuerSchema, required=True)
+    jwt = fields.String(required=True, metadata={"description": "compact JWS, typ vc+jwt"})
+    credential = fields.Dict(required=True, metadata={
+        "description": "the credential JSON, as signed in the jwt's payload"})
+
+
+class VerificationSchema(Schema):
+    """What the public verification of a code shows, and nothing more."""
+    holder_name = fields.String(required=True)
+    title = fields.String(required=True, metadata={"description": "Công dân học tập"})
+    year = fields.Integer(required=True)
+    issuer_name = fields.String(required=True)
+    status = _STATUS
+    status_label = fields.String(required=True, metadata={"description": "in Vietnamese"})
+
+
+class AddressSchema(Schema):
+    type = fields.List(fields.String(), required=True)
+    addressLocality = fields.String()  # noqa: N815 (Open Badges' names)
+    addressRegion = fields.String()  # noqa: N815
+    addressCountry = fields.String()  # noqa: N815
+    addressCountryCode = fields.String()  # noqa: N815
+
+
+class IssuerProfileSchema(Schema):
+    """An issuing association's Open Badges 3.0 Profile."""
+    context = fields.List(fields.String(), required=True, data_key="@context")
+    id = fields.String(required=True)
+    type = fields.List(fields.String(), required=True)
+    name = fields.String(required=True)
+    address = fields.Nested(AddressSchema, required=True)
+
+
+class JwkSchema(Schema):
+    """A public key (OKP, Ed25519); ``status`` retired: it signs nothing new and still
+    verifies what it signed."""
+    kty = fields.String(required=True)
+    crv = fields.String(required=True)
+    x = fields.String(required=True)
+    kid = fields.String(required=True, metadata={"description": "the issuer URL # the key id"})
+    alg = fields.String(required=True)
+    use = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "retired")))
+    retired_at = fields.String()
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Nested(JwkSchema), required=True)
+
+
+class KeyRotationSchema(Schema):
+    """The issuer's new signing key, and the one it retired."""
+    key = fields.Nested(JwkSchema, required=True)
+    retired_kid = fields.String(required=True, allow_none=True)

@@ -4,7 +4,8 @@ a year. Every change and its events (recognition_granted, recognition_refused, .
 together through the outbox.
 
 The routes live by resource: the individual workflow in workflow_api.py, the titles in
-titles_api.py, the criteria and year closing here, beside the event handlers and the RPC the
+titles_api.py, the proof of a title (credentials, certificates, their public verification)
+in credentials_api.py, the criteria and year closing here, beside the event handlers and the RPC the
 other services call. The decisions they make are decisions.py's, on the rows of store.py.
 """
 import eventlet
@@ -19,7 +20,7 @@ from cdht.openapi import ListOf, page_of
 from cdht.web import ApiError, Observed, api, caller_of, found, load_json, query_of
 # the mixins by module: `nameko run` starts every class of this module with entrypoints
 from services.assessment import (
-    approval, closing, decisions, store as stores, titles_api, workflow_api,
+    approval, closing, credentials_api, decisions, store as stores, titles_api, workflow_api,
 )
 from services.assessment import criteria as criteria_sets
 from services.assessment.api_support import invalid, page, unit_in_scope
@@ -56,7 +57,8 @@ class ApprovalSettings(DependencyProvider):
         return self.settings
 
 
-class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed):
+class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi,
+                        credentials_api.CredentialsApi, Observed):
     name = "assessment"
     db = stores.StoreDatabase(relay=True)
     config = Config()
@@ -182,6 +184,16 @@ class AssessmentService(workflow_api.WorkflowApi, titles_api.TitlesApi, Observed
             store.record_evidence(data["activity_id"], data["person_id"], data["kind"], ended)
             decisions.confirm_digital_skills(store, self.criteria, data["person_id"],
                                              ended.year)
+
+    @handle_event("registry", "learning_activity_withdrawn")
+    def on_learning_activity_withdrawn(self, event):
+        """The activity no longer counts (deleted as a mistake, or its xAPI statement voided):
+        its evidence goes, so no prefill or later decision is confirmed by it. Titles already
+        granted stay as decided."""
+        with self.db.store(write=True) as store:
+            if not store.first_delivery(event):
+                return
+            store.drop_evidence(event.data["activity_id"])
 
     @handle_event("registry", "membership_changed")
     def on_membership_changed(self, event):

@@ -11,7 +11,7 @@ plain sessions (health checks, the year close's batches).
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ import cdht.db
 from cdht.db import make_engine
 from cdht.inbox import first_delivery
 from services.assessment import domain, moves, titles
+from services.assessment.credential_store import CredentialStore
 from services.assessment.models import (
     Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
     Recognition, YearClosing,
@@ -44,6 +45,11 @@ class AssessmentStore:
 
     def __init__(self, session):
         self.session = session
+
+    @property
+    def credentials(self):
+        """The credentials of titles, their issuers and keys (credential_store.py)."""
+        return CredentialStore(self.session)
 
     # -- reads -------------------------------------------------------------------------------
     def recorded_criteria(self):
@@ -198,6 +204,10 @@ class AssessmentStore:
             index_elements=["activity_id"],
             set_={"kind": stmt.excluded.kind, "year": stmt.excluded.year,
                   "ended_on": stmt.excluded.ended_on}))
+
+    def drop_evidence(self, activity_id):
+        """A withdrawn activity's evidence, gone (nothing when there was none)."""
+        self.session.execute(delete(Evidence).where(Evidence.activity_id == activity_id))
 
     def move_people(self, people, cause):
         """Each person's assessments and titles placed where the person is now (moves.py)."""

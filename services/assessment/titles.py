@@ -1,5 +1,6 @@
-"""Granting and revoking titles inside a caller's transaction: the rows, the outbox events,
-and the re-evaluation of the groups a changed title belongs to. Shared by the HTTP API, the
+"""Granting and revoking titles inside a caller's transaction: the rows, the outbox events
+(and, for a revoked title with a credential, its status bit: credential_store.py), and the
+re-evaluation of the groups a changed title belongs to. Shared by the HTTP API, the
 event handlers (through store.AssessmentStore) and year closing, so that each path writes
 titles the same way. The events carry the worker's correlation id (cdht.outbox.add_event);
 the year close binds its own."""
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from cdht.outbox import add_event, add_events
 from services.assessment import criteria as criteria_sets
+from services.assessment.credential_store import set_status_bit
 from services.assessment import domain
 from services.assessment import reasons as refusal_reasons
 from services.assessment.models import (
@@ -72,6 +74,7 @@ def grant(session, assessment, decision):
 def revoke(session, recognition, reason):
     recognition.revoked_at = now()
     recognition.revoke_reason = reason
+    set_status_bit(session, recognition.id, recognition.revoked_at)
     add_event(session, "recognition_revoked", placed(recognition) | {
         "recognition_id": recognition.id, "person_id": recognition.person_id,
         "year": recognition.year, "reason": reason,

@@ -1,4 +1,5 @@
-"""The other services, called on the signed-in user's behalf with the user's access token.
+"""The other services, called on the signed-in user's behalf with the user's access token
+(or with none, for the few public answers: a certificate's verification).
 
 Each answer is data, or one of three errors the pages turn into what a person can act on:
 ``Refused`` (a 4xx: the form's errors, or "not yours to see"), ``SignInAgain`` (a 401: the
@@ -17,9 +18,10 @@ SERVICES = ("registry", "assessment", "reporting", "notifications")
 
 
 class Refused(Exception):
-    def __init__(self, status, message, errors=None, code=None):
+    def __init__(self, status, message, errors=None, code=None, retry_after=None):
         super().__init__(message)
         self.status, self.message, self.errors, self.code = status, message, errors or {}, code
+        self.retry_after = retry_after  # a 429's Retry-After, as the service said it
 
 
 class SignInAgain(Exception):
@@ -33,15 +35,17 @@ class Unavailable(Exception):
 
 
 class Backend:
-    """``backend.get("registry", "/people", params={...})`` and so on."""
+    """``backend.get("registry", "/people", params={...})`` and so on; ``raw=True`` gives the
+    response itself (with ``stream=True``, a file to pass on without holding it)."""
 
     def __init__(self, urls, token, timeout=15.0, http=None):
         self.urls, self.token, self.timeout = urls, token, float(timeout)
         self.http = http or requests
 
     def call(self, method, service, path, *, raw=False, **kwargs):
-        headers = {"Authorization": f"Bearer {self.token}", "X-Purpose": "portal",
-                   **kwargs.pop("headers", {})}
+        headers = {"X-Purpose": "portal", **kwargs.pop("headers", {})}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         corr = current_correlation_id()
         if corr:
             headers["X-Correlation-Id"] = corr
@@ -59,7 +63,8 @@ class Backend:
         if response.status_code >= 400:
             body = _json(response)
             raise Refused(response.status_code, body.get("error") or response.reason,
-                          body.get("errors"), body.get("code"))
+                          body.get("errors"), body.get("code"),
+                          response.headers.get("Retry-After"))
         if raw:
             return response
         return response.json() if response.content else None

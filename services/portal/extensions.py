@@ -10,6 +10,7 @@ from cdht import oidc
 from cdht.db import StoreDatabase
 from services.portal.backend import SERVICES, Backend
 from services.portal.pages import Visit
+from services.portal.rate_limits import VerificationLimits
 from services.portal.signin import Client
 from services.portal.store import PortalStore
 
@@ -58,6 +59,7 @@ class PortalSettings:
                                       leeway=int(config.get("OIDC_LEEWAY") or 60))
         self.templates = template_environment()
         self.session_seconds = int(float(config.get("SESSION_HOURS") or 8) * 3600)
+        self.verification = VerificationLimits.from_config(config)
 
     def check_provider(self):
         """Raise unless the provider answers now: a browser sent to a provider that is down

@@ -15,9 +15,11 @@ from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from cdht import oidc
-from cdht.auth import EVERYONE
+from cdht.auth import ROLES
 # the page mixins by module: `nameko run` starts every class of this module with entrypoints
-from services.portal import assessment_pages, citizen_pages, signin, staff_pages
+from services.portal import (
+    assessment_pages, citizen_pages, signin, staff_pages, verify_pages,
+)
 from services.portal.backend import Refused, SignInAgain, Unavailable
 from services.portal.extensions import Portal, PortalDatabase
 from services.portal.pages import LANG_COOKIE, PageError, page
@@ -29,7 +31,7 @@ STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file()} if STATIC.ex
 
 
 class PortalService(staff_pages.StaffPages, assessment_pages.AssessmentPages,
-                    citizen_pages.CitizenPages):
+                    citizen_pages.CitizenPages, verify_pages.VerifyPages):
     """Web pages for staff and citizens."""
     name = "portal"
     db = PortalDatabase()
@@ -79,7 +81,7 @@ class PortalService(staff_pages.StaffPages, assessment_pages.AssessmentPages,
         except (Refused, Unavailable, SignInAgain, KeyError, TypeError):
             return unit
 
-    @page("POST", "/signout", roles=EVERYONE)
+    @page("POST", "/signout", roles=ROLES)  # every role, a machine client's too
     def sign_out(self, visit, request):
         id_token = visit.data.get("id_token")
         visit.end_session()

@@ -41,6 +41,7 @@ WORDS = {
     "role_commune_staff": ("Cán bộ cấp xã", "Commune staff"),
     "role_reviewer": ("Người thẩm định", "Reviewer"),
     "role_citizen": ("Công dân", "Citizen"),
+    "role_learning_platform": ("Nền tảng học tập", "Learning platform"),
     # the menu (menu.py)
     "menu_my_record": ("Hồ sơ của tôi", "My record"),
     "menu_self_assessment": ("Tự đánh giá", "Self-assessment"),

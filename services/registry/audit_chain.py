@@ -11,10 +11,11 @@ import hashlib
 from datetime import timezone
 
 AUDIT_ACTIONS = ("create", "update", "delete", "import", "restore", "roles", "merge",
-                 "read", "list", "export", "contact", "refused")
+                 "read", "list", "export", "contact", "refused", "certificate")
 """What a row of the audit records: a change of a person's record (create, update, delete,
 import, restore, roles: their positions changed them, merge: their unit was merged), a
-read of personal data (read: one record, list: a page, export, contact: the RPC), or an
+read of personal data (read: one record, list: a page, export, contact and certificate: the
+RPCs answering contact details and the name a title's certificate carries), or an
 attempt refused because it touched a person outside the caller's scope (refused: a national
 ID held elsewhere; the holder is recorded, never the value)."""
 

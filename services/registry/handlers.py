@@ -161,7 +161,7 @@ def facts(store, person, path=None):
             "unit_path": path or store.unit_path(person.unit_code), **countable(person)}
 
 
-READS = ("read", "list", "export", "contact")
+READS = ("read", "list", "export", "contact", "certificate")
 READ_IDS_CAP = 1000
 """A read of many people names at most this many of them in its audit row (and counts all);
 a change names every person it changed."""
@@ -211,19 +211,24 @@ def audit_read(stores, request, action, shown):
               people=len(ids), person_ids=None if action == "read" else ids)
 
 
+ONE_PERSON_RPCS = {"contact": "contact", "certificate_holder": "certificate"}
+"""The RPCs about one person, and the audit action each is recorded as."""
+
+
 def audit_rpc(stores, caller, method, person_ids, fields, people=None):
-    """An RPC that answered personal data (``method``: 'contact', or an export) leaves one
-    row: the calling service as the actor, the RPC as the purpose."""
+    """An RPC that answered personal data (``method``: one of ONE_PERSON_RPCS, or an
+    export) leaves one row: the calling service as the actor, the RPC as the purpose."""
     ids = [uuid.UUID(str(i)) for i in person_ids]
     if not ids:
         return
-    action = "contact" if method == "contact" else "export"
+    action = ONE_PERSON_RPCS.get(method, "export")
+    one = method in ONE_PERSON_RPCS
     with stores.transaction() as store:
         store.add(audit_row(
             f"service:{caller}", "service", action,
-            person_id=ids[0] if action == "contact" else None, fields=fields,
+            person_id=ids[0] if one else None, fields=fields,
             people=len(ids) if people is None else people,
-            person_ids=None if action == "contact" else ids,
+            person_ids=None if one else ids,
             correlation=observability.current_correlation_id(), purpose=f"rpc {method}"))
 
 

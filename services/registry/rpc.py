@@ -1,7 +1,8 @@
 """What other services ask the registry over RPC about one person or one unit (a mixin of
 RegistryService): the facts assessment places a person by, contact details at the moment a
-notification is sent (never in events), a person's groups and positions, and who to tell
-about a unit's work. The paged exports for rebuilds are in exports.py."""
+notification is sent (never in events), a person's groups and positions, who to tell
+about a unit's work, and the names a title's certificate carries (its holder's, its issuing
+association's). The paged exports for rebuilds are in exports.py."""
 import uuid
 from datetime import date
 
@@ -42,6 +43,29 @@ def _memberships(store, person):
     }
 
 
+ASSOCIATION = "Hội Khuyến học"
+KIND_WORDS = ("Thành phố", "Thị trấn", "Thị xã", "Đặc khu", "Phường", "Huyện", "Quận", "Tỉnh",
+              "Xã")
+NAMED_BY_KIND = {"province": "tỉnh", "district": "huyện", "commune": "xã", "ward": "phường",
+                 "special_zone": "đặc khu"}
+
+
+def association_name(unit_name, kind):
+    """The association of a unit when no body of it is recorded: "Hội Khuyến học" and the
+    unit's name with its kind word lower-cased ("Phường Long Xuyên" -> "Hội Khuyến học
+    phường Long Xuyên"; a bare name gets its kind's word)."""
+    name = " ".join(str(unit_name).split())
+    for word in KIND_WORDS:
+        if name.lower().startswith(word.lower() + " "):
+            return f"{ASSOCIATION} {word.lower()}{name[len(word):]}"
+    word = NAMED_BY_KIND.get(kind)
+    return f"{ASSOCIATION} {word} {name}" if word else f"{ASSOCIATION} {name}"
+
+
+def _holder(store, person):
+    return {"person_id": str(person.id), "full_name": person.full_name}
+
+
 class RpcCaller(DependencyProvider):
     """The service that made this RPC call (the audit's actor), as its call id names it
     (``standalone_rpc_proxy`` for a script's client); "unknown" without one."""
@@ -76,6 +100,34 @@ class RegistryRpc:
             audit_rpc(self.store, self.rpc_caller, "contact", [found["person_id"]],
                       [k for k in found if k != "person_id"])
         return found
+
+    @rpc
+    def certificate_holder(self, person_id):
+        """The full name a title's certificate and credential carry (nothing else); each
+        answer is audited ('certificate', the calling service as the actor)."""
+        found = self._about(person_id, _holder)
+        if found is not None:
+            audit_rpc(self.store, self.rpc_caller, "certificate_holder",
+                      [found["person_id"]], ["full_name"])
+        return found
+
+    @rpc
+    def issuer_profile(self, unit_code):
+        """How a credential names the association issuing it at ``unit_code``: the unit's
+        name and kind, its province's name, and the association's name (its commune-level
+        association body's, when one is recorded, else derived from the unit's name). None
+        for a unit not recorded."""
+        with self.store.read() as store:
+            path = store.unit_path(unit_code)
+            units = {unit.code: unit for unit in store.units(path)} if path else {}
+            unit = units.get(unit_code)
+            if unit is None or unit.deleted_at is not None:
+                return None
+            body = store.commune_association_at(unit_code)
+            return {"unit_code": unit.code, "unit_name": unit.name, "unit_kind": unit.kind,
+                    "province_code": path[0], "province_name": units[path[0]].name,
+                    "association_name": body.name if body is not None
+                    else association_name(unit.name, unit.kind)}
 
     @rpc
     def memberships(self, person_id):

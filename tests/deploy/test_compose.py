@@ -36,7 +36,8 @@ HTTP_PORTS = {"registry": 8001, "assessment": 8002, "reporting": 8003, "notifica
 # database roles and its client secret at the OpenID provider
 OWN_KEYS = (*(f"{s.upper()}_{kind}_PASSWORD" for s in APP_SERVICES
               for kind in ("DB", "DB_OWNER", "AMQP")),
-            "PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET")
+            "PORTAL_DB_PASSWORD", "PORTAL_DB_OWNER_PASSWORD", "PORTAL_OIDC_CLIENT_SECRET",
+            "CREDENTIAL_KEY_SECRET")
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "SMTP_PASSWORD",
            *OWN_KEYS)
 # variables compose must refuse to run without (the secrets, and what has no sane default)
@@ -233,6 +234,9 @@ def test_secrets_reach_the_services(resolved):
         assert services[name]["environment"]["AUTH_PUBLIC_KEYS"] == env["AUTH_PUBLIC_KEYS"]
     for name, service in services.items():  # the signing key reaches the tokens container only
         assert "AUTH_SIGNING_KEY" not in (service.get("environment") or {}), name
+    for name, service in services.items():  # the issuers' keys open in assessment alone
+        held = (service.get("environment") or {}).get("CREDENTIAL_KEY_SECRET")
+        assert held == (env["CREDENTIAL_KEY_SECRET"] if name == "assessment" else None), name
     tokens = load_yaml(COMPOSE)["services"]["tokens"]  # profile "tools": not in `config`
     assert tokens["environment"]["AUTH_SIGNING_KEY"] == "${AUTH_SIGNING_KEY:-}"
 

@@ -123,6 +123,21 @@ def test_whole_system_against_the_containers(stack, admin):
     assert name in mails[0]["subject"] + mails[0]["text"], mails[0]
     say(f"submit → review → decide → figure and mail in {time.monotonic() - started:.1f} s")
 
+    # the title's proof from the assessment container: its certificate drawn with the image's
+    # fonts, its code verified publicly (no token), its issuer's key published
+    assessment = stack.url("assessment")
+    title = call("GET", f"{assessment}/recognitions?person_id={citizen}",
+                 headers=admin).json()["items"][0]
+    pdf = call("GET", f"{assessment}/recognitions/{title['recognition_id']}/certificate.pdf",
+               headers=admin)
+    assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
+    proof = call("GET", f"{assessment}/recognitions/{title['recognition_id']}/credential",
+                 headers=admin).json()
+    shown = call("GET", f"{assessment}/verifications/{proof['verification_code']}").json()
+    assert (shown["holder_name"], shown["status"]) == (name, "valid"), shown
+    keys = call("GET", f"{assessment}/issuers/{proof['issuer']['unit_code']}/jwks").json()
+    assert proof["jwt"].split(".")[0] and keys["keys"], keys
+
 
 def test_a_user_signs_in_at_the_portal_through_the_idp_container(stack, admin):
     """bin/up's .env starts the idp profile: admin signs in at its sign-in form, reached at the

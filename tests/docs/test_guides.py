@@ -98,9 +98,10 @@ def test_staff_guide_has_its_screenshots_in_commit_size():
     # portal's are those its browser test takes (at a phone's and a desktop's size)
     taken = set(re.findall(r'shot\("([a-z-]+)"', (ROOT / "docs" / "screenshots.py").read_text()))
     assert {f"img/{name}.png" for name in taken} == {i for i in images if "/" not in i[4:]}
-    browser_test = (ROOT / "tests" / "e2e" / "portal" / "test_browser.py").read_text()
+    browser_tests = "".join((ROOT / "tests" / "e2e" / "portal" / name).read_text()
+                            for name in ("test_browser.py", "test_verify_page.py"))
     portal = {f"img/portal/{name}-{size}.png" for name in re.findall(r'checked\("([a-z-]+)"',
-                                                                     browser_test)
+                                                                     browser_tests)
               for size in ("phone", "desktop")}
     assert {i for i in images if i.startswith("img/portal/")} <= portal
     assert len([i for i in images if i.startswith("img/portal/")]) >= 4

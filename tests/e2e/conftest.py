@@ -8,7 +8,10 @@ import requests
 from aiosmtpd.controller import Controller
 
 from cdht_tools import local
-from tests.support import TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases, free_port, wait_for
+from tests.support import (
+    TEST_CREDENTIAL_KEY_SECRET, TEST_PUBLIC_KEYS, TEST_SIGNING_KEY, bearer, empty_databases,
+    free_port, wait_for,
+)
 
 
 class Inbox:
@@ -43,10 +46,13 @@ def system(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
     controller, _ = smtp
     env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port),
            "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
-           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS}
+           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS,
+           "CREDENTIAL_KEY_SECRET": TEST_CREDENTIAL_KEY_SECRET}
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    # credentials name the issuers' keys and status lists where this assessment answers
+    env["ASSESSMENT_PUBLIC_URL"] = f"http://{env['ASSESSMENT_HTTP_ADDRESS']}"
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     running = System(env, log_dir)
     try:

@@ -10,6 +10,7 @@ province staff's token.
 """
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,6 +25,7 @@ from tests.support import (
 SCORES = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
           "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}
 UNITS = ("AG.LX", "AG.MB", "KG.RG")
+ROOT = Path(__file__).resolve().parents[2]
 _serial = iter(range(1, 10_000))
 SEEN = []  # (national_id, email, phone) of every person body made here
 
@@ -71,6 +73,10 @@ def secured(migrated_databases, rabbit_manager, request, tmp_path_factory):
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
     # the province's OpenID provider too: the matrix runs with its tokens as with ours
     idp = None if missing_requirement() else IdentityProvider(tmp_path_factory.mktemp("idp"))
+    # the learning platform the registry takes xAPI statements from
+    rules = tmp_path_factory.mktemp("xapi") / "xapi.yaml"
+    rules.write_text(XAPI_RULES, encoding="utf-8")
+    env["XAPI_RULES"] = str(rules)
     if idp:
         env["OIDC_ISSUER"] = idp.issuer
     system = System(env, tmp_path_factory.mktemp("security-logs"))
@@ -93,6 +99,13 @@ def secured(migrated_databases, rabbit_manager, request, tmp_path_factory):
 
 class World:
     pass
+
+
+PLATFORM, PLATFORM_HOME = "lms-sec", "https://lms.example.vn"
+XAPI = {"X-Experience-API-Version": "1.0.3"}
+XAPI_RULES = (open(ROOT / "services" / "registry" / "xapi.yaml", encoding="utf-8").read()
+              .replace("platforms: []", f"platforms: [{{id: {PLATFORM}, name: LMS, "
+                                        f"home_pages: ['{PLATFORM_HOME}']}}]"))
 
 
 def seed(system):
@@ -153,12 +166,24 @@ def seed(system):
                 found[unit] = items[0]
         return found if len(found) == len(UNITS) else None
     world.deliveries = wait_for(deliveries, timeout=30, message="notifications' deliveries")
+    # each unit's citizen linked to their platform account, and one statement of theirs
+    platform = Client(system, {"Authorization": "Bearer " + token(
+        TEST_SIGNING_KEY, role="learning_platform", subject=PLATFORM)} | XAPI)
+    world.statements = {}
+    for unit in UNITS:
+        ok(admin.call("POST", "registry", "/learning-accounts", {
+            "person_id": world.people[unit]["id"], "home_page": PLATFORM_HOME,
+            "name": f"learner-{unit}"}), 201)
+        [world.statements[unit]] = ok(platform.call("POST", "registry", "/xapi/statements", {
+            "actor": {"account": {"homePage": PLATFORM_HOME, "name": f"learner-{unit}"}},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": f"{PLATFORM_HOME}/course/1"}}), 200)
     world.audit_before = admin.call("GET", "registry", "/audit").json()["total"]
     return world
 
 
 # -- the callers of the matrix -------------------------------------------------------------------
-ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen")
+ROLES = ("admin", "province_staff", "commune_staff", "reviewer", "citizen", "learning_platform")
 
 
 def caller_of(world, role):
@@ -166,6 +191,8 @@ def caller_of(world, role):
     above it)."""
     if role == "admin":
         return None, "ops"
+    if role == "learning_platform":
+        return None, PLATFORM
     if role == "province_staff":
         return "AG", world.officials["AG"]["id"]
     if role == "commune_staff":

@@ -3,6 +3,7 @@ in the caller's own unit or in another × either kind of token (the operator's, 
 provider's) → the status expected; lists show only the caller's
 subtree; a missing, expired, badly signed or unknown-role token is a 401 everywhere but the
 open routes. Runs against the four services as real processes (conftest.py)."""
+import collections
 import itertools
 import time
 
@@ -10,7 +11,7 @@ import jwt
 import pytest
 
 from tests.security.conftest import (
-    ROLES, SCORES, UNITS, caller_token, other_unit, person_body,
+    ROLES, SCORES, UNITS, XAPI, caller_token, other_unit, person_body,
 )
 from tests.support import TEST_SIGNING_KEY, token
 
@@ -18,8 +19,17 @@ ADMIN = {"admin"}
 PROVINCE = {"admin", "province_staff"}
 STAFF = {"admin", "province_staff", "commune_staff"}
 REVIEWERS = STAFF | {"reviewer"}
-EVERYONE = set(ROLES)
-_years = itertools.count(2031)
+EVERYONE = set(ROLES) - {"learning_platform"}  # every person's role: not a machine client's
+_years = itertools.count(2031)  # new unit codes
+# a year of its own for each new assessment of a person: 2031 up to the last year a route
+# takes (2100), counted per person, so that the matrix's many cases do not run out of years
+_years_of = collections.defaultdict(lambda: itertools.count(2031))
+
+
+def _year(person_id):
+    return next(_years_of[str(person_id)])
+
+
 CLOSABLE_YEAR = 2024  # over, and nothing reviewed in it: closing decides nothing here
 
 
@@ -62,8 +72,8 @@ CASES = {
         service="assessment", method="POST", ok=201,
         roles={"admin", "province_staff", "commune_staff", "citizen"}, own_record=True,
         path=lambda w, unit, role: "/assessments",
-        body=lambda w, unit, role: {"person_id": _person(w, unit, role), "year": next(_years),
-                                    "scores": SCORES}),
+        body=lambda w, unit, role: {"person_id": _person(w, unit, role),
+                                    "year": _year(_person(w, unit, role)), "scores": SCORES}),
     "assessment: review": dict(
         service="assessment", method="POST", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/assessments/{fresh_assessment(w, unit)}/review",
@@ -73,12 +83,22 @@ CASES = {
         service="assessment", method="POST", ok=202, roles=STAFF,
         path=lambda w, unit, role: f"/years/{CLOSABLE_YEAR}/close",
         body=lambda w, unit, role: {"unit_code": unit}),
+    "assessment: a title's credential": dict(
+        service="assessment", method="GET", ok=200, roles=EVERYONE, own_record=True,
+        path=lambda w, unit, role: f"/recognitions/{titled(w, unit)}/credential"),
+    "assessment: rotate an issuer's key": dict(
+        service="assessment", method="POST", ok=201, roles=PROVINCE,
+        path=lambda w, unit, role: f"/issuers/{issuing(w, unit)}/keys"),
     "reporting: a unit's progress": dict(
         service="reporting", method="GET", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/units/{unit}/progress?year=2025"),
     "reporting: the annual report export": dict(
         service="reporting", method="GET", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/units/{unit}/report.csv?year=2025"),
+    "registry: read an xAPI statement": dict(  # the platform: its own, wherever the learner
+        service="registry", method="GET", ok=200, platform_reads=True, headers=XAPI,
+        roles={"admin", "province_staff", "learning_platform"},
+        path=lambda w, unit, role: f"/xapi/statements?statementId={w.statements[unit]}"),
     "notifications: a person's preferences": dict(
         service="notifications", method="GET", ok=200,
         roles={"admin", "province_staff", "commune_staff", "citizen"}, own_record=True,
@@ -92,15 +112,38 @@ CASES = {
 def fresh_assessment(world, unit):
     """A new submitted assessment of the unit's citizen (a year of its own), to review."""
     response = world.admin.call("POST", "assessment", "/assessments", {
-        "person_id": world.people[unit]["id"], "year": next(_years), "scores": SCORES})
+        "person_id": world.people[unit]["id"], "year": _year(world.people[unit]["id"]),
+        "scores": SCORES})
     assert response.status_code == 201, response.text
     return response.json()["assessment_id"]
+
+
+def titled(world, unit):
+    """A new title of the unit's citizen (a year of its own), decided by its official."""
+    official = world.officials[unit]["id"]
+    assessment_id = fresh_assessment(world, unit)
+    for step, body in (("review", {"action": "accept", "reviewer_id": official}),
+                       ("decision", {"decision": "recognise", "decided_by": official})):
+        response = world.admin.call("POST", "assessment",
+                                    f"/assessments/{assessment_id}/{step}", body)
+        assert response.status_code == 200, response.text
+    return response.json()["recognition_id"]
+
+
+def issuing(world, unit):
+    """The unit's association as an issuer: it has signed a credential."""
+    response = world.admin.call("GET", "assessment",
+                                f"/recognitions/{titled(world, unit)}/credential")
+    assert response.status_code == 200, response.text
+    return unit
 
 
 def expected(case, role, target):
     if role not in case["roles"]:
         return 403
     if role == "admin" or not case.get("scoped", True):
+        return case["ok"]
+    if role == "learning_platform" and case.get("platform_reads"):
         return case["ok"]
     if role == "citizen" and not case.get("own_record"):
         return 403  # inside the citizen's unit, but not their own record
@@ -118,7 +161,8 @@ def test_matrix(secured, as_role, name, role, target, kind):
     unit = "AG.LX" if target == "own" else other_unit(role)
     path = case["path"](secured, unit, role)
     body = case["body"](secured, unit, role) if "body" in case else None
-    response = as_role(role, kind).call(case["method"], case["service"], path, body)
+    response = as_role(role, kind).call(case["method"], case["service"], path, body,
+                                        headers=case.get("headers", {}))
     want = expected(case, role, target)
     assert response.status_code == want, (name, role, target, response.text)
     if want == 403:
@@ -138,6 +182,13 @@ def _units_seen(items, key="unit_code"):
 @pytest.mark.parametrize("role", ROLES)
 def test_lists_show_only_the_callers_subtree(secured, as_role, role, kind):
     client = as_role(role, kind)
+    if role == "learning_platform":  # a machine client lists nothing
+        for service, path in (("registry", "/people"), ("registry", "/groups"),
+                              ("assessment", "/assessments"), ("reporting", "/units"),
+                              ("notifications", "/deliveries"),
+                              ("registry", "/learning-accounts/unlinked")):
+            assert client.call("GET", service, path).status_code == 403, (service, path)
+        return
     people = client.call("GET", "registry", "/people", params={"limit": 500}).json()["items"]
     assert _units_seen(people) == VISIBLE[role]
     if role == "citizen":
@@ -181,7 +232,7 @@ def test_a_citizen_sees_only_their_own_deliveries(secured, as_role):
 def test_acting_for_someone_else_is_refused_but_for_an_admin(secured, as_role):
     """An actor id in the body must be the token's subject (only an admin names another)."""
     assessment = secured.admin.call("POST", "assessment", "/assessments", {
-        "person_id": secured.people["AG.LX"]["id"], "year": next(_years),
+        "person_id": secured.people["AG.LX"]["id"], "year": _year(secured.people["AG.LX"]["id"]),
         "scores": SCORES}).json()
     path = f"/assessments/{assessment['assessment_id']}/review"
     impostor = as_role("reviewer").call("POST", "assessment", path, {

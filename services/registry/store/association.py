@@ -33,6 +33,14 @@ class AssociationQueries:
             AssociationBody.unit_code.in_(codes), AssociationBody.deleted_at.is_(None))
             .order_by(AssociationBody.id)))
 
+    def commune_association_at(self, unit_code):
+        """The live commune-level association body recorded at ``unit_code`` (the oldest if
+        there are several), or None."""
+        return self.session.scalar(select(AssociationBody).where(
+            AssociationBody.unit_code == unit_code, AssociationBody.kind == "commune_association",
+            AssociationBody.deleted_at.is_(None))
+            .order_by(AssociationBody.created_at, AssociationBody.id).limit(1))
+
     def bodies(self, body_ids):
         """The bodies ``body_ids`` as the database has them now (after a bulk move), by id."""
         return self.session.scalars(select(AssociationBody).where(

@@ -6,7 +6,8 @@ association officials, and an account at the provider for each role:
     admin, province (province staff, AG), commune (commune staff and association official of
     AG.LX), reviewer (association official of AG.LX), citizen, citizen2 and citizen3
     (residents of AG.LX), other_commune (commune staff of AG.MB), norole
-    (an account with no CDHT role).
+    (an account with no CDHT role), platform (a learning platform's: a machine client, with
+    no pages).
 
 ``portal.sign_in("citizen")`` gives a PortalClient signed in as that account."""
 import uuid
@@ -18,10 +19,14 @@ from sqlalchemy.engine import make_url
 from cdht import db
 from cdht_tools import local
 from services.registry.domain import national_id_for
+from tests.browser.browser import Browser, missing_requirement as browser_missing
 from tests.e2e.conftest import System
+from tests.e2e.portal.browsing import Checked
 from tests.e2e.portal.client import PortalClient
 from tests.idp import IdentityProvider, account, missing_requirement
-from tests.support import TEST_PUBLIC_KEYS, empty_databases, free_port
+from tests.support import (
+    TEST_CREDENTIAL_KEY_SECRET, TEST_PUBLIC_KEYS, empty_databases, free_port,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +35,9 @@ PORTAL_CLIENT_SECRET = "portal-test-secret-" + uuid.uuid4().hex
 UNITS = ({"code": "AG", "name": "Tỉnh An Giang", "kind": "province"},
          {"code": "AG.LX", "name": "Phường Long Xuyên", "kind": "ward", "parent_code": "AG"},
          {"code": "AG.MB", "name": "Xã Mỹ Hòa Hưng", "kind": "commune", "parent_code": "AG"})
+# the communes' associations, named as a certificate names its issuer
+ASSOCIATIONS = {"AG.LX": "Hội Khuyến học phường Long Xuyên",
+                "AG.MB": "Hội Khuyến học xã Mỹ Hòa Hưng"}
 _serial = iter(range(500, 10**6))
 EMAILS = {}  # person id -> email, of the people registered here
 
@@ -48,7 +56,7 @@ def register(api, name, unit="AG.LX", born=date(1985, 4, 2), gender="female",
 
 def seat_official(api, person_id, unit):
     body = api.post("registry", "/association/bodies", {
-        "kind": "commune_association", "name": f"Hội Khuyến học {unit}",
+        "kind": "commune_association", "name": ASSOCIATIONS[unit],
         "unit_code": unit}).json() if unit not in _bodies else _bodies[unit]
     _bodies[unit] = body
     response = api.post("registry", "/association/members", {
@@ -110,7 +118,9 @@ def portal(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
     controller, _ = smtp
     env = {"AMQP_URI": amqp, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port),
            "RETRY_DELAYS_MS": "200,400,800", "LOG_LEVEL": "INFO",
-           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS, "OIDC_ISSUER": idp.issuer}
+           "AUTH_PUBLIC_KEYS": TEST_PUBLIC_KEYS, "OIDC_ISSUER": idp.issuer,
+           # a certificate's QR code opens this portal's verification page
+           "CREDENTIAL_KEY_SECRET": TEST_CREDENTIAL_KEY_SECRET, "PORTAL_PUBLIC_URL": base_url}
     for service, url in migrated_databases.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
@@ -151,6 +161,8 @@ def portal(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
             account("other_commune", "commune_staff", "AG.MB", sub=people["other_commune"],
                     name="Đỗ Thị Khác"),
             account("norole", None, None, name="Không Vai Trò"),
+            account("platform", "learning_platform", None, sub="lms-ag",
+                    name="Hệ thống học trực tuyến"),
         ]
         idp.start()
         db.upgrade("portal", url=portal_db)
@@ -169,3 +181,24 @@ def portal(migrated_databases, rabbit_manager, request, smtp, tmp_path_factory):
         idp.stop()
         rabbit_manager.delete_vhost(vhost)
         db.drop_database(portal_db)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for one test module (skipped where it cannot run)."""
+    why = browser_missing()
+    if why:
+        pytest.skip(why)
+    driver = Browser()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(scope="module")
+def checked(browser):
+    """Call with a page's name: axe-core at both sizes and a screenshot; the module fails at
+    its end if a page had a serious or critical finding."""
+    seen = Checked(browser)
+    yield seen
+    bad = {page: found for page, found in seen.found.items() if found}
+    assert not bad, f"axe-core: serious or critical violations: {bad}"

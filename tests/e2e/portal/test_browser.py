@@ -3,70 +3,17 @@ real OpenID provider: a citizen self-assesses, a reviewer accepts, the commune o
 recognises, the dashboard shows the new figure and the congratulation mail arrives; a refusal
 with reasons; a send-back and a resubmission. Every page met is checked with axe-core at a
 phone's size (390x844) and a desktop's, and photographed for the staff guide."""
-import os
-import tempfile
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from tests.browser.browser import Browser, missing_requirement
+from tests.e2e.portal.browsing import sign_in
 
 pytestmark = pytest.mark.e2e
 
-# CDHT_PORTAL_SCREENSHOTS=docs/img/portal renews the staff guide's pictures
-SHOTS = Path(os.environ.get("CDHT_PORTAL_SCREENSHOTS") or
-             Path(tempfile.gettempdir()) / "cdht-portal-screenshots")
-SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 SCORES_PASS = {"TC1.1": 9, "TC1.2": 8, "TC1.3": 8, "TC1.4": 8, "TC2.1": 8, "TC2.2": 7,
                "TC2.3": 8, "TC2.4": 8, "TC3.1": 9, "TC3.2": 8}
 SCORES_WEAK = SCORES_PASS | {"TC2.2": 4, "TC1.1": 10, "TC1.2": 10}
-SERIOUS = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    why = missing_requirement()
-    if why:
-        pytest.skip(why)
-    driver = Browser()
-    yield driver
-    driver.close()
-
-
-class Checked:
-    """The pages an accessibility check and a screenshot were taken of, with what axe found."""
-
-    def __init__(self, browser):
-        self.browser, self.found = browser, {}
-
-    def __call__(self, name):
-        for size, (width, height) in SIZES.items():
-            self.browser.viewport([width, height])
-            self.browser.screenshot(str(SHOTS / f"{name}-{size}.png"))
-            serious = [v for v in self.browser.axe() if v["impact"] in SERIOUS]
-            self.found[f"{name} ({size})"] = serious
-        self.browser.viewport(list(SIZES["desktop"]))
-
-
-@pytest.fixture(scope="module")
-def checked(browser):
-    seen = Checked(browser)
-    yield seen
-    bad = {page: found for page, found in seen.found.items() if found}
-    assert not bad, f"axe-core: serious or critical violations: {bad}"
-
-
-def sign_in(browser, portal, username, path):
-    """A new person at the browser: ``path``, the provider's sign-in form, and back."""
-    browser.fresh()
-    browser.goto(portal.base_url + path)
-    assert browser.url().startswith(portal.idp.issuer)
-    browser.fill(["#username", username])
-    browser.fill(["#password", f"{username}-mat-khau"])
-    landed = browser.follow("button[type=submit]")
-    assert landed.startswith(portal.base_url + path), landed
-    return landed
 
 
 def self_assess(browser, scores):

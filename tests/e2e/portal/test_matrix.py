@@ -10,7 +10,7 @@ from services.portal.service import PortalService
 from tests.e2e.portal.client import PortalClient
 
 ROLES = {"admin": "admin", "province": "province_staff", "commune": "commune_staff",
-         "reviewer": "reviewer", "citizen": "citizen"}
+         "reviewer": "reviewer", "citizen": "citizen", "platform": "learning_platform"}
 
 
 def declared():
@@ -58,7 +58,7 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(portal, signed_in, 
 def test_a_stranger_is_sent_to_sign_in(portal, method, url):
     path = url
     for part in ("<uuid:person_id>", "<uuid:assessment_id>", "<uuid:import_id>",
-                 "<uuid:group_id>", "<uuid:closing_id>"):
+                 "<uuid:group_id>", "<uuid:closing_id>", "<uuid:recognition_id>"):
         path = path.replace(part, "6f1c2a9e-4b7d-4c1e-9a55-0d6b7f1e2a33")
     path = path.replace("<path:route>", "units")
     response = requests.request(method, portal.base_url + path, allow_redirects=False,
@@ -74,6 +74,17 @@ def test_no_form_is_acted_on_without_the_csrf_token(portal, signed_in, url):
     response = client.post(url, {"form_id": "a" * 24, "csrf": "not-the-session-one"})
     assert response.status_code == 403, (url, response.status_code)
     assert "Biểu mẫu đã cũ" in response.text
+
+
+def test_a_machine_clients_account_gets_no_pages_but_signs_out(portal, signed_in):
+    """A learning platform's role opens no page (the matrix above refuses it every one);
+    signed in, it sees no menu and may still sign out."""
+    client = signed_in["platform"]
+    home = client.page("/")
+    assert home.cssselect("nav a[href='/people']") == []
+    assert home.cssselect("nav a[href='/me']") == []
+    assert "Nền tảng học tập" in client.last.text
+    assert any(f.action.endswith("/signout") for f in home.forms)
 
 
 def test_every_answer_carries_the_security_headers(portal, signed_in):

@@ -31,6 +31,34 @@ def test_profile_and_contact(tree, rpc):
     assert rpc.contact(person["id"]) is None
 
 
+def test_certificate_holder_answers_the_name_alone_and_is_audited(tree, rpc, db):
+    from sqlalchemy import text
+    person = tree.person(email="an@example.org", phone="0912345678")
+    assert rpc.certificate_holder(person["id"]) == {"person_id": person["id"],
+                                                    "full_name": "Nguyễn Văn An"}
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT actor, action, person_id::text, fields, purpose "
+                                 "FROM personal_data_audit WHERE action = 'certificate'")).all()
+    assert [tuple(r) for r in rows] == [("service:standalone_rpc_proxy", "certificate",
+                                         person["id"], ["full_name"],
+                                         "rpc certificate_holder")]
+    assert rpc.certificate_holder(str(uuid.uuid4())) is None
+
+
+def test_issuer_profile_names_the_association_recorded_or_derived(tree, rpc):
+    """The ward AG.LX has no association body yet: its name is derived from the unit's;
+    once one is recorded, its own name; a unit not recorded: None."""
+    assert rpc.issuer_profile("AG.LX") == {
+        "unit_code": "AG.LX", "unit_name": "Xã AG.LX", "unit_kind": "ward",
+        "province_code": "AG", "province_name": "Tỉnh An Giang",
+        "association_name": "Hội Khuyến học xã AG.LX"}
+    assert rpc.issuer_profile("AG")["association_name"] == "Hội Khuyến học tỉnh An Giang"
+    tree.post("/association/bodies", {"kind": "commune_association", "unit_code": "AG.MB",
+                                       "name": "Hội Khuyến học xã Mỹ Hòa Hưng"})
+    assert rpc.issuer_profile("AG.MB")["association_name"] == "Hội Khuyến học xã Mỹ Hòa Hưng"
+    assert rpc.issuer_profile("NOWHERE") is None
+
+
 def test_memberships_current_and_past(tree, rpc):
     person = tree.person()
     old_family = tree.group("family", name="Gia đình cũ")

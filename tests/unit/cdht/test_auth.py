@@ -53,6 +53,27 @@ def test_an_admin_needs_no_unit():
     assert caller.is_admin and caller.unit_code is None
 
 
+def test_a_learning_platform_needs_no_unit_and_is_in_no_group_of_people():
+    token = mint_token(SIGNING, subject="lms-ag", role="learning_platform", unit_code=None,
+                       now=NOW)
+    caller = verify_token(KEYS, token, now=NOW)
+    assert caller == Caller("lms-ag", "learning_platform", None) and caller.is_platform
+    assert not caller.is_admin and not auth.in_scope(caller, ["AG", "AG.LX"])
+    for group in (auth.EVERYONE, auth.STAFF_AND_CITIZEN, auth.REVIEWERS, auth.STAFF,
+                  auth.PROVINCE, auth.ADMIN):
+        assert "learning_platform" not in group
+    assert set(auth.ROLES) == set(auth.EVERYONE) | {"learning_platform"}
+
+
+def test_only_the_statement_routes_admit_a_learning_platform():
+    from cdht.openapi import routes_of
+    admitted = {(route.method, route.path) for cls in service_classes()
+                for route in routes_of(cls)
+                if not route.public and route.allows("learning_platform")}
+    assert admitted == {("POST", "/xapi/statements"), ("PUT", "/xapi/statements"),
+                        ("GET", "/xapi/statements")}
+
+
 def test_expired_token_is_refused():
     token = mint_token(SIGNING, subject="p", role="citizen", unit_code="AG", ttl_seconds=10,
                        now=NOW)
@@ -265,9 +286,14 @@ def test_every_route_says_who_may_call_it_and_admin_may_call_all():
             assert route.allows("admin")
             if route.public:
                 public.add((route.method, route.path))
-    # without a token: health checks, metrics, the documentation and the dashboard's page
+    # without a token: health checks, metrics, the documentation, the dashboard's page, the
+    # LRS's versions (xAPI: GET /xapi/about is open), and what anyone checks a title's proof
+    # against (a certificate's code, the issuers' profiles and keys, their status lists)
     assert public == {("GET", "/health"), ("GET", "/metrics"), ("GET", "/docs"),
-                      ("GET", "/openapi.json"), ("GET", "/dashboard")}
+                      ("GET", "/openapi.json"), ("GET", "/dashboard"), ("GET", "/xapi/about"),
+                      ("GET", "/verifications/<code>"), ("GET", "/issuers/<unit_code>"),
+                      ("GET", "/issuers/<unit_code>/jwks"),
+                      ("GET", "/status-lists/<unit_code>/<int:list_no>")}
 
 
 def test_the_derived_table_keeps_the_sensitive_routes_closed():
@@ -289,6 +315,17 @@ def test_token_command_prints_a_token_the_services_accept(tmp_path):
     assert result.returncode == 0, result.stderr
     caller = verify_token(KEYS, result.stdout.strip())
     assert caller == Caller("8a1c7e2e-0000-4000-8000-000000000001", "reviewer", "AG.LX")
+
+
+def test_token_command_mints_a_learning_platforms_token_without_a_unit(tmp_path):
+    env = {**os.environ, "AUTH_SIGNING_KEY": SIGNING, "EVENTLET_TESTS": "1",
+           "AUTH_AUDIT_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cdht_tools", "token", "--role", "learning_platform",
+         "--subject", "lms-ag"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert verify_token(KEYS, result.stdout.strip()) == Caller("lms-ag", "learning_platform",
+                                                               None)
 
 
 def test_token_command_refuses_an_unknown_role_and_a_missing_unit(tmp_path):
