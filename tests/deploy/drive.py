@@ -88,15 +88,21 @@ def recognise(stack_urls, admin, official, citizen, tries=1):
     """Submit, review and decide one self-assessment; safe to repeat after a failure halfway
     (a step already done answers 409, or is found by the query)."""
     assessment = stack_urls["assessment"]
-    found = call("GET", f"{assessment}/assessments?person_id={citizen}&year={YEAR}",
-                 headers=admin, tries=tries).json()
-    items = found.get("items", [])
-    if items:
-        assessment_id = items[0].get("assessment_id") or items[0]["id"]
-    else:
-        assessment_id = call("POST", assessment + "/assessments",
-                             {"person_id": citizen, "year": YEAR, "scores": SCORES_PASS},
-                             admin, tries=tries).json()["assessment_id"]
+
+    def open_one():
+        found = call("GET", f"{assessment}/assessments?person_id={citizen}&year={YEAR}",
+                     headers=admin, tries=tries).json()
+        items = found.get("items", [])
+        return items and (items[0].get("assessment_id") or items[0]["id"])
+
+    assessment_id = open_one()
+    if not assessment_id:
+        created = call("POST", assessment + "/assessments",
+                       {"person_id": citizen, "year": YEAR, "scores": SCORES_PASS},
+                       admin, ok=(201, 409), tries=tries)
+        # 409: an earlier try was committed but its answer lost (the service was killed)
+        assessment_id = (created.json()["assessment_id"] if created.status_code == 201
+                         else open_one())
     call("POST", f"{assessment}/assessments/{assessment_id}/review",
          {"action": "accept", "reviewer_id": official}, admin, ok=(200, 201, 409), tries=tries)
     call("POST", f"{assessment}/assessments/{assessment_id}/decision",
