@@ -274,10 +274,24 @@ def _mib(text):
 
 
 def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port below the ephemeral range. The engine hands out the ports of
+    "127.0.0.1:" bindings from that range, one after another, so a port the kernel chose
+    there could be given to another container of the same stack before its own starts
+    ("port is already allocated")."""
+    import random
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(500):
+        port = random.randint(min(20000, low - 1000), low - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port below {low}")
 
 
 def fixed_ports():
