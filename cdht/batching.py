@@ -19,24 +19,28 @@ events of one queue touch the same counters (the province's above all), so paral
 batches would only wait for each other's row locks; what arrives meanwhile waits and makes
 the next batch bigger. The busier the queue, the bigger the batches.
 
-Configuration (the service's config): ``BATCH_SIZE`` (default 500), ``BATCH_WAIT_MS``
+Configuration (the service's config): ``BATCH_SIZE`` (default 1000), ``BATCH_WAIT_MS``
 (default 5), ``BATCH_CONCURRENCY`` (default 1), ``BATCH_PREFETCH`` (messages unacked per
 batched queue, default 2 x BATCH_SIZE).
 """
 import logging
+from collections import deque
 from functools import partial
 
 import eventlet
 from nameko.exceptions import ContainerBeingKilled
 from sqlalchemy import text
 
-from cdht.broker import spawn_event_worker
-from cdht.consumer import ReliableEventHandler, ReliableQueueConsumer, worker_context_data
+from cdht import observability
+from cdht.broker import SafeQueueConsumer, _unless_disconnected, spawn_event_worker
+from cdht.consumer import (
+    ReliableEventHandler, ReliableQueueConsumer, count_handled, worker_context_data,
+)
 from cdht.inbox import inbox_table, resolve_consumer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 1000
 DEFAULT_BATCH_WAIT_MS = 5
 
 
@@ -44,15 +48,95 @@ def batch_size_of(config):
     return max(1, int(config.get("BATCH_SIZE") or DEFAULT_BATCH_SIZE))
 
 
+class AckTracker:
+    """The deliveries of one channel not yet acked, in delivery order, so that one ack with
+    ``multiple`` covers a run of settled messages and never one still being handled (a
+    ``multiple`` ack takes every unacked delivery up to its tag, whichever handler has it)."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.order = deque()   # delivery tags not yet acked, oldest first
+        self.open = set()      # of those, the ones not yet settled
+        self.acked_upto = 0
+
+    def delivered(self, tag):
+        self.order.append(tag)
+        self.open.add(tag)
+
+    def tracks(self, message):
+        return message.channel is self.channel and message.delivery_tag in self.open
+
+    def settle(self, tag):
+        """``tag`` is done with (to be acked, or already rejected): the tag a ``multiple``
+        ack may now cover up to, or None if an older delivery is still being handled."""
+        self.open.discard(tag)
+        upto = None
+        while self.order and self.order[0] not in self.open:
+            upto = self.order.popleft()
+        if upto is None or upto <= self.acked_upto:
+            return None
+        self.acked_upto = upto
+        return upto
+
+
 class BatchQueueConsumer(ReliableQueueConsumer):
     """The queue consumer of batched handlers: its own connection, with a prefetch wide
     enough to fill a batch while the previous one is being applied (nameko's default prefetch
-    is max_workers, 20)."""
+    is max_workers, 20), and acks batched: a batch committed is one ``multiple`` ack, sent
+    once every older delivery on the channel is settled too."""
+
+    _acks = None
 
     @property
     def prefetch_count(self):
         config = self.container.config
         return int(config.get("BATCH_PREFETCH") or 2 * batch_size_of(config))
+
+    def handle_message(self, provider, body, message):
+        """In the consumer's own thread, not one spawned per message: a batched handler only
+        parses and buffers here (it spawns the workers)."""
+        self._delivered(message)
+        observability.mark_received(message, provider)
+        provider.handle_message(body, message)
+
+    def _on_decode_error(self, provider, message, exc):
+        self._delivered(message)
+        super()._on_decode_error(provider, message, exc)
+
+    def _delivered(self, message):
+        if self._acks is None or self._acks.channel is not message.channel:
+            self._acks = AckTracker(message.channel)  # a new channel: tags start again
+        self._acks.delivered(message.delivery_tag)
+
+    def ack_message(self, message):
+        self.ack_messages([message])
+
+    def ack_messages(self, messages):
+        """Ack ``messages`` with one frame where the order of deliveries allows; a message
+        of a channel since replaced is acked alone (a no-op: the broker took it back)."""
+        upto, ack_of = None, None
+        for message in messages:
+            if self._acks is None or self._acks.channel is not message.channel:
+                SafeQueueConsumer.ack_message(self, message)
+            elif self._acks.tracks(message):
+                upto = self._acks.settle(message.delivery_tag) or upto
+                ack_of = message
+            else:  # settled before: a second ack would close the channel
+                log.warning("%s: delivery %s settled twice; not acked again",
+                            message.delivery_info.get("routing_key"), message.delivery_tag)
+        if upto is not None:
+            _unless_disconnected(lambda m: m.channel.basic_ack(upto, multiple=True), ack_of,
+                                 "ack", "the messages are redelivered")
+        for message in messages:
+            count_handled(message)
+
+    def requeue_message(self, message):
+        super().requeue_message(message)  # rejected alone, then settled: never acked after
+        if self._acks is not None and self._acks.tracks(message):
+            upto = self._acks.settle(message.delivery_tag)
+            if upto is not None:
+                _unless_disconnected(lambda m: m.channel.basic_ack(upto, multiple=True),
+                                     message, "ack", "the messages are redelivered")
 
 
 class BatchEventHandler(ReliableEventHandler):
@@ -76,13 +160,15 @@ class BatchEventHandler(ReliableEventHandler):
 
     # -- gathering -----------------------------------------------------------------------------
     def handle_message(self, body, message):
-        """Called once per message (in its own green thread): parse, buffer, maybe flush."""
+        """Called once per message, in the queue consumer's thread: parse, buffer, maybe flush."""
         envelope = self.parsed_or_dead_lettered(body, message)
         if envelope is None:
             return
         self._pending.append((envelope, message))
-        if len(self._pending) >= self.batch_size:
-            self._flush()
+        if len(self._pending) == self.batch_size:  # flushed from a thread of its own: the
+            # consumer's thread must not wait for a worker slot
+            self.container.spawn_managed_thread(self._flush,
+                                                identifier=f"{self.queue_name}.batch")
         elif len(self._pending) == 1:
             self.container.spawn_managed_thread(
                 partial(self._flush_after_wait, self._generation),
@@ -140,8 +226,7 @@ class BatchEventHandler(ReliableEventHandler):
         if len(items) == 1:
             return self.handle_result(items[0][1], worker_ctx, result, exc_info)
         if exc_info is None:
-            for _, message in items:
-                self.queue_consumer.ack_message(message)
+            self.queue_consumer.ack_messages([message for _, message in items])
             return result, exc_info
         log.warning("%s: a batch of %d failed (%s: %s); applying its events one by one",
                     self.queue_name, len(items), type(exc_info[1]).__name__,

@@ -112,9 +112,14 @@ class ReliableQueueConsumer(SafeQueueConsumer):
     def ack_message(self, message):
         """Ack; a message acked with no failure recorded (see ``_count``) was handled."""
         super().ack_message(message)
-        handler = observability.received_by(message)
-        if handler is not None and getattr(message, "cdht_fate", None) is None:
-            handler._count(message, "handled")
+        count_handled(message)
+
+
+def count_handled(message):
+    """Count an acked message as handled unless a failure was recorded for it."""
+    handler = observability.received_by(message)
+    if handler is not None and getattr(message, "cdht_fate", None) is None:
+        handler._count(message, "handled")
 
 
 class ReliableEventHandler(EventHandler):

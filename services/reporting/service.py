@@ -75,8 +75,10 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         return rules.digital_rules(self.targets)
 
     # -- the common end of every handler ----------------------------------------------------------
-    def _finish(self, session, event, deltas, day, stats_year=None, stats_unit=None):
-        """Apply the deltas (dated ``day``), publish crossings and statistics, record lag."""
+    def _finish(self, session, event, deltas, day, stats_year=None, stats_unit=None,
+                count=1):
+        """Apply the deltas (dated ``day``), publish crossings and statistics, record lag
+        (``count`` events applied, ``event`` the last of them)."""
         deltas = proj.apply(session, deltas, day)
         for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
             add_event(session, kind, data | {"cause_event_id": event.event_id},
@@ -91,7 +93,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                 "titled_digitally_proficient": summary["titled_digitally_proficient"],
                 "cause_event_id": event.event_id,
             }, producer=self.name)
-        proj.record_applied(session, event.occurred_at)
+        proj.record_applied(session, event.occurred_at, count=count)
 
     def _people_change(self, session, people, mutate):
         """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
@@ -105,48 +107,72 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         with self.db.transaction() as session:
             if not first_delivery(session, event):
                 return
-            proj.remember_paths(session, [p[key] for _, p in changes
-                                          for key in ("unit_path", "from_unit_path")
-                                          if p.get(key)])
-            people = proj.load_people(session, {str(p["person_id"]): p["unit_code"]
-                                                for _, p in changes})
+            self._people_changed(session, [event], changes)
 
-            def mutate(rows):
-                for change, facts in changes:
-                    row = rows[str(facts["person_id"])]
-                    if change == "removed":
-                        row["removed"] = True
-                        continue
-                    if change == "registered" and row["registered"]:
-                        continue  # a later update or move came first and already holds more
-                    if change in ("registered", "moved") or not row["registered"]:
-                        row["unit_code"] = facts["unit_code"]
-                    row.update(registered=True, birth_year=facts["birth_year"],
-                               roles=frozenset(facts["roles"]),
-                               target_group=facts["target_group"])
-            deltas = self._people_change(session, people, mutate)
-            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
+    def _apply_people_batch(self, events, change):
+        """A batch of one kind of person event (cdht.batching) in one transaction: the inbox
+        rows, then each run of consecutive events of one report day applied as one change,
+        in the order they came (a person registered then moved in the batch ends moved)."""
+        with self.db.transaction() as session:
+            fresh = first_deliveries(session, events)
+            runs = []
+            for event in fresh:
+                day = domain.report_day(event.occurred_at)
+                if runs and runs[-1][0] == day:
+                    runs[-1][1].append(event)
+                else:
+                    runs.append((day, [event]))
+            for _, run in runs:
+                self._people_changed(session, run, [(change, e.data) for e in run])
 
-    @handle_event("registry", "person_registered")
-    def on_person_registered(self, event):
-        self._apply_people(event, [("registered", event.data)])
+    def _people_changed(self, session, events, changes):
+        """Apply ``changes`` (``[(change, person facts)]`` in order) of ``events``, all of
+        one report day, in ``session``: the unit paths seen, every person's counters."""
+        proj.remember_paths(session, [p[key] for _, p in changes
+                                      for key in ("unit_path", "from_unit_path")
+                                      if p.get(key)])
+        people = proj.load_people(session, {str(p["person_id"]): p["unit_code"]
+                                            for _, p in changes})
+
+        def mutate(rows):
+            for change, facts in changes:
+                row = rows[str(facts["person_id"])]
+                if change == "removed":
+                    row["removed"] = True
+                    continue
+                if change == "registered" and row["registered"]:
+                    continue  # a later update or move came first and already holds more
+                if change in ("registered", "moved") or not row["registered"]:
+                    row["unit_code"] = facts["unit_code"]
+                row.update(registered=True, birth_year=facts["birth_year"],
+                           roles=frozenset(facts["roles"]),
+                           target_group=facts["target_group"])
+        deltas = self._people_change(session, people, mutate)
+        self._finish(session, events[-1], deltas, domain.report_day(events[-1].occurred_at),
+                     count=len(events))
+
+    # One person's change per event: taken in batches, like recognitions. An import's
+    # people_imported already carries up to 5000 people and is taken one event at a time.
+    @handle_events("registry", "person_registered")
+    def on_person_registered(self, events):
+        self._apply_people_batch(events, "registered")
 
     @handle_event("registry", "people_imported")
     def on_people_imported(self, event):
         """A batch of an import: up to 5000 people's changes in one transaction."""
         self._apply_people(event, [(p["change"], p) for p in event.data["people"]])
 
-    @handle_event("registry", "person_moved")
-    def on_person_moved(self, event):
-        self._apply_people(event, [("moved", event.data)])
+    @handle_events("registry", "person_moved")
+    def on_person_moved(self, events):
+        self._apply_people_batch(events, "moved")
 
-    @handle_event("registry", "person_updated")
-    def on_person_updated(self, event):
-        self._apply_people(event, [("updated", event.data)])
+    @handle_events("registry", "person_updated")
+    def on_person_updated(self, events):
+        self._apply_people_batch(events, "updated")
 
-    @handle_event("registry", "person_removed")
-    def on_person_removed(self, event):
-        self._apply_people(event, [("removed", event.data)])
+    @handle_events("registry", "person_removed")
+    def on_person_removed(self, events):
+        self._apply_people_batch(events, "removed")
 
     # -- groups and learning -------------------------------------------------------------------
     @handle_event("registry", "membership_changed")

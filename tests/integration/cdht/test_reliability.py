@@ -147,6 +147,25 @@ def test_relay_crash_after_publish_is_deduplicated(reporting, engines, rabbit_co
         assert conn.scalar(text("SELECT count(*) FROM recognition_facts")) == 1
 
 
+def test_relay_connection_lost_leaves_rows_pending_then_reconnects(
+        reporting, engines, rabbit_config, wait_for):
+    """The relay's connection dies between two runs (a broker restart): the run that finds
+    it dead publishes nothing and marks nothing; the next one opens a new connection."""
+    assessment_db = engines["assessment"]
+    relay = Relay(assessment_db, rabbit_config["AMQP_URI"], "assessment")
+    stage_grant(assessment_db, granted().data)
+    assert relay.relay_batch() == 1
+    relay._connection.connection.close()  # what the broker's going away leaves behind
+
+    stage_grant(assessment_db, granted().data)
+    with pytest.raises(Exception):
+        relay.relay_batch()
+    with assessment_db.connect() as conn:
+        assert backlog(conn) == 1  # given back, not marked
+    assert relay.relay_batch() == 1  # a fresh connection and channel
+    wait_for(lambda: titled(engines["reporting"]) == 2, message="both events")
+
+
 def test_relay_runs_in_the_service_and_publishes_on_commit(
         container_factory, service_config, reporting, engines, wait_for):
     """assessment's own relay thread (Database(relay=True)) delivers without polling delay."""
