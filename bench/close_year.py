@@ -55,6 +55,29 @@ def family(pid):
     return [pid, *(int(c) for c in children)]
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a running process so far (None if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends(database):
+    """The pids of the PostgreSQL backends serving ``database`` (when the server runs on
+    this machine; empty otherwise)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"postgres {database} " in \
+                    (entry / "cmdline").read_text().replace("\0", " ") + " ":
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
 def copy(conn, table, columns, rows):
     buffer = io.StringIO()
     for row in rows:
@@ -146,12 +169,18 @@ def main():
              "--batch-size", str(args.batch_size), "--workers", str(args.workers), "--quiet"],
             env=env, cwd=ROOT)
         rss = 0.0  # VmHWM of the closing process and its helpers, read while they run (a
-        while closing.poll() is None:  # forked child's ru_maxrss counts this one's memory)
+        cpu = {"closing": {}, "postgres": {}}  # forked child's ru_maxrss counts this one's
+        while closing.poll() is None:  # memory); CPU time of those and of the database's
             rss = max([rss, *(peak_rss_mb(pid) or 0 for pid in family(closing.pid))])
-            time.sleep(0.5)
+            for kind, pids in (("closing", family(closing.pid)),  # backends: on a shared
+                               ("postgres", backends("cdht_bench_close_year"))):  # machine,
+                for pid in pids:                                  # wall time says little
+                    cpu[kind][pid] = cpu_seconds(pid) or cpu[kind].get(pid, 0)
+            time.sleep(0.2)
         if closing.returncode:
             raise SystemExit(f"cdht close-year exited with {closing.returncode}")
         total = time.monotonic() - began
+        client_cpu, pg_cpu = (sum(cpu[kind].values()) for kind in ("closing", "postgres"))
         with engine.connect() as conn:
             run = conn.execute(text("SELECT * FROM year_closings")).mappings().one()
             groups_started = conn.scalar(text(
@@ -173,10 +202,14 @@ def main():
         print(f"total:       {total:.1f} s for `cdht close-year` (goal: under 180 s; "
               f"{'met' if total < 180 else 'NOT met'})")
         print(f"peak RSS of the closing process: {rss:.0f} MB")
+        print(f"CPU:         closing processes {client_cpu:.1f} s, PostgreSQL backends "
+              f"{pg_cpu:.1f} s (sampled every 0.2 s: a lower bound); per submission "
+              f"{(client_cpu + pg_cpu) / max(args.people, 1) * 1e6:.0f} µs")
         from bench.common import emit
         emit({"people": args.people, "seconds": total, "decided": run["decided"],
               "decided_per_s": run["decided"] / decided_in, "groups": run["groups_evaluated"],
-              "groups_seconds": groups_in, "workers": args.workers, "peak_rss_mb": rss})
+              "groups_seconds": groups_in, "workers": args.workers, "peak_rss_mb": rss,
+              "client_cpu_s": client_cpu, "postgres_cpu_s": pg_cpu})
     finally:
         engine.dispose()
         if not args.keep:

@@ -13,7 +13,6 @@ Run it from the command line with ``cdht close-year YEAR --unit CODE`` (cdht_too
 a progress bar), or over HTTP with POST /years/<year>/close.
 """
 import getpass
-import json
 import os
 import sys
 import time
@@ -21,15 +20,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, update
 
-from cdht.outbox import add_events
+from cdht.outbox import add_wire_events
+
 from services.assessment import criteria as criteria_sets
-from services.assessment import approval, domain, titles
+from services.assessment import approval, closing_store, domain, titles
 from services.assessment import reasons as refusal_reasons
 from services.assessment.models import (
-    Assessment, AssessmentStep, GroupMember, GroupRecognition, Recognition, YearClosing,
+    Assessment, GroupMember, GroupRecognition, YearClosing,
 )
 from services.assessment.store import AssessmentStore
 
@@ -132,12 +131,10 @@ def run(db, sets, closing_id, *, progress=None, batch_size=1000, wait_for_helper
     try:
         work, phase = _work(db, closing_id)
         if phase == "submissions":
-            while _decide_batch(db, sets, work, batch_size):
-                _report(db, closing_id, progress)
+            _decide_all(db, sets, work, batch_size, lambda: _report(db, closing_id, progress))
             if wait_for_helpers:
                 wait_for_helpers()
-                while _decide_batch(db, sets, work, batch_size):
-                    pass  # what a helper that failed left open
+                _decide_all(db, sets, work, batch_size)  # what a helper that failed left open
             with db.transaction() as session:
                 closing = session.get(YearClosing, closing_id)
                 closing.phase = "groups"
@@ -197,34 +194,49 @@ def _report(db, closing_id, progress):
     return closing
 
 
-def _decide_batch(db, sets, work, batch_size):
-    """Decide up to ``batch_size`` assessments the closing decides, in one transaction; how
-    many. Each decision and step names the closer."""
+def _decide_all(db, sets, work, batch_size, after_each=None):
+    """Decide batch after batch until nothing is left to claim. A process walks the open
+    submissions by person from where its last batch ended: starting each batch from the first
+    person re-read every row decided before it (a million rows, five hundred times). Once at
+    the end it looks again from the start, for rows another process held as it passed them
+    and then left open (it failed)."""
+    after = None
+    while True:
+        decided, after_this = _decide_batch(db, sets, work, batch_size, after)
+        if decided:
+            after = after_this
+            if after_each:
+                after_each()
+        elif after is None:
+            return
+        else:
+            after = None
+
+
+def _decide_batch(db, sets, work, batch_size, after=None):
+    """Decide up to ``batch_size`` assessments the closing decides (of people after
+    ``after``), in one transaction: (how many, the last person). Each decision and step names
+    the closer. Each assessment is decided by domain.evaluate, as one decided alone; the rows
+    are written in bulk (closing_store)."""
     closing_id, year = work.closing_id, work.year
     actor = actor_id(work.closed_by)
+    actor_text = str(actor) if actor else None
     with db.transaction() as session:
-        # By person: the partial index of open assessments (person_id, year) holds only
-        # what is left to decide, so each batch is one short index range (ordered by id, each
-        # batch re-scanned every row decided before it).
-        # Only the columns a decision needs (not the stored explanations), as plain rows.
-        batch = session.execute(
-            select(Assessment.id, Assessment.person_id, Assessment.unit_code,
-                   Assessment.unit_path, Assessment.target_group, Assessment.criteria_version,
-                   Assessment.status, Assessment.scores)
-            .where(*_in_scope(year, work.unit_code, work.statuses))
-            .order_by(Assessment.person_id).limit(batch_size)
-            .with_for_update(skip_locked=True)).all()
+        batch = closing_store.claim(session, year, work.unit_code, work.statuses, batch_size,
+                                    after)
         if not batch:
-            return 0
+            return 0, None
         people = [a.person_id for a in batch]
         evidence = AssessmentStore(session).activities_of(people, year)
-        holders = set(session.scalars(select(Recognition.person_id).where(
-            Recognition.person_id.in_(people), Recognition.year == year,
-            Recognition.revoked_at.is_(None))))
+        holders = closing_store.holders(session, people, year)
         now = titles.now()
-        changes, grants, refusals, steps, granted_events = [], [], [], [], []
+        changes, grants, steps, granted_events = [], [], [], []
         refused_events = {1: [], 2: []}
         used = set()
+        refused = 0
+        closing_text = str(closing_id)
+        dumps = closing_store.dumps
+        new_ids = iter(closing_store.new_ids(len(batch)))
         for a in batch:
             criteria = criteria_sets.known(sets, a.criteria_version)
             used.add(criteria.version)
@@ -236,81 +248,50 @@ def _decide_batch(db, sets, work, batch_size):
                 verdict, notes = "refuse", [refusal_reasons.ALREADY_TITLED]
             status, refusal = domain.decide(a.status, verdict, decision, notes,
                                             allowed=work.statuses)
-            changes.append({"id": a.id, "status": status, "total": decision.total,
-                            "passed": decision.passed, "explanation": domain.explanation(decision),
-                            "refusal_reasons": refusal or None, "decided_at": now,
-                            "updated_at": now})
+            assessment_id, person_id = str(a.id), str(a.person_id)
+            changes.append((assessment_id, status, decision.total, decision.passed,
+                            closing_store.explanation_json(decision),
+                            dumps(refusal) if refusal else None))
             placed = {"unit_code": a.unit_code, "unit_path": list(a.unit_path)}
             if status == domain.RECOGNISED:
-                recognition_id = uuid.uuid4()
-                grants.append({"id": recognition_id, "person_id": a.person_id, "year": year,
-                               "assessment_id": a.id, "unit_code": a.unit_code,
-                               "unit_path": a.unit_path, "target_group": a.target_group,
-                               "total_score": decision.total,
-                               "criteria_version": decision.criteria_version,
-                               "digital_skills": decision.digital_skills})
+                recognition_id = next(new_ids)
+                grants.append((recognition_id, assessment_id, decision.total,
+                               decision.criteria_version, decision.digital_skills))
                 granted_events.append(placed | {
-                    "recognition_id": recognition_id, "assessment_id": a.id,
-                    "person_id": a.person_id, "target_group": a.target_group, "year": year,
+                    "recognition_id": recognition_id, "assessment_id": assessment_id,
+                    "person_id": person_id, "target_group": a.target_group, "year": year,
                     "criteria_version": decision.criteria_version,
                     "total_score": decision.total, "digital_skills": decision.digital_skills})
-                steps.append({"assessment_id": a.id, "action": "recognised", "actor_id": actor,
-                              "detail": {"summary": decision.summary, "closing": str(closing_id),
-                                         "closed_by": work.closed_by,
-                                         "recognition_id": str(recognition_id)}})
+                steps.append((assessment_id, "recognised", actor_text, dumps({
+                    "summary": decision.summary, "closing": closing_text,
+                    "closed_by": work.closed_by, "recognition_id": recognition_id})))
             else:
-                refusals.append(a.id)
+                refused += 1
                 versions = titles.refusal_events(placed | {
-                    "assessment_id": a.id, "person_id": a.person_id, "year": year,
+                    "assessment_id": assessment_id, "person_id": person_id, "year": year,
                     "criteria_version": a.criteria_version, "total_score": decision.total},
                     refusal)
                 for version, data in versions.items():
                     refused_events[version].append(data)
-                steps.append({"assessment_id": a.id, "action": "refused", "actor_id": actor,
-                              "detail": {"reasons": refusal_reasons.sentences(refusal),
-                                         "details": refusal, "closing": str(closing_id),
-                                         "closed_by": work.closed_by}})
+                steps.append((assessment_id, "refused", actor_text, dumps({
+                    "reasons": refusal_reasons.sentences(refusal), "details": refusal,
+                    "closing": closing_text, "closed_by": work.closed_by})))
         for version in used:
             titles.record_criteria(session, sets[version])
-        _update_decided(session, changes, actor)
-        if grants:
-            session.execute(insert(Recognition.__table__), grants)
-        session.execute(insert(AssessmentStep.__table__), steps)
-        add_events(session, "recognition_granted", granted_events, producer=titles.PRODUCER)
+        closing_store.compress_fast(session)
+        closing_store.update_decided(session, changes, now, actor)
+        closing_store.insert_recognitions(session, grants)
+        closing_store.insert_steps(session, steps)
+        add_wire_events(session, "recognition_granted", granted_events,
+                        producer=titles.PRODUCER)
         for version, datas in refused_events.items():  # v2 beside v1 (a transition)
-            add_events(session, "recognition_refused", datas, producer=titles.PRODUCER,
-                       schema_version=version)
+            add_wire_events(session, "recognition_refused", datas,
+                            producer=titles.PRODUCER, schema_version=version)
         session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
             decided=YearClosing.decided + len(batch),
             recognised=YearClosing.recognised + len(grants),
-            refused=YearClosing.refused + len(refusals), updated_at=now))
-        return len(batch)
-
-
-_UPDATE_DECIDED = text("""
-    UPDATE assessments AS a
-    SET status = c.status, total = c.total, passed = c.passed,
-        explanation = CAST(c.explanation AS jsonb), refusal_reasons = CAST(c.refusal AS jsonb),
-        decided_at = :now, updated_at = :now, decided_by = CAST(:actor AS uuid)
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:totals AS int[]),
-                CAST(:passed AS boolean[]), CAST(:explanations AS text[]),
-                CAST(:refusals AS text[]))
-         AS c(id, status, total, passed, explanation, refusal)
-    WHERE a.id = c.id
-""")
-
-
-def _update_decided(session, changes, actor):
-    """One UPDATE for a whole batch (an executemany of 2,000 rows cost more than deciding)."""
-    session.execute(_UPDATE_DECIDED, {
-        "now": changes[0]["decided_at"], "actor": str(actor) if actor else None,
-        "ids": [str(c["id"]) for c in changes],
-        "statuses": [c["status"] for c in changes],
-        "totals": [c["total"] for c in changes],
-        "passed": [c["passed"] for c in changes],
-        "explanations": [json.dumps(c["explanation"], ensure_ascii=False) for c in changes],
-        "refusals": [json.dumps(c["refusal_reasons"], ensure_ascii=False)
-                     if c["refusal_reasons"] else None for c in changes]})
+            refused=YearClosing.refused + refused, updated_at=now))
+        return len(batch), batch[-1].person_id
 
 
 def _decide_groups(db, sets, closing_id, year, unit_code, progress, chunk=2000):
@@ -383,8 +364,7 @@ def _helper(url, directories, closing_id, batch_size):
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
     try:
         work, _ = _work(db, closing_id)
-        while _decide_batch(db, sets, work, batch_size):
-            pass
+        _decide_all(db, sets, work, batch_size)
     except KeyboardInterrupt:
         pass
     finally:

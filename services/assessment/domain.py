@@ -5,6 +5,7 @@ A decision always names the criteria version it was made under and explains itse
 indicator ("TC2.1: 4/10, under the minimum 5"), so a citizen or reviewer can see why. A refusal
 keeps its reasons as data (reasons.py), so that a mail states them in the reader's language.
 """
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -100,20 +101,16 @@ def evaluate(criteria: CriteriaSet, scores, target_group=None, activities=()):
     """The pass rule: at least ``min_total`` points and no indicator under the minimum.
     ``activities`` of the assessed year confirm indicators (noted in the explanation)."""
     check_scores(criteria, scores)
-    names = criteria.indicator_names(target_group)
+    names = _indicator_names(criteria, target_group)
     confirmed = {}
     for rule, activity in _confirmations(criteria, activities):
         confirmed.setdefault(rule.indicator, []).append(activity.label)
     results = []
     for indicator in criteria.indicators:
-        score = scores[indicator.code]
-        met = score >= criteria.min_per_indicator
-        reason = (f"{indicator.code}: {score}/{indicator.max}" +
-                  ("" if met else f", under the minimum {criteria.min_per_indicator}"))
         evidence = confirmed.get(indicator.code)
-        results.append(IndicatorResult(
-            indicator.code, names[indicator.code], score, indicator.max,
-            criteria.min_per_indicator, met, reason,
+        results.append(_indicator_result(
+            indicator.code, names[indicator.code], scores[indicator.code], indicator.max,
+            criteria.min_per_indicator,
             "confirmed by " + ", ".join(sorted(evidence)) if evidence else None))
     total = sum(scores.values())
     passed = total >= criteria.min_total and all(r.met for r in results)
@@ -124,17 +121,47 @@ def evaluate(criteria: CriteriaSet, scores, target_group=None, activities=()):
     return Decision(**{**decision.__dict__, "summary": summary})
 
 
+_NAMES = {}
+
+
+def _indicator_names(criteria, target_group):
+    """criteria.indicator_names, once per set (as loaded: its fingerprint) and form."""
+    key = (criteria.version, criteria.fingerprint, target_group)
+    names = _NAMES.get(key)
+    if names is None:
+        names = _NAMES[key] = criteria.indicator_names(target_group)
+    return names
+
+
+@functools.lru_cache(maxsize=100_000)
+def _indicator_result(code, name, score, maximum, minimum, evidence):
+    """One indicator's verdict; the same facts give the same (immutable) result, made once
+    (closing a year evaluates a million assessments with a few hundred distinct lines)."""
+    met = score >= minimum
+    reason = f"{code}: {score}/{maximum}" + ("" if met else f", under the minimum {minimum}")
+    return IndicatorResult(code, name, score, maximum, minimum, met, reason, evidence)
+
+
 def explanation(decision):
     """The decision as stored and shown (JSON): the version, the form, each indicator's score,
     threshold and verdict, and the summary."""
+    return explanation_head(decision) | {
+        "results": [indicator_view(r) for r in decision.results]}
+
+
+def explanation_head(decision):
+    """An explanation without its indicator lines."""
     return {"criteria_version": decision.criteria_version, "form": decision.form,
             "total": decision.total, "min_total": decision.min_total,
             "passed": decision.passed, "digital_skills": decision.digital_skills,
-            "summary": decision.summary,
-            "results": [{"code": r.code, "name": r.name, "score": r.score,
-                         "maximum": r.maximum, "minimum": r.minimum, "met": r.met,
-                         "reason": r.reason, "evidence": r.evidence}
-                        for r in decision.results]}
+            "summary": decision.summary}
+
+
+def indicator_view(result):
+    """One indicator's line of an explanation."""
+    return {"code": result.code, "name": result.name, "score": result.score,
+            "maximum": result.maximum, "minimum": result.minimum, "met": result.met,
+            "reason": result.reason, "evidence": result.evidence}
 
 
 def prefill(criteria, activities):

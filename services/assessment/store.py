@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import cdht.db
 from cdht.db import make_engine
 from cdht.inbox import first_delivery
-from services.assessment import domain, moves, titles
+from services.assessment import closing_store, domain, moves, titles
 from services.assessment.credential_store import CredentialStore
 from services.assessment.models import (
     Assessment, AssessmentStep, CriteriaVersion, Evidence, GroupMember, GroupRecognition,
@@ -61,7 +61,7 @@ class AssessmentStore:
         found = defaultdict(list)
         rows = self.session.execute(
             select(Evidence.person_id, Evidence.kind, Evidence.ended_on)
-            .where(Evidence.person_id.in_(list(person_ids)), Evidence.year == year)
+            .where(closing_store.any_of(Evidence.person_id, person_ids), Evidence.year == year)
             .order_by(Evidence.ended_on, Evidence.activity_id))
         for person_id, kind, ended_on in rows:
             found[person_id].append(domain.Activity(kind, year,

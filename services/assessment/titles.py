@@ -10,7 +10,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from cdht.outbox import add_event, add_events
+from cdht.outbox import add_event, add_wire_events
+from services.assessment import closing_store
 from services.assessment import criteria as criteria_sets
 from services.assessment.credential_store import set_status_bit
 from services.assessment import domain
@@ -166,7 +167,7 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
     held = {}
     for chunk in _chunks(sorted(ids), 5000):
         held.update({g.group_id: g for g in session.scalars(
-            select(GroupRecognition).where(GroupRecognition.group_id.in_(chunk),
+            select(GroupRecognition).where(closing_store.any_of(GroupRecognition.group_id, chunk),
                                            GroupRecognition.year == year,
                                            GroupRecognition.revoked_at.is_(None))
             .with_for_update())})
@@ -181,7 +182,7 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
         else:
             continue
         criteria = criteria_sets.for_group_kind(sets, kind, year)
-        result = domain.evaluate_group(criteria, members, titled)
+        result = _evaluate_group(criteria, members, titled)
         change = domain.group_change(current.level if current is not None else False, result)
         if change in ("revoke", "regrant"):
             _revoke_group(session, current, result.explanation if change == "revoke" else
@@ -197,16 +198,33 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
                              "explanation": result.explanation}
             grants.append(title)
             events.append(place | {
-                "group_recognition_id": title["id"], "group_id": group_id, "group_kind": kind,
+                "group_recognition_id": str(title["id"]), "group_id": str(group_id),
+                "group_kind": kind,
                 "year": year, "criteria_version": result.criteria_version,
                 "level": result.level, "members": members, "members_titled": titled})
     session.flush()  # revocations first: the unique index allows one current title
     for criteria in used.values():
         record_criteria(session, criteria)
-    if grants:
-        session.execute(insert(GroupRecognition.__table__), grants)
-        add_events(session, "group_recognition_granted", events, producer=PRODUCER)
+    if grants:  # in bulk (closing_store): a year's closing grants one title per family
+        closing_store.insert_group_titles(session, grants)
+        add_wire_events(session, "group_recognition_granted", events,
+                        producer=PRODUCER)
     return len(grants), revoked, len(ids)
+
+
+_GROUP_RESULTS = {}
+
+
+def _evaluate_group(criteria, members, titled):
+    """domain.evaluate_group, once per set and (members, titled): a province's families are a
+    quarter of a million groups with a few dozen distinct counts."""
+    key = (criteria.version, criteria.fingerprint, members, titled)
+    result = _GROUP_RESULTS.get(key)
+    if result is None:
+        if len(_GROUP_RESULTS) > 100_000:
+            _GROUP_RESULTS.clear()
+        result = _GROUP_RESULTS[key] = domain.evaluate_group(criteria, members, titled)
+    return result
 
 
 def _revoke_group(session, title, reason):
