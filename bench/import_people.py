@@ -8,7 +8,8 @@ Prints, in one run on this machine:
   events in the outbox, the job's progress and error rows, in a child process whose peak
   RSS is measured (resource.getrusage);
 - re-import of the same file (nothing changes, nothing is written but the job);
-- the ratio, and where the import's time went (events = cdht.outbox.add_event).
+- the ratio, and where the import's time went (events = cdht.outbox.add_event, validation =
+  people_rows.RowValidator.check_rows).
 
     .venv/bin/python bench/import_people.py [--people 1000000] [--bad-fraction 0.01]
         [--data-dir var/bench] [--keep] [--no-reimport]
@@ -108,17 +109,20 @@ def child_import(url, path):
     from sqlalchemy.orm import sessionmaker
 
     import services.registry.imports.people as people_chunks
+    from services.registry.imports.people_rows import RowValidator
     from services.registry.imports.runner import Importer
-    spent = {"events": 0.0}
-    add_event = people_chunks.add_event
+    spent = {"events": 0.0, "validation": 0.0}
 
-    def timed_add_event(*args, **kwargs):
-        started = time.monotonic()
-        try:
-            return add_event(*args, **kwargs)
-        finally:
-            spent["events"] += time.monotonic() - started
-    people_chunks.add_event = timed_add_event
+    def timed(function, key):
+        def timed_function(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[key] += time.monotonic() - started
+        return timed_function
+    people_chunks.add_event = timed(people_chunks.add_event, "events")
+    RowValidator.check_rows = timed(RowValidator.check_rows, "validation")
 
     engine = create_engine(url, pool_size=2)
     importer = Importer(sessionmaker(engine, expire_on_commit=False))
@@ -130,7 +134,8 @@ def child_import(url, path):
         people = conn.scalar(text("SELECT count(*) FROM people"))
     engine.dispose()
     print(json.dumps({
-        "seconds": seconds, "events_seconds": spent["events"], "rows": summary.rows_read,
+        "seconds": seconds, "events_seconds": spent["events"],
+        "validation_seconds": spent["validation"], "rows": summary.rows_read,
         "good": summary.good, "bad": summary.bad, "registered": summary.registered,
         "unchanged": summary.unchanged, "events": summary.events, "outbox_rows": outbox,
         "people": people,
@@ -184,11 +189,15 @@ def main():
         print(f"    of which building the events (cdht.outbox.add_event): "
               f"{first['events_seconds']:.1f} s ({events_share:.0%}); the rest "
               f"{first['rows'] / rest:,.0f} rows/s")
+        print(f"    validating the rows (RowValidator.check_rows): "
+              f"{first['validation_seconds']:.1f} s "
+              f"({first['validation_seconds'] / first['seconds']:.0%})")
         print(f"    peak RSS of the import process: {first['peak_rss_mb']:.0f} MB")
         print(f"ratio: the import runs at 1/{copy_rate / rate:.1f} of COPY's speed "
               f"({rate / copy_rate:.1%})")
         figures = {"rows": first["rows"], "seconds": first["seconds"], "rate": rate,
                    "copy_rate": copy_rate, "events_share": events_share,
+                   "validation_share": first["validation_seconds"] / first["seconds"],
                    "peak_rss_mb": first["peak_rss_mb"]}
         if not args.no_reimport:
             again = run_child(url, path)

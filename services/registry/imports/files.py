@@ -338,7 +338,7 @@ def read_rows(path, layout):
         number = 0
         try:
             for number, cells in enumerate(reader, start=1):
-                if number > header_row and any(c.strip() for c in cells):
+                if number > header_row and "".join(cells).strip():  # not blank
                     yield number, cells
         except csv.Error as exc:  # a NUL byte, a field beyond csv.field_size_limit()
             raise ImportFileError(

@@ -1,9 +1,11 @@
 """The people import's writes, one chunk per transaction (the runner's loop, runner.py):
 
 1. the good rows (people_rows.RowValidator: national ID rules, names, dates, unit codes known
-   in the units table; duplicates across the whole file) go into a temporary table with COPY;
+   in the units table; duplicates across the whole file; a CSV chunk checked column-wise
+   first, people_fast.py) go into a temporary table with COPY;
 2. rows equal to the person already recorded are dropped (a re-import changes nothing);
-3. the people the rest name are locked (``FOR UPDATE``) and one statement
+3. the people the rest name are locked (``FOR UPDATE``; steps 2 and 3 are skipped when the
+   chunk names nobody recorded, as in a first import) and one statement
    ``INSERT ... SELECT FROM the temp table ON CONFLICT (national_id) DO UPDATE ... WHERE
    something actually changed RETURNING ...`` upserts them, reporting, for each person that
    changed, whether it was registered, updated or moved (a changed unit), with the countable
@@ -95,8 +97,8 @@ def _upsert_sql(present, has_updated_at):
     """
 
 
-_REMOVED = ("SELECT national_id, deleted_at FROM people WHERE deleted_at IS NOT NULL "
-            "AND national_id = ANY(CAST(:ids AS varchar[]))")
+_RECORDED = ("SELECT national_id, deleted_at FROM people "
+             "WHERE national_id = ANY(CAST(:ids AS varchar[]))")
 
 _HOLDERS = ("SELECT national_id, unit_code FROM people "
             "WHERE national_id = ANY(CAST(:ids AS varchar[]))")
@@ -170,18 +172,21 @@ class PeopleChunks:
     def write(self, session, records, errors, numbers=None):
         """The chunk's upsert and events; its counts. ``numbers``: the records' rows."""
         people, counts, restored = [], {"registered": 0, "updated": 0, "moved": 0}, []
+        recorded = True  # whether anyone the chunk names may be recorded already
         if records:
             lock_imports(session)
             row_of = {r[0]: n for n, r in zip(numbers or (), records)}
             if self.units.within is not None:
                 records = self._held_elsewhere(session, records, numbers, errors)
             if records and not self.importer.restore:
-                records = self._removed(session, records, row_of, errors)
+                records, recorded = self._removed(session, records, row_of, errors)
         if records:
             copy_into(session, _CREATE_STAGE, "import_stage", _STAGE_COLUMNS,
                       map(_copy_line, records))
-            if session.execute(self.drop_unchanged).rowcount < len(records):
-                session.execute(text(_LOCK_PEOPLE))
+            # nobody recorded (a first import): nothing to find unchanged or to lock first
+            if not recorded or session.execute(self.drop_unchanged).rowcount < len(records):
+                if recorded:
+                    session.execute(text(_LOCK_PEOPLE))
                 rows = session.execute(self.upsert).all()
                 restored = {r.id for r in rows if r.restored}
                 people, counts = changes_to_people(rows, self.units)
@@ -206,11 +211,11 @@ class PeopleChunks:
     def _removed(self, session, records, row_of, errors):
         """The records without those whose national ID belongs to a removed person: an
         import restores nobody unless it is asked to (``Importer.restore``); each is a row
-        error saying how."""
-        removed = dict(session.execute(text(_REMOVED),
-                                       {"ids": [r[0] for r in records]}).all())
+        error saying how. Also whether any of the records' national IDs is recorded."""
+        found = session.execute(text(_RECORDED), {"ids": [r[0] for r in records]}).all()
+        removed = {national_id: at for national_id, at in found if at is not None}
         if not removed:
-            return records
+            return records, bool(found)
         vi, en = people_rows.MESSAGES["national_id.removed"]
         for national_id, at in removed.items():
             on = at.date().isoformat()
@@ -218,7 +223,7 @@ class PeopleChunks:
                 row_of.get(national_id, 0), "national_id", self.national_id_column,
                 "national_id.removed", vi.format(on=on), en.format(on=on)))
         errors.sort(key=lambda e: e.row)
-        return [r for r in records if r[0] not in removed]
+        return [r for r in records if r[0] not in removed], len(found) > len(removed)
 
     def _held_elsewhere(self, session, records, numbers, errors):
         """The records without those whose national ID a person outside the importer's scope
