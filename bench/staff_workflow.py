@@ -15,8 +15,10 @@ CPU seconds per call: each service process's utime+stime (/proc/<pid>/stat) read
 the first call and after the last recognition is in reporting's figures and the services
 are idle again (so the events each workflow causes count too), divided by the calls; beside
 them PostgreSQL's and RabbitMQ's CPU (their servers' processes: other work on them counts
-too) and this client's own. Then, as the limit beside it, one cheap
-authenticated read (GET /assessments/<id>) at the largest number of clients.
+too) and this client's own; and each service database's transactions per call (PostgreSQL's
+pg_stat_database, read once its statistics are flushed): a count the machine's other load
+does not change, where CPU seconds on a shared machine do. Then, as the limit beside it, one
+cheap authenticated read (GET /assessments/<id>) at the largest number of clients.
 
     .venv/bin/python bench/staff_workflow.py [--clients 8,50] [--workflows 300]
                                              [--communes 10] [--reads 2000]
@@ -43,6 +45,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.common import (  # noqa: E402
     PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
@@ -120,6 +123,25 @@ def cpu_snapshot(procs, servers):
 
 def cpu_used(before, after):
     return {name: after[name] - before[name] for name in before}
+
+
+STATS_FLUSHED_SECONDS = 11
+"""PostgreSQL flushes an idle backend's statistics within 10 s (PGSTAT_IDLE_INTERVAL)."""
+
+
+def db_transactions(urls):
+    """{service: transactions its database has counted (committed or rolled back)}: a read,
+    a write and a pool's ping each count one, whatever else loads the machine."""
+    import psycopg2
+    names = {make_url(url).database: service for service, url in urls.items()}
+    conn = psycopg2.connect(PG.replace("+psycopg2", "") + "/postgres")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT datname, xact_commit + xact_rollback FROM pg_stat_database "
+                           "WHERE datname = ANY(%s)", (list(names),))
+            return {names[name]: count for name, count in cursor.fetchall()}
+    finally:
+        conn.close()
 
 
 def wait_idle(procs, quiet=0.05, window=0.5, give_up=60):
@@ -311,6 +333,10 @@ def report(level, out):
         f"{cpu['client'] / level['calls'] * 1000:.1f} ms")
     out(f"  of the services' CPU, {cpu['services_system'] / max(services, 1e-9):.0%} is "
         f"kernel time (system calls)")
+    if "db_transactions" in level:
+        counted = level["db_transactions"]
+        out("  database transactions per call (pings included; idle timers' too): "
+            + ", ".join(f"{s} {counted[s] / level['calls']:.2f}" for s in SERVICES if s in counted))
     every = sum(v for k, v in cpu.items() if k != "services_system") / level["calls"]
     out(f"  at {every * 1000:.1f} ms of CPU per call in all, {os.cpu_count()} cores allow at "
         f"most {os.cpu_count() / every:,.0f} calls/s")
@@ -362,6 +388,8 @@ def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, o
         wait_titled(bases, len(done))
         for n in clients:
             wait_idle(procs)
+            time.sleep(STATS_FLUSHED_SECONDS)
+            transactions = db_transactions(urls)
             before = cpu_snapshot(procs, servers)
             profilers = start_profilers(procs, Path(profile)) \
                 if profile and n == clients[-1] else []
@@ -376,6 +404,8 @@ def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, o
                     stop_profilers(profilers)
             used = cpu_used(before, cpu_snapshot(procs, servers))
             level = figures_of(callers, seconds, used, ROUTES)
+            time.sleep(STATS_FLUSHED_SECONDS)
+            level["db_transactions"] = cpu_used(transactions, db_transactions(urls))
             done += decided
             level.update(clients=n, workflows=len(decided),
                          workflows_per_s=len(decided) / seconds,

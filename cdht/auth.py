@@ -232,6 +232,25 @@ def _checked_claims(keys, token):
     key = keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
     if key is None:
         raise TokenError("token signed by an unknown key")
+    known = _SIGNED.get(token)
+    if known is not None and known[0] is key:
+        return dict(known[1])
+    claims = _signature_checked(token, key)
+    if len(_SIGNED) >= SIGNED_KEPT:
+        _SIGNED.clear()
+    _SIGNED[token] = (key, claims)
+    return dict(claims)
+
+
+SIGNED_KEPT = 4096
+_SIGNED = {}
+"""Tokens whose signature was found good, with the key that checked it: a client sends the
+same token with every call, and the signature of the same text under the same key does not
+change, so it is checked once (the time and content checks of verify_token run at every
+call). Bounded: emptied when full."""
+
+
+def _signature_checked(token, key):
     try:
         return jwt.decode(token, key, algorithms=[ALGORITHM],
                           options={"verify_exp": False, "verify_iat": False,

@@ -55,16 +55,16 @@ class WorkflowApi:
     def _locked(store, assessment_id):
         return found(store.assessment(assessment_id, lock=True), "assessment")
 
-    def _official_step(self, request, assessment_id, data, field):
-        """Before a review or a decision, with no row locked yet: the assessment's person and
-        unit path (that unit in the caller's scope), who acts (``data[field]``, the token's
-        subject unless an admin names someone) and that person's positions in the registry."""
-        with self.db.store() as store:
-            assessment = found(store.assessment(assessment_id), "assessment")
-            person_id, unit_path = assessment.person_id, assessment.unit_path
-        require_scope(request, unit_path, "the assessment")
+    def _official_step(self, request, store, assessment_id, data, field):
+        """Before a review or a decision, in its transaction: the assessment, locked (its unit
+        in the caller's scope), who acts (``data[field]``, the token's subject unless an admin
+        names someone) and that person's positions in the registry. One session serves the
+        whole step; the lock is held over the registry's answer, which only a concurrent step
+        on the same assessment waits for."""
+        assessment = self._locked(store, assessment_id)
+        require_scope(request, assessment.unit_path, "the assessment")
         data[field] = actor(request, data[field], field, required=True)
-        return person_id, unit_path, self._ask_registry("memberships", str(data[field]))
+        return assessment, self._ask_registry("memberships", str(data[field]))
 
     # -- the individual workflow -----------------------------------------------------------------
     @api("POST", "/assessments",
@@ -86,14 +86,19 @@ class WorkflowApi:
         caller = caller_of(request)
         if caller.is_citizen and data["person_id"] != caller.person_id:
             raise Forbidden("a citizen submits only their own self-assessment")
-        profile = self._ask_registry("profile", str(data["person_id"]))
+        by = actor(request, data["submitted_by"], "submitted_by")
+        on_behalf = by is not None and by != data["person_id"]
+        if on_behalf:  # one round trip for the person and who acts for them
+            asked = self._ask_registry("profile_and_memberships", str(data["person_id"]),
+                                       str(by))
+            profile, staff = asked["profile"], asked["memberships"]
+        else:
+            profile = self._ask_registry("profile", str(data["person_id"]))
         if profile is None:
             raise invalid("person_id", "unknown person")
         if not caller.is_citizen:
             require_scope(request, profile["unit_path"], "the person")
-        by = actor(request, data["submitted_by"], "submitted_by")
-        if by is not None and by != data["person_id"]:
-            staff = self._ask_registry("memberships", str(by))
+        if on_behalf:
             if not domain.may_act_for(staff, profile["unit_path"]):
                 raise ApiError(403, "submitted_by is not an official of the association at the "
                                     "person's unit or above")
@@ -185,15 +190,18 @@ class WorkflowApi:
         problems = review_problems(data)
         if problems:
             raise ApiError(UNPROCESSABLE, "invalid input", problems)
-        person_id, unit_path, reviewer = self._official_step(request, assessment_id, data,
-                                                             "reviewer_id")
-        subject = self._ask_registry("memberships", str(person_id))
-        if not domain.may_review(reviewer, subject, unit_path):
-            raise ApiError(403, "the reviewer is not an official of the association at the "
-                                "person's unit or above, nor the head of the person's unit")
         adjustments = {code: dict(change) for code, change in data["adjustments"].items()}
         with self.db.store(write=True) as store:
-            assessment = self._locked(store, assessment_id)
+            assessment, reviewer = self._official_step(request, store, assessment_id, data,
+                                                       "reviewer_id")
+            # the person's own groups count only for a reviewer who is not an official there
+            path = assessment.unit_path
+            if not domain.may_review(reviewer, None, path) and not domain.may_review(
+                    reviewer, self._ask_registry("memberships", str(assessment.person_id)),
+                    path):
+                raise ApiError(403, "the reviewer is not an official of the association at "
+                                    "the person's unit or above, nor the head of the "
+                                    "person's unit")
             criteria = criteria_sets.known(self.criteria, assessment.criteria_version)
             with workflow_errors("adjustments"):
                 status, scores, notes = domain.review(assessment.status, data["action"],
@@ -219,13 +227,14 @@ class WorkflowApi:
         """The commune association recognises (recognition_granted) or refuses with reasons
         (recognition_refused)."""
         data = load_json(request, DecisionRequestSchema())
-        _, unit_path, decider = self._official_step(request, assessment_id, data, "decided_by")
-        if not domain.may_decide(decider, unit_path, self.approval.level):
-            raise ApiError(403, f"decided_by is not an official of the association that "
-                                f"decides ({self.approval.deciding_body}) for the person")
         try:
             with workflow_errors(), self.db.store(write=True) as store:
-                assessment = self._locked(store, assessment_id)
+                assessment, decider = self._official_step(request, store, assessment_id,
+                                                          data, "decided_by")
+                if not domain.may_decide(decider, assessment.unit_path, self.approval.level):
+                    raise ApiError(403, f"decided_by is not an official of the association "
+                                        f"that decides ({self.approval.deciding_body}) for "
+                                        f"the person")
                 result = decisions.decide_one(store, self.criteria, assessment,
                                               data["decision"], data["reasons"],
                                               data["decided_by"])

@@ -23,7 +23,7 @@ import logging
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from cdht.rpc import RpcUnavailable, deadline
-from services.notifications import moves, places, rules
+from services.notifications import moves, places, rules, sending
 from services.notifications.extensions import RULES
 
 log = logging.getLogger(__name__)
@@ -128,9 +128,10 @@ class EventIntake:
                     delivery_id = self._open(store, event.event_id, person_id, rule,
                                              rule.channels[0], data, event.correlation_id)
                     if delivery_id:
-                        created.append(delivery_id)
-        for delivery_id in created:
-            self._attempt_safely(delivery_id)
+                        created.append((delivery_id, sending.Opened(
+                            person_id, rule.channels[0], rule.template, data)))
+        for delivery_id, opened in created:
+            self._attempt_safely(delivery_id, opened)
 
     def _officials(self, unit_code):
         """The registry's association officials of a unit (rules.recipients)."""

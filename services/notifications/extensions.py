@@ -45,5 +45,9 @@ class RateLimits(DependencyProvider):
     def wait(self, channel):
         return self.buckets[channel].take(time.monotonic())
 
+    def ready_in(self, channel):
+        """Seconds until a send may go on ``channel`` (0: now), nothing counted."""
+        return self.buckets[channel].ready_in(time.monotonic())
+
     def get_dependency(self, worker_ctx):
         return self

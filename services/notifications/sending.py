@@ -27,6 +27,7 @@ starts every class of the service's module that has entrypoints).
 import logging
 import random
 from datetime import timedelta
+from typing import NamedTuple
 
 import eventlet
 
@@ -40,6 +41,15 @@ from services.notifications.store import now
 log = logging.getLogger(__name__)
 
 RETRY_BATCH = 50
+
+
+class Opened(NamedTuple):
+    """What an attempt needs to know of a pending delivery before it asks for the contact."""
+    person_id: object
+    channel: str
+    template: str
+    context: dict
+    attempts: int = 0
 
 
 class Sending:
@@ -74,30 +84,42 @@ class Sending:
             if len(claimed) < RETRY_BATCH:
                 return
 
-    def _attempt_safely(self, delivery_id):
+    def _attempt_safely(self, delivery_id, opened=None):
         """Attempt a delivery, then its fallback if it failed for good; an unexpected error
-        is logged and the delivery stays pending for the retry timer."""
-        queue = [delivery_id]
+        is logged and the delivery stays pending for the retry timer. ``opened``: what
+        ``_attempt`` would read of a delivery its caller has just opened."""
+        queue = [(delivery_id, opened)]
         while queue:
-            current = queue.pop(0)
+            current, opened = queue.pop(0)
             try:
-                following = self._attempt(current)
+                following = self._attempt(current, opened)
             except Exception:
                 log.exception("delivery %s: attempt failed unexpectedly; tried again later",
                               current)
                 return
             if following:
-                queue.append(following)
+                queue.append((following, None))
 
-    def _attempt(self, delivery_id):
-        """One attempt; returns the id of a fallback delivery to attempt next, or None."""
-        with self.db.store() as store:
-            row = store.delivery(delivery_id)
-            if row is None or row.status != "pending":
-                return None
-            person_id, channel, attempts = row.person_id, row.channel, row.attempts
-            paths = domain.unit_paths(row.template, row.context or {})
+    def _attempt(self, delivery_id, opened=None):
+        """One attempt; returns the id of a fallback delivery to attempt next, or None.
+        ``opened`` (``Opened``): the facts of a delivery just opened, which need no read;
+        the row is read and locked again before anything is sent."""
+        if opened is None:
+            with self.db.store() as store:
+                row = store.delivery(delivery_id)
+                if row is None or row.status != "pending":
+                    return None
+                opened = Opened(row.person_id, row.channel, row.template, row.context,
+                                row.attempts)
+        person_id, channel, attempts = opened.person_id, opened.channel, opened.attempts
+        paths = domain.unit_paths(opened.template, opened.context or {})
         self.units.learn(self.db, paths, self._export_units)
+        ahead = self.limits.ready_in(channel)
+        if ahead > 0:  # nothing asked of the registry for a message that cannot go yet
+            self._postpone(delivery_id, ahead)
+            log.info("delivery %s: %s rate limit reached; sent in %.1fs", delivery_id,
+                     channel, ahead)
+            return None
         try:
             contact = self._contact(person_id)
         except RpcUnavailable as exc:
@@ -165,12 +187,13 @@ class Sending:
         return timing.backoff_delay(attempt, self._setting("RETRY_BASE_SECONDS", 30.0),
                                     self._setting("RETRY_MAX_SECONDS", 3600.0), random.random)
 
-    def _postpone(self, delivery_id, seconds, reason):
+    def _postpone(self, delivery_id, seconds, reason=None):
         with self.db.store(write=True) as store:
             delivery = store.lock(delivery_id)
             if delivery is not None and delivery.status == "pending":
                 delivery.next_attempt_at = now() + timedelta(seconds=seconds)
-                delivery.last_error = redact(reason)[:500]
+                if reason is not None:
+                    delivery.last_error = redact(reason)[:500]
 
     def _compose(self, store, delivery, contact):
         """The message, naming units as this transaction reads them (places.py)."""

@@ -44,6 +44,13 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def ready_in(self, now):
+        """The seconds ``take(now)`` would say to wait, without counting a send."""
+        if self.rate <= 0:
+            return 0.0
+        tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
 
 # -- local time -----------------------------------------------------------------------------------
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?$")

@@ -104,13 +104,15 @@ def scope_of(request):
 
 def unit_in_scope(request, store, code, what="the unit"):
     """403 unless the unit ``code`` is in the caller's subtree (an unknown unit is left to
-    the checks that say so with a 422)."""
+    the checks that say so with a 422). The unit's path when it was read (None for an
+    admin), for the caller to use again."""
     if caller_of(request).is_admin:
-        return
+        return None
     path = store.unit_path(code) if code else []
     if code and not path:
-        return
+        return path
     require_scope(request, path, what)
+    return path
 
 
 def in_unit(what):
@@ -218,18 +220,25 @@ ONE_PERSON_RPCS = {"contact": "contact", "certificate_holder": "certificate"}
 def audit_rpc(stores, caller, method, person_ids, fields, people=None):
     """An RPC that answered personal data (``method``: one of ONE_PERSON_RPCS, or an
     export) leaves one row: the calling service as the actor, the RPC as the purpose."""
+    if person_ids:
+        with stores.transaction() as store:
+            audit_rpc_in(store, caller, method, person_ids, fields, people)
+
+
+def audit_rpc_in(store, caller, method, person_ids, fields, people=None):
+    """``audit_rpc`` in the caller's transaction: the RPC that reads and answers in one
+    transaction commits its audit row with it."""
     ids = [uuid.UUID(str(i)) for i in person_ids]
     if not ids:
         return
     action = ONE_PERSON_RPCS.get(method, "export")
     one = method in ONE_PERSON_RPCS
-    with stores.transaction() as store:
-        store.add(audit_row(
-            f"service:{caller}", "service", action,
-            person_id=ids[0] if one else None, fields=fields,
-            people=len(ids) if people is None else people,
-            person_ids=None if one else ids,
-            correlation=observability.current_correlation_id(), purpose=f"rpc {method}"))
+    store.add(audit_row(
+        f"service:{caller}", "service", action,
+        person_id=ids[0] if one else None, fields=fields,
+        people=len(ids) if people is None else people,
+        person_ids=None if one else ids,
+        correlation=observability.current_correlation_id(), purpose=f"rpc {method}"))
 
 
 def audited_page(stores, request, page, action="list"):

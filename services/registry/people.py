@@ -97,14 +97,14 @@ class PeopleEndpoints:
                                         data["gender"])
                 with self.store.transaction() as store:
                     open_unit(store, data["unit_code"])
-                    unit_in_scope(request, store, data["unit_code"])
+                    path = unit_in_scope(request, store, data["unit_code"])
                     _unique_national_id(request, store, data["national_id"])
                     person = Person(id=uuid.uuid4(), **data)
                     store.add(person)
                     store.flush()
                     audit(store, request, "create", person.id,
                           [f for f in PERSON_FIELDS if data.get(f) not in (None, [], "")])
-                    store.stage("person_registered", facts(store, person))
+                    store.stage("person_registered", facts(store, person, path))
         except HeldElsewhere as held:
             self._refuse_held_elsewhere(request, held)
         return 201, self._person(request, person)

@@ -9,7 +9,7 @@ from datetime import date
 from nameko.extensions import DependencyProvider
 
 from cdht.broker import rpc  # nameko's, surviving a broker restart
-from services.registry.handlers import audit_rpc, facts
+from services.registry.handlers import audit_rpc_in, facts
 from services.registry.models import Person
 from services.registry.schemas import PersonFactsSchema
 
@@ -66,6 +66,14 @@ def _holder(store, person):
     return {"person_id": str(person.id), "full_name": person.full_name}
 
 
+def _live(store, person_id, answer):
+    """``answer(store, person)`` about a live person; None for an unknown or removed one."""
+    person = store.row(Person, uuid.UUID(str(person_id)))
+    if person is None or person.deleted_at:
+        return None
+    return answer(store, person)
+
+
 class RpcCaller(DependencyProvider):
     """The service that made this RPC call (the audit's actor), as its call id names it
     (``standalone_rpc_proxy`` for a script's client); "unknown" without one."""
@@ -78,13 +86,17 @@ class RpcCaller(DependencyProvider):
 class RegistryRpc:
     rpc_caller = RpcCaller()
 
-    def _about(self, person_id, answer):
-        """``answer(store, person)`` about a live person; None for an unknown or removed one."""
-        with self.store.read() as store:
-            person = store.row(Person, uuid.UUID(str(person_id)))
-            if person is None or person.deleted_at:
-                return None
-            return answer(store, person)
+    def _about(self, person_id, answer, audited=None):
+        """``answer(store, person)`` about a live person; None for an unknown or removed one.
+        ``audited`` (an RPC of ONE_PERSON_RPCS) records the answer in the personal data
+        audit, in the same transaction as the read."""
+        opened = self.store.transaction() if audited else self.store.read()
+        with opened as store:
+            found = _live(store, person_id, answer)
+            if found is not None and audited:
+                audit_rpc_in(store, self.rpc_caller, audited, [found["person_id"]],
+                             [k for k in found if k != "person_id"])
+            return found
 
     @rpc
     def profile(self, person_id):
@@ -92,24 +104,25 @@ class RegistryRpc:
         return self._about(person_id, _profile)
 
     @rpc
+    def profile_and_memberships(self, person_id, member_id):
+        """``profile(person_id)`` and ``memberships(member_id)`` in one call: a step taken
+        by staff on a person's behalf needs both (``{"profile": ..., "memberships": ...}``,
+        each None for an unknown or removed person)."""
+        with self.store.read() as store:
+            return {"profile": _live(store, person_id, _profile),
+                    "memberships": _live(store, member_id, _memberships)}
+
+    @rpc
     def contact(self, person_id):
         """Contact details, asked at the moment a notification is sent (never in events);
         each answer is audited ('contact', the calling service as the actor)."""
-        found = self._about(person_id, _contact)
-        if found is not None:
-            audit_rpc(self.store, self.rpc_caller, "contact", [found["person_id"]],
-                      [k for k in found if k != "person_id"])
-        return found
+        return self._about(person_id, _contact, audited="contact")
 
     @rpc
     def certificate_holder(self, person_id):
         """The full name a title's certificate and credential carry (nothing else); each
         answer is audited ('certificate', the calling service as the actor)."""
-        found = self._about(person_id, _holder)
-        if found is not None:
-            audit_rpc(self.store, self.rpc_caller, "certificate_holder",
-                      [found["person_id"]], ["full_name"])
-        return found
+        return self._about(person_id, _holder, audited="certificate_holder")
 
     @rpc
     def issuer_profile(self, unit_code):

@@ -189,3 +189,33 @@ def test_association_officials_of_a_unit(tree, rpc):
     assert rpc.association_officials("AG") == []
     tree.delete(f"/people/{clerk['id']}")
     assert rpc.association_officials("AG.LX") == [chair["id"]]
+
+
+def test_profile_and_memberships_answers_both_in_one_call(tree, rpc):
+    """What a step taken on a person's behalf needs: the person's profile and the actor's
+    positions, each as its own RPC answers it."""
+    person, official = tree.person(), tree.person()
+    commune = tree.post("/association/bodies", {"kind": "commune_association",
+                                                "name": "Hội Khuyến học", "unit_code": "AG.LX"})
+    tree.post("/association/members", {"person_id": official["id"], "body_id": commune["id"],
+                                       "role": "official", "joined_on": "2022-01-01"})
+    assert rpc.profile_and_memberships(person["id"], official["id"]) == {
+        "profile": rpc.profile(person["id"]), "memberships": rpc.memberships(official["id"])}
+    unknown = str(uuid.uuid4())
+    assert rpc.profile_and_memberships(unknown, official["id"])["profile"] is None
+    tree.delete(f"/people/{official['id']}")
+    assert rpc.profile_and_memberships(person["id"], official["id"])["memberships"] is None
+
+
+def test_each_contact_answered_is_audited_and_an_unknown_person_is_not(tree, rpc, db):
+    from sqlalchemy import text
+    person = tree.person(email="an@example.org")
+    for _ in range(2):
+        assert rpc.contact(person["id"])["email"] == "an@example.org"
+    assert rpc.contact(str(uuid.uuid4())) is None
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT actor, person_id::text, fields, purpose "
+                                 "FROM personal_data_audit WHERE action = 'contact'")).all()
+    assert [tuple(r) for r in rows] == 2 * [(
+        "service:standalone_rpc_proxy", person["id"], ["email", "full_name", "language",
+                                                       "phone"], "rpc contact")]

@@ -199,9 +199,11 @@ class FakeDb:
     def __init__(self, store):
         self.fake = store
         self.commits = 0
+        self.sessions = 0  # stores opened, read or write
 
     @contextmanager
     def store(self, write=False):
+        self.sessions += 1
         yield self.fake
         if write:
             self.commits += 1
@@ -213,9 +215,17 @@ class FakeRegistry:
     def __init__(self):
         self.profiles = {}
         self.positions = {}
+        self.asked = []  # the RPCs made, by name
 
     def profile(self, person_id):
+        self.asked.append("profile")
         return self.profiles.get(person_id)
 
     def memberships(self, person_id):
+        self.asked.append("memberships")
         return self.positions.get(person_id, [])
+
+    def profile_and_memberships(self, person_id, member_id):
+        self.asked.append("profile_and_memberships")
+        return {"profile": self.profiles.get(person_id),
+                "memberships": self.positions.get(member_id, [])}

@@ -91,6 +91,57 @@ def test_submit_review_and_recognise(service, store):
     assert service.db.commits == 3
 
 
+def test_each_step_asks_the_registry_once(service):
+    """Staff entering a self-assessment get the person and their own positions in one RPC;
+    an official's review needs no more than the reviewer's positions."""
+    status, view = service.submit(request({"person_id": str(CITIZEN), "year": 2025,
+                                           "scores": SCORES}))
+    assert status == 201 and view["submitted_by"] == CHAIR
+    assert service.registry.asked == ["profile_and_memberships"]
+    review(service, view["assessment_id"])
+    decide(service, view["assessment_id"])
+    assert service.registry.asked == ["profile_and_memberships", "memberships", "memberships"]
+    assert service.db.sessions == service.db.commits == 3  # one session per step
+
+
+def test_a_refused_reviewer_or_decider_changes_nothing(service, store):
+    assessment_id = submit(service)
+    outsider = uuid.uuid4()
+    service.registry.positions[str(outsider)] = {"association": [], "groups": []}
+    assert "the reviewer is not an official" in refused(lambda: service.review(
+        request({"reviewer_id": str(outsider), "action": "accept", "reason": None},
+                who=outsider, role="reviewer"), assessment_id), 403)
+    review(service, assessment_id)
+    commits = service.db.commits
+    assert "decided_by is not an official" in refused(lambda: service.decide(
+        request({"decided_by": str(REVIEWER), "decision": "recognise", "reasons": []},
+                who=REVIEWER), assessment_id), 403)  # a branch official does not recognise
+    assert service.db.commits == commits and not store.recognitions
+    assert decide(service, assessment_id)["status"] == domain.RECOGNISED
+
+
+def test_the_head_of_the_persons_learning_unit_reviews_and_no_other_head(service):
+    """A reviewer who is no official: the person's own groups are asked, and decide."""
+    def head_of(group_id):
+        return {"association": [], "groups": [{"current": True, "role": "head",
+                                               "group_kind": "learning_unit",
+                                               "group_id": group_id}]}
+    head, other_head = uuid.uuid4(), uuid.uuid4()
+    service.registry.positions[str(head)] = head_of("unit-1")
+    service.registry.positions[str(other_head)] = head_of("unit-2")
+    service.registry.positions[str(CITIZEN)] = {"association": [], "groups": [
+        {"current": True, "role": "member", "group_kind": "learning_unit",
+         "group_id": "unit-1"}]}
+    assessment_id = submit(service)
+
+    def review_by(who):
+        return service.review(request({"reviewer_id": str(who), "action": "accept",
+                                       "reason": None}, who=who, role="reviewer"),
+                              assessment_id)
+    assert "the reviewer is not an official" in refused(lambda: review_by(other_head), 403)
+    assert review_by(head)["status"] == domain.REVIEWED
+
+
 def test_a_refusal_shows_its_reasons_as_sentences_and_as_data(service, store):
     assessment_id = submit(service, FAILING)
     review(service, assessment_id)

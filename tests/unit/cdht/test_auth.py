@@ -340,3 +340,24 @@ def test_token_command_refuses_an_unknown_role_and_a_missing_unit(tmp_path):
                              text=True, timeout=60)
     assert no_unit.returncode == 1 and "needs a unit" in no_unit.stderr
     assert "Traceback" not in no_unit.stderr
+
+
+def test_a_token_s_signature_is_checked_once_and_its_times_at_every_call(monkeypatch):
+    checked = []
+    real = auth._signature_checked
+    monkeypatch.setattr(auth, "_signature_checked",
+                        lambda token, key: checked.append(token) or real(token, key))
+    token = mint_token(SIGNING, subject="p-2", role="reviewer", unit_code="AG.LX",
+                       ttl_seconds=60, now=NOW, jti="j-once")
+    for _ in range(3):
+        assert verify_token(KEYS, token, now=NOW + 1).subject == "p-2"
+    assert checked == [token]
+    with pytest.raises(TokenError, match="expired"):
+        verify_token(KEYS, token, now=NOW + 60)
+    # keys loaded again (a rotation): the same kid names another key object, checked anew
+    assert verify_token(auth.load_public_keys(auth.public_key_of(SIGNING)), token,
+                        now=NOW + 1).subject == "p-2"
+    assert checked == [token, token]
+    other = auth.load_public_keys(auth.public_key_of(auth.generate_signing_key(kid="k1")))
+    with pytest.raises(TokenError, match="signature"):
+        verify_token(other, token, now=NOW + 1)

@@ -201,3 +201,6 @@ class NoLimits:
 
     def wait(self, channel):
         return 0
+
+    def ready_in(self, channel):
+        return 0

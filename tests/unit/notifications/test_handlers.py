@@ -127,6 +127,44 @@ def test_a_refused_address_falls_back_to_sms(store, registry):
     assert delivery_id == text_message.id and "2025" in sms.text
 
 
+def test_a_delivery_just_opened_is_attempted_without_reading_it_back(store, registry,
+                                                                     monkeypatch):
+    """The event's handler knows what it opened: the first attempt reads the row once, locked,
+    to send; a retry, which knows only the id, reads it before asking for the contact."""
+    reads = []
+    monkeypatch.setattr(store, "delivery", lambda *args, **kw: reads.append(args))
+    service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
+    event = granted()
+    contact(registry, event.data["person_id"])
+
+    service.on_recognition_granted(event)
+    [delivery] = store.deliveries.values()
+    assert (delivery.status, delivery.attempts, reads) == ("pending", 1, [])
+
+    monkeypatch.undo()
+    service.mailer.refuse = None
+    delivery.next_attempt_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    service.retry_due()
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+
+
+def test_a_message_the_rate_limit_holds_back_is_postponed_before_its_contact_is_asked(
+        store, registry, monkeypatch):
+    class Full(NoLimits):
+        def ready_in(self, channel):
+            return 2.0
+    asked = []
+    monkeypatch.setattr(registry, "contact", lambda person_id: asked.append(person_id))
+    service = start(store, registry)
+    service.limits = Full()
+
+    service.on_recognition_granted(granted())
+    [delivery] = store.deliveries.values()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 0, None)
+    assert delivery.next_attempt_at > datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert asked == [] and service.mailer.sent == []
+
+
 def test_a_failure_for_now_is_sent_by_the_retry_timer_when_due(store, registry):
     service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
     event = granted()

@@ -57,6 +57,38 @@ def test_build_email_is_utf8_with_text_and_html():
     assert parsed.get_body(("html",)).get_content().strip() == "<p>Kính gửi</p>"
 
 
+def test_build_email_writes_the_lines_the_relay_receives_as_the_email_package_reads_them():
+    """Written directly (the email package's composition cost more than the rest of a send):
+    CRLF lines under 998 bytes, 7-bit, read back as the email package reads its own."""
+    settings = SmtpSettings(mail_from="Hội Khuyến học <khuyenhoc@example.org>")
+    subject = "Tiến độ Công dân học tập: phường Long Xuyên đã đạt chỉ tiêu năm 2025 " * 2
+    text = "Kính gửi Ông/Bà,\n" + "Dòng rất dài " * 20 + "  \n.\nFrom here\n"
+    message = Message("hoa@example.org", subject.strip(), text, "<p>Kính gửi</p>\n")
+    raw = build_email(message, settings, uuid.uuid4()).as_bytes()
+    raw.decode("ascii")
+    lines = raw.split(b"\r\n")
+    assert b"\n" not in b"".join(lines) and max(map(len, lines)) < 998
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert not parsed.defects
+    assert parsed["Subject"] == subject.strip()  # no space lost between words
+    assert parsed["From"] == "Hội Khuyến học <khuyenhoc@example.org>"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain, html = parsed.iter_parts()
+    assert plain.get_content().replace("\r\n", "\n") == text
+    assert html.get_content().replace("\r\n", "\n") == "<p>Kính gửi</p>\n"
+    assert (plain["Content-Transfer-Encoding"], plain.get_content_charset()) == (
+        "quoted-printable", "utf-8")
+
+
+@pytest.mark.parametrize("field", ["subject", "to"])
+def test_a_line_break_in_a_header_is_refused_not_sent(field):
+    values = {"to": "hoa@example.org", "subject": "Chúc mừng", "text": "x", "html": "x"}
+    values[field] += "\r\nBcc: someone@example.org"
+    with pytest.raises(ValueError):
+        build_email(Message(**values), SmtpSettings(), uuid.uuid4()).as_bytes()
+
+
 @pytest.mark.parametrize("config, problem", [
     ({"SMTP_USER": "khuyenhoc", "SMTP_PASSWORD": "mật khẩu"}, "must be ASCII"),
     ({"SMTP_USER": "", "SMTP_PASSWORD": "secret"}, "SMTP_USER is empty"),

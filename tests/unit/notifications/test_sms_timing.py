@@ -118,6 +118,14 @@ def test_token_bucket_allows_bursts_then_spaces_sends():
     assert bucket.take(10.0) > 0
 
 
+def test_ready_in_says_what_take_would_without_counting_a_send():
+    bucket = timing.TokenBucket(per_minute=120, now=0.0)   # 2/s, bursts of 2
+    assert bucket.ready_in(0.0) == 0.0 and bucket.ready_in(0.0) == 0.0
+    assert [bucket.take(0.0) for _ in range(2)] == [0.0, 0.0]  # nothing was counted
+    assert bucket.ready_in(0.25) == pytest.approx(0.25) == bucket.take(0.25)
+    assert timing.TokenBucket(per_minute=0).ready_in(0.0) == 0.0
+
+
 def test_no_limit():
     bucket = timing.TokenBucket(per_minute=0)
     assert all(bucket.take(0.0) == 0.0 for _ in range(1000))
