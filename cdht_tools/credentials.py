@@ -32,7 +32,8 @@ APPEND_ONLY = {"registry": ("personal_data_audit", "personal_data_audit_head")}
 # against the calls in the code.
 RPC_CALLS = {
     "registry": (),
-    "assessment": ("registry.profile", "registry.memberships", "registry.certificate_holder",
+    "assessment": ("registry.profile", "registry.memberships",
+                   "registry.profile_and_memberships", "registry.certificate_holder",
                    "registry.issuer_profile"),
     "reporting": ("registry.export_units", "registry.export_people",
                   "registry.export_memberships", "registry.export_activities",
