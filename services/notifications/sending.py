@@ -41,6 +41,8 @@ from services.notifications.store import now
 log = logging.getLogger(__name__)
 
 RETRY_BATCH = 50
+HELD_BACK = "held back"
+"""What an attempt the rate limit postponed returns (``_attempt``, ``_attempt_safely``)."""
 
 
 class Opened(NamedTuple):
@@ -74,14 +76,15 @@ class Sending:
         RETRY_CONCURRENCY attempts run at once, and a full batch is followed at once by the
         next: a backlog left by an outage (registry, SMTP relay, database) drains at the pace
         of the attempts, not one batch per tick. Those that fail again are due later
-        (backoff), so the loop ends."""
+        (backoff), so the loop ends. A batch the rate limit held back ends the tick too: what
+        it postponed would be due again within the second, and claiming it over and over
+        until the limit allows it was the service's busiest work under a backlog."""
         pool = eventlet.GreenPool(self._setting("RETRY_CONCURRENCY", 10, int))
         while True:
             with self.db.store(write=True) as store:
                 claimed = store.claim_due(now(), self._lease(), RETRY_BATCH)
-            for _ in pool.imap(self._attempt_safely, claimed):
-                pass
-            if len(claimed) < RETRY_BATCH:
+            held_back = HELD_BACK in list(pool.imap(self._attempt_safely, claimed))
+            if len(claimed) < RETRY_BATCH or held_back:
                 return
 
     def _attempt_safely(self, delivery_id, opened=None):
@@ -96,12 +99,16 @@ class Sending:
             except Exception:
                 log.exception("delivery %s: attempt failed unexpectedly; tried again later",
                               current)
-                return
+                return None
+            if following is HELD_BACK:
+                return HELD_BACK
             if following:
                 queue.append((following, None))
+        return None
 
     def _attempt(self, delivery_id, opened=None):
-        """One attempt; returns the id of a fallback delivery to attempt next, or None.
+        """One attempt; returns the id of a fallback delivery to attempt next, HELD_BACK when
+        the rate limit postponed it, or None.
         ``opened`` (``Opened``): the facts of a delivery just opened, which need no read;
         the row is read and locked again before anything is sent."""
         if opened is None:
@@ -119,7 +126,7 @@ class Sending:
             self._postpone(delivery_id, ahead)
             log.info("delivery %s: %s rate limit reached; sent in %.1fs", delivery_id,
                      channel, ahead)
-            return None
+            return HELD_BACK
         try:
             contact = self._contact(person_id)
         except RpcUnavailable as exc:

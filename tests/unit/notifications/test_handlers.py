@@ -204,6 +204,32 @@ def test_a_backlog_left_by_an_outage_drains_in_one_tick_of_the_retry_timer(store
     assert {d.attempts for d in store.deliveries.values()} == {2}
 
 
+def test_a_backlog_the_rate_limit_holds_back_is_claimed_once_per_tick(store, registry):
+    """Postponed by the rate limit, a delivery is due again within the second: the timer ends
+    its tick instead of claiming the same deliveries over and over until the limit allows."""
+    class Full(NoLimits):
+        def ready_in(self, channel):
+            return 0.0 if self.allowed.pop() else 0.001
+    service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
+    for _ in range(120):
+        event = granted()
+        contact(registry, event.data["person_id"])
+        service.on_recognition_granted(event)
+    service.mailer.refuse = None
+    for delivery in store.deliveries.values():
+        delivery.next_attempt_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    claims = []
+    claim_due = store.claim_due
+    store.claim_due = lambda *args: claims.append(claim_due(*args)) or claims[-1]
+    service.limits = Full()
+    service.limits.allowed = [False] * 1000 + [True] * 10  # ten may go now, then none
+
+    service.retry_due()
+
+    assert len(service.mailer.sent) == 10 and len(claims) == 1
+    assert len(store.rows(status="pending")) == 110
+
+
 # -- the HTTP API and the digests ----------------------------------------------------------------
 STAFF_ID = uuid.uuid4()
 
