@@ -114,10 +114,10 @@ def test_a_poison_registration_is_dead_lettered_alone(batched, publish, engines,
     poison = facts()
     with db.begin() as conn:  # PostgreSQL refuses this one person, every time
         conn.execute(text(f"""
-            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION refuse_person() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-            CREATE TRIGGER refuse BEFORE INSERT ON people FOR EACH ROW
-            WHEN (NEW.person_id = '{poison["person_id"]}') EXECUTE FUNCTION refuse();"""))
+            CREATE TRIGGER refuse_person BEFORE INSERT ON people FOR EACH ROW
+            WHEN (NEW.person_id = '{poison["person_id"]}') EXECUTE FUNCTION refuse_person();"""))
     bad = event("person_registered", poison)
     for envelope in (event("person_registered", facts()), bad,
                      event("person_registered", facts()), event("person_registered", facts())):
