@@ -8,7 +8,7 @@ Prints, in one run on this machine:
   events in the outbox, the job's progress and error rows, in a child process whose peak
   RSS is measured (resource.getrusage);
 - re-import of the same file (nothing changes, nothing is written but the job);
-- the ratio, and where the import's time went (events = cdht.outbox.add_event, validation =
+- the ratio, and where the import's time went (events = cdht.outbox.add_wire_events, validation =
   people_rows.RowValidator.check_rows).
 
     .venv/bin/python bench/import_people.py [--people 1000000] [--bad-fraction 0.01]
@@ -121,7 +121,7 @@ def child_import(url, path):
             finally:
                 spent[key] += time.monotonic() - started
         return timed_function
-    people_chunks.add_event = timed(people_chunks.add_event, "events")
+    people_chunks.add_wire_events = timed(people_chunks.add_wire_events, "events")
     RowValidator.check_rows = timed(RowValidator.check_rows, "validation")
 
     engine = create_engine(url, pool_size=2)
@@ -186,7 +186,7 @@ def main():
               f"people table {first['people']:,}")
         events_share = first["events_seconds"] / first["seconds"]
         rest = first["seconds"] - first["events_seconds"]
-        print(f"    of which building the events (cdht.outbox.add_event): "
+        print(f"    of which building the events (cdht.outbox.add_wire_events): "
               f"{first['events_seconds']:.1f} s ({events_share:.0%}); the rest "
               f"{first['rows'] / rest:,.0f} rows/s")
         print(f"    validating the rows (RowValidator.check_rows): "
