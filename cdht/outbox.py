@@ -23,14 +23,14 @@ from kombu import Connection
 from kombu.utils.json import dumps
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, String, Table, Text, func, select, text, update,
+    BigInteger, Column, DateTime, Index, Integer, String, Table, Text, func, select, update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from cdht import observability
 from cdht.contracts import make_envelope
 from cdht.identity import broker_user
-from cdht.db import plumbing_metadata
+from cdht.db import insert_unnested, plumbing_metadata
 
 log = logging.getLogger(__name__)
 
@@ -63,47 +63,33 @@ def add_event(session, event_type, data, *, producer, correlation_id=None, schem
 
 def add_events(session, event_type, datas, *, producer, correlation_id=None, schema_version=1):
     """``add_event`` for many events of one type: each validated, all staged in one INSERT."""
-    correlation_id = correlation_id or observability.current_correlation_id()
-    rows = []
-    for data in datas:
-        envelope = make_envelope(event_type, data, producer=producer,
-                                 schema_version=schema_version, correlation_id=correlation_id)
-        rows.append({"event_id": envelope.event_id, "event_type": event_type,
-                     "payload": envelope.to_message()})
-    if rows:
-        session.execute(outbox_table.insert(), rows)
-        session.info["outbox_rows"] = session.info.get("outbox_rows", 0) + len(rows)
-    return len(rows)
+    return _stage(session, event_type, datas, producer=producer, correlation_id=correlation_id,
+                  schema_version=schema_version, wire=False)
 
 
 def add_wire_events(session, event_type, datas, *, producer, correlation_id=None,
                     schema_version=1):
-    """``add_events`` for bulk work (closing a year): ``datas`` built as JSON gives them back
-    (``make_envelope(wire=True)``: every event is still checked against its contract), the
-    rows staged in one INSERT of unnested text arrays, cast to the columns server-side (a
-    multi-row INSERT through the ORM's JSON type cost more than building the events)."""
+    """``add_events`` for bulk work (closing a year, imports): ``datas`` built as JSON gives
+    them back (``make_envelope(wire=True)``: every event is still checked against its
+    contract, without a JSON round trip of each)."""
+    return _stage(session, event_type, datas, producer=producer, correlation_id=correlation_id,
+                  schema_version=schema_version, wire=True)
+
+
+def _stage(session, event_type, datas, *, producer, correlation_id, schema_version, wire):
     correlation_id = correlation_id or observability.current_correlation_id()
-    ids, types, payloads = [], [], []
+    rows = []
     for data in datas:
-        envelope = make_envelope(event_type, data, producer=producer, wire=True,
+        envelope = make_envelope(event_type, data, producer=producer, wire=wire,
                                  schema_version=schema_version, correlation_id=correlation_id)
-        ids.append(str(envelope.event_id))
-        types.append(event_type)
-        payloads.append(_json_text(envelope.to_message()))
-    if ids:
-        session.connection().execute(_INSERT_WIRE, {"ids": ids, "types": types,
-                                                    "payloads": payloads})
-        session.info["outbox_rows"] = session.info.get("outbox_rows", 0) + len(ids)
-    return len(ids)
+        rows.append((envelope.event_id, event_type, _json_text(envelope.to_message())))
+    insert_unnested(session.connection(), "outbox", _STAGED_COLUMNS, rows)
+    session.info["outbox_rows"] = session.info.get("outbox_rows", 0) + len(rows)
+    return len(rows)
 
 
 _json_text = json.JSONEncoder(ensure_ascii=False).encode
-_INSERT_WIRE = text("""
-    INSERT INTO outbox (event_id, event_type, payload)
-    SELECT CAST(r.event_id AS uuid), r.event_type, CAST(r.payload AS jsonb)
-    FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:payloads AS text[]))
-         AS r(event_id, event_type, payload)
-""")
+_STAGED_COLUMNS = (("event_id", "uuid"), ("event_type", "varchar"), ("payload", "jsonb"))
 
 
 def backlog(conn):

@@ -18,6 +18,7 @@ import uuid
 from sqlalchemy import ARRAY, any_, cast, select, text
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
+from cdht import db
 from services.assessment import domain
 from services.assessment.models import Assessment, Recognition
 
@@ -114,8 +115,11 @@ def insert_recognitions(session, grants):
 
 def insert_steps(session, steps):
     """``steps``: (assessment id, action, actor id or None, detail as JSON text)."""
-    _insert(session, "assessment_steps", (("assessment_id", "uuid"), ("action", "varchar"),
-                                          ("actor_id", "uuid"), ("detail", "jsonb")), steps)
+    db.insert_unnested(session.connection(), "assessment_steps", _STEP_COLUMNS, steps)
+
+
+_STEP_COLUMNS = (("assessment_id", "uuid"), ("action", "varchar"), ("actor_id", "uuid"),
+                 ("detail", "jsonb"))
 
 
 def new_ids(n):
@@ -134,7 +138,7 @@ _GROUP_TITLE_COLUMNS = (
 def insert_group_titles(session, group_titles):
     """New group titles in one statement (a closing grants one per family: a quarter of a
     million for a province). ``group_titles``: dicts of the columns above."""
-    _insert(session, "group_recognitions", _GROUP_TITLE_COLUMNS, [
+    db.insert_unnested(session.connection(), "group_recognitions", _GROUP_TITLE_COLUMNS, [
         tuple(_array(t[c]) if c == "unit_path" else t[c] for c, _ in _GROUP_TITLE_COLUMNS)
         for t in group_titles])
 
@@ -161,21 +165,3 @@ def _array(values):
     """A text array literal, every element quoted."""
     return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
                           for v in values) + "}"
-
-
-def _insert(session, table, columns, rows):
-    """INSERT ``rows`` into ``table`` in one statement: one text[] parameter per column,
-    unnested and cast to the column's type server-side. ``columns``: (name, SQL type).
-    (COPY would be cheaper still, but psycopg2 refuses it under eventlet, where the service
-    closes a year.)"""
-    if not rows:
-        return
-    names = [name for name, _ in columns]
-    values = zip(*rows)
-    session.connection().execute(text(
-        f"INSERT INTO {table} ({', '.join(names)}) "
-        f"SELECT {', '.join(f'CAST(r.{n} AS {t})' for n, t in columns)} "
-        f"FROM unnest({', '.join(f'CAST(:{n} AS text[])' for n in names)}) "
-        f"AS r({', '.join(names)})"),
-        {name: [None if v is None else str(v) for v in column]
-         for name, column in zip(names, values)})
