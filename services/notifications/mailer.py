@@ -99,17 +99,39 @@ class Email:
 
 
 def _header(value):
-    """A header value on one line: ASCII as it is, else one RFC 2047 encoded word (UTF-8,
-    base64), unfolded: CPython's folder drops the space where it splits a long non-ASCII
-    Subject into encoded words ("tiến độ Công" arrives as "tiến độCông"); one word stays well
-    under SMTP's 998-byte line. A line break in a value is refused, as the email package
-    refuses it: it would start a header of its own."""
+    """A header value: ASCII as it is, else RFC 2047 encoded words (UTF-8, base64) of at most
+    75 characters each, folded onto lines of at most 78. Every character, spaces included,
+    sits inside a word: the folding white space between words is dropped when read, so
+    nothing is lost (CPython's own folder drops the space where it splits a non-ASCII Subject:
+    "tiến độ Công" arrives as "tiến độCông"). A line break in a value is refused, as the email
+    package refuses it: it would start a header of its own."""
     value = str(value)
     if "\r" in value or "\n" in value:
         raise ValueError("Header values may not contain linefeed or carriage return characters")
     if value.isascii():
         return value
-    return f"=?utf-8?b?{base64.b64encode(value.encode('utf-8')).decode('ascii')}?="
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?="
+                         for chunk in _utf8_chunks(value, _WORD_BYTES))
+
+
+_WORD_BYTES = 42
+"""UTF-8 bytes per encoded word: base64 makes 56 characters of them, 68 with "=?utf-8?b?"
+and "?=" (RFC 2047 allows 75), so that even "Subject: " and the first word fit in 78."""
+
+
+def _utf8_chunks(value, most):
+    """``value`` as UTF-8, cut into runs of at most ``most`` bytes, never inside a character
+    (RFC 2047: each encoded word must hold whole characters)."""
+    chunk, size = [], 0
+    for char in value:
+        data = char.encode("utf-8")
+        if size + len(data) > most:
+            yield b"".join(chunk)
+            chunk, size = [], 0
+        chunk.append(data)
+        size += len(data)
+    if chunk:
+        yield b"".join(chunk)
 
 
 def _address(value):

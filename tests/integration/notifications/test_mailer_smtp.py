@@ -69,8 +69,9 @@ def server(certificate):
     controller.stop()
 
 
-MESSAGE = domain.Message("hoa.nguyen@example.org", "Chúc mừng Nguyễn Thị Hoa", "Kính gửi",
-                         "<p>Kính gửi</p>")
+SUBJECT = ("Chúc mừng Nguyễn Thị Hoa đạt danh hiệu Công dân học tập năm 2025 tại phường "
+           "Long Xuyên")  # long enough to be folded into several encoded words
+MESSAGE = domain.Message("hoa.nguyen@example.org", SUBJECT, "Kính gửi", "<p>Kính gửi</p>")
 
 
 def test_starttls_and_login_when_configured(server):
@@ -86,7 +87,7 @@ def test_starttls_and_login_when_configured(server):
     assert (envelope.mail_from, envelope.rcpt_tos) == \
         ("khuyenhoc@example.org", ["hoa.nguyen@example.org"])
     mail = message_from_bytes(envelope.original_content, policy=policy.default)
-    assert mail["Subject"] == "Chúc mừng Nguyễn Thị Hoa"
+    assert mail["Subject"] == SUBJECT
 
 
 def test_an_untrusted_certificate_is_refused(server):

@@ -81,6 +81,25 @@ def test_build_email_writes_the_lines_the_relay_receives_as_the_email_package_re
         "quoted-printable", "utf-8")
 
 
+@pytest.mark.parametrize("subject", [
+    "Chúc mừng",
+    "Tiến độ Công dân học tập: phường Long Xuyên đã đạt chỉ tiêu năm 2025 " * 3,
+    "ổ" * 40 + " 😀 " + "a" * 30,  # three- and four-byte characters across word boundaries
+])
+def test_a_non_ascii_subject_is_rfc_2047_words_of_at_most_75_on_lines_of_at_most_78(subject):
+    """Mail clients may refuse or garble an encoded word over 75 characters; every character,
+    spaces included, must come back as it was sent."""
+    message = Message("hoa@example.org", subject, "x\n", "<p>x</p>\n")
+    raw = build_email(message, SmtpSettings(), uuid.uuid4()).as_bytes()
+    lines = raw.split(b"\r\n\r\n", 1)[0].decode("ascii").split("\r\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("Subject: "))
+    last = next(i for i in range(first + 1, len(lines)) if not lines[i].startswith(" "))
+    words = " ".join(lines[first:last])[len("Subject: "):].split()
+    assert all(w.startswith("=?utf-8?b?") and len(w) <= 75 for w in words)
+    assert all(len(line) <= 78 for line in lines[first:last])
+    assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+
+
 @pytest.mark.parametrize("field", ["subject", "to"])
 def test_a_line_break_in_a_header_is_refused_not_sent(field):
     values = {"to": "hoa@example.org", "subject": "Chúc mừng", "text": "x", "html": "x"}
