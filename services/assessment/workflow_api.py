@@ -55,16 +55,18 @@ class WorkflowApi:
     def _locked(store, assessment_id):
         return found(store.assessment(assessment_id, lock=True), "assessment")
 
-    def _official_step(self, request, store, assessment_id, data, field):
-        """Before a review or a decision, in its transaction: the assessment, locked (its unit
-        in the caller's scope), who acts (``data[field]``, the token's subject unless an admin
-        names someone) and that person's positions in the registry. One session serves the
-        whole step; the lock is held over the registry's answer, which only a concurrent step
-        on the same assessment waits for."""
+    def _official(self, request, data, field):
+        """Who acts (``data[field]``, the token's subject unless an admin names someone) and
+        that person's positions in the registry, asked before the step's transaction opens:
+        no database connection or row lock is held while the registry answers."""
+        data[field] = actor(request, data[field], field, required=True)
+        return self._ask_registry("memberships", str(data[field]))
+
+    def _official_step(self, request, store, assessment_id):
+        """In the step's transaction: the assessment, locked, its unit in the caller's scope."""
         assessment = self._locked(store, assessment_id)
         require_scope(request, assessment.unit_path, "the assessment")
-        data[field] = actor(request, data[field], field, required=True)
-        return assessment, self._ask_registry("memberships", str(data[field]))
+        return assessment
 
     # -- the individual workflow -----------------------------------------------------------------
     @api("POST", "/assessments",
@@ -191,9 +193,9 @@ class WorkflowApi:
         if problems:
             raise ApiError(UNPROCESSABLE, "invalid input", problems)
         adjustments = {code: dict(change) for code, change in data["adjustments"].items()}
+        reviewer = self._official(request, data, "reviewer_id")
         with self.db.store(write=True) as store:
-            assessment, reviewer = self._official_step(request, store, assessment_id, data,
-                                                       "reviewer_id")
+            assessment = self._official_step(request, store, assessment_id)
             # the person's own groups count only for a reviewer who is not an official there
             path = assessment.unit_path
             if not domain.may_review(reviewer, None, path) and not domain.may_review(
@@ -227,10 +229,10 @@ class WorkflowApi:
         """The commune association recognises (recognition_granted) or refuses with reasons
         (recognition_refused)."""
         data = load_json(request, DecisionRequestSchema())
+        decider = self._official(request, data, "decided_by")
         try:
             with workflow_errors(), self.db.store(write=True) as store:
-                assessment, decider = self._official_step(request, store, assessment_id,
-                                                          data, "decided_by")
+                assessment = self._official_step(request, store, assessment_id)
                 if not domain.may_decide(decider, assessment.unit_path, self.approval.level):
                     raise ApiError(403, f"decided_by is not an official of the association "
                                         f"that decides ({self.approval.deciding_body}) for "

@@ -39,3 +39,25 @@ def test_registry_unavailable_is_a_503_not_a_hang(container_factory, service_con
     with engines["assessment"].connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM assessments")) == 0
         assert conn.scalar(text("SELECT count(*) FROM outbox")) == 0
+
+
+def test_a_slow_registry_holds_no_lock_on_the_assessment(assessment, commune, engines,
+                                                         wait_for):
+    """A decision asks the registry who decides before its transaction opens: while the
+    registry is slow to answer, another step can still take the assessment's row."""
+    submitted = assessment.submit(commune.citizen)
+    assessment.review(submitted, commune.reviewer)
+    with engines["registry"].connect() as registry_db:
+        registry_db.execute(text("LOCK TABLE association_members IN ACCESS EXCLUSIVE MODE"))
+        deciding = eventlet.spawn(assessment.decide, submitted, commune.chair)
+        wait_for(lambda: registry_db.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted "
+            "AND relation = 'association_members'::regclass")), message="the registry's read")
+        with engines["assessment"].connect() as conn:
+            conn.execute(text("SET lock_timeout = '200ms'"))
+            assert conn.execute(text(
+                "SELECT id FROM assessments WHERE id = :id FOR UPDATE"),
+                {"id": submitted["assessment_id"]}).first()
+            conn.rollback()
+        registry_db.rollback()
+    assert deciding.wait()["status"] == "recognised"
