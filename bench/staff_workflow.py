@@ -10,6 +10,13 @@ workflows are driven to the end:
     POST registry /people -> POST assessment /assessments (self-assessment entered by staff)
     -> POST /assessments/<id>/review (accept) -> POST /assessments/<id>/decision (recognise)
 
+A level written ``N@T`` (e.g. ``50@2``) gives each of its N clients a pause before every
+call but its first, drawn at random around T seconds (exponential, mean T): staff read a
+page and type before they press the next button, and clients that never pause measure only
+the queue (by Little's law, N clients calling without pause at C calls/s wait about N / C
+seconds a call, whatever each call costs). The paced level shows the latency staff meet at
+an offered load below the capacity the unpaced levels measure.
+
 Printed for each level: workflows/s, calls/s, p50/p95/p99 of every call and per route, and
 CPU seconds per call: each service process's utime+stime (/proc/<pid>/stat) read before
 the first call and after the last recognition is in reporting's figures and the services
@@ -20,7 +27,7 @@ pg_stat_database, read once its statistics are flushed): a count the machine's o
 does not change, where CPU seconds on a shared machine do. Then, as the limit beside it, one
 cheap authenticated read (GET /assessments/<id>) at the largest number of clients.
 
-    .venv/bin/python bench/staff_workflow.py [--clients 8,50] [--workflows 300]
+    .venv/bin/python bench/staff_workflow.py [--clients 8,50,50@2] [--workflows 300]
                                              [--communes 10] [--reads 2000]
                                              [--profile DIR]
 
@@ -31,6 +38,7 @@ bench/PROFILE.md. Figures, not assertions: nothing here fails on a slow machine.
 import argparse
 import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -158,13 +166,17 @@ def wait_idle(procs, quiet=0.05, window=0.5, give_up=60):
 
 # -- the system and its data -------------------------------------------------------------------
 class Caller:
-    """One client: a keep-alive session, the base URLs, its headers; records each call."""
+    """One client: a keep-alive session, the base URLs, its headers; records each call.
+    ``think``: mean seconds of pause before each call but the first (0: none)."""
 
-    def __init__(self, bases, headers):
+    def __init__(self, bases, headers, think=0.0):
         self.session, self.bases, self.headers = requests.Session(), bases, headers
         self.samples, self.errors = [], []
+        self.think, self.pauses = think, random.Random()
 
     def call(self, service, method, path, route, expected, body=None):
+        if self.think and self.samples:
+            time.sleep(self.pauses.expovariate(1 / self.think))
         t0 = time.perf_counter()
         response = self.session.request(method, self.bases[service] + path, json=body,
                                         headers=self.headers, timeout=120)
@@ -248,11 +260,13 @@ def wait_titled(bases, n, give_up=300):
 
 
 # -- the load ----------------------------------------------------------------------------------
-def drive(clients, staff, bases, task):
-    """``clients`` threads, each a Caller for one commune, running ``task(caller, commune,
-    official)`` until it returns False: (callers, seconds)."""
+def drive(clients, staff, bases, task, think=0.0):
+    """``clients`` threads, each a Caller for one commune (pausing ``think`` seconds on
+    average before each call), running ``task(caller, commune, official)`` until it returns
+    False: (callers, seconds)."""
     communes = list(staff)
-    callers = [Caller(bases, staff[communes[i % len(communes)]][1]) for i in range(clients)]
+    callers = [Caller(bases, staff[communes[i % len(communes)]][1], think)
+               for i in range(clients)]
 
     def run(i):
         commune = communes[i % len(communes)]
@@ -359,7 +373,13 @@ def stop_profilers(profilers):
         profiler.wait(60)
 
 
-def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, out=print):
+def level_of(spec):
+    """``"50"`` -> (50, 0.0); ``"50@2"`` -> (50, 2.0): clients and their mean pause."""
+    clients, _, think = spec.partition("@")
+    return int(clients), float(think or 0)
+
+
+def run(clients=((8, 0.0), (50, 0.0)), workflows=300, communes=10, reads=2000, profile=None, out=print):
     """Every figure of this benchmark, printed with ``out`` and returned as a dict."""
     figures = {"levels": []}
     run_id = uuid.uuid4().hex[:8]
@@ -386,16 +406,17 @@ def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, o
         done = []
         drive(len(staff), staff, bases, workflows_task(len(staff), done))  # warm up
         wait_titled(bases, len(done))
-        for n in clients:
+        for n, think in clients:
             wait_idle(procs)
             time.sleep(STATS_FLUSHED_SECONDS)
             transactions = db_transactions(urls)
             before = cpu_snapshot(procs, servers)
             profilers = start_profilers(procs, Path(profile)) \
-                if profile and n == clients[-1] else []
+                if profile and (n, think) == clients[-1] else []
             decided, started = [], time.perf_counter()
             try:
-                callers, seconds = drive(n, staff, bases, workflows_task(workflows, decided))
+                callers, seconds = drive(n, staff, bases, workflows_task(workflows, decided),
+                                         think)
                 wait_titled(bases, len(done) + len(decided))
                 settled = time.perf_counter()
                 wait_idle(procs)
@@ -407,17 +428,18 @@ def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, o
             time.sleep(STATS_FLUSHED_SECONDS)
             level["db_transactions"] = cpu_used(transactions, db_transactions(urls))
             done += decided
-            level.update(clients=n, workflows=len(decided),
+            level.update(clients=n, think_seconds=think, workflows=len(decided),
                          workflows_per_s=len(decided) / seconds,
                          load_average=os.getloadavg()[0])
             figures["levels"].append(level)
-            out(f"{n} clients: {len(decided):,} workflows in {seconds:.1f} s = "
+            paced = f", each pausing {think:g} s on average before a call" if think else ""
+            out(f"{n} clients{paced}: {len(decided):,} workflows in {seconds:.1f} s = "
                 f"{level['workflows_per_s']:.1f} workflows/s; every recognition in "
                 f"reporting's figures {settled - started:.1f} s after the first call; load "
                 f"average {level['load_average']:.1f}")
             report(level, out)
         if reads and done:
-            n = clients[-1]
+            n = max(n for n, _ in clients)
             wait_idle(procs)
             before = cpu_snapshot(procs, servers)
             callers, seconds = drive(n, staff, bases, reads_task(reads, done))
@@ -441,7 +463,8 @@ def run(clients=(8, 50), workflows=300, communes=10, reads=2000, profile=None, o
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", default="8,50",
-                        help="concurrent clients, one level after the other (comma-separated)")
+                        help="concurrent clients, one level after the other (comma-separated); "
+                             "N@T: N clients pausing T seconds on average before each call")
     parser.add_argument("--workflows", type=int, default=300, help="workflows per level")
     parser.add_argument("--communes", type=int, default=10)
     parser.add_argument("--reads", type=int, default=2000,
@@ -449,7 +472,7 @@ def main():
     parser.add_argument("--profile", metavar="DIR",
                         help="py-spy record every service during the last level, into DIR")
     args = parser.parse_args()
-    emit(run([int(n) for n in args.clients.split(",")], args.workflows, args.communes,
+    emit(run([level_of(spec) for spec in args.clients.split(",")], args.workflows, args.communes,
              args.reads, args.profile))
 
 
