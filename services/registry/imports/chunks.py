@@ -40,12 +40,13 @@ def blocking_copy():
 
 
 def copy_into(session, create_sql, table, columns, lines, *, analyze=False):
-    """COPY ``lines`` (COPY's text format) into the temporary ``table``, made by
-    ``create_sql`` if this connection has none yet; ``analyze`` gives it statistics."""
+    """COPY ``lines`` (COPY's text format: the lines, or their text joined) into the
+    temporary ``table``, made by ``create_sql`` if this connection has none yet;
+    ``analyze`` gives it statistics."""
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:
         cur.execute(create_sql)
-        buffer = io.StringIO("".join(lines))
+        buffer = io.StringIO(lines if isinstance(lines, str) else "".join(lines))
         with blocking_copy():
             cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
         if analyze:

@@ -189,9 +189,9 @@ class GroupChunks:
     def before(self, records):
         """Nothing outside the chunk's transaction (its statistics are kept inside)."""
 
-    def write(self, session, records, errors, numbers=None):
+    def write(self, session, records, errors, numbers=None, staged=None):
         """One chunk's writes and events; the chunk's counts (errors found here are added
-        to ``errors``)."""
+        to ``errors``). ``staged``: unused (the groups' chunks prepare nothing ahead)."""
         delta = {"good": 0, "registered": 0, "updated": 0, "unchanged": 0,
                  "members_joined": 0, "titles_recorded": 0, "events": 0}
         if not records:

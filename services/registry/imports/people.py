@@ -1,8 +1,8 @@
 """The people import's writes, one chunk per transaction (the runner's loop, runner.py):
 
 1. the good rows (people_rows.RowValidator: national ID rules, names, dates, unit codes known
-   in the units table; duplicates across the whole file; a CSV chunk checked column-wise
-   first, people_fast.py) go into a temporary table with COPY;
+   in the units table; duplicates across the whole file; checked, and their COPY text made,
+   a chunk ahead of the writes: ``prepare``, runner.py) go into a temporary table with COPY;
 2. rows equal to the person already recorded are dropped (a re-import changes nothing);
 3. the people the rest name are locked (``FOR UPDATE``; steps 2 and 3 are skipped when the
    chunk names nobody recorded, as in a first import) and one statement
@@ -169,8 +169,15 @@ class PeopleChunks:
         if records and not self.dry_run:
             self._keep_statistics()
 
-    def write(self, session, records, errors, numbers=None):
-        """The chunk's upsert and events; its counts. ``numbers``: the records' rows."""
+    @staticmethod
+    def prepare(records):
+        """The records' COPY text, made ahead of the chunk's transaction (runner.py)."""
+        return "".join(map(_copy_line, records))
+
+    def write(self, session, records, errors, numbers=None, staged=None):
+        """The chunk's upsert and events; its counts. ``numbers``: the records' rows;
+        ``staged``: their COPY text (``prepare``), if made ahead."""
+        checked = len(records)
         people, counts, restored = [], {"registered": 0, "updated": 0, "moved": 0}, []
         recorded = True  # whether anyone the chunk names may be recorded already
         if records:
@@ -181,8 +188,9 @@ class PeopleChunks:
             if records and not self.importer.restore:
                 records, recorded = self._removed(session, records, row_of, errors)
         if records:
-            copy_into(session, _CREATE_STAGE, "import_stage", _STAGE_COLUMNS,
-                      map(_copy_line, records))
+            if staged is None or len(records) != checked:  # some were dropped just now
+                staged = self.prepare(records)
+            copy_into(session, _CREATE_STAGE, "import_stage", _STAGE_COLUMNS, staged)
             # nobody recorded (a first import): nothing to find unchanged or to lock first
             if not recorded or session.execute(self.drop_unchanged).rowcount < len(records):
                 if recorded:

@@ -244,7 +244,6 @@ class RowValidator:
         self._group_labels_en = ", ".join(TARGET_GROUPS)
         self._role_labels_vi = "; ".join(ROLE_LABELS[c] for c in ROLES)
         self._role_labels_en = ", ".join(ROLES)
-        self._fast = None  # people_fast.FastCheck, made for the first CSV chunk
 
     def _error(self, errors, row, name, code, **params):
         vi, en = MESSAGES[code]
@@ -377,26 +376,16 @@ class RowValidator:
 
     def check_rows(self, rows):
         """(records, row numbers, errors) of a chunk of (row number, cells), in the file's
-        order. A CSV chunk goes through the column-wise fast check first (people_fast.py);
-        the rows it is not sure of, and every XLSX row, through check()."""
-        rows = rows if isinstance(rows, list) else list(rows)
-        if self.layout.format == "csv":
-            if self._fast is None:
-                from services.registry.imports.people_fast import FastCheck
-                self._fast = FastCheck(self, _roles)
-            found = self._fast.records([cells for _, cells in rows])
-        else:
-            found = [None] * len(rows)
+        order: check() for each row. (It runs a chunk ahead of the writes, pipeline.py, so
+        it is not what an import waits for.)"""
         records, numbers, errors = [], [], []
-        first_row = self._seen.first_row
-        for (number, cells), record in zip(rows, found):
-            if record is None or first_row(int(record[0]), number) is not None:
-                record, row_errors = self.check(number, cells)  # (a duplicate: its error)
-                if record is None:
-                    errors.extend(row_errors)
-                    continue
-            records.append(record)
-            numbers.append(number)
+        for number, cells in rows:
+            record, row_errors = self.check(number, cells)
+            if record is None:
+                errors.extend(row_errors)
+            else:
+                records.append(record)
+                numbers.append(number)
         return records, numbers, errors
 
     def _national_id_errors(self, errors, row, problems):

@@ -2,7 +2,11 @@
 (people.py, groups.py), with the job's progress, counts and error report kept as it goes.
 
 Per chunk: the rows are validated (the kind's validator), written with the events that
-announce what changed (outbox), and the bad rows' errors and the job's counts recorded. A dry
+announce what changed (outbox), and the bad rows' errors and the job's counts recorded. The
+file is read and checked one chunk ahead of the writes, in a thread of its own
+(pipeline.ReadAhead): Python checks chunk N+1 while PostgreSQL writes chunk N; the chunks are
+still written one by one, in order, each in its transaction, and a failure anywhere stops
+the import after the chunks already committed, as before. A dry
 run writes and counts each chunk exactly as a real run would, then rolls it back. The runner
 yields to eventlet between chunks (``pause``) so that a service keeps its heartbeats; the
 service runs it in a greenthread of its own (background.py), the command line directly
@@ -12,6 +16,7 @@ import logging
 import time
 import uuid
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from itertools import islice
@@ -26,6 +31,7 @@ from services.registry.imports.files import ImportFileError, read_rows
 from services.registry.imports.groups import GroupChunks
 from services.registry.imports.models import ImportJob, ImportRowError
 from services.registry.imports.people import PeopleChunks
+from services.registry.imports.pipeline import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -257,18 +263,12 @@ class Importer:
         with self.transaction(commit=False) as session:
             units = Units.load(session, today, self.within)
         chunks = self.chunks(self, layout, units, today, job_id=job_id, dry_run=dry_run)
-        rows = read_rows(path, layout)
-        try:
-            while True:
-                chunk = list(islice(rows, self.chunk_rows))
-                if not chunk:
-                    break
-                records, numbers, errors = check_rows(chunks.validator, chunk)
-                self.pause()  # validation is CPU work: let the hub run before the writes
-                chunks.before(records)
+        with ReadAhead(partial(self._checked_chunks, path, layout, chunks)) as checked:
+            for read, records, numbers, errors, staged in checked:
+                self.pause()  # the reader's CPU work: let the hub run before the writes
                 with self.transaction(commit=not dry_run) as session:
-                    delta = chunks.write(session, records, errors, numbers)
-                    delta.update(rows_read=len(chunk), bad=len(chunk) - delta["good"],
+                    delta = chunks.write(session, records, errors, numbers, staged)
+                    delta.update(rows_read=read, bad=read - delta["good"],
                                  error_count=len(errors))
                     if job_id is not None and not dry_run:
                         self._record_chunk(session, job_id, errors, delta)
@@ -280,6 +280,22 @@ class Importer:
                 if progress:
                     progress(summary)
                 self.pause()
+
+    def _checked_chunks(self, path, layout, chunks):
+        """(rows read, records, row numbers, errors, staged) of each chunk, in the file's
+        order: run a chunk ahead of the writes (pipeline.ReadAhead). ``staged``: what the
+        kind prepares of the records outside the transaction (people: their COPY text)."""
+        prepare = getattr(chunks, "prepare", lambda records: None)
+        rows = read_rows(path, layout)
+        try:
+            while True:
+                chunk = list(islice(rows, self.chunk_rows))
+                if not chunk:
+                    return
+                records, numbers, errors = check_rows(chunks.validator, chunk)
+                staged = prepare(records)
+                chunks.before(records)
+                yield len(chunk), records, numbers, errors, staged
         finally:
             rows.close()
 
@@ -300,8 +316,8 @@ class Importer:
 
 
 def check_rows(validator, chunk):
-    """(records, row numbers, errors) of a chunk: the validator's own check_rows (the
-    people layout checks CSV chunks column-wise), else check() row by row."""
+    """(records, row numbers, errors) of a chunk: the validator's own check_rows, else
+    check() row by row."""
     check_all = getattr(validator, "check_rows", None)
     if check_all is not None:
         return check_all(chunk)

@@ -372,3 +372,35 @@ def test_cli_runs_as_a_process(small_tree, databases, tmp_path):
     assert done.returncode == 2 and "the file is empty" in done.stderr
     assert Counter(r[0] for r in rows(small_tree, "SELECT status FROM import_jobs")) == \
         {"done": 1, "failed": 1}
+
+
+def test_a_chunk_the_database_refuses_fails_the_job_and_a_second_run_completes_it(small_tree,
+                                                                                 tmp_path):
+    """The next chunk is read and checked while one is written (pipeline.ReadAhead): when
+    PostgreSQL refuses chunk 2, chunk 1 stays committed with its event, nothing of chunks 2
+    and 3 is written, the job is failed with chunk 1's counts; importing again completes it."""
+    path = write(tmp_path, [person(i) for i in range(1, 7)])
+    with small_tree.begin() as conn:
+        conn.execute(text(f"""
+            CREATE OR REPLACE FUNCTION refuse_import_row() RETURNS trigger LANGUAGE plpgsql
+            AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+            CREATE TRIGGER refuse_import_row BEFORE INSERT ON people FOR EACH ROW
+            WHEN (NEW.national_id = '{nid(4)}') EXECUTE FUNCTION refuse_import_row();"""))
+    try:
+        with pytest.raises(Exception, match="refused by the test"):
+            importer(small_tree, chunk_rows=2).run(path, filename="xa.csv")
+    finally:  # (the test database outlives the test)
+        with small_tree.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_import_row ON people"))
+    [(status, failure, rows_read, good, events)] = rows(
+        small_tree, "SELECT status, failure, rows_read, good, events FROM import_jobs")
+    assert (status, failure["code"], rows_read, good, events) == ("failed", "internal", 2, 2, 1)
+    assert [n for (n,) in rows(small_tree, "SELECT national_id FROM people ORDER BY 1")] == \
+        [nid(1), nid(2)]
+    assert len(people_imported(small_tree)) == 2
+    assert scalar(small_tree, "SELECT count(*) FROM import_errors") == 0
+
+    again = importer(small_tree, chunk_rows=2).run(path, filename="xa.csv")
+    assert (again.registered, again.unchanged, again.events) == (4, 2, 2)
+    assert len(people_imported(small_tree)) == 6
+    assert scalar(small_tree, "SELECT count(*) FROM people") == 6
