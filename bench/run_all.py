@@ -3,7 +3,8 @@ machine's own limit measured beside it in the same run, their ratio, the goal, m
 then the peak memory of every process the benchmarks started.
 
     .venv/bin/python bench/run_all.py            # small: a few minutes
-    .venv/bin/python bench/run_all.py --full     # the province's full size (1,000,000)
+    .venv/bin/python bench/run_all.py --full     # the province's full size (1,000,000); the
+                                                 # nation's for national_overview (10,000,000)
     .venv/bin/python bench/run_all.py --only event_flow,reporting_dashboard
     .venv/bin/python bench/run_all.py --only event_flow,staff_workflow
 
@@ -31,11 +32,13 @@ SCALES = {
               "event_flow": ["--events", "5000", "--latency-samples", "100"],
               "reporting_dashboard": ["--recognitions", "50000", "--samples", "50",
                                       "--events", "50"],
+              "national_overview": ["--people", "200000", "--samples", "50"],
               "staff_workflow": ["--clients", "8,50", "--workflows", "300"]},
     "full": {"import_people": ["--people", "1000000", "--no-reimport"],
              "close_year": ["--people", "1000000"],
              "event_flow": ["--events", "100000", "--latency-samples", "200"],
              "reporting_dashboard": ["--recognitions", "1000000"],
+             "national_overview": ["--people", "10000000"],
              "staff_workflow": ["--clients", "8,50", "--workflows", "2000"]},
 }
 
@@ -107,6 +110,20 @@ def rows_of(results):
                      f"recount from raw rows {dash['recount_ms']:,.0f} ms",
                      f"{dash['recount_ms'] / worst:,.0f}x faster", "p95 < 50 ms",
                      verdict(worst < 50)))
+    nation = results.get("national_overview")
+    if nation:
+        rows.append((f"national overview / province drill-down, {nation['people']:,} people in "
+                     f"{nation['provinces']} provinces, {nation['communes']:,} communes: p50 "
+                     f"{nation['national']['p50']:.0f} / {nation['province']['p50']:.0f} ms, "
+                     f"p95 {nation['national']['p95']:.0f} / {nation['province']['p95']:.0f} ms "
+                     f"(commune p95 {nation['commune']['p95']:.0f} ms; generated in "
+                     f"{nation['generate_s']:.0f} s, {nation['database_mb']:,.0f} MB; counters "
+                     f"checked: {'yes' if nation['agree'] else 'NO'})",
+                     f"recount from raw rows {nation['recount_ms']:,.0f} ms",
+                     f"{nation['recount_ms'] / nation['national']['p95']:,.0f}x faster",
+                     "p95 < 100 ms / < 50 ms at 10M",
+                     verdict(nation["national"]["p95"] < 100 and nation["province"]["p95"] < 50)
+                     if nation["people"] >= 10 * MILLION else verdict(None)))
     staff = results.get("staff_workflow")
     if staff:
         read = staff.get("read")
@@ -129,7 +146,7 @@ def rows_of(results):
 def memory_of(results):
     """(process, peak MB) of every process the benchmarks measured."""
     found = []
-    for script in ("event_flow", "reporting_dashboard", "staff_workflow"):
+    for script in ("event_flow", "reporting_dashboard", "national_overview", "staff_workflow"):
         for service, mb in ((results.get(script) or {}).get("peak_rss_mb") or {}).items():
             if mb:
                 found.append((f"{service} service (nameko run, {script})", mb))

@@ -217,6 +217,16 @@ def figures(tallies, year, adult_age=ADULT_AGE, population=rules.DEFAULT_POPULAT
     return found
 
 
+def sum_tallies(many):
+    """Counters of disjoint subtrees added up (each ``{(metric, key): n}``): what a unit
+    above them all would count. Every fact counts at each unit of its path, the top one
+    included, so the provinces' counters summed are the nation's."""
+    total = Counter()
+    for tallies in many:
+        total.update(tallies)
+    return {k: n for k, n in sorted(total.items()) if n}
+
+
 def population_summary(tallies, year, adult_age=ADULT_AGE):
     """The headline counts of a unit for ``year`` (people, adults, adults in groups, titles)."""
     population = {k: n for (m, k), n in tallies.items() if m == "people"}

@@ -5,6 +5,7 @@ other two beside it, and the association's own figures.
 """
 from sqlalchemy import text
 
+from cdht.contracts.events import INDICATORS
 from services.reporting import domain, projection as proj, rules
 from services.reporting.unit_events import names_of
 
@@ -65,10 +66,36 @@ def progress_view(targets, config, code, path, year, counters, names=None):
     return result
 
 
+def figure_rows(targets, config, path, year, counters, indicators, unit=None, names=None):
+    """``{indicator: row}`` of one unit's counters (a breakdown's row: numerator,
+    denominator, share, target, milestone, gap, status), measured against the targets at
+    ``path`` (the programme's when empty); ``unit``, when given, names the row."""
+    adult_age, ratio = proj.adult_age_of(config), proj.warning_ratio_of(config)
+    found = {}
+    for p in domain.unit_progress(targets, path, year, counters, adult_age, ratio, indicators):
+        row = {} if unit is None else {"unit_code": unit,
+                                       "unit_name": name_or_code(names or {}, unit)}
+        row.update(numerator=p.numerator, denominator=p.denominator, share=p.share,
+                   target=p.target, target_year=p.target_year, milestone=p.milestone,
+                   gap=p.gap, status=p.status)
+        found[p.indicator] = row
+    return found
+
+
+ROW_ORDER = {"gap": lambda r: (-(r["gap"] or 0), r["unit_code"]),
+             "share": lambda r: (r["share"] if r["share"] is not None else 2, r["unit_code"]),
+             "unit": lambda r: r["unit_code"]}
+
+
+def sorted_rows(rows, sort):
+    """Child rows in a breakdown's order: ``gap`` (most still needed first), ``share``
+    (lowest first), ``unit`` (by code)."""
+    return sorted(rows, key=ROW_ORDER[sort])
+
+
 def breakdown(session, targets, config, unit_code, year, indicators=None, as_of=None):
     """(today's code, its name, {indicator: (total row, [child rows])}) of a unit and its
     children; with ``as_of``, as the figures stood at the end of that day."""
-    from cdht.contracts.events import INDICATORS
     indicators = indicators or INDICATORS
     code, path = unit_of(session, unit_code)
     children = children_of(session, path)
@@ -76,19 +103,31 @@ def breakdown(session, targets, config, unit_code, year, indicators=None, as_of=
     counters = ({u: proj.tallies_as_of(session, u, as_of) for u in units} if as_of
                 else proj.tallies_of(session, units))
     names = names_of(session, units)
-    adult_age, ratio = proj.adult_age_of(config), proj.warning_ratio_of(config)
+    adult_age = proj.adult_age_of(config)
 
     def rows(unit, unit_path):
-        return {p.indicator: {"unit_code": unit, "unit_name": name_or_code(names, unit),
-                              "numerator": p.numerator, "denominator": p.denominator,
-                              "share": p.share, "target": p.target,
-                              "target_year": p.target_year, "milestone": p.milestone,
-                              "gap": p.gap, "status": p.status}
-                for p in domain.unit_progress(targets, unit_path, year, counters[unit],
-                                              adult_age, ratio, indicators)}
+        return figure_rows(targets, config, unit_path, year, counters[unit], indicators,
+                           unit, names)
     total = rows(code, path)
     per_child = [rows(c, p) for c, p in children]
     found = {i: (total[i], [r[i] for r in per_child]) for i in indicators}
     extra = {"association": domain.association_summary(counters[code]),
              "populations": population_view(targets, counters[code], year, adult_age)}
     return code, name_or_code(names, code), found, extra
+
+
+def national(session, targets, config, year, indicator):
+    """The whole deployment: every province reporting holds today (top units, not merged
+    or closed), each a row of ``indicator`` measured against its own targets (its
+    overrides apply), and their counters summed (domain.sum_tallies) measured against the
+    programme's (the targets file's ``national:``). Read from the counters: three statements
+    whatever the number of provinces. Returns ``(totals {indicator: row} of every indicator, [province rows],
+    summed counters)``."""
+    provinces = children_of(session, [])
+    codes = [c for c, _ in provinces]
+    counters = proj.tallies_of(session, codes)
+    names = names_of(session, codes)
+    rows = [figure_rows(targets, config, path, year, counters[code], (indicator,), code,
+                        names)[indicator] for code, path in provinces]
+    summed = domain.sum_tallies(counters[c] for c in codes)
+    return figure_rows(targets, config, [], year, summed, INDICATORS), rows, summed

@@ -142,6 +142,29 @@ class BreakdownSchema(_Unit):
     children = fields.List(fields.Nested(BreakdownRowSchema))
 
 
+class NationalRowSchema(_Progress):
+    """The nation's figure of one indicator: every province's summed, against the
+    programme's targets (targets.yaml's ``national:``)."""
+    indicator = fields.String(validate=validate.OneOf(INDICATORS))
+    target_year = fields.Integer(allow_none=True)
+
+
+class NationalSchema(Schema):
+    year = fields.Integer()
+    indicator = fields.String(metadata={"description": "the indicator of total and children"})
+    people = fields.Integer()
+    adults = fields.Integer()
+    titled = fields.Integer()
+    titled_digitally_skilled = fields.Integer()
+    titled_digitally_proficient = fields.Integer()
+    association = fields.Nested(AssociationSchema)
+    total = fields.Nested(NationalRowSchema)
+    indicators = fields.List(fields.Nested(NationalRowSchema), metadata={
+        "description": "every indicator's national figure"})
+    children = fields.List(fields.Nested(BreakdownRowSchema), metadata={
+        "description": "each province, against its own targets (its overrides apply)"})
+
+
 class SeriesPointSchema(_Share):
     month = fields.String(metadata={"description": "YYYY-MM; figures at the month's end"})
 

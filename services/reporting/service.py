@@ -12,7 +12,7 @@ from pathlib import Path
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from cdht.auth import PROVINCE, REVIEWERS
+from cdht.auth import ADMIN, PROVINCE, REVIEWERS
 from cdht.batching import first_deliveries, handle_events
 from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.consumer import consumer_name, handle_event
@@ -31,8 +31,8 @@ from services.reporting.group_events import RecognitionNotYetSeen
 from services.reporting.queue_depths import QueueDepths
 from services.reporting.unit_events import names_of
 from services.reporting.schemas import (
-    BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, ProgressQuerySchema,
-    SeriesQuerySchema, SeriesSchema, UnitListSchema, UnitProgressSchema,
+    BreakdownQuerySchema, BreakdownSchema, ExportQuerySchema, LagSchema, NationalSchema,
+    ProgressQuerySchema, SeriesQuerySchema, SeriesSchema, UnitListSchema, UnitProgressSchema,
 )
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard.html"
@@ -408,13 +408,35 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             code, name, found, _ = self._breakdown(session, unit_code, query["year"],
                                                    (indicator,))
         total, children = found[indicator]
-        key = {"gap": lambda r: (-(r["gap"] or 0), r["unit_code"]),
-               "share": lambda r: (r["share"] if r["share"] is not None else 2, r["unit_code"]),
-               "unit": lambda r: r["unit_code"]}[query["sort"]]
         return BreakdownSchema().dump({"unit_code": code, "unit_name": name,
                                        "year": query["year"],
                                        "indicator": indicator, "total": total,
-                                       "children": sorted(children, key=key)})
+                                       "children": reads.sorted_rows(children, query["sort"])})
+
+    @api("GET", "/national",
+         roles=ADMIN,
+         summary="The national overview: every province's figures summed, each province a row",
+         query=BreakdownQuerySchema,
+         response=NationalSchema,
+         description="For the national association's deployment, fed by every province: "
+                     "the sum of the provinces reporting holds (read from their counters) "
+                     "against the programme's targets, every indicator's national figure, "
+                     "and one indicator per province against the province's own targets, "
+                     "sorted as the breakdown. Admin only: every other token names a unit "
+                     "and reaches its province through /units/<code>/progress.")
+    def national(self, request):
+        query = query_of(request, BreakdownQuerySchema())
+        year, indicator = query["year"], query["indicator"]
+        with self.db.read() as session:
+            totals, provinces, summed = reads.national(session, self.targets, self.config,
+                                                       year, indicator)
+        summary = domain.population_summary(summed, year, self.adult_age)
+        return NationalSchema().dump(summary | {
+            "year": year, "indicator": indicator, "total": totals[indicator] | {
+                "indicator": indicator},
+            "association": domain.association_summary(summed),
+            "indicators": [totals[i] | {"indicator": i} for i in INDICATORS],
+            "children": reads.sorted_rows(provinces, query["sort"])})
 
     @api("GET", "/units/<string:unit_code>/series",
          roles=REVIEWERS,

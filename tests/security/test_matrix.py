@@ -92,6 +92,9 @@ CASES = {
     "reporting: a unit's progress": dict(
         service="reporting", method="GET", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/units/{unit}/progress?year=2025"),
+    "reporting: the national overview": dict(  # the whole deployment: no unit to be in
+        service="reporting", method="GET", ok=200, roles=ADMIN, scoped=False,
+        path=lambda w, unit, role: "/national?year=2025"),
     "reporting: the annual report export": dict(
         service="reporting", method="GET", ok=200, roles=REVIEWERS,
         path=lambda w, unit, role: f"/units/{unit}/report.csv?year=2025"),
