@@ -33,13 +33,13 @@ SCALES = {
               "reporting_dashboard": ["--recognitions", "50000", "--samples", "50",
                                       "--events", "50"],
               "national_overview": ["--people", "200000", "--samples", "50"],
-              "staff_workflow": ["--clients", "8,50", "--workflows", "300"]},
+              "staff_workflow": ["--clients", "8,50,50@1", "--workflows", "300"]},
     "full": {"import_people": ["--people", "1000000", "--no-reimport"],
              "close_year": ["--people", "1000000"],
              "event_flow": ["--events", "100000", "--latency-samples", "200"],
              "reporting_dashboard": ["--recognitions", "1000000"],
              "national_overview": ["--people", "10000000"],
-             "staff_workflow": ["--clients", "8,50", "--workflows", "2000"]},
+             "staff_workflow": ["--clients", "8,50,50@1", "--workflows", "2000"]},
 }
 
 
@@ -128,9 +128,10 @@ def rows_of(results):
     if staff:
         read = staff.get("read")
         for level in staff["levels"]:
-            q = level["latency"]
+            q, think = level["latency"], level.get("think_seconds")
+            paced = f" pausing ~{think:g} s before each call" if think else ""
             rows.append((f"staff workflow (register, self-assess, review, decide), "
-                         f"{level['clients']} clients: {level['workflows_per_s']:.1f} "
+                         f"{level['clients']} clients{paced}: {level['workflows_per_s']:.1f} "
                          f"workflows/s, {level['calls_per_s']:.0f} calls/s, p50/p95/p99 "
                          f"{q['p50']:.0f}/{q['p95']:.0f}/{q['p99']:.0f} ms; CPU per call: "
                          f"services {level['cpu_per_call'] * 1000:.0f} ms, with PostgreSQL "
