@@ -29,6 +29,7 @@ import traceback
 from datetime import datetime, timezone
 from functools import partial
 
+import orjson
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_producer
 from nameko.events import SERVICE_POOL, EventHandler
@@ -94,13 +95,24 @@ def retry_delays(config):
 class ReliableQueueConsumer(SafeQueueConsumer):
     """nameko's queue consumer (made safe across broker restarts by cdht.broker), but an
     undecodable body is dead-lettered instead of killing the consumer thread (kombu raises on
-    decode errors when no handler is given)."""
+    decode errors when no handler is given), and a JSON body is decoded with orjson."""
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(self._on_decode_error, provider)
+            consumer.on_message = partial(self._on_raw_message, provider)
         return consumers
+
+    def _on_raw_message(self, provider, message):
+        """kombu's ``on_message``: the message undecoded (kombu's own JSON decoding, through
+        its serializer registry, was a tenth of a busy consumer's CPU)."""
+        try:
+            body = decoded_body(message)
+        except Exception as exc:
+            self._on_decode_error(provider, message, exc)
+            return
+        self.handle_message(provider, body, message)
 
     def _on_decode_error(self, provider, message, exc):
         provider.dead_letter(message, f"undecodable body: {type(exc).__name__}: {exc}")
@@ -115,11 +127,39 @@ class ReliableQueueConsumer(SafeQueueConsumer):
         count_handled(message)
 
 
+def decoded_body(message):
+    """The body of ``message``: a JSON one (what every CDHT producer sends) by orjson; any
+    other, or one orjson refuses (NaN, a lone surrogate, a byte order mark), by kombu,
+    which also refuses a content type the service does not accept. orjson reads an integer
+    beyond 64 bits as a float, which the contracts' strict integers then refuse."""
+    accept = message.accept
+    if message.content_type == "application/json" and \
+            (accept is None or "application/json" in accept) and \
+            (message.content_encoding or "utf-8").lower() == "utf-8":
+        try:
+            return orjson.loads(message.body)
+        except orjson.JSONDecodeError:
+            pass
+    return message.decode()
+
+
 def count_handled(message):
     """Count an acked message as handled unless a failure was recorded for it."""
     handler = observability.received_by(message)
     if handler is not None and getattr(message, "cdht_fate", None) is None:
         handler._count(message, "handled")
+
+
+def count_all_handled(messages):
+    """``count_handled`` of a batch: one counter increment per handler, not per message
+    (looking the labelled counter up per message was 5% of a busy batched queue's CPU)."""
+    handlers = {}
+    for message in messages:
+        handler = observability.received_by(message)
+        if handler is not None and getattr(message, "cdht_fate", None) is None:
+            handlers.setdefault(handler, []).append(message)
+    for handler, handled in handlers.items():
+        handler._count_all(handled, "handled")
 
 
 class ReliableEventHandler(EventHandler):
@@ -234,10 +274,14 @@ class ReliableEventHandler(EventHandler):
 
     def _count(self, message, fate):
         """Count the message's fate, once: ``handled``, ``retried`` or ``dead_lettered``."""
-        message.cdht_fate = fate
-        observability.metrics(self.container.service_name).event_done(
+        self._count_all([message], fate)
+
+    def _count_all(self, messages, fate):
+        for message in messages:
+            message.cdht_fate = fate
+        observability.metrics(self.container.service_name).events_done(
             self.method_name, self.event_type, fate,
-            observability.seconds_since_received(message))
+            [observability.seconds_since_received(m) for m in messages])
 
     def _republish(self, message, exchange, routing_key, headers, declare):
         """Publish a copy with confirms, then ack; if the copy can't be made, requeue."""

@@ -156,14 +156,18 @@ class Metrics:
             registry=registry)
 
     # -- what the producers of figures call -------------------------------------------------
-    def event_done(self, handler, event_type, fate, seconds=None):
-        """Count an event's fate: ``handled``, ``retried`` or ``dead_lettered``."""
+    def events_done(self, handler, event_type, fate, seconds):
+        """Count the fate of events, ``handled``, ``retried`` or ``dead_lettered``: one per
+        item of ``seconds`` (each event's time since it was received, None if unknown), the
+        labelled counter looked up once for a whole batch."""
         if fate == "handled":
-            self.events_handled.labels(handler, event_type).inc()
+            self.events_handled.labels(handler, event_type).inc(len(seconds))
         else:
-            self.events_failed.labels(handler, event_type, fate).inc()
-        if seconds is not None:
-            self.event_seconds.labels(event_type).observe(seconds)
+            self.events_failed.labels(handler, event_type, fate).inc(len(seconds))
+        histogram = self.event_seconds.labels(event_type)
+        for elapsed in seconds:
+            if elapsed is not None:
+                histogram.observe(elapsed)
 
     def delivery_finished(self, channel, status):
         (self.notifications_sent if status == "sent" else self.notifications_failed) \

@@ -9,7 +9,9 @@ check) is handed to marshmallow itself, which refuses it with its usual messages
 it: the fast path can only say yes, never no. A schema using a feature not compiled here
 (pre/post_load hooks, data_key, many, another field type) always goes to marshmallow.
 """
+import re
 import uuid
+from datetime import datetime
 
 from marshmallow import ValidationError, fields, missing
 
@@ -91,6 +93,24 @@ def _compile(schema):
     return check
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def _uuid(text, _new=object.__new__, _set=object.__setattr__, _unknown=uuid.SafeUUID.unknown):
+    """``uuid.UUID(text)`` (marshmallow's UUID field), built directly from the canonical
+    form every producer writes (in half the time); any other form goes through UUID."""
+    if _CANONICAL_UUID(text) is None:
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise _Slow from None
+    value = _new(uuid.UUID)
+    _set(value, "int", int(text.replace("-", ""), 16))
+    _set(value, "is_safe", _unknown)
+    return value
+
+
 def _field(field):
     """A closure loading one value of ``field`` (raising _Slow unless plainly valid)."""
     kind = type(field)
@@ -108,10 +128,7 @@ def _field(field):
         def convert(v):
             if type(v) is not str:
                 raise _Slow
-            try:
-                return uuid.UUID(v)
-            except ValueError:
-                raise _Slow from None
+            return _uuid(v)
     elif kind is fields.List:
         inner = _field(field.inner)
 
@@ -131,6 +148,18 @@ def _field(field):
             if type(v) is not dict:
                 raise _Slow
             return dict(v)
+    elif kind is fields.AwareDateTime and field.format in (None, "iso", "iso8601") and \
+            field.default_timezone is None:
+        def convert(v):  # what marshmallow does: fromisoformat, then an offset required
+            if type(v) is not str:
+                raise _Slow
+            try:
+                out = datetime.fromisoformat(v)
+            except ValueError:
+                raise _Slow from None
+            if out.tzinfo is None or out.utcoffset() is None:
+                raise _Slow
+            return out
     elif kind.__name__ in _GENERIC:
         def convert(v):
             try:

@@ -5,7 +5,7 @@ Every function takes a SQLAlchemy session (inside ``db.transaction()``). Counter
 with one statement per table for any number of rows, in key order, and as late as possible in
 the transaction (the province's rows are shared by every event).
 """
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
 
 from sqlalchemy import text
@@ -27,10 +27,9 @@ _REMEMBER_PATHS = text("""
 def remember_paths(session, unit_paths):
     """Every unit on ``unit_paths`` with its path from the root, in one statement."""
     rows = {}
-    for path in unit_paths:
-        if path:
-            for i, code in enumerate(path):
-                rows.setdefault(code, "/".join(path[:i + 1]))
+    for path in dict.fromkeys(tuple(p) for p in unit_paths if p):  # each path once, in order
+        for i, code in enumerate(path):
+            rows.setdefault(code, "/".join(path[:i + 1]))
     if rows:
         codes = sorted(rows)
         session.execute(_REMEMBER_PATHS, {"codes": codes, "paths": [rows[c] for c in codes]})
@@ -81,39 +80,42 @@ _SAVE_PEOPLE = text("""
 
 def load_people(session, units_by_id):
     """The people ``units_by_id`` names (id -> unit to place a person not yet known), locked
-    in id order, each a dict with their facts, current membership kinds, briefing, titles."""
-    ids = sorted(str(i) for i in units_by_id)
+    in id order, each a dict with their facts, current membership kinds, briefing, titles.
+    Ids come back as text: a batch's thousand UUIDs parsed and printed again cost more than
+    the statements."""
+    units = {str(i): unit for i, unit in units_by_id.items()}
+    ids = sorted(units)
     if not ids:
         return {}
-    session.execute(_STUB_PEOPLE, {"ids": ids,
-                                   "units": [units_by_id[i] for i in sorted(units_by_id,
-                                                                             key=str)]})
+    session.execute(_STUB_PEOPLE, {"ids": ids, "units": [units[i] for i in ids]})
     people = {}
-    for row in session.execute(text(
-            "SELECT person_id, unit_code, registered, removed, birth_year, roles, target_group "
-            "FROM people WHERE person_id = ANY(CAST(:ids AS uuid[])) ORDER BY person_id "
-            "FOR UPDATE"), {"ids": ids}).mappings():
-        people[str(row["person_id"])] = dict(row, roles=frozenset(row["roles"] or ()),
-                                             kinds=Counter(), briefed=False, titles=[],
-                                             recognised=set(), trainings=set())
+    for pid, unit, registered, removed, birth_year, roles, group in session.execute(text(
+            "SELECT person_id::text, unit_code, registered, removed, birth_year, roles, "
+            "target_group FROM people WHERE person_id = ANY(CAST(:ids AS uuid[])) "
+            "ORDER BY person_id FOR UPDATE"), {"ids": ids}):
+        people[pid] = {"person_id": pid, "unit_code": unit, "registered": registered,
+                       "removed": removed, "birth_year": birth_year,
+                       "roles": frozenset(roles or ()), "target_group": group,
+                       "kinds": defaultdict(int), "briefed": False, "titles": [],
+                       "recognised": set(), "trainings": set()}
     for pid, kind in session.execute(text(
-            "SELECT person_id, group_kind FROM memberships "
+            "SELECT person_id::text, group_kind FROM memberships "
             "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND current"), {"ids": ids}):
-        people[str(pid)]["kinds"][kind] += 1
+        people[pid]["kinds"][kind] += 1
     for (pid,) in session.execute(text(
-            "SELECT DISTINCT person_id FROM briefings "
+            "SELECT DISTINCT person_id::text FROM briefings "
             "WHERE person_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}):
-        people[str(pid)]["briefed"] = True
+        people[pid]["briefed"] = True
     for pid, year, skills in session.execute(text(
-            "SELECT person_id, year, digital_skills FROM recognition_facts "
+            "SELECT person_id::text, year, digital_skills FROM recognition_facts "
             "WHERE person_id = ANY(CAST(:ids AS uuid[])) AND revoked_at IS NULL"), {"ids": ids}):
-        people[str(pid)]["titles"].append((year, skills))
+        people[pid]["titles"].append((year, skills))
     for pid, years in recognised_years(session, ids).items():
         people[pid]["recognised"] = years
     for pid, kind, done in session.execute(text(
-            "SELECT person_id, kind, completed FROM trainings "
+            "SELECT person_id::text, kind, completed FROM trainings "
             "WHERE person_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}):
-        people[str(pid)]["trainings"].add((kind, done))
+        people[pid]["trainings"].add((kind, done))
     return people
 
 
@@ -122,11 +124,11 @@ def recognised_years(session, ids):
     belongs to holds a title (computed or recorded, not revoked or withdrawn)."""
     found = {str(i): set() for i in ids}
     for pid, year in session.execute(text(
-            "SELECT DISTINCT m.person_id, t.year FROM memberships m "
+            "SELECT DISTINCT m.person_id::text, t.year FROM memberships m "
             "JOIN group_titles t ON t.group_id = m.group_id AND t.revoked_at IS NULL "
             "WHERE m.person_id = ANY(CAST(:ids AS uuid[])) AND m.current "
             "AND m.group_kind IN ('family', 'clan', 'community')"), {"ids": sorted(found)}):
-        found[str(pid)].add(year)
+        found[pid].add(year)
     return found
 
 
@@ -178,13 +180,16 @@ def group_members(session, group_ids):
 
 
 def person_state(row):
-    return domain.PersonState(
-        registered=row["registered"], removed=row["removed"], birth_year=row["birth_year"],
-        roles=frozenset(row["roles"]), group_kinds=frozenset(k for k, n in row["kinds"].items()
-                                                             if n > 0),
-        briefed=row["briefed"], titles=tuple(sorted(row["titles"])),
-        recognised_years=frozenset(row.get("recognised") or ()),
-        trainings=frozenset(row.get("trainings") or ()))
+    return domain.PersonState(*state_key(row))
+
+
+def state_key(row):
+    """A loaded person's PersonState fields, in order, as a tuple: people in the same state
+    are counted once per batch (people_deltas)."""
+    return (row["registered"], row["removed"], row["birth_year"], frozenset(row["roles"]),
+            frozenset(k for k, n in row["kinds"].items() if n > 0), row["briefed"],
+            tuple(sorted(row["titles"])), frozenset(row.get("recognised") or ()),
+            frozenset(row.get("trainings") or ()))
 
 
 def save_people(session, people):
@@ -422,19 +427,29 @@ def now():
 def people_deltas(session, people, mutate, adult_age, digital=None):
     """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
     for before, taken off along its old path; what it counts for now, added along its
-    (merge-resolved) new one. The rows are stored back."""
-    before = {pid: (r["unit_code"], person_state(r)) for pid, r in people.items()}
+    (merge-resolved) new one. The rows are stored back. People who make the same change
+    (from one unit and state to one unit and state) are counted together: a batch of grants
+    is a few changes made by many."""
+    before = {pid: (r["unit_code"], state_key(r)) for pid, r in people.items()}
     mutate(people)
     placed = placements(session, sorted({r["unit_code"] for r in people.values()} |
                                         {u for u, _ in before.values()}))
-    deltas = {}
+    changes = Counter()
     for pid, row in people.items():
-        old_unit, old = before[pid]
-        row["unit_code"], path = placed[row["unit_code"]]
-        domain.change_deltas(placed[old_unit][1],
-                             domain.person_tallies(old, adult_age, digital), path,
-                             domain.person_tallies(person_state(row), adult_age, digital),
-                             deltas)
+        unit = row["unit_code"]
+        row["unit_code"] = placed[unit][0]
+        changes[before[pid] + (unit, state_key(row))] += 1
+    tallies = {}
+
+    def counted(key, times):
+        if key not in tallies:
+            tallies[key] = domain.person_tallies(domain.PersonState(*key), adult_age, digital)
+        return {k: n * times for k, n in tallies[key].items()}
+
+    deltas = {}
+    for (old_unit, old, unit, new), times in changes.items():
+        domain.change_deltas(placed[old_unit][1], counted(old, times), placed[unit][1],
+                             counted(new, times), deltas)
     save_people(session, people)
     return deltas
 
@@ -455,34 +470,35 @@ def grant_recognitions(session, events, adult_age, digital=None):
     ``(deltas, grants)``: the summed counter deltas and ``[(event, unit where the title now
     counts)]`` for the new grants (a recognition already known, or twice in the batch, counts
     once)."""
-    known = {str(r) for r in session.scalars(text(
-        "SELECT recognition_id FROM recognition_facts "
-        "WHERE recognition_id = ANY(CAST(:ids AS uuid[]))"),
-        {"ids": sorted({str(e.data["recognition_id"]) for e in events})})}
-    by_day = {}
+    firsts = {}  # recognition id -> its first event in the batch
     for event in events:
-        rid = str(event.data["recognition_id"])
+        firsts.setdefault(str(event.data["recognition_id"]), event)
+    known = set(session.scalars(text(
+        "SELECT recognition_id::text FROM recognition_facts "
+        "WHERE recognition_id = ANY(CAST(:ids AS uuid[]))"), {"ids": sorted(firsts)}))
+    by_day = {}
+    for rid, event in firsts.items():
         if rid not in known:
-            known.add(rid)
-            by_day.setdefault(domain.report_day(event.occurred_at), []).append(event)
+            by_day.setdefault(domain.report_day(event.occurred_at), []).append(
+                (rid, str(event.data["person_id"]), event))
     total, applied = {}, []
     for day in sorted(by_day):  # one pass per report day (a batch rarely spans midnight)
         grants = by_day[day]
         units = {}
-        for e in grants:
-            units.setdefault(str(e.data["person_id"]), e.data["unit_code"])
+        for _, pid, e in grants:
+            units.setdefault(pid, e.data["unit_code"])
         people = load_people(session, units)
         session.execute(_ADD_FACTS, {
-            "ids": [str(e.data["recognition_id"]) for e in grants],
-            "persons": [str(e.data["person_id"]) for e in grants],
-            "years": [e.data["year"] for e in grants],
-            "paths": ["/".join(e.data["unit_path"]) for e in grants],
-            "skills": [e.data["digital_skills"] for e in grants],
-            "ats": [e.occurred_at for e in grants]})
+            "ids": [rid for rid, _, _ in grants],
+            "persons": [pid for _, pid, _ in grants],
+            "years": [e.data["year"] for _, _, e in grants],
+            "paths": ["/".join(e.data["unit_path"]) for _, _, e in grants],
+            "skills": [e.data["digital_skills"] for _, _, e in grants],
+            "ats": [e.occurred_at for _, _, e in grants]})
 
         def mutate(rows, grants=grants):
-            for e in grants:
-                row = rows[str(e.data["person_id"])]
+            for _, pid, e in grants:
+                row = rows[pid]
                 if not row["registered"]:
                     row["unit_code"] = e.data["unit_code"]
                 row["titles"].append((e.data["year"], e.data["digital_skills"]))
@@ -490,7 +506,7 @@ def grant_recognitions(session, events, adult_age, digital=None):
                        day)
         for key, n in deltas.items():
             total[key] = total.get(key, 0) + n
-        applied += [(e, people[str(e.data["person_id"])]["unit_code"]) for e in grants]
+        applied += [(e, people[pid]["unit_code"]) for _, pid, e in grants]
     return domain.nonzero(total), applied
 
 

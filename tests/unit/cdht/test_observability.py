@@ -152,10 +152,9 @@ def test_metrics_count_each_fate_per_handler_and_event_type():
     service = f"svc-{uuid.uuid4().hex[:6]}"
     figures = observability.metrics(service)
     assert observability.metrics(service) is figures  # one per service and process
-    figures.event_done("on_granted", "recognition_granted", "handled", 0.02)
-    figures.event_done("on_granted", "recognition_granted", "handled", 0.03)
-    figures.event_done("on_granted", "recognition_granted", "dead_lettered", 0.01)
-    figures.event_done("on_granted", "recognition_granted", "retried")
+    figures.events_done("on_granted", "recognition_granted", "handled", [0.02, 0.03])
+    figures.events_done("on_granted", "recognition_granted", "dead_lettered", [0.01])
+    figures.events_done("on_granted", "recognition_granted", "retried", [None])
     figures.delivery_finished("email", "sent")
     figures.delivery_finished("sms", "failed")
     found = samples(service)
