@@ -41,7 +41,7 @@ class Assessment(Base):
     id: Mapped[uuid.UUID] = _uuid(primary_key=True, default=uuid.uuid4)
     person_id: Mapped[uuid.UUID] = _uuid(index=True)
     year: Mapped[int] = mapped_column(Integer)
-    unit_code: Mapped[str] = mapped_column(String(64), index=True)
+    unit_code: Mapped[str] = mapped_column(String(64))  # looked up by unit_path
     unit_path: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     target_group: Mapped[str] = mapped_column(String(20))
     criteria_version: Mapped[str] = mapped_column(String(50))
