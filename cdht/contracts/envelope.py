@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from marshmallow import Schema, ValidationError, fields
 
 from cdht.contracts import fastload
+from cdht.ids import time_ordered_id
 
 
 class ContractError(ValueError):
@@ -116,7 +117,7 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
     except ValidationError as exc:
         raise ContractError(f"{event_type} v{schema_version}: invalid data", exc.messages) from None
     envelope = Envelope(
-        event_id=event_id or uuid.uuid4(),
+        event_id=event_id or time_ordered_id(),  # cdht.ids: indexes on it grow at their end
         event_type=event_type,
         schema_version=schema_version,
         occurred_at=occurred_at or datetime.now(timezone.utc),

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 
+from cdht.ids import time_ordered_ids
 from cdht.outbox import add_wire_events
 
 from services.assessment import criteria as criteria_sets
@@ -236,7 +237,7 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         refused = 0
         closing_text = str(closing_id)
         dumps = closing_store.dumps
-        new_ids = iter(closing_store.new_ids(len(batch)))
+        new_ids = iter(time_ordered_ids(len(batch)))
         for a in batch:
             criteria = criteria_sets.known(sets, a.criteria_version)
             used.add(criteria.version)

@@ -12,8 +12,6 @@ cdht.outbox.add_wire_events (each checked against its contract, all in one INSER
 """
 import functools
 import json
-import os
-import uuid
 
 from sqlalchemy import ARRAY, any_, cast, select, text
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -120,12 +118,6 @@ def insert_steps(session, steps):
 
 _STEP_COLUMNS = (("assessment_id", "uuid"), ("action", "varchar"), ("actor_id", "uuid"),
                  ("detail", "jsonb"))
-
-
-def new_ids(n):
-    """``n`` random (version 4) UUIDs as text, from one read of the system's randomness."""
-    randomness = os.urandom(16 * n)
-    return [str(uuid.UUID(bytes=randomness[i:i + 16], version=4)) for i in range(0, 16 * n, 16)]
 
 
 _GROUP_TITLE_COLUMNS = (
