@@ -33,13 +33,13 @@ SCALES = {
               "reporting_dashboard": ["--recognitions", "50000", "--samples", "50",
                                       "--events", "50"],
               "national_overview": ["--people", "200000", "--samples", "50"],
-              "staff_workflow": ["--clients", "8,50,50@1", "--workflows", "300"]},
+              "staff_workflow": ["--clients", "8,50,50@2", "--workflows", "300"]},
     "full": {"import_people": ["--people", "1000000", "--no-reimport"],
              "close_year": ["--people", "1000000"],
              "event_flow": ["--events", "100000", "--latency-samples", "200"],
              "reporting_dashboard": ["--recognitions", "1000000"],
              "national_overview": ["--people", "10000000"],
-             "staff_workflow": ["--clients", "8,50,50@1", "--workflows", "2000"]},
+             "staff_workflow": ["--clients", "8,50,50@2", "--workflows", "2000"]},
 }
 
 
