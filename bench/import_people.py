@@ -14,7 +14,7 @@ Prints, in one run on this machine:
   (resource.getrusage);
 - re-import of the same file (nothing changes, nothing is written but the job);
 - the ratios to both COPYs, and where the import's time went (events =
-  cdht.outbox.add_wire_events, validation = people_rows.RowValidator.check_rows: it runs in
+  cdht.outbox.add_wire_events, validation = imports.runner.check_rows: it runs in
   the reader thread, overlapping the writes, so it is not part of the wall time it is
   printed beside).
 
@@ -158,8 +158,8 @@ def child_import(url, path):
     from sqlalchemy.orm import sessionmaker
 
     import services.registry.imports.people as people_chunks
-    from services.registry.imports.people_rows import RowValidator
-    from services.registry.imports.runner import Importer
+    from services.registry.imports import runner
+
     spent = {"events": 0.0, "validation": 0.0}
 
     def timed(function, key):
@@ -171,10 +171,10 @@ def child_import(url, path):
                 spent[key] += time.monotonic() - started
         return timed_function
     people_chunks.add_wire_events = timed(people_chunks.add_wire_events, "events")
-    RowValidator.check_rows = timed(RowValidator.check_rows, "validation")
+    runner.check_rows = timed(runner.check_rows, "validation")
 
     engine = create_engine(url, pool_size=2)
-    importer = Importer(sessionmaker(engine, expire_on_commit=False))
+    importer = runner.Importer(sessionmaker(engine, expire_on_commit=False))
     started = time.monotonic()
     summary = importer.run(path, filename=Path(path).name)
     seconds = time.monotonic() - started
@@ -238,7 +238,7 @@ def main():
         print(f"    of which building the events (cdht.outbox.add_wire_events): "
               f"{first['events_seconds']:.1f} s ({events_share:.0%}); the rest "
               f"{first['rows'] / rest:,.0f} rows/s")
-        print(f"    validating the rows (RowValidator.check_rows): "
+        print(f"    validating the rows (runner.check_rows): "
               f"{first['validation_seconds']:.1f} s "
               f"({first['validation_seconds'] / first['seconds']:.0%})")
         print(f"    peak RSS of the import process: {first['peak_rss_mb']:.0f} MB")

@@ -374,20 +374,6 @@ class RowValidator:
         return (national_id, full_name, gender, birth_date, ethnicity, phone, email,
                 unit_code, target_group, roles), errors
 
-    def check_rows(self, rows):
-        """(records, row numbers, errors) of a chunk of (row number, cells), in the file's
-        order: check() for each row. (It runs a chunk ahead of the writes, pipeline.py, so
-        it is not what an import waits for.)"""
-        records, numbers, errors = [], [], []
-        for number, cells in rows:
-            record, row_errors = self.check(number, cells)
-            if record is None:
-                errors.extend(row_errors)
-            else:
-                records.append(record)
-                numbers.append(number)
-        return records, numbers, errors
-
     def _national_id_errors(self, errors, row, problems):
         for message in problems:
             code = _DOMAIN_NATIONAL_ID.get(message)

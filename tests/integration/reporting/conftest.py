@@ -189,3 +189,14 @@ def indicator(progress, name):
 
 def this_year():
     return date.today().year
+
+
+def scalar(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.scalar(text(sql), params)
+
+
+def tally(engine, metric, unit="AG"):
+    """A counter of ``unit``, summed over its keys."""
+    return scalar(engine, "SELECT coalesce(sum(n), 0) FROM tallies WHERE unit_code = :u "
+                          "AND metric = :m", u=unit, m=metric)

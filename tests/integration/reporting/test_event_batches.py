@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from tests.integration.reporting.conftest import LX
+from tests.integration.reporting.conftest import LX, scalar, tally
 
 
 @pytest.fixture
@@ -19,16 +19,6 @@ def reporting_config(service_config):
     # retries a second apart: a revocation waiting for its grant outlives the test's steps
     return service_config("reporting", BATCH_SIZE=4, BATCH_WAIT_MS=2000,
                           RETRY_DELAYS_MS="1000,1000,1000,1000,1000,1000,1000,1000")
-
-
-def scalar(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.scalar(text(sql), params)
-
-
-def tally(engine, metric, unit="AG"):
-    return scalar(engine, "SELECT coalesce(sum(n), 0) FROM tallies WHERE unit_code = :u "
-                          "AND metric = :m", u=unit, m=metric)
 
 
 def applied(engine, consumer):

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from cdht.contracts import make_envelope
 from cdht_tools import deadletters
 from services.reporting.service import ReportingService
+from tests.integration.reporting.conftest import scalar, tally
 
 PATH = ["AG", "AG.LX"]
 QUEUE = "evt-registry-person_registered--reporting.on_person_registered"
@@ -26,16 +27,6 @@ def facts(person_id=None, born=1985, path=PATH):
 
 def event(event_type, data):
     return make_envelope(event_type, data, producer="registry")
-
-
-def scalar(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.scalar(text(sql), params)
-
-
-def tally(engine, metric, unit="AG"):
-    return scalar(engine, "SELECT coalesce(sum(n), 0) FROM tallies WHERE unit_code = :u "
-                          "AND metric = :m", u=unit, m=metric)
 
 
 def transactions(engine, consumer):
