@@ -56,6 +56,16 @@ def peak_rss_mb(pid):
     return None
 
 
+def peaks_of(procs):
+    """``{service: peak MB}`` of running service processes (cdht_tools.local)."""
+    return {p.name: peak_rss_mb(p.process.pid) for p in procs}
+
+
+def peaks_line(peaks):
+    """``{name: MB}`` as the one line the benchmarks print."""
+    return "peak RSS: " + "   ".join(f"{name} {mb:.0f} MB" for name, mb in peaks.items() if mb)
+
+
 def emit(figures):
     """The last line of a benchmark's output: its figures as JSON, for run_all.py."""
     print(FIGURES_PREFIX + json.dumps(figures, default=str), flush=True)

@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+    PG, auth_headers, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles, scratch_vhost,
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
@@ -252,8 +252,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
             f"n={latency_samples})")
         figures["peak_rss_mb"] = {p.name: max(peak_rss_mb(p.process.pid) or 0, first_peak or 0)
                                   for p in procs}
-        out("peak RSS:                   " + "   ".join(
-            f"{name} {mb:.0f} MB" for name, mb in figures["peak_rss_mb"].items() if mb))
+        out(peaks_line(figures["peak_rss_mb"]))
     finally:
         local.stop_processes(procs)
         engine.dispose()

@@ -81,13 +81,18 @@ def scratch_database(name):
     return url
 
 
-def postgres_copy(url, path):
-    """Seconds for COPY ... FROM STDIN (CSV, header) of the file into a plain table."""
+def raw_connection(url):
+    """A plain psycopg2 connection to ``url`` (COPY FROM STDIN without SQLAlchemy)."""
     import psycopg2
     from sqlalchemy.engine import make_url
     u = make_url(url)
-    conn = psycopg2.connect(host=u.host, port=u.port or 5432, user=u.username,
+    return psycopg2.connect(host=u.host, port=u.port or 5432, user=u.username,
                             password=u.password, dbname=u.database)
+
+
+def postgres_copy(url, path):
+    """Seconds for COPY ... FROM STDIN (CSV, header) of the file into a plain table."""
+    conn = raw_connection(url)
     try:
         with conn.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS copy_people")
@@ -122,11 +127,7 @@ def people_copy(url):
     this schema, with nothing checked, matched or announced."""
     import io
 
-    import psycopg2
-    from sqlalchemy.engine import make_url
-    u = make_url(url)
-    conn = psycopg2.connect(host=u.host, port=u.port or 5432, user=u.username,
-                            password=u.password, dbname=u.database)
+    conn = raw_connection(url)
     try:
         with conn.cursor() as cur:
             rows = io.BytesIO()

@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import PG, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost  # noqa: E402
+from bench.common import (  # noqa: E402
+    PG, drop_vhost, emit, peaks_line, peaks_of, percentiles, scratch_vhost,
+)
 from bench.reporting_dashboard import every_adult_targets, get, timed  # noqa: E402
 from cdht import db  # noqa: E402
 from cdht_tools import local  # noqa: E402
@@ -327,9 +329,8 @@ def main():
         FIGURES.update(people=args.people, provinces=args.provinces, communes=len(units),
                        generate_s=generated, database_mb=size / 2**20, recount_ms=recount_ms,
                        agree=agree and not problems and not bad,
-                       peak_rss_mb={p.name: peak_rss_mb(p.process.pid) for p in procs})
-        print("peak RSS:                    " + "   ".join(
-            f"{n} {mb:.0f} MB" for n, mb in FIGURES["peak_rss_mb"].items() if mb))
+                       peak_rss_mb=peaks_of(procs))
+        print(peaks_line(FIGURES["peak_rss_mb"]))
         emit(FIGURES)
     finally:
         local.stop_processes(procs)

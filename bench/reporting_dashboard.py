@@ -35,7 +35,7 @@ from nameko.standalone.events import get_event_exchange  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+    PG, auth_headers, drop_vhost, emit, peaks_line, peaks_of, percentiles, scratch_vhost,
 )
 from cdht import db  # noqa: E402
 from cdht.contracts import make_envelope  # noqa: E402
@@ -241,9 +241,8 @@ def main():
         print(f"event to figure, single:     p50 {q['p50']:7.1f} ms   p95 {q['p95']:7.1f} ms   "
               f"p99 {q['p99']:7.1f} ms   (publish -> visible in GET /progress; n={len(samples)})")
         FIGURES["event_to_figure"] = q
-        FIGURES["peak_rss_mb"] = {p.name: peak_rss_mb(p.process.pid) for p in procs}
-        print("peak RSS:                    " + "   ".join(
-            f"{n} {mb:.0f} MB" for n, mb in FIGURES["peak_rss_mb"].items() if mb))
+        FIGURES["peak_rss_mb"] = peaks_of(procs)
+        print(peaks_line(FIGURES["peak_rss_mb"]))
         emit(FIGURES)
     finally:
         local.stop_processes(procs)

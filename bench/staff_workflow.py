@@ -56,7 +56,7 @@ import requests  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PG, auth_headers, drop_vhost, emit, peak_rss_mb, percentiles, scratch_vhost,
+    PG, auth_headers, drop_vhost, emit, peaks_line, percentiles, peaks_of, scratch_vhost,
 )
 from cdht import db  # noqa: E402
 from cdht.config import SERVICES  # noqa: E402
@@ -447,9 +447,8 @@ def run(clients=((8, 0.0), (50, 0.0)), workflows=300, communes=10, reads=2000, p
             figures["read"] = figures_of(callers, seconds, used, (READ,))
             out(f"limit beside it, one authenticated read ({READ}), {n} clients:")
             report(figures["read"], out)
-        figures["peak_rss_mb"] = {p.name: peak_rss_mb(p.process.pid) for p in procs}
-        out("peak RSS: " + "   ".join(f"{name} {mb:.0f} MB"
-                                       for name, mb in figures["peak_rss_mb"].items() if mb))
+        figures["peak_rss_mb"] = peaks_of(procs)
+        out(peaks_line(figures["peak_rss_mb"]))
     finally:
         local.stop_processes(procs)
         catcher.terminate()
