@@ -204,18 +204,6 @@ def save_people(session, people):
         "groups": [r["target_group"] for r in rows]})
 
 
-def lock_known(session, people=(), groups=()):
-    """Lock the rows of the people and groups a batch names (those already known), people
-    first, each in id order, before any of its events is applied one by one: each event then
-    takes the shared counters last and never waits, while holding them, for a row another
-    batch holds (which could be waiting for those counters)."""
-    for table, column, ids in (("people", "person_id", people), ("groups", "group_id", groups)):
-        if ids:
-            session.execute(text(
-                f"SELECT 1 FROM {table} WHERE {column} = ANY(CAST(:ids AS uuid[])) "  # noqa: S608
-                f"ORDER BY {column} FOR UPDATE"), {"ids": sorted({str(i) for i in ids})})
-
-
 # -- groups ---------------------------------------------------------------------------------------
 def load_group(session, group_id, kind, unit_code):
     """A group, locked (created as known from an event if new), with its title years."""

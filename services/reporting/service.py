@@ -175,95 +175,83 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         self._apply_people_batch(events, "removed")
 
     # -- groups and learning -------------------------------------------------------------------
-    def _each_in_one_transaction(self, events, apply, groups=False):
-        """A batch of events (cdht.batching) applied one after another, in the order they
-        came, by ``apply(session, event)``, in one transaction: each does what it did alone,
-        without a transaction, an inbox round trip and an ack of its own (a group import
-        or a learning platform sends thousands). The people (and ``groups``: the groups)
-        they name are locked first (projection.lock_known)."""
-        with self.db.transaction() as session:
-            fresh = first_deliveries(session, events)
-            proj.lock_known(session, people=[e.data["person_id"] for e in fresh],
-                            groups=[e.data["group_id"] for e in fresh] if groups else ())
-            for event in fresh:
-                apply(session, event)
-
-    @handle_events("registry", "membership_changed")
-    def on_membership_changed(self, events):
-        self._each_in_one_transaction(events, self._membership_changed, groups=True)
-
-    def _membership_changed(self, session, event):
+    @handle_event("registry", "membership_changed")
+    def on_membership_changed(self, event):
         """A person joined or left a family, clan, community or learning unit: the person's
         group kinds and the group's member count (a group is known while it has members)."""
         data = event.data
-        proj.remember_paths(session, [data["unit_path"]])
-        group_unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
-        people = proj.load_people(session, {str(data["person_id"]): group_unit})
-        group = proj.load_group(session, data["group_id"], data["group_kind"], group_unit)
-        old_group = domain.group_tallies(proj.group_state(group))
-        current = session.scalar(text(
-            "SELECT current FROM memberships WHERE membership_id = :id FOR UPDATE"),
-            {"id": str(data["membership_id"])})
-        step = 0
-        if data["change"] == "joined" and current is None:
-            step = 1
-            session.execute(text(
-                "INSERT INTO memberships VALUES (:id, :person, :group, :kind, true)"),
-                {"id": str(data["membership_id"]), "person": str(data["person_id"]),
-                 "group": str(data["group_id"]), "kind": data["group_kind"]})
-        elif data["change"] == "left":
-            if current:
-                step = -1
-                session.execute(text("UPDATE memberships SET current = false "
-                                     "WHERE membership_id = :id"),
-                                {"id": str(data["membership_id"])})
-            elif current is None:  # left overtook joined: the join must never count
+        with self.db.transaction() as session:
+            if not first_delivery(session, event):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            group_unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
+            people = proj.load_people(session, {str(data["person_id"]): group_unit})
+            group = proj.load_group(session, data["group_id"], data["group_kind"], group_unit)
+            old_group = domain.group_tallies(proj.group_state(group))
+            current = session.scalar(text(
+                "SELECT current FROM memberships WHERE membership_id = :id FOR UPDATE"),
+                {"id": str(data["membership_id"])})
+            step = 0
+            if data["change"] == "joined" and current is None:
+                step = 1
                 session.execute(text(
-                    "INSERT INTO memberships VALUES (:id, :person, :group, :kind, false)"),
+                    "INSERT INTO memberships VALUES (:id, :person, :group, :kind, true)"),
                     {"id": str(data["membership_id"]), "person": str(data["person_id"]),
                      "group": str(data["group_id"]), "kind": data["group_kind"]})
+            elif data["change"] == "left":
+                if current:
+                    step = -1
+                    session.execute(text("UPDATE memberships SET current = false "
+                                         "WHERE membership_id = :id"),
+                                    {"id": str(data["membership_id"])})
+                elif current is None:  # left overtook joined: the join must never count
+                    session.execute(text(
+                        "INSERT INTO memberships VALUES (:id, :person, :group, :kind, false)"),
+                        {"id": str(data["membership_id"]), "person": str(data["person_id"]),
+                         "group": str(data["group_id"]), "kind": data["group_kind"]})
 
-        def mutate(rows):
-            rows[str(data["person_id"])]["kinds"][data["group_kind"]] += step
-            proj.refresh_recognised(session, rows)
-        deltas = self._people_change(session, people, mutate)
-        group["members"] += step
-        proj.save_group(session, group)
-        group_path = proj.path_of(session, group["unit_code"])
-        domain.change_deltas(group_path, old_group, group_path,
-                             domain.group_tallies(proj.group_state(group)), deltas)
-        self._finish(session, event, deltas, data["effective_on"])
+            def mutate(rows):
+                rows[str(data["person_id"])]["kinds"][data["group_kind"]] += step
+                proj.refresh_recognised(session, rows)
+            deltas = self._people_change(session, people, mutate)
+            group["members"] += step
+            proj.save_group(session, group)
+            group_path = proj.path_of(session, group["unit_code"])
+            domain.change_deltas(group_path, old_group, group_path,
+                                 domain.group_tallies(proj.group_state(group)), deltas)
+            self._finish(session, event, deltas, data["effective_on"])
 
-    @handle_events("registry", "learning_activity_recorded")
-    def on_learning_activity_recorded(self, events):
-        self._each_in_one_transaction(events, self._activity_recorded)
-
-    def _activity_recorded(self, session, event):
+    @handle_event("registry", "learning_activity_recorded")
+    def on_learning_activity_recorded(self, event):
         """A briefing (quán triệt) counts its person as briefed; any other kind is kept as
         training (with whether it was finished) for the digital-skills indicators. The same
         activity recorded again with another kind replaces what it counted for."""
         data = event.data
-        proj.remember_paths(session, [data["unit_path"]])
-        people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
-        proj.record_activity(session, data["activity_id"], data["person_id"], data["kind"],
-                             data["started_on"], data.get("ended_on") is not None,
-                             rules.ACTIVITY_TRAINING)
-        self._learning_changed(session, event, people, data["person_id"], data["started_on"])
+        with self.db.transaction() as session:
+            if not first_delivery(session, event):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
+            proj.record_activity(session, data["activity_id"], data["person_id"], data["kind"],
+                                 data["started_on"], data.get("ended_on") is not None,
+                                 rules.ACTIVITY_TRAINING)
+            self._learning_changed(session, event, people, data["person_id"],
+                                   data["started_on"])
 
-    @handle_events("registry", "learning_activity_withdrawn")
-    def on_learning_activity_withdrawn(self, events):
-        self._each_in_one_transaction(events, self._activity_withdrawn)
-
-    def _activity_withdrawn(self, session, event):
+    @handle_event("registry", "learning_activity_withdrawn")
+    def on_learning_activity_withdrawn(self, event):
         """An activity that no longer counts (deleted as a mistake, or its xAPI statement
         voided): what it counted for (briefed, trained) is undone from the day it was
         withdrawn; an activity never seen changes nothing."""
         data = event.data
-        proj.remember_paths(session, [data["unit_path"]])
-        people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
-        proj.forget_activity(session, data["activity_id"])
-        self._learning_changed(session, event, people, data["person_id"],
-                               domain.report_day(event.occurred_at))
+        with self.db.transaction() as session:
+            if not first_delivery(session, event):
+                return
+            proj.remember_paths(session, [data["unit_path"]])
+            people = proj.load_people(session, {str(data["person_id"]): data["unit_code"]})
+            proj.forget_activity(session, data["activity_id"])
+            self._learning_changed(session, event, people, data["person_id"],
+                                   domain.report_day(event.occurred_at))
 
     def _learning_changed(self, session, event, people, person_id, day):
         """A person's briefings and trainings changed: count them again, apply the deltas."""
@@ -338,36 +326,33 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             proj.record_applied(session, max(e.occurred_at for e, _ in grants),
                                 count=len(grants))
 
-    @handle_events("assessment", "recognition_revoked")
-    def on_recognition_revoked(self, events):
-        self._each_in_one_transaction(events, self._recognition_revoked)
-
-    def _recognition_revoked(self, session, event):
-        """A title taken back: it no longer counts from the day it was revoked. One whose
-        grant has not arrived yet fails (and its batch is retried event by event), so it is
-        retried later, alone."""
+    @handle_event("assessment", "recognition_revoked")
+    def on_recognition_revoked(self, event):
         data = event.data
-        fact = session.execute(text(
-            "SELECT person_id, year, digital_skills, revoked_at FROM recognition_facts "
-            "WHERE recognition_id = :id"), {"id": str(data["recognition_id"])}).first()
-        if fact is None:
-            raise RecognitionNotYetSeen(str(data["recognition_id"]))
-        if fact.revoked_at is not None:
-            return
-        people = proj.load_people(session, {str(fact.person_id): data["unit_code"]})
-        updated = session.execute(text(
-            "UPDATE recognition_facts SET revoked_at = :at WHERE recognition_id = :id "
-            "AND revoked_at IS NULL"), {"id": str(data["recognition_id"]),
-                                        "at": event.occurred_at}).rowcount
-        if not updated:
-            return
+        with self.db.transaction() as session:
+            if not first_delivery(session, event):
+                return
+            fact = session.execute(text(
+                "SELECT person_id, year, digital_skills, revoked_at FROM recognition_facts "
+                "WHERE recognition_id = :id"), {"id": str(data["recognition_id"])}).first()
+            if fact is None:
+                raise RecognitionNotYetSeen(str(data["recognition_id"]))
+            if fact.revoked_at is not None:
+                return
+            people = proj.load_people(session, {str(fact.person_id): data["unit_code"]})
+            updated = session.execute(text(
+                "UPDATE recognition_facts SET revoked_at = :at WHERE recognition_id = :id "
+                "AND revoked_at IS NULL"), {"id": str(data["recognition_id"]),
+                                            "at": event.occurred_at}).rowcount
+            if not updated:
+                return
 
-        def mutate(rows):
-            rows[str(fact.person_id)]["titles"].remove((fact.year, fact.digital_skills))
-        deltas = self._people_change(session, people, mutate)
-        unit = people[str(fact.person_id)]["unit_code"]
-        self._finish(session, event, deltas, domain.report_day(event.occurred_at),
-                     stats_year=fact.year, stats_unit=unit)
+            def mutate(rows):
+                rows[str(fact.person_id)]["titles"].remove((fact.year, fact.digital_skills))
+            deltas = self._people_change(session, people, mutate)
+            unit = people[str(fact.person_id)]["unit_code"]
+            self._finish(session, event, deltas, domain.report_day(event.occurred_at),
+                         stats_year=fact.year, stats_unit=unit)
 
     # -- reads --------------------------------------------------------------------------------------
     def _unit(self, session, unit_code):
