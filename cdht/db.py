@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from eventlet.patcher import original
 from nameko.extensions import DependencyProvider
+import orjson
 from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
@@ -51,8 +52,12 @@ def make_engine(url, **kwargs):
     """An engine whose errors never print their parameters: they hold national IDs, phones.
 
     A connection taken from the pool is checked without a round trip unless the server has
-    spoken on it (``_checked_on_checkout``); ``pool_pre_ping=True`` pings every time."""
+    spoken on it (``_checked_on_checkout``); ``pool_pre_ping=True`` pings every time.
+    ``json`` and ``jsonb`` values are read with orjson (the stdlib decoder was a tenth of a
+    bulk closing's CPU); an integer beyond 64 bits would come back as a float, and no CDHT
+    value holds one."""
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     engine = create_engine(url, **kwargs)

@@ -10,7 +10,6 @@ Failure cases and why nothing is lost:
   the batch's claim is rolled back and the event is published again; consumers' inboxes
   drop the duplicate (at-least-once delivery, exactly-once effect).
 """
-import json
 import logging
 import time
 from contextlib import contextmanager
@@ -18,9 +17,9 @@ from datetime import datetime, timezone
 
 import amqp
 import eventlet
+import orjson
 from amqp.method_framing import frame_writer
 from kombu import Connection
-from kombu.utils.json import dumps
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import (
     BigInteger, Column, DateTime, Index, Integer, String, Table, Text, func, select, update,
@@ -88,7 +87,11 @@ def _stage(session, event_type, datas, *, producer, correlation_id, schema_versi
     return len(rows)
 
 
-_json_text = json.JSONEncoder(ensure_ascii=False).encode
+def _json_text(message):
+    """The envelope as JSON text for the ``jsonb`` column (orjson: a fifth of the stdlib
+    encoder's time, and bulk work stages millions of events)."""
+    return orjson.dumps(message).decode()
+
 _STAGED_COLUMNS = (("event_id", "uuid"), ("event_type", "varchar"), ("payload", "jsonb"))
 
 
@@ -349,7 +352,7 @@ class Relay:
         payload = row.payload
         channel.basic_publish(
             amqp.Message(
-                dumps(payload).encode("utf-8"), content_type="application/json",
+                orjson.dumps(payload), content_type="application/json",
                 content_encoding="utf-8", delivery_mode=2, priority=0,
                 message_id=str(row.event_id),
                 user_id=self.user,  # the broker checks it: consumers trust it (cdht.identity)

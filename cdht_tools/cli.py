@@ -287,7 +287,8 @@ def import_groups(
 def close_year(year: Annotated[int, typer.Argument(**YEAR)],
                unit: Annotated[str, typer.Option(help="unit code: a commune, or the province")],
                workers: Annotated[int, typer.Option(
-                   min=1, help="processes deciding submissions side by side")] = 2,
+                   min=1, help="processes deciding submissions, then groups, side by side")]
+               = 2,
                batch_size: Annotated[int, typer.Option(min=1, hidden=True)] = 1000,
                quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
                by: Annotated[str | None, typer.Option(

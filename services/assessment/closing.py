@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from cdht.ids import time_ordered_ids
 from cdht.outbox import add_wire_events
@@ -124,24 +124,31 @@ def start(session, year, unit_code, running_here=(), *, decides=approval.REVIEWE
     return run
 
 
-def run(db, sets, closing_id, *, progress=None, batch_size=1000, wait_for_helpers=None):
+def run(db, sets, closing_id, *, progress=None, batch_size=1000, helpers=None):
     """Carry the closing ``closing_id`` through to the end; ``progress(run)`` after each
-    batch; its events carry the correlation id bound where it runs (cdht.observability). Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises:
-    starting it again resumes. ``wait_for_helpers``: called when no open submission is left
-    to claim, to wait for other processes deciding their last batches (see ``main``)."""
+    batch; its events carry the correlation id bound where it runs (cdht.observability).
+    Any exception marks it failed (KeyboardInterrupt: interrupted) and re-raises: starting
+    it again resumes. ``helpers``: other processes deciding beside this one (see ``main``):
+    waited for when no open submission is left to claim, and given their shares of the
+    groups."""
     try:
         work, phase = _work(db, closing_id)
         if phase == "submissions":
             _decide_all(db, sets, work, batch_size, lambda: _report(db, closing_id, progress))
-            if wait_for_helpers:
-                wait_for_helpers()
+            if helpers:
+                helpers.join()
                 _decide_all(db, sets, work, batch_size)  # what a helper that failed left open
             with db.transaction() as session:
                 closing = session.get(YearClosing, closing_id)
                 closing.phase = "groups"
                 closing.left_open = _left_open(session, work)
         _report(db, closing_id, progress)
-        _decide_groups(db, sets, closing_id, work.year, work.unit_code, progress)
+        _begin_groups(db, closing_id)
+        shares = helpers.decide_groups() if helpers else 1
+        _decide_groups(db, sets, closing_id, work.year, work.unit_code, progress,
+                       share=(0, shares))
+        if helpers and helpers.join():
+            raise RuntimeError("a process deciding groups failed: close the year again")
         with db.transaction() as session:
             closing = session.get(YearClosing, closing_id)
             closing.status, closing.phase = "finished", "done"
@@ -227,8 +234,9 @@ def _decide_batch(db, sets, work, batch_size, after=None):
                                     after)
         if not batch:
             return 0, None
-        people = [a.person_id for a in batch]
-        evidence = AssessmentStore(session).activities_of(people, year)
+        people = [a.person_id for a in batch]  # ids as text (closing_store.claim)
+        evidence = {str(person): activities for person, activities
+                    in AssessmentStore(session).activities_of(people, year).items()}
         holders = closing_store.holders(session, people, year)
         now = titles.now()
         changes, grants, steps, granted_events = [], [], [], []
@@ -249,7 +257,7 @@ def _decide_batch(db, sets, work, batch_size, after=None):
                 verdict, notes = "refuse", [refusal_reasons.ALREADY_TITLED]
             status, refusal = domain.decide(a.status, verdict, decision, notes,
                                             allowed=work.statuses)
-            assessment_id, person_id = str(a.id), str(a.person_id)
+            assessment_id, person_id = a.id, a.person_id
             changes.append((assessment_id, status, decision.total, decision.passed,
                             closing_store.explanation_json(decision),
                             dumps(refusal) if refusal else None))
@@ -295,28 +303,51 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         return len(batch), batch[-1].person_id
 
 
-def _decide_groups(db, sets, closing_id, year, unit_code, progress, chunk=2000):
-    """Every group placed in the subtree, decided from one aggregate of its members."""
-    with db.read() as session:
-        counts = titles.group_counts(session, year, GroupMember.unit_path.contains([unit_code]))
-        held = set(session.scalars(select(GroupRecognition.group_id).where(
-            GroupRecognition.year == year, GroupRecognition.revoked_at.is_(None),
-            GroupRecognition.unit_path.contains([unit_code]))))
-    ids = sorted(set(counts) | held)
+def _begin_groups(db, closing_id):
+    """The groups phase starts (again) from its first group; it decides every group anew,
+    and a group already decided is left as it is."""
     with db.transaction() as session:
         session.execute(update(YearClosing).where(YearClosing.id == closing_id)
                         .values(groups_evaluated=0, updated_at=titles.now()))
-    for start_at in range(0, len(ids), chunk):
-        part = ids[start_at:start_at + chunk]
-        with db.transaction() as session:
-            granted, revoked, evaluated = titles.apply_group_results(
-                session, sets, year, {g: counts[g] for g in part if g in counts}, part)
-            session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
-                groups_evaluated=YearClosing.groups_evaluated + len(part),
-                groups_granted=YearClosing.groups_granted + granted,
-                groups_revoked=YearClosing.groups_revoked + revoked,
-                updated_at=titles.now()))
-        _report(db, closing_id, progress)
+        closing_store.analyze_titles(session)
+
+
+def _decide_groups(db, sets, closing_id, year, unit_code, progress=None, share=(0, 1),
+                   chunk=2000):
+    """Every group placed in the subtree (and every group whose title there may go) with an
+    id in ``share`` (i, n): the i-th of n equal ranges of ids, so that n processes decide
+    the groups side by side. Chunk by chunk, from one aggregate of their members read as it
+    streams."""
+    ids_from, ids_to = _id_range(*share)
+
+    def in_share(column):
+        return and_(column >= ids_from, column < ids_to) if ids_to else column >= ids_from
+    with db.read() as reading:
+        for part in titles.group_counts_in_order(
+                reading, year,
+                and_(GroupMember.unit_path.contains([unit_code]),
+                     in_share(GroupMember.group_id)),
+                and_(GroupRecognition.unit_path.contains([unit_code]),
+                     in_share(GroupRecognition.group_id)), chunk):
+            counts = {group_id: counted for group_id, counted in part if counted is not None}
+            with db.transaction() as session:
+                granted, revoked, _ = titles.apply_group_results(
+                    session, sets, year, counts, [group_id for group_id, _ in part])
+                session.execute(update(YearClosing).where(YearClosing.id == closing_id)
+                                .values(groups_evaluated=YearClosing.groups_evaluated
+                                        + len(part),
+                                        groups_granted=YearClosing.groups_granted + granted,
+                                        groups_revoked=YearClosing.groups_revoked + revoked,
+                                        updated_at=titles.now()))
+            if progress:
+                _report(db, closing_id, progress)
+
+
+def _id_range(i, n):
+    """The i-th of n equal ranges of UUIDs: (first, first of the next or None for the last)."""
+    def bound(k):
+        return uuid.UUID(int=k * (1 << 128) // n)
+    return bound(i), (bound(i + 1) if i + 1 < n else None)
 
 
 def view(closing):
@@ -354,9 +385,43 @@ def summary(closing):
 
 # -- the command line --------------------------------------------------------------------------
 
-def _helper(url, directories, closing_id, batch_size):
-    """A second process deciding submissions beside ``main``'s (rows are claimed with SKIP
-    LOCKED, so the two never take the same one): the work is CPU-bound Python."""
+class _Helpers:
+    """The processes deciding beside ``main``'s: submissions (rows are claimed with SKIP
+    LOCKED, so no two take the same one), then shares of the groups (ranges of ids). The
+    work is CPU-bound Python."""
+
+    def __init__(self, url, directories, closing_id, batch_size, count):
+        import multiprocessing
+        self.context = multiprocessing.get_context("spawn")
+        self.args = (url, directories, closing_id, batch_size)
+        self.count = count
+        self.running = []
+
+    def decide_submissions(self):
+        self._start([("submissions", None)] * self.count)
+
+    def decide_groups(self):
+        """Starts a process for each share but the first (the caller's); the shares in all."""
+        shares = self.count + 1
+        self._start([("groups", (i, shares)) for i in range(1, shares)])
+        return shares
+
+    def join(self):
+        """Waits for the processes started; whether one of them failed."""
+        for process in self.running:
+            process.join()
+        failed = any(process.exitcode for process in self.running)
+        self.running = []
+        return failed
+
+    def _start(self, tasks):
+        self.running = [self.context.Process(target=_helper, daemon=True,
+                                             args=(*self.args, *task)) for task in tasks]
+        for process in self.running:
+            process.start()
+
+
+def _helper(url, directories, closing_id, batch_size, phase, share):
     from sqlalchemy.orm import sessionmaker
 
     from cdht.db import Transactions, make_engine
@@ -365,20 +430,22 @@ def _helper(url, directories, closing_id, batch_size):
     sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
     try:
         work, _ = _work(db, closing_id)
-        _decide_all(db, sets, work, batch_size)
+        if phase == "submissions":
+            _decide_all(db, sets, work, batch_size)
+        else:
+            _decide_groups(db, sets, closing_id, work.year, work.unit_code, share=share)
     except KeyboardInterrupt:
-        pass
+        if phase != "submissions":  # a share of the groups left undone fails the closing
+            raise
     finally:
         engine.dispose()
 
 
 def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
     """``cdht close-year``: close with a progress bar; Ctrl-C stops cleanly, running
-    it again resumes. ``workers`` processes decide submissions side by side; ``by``: who
-    closes (the OS user by default), recorded on the closing and its steps. Returns the exit
-    status."""
-    import multiprocessing
-
+    it again resumes. ``workers`` processes decide submissions, then groups, side by side;
+    ``by``: who closes (the OS user by default), recorded on the closing and its steps.
+    Returns the exit status."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlalchemy.orm import sessionmaker
 
@@ -408,18 +475,12 @@ def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
                             closed_by=by or operator(), authority={
                                 "role": "operator", "unit_code": unit_code,
                                 "approval_level": level})
-        helpers = []
-        if closing.phase == "submissions":
-            context = multiprocessing.get_context("spawn")
-            helpers = [context.Process(target=_helper, daemon=True, args=(
-                config["DATABASE_URL"], dirs, closing.id, batch_size))
-                for _ in range(max(0, workers - 1))]
-            for helper in helpers:
-                helper.start()
-
-        def wait_for_helpers():
-            for helper in helpers:
-                helper.join()
+        helpers = None
+        if workers > 1:
+            helpers = _Helpers(config["DATABASE_URL"], dirs, closing.id, batch_size,
+                               workers - 1)
+            if closing.phase == "submissions":
+                helpers.decide_submissions()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[detail]}"), disable=quiet) as bar:
             submissions = bar.add_task("submissions", total=closing.to_decide or 0,
@@ -433,7 +494,7 @@ def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
                     bar.update(groups, visible=True, completed=c.groups_evaluated,
                                detail=f"{c.groups_granted} granted, {c.groups_revoked} revoked")
             closing = run(db, sets, closing.id, progress=progress, batch_size=batch_size,
-                          wait_for_helpers=wait_for_helpers)
+                          helpers=helpers)
         print(summary(closing) + f" (this run: {time.monotonic() - started:.1f} s)")
         return 0
     except KeyboardInterrupt:

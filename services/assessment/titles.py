@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from cdht.ids import time_ordered_ids
 from cdht.outbox import add_event, add_wire_events
 from services.assessment import closing_store
 from services.assessment import criteria as criteria_sets
@@ -125,17 +126,41 @@ def members_at_year_end(year):
 def group_counts(session, year, group_filter):
     """{group_id: (kind, unit_code, unit_path, members, members titled)} for the groups
     matched by ``group_filter`` (a condition on GroupMember), in one aggregate query."""
-    titled = (select(Recognition.person_id)
-              .where(Recognition.year == year, Recognition.revoked_at.is_(None),
-                     Recognition.person_id == GroupMember.person_id)
-              .exists())
+    return {r[0]: tuple(r[1:]) for r in session.execute(_counts(year, group_filter))}
+
+
+def group_counts_in_order(session, year, group_filter, held_filter, size):
+    """``group_counts`` of every group matched by ``group_filter``, and the groups holding a
+    current title of ``year`` matched by ``held_filter`` (a condition on GroupRecognition),
+    as lists of (group_id, counts or None when no member counts any more) of up to ``size``,
+    in group id order. Streamed from a server-side cursor: a province's quarter of a million
+    groups, held at once, took the closing process over 300 MB."""
+    counted = _counts(year, group_filter).subquery()
+    held = (select(GroupRecognition.group_id)
+            .where(GroupRecognition.year == year, GroupRecognition.revoked_at.is_(None),
+                   held_filter).subquery())
+    group_id = func.coalesce(counted.c.group_id, held.c.group_id)
+    # planned as the whole result is wanted (not for the first rows fast, as cursors are)
+    session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
     rows = session.execute(
-        select(GroupMember.group_id, func.min(GroupMember.group_kind),
-               func.min(GroupMember.unit_code), func.min(GroupMember.unit_path),
-               func.count(), func.count().filter(titled))
-        .where(group_filter, members_at_year_end(year))
-        .group_by(GroupMember.group_id)).all()
-    return {r[0]: r[1:] for r in rows}
+        select(group_id, *list(counted.c)[1:])
+        .select_from(counted.join(held, counted.c.group_id == held.c.group_id, full=True))
+        .order_by(group_id).execution_options(yield_per=size))
+    for part in rows.partitions():
+        yield [(r[0], tuple(r[1:]) if r[4] is not None else None) for r in part]
+
+
+def _counts(year, group_filter):
+    """Per group matched: kind, place, members at year end, and how many of them hold the
+    year's title (a join: at most one current title per person and year)."""
+    titled = and_(Recognition.person_id == GroupMember.person_id, Recognition.year == year,
+                  Recognition.revoked_at.is_(None))
+    return (select(GroupMember.group_id, func.min(GroupMember.group_kind),
+                   func.min(GroupMember.unit_code), func.min(GroupMember.unit_path),
+                   func.count(), func.count(Recognition.id))
+            .select_from(GroupMember).outerjoin(Recognition, titled)
+            .where(group_filter, members_at_year_end(year))
+            .group_by(GroupMember.group_id))
 
 
 def evaluate_groups(session, sets, year, group_ids):
@@ -172,6 +197,8 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
                                            GroupRecognition.revoked_at.is_(None))
             .with_for_update())})
     grants, events, used, revoked = [], [], {}, 0
+    in_force = {}  # group kind -> its set for the year
+    new_ids = iter(time_ordered_ids(len(ids)))
     for group_id in sorted(ids):
         current = held.get(group_id)
         if group_id in counts:
@@ -181,7 +208,8 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
                 current.group_kind, current.unit_code, current.unit_path, 0, 0)
         else:
             continue
-        criteria = criteria_sets.for_group_kind(sets, kind, year)
+        criteria = in_force.get(kind) or in_force.setdefault(
+            kind, criteria_sets.for_group_kind(sets, kind, year))
         result = _evaluate_group(criteria, members, titled)
         change = domain.group_change(current.level if current is not None else False, result)
         if change in ("revoke", "regrant"):
@@ -191,14 +219,14 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
         if change in ("grant", "regrant"):
             used[criteria.version] = criteria
             place = {"unit_code": unit_code, "unit_path": list(unit_path)}
-            title = place | {"id": uuid.uuid4(), "group_id": group_id, "group_kind": kind,
+            title = place | {"id": next(new_ids), "group_id": group_id, "group_kind": kind,
                              "year": year, "level": result.level,
                              "criteria_version": result.criteria_version,
                              "members": members, "members_titled": titled,
                              "explanation": result.explanation}
             grants.append(title)
             events.append(place | {
-                "group_recognition_id": str(title["id"]), "group_id": str(group_id),
+                "group_recognition_id": title["id"], "group_id": str(group_id),
                 "group_kind": kind,
                 "year": year, "criteria_version": result.criteria_version,
                 "level": result.level, "members": members, "members_titled": titled})

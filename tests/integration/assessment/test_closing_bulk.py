@@ -5,7 +5,10 @@ PostgreSQL, with varied submissions: passing, failing on the total, on one indic
 several, confirmed by learning activities, in each target group's form, a person who
 already holds the title, a closer with a registry id, and batches smaller than the year."""
 import json
+import os
 import random
+import subprocess
+import sys
 import uuid
 from datetime import date
 
@@ -14,10 +17,12 @@ from sqlalchemy.orm import sessionmaker
 
 from cdht.contracts.envelope import parse_envelope
 from cdht.db import Transactions
-from services.assessment import closing, closing_store, domain
+from services.assessment import closing, closing_store, domain, titles
 from services.assessment import criteria as criteria_sets
 from services.assessment import reasons as refusal_reasons
-from services.assessment.models import Assessment, Evidence, Recognition
+from services.assessment.models import (
+    Assessment, Evidence, GroupMember, GroupRecognition, Recognition,
+)
 
 YEAR = 2025
 GROUPS = ("resident", "worker", "employee_business", "student")
@@ -163,3 +168,83 @@ def test_group_titles_written_in_bulk_keep_every_unit_code(engines):
     with engines["assessment"].connect() as conn:
         [row] = conn.execute(text("SELECT * FROM group_recognitions")).mappings().all()
     assert {k: row[k] for k in title} == title
+
+
+def test_groups_are_counted_as_a_stream_in_group_order_with_titles_left_without_members(
+        engines):
+    """The closing's groups phase reads its aggregate in chunks: every group with members in
+    the subtree, counted (members at year end, members titled), and every group of the
+    subtree holding a title whose members all left, with no counts (its title goes)."""
+    db = Transactions(sessionmaker(engines["assessment"], expire_on_commit=False))
+    place = {"unit_code": "AG.X1", "unit_path": ["AG", "AG.X1"]}
+    families = sorted(uuid.uuid4() for _ in range(5))
+    emptied, elsewhere = families[2], uuid.uuid4()
+    with db.transaction() as session:
+        for family in families:
+            titled = uuid.uuid4()
+            for person, left_on in ((titled, None), (uuid.uuid4(), None),
+                                    (uuid.uuid4(), date(YEAR, 6, 30))):
+                session.add(GroupMember(
+                    membership_id=uuid.uuid4(), group_id=family, group_kind="family",
+                    person_id=person, joined_on=date(2020, 1, 1),
+                    left_on=date(YEAR, 3, 1) if family == emptied else left_on, **place))
+            session.add(Recognition(
+                id=uuid.uuid4(), person_id=titled, year=YEAR, assessment_id=uuid.uuid4(),
+                target_group="resident", total_score=90, criteria_version="324/QĐ-KHVN",
+                digital_skills="basic", **place))
+        session.add(GroupMember(membership_id=uuid.uuid4(), group_id=elsewhere,
+                                group_kind="family", person_id=uuid.uuid4(),
+                                unit_code="HN.X1", unit_path=["HN", "HN.X1"]))
+        for group_id in (emptied, elsewhere):
+            session.add(GroupRecognition(
+                group_id=group_id, group_kind="family", year=YEAR, level=None,
+                criteria_version="448/QĐ-KHVN", members=2, members_titled=2,
+                explanation="2 of 2", unit_code="HN.X1" if group_id == elsewhere else "AG.X1",
+                unit_path=["HN", "HN.X1"] if group_id == elsewhere else ["AG", "AG.X1"]))
+
+    with db.read() as session:
+        chunks = list(titles.group_counts_in_order(
+            session, YEAR, GroupMember.unit_path.contains(["AG"]),
+            GroupRecognition.unit_path.contains(["AG"]), 2))
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    counted = dict(item for chunk in chunks for item in chunk)
+    assert list(counted) == families
+    assert counted.pop(emptied) is None
+    assert list(counted.values()) == [("family", "AG.X1", ["AG", "AG.X1"], 2, 1)] * 4
+
+
+def test_three_processes_decide_every_group_once(engines, databases):
+    """``cdht close-year --workers 3``: two helper processes decide submissions beside the
+    command, then each takes a third of the groups' ids: every family is decided once, by
+    exactly one of them, wherever its id falls."""
+    db = Transactions(sessionmaker(engines["assessment"], expire_on_commit=False))
+    criteria = criteria_sets.known(criteria_sets.load_criteria(), "324/QĐ-KHVN")
+    place = {"unit_code": "AG.X1", "unit_path": ["AG", "AG.X1"]}
+    families = [uuid.UUID(int=k * (1 << 128) // 30 + 7) for k in range(30)]  # every range
+    with db.transaction() as session:
+        for family in families:
+            for member in range(4):
+                person = uuid.uuid4()
+                session.add(GroupMember(membership_id=uuid.uuid4(), group_id=family,
+                                        group_kind="family", person_id=person,
+                                        joined_on=date(2020, 1, 1), **place))
+                scores = {i.code: 9 for i in criteria.indicators}  # passes
+                session.add(Assessment(
+                    id=uuid.uuid4(), person_id=person, year=YEAR, target_group="resident",
+                    criteria_version=criteria.version, status="submitted", self_scores=scores,
+                    scores=scores, total=0, passed=False, explanation={}, **place))
+    env = dict(os.environ, ASSESSMENT_DATABASE_URL=databases["assessment"],
+               CLOSE_DECIDES="submitted")
+    result = subprocess.run([sys.executable, "-m", "cdht_tools", "close-year", str(YEAR),
+                             "--unit", "AG", "--workers", "3", "--batch-size", "7",
+                             "--quiet"], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "120 submissions decided (120 recognised, 0 refused); 30 groups evaluated " \
+           "(30 granted, 0 revoked)" in result.stdout
+    with engines["assessment"].connect() as conn:
+        granted = conn.execute(text(
+            "SELECT group_id, count(*) FROM group_recognitions WHERE revoked_at IS NULL "
+            "GROUP BY group_id")).all()
+        events = conn.scalar(text(
+            "SELECT count(*) FROM outbox WHERE event_type = 'group_recognition_granted'"))
+    assert sorted(granted) == [(family, 1) for family in families] and events == 30
