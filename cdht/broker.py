@@ -20,12 +20,22 @@
    and ``/health`` answered in seconds. ``spawn_event_worker`` lets at most ``EVENT_WORKERS``
    event workers run at once (default: max_workers less a quarter, at least one slot left),
    so the remaining slots are always free for HTTP, RPC and timers.
+
+3. Frames are read ahead. py-amqp reads a frame as three socket reads of exactly the sizes
+   it needs (header, payload, end octet): nine calls into the green socket per message,
+   about a third of a consumer's time in the AMQP client. ``read_frames_ahead`` lets each
+   read take what the socket already holds, up to 4 kB more; what is left waits in the
+   transport's own buffer for the next frame (py-amqp keeps a partial frame there already).
 """
+import errno
 import logging
+import socket
+import types
 
 import eventlet.semaphore
 import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.transport import TCPTransport
 from kombu.exceptions import OperationalError
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Rpc, RpcConsumer
@@ -48,6 +58,45 @@ class SafeQueueConsumer(QueueConsumer):
     def requeue_message(self, message):
         _unless_disconnected(super().requeue_message, message, "requeue",
                              "the broker requeues the message itself")
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        read_frames_ahead(connection.connection.transport)  # each (re)connection's
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+
+FRAME_READ_AHEAD = 4096  # bytes asked of the socket beyond what a frame needs
+
+
+def read_frames_ahead(transport):
+    """Make a py-amqp transport (plain TCP; TLS keeps its own reads) take, at each socket
+    read, whatever more the socket holds, up to FRAME_READ_AHEAD bytes."""
+    if type(transport) is TCPTransport:
+        transport._read = types.MethodType(_read_ahead, transport)
+
+
+def _read_ahead(self, n, initial=False, _errnos=(errno.EAGAIN, errno.EINTR)):
+    """py-amqp's ``TCPTransport._read`` (exactly ``n`` bytes, from its buffer first), but
+    asking the socket for up to FRAME_READ_AHEAD bytes more than the frame needs. A timeout
+    or an error keeps what was read in the buffer, as py-amqp does."""
+    buffer = self._read_buffer
+    try:
+        while len(buffer) < n:
+            try:
+                data = self._quick_recv(max(n - len(buffer), FRAME_READ_AHEAD))
+            except OSError as exc:
+                if exc.errno in _errnos:
+                    if initial and self.raise_on_initial_eintr:
+                        raise socket.timeout()
+                    continue
+                raise
+            if not data:
+                raise OSError("Server unexpectedly closed connection")
+            buffer += data
+    except BaseException:
+        self._read_buffer = buffer
+        raise
+    result, self._read_buffer = buffer[:n], buffer[n:]
+    return result
 
 
 def _unless_disconnected(action, message, what, outcome):

@@ -101,7 +101,8 @@ def make_envelope(event_type, data, *, producer, schema_version=1, correlation_i
     consumer will load it: unknown fields and loosely typed values are refused here.
     ``wire=True``: the caller built ``data`` as JSON gives it back (strings, numbers, lists,
     dicts), so the round trip is skipped; it is still loaded and checked the same way (a
-    UUID or a date left in it is refused by the schema or by the JSON encoder on insert).
+    date left in it is refused by the schema, a value JSON has no form for by the encoder
+    on insert; a UUID object is written as its canonical text, the form JSON gives back).
     """
     schema = _schema(event_type, schema_version)
     _check_producer(event_type, producer)

@@ -2,6 +2,7 @@
 events in one statement, and every one of them is still checked against its contract: one
 broken event refuses the whole call and nothing is staged."""
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
@@ -59,13 +60,23 @@ def test_one_broken_event_anywhere_in_the_batch_stages_nothing(engines, broken):
         assert backlog(conn) == 0
 
 
-def test_a_value_json_would_have_to_convert_is_refused(engines):
-    """``wire`` data must already be what JSON gives back: a UUID object left in it fails
-    loudly instead of being stored in some other form."""
+def test_a_value_json_has_no_form_for_is_refused(engines):
+    """``wire`` data must already be what JSON gives back: a value JSON has no form for
+    (here a Decimal, which the contract's integer would take) fails loudly and nothing is
+    staged. A UUID object left in it is written as its canonical text, the form JSON gives
+    back for it."""
     engine = engines["assessment"]
     with Session(engine) as session, session.begin():
         with pytest.raises((ContractError, TypeError)):
             add_wire_events(session, "recognition_granted",
-                            [granted(person_id=uuid.uuid4())], producer="assessment")
+                            [granted(), granted(total_score=Decimal("85"))],
+                            producer="assessment")
     with engine.connect() as conn:
         assert backlog(conn) == 0
+    person = uuid.uuid4()
+    with Session(engine) as session, session.begin():
+        add_wire_events(session, "recognition_granted", [granted(person_id=person)],
+                        producer="assessment")
+    [staged] = payloads(engine)
+    assert parse_envelope(staged).data["person_id"] == person
+    assert staged["data"]["person_id"] == str(person)
