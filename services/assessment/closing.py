@@ -388,57 +388,60 @@ def summary(closing):
 class _Helpers:
     """The processes deciding beside ``main``'s: submissions (rows are claimed with SKIP
     LOCKED, so no two take the same one), then shares of the groups (ranges of ids). The
-    work is CPU-bound Python."""
+    work is CPU-bound Python. The same processes serve both phases (starting one costs
+    about a second), each with its engine and criteria sets."""
 
     def __init__(self, url, directories, closing_id, batch_size, count):
         import multiprocessing
-        self.context = multiprocessing.get_context("spawn")
-        self.args = (url, directories, closing_id, batch_size)
+        from concurrent.futures import ProcessPoolExecutor
+        self.pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_helper_setup, initargs=(url, directories))
+        self.args = (closing_id, batch_size)
         self.count = count
         self.running = []
 
     def decide_submissions(self):
-        self._start([("submissions", None)] * self.count)
+        self._submit([("submissions", None)] * self.count)
 
     def decide_groups(self):
-        """Starts a process for each share but the first (the caller's); the shares in all."""
+        """Gives each process a share of the groups, all but the first (the caller's); the
+        shares in all."""
         shares = self.count + 1
-        self._start([("groups", (i, shares)) for i in range(1, shares)])
+        self._submit([("groups", (i, shares)) for i in range(1, shares)])
         return shares
 
     def join(self):
-        """Waits for the processes started; whether one of them failed."""
-        for process in self.running:
-            process.join()
-        failed = any(process.exitcode for process in self.running)
+        """Waits for what was given out; whether some of it failed (a process that died
+        included)."""
+        failed = [future.exception() for future in self.running]
         self.running = []
-        return failed
+        return any(failed)
 
-    def _start(self, tasks):
-        self.running = [self.context.Process(target=_helper, daemon=True,
-                                             args=(*self.args, *task)) for task in tasks]
-        for process in self.running:
-            process.start()
+    def close(self):
+        self.pool.shutdown(cancel_futures=True)
+
+    def _submit(self, tasks):
+        self.running = [self.pool.submit(_helper_task, *self.args, *task) for task in tasks]
 
 
-def _helper(url, directories, closing_id, batch_size, phase, share):
+_HELPER = {}  # in a helper process: its Transactions and criteria sets
+
+
+def _helper_setup(url, directories):
     from sqlalchemy.orm import sessionmaker
 
     from cdht.db import Transactions, make_engine
-    engine = make_engine(url)
-    db = Transactions(sessionmaker(engine, expire_on_commit=False))
-    sets = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
-    try:
-        work, _ = _work(db, closing_id)
-        if phase == "submissions":
-            _decide_all(db, sets, work, batch_size)
-        else:
-            _decide_groups(db, sets, closing_id, work.year, work.unit_code, share=share)
-    except KeyboardInterrupt:
-        if phase != "submissions":  # a share of the groups left undone fails the closing
-            raise
-    finally:
-        engine.dispose()
+    _HELPER["db"] = Transactions(sessionmaker(make_engine(url), expire_on_commit=False))
+    _HELPER["sets"] = criteria_sets.load_criteria(criteria_sets.CRITERIA_DIR, *directories)
+
+
+def _helper_task(closing_id, batch_size, phase, share):
+    db, sets = _HELPER["db"], _HELPER["sets"]
+    work, _ = _work(db, closing_id)
+    if phase == "submissions":
+        _decide_all(db, sets, work, batch_size)
+    else:
+        _decide_groups(db, sets, closing_id, work.year, work.unit_code, share=share)
 
 
 def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
@@ -464,6 +467,7 @@ def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
     settings = approval.from_config(config)
     level = settings.level
     started = time.monotonic()
+    helpers = None
     try:
         with db.transaction() as session:
             check_recorded_criteria(session, sets)
@@ -475,7 +479,6 @@ def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
                             closed_by=by or operator(), authority={
                                 "role": "operator", "unit_code": unit_code,
                                 "approval_level": level})
-        helpers = None
         if workers > 1:
             helpers = _Helpers(config["DATABASE_URL"], dirs, closing.id, batch_size,
                                workers - 1)
@@ -501,4 +504,6 @@ def main(year, unit_code, *, by=None, batch_size=1000, quiet=False, workers=1):
         print("interrupted: run the same command again to resume")
         return 130
     finally:
+        if helpers:
+            helpers.close()
         engine.dispose()
