@@ -13,6 +13,7 @@ Run it from the command line with ``cdht close-year YEAR --unit CODE`` (cdht_too
 a progress bar), or over HTTP with POST /years/<year>/close.
 """
 import getpass
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, select, update
 
+from cdht.db import json_text
 from cdht.ids import time_ordered_ids
 from cdht.outbox import add_wire_events
 
@@ -33,6 +35,7 @@ from services.assessment.models import (
 )
 from services.assessment.store import AssessmentStore
 
+log = logging.getLogger(__name__)
 ACTIVE = set()  # closings running in this process (the HTTP entrypoint's background work)
 VIETNAM = timezone(timedelta(hours=7))  # when a year begins, for the people who close it
 LEFT_OPEN_SHOWN = 200  # ids of the submissions left open in GET /closings/<id>
@@ -136,7 +139,9 @@ def run(db, sets, closing_id, *, progress=None, batch_size=1000, helpers=None):
         if phase == "submissions":
             _decide_all(db, sets, work, batch_size, lambda: _report(db, closing_id, progress))
             if helpers:
-                helpers.join()
+                for error in helpers.join():
+                    log.warning("a process deciding submissions failed (%r): what it left "
+                                "open is decided here", error)
                 _decide_all(db, sets, work, batch_size)  # what a helper that failed left open
             with db.transaction() as session:
                 closing = session.get(YearClosing, closing_id)
@@ -147,8 +152,10 @@ def run(db, sets, closing_id, *, progress=None, batch_size=1000, helpers=None):
         shares = helpers.decide_groups() if helpers else 1
         _decide_groups(db, sets, closing_id, work.year, work.unit_code, progress,
                        share=(0, shares))
-        if helpers and helpers.join():
-            raise RuntimeError("a process deciding groups failed: close the year again")
+        errors = helpers.join() if helpers else []
+        if errors:
+            raise RuntimeError(f"a process deciding groups failed ({errors[0]!r}): close the "
+                               f"year again") from errors[0]
         with db.transaction() as session:
             closing = session.get(YearClosing, closing_id)
             closing.status, closing.phase = "finished", "done"
@@ -244,7 +251,7 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         used = set()
         refused = 0
         closing_text = str(closing_id)
-        dumps = closing_store.dumps
+        dumps = json_text
         new_ids = iter(time_ordered_ids(len(batch)))
         for a in batch:
             criteria = criteria_sets.known(sets, a.criteria_version)
@@ -411,11 +418,11 @@ class _Helpers:
         return shares
 
     def join(self):
-        """Waits for what was given out; whether some of it failed (a process that died
+        """Waits for what was given out; the errors of what failed (a process that died
         included)."""
-        failed = [future.exception() for future in self.running]
+        errors = [future.exception() for future in self.running]
         self.running = []
-        return any(failed)
+        return [error for error in errors if error is not None]
 
     def close(self):
         self.pool.shutdown(cancel_futures=True)

@@ -12,8 +12,6 @@ cdht.outbox.add_wire_events (each checked against its contract, all in one INSER
 """
 import functools
 
-import orjson
-
 from sqlalchemy import ARRAY, Text, any_, cast, select, text
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
@@ -150,23 +148,18 @@ def insert_group_titles(session, group_titles):
         for t in group_titles])
 
 
-def dumps(value):
-    """JSON text as stored (orjson: the stdlib encoder was a tenth of the closing's CPU)."""
-    return orjson.dumps(value).decode()
-
-
 def explanation_json(decision):
     """domain.explanation(decision) as JSON text. Its indicator lines repeat from one
     assessment to the next (the same score under the same set and form), so each line's text
     is made once; jsonb keeps the value, not the order of keys."""
     head = domain.explanation_head(decision)
     lines = ",".join(_indicator_json(r) for r in decision.results)
-    return dumps(head)[:-1] + ', "results": [' + lines + "]}"
+    return db.json_text(head)[:-1] + ', "results": [' + lines + "]}"
 
 
 @functools.lru_cache(maxsize=100_000)
 def _indicator_json(result):
-    return dumps(domain.indicator_view(result))
+    return db.json_text(domain.indicator_view(result))
 
 
 def _array(values):

@@ -146,8 +146,9 @@ def group_counts_in_order(session, year, group_filter, held_filter, size):
         select(group_id, *list(counted.c)[1:])
         .select_from(counted.join(held, counted.c.group_id == held.c.group_id, full=True))
         .order_by(group_id).execution_options(yield_per=size))
-    for part in rows.partitions():
-        yield [(r[0], tuple(r[1:]) if r[4] is not None else None) for r in part]
+    for part in rows.partitions():  # members is NULL where only the title is
+        yield [(group, (kind, code, path, members, titled) if members is not None else None)
+               for group, kind, code, path, members, titled in part]
 
 
 def _counts(year, group_filter):
@@ -208,8 +209,9 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
                 current.group_kind, current.unit_code, current.unit_path, 0, 0)
         else:
             continue
-        criteria = in_force.get(kind) or in_force.setdefault(
-            kind, criteria_sets.for_group_kind(sets, kind, year))
+        if kind not in in_force:
+            in_force[kind] = criteria_sets.for_group_kind(sets, kind, year)
+        criteria = in_force[kind]
         result = _evaluate_group(criteria, members, titled)
         change = domain.group_change(current.level if current is not None else False, result)
         if change in ("revoke", "regrant"):
