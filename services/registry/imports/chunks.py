@@ -1,6 +1,6 @@
 """What the people and groups imports share when they write a chunk: COPY into a temporary
-table, the advisory lock that serialises the chunks of concurrent imports, and the unit tree
-read once per import."""
+table, the advisory lock that keeps concurrent imports' chunks apart, and the unit tree read
+once per import."""
 import io
 from contextlib import contextmanager
 
@@ -17,7 +17,8 @@ ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def lock_imports(session):
-    """Wait for any other import's chunk to commit (held until this transaction ends)."""
+    """Wait until no other import is writing chunks; held until this transaction ends (the
+    runner holds it in a transaction of its own around the chunks it writes at once)."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
 
 

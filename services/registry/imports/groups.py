@@ -21,7 +21,7 @@ from sqlalchemy import text
 from cdht.outbox import add_events
 from services.registry.imports import group_rows
 from services.registry.imports.chunks import (
-    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into, lock_imports,
+    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into,
 )
 
 _STAGE = {
@@ -165,6 +165,7 @@ class GroupChunks:
     """Writes the chunks of one groups import (see the module's docstring)."""
     kind = "groups"
     max_rows = EVENT_ITEMS  # a chunk's memberships of one group must fit one event's entry
+    independent = False  # a group's members may span chunks: written one by one, in order
     inspect = staticmethod(group_rows.inspect)
 
     def __init__(self, importer, layout, units, today, *, job_id, dry_run):
@@ -189,15 +190,15 @@ class GroupChunks:
     def before(self, records):
         """Nothing outside the chunk's transaction (its statistics are kept inside)."""
 
-    def write(self, session, records, errors, numbers=None, staged=None):
+    def write(self, session, records, errors, numbers=None, staged=None, *, index=0):
         """One chunk's writes and events; the chunk's counts (errors found here are added
-        to ``errors``). ``staged``: unused (the groups' chunks prepare nothing ahead)."""
+        to ``errors``). ``staged``, ``index``: unused (the groups' chunks prepare nothing
+        ahead, and number their events as they are written, one by one)."""
         delta = {"good": 0, "registered": 0, "updated": 0, "unchanged": 0,
                  "members_joined": 0, "titles_recorded": 0, "events": 0}
         if not records:
             return delta
         self._keep_statistics(session)
-        lock_imports(session)
         copy_into(session, _CREATE_STAGE, "group_stage", _STAGE, map(_copy_line, records),
                   analyze=True)  # a temporary table has no statistics of its own
         session.execute(text(_FIND_PEOPLE), self.scope)

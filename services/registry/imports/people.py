@@ -13,12 +13,14 @@
 4. those changes leave as ``people_imported`` events (<= 5000 people each, countable facts and
    unit paths only, no personal data) through the transactional outbox.
 """
+import threading
+
 from sqlalchemy import text
 
 from cdht.outbox import add_wire_events
 from services.registry.imports import people_rows
 from services.registry.imports.chunks import (
-    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into, lock_imports,
+    ESCAPE, EVENT_ITEMS, PRODUCER, copy_into,
 )
 from services.registry.models import Person
 
@@ -144,6 +146,7 @@ class PeopleChunks:
     """Writes the chunks of one people import (see the module's docstring)."""
     kind = "people"
     max_rows = None
+    independent = True  # a national ID is in one chunk only (people_rows: duplicates)
     inspect = staticmethod(people_rows.inspect)
 
     def __init__(self, importer, layout, units, today, *, job_id, dry_run):
@@ -154,7 +157,7 @@ class PeopleChunks:
         self.drop_unchanged = text(_drop_unchanged_sql(set(layout.fields)))
         self.fields = sorted(set(layout.fields))
         self.national_id_column = layout.column_of("national_id")
-        self.batch = 0
+        self.counting = threading.Lock()
         self.inserted = 0
         self.stats = None  # (people rows at the last ANALYZE, rows this import had inserted)
 
@@ -174,14 +177,15 @@ class PeopleChunks:
         """The records' COPY text, made ahead of the chunk's transaction (runner.py)."""
         return "".join(map(_copy_line, records))
 
-    def write(self, session, records, errors, numbers=None, staged=None):
+    def write(self, session, records, errors, numbers=None, staged=None, *, index=0):
         """The chunk's upsert and events; its counts. ``numbers``: the records' rows;
-        ``staged``: their COPY text (``prepare``), if made ahead."""
+        ``staged``: their COPY text (``prepare``), if made ahead; ``index``: the chunk's
+        place in the file (its events' batch numbers follow it, whatever order the chunks
+        written at once commit in)."""
         checked = len(records)
         people, counts, restored = [], {"registered": 0, "updated": 0, "moved": 0}, []
         recorded = True  # whether anyone the chunk names may be recorded already
         if records:
-            lock_imports(session)
             row_of = {r[0]: n for n, r in zip(numbers or (), records)}
             if self.units.within is not None:
                 records = self._held_elsewhere(session, records, numbers, errors)
@@ -198,22 +202,26 @@ class PeopleChunks:
                 rows = session.execute(self.upsert).all()
                 restored = {r.id for r in rows if r.restored}
                 people, counts = changes_to_people(rows, self.units)
-                self.importer.audit(session, "import", [p["person_id"] for p in people
-                                                        if p["person_id"] not in restored],
-                                    self.fields, self.dry_run)
-                self.importer.audit(session, "restore", restored, self.fields, self.dry_run)
         events = 0
+        first_batch = index * -(-self.importer.chunk_rows // EVENT_ITEMS) + 1
         for start in range(0, len(people), EVENT_ITEMS):
-            self.batch += 1
+            batch = first_batch + events
             events += 1
             if start:
                 self.importer.pause()  # (validating an event's 5000 people takes a while)
             if not self.dry_run:
                 # built as JSON gives it back (ids as text): no JSON round trip of 1 MB
                 add_wire_events(session, "people_imported", [{
-                    "import_id": str(self.job_id), "batch": self.batch,
+                    "import_id": str(self.job_id), "batch": batch,
                     "people": people[start:start + EVENT_ITEMS]}], producer=PRODUCER)
-        self.inserted += counts["registered"]
+        # the audit last: its chain's head stays locked until the chunk commits, and a
+        # chunk written beside this one waits for it
+        self.importer.audit(session, "import", [p["person_id"] for p in people
+                                                if p["person_id"] not in restored],
+                            self.fields, self.dry_run)
+        self.importer.audit(session, "restore", restored, self.fields, self.dry_run)
+        with self.counting:  # (chunks are written at once: not a bare +=)
+            self.inserted += counts["registered"]
         return {"good": len(records), **counts, "unchanged": len(records) - len(people),
                 "events": events}
 

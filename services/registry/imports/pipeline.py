@@ -1,15 +1,18 @@
-"""Reading ahead: an import reads and checks chunk N+1 while PostgreSQL writes chunk N.
+"""Overlapping an import's work: the file is read and checked ahead of the writes
+(``ReadAhead``), and a kind whose chunks are independent writes several at once
+(``together``).
 
 Checking a chunk is Python's work, writing it mostly PostgreSQL's (psycopg2 lets go of the
-GIL while it waits), so on two cores the two overlap instead of taking turns. The chunks
-still reach the writer one by one in the file's order, and the writer (the caller's thread)
-does everything that touches the chunk's transaction exactly as before; the reader only
-reads the file, checks rows and prepares what the writer will send.
+GIL while it waits), so on two cores they overlap instead of taking turns. The chunks reach
+the writers in the file's order; the reader only reads the file, checks rows and prepares
+what the writers will send, and each writer writes one chunk in its own transaction.
 
-Under eventlet (the service, the tests) ``threading`` is green: the reader is a greenthread
-that runs while the writer's green psycopg2 waits for the database, and yields after each
-chunk so heartbeats go on. The command line and the benchmark run it as an OS thread.
+Under eventlet (the service, the tests) ``threading`` is green: the reader and the writers
+are greenthreads that run while another's green psycopg2 waits for the database, and yield
+after each chunk so heartbeats go on. The command line and the benchmark run them as OS
+threads.
 """
+import contextvars
 import queue
 import threading
 import time
@@ -73,3 +76,28 @@ class ReadAhead:
             except queue.Full:
                 continue
         return False
+
+
+def together(calls):
+    """Runs ``calls`` at once, the first in this thread and each other in a thread of its
+    own, each in a copy of this thread's context (the correlation id); returns, once all
+    have ended, their (result, exception) in order. Nothing is left running when it
+    returns, so what holds a lock around it holds it for all of them."""
+    outcomes = [(None, None)] * len(calls)
+    context = contextvars.copy_context()
+
+    def run(index):
+        try:
+            outcomes[index] = (context.copy().run(calls[index]), None)
+        except BaseException as exc:  # given back in its place, raised by the caller
+            outcomes[index] = (None, exc)
+
+    threads = [threading.Thread(target=run, args=(index,), name="import-writer", daemon=True)
+               for index in range(1, len(calls))]
+    for thread in threads:
+        thread.start()
+    if calls:
+        run(0)
+    for thread in threads:
+        thread.join()
+    return outcomes

@@ -3,14 +3,16 @@
 
 Per chunk: the rows are validated (the kind's validator), written with the events that
 announce what changed (outbox), and the bad rows' errors and the job's counts recorded. The
-file is read and checked one chunk ahead of the writes, in a thread of its own
-(pipeline.ReadAhead): Python checks chunk N+1 while PostgreSQL writes chunk N; the chunks are
-still written one by one, in order, each in its transaction, and a failure anywhere stops
-the import after the chunks already committed, as before. A dry
-run writes and counts each chunk exactly as a real run would, then rolls it back. The runner
-yields to eventlet between chunks (``pause``) so that a service keeps its heartbeats; the
-service runs it in a greenthread of its own (background.py), the command line directly
-(cli.py).
+file is read and checked ahead of the writes, in a thread of its own (pipeline.ReadAhead).
+A kind whose chunks are independent (people: a national ID appears in one chunk only)
+writes ``writers`` chunks at once, each in its own transaction; the groups' chunks are
+written one by one. While a set of chunks is written, an advisory lock held in a
+transaction of its own keeps every other import's chunks out, so two imports naming the same
+person never write at once. A failure stops the import once the chunks being written have
+ended: those that committed stay (importing the file again completes it). A dry run writes
+and counts each chunk exactly as a real run would, then rolls it back. The runner yields to
+eventlet between chunks (``pause``) so that a service keeps its heartbeats; the service runs
+it in a greenthread of its own (background.py), the command line directly (cli.py).
 """
 import logging
 import time
@@ -26,16 +28,19 @@ from sqlalchemy import func, select, update
 from cdht import observability
 from cdht.redact import redact
 from services.registry.handlers import audit_row
-from services.registry.imports.chunks import Units
+from services.registry.imports.chunks import Units, lock_imports
 from services.registry.imports.files import ImportFileError, read_rows
 from services.registry.imports.groups import GroupChunks
 from services.registry.imports.models import ImportJob, ImportRowError
 from services.registry.imports.people import PeopleChunks
-from services.registry.imports.pipeline import ReadAhead
+from services.registry.imports.pipeline import ReadAhead, together
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
+WRITERS = 2
+"""Chunks written at once by a kind whose chunks are independent (people): on two cores one
+writer left a core idle while PostgreSQL wrote."""
 SYSTEM = ("system", "system")
 """The audit's actor of an import nobody named (the command line names its operator)."""
 MEMORY_ERRORS = 100_000      # a dry run keeps at most this many errors to show
@@ -96,11 +101,12 @@ class Importer:
     subtree the importer may write to (None: all, an admin or the command line); rows of
     other units are row errors, and ``on_refused(count)`` is told of the national IDs
     refused because they are held outside it (it may stop the import: ImportFileError).
+    ``writers``: chunks written at once, where the kind's chunks are independent.
     """
 
     def __init__(self, sessions, *, kind="people", on_commit=None, pause=None,
                  chunk_rows=CHUNK_ROWS, today=None, within=None, on_refused=None,
-                 actor=SYSTEM, restore=False):
+                 actor=SYSTEM, restore=False, writers=None):
         self.within = within
         self.actor, self.restore, self.job_id = actor, restore, None
         self.on_refused = on_refused or (lambda count: None)
@@ -110,6 +116,7 @@ class Importer:
         self.on_commit = on_commit
         self.pause = pause or (lambda: None)
         self.chunk_rows = min(chunk_rows, self.chunks.max_rows or chunk_rows)
+        self.writers = max(1, writers or WRITERS) if self.chunks.independent else 1
         self.today = today
 
     def summary_lines(self, summary):
@@ -263,23 +270,43 @@ class Importer:
         with self.transaction(commit=False) as session:
             units = Units.load(session, today, self.within)
         chunks = self.chunks(self, layout, units, today, job_id=job_id, dry_run=dry_run)
-        with ReadAhead(partial(self._checked_chunks, path, layout, chunks)) as checked:
-            for read, records, numbers, errors, staged in checked:
+        reading = partial(self._checked_chunks, path, layout, chunks)
+        with ReadAhead(reading, depth=self.writers) as checked:
+            numbered = enumerate(checked)
+            while batch := list(islice(numbered, self.writers)):
                 self.pause()  # the reader's CPU work: let the hub run before the writes
-                with self.transaction(commit=not dry_run) as session:
-                    delta = chunks.write(session, records, errors, numbers, staged)
-                    delta.update(rows_read=read, bad=read - delta["good"],
-                                 error_count=len(errors))
-                    if job_id is not None and not dry_run:
-                        self._record_chunk(session, job_id, errors, delta)
-                for key, value in delta.items():
-                    setattr(summary, key, getattr(summary, key) + value)
-                if dry_run or job_id is None:
-                    room = MEMORY_ERRORS - len(summary.errors)
-                    summary.errors.extend(errors[:max(0, room)])
-                if progress:
-                    progress(summary)
+                with self.transaction(commit=False) as lock:
+                    lock_imports(lock)  # no other import's chunk until all these ended
+                    outcomes = together([partial(self._write_chunk, chunks, job_id, dry_run,
+                                                 index, item) for index, item in batch])
+                failure = next((exc for _, exc in outcomes if exc is not None), None)
+                for outcome, exc in outcomes:
+                    if exc is None:
+                        self._count(summary, *outcome, dry_run=dry_run or job_id is None,
+                                    progress=progress)
+                if failure is not None:
+                    raise failure
                 self.pause()
+
+    def _write_chunk(self, chunks, job_id, dry_run, index, item):
+        """One chunk in its own transaction: its writes, events, errors and the job's
+        counts; (the chunk's counts, its errors)."""
+        read, records, numbers, errors, staged = item
+        with self.transaction(commit=not dry_run) as session:
+            delta = chunks.write(session, records, errors, numbers, staged, index=index)
+            delta.update(rows_read=read, bad=read - delta["good"], error_count=len(errors))
+            if job_id is not None and not dry_run:
+                self._record_chunk(session, job_id, errors, delta)
+        return delta, errors
+
+    def _count(self, summary, delta, errors, *, dry_run, progress):
+        for key, value in delta.items():
+            setattr(summary, key, getattr(summary, key) + value)
+        if dry_run:
+            room = MEMORY_ERRORS - len(summary.errors)
+            summary.errors.extend(errors[:max(0, room)])
+        if progress:
+            progress(summary)
 
     def _checked_chunks(self, path, layout, chunks):
         """(rows read, records, row numbers, errors, staged) of each chunk, in the file's

@@ -374,24 +374,34 @@ def test_cli_runs_as_a_process(small_tree, databases, tmp_path):
         {"done": 1, "failed": 1}
 
 
-def test_a_chunk_the_database_refuses_fails_the_job_and_a_second_run_completes_it(small_tree,
-                                                                                 tmp_path):
-    """The next chunk is read and checked while one is written (pipeline.ReadAhead): when
-    PostgreSQL refuses chunk 2, chunk 1 stays committed with its event, nothing of chunks 2
-    and 3 is written, the job is failed with chunk 1's counts; importing again completes it."""
-    path = write(tmp_path, [person(i) for i in range(1, 7)])
-    with small_tree.begin() as conn:
+def refuse_people(engine, when):
+    """A trigger on people that refuses each inserted row ``when`` (SQL on NEW) holds."""
+    with engine.begin() as conn:
         conn.execute(text(f"""
             CREATE OR REPLACE FUNCTION refuse_import_row() RETURNS trigger LANGUAGE plpgsql
             AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
             CREATE TRIGGER refuse_import_row BEFORE INSERT ON people FOR EACH ROW
-            WHEN (NEW.national_id = '{nid(4)}') EXECUTE FUNCTION refuse_import_row();"""))
+            WHEN ({when}) EXECUTE FUNCTION refuse_import_row();"""))
+
+
+def drop_refusal(engine):
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_import_row ON people"))
+
+
+def test_a_chunk_the_database_refuses_fails_the_job_and_a_second_run_completes_it(small_tree,
+                                                                                 tmp_path):
+    """The chunks are read and checked ahead (pipeline.ReadAhead), and chunks 1 and 2 written
+    at once: when PostgreSQL refuses chunk 2, chunk 1 stays committed with its event,
+    nothing of chunks 2 and 3 is written, the job is failed with chunk 1's counts;
+    importing again completes it."""
+    path = write(tmp_path, [person(i) for i in range(1, 7)])
+    refuse_people(small_tree, f"NEW.national_id = '{nid(4)}'")
     try:
         with pytest.raises(Exception, match="refused by the test"):
             importer(small_tree, chunk_rows=2).run(path, filename="xa.csv")
     finally:  # (the test database outlives the test)
-        with small_tree.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse_import_row ON people"))
+        drop_refusal(small_tree)
     [(status, failure, rows_read, good, events)] = rows(
         small_tree, "SELECT status, failure, rows_read, good, events FROM import_jobs")
     assert (status, failure["code"], rows_read, good, events) == ("failed", "internal", 2, 2, 1)
@@ -404,3 +414,63 @@ def test_a_chunk_the_database_refuses_fails_the_job_and_a_second_run_completes_i
     assert (again.registered, again.unchanged, again.events) == (4, 2, 2)
     assert len(people_imported(small_tree)) == 6
     assert scalar(small_tree, "SELECT count(*) FROM people") == 6
+
+
+
+def test_chunks_written_at_once_commit_on_their_own_when_one_is_refused(small_tree, tmp_path):
+    """Chunks 1 and 2 are written at once: when PostgreSQL refuses chunk 1, chunk 2 still
+    commits, with its event and its counts in the job; chunk 3 is never written, and
+    importing again completes the file."""
+    path = write(tmp_path, [person(i) for i in range(1, 7)])
+    refuse_people(small_tree, f"NEW.national_id = '{nid(1)}'")
+    try:
+        with pytest.raises(Exception, match="refused by the test"):
+            importer(small_tree, chunk_rows=2, writers=2).run(path, filename="xa.csv")
+    finally:
+        drop_refusal(small_tree)
+    [(status, rows_read, good, events)] = rows(
+        small_tree, "SELECT status, rows_read, good, events FROM import_jobs")
+    assert (status, rows_read, good, events) == ("failed", 2, 2, 1)
+    assert [n for (n,) in rows(small_tree, "SELECT national_id FROM people ORDER BY 1")] == \
+        [nid(3), nid(4)]
+    [(batch,)] = rows(small_tree, "SELECT payload->'data'->'batch' FROM outbox")
+    assert batch == 2  # the chunk's place in the file, not the order of the commits
+
+    again = importer(small_tree, chunk_rows=2, writers=2).run(path, filename="xa.csv")
+    assert (again.registered, again.unchanged, again.events) == (4, 2, 2)
+    assert scalar(small_tree, "SELECT count(*) FROM people") == 6
+
+
+def test_every_chunk_is_written_under_the_lock_that_keeps_other_imports_out(small_tree,
+                                                                            tmp_path):
+    """The runner holds the imports' advisory lock in a transaction of its own while chunks
+    are written at once: a chunk's transaction finds it held (by another session), and an
+    import waits while someone else holds it."""
+    from services.registry.imports.chunks import LOCK_KEY
+    with small_tree.begin() as conn:
+        conn.execute(text(f"""
+            CREATE OR REPLACE FUNCTION refuse_import_row() RETURNS trigger LANGUAGE plpgsql
+            AS $$ BEGIN
+              IF pg_try_advisory_xact_lock({LOCK_KEY}) THEN
+                RAISE EXCEPTION 'written without the imports lock';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_import_row BEFORE INSERT ON people FOR EACH ROW
+            EXECUTE FUNCTION refuse_import_row();"""))
+    try:
+        summary = importer(small_tree, chunk_rows=2, writers=2).run(
+            write(tmp_path, [person(i) for i in range(1, 7)]))
+    finally:
+        drop_refusal(small_tree)
+    assert summary.registered == 6
+
+    with small_tree.connect() as other_import:
+        other_import.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+        waiting = eventlet.spawn(importer(small_tree, chunk_rows=2).run,
+                                 write(tmp_path, [person(i) for i in range(7, 11)],
+                                       name="b.csv"))
+        eventlet.sleep(0.5)
+        assert scalar(small_tree, "SELECT count(*) FROM people") == 6
+        other_import.rollback()
+    assert waiting.wait().registered == 4
