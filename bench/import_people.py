@@ -174,7 +174,7 @@ def child_import(url, path):
     people_chunks.add_wire_events = timed(people_chunks.add_wire_events, "events")
     runner.check_rows = timed(runner.check_rows, "validation")
 
-    engine = create_engine(url, pool_size=5)  # the writers, their lock, the reader
+    engine = create_engine(url, pool_size=runner.connections(), max_overflow=0)
     importer = runner.Importer(sessionmaker(engine, expire_on_commit=False))
     started = time.monotonic()
     summary = importer.run(path, filename=Path(path).name)

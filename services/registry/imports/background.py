@@ -19,7 +19,7 @@ from cdht.redact import redact
 from cdht.web import ApiError
 from services.registry.disclosure import NATIONAL_ID_REFUSALS
 from services.registry.imports.files import ImportFileError
-from services.registry.imports.runner import Importer
+from services.registry.imports.runner import Importer, connections
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,11 @@ class ImportRunner(DependencyProvider):
         self.max_bytes = int(config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
         self.directory = Path(config.get("IMPORT_DIR") or
                               Path(tempfile.gettempdir()) / "cdht-imports")
-        self.engine = make_engine(config["DATABASE_URL"], pool_size=2, max_overflow=2)
+        concurrency = int(config.get("IMPORT_CONCURRENCY") or 1)
+        self.engine = make_engine(config["DATABASE_URL"], pool_size=2,
+                                  max_overflow=connections() * concurrency - 2)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.slots = Semaphore(int(config.get("IMPORT_CONCURRENCY") or 1))
+        self.slots = Semaphore(concurrency)
         self.running = {}
         self.stopping = False
 

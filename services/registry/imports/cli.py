@@ -18,7 +18,7 @@ from cdht.config import load_config
 from cdht.db import make_engine
 from cdht.redact import redact
 from services.registry.imports import files
-from services.registry.imports.runner import CHUNK_ROWS, Importer, error_rows
+from services.registry.imports.runner import CHUNK_ROWS, Importer, connections, error_rows
 
 
 def run_import(kind, args, database_url=None, console=None):
@@ -34,7 +34,7 @@ def run_import(kind, args, database_url=None, console=None):
         errors_console.print(f"[red]error:[/] no such file: {escape(args.file)}")
         return 2
     url = database_url or load_config("registry")["DATABASE_URL"]
-    engine = make_engine(url, pool_size=2, max_overflow=0)
+    engine = make_engine(url, pool_size=connections(), max_overflow=0)
     importer = Importer(sessionmaker(engine, expire_on_commit=False), kind=kind,
                         chunk_rows=getattr(args, "chunk_rows", CHUNK_ROWS),
                         actor=(f"cli:{getpass.getuser()}", "operator"),

@@ -41,6 +41,14 @@ CHUNK_ROWS = 5000
 WRITERS = 2
 """Chunks written at once by a kind whose chunks are independent (people): on two cores one
 writer left a core idle while PostgreSQL wrote."""
+
+
+def connections(writers=WRITERS):
+    """The database connections one import may hold at once: its writers, the transaction
+    holding the imports' lock around them, and the reader's (it keeps the statistics). A
+    pool smaller than this for each import running makes writers wait for a connection
+    that another import, itself waiting for the lock, holds."""
+    return writers + 2
 SYSTEM = ("system", "system")
 """The audit's actor of an import nobody named (the command line names its operator)."""
 MEMORY_ERRORS = 100_000      # a dry run keeps at most this many errors to show

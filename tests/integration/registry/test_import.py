@@ -474,3 +474,33 @@ def test_every_chunk_is_written_under_the_lock_that_keeps_other_imports_out(smal
         assert scalar(small_tree, "SELECT count(*) FROM people") == 6
         other_import.rollback()
     assert waiting.wait().registered == 4
+
+
+def test_two_imports_at_once_naming_the_same_people_tell_the_truth(small_tree, tmp_path):
+    """Two imports run at once, each writing two chunks at a time, on a pool the size
+    ``connections`` gives for two: neither waits for a connection the other holds, their
+    chunks never interleave, and each person the two files share is registered by one and
+    moved by the other, its last event naming the unit it is in."""
+    from sqlalchemy import create_engine
+
+    from services.registry.imports.runner import connections
+    ours = write(tmp_path, [person(i) for i in range(1, 7)], name="a.csv")
+    theirs = write(tmp_path, [person(i, unit="AG.002") for i in range(4, 10)], name="b.csv")
+    engine = create_engine(small_tree.url, pool_size=2 * connections(), max_overflow=0,
+                           pool_timeout=5)
+    try:
+        runs = [eventlet.spawn(importer(engine, chunk_rows=2, writers=2).run, path)
+                for path in (ours, theirs)]
+        summaries = [run.wait() for run in runs]
+    finally:
+        engine.dispose()
+    assert sum(s.registered for s in summaries) == 9
+    assert sum(s.moved for s in summaries) == 3
+    assert sum(s.updated for s in summaries) == 0
+    stored = dict(rows(small_tree, "SELECT id::text, unit_code FROM people"))
+    assert len(stored) == 9
+    last_unit = {}
+    for (payload,) in rows(small_tree, "SELECT payload FROM outbox ORDER BY id"):
+        for p in payload["data"]["people"]:
+            last_unit[p["person_id"]] = p["unit_code"]
+    assert last_unit == stored
