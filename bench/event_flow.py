@@ -9,6 +9,9 @@ Prints, in one run on this machine:
   stopped, then reporting's batched consumer applying that backlog (the closing of a year);
   then N more relayed and applied with everything running (outbox -> figures), and its
   ratio to the broker's limit;
+- computed group titles (group_recognition_granted, a quarter as many as --events: a closing
+  sends about one per four recognitions) committed and relayed while reporting is stopped,
+  then applied from that backlog (families without members here: the titles' own work);
 - event-to-figure latency: single recognitions committed one at a time in their own unit,
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
@@ -71,6 +74,27 @@ def commit_grants(engine, n, path=PATH):
             add_events(session, "recognition_granted",
                        [grant_data(path) for _ in range(min(500, n - offset))],
                        producer="assessment")
+
+
+def group_title_data(path=PATH):
+    return {"group_recognition_id": uuid.uuid4(), "group_id": uuid.uuid4(),
+            "group_kind": "family", "year": 2025, "criteria_version": "448/QĐ-KHVN",
+            "level": None, "members": 4, "members_titled": 3, "unit_code": path[-1],
+            "unit_path": path}
+
+
+def commit_group_titles(engine, n):
+    """``n`` group_recognition_granted rows in assessment's outbox, 500 per transaction."""
+    for offset in range(0, n, 500):
+        with Session(engine) as session, session.begin():
+            add_events(session, "group_recognition_granted",
+                       [group_title_data() for _ in range(min(500, n - offset))],
+                       producer="assessment")
+
+
+def group_titles_in_db(engine):
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM group_titles"))
 
 
 def relay_all(relay):
@@ -250,6 +274,27 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         out(f"event to figure, loaded:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
             f"p99 {q['p99']:6.1f} ms   (under {rate:.0f} recognitions/s in another unit; "
             f"n={latency_samples})")
+        # 4. computed group titles: a backlog, as a closing leaves one
+        local.stop_processes(procs)
+        titles = max(1, events // 4)
+        commit_group_titles(engine, titles)
+        relay_all(relay)
+        procs = local.start_services(env, logs, ["reporting"])
+        local.wait_healthy(procs)
+        cpu, seen = cpu_seconds(procs[0].process.pid), group_titles_in_db(figures_db)
+        first = None  # (time, titles) when the first were seen: start-up left out
+        while (count := group_titles_in_db(figures_db)) < titles:
+            if first is None and count > 0:
+                first = (time.perf_counter(), count)
+            time.sleep(0.02)
+        first = first or (time.perf_counter(), 0)
+        seconds = time.perf_counter() - first[0]
+        figures["group_titles"] = (titles - first[1]) / max(seconds, 1e-3)
+        figures["group_titles_cpu_ms_per_1000"] = (
+            (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / max(1, titles - seen))
+        out(f"group titles from a backlog: {figures['group_titles']:7.0f} titles/s   "
+            f"({titles:,} group_recognition_granted, {titles - first[1]:,} in {seconds:.1f} s; "
+            f"{figures['group_titles_cpu_ms_per_1000']:.0f} ms of reporting's CPU per 1,000)")
         figures["peak_rss_mb"] = {p.name: max(peak_rss_mb(p.process.pid) or 0, first_peak or 0)
                                   for p in procs}
         out(peaks_line(figures["peak_rss_mb"]))

@@ -10,6 +10,7 @@ load in a few hundred transactions.
 """
 from sqlalchemy import text
 
+from cdht.batching import first_deliveries, handle_events
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from services.reporting import domain, projection as proj
@@ -34,6 +35,17 @@ _RECORD_TITLES = text("""
         revoked_at = CASE WHEN EXCLUDED.revoked_at IS NULL THEN NULL
                           ELSE coalesce(group_titles.revoked_at, EXCLUDED.revoked_at) END
     WHERE group_titles.source = 'recorded'
+""")
+
+_GRANT_TITLES = text("""
+    INSERT INTO group_titles (group_recognition_id, group_id, group_kind, year, level,
+                              granted_at, revoked_at)
+    SELECT t.id, t.grp, t.kind, t.year, t.level, t.at, NULL
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:groups AS uuid[]), CAST(:kinds AS varchar[]),
+                CAST(:years AS int[]), CAST(:levels AS int[]), CAST(:at AS timestamptz[]))
+         AS t(id, grp, kind, year, level, at)
+    ORDER BY t.id
+    ON CONFLICT DO NOTHING
 """)
 
 _ADD_MEMBERSHIPS = text("""
@@ -72,30 +84,36 @@ class GroupEvents:
         return deltas
 
     # -- computed by assessment -------------------------------------------------------------
-    @handle_event("assessment", "group_recognition_granted")
-    def on_group_recognition_granted(self, event):
-        data = event.data
+    @handle_events("assessment", "group_recognition_granted")
+    def on_group_recognition_granted(self, events):
+        """Computed titles in batches (cdht.batching: closing a year sends one for each
+        group that qualifies, 227,000 for a province of a million), each run of one report
+        day applied as group_titles_recorded applies a batch."""
         with self.db.transaction() as session:
-            if not first_delivery(session, event):
-                return
-            proj.remember_paths(session, [data["unit_path"]])
-            unit = proj.placements(session, [data["unit_code"]])[data["unit_code"]][0]
-            group = proj.load_group(session, data["group_id"], data["group_kind"], unit)
-            before = domain.group_tallies(proj.group_state(group))
-            members = self._members_before(session, [data["group_id"]])
-            inserted = session.execute(text(
-                "INSERT INTO group_titles VALUES (:id, :group, :kind, :year, :level, :at, NULL) "
-                "ON CONFLICT DO NOTHING"),
-                {"id": str(data["group_recognition_id"]), "group": str(data["group_id"]),
-                 "kind": data["group_kind"], "year": data["year"], "level": data["level"],
-                 "at": event.occurred_at}).rowcount
-            if not inserted:
-                return
-            group["years"].add(data["year"])
-            deltas = self._group_deltas(session, {str(data["group_id"]): group},
-                                        {str(data["group_id"]): before}, {})
-            self._members_after(session, members, deltas)
-            self._finish(session, event, deltas, domain.report_day(event.occurred_at))
+            for _, run in domain.day_runs(first_deliveries(session, events)):
+                self._grant_group_titles(session, run)
+
+    def _grant_group_titles(self, session, events):
+        datas = [e.data for e in events]
+        proj.remember_paths(session, [d["unit_path"] for d in datas])
+        placed = proj.placements(session, sorted({d["unit_code"] for d in datas}))
+        groups = proj.load_groups(session, {
+            str(d["group_id"]): (d["group_kind"], placed[d["unit_code"]][0]) for d in datas})
+        before = {gid: domain.group_tallies(proj.group_state(g)) for gid, g in groups.items()}
+        members = self._members_before(session, list(groups))
+        inserted = session.execute(_GRANT_TITLES, {
+            "ids": [str(d["group_recognition_id"]) for d in datas],
+            "groups": [str(d["group_id"]) for d in datas],
+            "kinds": [d["group_kind"] for d in datas], "years": [d["year"] for d in datas],
+            "levels": [d["level"] for d in datas],
+            "at": [e.occurred_at for e in events]}).rowcount
+        if not inserted:  # every title was already counted
+            return
+        proj.refresh_group_years(session, groups)
+        deltas = self._group_deltas(session, groups, before, {})
+        self._members_after(session, members, deltas)
+        self._finish(session, events[-1], deltas, domain.report_day(events[-1].occurred_at),
+                     count=len(events))
 
     @handle_event("assessment", "group_recognition_revoked")
     def on_group_recognition_revoked(self, event):

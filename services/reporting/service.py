@@ -114,15 +114,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         rows, then each run of consecutive events of one report day applied as one change,
         in the order they came (a person registered then moved in the batch ends moved)."""
         with self.db.transaction() as session:
-            fresh = first_deliveries(session, events)
-            runs = []
-            for event in fresh:
-                day = domain.report_day(event.occurred_at)
-                if runs and runs[-1][0] == day:
-                    runs[-1][1].append(event)
-                else:
-                    runs.append((day, [event]))
-            for _, run in runs:
+            for _, run in domain.day_runs(first_deliveries(session, events)):
                 self._people_changed(session, run, [(change, e.data) for e in run])
 
     def _people_changed(self, session, events, changes):
