@@ -13,6 +13,7 @@
 4. those changes leave as ``people_imported`` events (<= 5000 people each, countable facts and
    unit paths only, no personal data) through the transactional outbox.
 """
+import math
 import threading
 
 from sqlalchemy import text
@@ -203,7 +204,7 @@ class PeopleChunks:
                 restored = {r.id for r in rows if r.restored}
                 people, counts = changes_to_people(rows, self.units)
         events = 0
-        first_batch = index * -(-self.importer.chunk_rows // EVENT_ITEMS) + 1
+        first_batch = index * math.ceil(self.importer.chunk_rows / EVENT_ITEMS) + 1
         for start in range(0, len(people), EVENT_ITEMS):
             batch = first_batch + events
             events += 1

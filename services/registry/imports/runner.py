@@ -42,6 +42,11 @@ WRITERS = 2
 """Chunks written at once by a kind whose chunks are independent (people): on two cores one
 writer left a core idle while PostgreSQL wrote."""
 
+SYSTEM = ("system", "system")
+"""The audit's actor of an import nobody named (the command line names its operator)."""
+MEMORY_ERRORS = 100_000      # a dry run keeps at most this many errors to show
+KINDS = {chunks.kind: chunks for chunks in (PeopleChunks, GroupChunks)}
+
 
 def connections(writers=WRITERS):
     """The database connections one import may hold at once: its writers, the transaction
@@ -49,10 +54,6 @@ def connections(writers=WRITERS):
     pool smaller than this for each import running makes writers wait for a connection
     that another import, itself waiting for the lock, holds."""
     return writers + 2
-SYSTEM = ("system", "system")
-"""The audit's actor of an import nobody named (the command line names its operator)."""
-MEMORY_ERRORS = 100_000      # a dry run keeps at most this many errors to show
-KINDS = {chunks.kind: chunks for chunks in (PeopleChunks, GroupChunks)}
 
 
 @dataclass
@@ -290,8 +291,8 @@ class Importer:
                 failure = next((exc for _, exc in outcomes if exc is not None), None)
                 for outcome, exc in outcomes:
                     if exc is None:
-                        self._count(summary, *outcome, dry_run=dry_run or job_id is None,
-                                    progress=progress)
+                        self._count(summary, *outcome, progress=progress,
+                                    keep_errors=dry_run or job_id is None)
                 if failure is not None:
                     raise failure
                 self.pause()
@@ -307,10 +308,11 @@ class Importer:
                 self._record_chunk(session, job_id, errors, delta)
         return delta, errors
 
-    def _count(self, summary, delta, errors, *, dry_run, progress):
+    def _count(self, summary, delta, errors, *, progress, keep_errors):
+        """A written chunk in the summary (its errors too where no job keeps them)."""
         for key, value in delta.items():
             setattr(summary, key, getattr(summary, key) + value)
-        if dry_run:
+        if keep_errors:
             room = MEMORY_ERRORS - len(summary.errors)
             summary.errors.extend(errors[:max(0, room)])
         if progress:
