@@ -269,6 +269,20 @@ def first_deliveries(session, envelopes, consumer=None):
     return [e for i, e in firsts.items() if i in fresh]
 
 
+def runs(envelopes, key):
+    """``[(key, [envelopes])]``: each run of consecutive envelopes with the same ``key(e)``,
+    in the order they came (a batch that must apply some part at a time, a day of a time
+    series, keeps their order across the parts)."""
+    found = []
+    for envelope in envelopes:
+        k = key(envelope)
+        if found and found[-1][0] == k:
+            found[-1][1].append(envelope)
+        else:
+            found.append((k, [envelope]))
+    return found
+
+
 handle_events = BatchEventHandler.decorator
 """``@handle_events("assessment", "recognition_granted")`` on a method taking a list of
 envelopes, applied in one transaction (see the module's docstring)."""

@@ -413,19 +413,6 @@ def report_day(moment):
     return moment
 
 
-def day_runs(events):
-    """``[(day, [events])]``: each run of consecutive events of one report day, in the order
-    they came (a batch is applied a day at a time: the time series is by day)."""
-    runs = []
-    for event in events:
-        day = report_day(event.occurred_at)
-        if runs and runs[-1][0] == day:
-            runs[-1][1].append(event)
-        else:
-            runs.append((day, [event]))
-    return runs
-
-
 # -- as of, and time series -----------------------------------------------------------------------
 def tallies_as_of(history, day):
     """Tallies from dated deltas ``[(metric, key, day, n)]``: what was counted by ``day``."""

@@ -10,10 +10,15 @@ load in a few hundred transactions.
 """
 from sqlalchemy import text
 
-from cdht.batching import first_deliveries, handle_events
+from cdht.batching import first_deliveries, handle_events, runs
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from services.reporting import domain, projection as proj
+
+
+def event_day(event):
+    """An event's report day: a batch is applied a day at a time (the series is by day)."""
+    return domain.report_day(event.occurred_at)
 
 
 class RecognitionNotYetSeen(Exception):
@@ -90,7 +95,7 @@ class GroupEvents:
         group that qualifies, 227,000 for a province of a million), each run of one report
         day applied as group_titles_recorded applies a batch."""
         with self.db.transaction() as session:
-            for _, run in domain.day_runs(first_deliveries(session, events)):
+            for _, run in runs(first_deliveries(session, events), event_day):
                 self._grant_group_titles(session, run)
 
     def _grant_group_titles(self, session, events):

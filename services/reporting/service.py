@@ -13,7 +13,7 @@ from nameko.dependency_providers import Config
 from sqlalchemy import text
 
 from cdht.auth import ADMIN, PROVINCE, REVIEWERS
-from cdht.batching import first_deliveries, handle_events
+from cdht.batching import first_deliveries, handle_events, runs
 from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.consumer import consumer_name, handle_event
 from cdht.contracts.events import INDICATORS
@@ -114,7 +114,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         rows, then each run of consecutive events of one report day applied as one change,
         in the order they came (a person registered then moved in the batch ends moved)."""
         with self.db.transaction() as session:
-            for _, run in domain.day_runs(first_deliveries(session, events)):
+            for _, run in runs(first_deliveries(session, events), group_events.event_day):
                 self._people_changed(session, run, [(change, e.data) for e in run])
 
     def _people_changed(self, session, events, changes):
