@@ -95,30 +95,35 @@ class GroupEvents:
         group that qualifies, 227,000 for a province of a million), each run of one report
         day applied as group_titles_recorded applies a batch."""
         with self.db.transaction() as session:
-            for _, run in runs(first_deliveries(session, events), event_day):
-                self._grant_group_titles(session, run)
+            for day, run in runs(first_deliveries(session, events), event_day):
+                self._grant_group_titles(session, run, day)
 
-    def _grant_group_titles(self, session, events):
+    def _grant_group_titles(self, session, events, day):
         datas = [e.data for e in events]
-        proj.remember_paths(session, [d["unit_path"] for d in datas])
-        placed = proj.placements(session, sorted({d["unit_code"] for d in datas}))
-        groups = proj.load_groups(session, {
-            str(d["group_id"]): (d["group_kind"], placed[d["unit_code"]][0]) for d in datas})
-        before = {gid: domain.group_tallies(proj.group_state(g)) for gid, g in groups.items()}
-        members = self._members_before(session, list(groups))
-        inserted = session.execute(_GRANT_TITLES, {
+        deltas = self._retitle(session, datas, lambda: session.execute(_GRANT_TITLES, {
             "ids": [str(d["group_recognition_id"]) for d in datas],
             "groups": [str(d["group_id"]) for d in datas],
             "kinds": [d["group_kind"] for d in datas], "years": [d["year"] for d in datas],
             "levels": [d["level"] for d in datas],
-            "at": [e.occurred_at for e in events]}).rowcount
-        if not inserted:  # every title was already counted
-            return
+            "at": [e.occurred_at for e in events]}).rowcount)
+        if deltas is not None:  # None: every title was already counted
+            self._finish(session, events[-1], deltas, day, count=len(events))
+
+    def _retitle(self, session, titles, write):
+        """Change the titles of the groups ``titles`` name (each with group_id, group_kind,
+        unit_code, unit_path) with ``write()``, which says whether it changed anything: the
+        deltas of the groups and of their members, or None when nothing changed."""
+        proj.remember_paths(session, [t["unit_path"] for t in titles])
+        placed = proj.placements(session, sorted({t["unit_code"] for t in titles}))
+        groups = proj.load_groups(session, {
+            str(t["group_id"]): (t["group_kind"], placed[t["unit_code"]][0]) for t in titles})
+        before = {gid: domain.group_tallies(proj.group_state(g)) for gid, g in groups.items()}
+        members = self._members_before(session, list(groups))
+        if not write():
+            return None
         proj.refresh_group_years(session, groups)
         deltas = self._group_deltas(session, groups, before, {})
-        self._members_after(session, members, deltas)
-        self._finish(session, events[-1], deltas, domain.report_day(events[-1].occurred_at),
-                     count=len(events))
+        return self._members_after(session, members, deltas)
 
     @handle_event("assessment", "group_recognition_revoked")
     def on_group_recognition_revoked(self, event):
@@ -160,24 +165,17 @@ class GroupEvents:
         with self.db.transaction() as session:
             if not first_delivery(session, event):
                 return
-            proj.remember_paths(session, [t["unit_path"] for t in titles])
-            placed = proj.placements(session, sorted({t["unit_code"] for t in titles}))
-            groups = proj.load_groups(session, {
-                str(t["group_id"]): (t["group_kind"], placed[t["unit_code"]][0])
-                for t in titles})
-            before = {gid: domain.group_tallies(proj.group_state(g))
-                      for gid, g in groups.items()}
-            members = self._members_before(session, list(groups))
-            session.execute(_RECORD_TITLES, {
-                "at": event.occurred_at, "ids": [str(t["title_id"]) for t in titles],
-                "groups": [str(t["group_id"]) for t in titles],
-                "kinds": [t["group_kind"] for t in titles],
-                "years": [t["year"] for t in titles],
-                "gone": [t["change"] == "withdrawn" for t in titles],
-                "decisions": [t["decision_number"] for t in titles]})
-            proj.refresh_group_years(session, groups)
-            deltas = self._group_deltas(session, groups, before, {})
-            self._members_after(session, members, deltas)
+
+            def record():
+                session.execute(_RECORD_TITLES, {
+                    "at": event.occurred_at, "ids": [str(t["title_id"]) for t in titles],
+                    "groups": [str(t["group_id"]) for t in titles],
+                    "kinds": [t["group_kind"] for t in titles],
+                    "years": [t["year"] for t in titles],
+                    "gone": [t["change"] == "withdrawn" for t in titles],
+                    "decisions": [t["decision_number"] for t in titles]})
+                return True  # applied and counted as applied, changed or not
+            deltas = self._retitle(session, titles, record)
             self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     # -- bulk imports of groups and members --------------------------------------------------
