@@ -15,6 +15,8 @@ Prints, in one run on this machine:
 - event-to-figure latency: single recognitions committed one at a time in their own unit,
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
+- a closing's recognitions (recognitions_granted, 500 an event) committed, then relayed and
+  applied with everything running: outbox -> figures, beside the goal of 10,000 a second;
 - the reporting process's peak RSS (VmHWM).
 
     .venv/bin/python bench/event_flow.py [--events 5000] [--latency-samples 200]
@@ -43,12 +45,14 @@ from bench.common import (  # noqa: E402
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
+from cdht.contracts.events import RECOGNITIONS_PER_EVENT  # noqa: E402
 from cdht.outbox import Relay, add_event, add_events  # noqa: E402
 from cdht_tools import local  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 PATH = ["AG", "AG.BENCH"]
 PROBE = ["AG", "AG.PROBE"]  # the single recognitions timed, apart from any other load
+CLOSED = ["AG", "AG.CLOSED"]  # a closing's recognitions, 500 an event
 
 
 def grant_data(path=PATH):
@@ -74,6 +78,18 @@ def commit_grants(engine, n, path=PATH):
             add_events(session, "recognition_granted",
                        [grant_data(path) for _ in range(min(500, n - offset))],
                        producer="assessment")
+
+
+def commit_closing(engine, n, path=CLOSED):
+    """``n`` recognitions in assessment's outbox as a closing writes them: recognitions_granted
+    of 500, a thousand recognitions per transaction."""
+    closing_id = uuid.uuid4()
+    for offset in range(0, n, 1000):
+        grants = [grant_data(path) for _ in range(min(1000, n - offset))]
+        with Session(engine) as session, session.begin():
+            add_events(session, "recognitions_granted", [
+                {"closing_id": closing_id, "recognitions": grants[i:i + RECOGNITIONS_PER_EVENT]}
+                for i in range(0, len(grants), RECOGNITIONS_PER_EVENT)], producer="assessment")
 
 
 def group_title_data(path=PATH):
@@ -288,6 +304,23 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         out(f"group titles, outbox -> figures: {figures['group_titles']:7.0f} titles/s   "
             f"({titles:,} group_recognition_granted relayed and applied in {seconds:.1f} s; "
             f"{figures['group_titles_cpu_ms_per_1000']:.0f} ms of reporting's CPU per 1,000)")
+        # 5. a closing's recognitions, everything running: from the outbox rows to the figures
+        commit_closing(engine, events)
+        start, cpu = time.perf_counter(), cpu_seconds(procs[0].process.pid)
+        relay_all(relay)
+        wait_titled(base, figures_db, events, CLOSED[-1])
+        seconds = time.perf_counter() - start
+        figures["closing_end_to_end"] = events / seconds
+        figures["closing_cpu_ms_per_1000"] = (
+            (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / events)
+        messages = -(-events // RECOGNITIONS_PER_EVENT)
+        out(f"a closing, outbox -> figures: {figures['closing_end_to_end']:7.0f} recognitions/s   "
+            f"({events:,} recognitions in {messages:,} recognitions_granted relayed and applied "
+            f"in {seconds:.1f} s; reporting used {figures['closing_cpu_ms_per_1000']:.0f} ms of "
+            f"CPU per 1,000)")
+        out(f"  beside the goal:           {figures['closing_end_to_end'] / 10000:.1%} of 10,000 "
+            f"recognitions/s; the broker carried {messages / seconds:,.0f} msg/s of its "
+            f"{limit:,.0f}")
         figures["peak_rss_mb"] = {p.name: max(peak_rss_mb(p.process.pid) or 0, first_peak or 0)
                                   for p in procs}
         out(peaks_line(figures["peak_rss_mb"]))

@@ -88,6 +88,14 @@ def rows_of(results):
                      f"message: {flow['raw_publish']:,.0f})",
                      f"{ratio:.0%} of the slower", ">= 10,000/s or >= 50% of the broker's",
                      verdict(flow["end_to_end"] >= 10_000 or ratio >= 0.5)))
+        if "closing_end_to_end" in flow:
+            rate = flow["closing_end_to_end"]
+            rows.append((f"a closing's recognitions/s (recognitions_granted, 500 an event), "
+                         f"outbox -> reporting's figures: {rate:,.0f}; reporting's CPU "
+                         f"{flow['closing_cpu_ms_per_1000']:.0f} ms per 1,000 (single "
+                         f"events: {flow['reporting_cpu_ms_per_1000']:.0f} ms)",
+                         "10,000 recognitions/s", f"{rate / 10_000:.0%}", ">= 10,000/s",
+                         verdict(rate >= 10_000)))
         p99 = flow["latency_loaded"]["p99"]
         rows.append((f"one recognition visible, p99 under {flow['background_rate']:.0f}/s of "
                      f"load: {p99:.0f} ms (idle: {flow['latency_idle']['p99']:.0f} ms)",

@@ -21,7 +21,10 @@ the next batch bigger. The busier the queue, the bigger the batches.
 
 Configuration (the service's config): ``BATCH_SIZE`` (default 1000), ``BATCH_WAIT_MS``
 (default 5), ``BATCH_CONCURRENCY`` (default 1), ``BATCH_PREFETCH`` (messages unacked per
-batched queue, default 2 x BATCH_SIZE).
+batched queue, default 2 x BATCH_SIZE). ``handle_bulk_events`` is for events that are
+batches already (a closing's recognitions_granted, 500 recognitions each): its batches are
+``BULK_BATCH_SIZE`` messages (default 2) and ``BULK_PREFETCH`` (default 4) are unacked at a
+time, so that a backlog costs a few messages of memory, not thousands.
 """
 import gc
 import logging
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_BATCH_WAIT_MS = 5
+DEFAULT_BULK_BATCH_SIZE = 2  # messages of a bulk event: 1,000 recognitions_granted items
+DEFAULT_BULK_PREFETCH = 4
 
 
 def batch_size_of(config):
@@ -246,6 +251,27 @@ class BatchEventHandler(ReliableEventHandler):
             self._spawn([item])
 
 
+class BulkQueueConsumer(BatchQueueConsumer):
+    """The queue consumer of bulk events, each carrying hundreds of items (a closing's
+    recognitions_granted): a connection of its own, with a prefetch of a few messages, so that
+    a backlog of them is not read into memory a thousand at a time."""
+
+    @property
+    def prefetch_count(self):
+        return int(self.container.config.get("BULK_PREFETCH") or DEFAULT_BULK_PREFETCH)
+
+
+class BulkEventHandler(BatchEventHandler):
+    """``handle_events`` for bulk events: a batch is ``BULK_BATCH_SIZE`` messages (default 2),
+    each already hundreds of items."""
+    queue_consumer = BulkQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        self.batch_size = max(1, int(self.container.config.get("BULK_BATCH_SIZE")
+                                     or DEFAULT_BULK_BATCH_SIZE))
+
+
 def first_deliveries(session, envelopes, consumer=None):
     """The inbox for a batch: record every envelope as processed by ``consumer`` (by default
     the handler this worker runs for) in one statement and return those that were not yet
@@ -286,3 +312,7 @@ def runs(envelopes, key):
 handle_events = BatchEventHandler.decorator
 """``@handle_events("assessment", "recognition_granted")`` on a method taking a list of
 envelopes, applied in one transaction (see the module's docstring)."""
+
+handle_bulk_events = BulkEventHandler.decorator
+"""``@handle_bulk_events("assessment", "recognitions_granted")``: as ``handle_events``, for
+events that each carry hundreds of items (a few messages a batch, a few prefetched)."""

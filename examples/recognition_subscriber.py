@@ -5,15 +5,17 @@ A runnable example for integrators (docs/integrator-guide.md). It needs only Pyt
 kombu (``pip install kombu``): no CDHT code. It
 
 - declares its own durable queue, bound to the durable topic exchange ``assessment.events``
-  with the routing keys ``recognition_granted`` and ``recognition_revoked``, so events wait
-  there while this process is down;
+  with the routing keys ``recognition_granted`` (a decision on one self-assessment),
+  ``recognitions_granted`` (closing a year: up to 500 recognitions in one event, each item a
+  recognition_granted's data) and ``recognition_revoked``, so events wait there while this
+  process is down;
 - records each event in a SQLite file, in one transaction with the event's ``event_id``, and
   acknowledges the message only after that commit: a crash before the ack means a
   redelivery, which the stored ``event_id`` turns into a no-op (CDHT delivers at least once);
 - checks ``schema_version``: a version it does not know is rejected to the queue's own
   dead-letter queue (``<queue>.dead``) instead of being half-understood;
 - prints one JSON line per message: ``{"outcome": "granted" | "revoked" | "duplicate" |
-  "rejected", ...}``.
+  "rejected", ...}`` (a closing's event: ``"recognitions"``, how many it held).
 
     python examples/recognition_subscriber.py --amqp-uri amqp://user:pass@host:5672/ \\
         --queue partner.recognitions --db recognitions.sqlite3
@@ -32,8 +34,9 @@ import time
 from kombu import Connection, Exchange, Queue
 
 EXCHANGE = "assessment.events"
-ROUTING_KEYS = ("recognition_granted", "recognition_revoked")
-KNOWN_VERSIONS = {"recognition_granted": {1}, "recognition_revoked": {1}}
+ROUTING_KEYS = ("recognition_granted", "recognitions_granted", "recognition_revoked")
+KNOWN_VERSIONS = {"recognition_granted": {1}, "recognitions_granted": {1},
+                  "recognition_revoked": {1}}
 ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "occurred_at", "producer",
                    "correlation_id", "data")
 
@@ -74,13 +77,13 @@ def handle(store, envelope):
         if seen:
             store.execute("ROLLBACK")
             return "duplicate"
-        if event_type == "recognition_granted":
-            store.execute(
+        if event_type in ("recognition_granted", "recognitions_granted"):
+            store.executemany(
                 "INSERT INTO titles (recognition_id, person_id, year, unit_code, total_score) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (recognition_id) DO UPDATE SET "
                 "revoked_reason = NULL",
-                (data["recognition_id"], data["person_id"], data["year"], data["unit_code"],
-                 data["total_score"]))
+                [(r["recognition_id"], r["person_id"], r["year"], r["unit_code"],
+                  r["total_score"]) for r in data.get("recognitions", [data])])
             outcome = "granted"
         else:
             store.execute("UPDATE titles SET revoked_reason = ? WHERE recognition_id = ?",
@@ -149,10 +152,12 @@ def main(argv=None):
             return
         message.ack()  # only now: the event is committed in the store
         data = envelope["data"]
+        facts = ({"recognitions": len(data["recognitions"])} if "recognitions" in data else
+                 {"recognition_id": data["recognition_id"], "person_id": data["person_id"],
+                  "year": data["year"]})
         emit(outcome=outcome, event_id=envelope["event_id"],
-             event_type=envelope["event_type"], recognition_id=data["recognition_id"],
-             person_id=data["person_id"], year=data["year"],
-             correlation_id=envelope["correlation_id"])
+             event_type=envelope["event_type"], correlation_id=envelope["correlation_id"],
+             **facts)
 
     started = time.monotonic()
     with Connection(args.amqp_uri, heartbeat=30) as connection:

@@ -449,13 +449,15 @@ class Suite:
         f = self.figures
         published = f.get("published", {})
         sent = sum(sum(v.values()) for v in published.values())
+        titles = published.get("assessment", {})
         lines = ["", "FAULT SUITE FIGURES", "=" * 72,
                  f"recognitions granted            {f.get('granted')}  "
                  f"(reporting counts {f.get('titled')})",
                  f"events sent (outboxes)          {sent}  " + ", ".join(
                      f"{svc} {sum(v.values())}" for svc, v in published.items()),
-                 f"  of which recognition_granted  "
-                 f"{published.get('assessment', {}).get('recognition_granted', 0)}",
+                 f"  of which recognition_granted  {titles.get('recognition_granted', 0)}, "
+                 f"recognitions_granted {titles.get('recognitions_granted', 0)} (a closing's, "
+                 "up to 500 recognitions each)",
                  f"events applied (inbox rows)     {f.get('applied')}  "
                  f"(lost {f.get('events_lost')}, applied twice {f.get('events_applied_twice')})"]
         if "duplicate_copies" in f:

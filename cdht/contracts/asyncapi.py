@@ -28,7 +28,7 @@ from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
 ASYNCAPI_VERSION = "2.6.0"
 # The version of this document: bump the minor version when an event type or a schema_version
 # is added, the major version never (old versions stay until no consumer reads them).
-DOC_VERSION = "1.2.0"
+DOC_VERSION = "1.3.0"
 AMQP_BINDING_VERSION = "0.3.0"
 REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
 
@@ -96,7 +96,13 @@ SUMMARIES = {
     "target_at_risk": "An indicator of a unit fell behind its milestone for the year.",
     "assessment_submitted": "A self-assessment for the Learning Citizen title was submitted and "
                             "scored (0-100 points, passed or not).",
-    "recognition_granted": "A person was recognised as a Learning Citizen for a year.",
+    "recognition_granted": "A person was recognised as a Learning Citizen for a year, by a "
+                           "decision on their self-assessment.",
+    "recognitions_granted": "Up to 500 people recognised as Learning Citizens for a year by "
+                            "the closing of that year (closing_id): each item is a "
+                            "recognition_granted's data. A closing sends these instead of one "
+                            "recognition_granted per person: a subscriber that needs every "
+                            "recognition takes both.",
     "recognition_revoked": "A Learning Citizen recognition was withdrawn.",
     "statistics_updated": "The counters of a unit for a year changed; cause_event_id is the event "
                           "that changed them.",
@@ -245,6 +251,18 @@ SAMPLES = {
                   person_id=_PERSON, target_group="resident", year=2025,
                   criteria_version="324/QĐ-KHVN", total_score=86, digital_skills="basic",
                   unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("recognitions_granted", 1): dict(
+        producer="assessment", occurred_at="2026-01-05T01:00:00+00:00",
+        correlation_id=_id("closing-request"),
+        data=dict(closing_id=_id("closing"), recognitions=[
+            dict(recognition_id=_id("recognition-2"), assessment_id=_id("assessment-3"),
+                 person_id=_id("person-3"), target_group="resident", year=2025,
+                 criteria_version="324/QĐ-KHVN", total_score=88, digital_skills="proficient",
+                 unit_code=_UNIT, unit_path=_UNIT_PATH),
+            dict(recognition_id=_id("recognition-3"), assessment_id=_id("assessment-4"),
+                 person_id=_id("person-4"), target_group="worker", year=2025,
+                 criteria_version="324/QĐ-KHVN", total_score=81, digital_skills="basic",
+                 unit_code=_UNIT, unit_path=_UNIT_PATH)])),
     ("recognition_revoked", 1): dict(
         producer="assessment", occurred_at="2026-02-10T02:00:00+00:00",
         correlation_id=_id("revocation-request"),

@@ -17,6 +17,7 @@ BODY_KINDS = ("commune_association", "branch", "learning_board")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
+RECOGNITIONS_PER_EVENT = 500  # recognitions_granted: a batch of a closing
 # The programme's indicators (docs/architecture.md §P1): the people ones of Decision 677, the group ones of
 # Decision 387.
 INDICATORS = ("briefed_members", "adults_titled", "unit_staff_titled",
@@ -316,6 +317,16 @@ class RecognitionGrantedV1(_UnitPlaced):
     digital_skills = fields.String(required=True, validate=validate.OneOf(DIGITAL_SKILLS))
 
 
+class RecognitionsGrantedV1(_Strict):
+    """Many recognitions of one bulk decision, closing a year: a closing of a million
+    submissions sends two thousand of these, not a million recognition_granted (each of
+    which crossed the broker and every consumer's inbox on its own). Each item is exactly a
+    recognition_granted's data; a decision on one submission still sends recognition_granted."""
+    closing_id = fields.UUID(required=True)
+    recognitions = fields.List(fields.Nested(RecognitionGrantedV1), required=True,
+                               validate=validate.Length(min=1, max=RECOGNITIONS_PER_EVENT))
+
+
 class RecognitionRevokedV1(_UnitPlaced):
     recognition_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
@@ -479,6 +490,7 @@ EVENT_SCHEMAS = {
     ("group_titles_recorded", 1): GroupTitlesRecordedV1,
     ("assessment_submitted", 1): AssessmentSubmittedV1,
     ("recognition_granted", 1): RecognitionGrantedV1,
+    ("recognitions_granted", 1): RecognitionsGrantedV1,
     ("recognition_revoked", 1): RecognitionRevokedV1,
     ("recognition_refused", 1): RecognitionRefusedV1,
     ("recognition_refused", 2): RecognitionRefusedV2,
@@ -496,7 +508,8 @@ PRODUCERS = {
                  "people_imported", "membership_changed", "learning_activity_recorded",
                  "learning_activity_withdrawn", "units_merged", "unit_changed",
                  "association_body_changed", "groups_imported", "group_titles_recorded"),
-    "assessment": ("assessment_submitted", "recognition_granted", "recognition_revoked",
+    "assessment": ("assessment_submitted", "recognition_granted", "recognitions_granted",
+                   "recognition_revoked",
                    "recognition_refused", "group_recognition_granted",
                    "group_recognition_revoked"),
     "reporting": ("statistics_updated", "target_reached", "target_at_risk"),

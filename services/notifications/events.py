@@ -36,6 +36,14 @@ class EventIntake:
     def on_recognition_granted(self, event):
         self._on_event(event)
 
+    @handle_event("assessment", "recognitions_granted", expected_exceptions=(RpcUnavailable,))
+    def on_recognitions_granted(self, event):
+        """A closing's recognitions, up to 500 an event: each person is told as for a
+        recognition_granted (its rule and template), every delivery opened in the one
+        transaction that records the event, then attempted."""
+        self._on_event(event, RULES.for_event("recognition_granted"),
+                       event.to_message()["data"]["recognitions"])
+
     @handle_event("assessment", "recognition_refused", version=2,
                   expected_exceptions=(RpcUnavailable,))
     def on_recognition_refused(self, event):
@@ -97,8 +105,10 @@ class EventIntake:
             if first_delivery(session, event):
                 places.record_body(session, event.data)
 
-    def _on_event(self, event):
-        rule = RULES.for_event(event.event_type)
+    def _on_event(self, event, rule=None, facts=None):
+        """``facts``: what each notice is about (the event's data, or the items of a bulk
+        event, told by ``rule``)."""
+        rule = rule or RULES.for_event(event.event_type)
         if rule.asks_registry:  # a duplicate is dropped before the RPC, not only after it
             with self.db.store() as store:
                 done = store.processed(event)
@@ -106,32 +116,35 @@ class EventIntake:
                 log.info("%s %s already handled; duplicate dropped", event.event_type,
                          event.event_id)
                 return
-        data = event.to_message()["data"]
-        people = rules.recipients(rule, data, self._officials,
-                                  self.config.get("PROVINCE_CODE"))
-        if not people:
-            log.warning("%s %s: nobody to tell (%s of %s)", event.event_type, event.event_id,
-                        rule.recipients, data.get("unit_code"))
+        province = self.config.get("PROVINCE_CODE")
+        told = []  # (data, the people told of it)
+        for data in facts if facts is not None else [event.to_message()["data"]]:
+            people = rules.recipients(rule, data, self._officials, province)
+            if not people:
+                log.warning("%s %s: nobody to tell (%s of %s)", event.event_type,
+                            event.event_id, rule.recipients, data.get("unit_code"))
+            told.append((data, people))
         created = []
         with self.db.store(write=True) as store:
             if not store.first_delivery(event):
                 log.info("%s %s already handled; duplicate dropped", event.event_type,
                          event.event_id)
                 return  # or a concurrent copy of the event got here first
-            opted_out = store.opted_out(people, rule)
-            for person_id in people:
-                if person_id in opted_out:
-                    store.skip(event.event_id, person_id, rule, event.correlation_id)
-                elif rule.digest == "daily":
-                    store.hold_for_digest(event, person_id, rule, data)
-                else:
-                    delivery_id = self._open(store, event.event_id, person_id, rule,
-                                             rule.channels[0], data, event.correlation_id)
-                    if delivery_id:
-                        created.append((delivery_id, sending.Opened(
-                            person_id, rule.channels[0], rule.template, data)))
-        for delivery_id, opened in created:
-            self._attempt_safely(delivery_id, opened)
+            opted_out = store.opted_out(list(dict.fromkeys(
+                person_id for _, people in told for person_id in people)), rule)
+            for data, people in told:
+                for person_id in people:
+                    if person_id in opted_out:
+                        store.skip(event.event_id, person_id, rule, event.correlation_id)
+                    elif rule.digest == "daily":
+                        store.hold_for_digest(event, person_id, rule, data)
+                    else:
+                        delivery_id = self._open(store, event.event_id, person_id, rule,
+                                                 rule.channels[0], data, event.correlation_id)
+                        if delivery_id:
+                            created.append((delivery_id, sending.Opened(
+                                person_id, rule.channels[0], rule.template, data)))
+        self._attempt_opened(created)
 
     def _officials(self, unit_code):
         """The registry's association officials of a unit (rules.recipients)."""

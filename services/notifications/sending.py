@@ -26,6 +26,7 @@ starts every class of the service's module that has entrypoints).
 """
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -86,6 +87,23 @@ class Sending:
             held_back = HELD_BACK in list(pool.imap(self._attempt_safely, claimed))
             if len(claimed) < RETRY_BATCH or held_back:
                 return
+
+    def _attempt_opened(self, created):
+        """Attempt the deliveries an event has just opened (``[(id, Opened)]``),
+        RETRY_CONCURRENCY at a time: a closing's event opens hundreds. One not begun within
+        half its lease, or once the rate limit held one back, is left pending: when its lease
+        ends the retry timer takes it, so a slow or absent relay cannot keep the event's worker
+        for hours."""
+        give_up_at = time.monotonic() + self._lease().total_seconds() / 2
+        held_back = []
+
+        def attempt(item):
+            if not held_back and time.monotonic() < give_up_at:
+                if self._attempt_safely(*item) is HELD_BACK:
+                    held_back.append(item[0])
+        pool = eventlet.GreenPool(self._setting("RETRY_CONCURRENCY", 10, int))
+        for _ in pool.imap(attempt, created):
+            pass
 
     def _attempt_safely(self, delivery_id, opened=None):
         """Attempt a delivery, then its fallback if it failed for good; an unexpected error

@@ -7,6 +7,7 @@ the transaction (the province's rows are shared by every event).
 """
 from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import text
 
@@ -462,6 +463,21 @@ _ADD_FACTS = text("""
                 CAST(:paths AS text[]), CAST(:skills AS varchar[]),
                 CAST(:ats AS timestamptz[])) AS f(id, person, year, path, skills, at)
 """)
+
+
+class Granted(NamedTuple):
+    """One recognition of a closing's recognitions_granted, shaped as the recognition_granted
+    event it stands for: its batch event's id, time and correlation id."""
+    event_id: object
+    occurred_at: object
+    correlation_id: object
+    data: dict
+
+
+def recognitions_of(event):
+    """The recognitions of a recognitions_granted ``event``, each as a recognition_granted."""
+    return [Granted(event.event_id, event.occurred_at, event.correlation_id, recognition)
+            for recognition in event.data["recognitions"]]
 
 
 def grant_recognitions(session, events, adult_age, digital=None):

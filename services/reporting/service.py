@@ -13,7 +13,7 @@ from nameko.dependency_providers import Config
 from sqlalchemy import text
 
 from cdht.auth import ADMIN, PROVINCE, REVIEWERS
-from cdht.batching import first_deliveries, handle_events, runs
+from cdht.batching import first_deliveries, handle_bulk_events, handle_events, runs
 from cdht.broker import rpc  # nameko's, surviving a broker restart
 from cdht.consumer import consumer_name, handle_event
 from cdht.contracts.events import INDICATORS
@@ -291,32 +291,44 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
     # -- titles: assessment's events ----------------------------------------------------------
     @handle_events("assessment", "recognition_granted")
     def on_recognition_granted(self, events):
-        """Grants in batches (cdht.batching: a year being closed sends a million): one
-        transaction, one statement per table, one statistics_updated per unit and year."""
+        """Grants of single decisions, in batches (cdht.batching): one transaction, one
+        statement per table, one statistics_updated per unit and year."""
         with self.db.transaction() as session:
-            fresh = first_deliveries(session, events)
-            if not fresh:
-                return
-            proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
-            deltas, grants = proj.grant_recognitions(session, fresh, self.adult_age,
-                                                     self.digital)
-            if not grants:
-                return
-            last, staged = grants[-1][0], {}
-            for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
-                staged.setdefault((kind, last.correlation_id), []).append(
-                    data | {"cause_event_id": last.event_id})
-            causes = {(unit, e.data["year"]): e for e, unit in grants}
-            stats = proj.statistics_of(session, causes, self.adult_age)
-            for key, cause in causes.items():
-                staged.setdefault(("statistics_updated", cause.correlation_id), []).append(
-                    stats[key] | {"cause_event_id": cause.event_id})
-            # each with its cause's correlation id (the batch's worker has its first's)
-            for (kind, correlation_id), datas in staged.items():  # one INSERT per kind
-                add_events(session, kind, datas, producer=self.name,
-                           correlation_id=correlation_id)
-            proj.record_applied(session, max(e.occurred_at for e, _ in grants),
-                                count=len(grants))
+            self._grant(session, first_deliveries(session, events))
+
+    @handle_bulk_events("assessment", "recognitions_granted")
+    def on_recognitions_granted(self, events):
+        """A closing's grants, 500 an event: each recognition applied as a recognition_granted
+        of its own would be, with its batch event's time, id and correlation id."""
+        with self.db.transaction() as session:
+            self._grant(session, [grant for event in first_deliveries(session, events)
+                                  for grant in proj.recognitions_of(event)])
+
+    def _grant(self, session, fresh):
+        """Apply recognition_granted events (or their likes, ``proj.recognitions_of``) the
+        inbox let through: the counters, the targets crossed, the statistics sent."""
+        if not fresh:
+            return
+        proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
+        deltas, grants = proj.grant_recognitions(session, fresh, self.adult_age,
+                                                 self.digital)
+        if not grants:
+            return
+        last, staged = grants[-1][0], {}
+        for kind, data in proj.check_targets(session, deltas, self.targets, self.config):
+            staged.setdefault((kind, last.correlation_id), []).append(
+                data | {"cause_event_id": last.event_id})
+        causes = {(unit, e.data["year"]): e for e, unit in grants}
+        stats = proj.statistics_of(session, causes, self.adult_age)
+        for key, cause in causes.items():
+            staged.setdefault(("statistics_updated", cause.correlation_id), []).append(
+                stats[key] | {"cause_event_id": cause.event_id})
+        # each with its cause's correlation id (the batch's worker has its first's)
+        for (kind, correlation_id), datas in staged.items():  # one INSERT per kind
+            add_events(session, kind, datas, producer=self.name,
+                       correlation_id=correlation_id)
+        proj.record_applied(session, max(e.occurred_at for e, _ in grants),
+                            count=len(grants))
 
     @handle_event("assessment", "recognition_revoked")
     def on_recognition_revoked(self, event):

@@ -124,6 +124,25 @@ def test_subscriber_applies_each_event_once_and_dead_letters_the_unknown(rabbit_
         ("duplicate", second["event_id"])]
 
 
+def test_subscriber_takes_a_closings_recognitions_in_one_event(rabbit_config, tmp_path):
+    """Closing a year sends recognitions_granted (up to 500 each), not one event a person."""
+    amqp = rabbit_config["AMQP_URI"]
+    db = tmp_path / "recognitions.sqlite3"
+    items = [granted()["data"] for _ in range(3)]
+    closing = make_envelope("recognitions_granted", {
+        "closing_id": str(uuid.uuid4()), "recognitions": items}, producer="assessment",
+        correlation_id="closing-2025").to_message()
+    subscriber = Subscriber(amqp, db, "--max-events", "2", "--timeout", "30")
+    publish(amqp, closing, closing)
+    code, lines, err = subscriber.finish()
+    assert code == 0, err
+    assert [(line["outcome"], line.get("recognitions")) for line in lines] == [
+        ("granted", 3), ("duplicate", 3)]
+    with sqlite3.connect(db) as store:
+        assert sorted(r for (r,) in store.execute("SELECT recognition_id FROM titles")) == \
+            sorted(item["recognition_id"] for item in items)
+
+
 def test_subscriber_reports_a_timeout(rabbit_config, tmp_path):
     subscriber = Subscriber(rabbit_config["AMQP_URI"], tmp_path / "r.sqlite3",
                             "--max-events", "1", "--timeout", "1")

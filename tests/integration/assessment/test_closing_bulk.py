@@ -47,7 +47,7 @@ def varied(criteria, rng, n):
     return sheets
 
 
-def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines):
+def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines, monkeypatch):
     sets = criteria_sets.load_criteria()
     criteria = criteria_sets.known(sets, "324/QĐ-KHVN")
     rng = random.Random(7)
@@ -83,6 +83,7 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines):
 
     with db.transaction() as session:
         run = closing.start(session, YEAR, "AG", decides="submitted", closed_by=str(closer))
+    monkeypatch.setattr(closing, "RECOGNITIONS_PER_EVENT", 3)  # a batch of 4: 2 events
     done = closing.run(db, sets, run.id, batch_size=4)
 
     with engines["assessment"].connect() as conn:
@@ -131,13 +132,18 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines):
     assert (done.decided, done.recognised, done.refused) == (
         len(people), len(people) - expected_refused, expected_refused)
 
-    granted = {e.data["assessment_id"]: e for e in events
-               if e.event_type == "recognition_granted"}
+    # the recognitions in recognitions_granted, at most RECOGNITIONS_PER_EVENT in each
+    batches = [e for e in events if e.event_type == "recognitions_granted"]
+    assert not [e for e in events if e.event_type == "recognition_granted"]
+    assert all(1 <= len(e.data["recognitions"]) <= 3 for e in batches)
+    assert {e.data["closing_id"] for e in batches} == {run.id}
+    granted = {r["assessment_id"]: r for e in batches for r in e.data["recognitions"]}
+    assert sum(len(e.data["recognitions"]) for e in batches) == len(granted)
     refused = [e for e in events if e.event_type == "recognition_refused"]
     assert set(granted) == set(titles)
-    for assessment_id, event in granted.items():
+    for assessment_id, recognition in granted.items():
         title = titles[assessment_id]
-        assert event.data == {
+        assert recognition == {
             "recognition_id": title.id, "assessment_id": assessment_id,
             "person_id": title.person_id, "target_group": title.target_group, "year": YEAR,
             "criteria_version": title.criteria_version, "total_score": title.total_score,

@@ -57,7 +57,10 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
     assert group_title["data"] | {"group_id": family["id"], "group_kind": "family",
                                   "members": 4, "members_titled": 2, "level": None} \
         == group_title["data"]
-    assert len(published(tap, wait_for, "recognition_granted", 2)) == 2
+    [granted] = published(tap, wait_for, "recognitions_granted")  # one event, both people
+    assert granted["data"]["closing_id"] == run["closing_id"]
+    assert sorted(r["person_id"] for r in granted["data"]["recognitions"]) == sorted(
+        p["id"] for p in people[:2])
     # the refusal, in both versions (reasons as sentences, and as data), same facts
     v1, v2 = sorted(published(tap, wait_for, "recognition_refused", 2),
                     key=lambda e: e["schema_version"])
@@ -166,8 +169,10 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
     done = closing.run(db, sets, run.id, batch_size=3)
     assert (done.status, done.decided, done.recognised, done.refused) == ("finished", 7, 3, 4)
     assert sql("SELECT count(*) FROM recognitions")[0][0] == 3
-    assert sql("SELECT count(*) FROM outbox WHERE event_type IN "
-               "('recognition_granted', 'recognition_refused')")[0][0] == 3 + 4 * 2
+    assert sql("SELECT sum(jsonb_array_length(payload->'data'->'recognitions')) FROM outbox "
+               "WHERE event_type = 'recognitions_granted'")[0][0] == 3
+    assert sql("SELECT count(*) FROM outbox WHERE event_type = 'recognition_refused'")[0][0] \
+        == 4 * 2
     assert "7 submissions decided (3 recognised, 4 refused)" in closing.summary(done)
 
 

@@ -21,10 +21,14 @@ from cdht.contracts import make_envelope, parse_envelope
 from cdht.outbox import wait_until_published
 from cdht_tools.deadletters import consumer_queues
 from services.notifications.service import NotificationsService
-from tests.integration.notifications.helpers import MailSink, deliveries, service_log
+from tests.integration.notifications.helpers import (
+    MailSink, deliveries, finished, service_log,
+)
 from tests.support import free_port, wait_for
 
 QUEUE = "evt-assessment-recognition_granted--notifications.on_recognition_granted"
+BATCH_QUEUE = \
+    "evt-assessment-recognitions_granted--notifications.on_recognitions_granted"
 EMAIL = "hoa.nguyen@example.org"
 MASKED = "h***@example.org"
 
@@ -114,6 +118,17 @@ def send_recognition(rabbit_config):
 
 
 @pytest.fixture
+def send_recognitions(rabbit_config):
+    """Publishes a closing's recognitions_granted as assessment's relay does."""
+    dispatch = event_dispatcher(rabbit_config)
+
+    def send(envelope):
+        dispatch("assessment", "recognitions_granted", envelope.to_message())
+        return envelope
+    return send
+
+
+@pytest.fixture
 def amqp(config):
     with Connection(config["AMQP_URI"]) as conn:
         yield conn
@@ -132,6 +147,20 @@ def recognition(person_id=None, **data):
         "criteria_version": "324/QĐ-KHVN", "total_score": 87, "digital_skills": "basic",
         "unit_code": "AG-LX-MX", "unit_path": ["AG", "AG-LX-MX"]} | data,
         producer="assessment", correlation_id=str(uuid.uuid4()))
+
+
+def recognitions(scores):
+    """A closing's batch: one registered person per score, each with a name and an address of
+    their own; the envelope and ``{person_id: (name, email, score)}``."""
+    people, items = {}, []
+    for n, score in enumerate(scores):
+        name, email = f"Lê Văn {chr(65 + n)}", f"le{n}@example.org"
+        person_id = person(email=email, full_name=name)
+        people[person_id] = (name, email, score)
+        items.append(recognition(person_id, total_score=score).data)
+    return make_envelope("recognitions_granted", {
+        "closing_id": uuid.uuid4(), "recognitions": items},
+        producer="assessment", correlation_id=str(uuid.uuid4())), people
 
 
 def person(language="vi", email=EMAIL, full_name="Nguyễn Thị Hoa", phone="0912345678"):
@@ -254,6 +283,61 @@ def test_the_same_envelope_twice_sends_one_mail(
     wait_for(lambda: depth(amqp, QUEUE) == 0, message="the queue to drain")
     assert len(sink.envelopes) == 1
     assert len(outbox(engine)) == 1
+
+
+def test_a_closings_batch_is_one_vietnamese_mail_per_person_with_their_own_facts(
+        notifications, smtp_server, send_recognitions, engine, amqp):
+    """recognitions_granted (closing a year) is told as one recognition_granted per person:
+    its template, that person's recognition, under the batch's event id and inbox row."""
+    sink = smtp_server()
+    envelope, people = recognitions([81, 92, 100])
+
+    send_recognitions(envelope)
+
+    rows = wait_for(finished(engine, count=3), message="the three deliveries")
+    assert len(deliveries(engine)) == 3
+    for row in rows:
+        name, email, score = people[row["person_id"]]
+        assert (row["status"], row["attempts"], row["source_event_id"], row["channel"],
+                row["template"], row["rule"], row["language"]) == (
+            "sent", 1, envelope.event_id, "email", "recognition_granted",
+            "recognition_granted", "vi")
+        assert row["correlation_id"] == envelope.correlation_id
+        [mail] = sink.to(email)
+        assert mail["Subject"] == f"Chúc mừng {name} đạt danh hiệu Công dân học tập năm 2025"
+        assert mail["Message-ID"] == f"<{row['id']}@example.org>"
+        body = mail.get_body(("plain",)).get_content()
+        assert f"Kính gửi Ông/Bà {name}" in body and f"{score}/100" in body
+    assert len(sink.envelopes) == 3
+    assert sorted(e.rcpt_tos[0] for e in sink.envelopes) == sorted(
+        email for _, email, _ in people.values())
+
+    sent = [parse_envelope(r["payload"]).data for r in outbox(engine)]
+    assert sorted(d["person_id"] for d in sent) == sorted(people)
+    assert {(d["source_event_id"], d["template"]) for d in sent} == {
+        (envelope.event_id, "recognition_granted")}
+    assert inbox(engine) == [(envelope.event_id, "notifications.on_recognitions_granted")]
+    assert BATCH_QUEUE in consumer_queues("notifications")
+    assert depth(amqp, BATCH_QUEUE) == 0 and depth(amqp, f"{BATCH_QUEUE}.dead-letter") == 0
+
+
+def test_the_same_batch_twice_sends_each_mail_once(
+        notifications, smtp_server, send_recognitions, engine, amqp):
+    sink = smtp_server()
+    envelope, people = recognitions([81, 92, 100])
+    send_recognitions(envelope)
+    send_recognitions(envelope)  # the producer's relay published it again after a crash
+
+    wait_for(finished(engine, count=3), message="the three deliveries")
+    eventlet.sleep(1.0)
+    wait_for(lambda: depth(amqp, BATCH_QUEUE) == 0 and all(
+        depth(amqp, f"{BATCH_QUEUE}.retry.{ms}") == 0 for ms in (100, 200, 400)),
+        message="the queues to drain")
+    assert sorted(len(sink.to(email)) for _, email, _ in people.values()) == [1, 1, 1]
+    assert len(sink.envelopes) == 3 and len(deliveries(engine)) == 3
+    assert [r["event_type"] for r in outbox(engine)] == ["notification_sent"] * 3
+    assert inbox(engine) == [(envelope.event_id, "notifications.on_recognitions_granted")]
+    assert depth(amqp, f"{BATCH_QUEUE}.dead-letter") == 0
 
 
 def test_a_permanent_smtp_refusal_fails_the_delivery_once(

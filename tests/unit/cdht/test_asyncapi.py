@@ -1026,6 +1026,13 @@ def _imported(**changes):
 
 # Hand-picked payloads per type: catch a marshmallow constraint that the document lost (the
 # generated cases above only probe the constraints the document states).
+_GRANT = dict(  # one item of a recognitions_granted
+    recognition_id="3f9b8c2e-1d4a-4e6f-9a7b-0c1d2e3f4a5b",
+    assessment_id="7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d",
+    person_id="0d6f3b1a-9c2e-4f7d-8b1a-3e5c7d9f1b20", target_group="resident", year=2025,
+    criteria_version="324/QĐ-KHVN", total_score=90, digital_skills="basic",
+    unit_code="CT-NINHKIEU-P05", unit_path=["CT", "CT-NINHKIEU", "CT-NINHKIEU-P05"])
+
 HAND_CASES = [
     ("person_updated", 1, {"previous": {"target_group": "resident", "roles": []}}, False),
     ("person_updated", 1, {"previous": None}, False),
@@ -1096,6 +1103,11 @@ HAND_CASES = [
     ("recognition_granted", 1, {"digital_skills": "expert"}, False),
     ("recognition_granted", 1, {"digital_skills": "none"}, True),
     ("recognition_granted", 1, {"target_group": "teacher"}, False),
+    ("recognitions_granted", 1, {"recognitions": []}, False),
+    ("recognitions_granted", 1, {"recognitions": [_GRANT] * 500}, True),
+    ("recognitions_granted", 1, {"recognitions": [_GRANT] * 501}, False),
+    ("recognitions_granted", 1, {"recognitions": [_GRANT | {"phone": "0912345678"}]}, False),
+    ("recognitions_granted", 1, {"recognitions": [_GRANT | {"total_score": 101}]}, False),
     ("recognition_revoked", 1, {"reason": ""}, False),
     ("recognition_revoked", 1, {"reason": "x" * 501}, False),
     ("recognition_revoked", 1, {"reason": "x" * 500}, True),

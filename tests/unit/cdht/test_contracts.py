@@ -97,6 +97,8 @@ VALID = {
         recognition_id=_u(), assessment_id=_u(), person_id=_u(), target_group="student",
         year=2025, criteria_version="324/QĐ-KHVN", total_score=92,
         digital_skills="proficient", unit_code=UNIT, unit_path=PATH),
+    ("recognitions_granted", 1): lambda: dict(
+        closing_id=_u(), recognitions=[VALID[("recognition_granted", 1)]() for _ in range(3)]),
     ("recognition_revoked", 1): lambda: dict(
         recognition_id=_u(), person_id=_u(), year=2025, reason="Hồ sơ trùng lặp",
         unit_code=UNIT, unit_path=PATH),
@@ -399,6 +401,11 @@ INVALID_VALUES = [
     (("assessment_submitted", 1), "year", 2020),
     (("assessment_submitted", 1), "passed", "maybe"),
     (("recognition_granted", 1), "digital_skills", "advanced"),
+    (("recognitions_granted", 1), "recognitions", []),
+    (("recognitions_granted", 1), "recognitions", [VALID[("recognition_granted", 1)]()] * 501),
+    (("recognitions_granted", 1), "recognitions",  # a recognition's own contract holds
+     [VALID[("recognition_granted", 1)]() | {"digital_skills": "advanced"}]),
+    (("recognitions_granted", 1), "closing_id", None),
     (("recognition_revoked", 1), "reason", ""),
     (("recognition_revoked", 1), "reason", "x" * 501),
     (("notification_sent", 1), "channel", "push"),

@@ -111,6 +111,117 @@ def test_an_opted_out_person_is_skipped_unless_the_category_is_mandatory(store, 
     assert "72" in message.text and "80" in message.text
 
 
+def granted_in_bulk(scores, correlation_id="corr-closing"):
+    """A closing's recognitions_granted: one recognition_granted's data per score."""
+    return make_envelope("recognitions_granted", {
+        "closing_id": uuid.uuid4(),
+        "recognitions": [recognition_granted(PATH).data | {"total_score": score}
+                         for score in scores]},
+        producer="assessment", correlation_id=correlation_id)
+
+
+def register_bulk(registry, event):
+    """Each person of the batch their own name and address: ``{person_id: (name, email)}``."""
+    people = {}
+    for n, item in enumerate(event.data["recognitions"]):
+        name, email = f"Nguyễn Văn {chr(65 + n)}", f"p{n}@example.org"
+        contact(registry, item["person_id"], full_name=name, email=email)
+        people[str(item["person_id"])] = (name, email)
+    return people
+
+
+def test_a_closings_batch_is_one_congratulation_per_person_each_with_their_own_facts(
+        store, registry):
+    """A recognitions_granted is told as many recognition_granted: same rule and template,
+    each person's own recognition, all under the batch's event id."""
+    service = start(store, registry)
+    event = granted_in_bulk([81, 92, 100])
+    people = register_bulk(registry, event)
+
+    service.on_recognitions_granted(event)
+
+    assert len(service.mailer.sent) == 3 and len(store.deliveries) == 3
+    assert store.inbox == {event.event_id}
+    for item in event.data["recognitions"]:
+        person = str(item["person_id"])
+        name, email = people[person]
+        [delivery] = store.rows(person_id=person)
+        assert (delivery.status, delivery.template, delivery.rule, delivery.source_event_id,
+                delivery.correlation_id) == ("sent", "recognition_granted",
+                                             "recognition_granted", event.event_id,
+                                             "corr-closing")
+        assert (delivery.context["recognition_id"], delivery.context["total_score"]) == (
+            str(item["recognition_id"]), item["total_score"])
+        [message] = [m for m, delivery_id in service.mailer.sent if delivery_id == delivery.id]
+        assert message.to == email
+        assert message.subject == f"Chúc mừng {name} đạt danh hiệu Công dân học tập năm 2025"
+        assert f"{item['total_score']}/100" in message.text
+    assert sorted(data["person_id"] for kind, data, _ in store.events
+                  if kind == "notification_sent") == sorted(people)
+
+
+def test_a_batch_the_rate_limit_holds_back_is_left_to_the_retry_timer(store, registry):
+    """Once the limit holds one back, the rest of the batch is not attempted in the event's
+    worker (each would only be postponed): they stay pending for the retry timer."""
+    class Full(NoLimits):
+        allowed = [False] * 100 + [True] * 2  # two may go now, then none
+        def ready_in(self, channel):
+            return 0.0 if self.allowed.pop() else 2.0
+    service = start(store, registry)
+    service.limits = Full()
+    event = granted_in_bulk([81, 82, 83, 84, 85])
+    register_bulk(registry, event)
+
+    service.on_recognitions_granted(event)
+
+    assert len(service.mailer.sent) == 2 and len(store.deliveries) == 5
+    pending = store.rows(status="pending")
+    assert len(pending) == 3 and {d.attempts for d in pending} == {0}
+    assert len(Full.allowed) == 100 - 1  # asked three times: two sent, one held back
+
+
+def test_a_batch_not_begun_within_half_its_lease_is_left_to_the_retry_timer(store, registry):
+    """A slow relay cannot keep the event's worker for hours: what is not begun in time stays
+    pending, and the retry timer sends it when the lease ends."""
+    service = start(store, registry)
+    service._lease = lambda: timedelta(0)  # half of it is already over
+    event = granted_in_bulk([81, 92, 100])
+    register_bulk(registry, event)
+
+    service.on_recognitions_granted(event)
+    assert service.mailer.sent == [] and len(store.rows(status="pending")) == 3
+
+    service.retry_due()
+    assert len(service.mailer.sent) == 3 and len(store.rows(status="sent")) == 3
+
+
+def test_a_person_of_a_batch_who_opted_out_is_skipped_and_the_others_are_told(
+        store, registry):
+    service = start(store, registry)
+    event = granted_in_bulk([81, 92, 100])
+    people = register_bulk(registry, event)
+    out = str(event.data["recognitions"][1]["person_id"])
+    store.opt_outs.add((out, "congratulations"))
+
+    service.on_recognitions_granted(event)
+
+    [skipped] = store.rows(person_id=out)
+    assert (skipped.status, skipped.last_error) == ("skipped", "opted out of congratulations")
+    assert sorted(m.to for m, _ in service.mailer.sent) == sorted(
+        email for person, (_, email) in people.items() if person != out)
+    assert len(store.rows(status="sent")) == 2
+
+
+def test_the_same_batch_again_sends_nothing(store, registry):
+    service = start(store, registry)
+    event = granted_in_bulk([81, 92, 100])
+    register_bulk(registry, event)
+    service.on_recognitions_granted(event)
+    service.on_recognitions_granted(event)
+    assert len(service.mailer.sent) == 3 and len(store.deliveries) == 3
+    assert len(store.events) == 3
+
+
 def test_a_refused_address_falls_back_to_sms(store, registry):
     refusal = smtplib.SMTPRecipientsRefused({"hoa@example.org": (550, b"5.1.1 no such user")})
     service = start(store, registry, mailer=FakeMailer(refuse=refusal), sms=FakeSms())

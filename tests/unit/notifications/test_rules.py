@@ -45,11 +45,13 @@ def test_every_rule_has_a_handler_on_its_producers_exchange():
             if hasattr(entrypoint, "event_type"):
                 handlers[entrypoint.event_type] = entrypoint.source_service
     # and the registry's facts that name units and sign mails, and its moves that place
-    # deliveries (no message of their own)
+    # deliveries (no message of their own); a closing's recognitions_granted, told by the
+    # rule of recognition_granted (no rule of its own)
     assert handlers == {name: rule.producer for name, rule in shipped().events.items()} | {
         "unit_changed": "registry", "association_body_changed": "registry",
         "person_moved": "registry", "people_imported": "registry",
-        "units_merged": "registry"}
+        "units_merged": "registry", "recognitions_granted": "assessment"}
+    assert "recognitions_granted" not in shipped().events
 
 
 def test_digest_rules_and_lookup_by_stored_name():
