@@ -301,12 +301,14 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         """A closing's grants, 500 an event: each recognition applied as a recognition_granted
         of its own would be, with its batch event's time, id and correlation id."""
         with self.db.transaction() as session:
-            self._grant(session, [grant for event in first_deliveries(session, events)
-                                  for grant in proj.recognitions_of(event)])
+            fresh = first_deliveries(session, events)
+            self._grant(session, [grant for event in fresh
+                                  for grant in proj.recognitions_of(event)], len(fresh))
 
-    def _grant(self, session, fresh):
+    def _grant(self, session, fresh, messages=None):
         """Apply recognition_granted events (or their likes, ``proj.recognitions_of``) the
-        inbox let through: the counters, the targets crossed, the statistics sent."""
+        inbox let through: the counters, the targets crossed, the statistics sent. GET /lag
+        counts ``messages`` applied (by default one a recognition)."""
         if not fresh:
             return
         proj.remember_paths(session, [e.data["unit_path"] for e in fresh])
@@ -328,7 +330,7 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
             add_events(session, kind, datas, producer=self.name,
                        correlation_id=correlation_id)
         proj.record_applied(session, max(e.occurred_at for e, _ in grants),
-                            count=len(grants))
+                            count=len(grants) if messages is None else messages)
 
     @handle_event("assessment", "recognition_revoked")
     def on_recognition_revoked(self, event):

@@ -245,6 +245,7 @@ def test_dead_letter_queues_are_found_from_the_service(reporting):
         "evt-assessment-group_recognition_revoked--reporting.on_group_recognition_revoked",
         "evt-assessment-recognition_granted--reporting.on_recognition_granted",
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
+        "evt-assessment-recognitions_granted--reporting.on_recognitions_granted",
         "evt-registry-learning_activity_recorded--reporting.on_learning_activity_recorded",
         "evt-registry-learning_activity_withdrawn--reporting.on_learning_activity_withdrawn",
         "evt-registry-membership_changed--reporting.on_membership_changed",
