@@ -193,6 +193,13 @@ def state_key(row):
             frozenset(row.get("trainings") or ()))
 
 
+def _stored(row):
+    """What ``save_people`` writes of a person: a row whose columns did not change (a title
+    granted to a registered person) is not written again."""
+    return (row["unit_code"], row["registered"], row["removed"], row["birth_year"],
+            frozenset(row["roles"]), row["target_group"])
+
+
 def save_people(session, people):
     if not people:
         return
@@ -428,10 +435,11 @@ def now():
 def people_deltas(session, people, mutate, adult_age, digital=None):
     """Deltas of changing ``people`` (loaded rows) with ``mutate(rows)``: what each counted
     for before, taken off along its old path; what it counts for now, added along its
-    (merge-resolved) new one. The rows are stored back. People who make the same change
-    (from one unit and state to one unit and state) are counted together: a batch of grants
-    is a few changes made by many."""
+    (merge-resolved) new one. The rows that changed are stored back. People who make the
+    same change (from one unit and state to one unit and state) are counted together: a
+    batch of grants is a few changes made by many."""
     before = {pid: (r["unit_code"], state_key(r)) for pid, r in people.items()}
+    stored = {pid: _stored(r) for pid, r in people.items()}
     mutate(people)
     placed = placements(session, sorted({r["unit_code"] for r in people.values()} |
                                         {u for u, _ in before.values()}))
@@ -451,7 +459,7 @@ def people_deltas(session, people, mutate, adult_age, digital=None):
     for (old_unit, old, unit, new), times in changes.items():
         domain.change_deltas(placed[old_unit][1], counted(old, times), placed[unit][1],
                              counted(new, times), deltas)
-    save_people(session, people)
+    save_people(session, {pid: r for pid, r in people.items() if _stored(r) != stored[pid]})
     return deltas
 
 

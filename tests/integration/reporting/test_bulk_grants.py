@@ -284,3 +284,21 @@ def test_a_poison_event_is_dead_lettered_alone(start, feed, publish, engines, re
     assert titled(db) == 2
     assert sorted(r[0] for r in rows(db, "SELECT person_id::text FROM recognition_facts")) \
         == sorted([people[0]["person_id"], people[1]["person_id"]])
+
+
+def test_a_title_does_not_write_its_persons_row_again(start, feed, publish, engines, wait_for):
+    """A grant changes a registered person's counters, not their row in ``people``: the row
+    keeps its version (xmin), while a person first met in the grant gets a row of its own."""
+    db = engines["reporting"]
+    start()
+    [known] = register(feed, wait_for, [(LX, 1985, ())])
+    version = scalar(db, "SELECT xmin::text FROM people WHERE person_id = :p",
+                     p=known["person_id"])
+    unknown = {"person_id": str(uuid.uuid4()), "unit_code": MB[-1], "unit_path": MB}
+    publish("assessment", bulk([recognition(known), recognition(unknown)]).to_message())
+    wait_applied(wait_for, db, 1)
+    assert titled(db) == 2
+    assert scalar(db, "SELECT xmin::text FROM people WHERE person_id = :p",
+                  p=known["person_id"]) == version
+    assert scalar(db, "SELECT (unit_code, registered)::text FROM people WHERE person_id = :p",
+                  p=unknown["person_id"]) == f"({MB[-1]},f)"
