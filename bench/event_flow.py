@@ -16,7 +16,8 @@ Prints, in one run on this machine:
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
 - a closing's recognitions (recognitions_granted, 500 an event) committed, then relayed and
-  applied with everything running: outbox -> figures, beside the goal of 10,000 a second;
+  applied with everything running: outbox -> figures, beside the goal of 10,000 a second
+  (their people registered beforehand through people_imported, as a closing's people are);
 - the reporting process's peak RSS (VmHWM).
 
     .venv/bin/python bench/event_flow.py [--events 5000] [--latency-samples 200]
@@ -80,12 +81,28 @@ def commit_grants(engine, n, path=PATH):
                        producer="assessment")
 
 
-def commit_closing(engine, n, path=CLOSED):
-    """``n`` recognitions in assessment's outbox as a closing writes them: recognitions_granted
-    of 500, a thousand recognitions per transaction."""
-    closing_id = uuid.uuid4()
+def commit_people(engine, n, path=CLOSED):
+    """``n`` people registered in the registry's outbox as an import sends them
+    (people_imported of 5,000): a closing decides registered people. Their ids."""
+    people = [str(uuid.uuid4()) for _ in range(n)]
+    for batch, offset in enumerate(range(0, n, 5000), start=1):
+        with Session(engine) as session, session.begin():
+            add_events(session, "people_imported", [{
+                "import_id": uuid.uuid4(), "batch": batch, "people": [{
+                    "person_id": person, "target_group": "resident", "roles": [],
+                    "birth_year": 1980, "unit_code": path[-1], "unit_path": path,
+                    "change": "registered"} for person in people[offset:offset + 5000]]}],
+                producer="registry")
+    return people
+
+
+def commit_closing(engine, people, path=CLOSED):
+    """A recognition for each of ``people`` in assessment's outbox as a closing writes them:
+    recognitions_granted of 500, a thousand recognitions per transaction."""
+    closing_id, n = uuid.uuid4(), len(people)
     for offset in range(0, n, 1000):
-        grants = [grant_data(path) for _ in range(min(1000, n - offset))]
+        grants = [grant_data(path) | {"person_id": person}
+                  for person in people[offset:offset + 1000]]
         with Session(engine) as session, session.begin():
             add_events(session, "recognitions_granted", [
                 {"closing_id": closing_id, "recognitions": grants[i:i + RECOGNITIONS_PER_EVENT]}
@@ -122,6 +139,12 @@ def cpu_seconds(pid):
     shared machine does not change, unlike the rates."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def registered_in_db(engine, unit):
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM people WHERE unit_code = :u "
+                                "AND registered"), {"u": unit})
 
 
 def titled_in_db(engine, unit="AG"):
@@ -200,7 +223,7 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
     out(f"round trip, not the limit:  publish {trip['publish']:8.0f} msg/s (a confirm "
         f"awaited per message)   consume {trip['consume']:8.0f} msg/s (an ack per message)")
 
-    urls = {s: f"{PG}/cdht_bench_{run_id}_{s}" for s in ("assessment", "reporting")}
+    urls = {s: f"{PG}/cdht_bench_{run_id}_{s}" for s in ("assessment", "reporting", "registry")}
     for service, url in urls.items():
         db.upgrade(service, url=url)
     port = free_port()
@@ -305,7 +328,14 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
             f"({titles:,} group_recognition_granted relayed and applied in {seconds:.1f} s; "
             f"{figures['group_titles_cpu_ms_per_1000']:.0f} ms of reporting's CPU per 1,000)")
         # 5. a closing's recognitions, everything running: from the outbox rows to the figures
-        commit_closing(engine, events)
+        # (its people registered first, as a closing's are)
+        registry = create_engine(urls["registry"])
+        people = commit_people(registry, events)
+        relay_all(Relay(registry, amqp, "registry", batch_size=500))
+        registry.dispose()
+        while registered_in_db(figures_db, CLOSED[-1]) < events:
+            time.sleep(0.05)
+        commit_closing(engine, people)
         start, cpu = time.perf_counter(), cpu_seconds(procs[0].process.pid)
         relay_all(relay)
         wait_titled(base, figures_db, events, CLOSED[-1])

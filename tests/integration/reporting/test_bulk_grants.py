@@ -5,7 +5,7 @@ recognition already applied counts once, the bulk queue is read a few messages a
 and a poison event is dead-lettered alone while the rest of its batch is applied.
 
 A wait of 1 s (BATCH_WAIT_MS) makes the messages each step publishes together one batch (two
-messages at most for the bulk handler, BULK_BATCH_SIZE)."""
+messages at most for the bulk handler: BULK_BATCH_SIZE is 2 here, 8 by default)."""
 import uuid
 
 import pytest
@@ -38,7 +38,7 @@ def start(container_factory, reporting_config):
     """``start(**overrides)``: reporting running with batches gathered for 1 s, on a port of
     its own (a test may start a second one after stopping the first)."""
     def run(**overrides):
-        config = reporting_config | {"BATCH_WAIT_MS": 1000,
+        config = reporting_config | {"BATCH_WAIT_MS": 1000, "BULK_BATCH_SIZE": 2,
                                      "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
         config.update(overrides)
         container = container_factory(ReportingService, config)
@@ -222,17 +222,17 @@ def consumers(pytestconfig, vhost):
     return {c["queue"]["name"]: c for c in response.json()}
 
 
-def test_the_bulk_queue_is_read_a_few_messages_at_a_time(reporting, rabbit_config,
-                                                         pytestconfig, wait_for):
+def test_the_bulk_queue_is_read_a_few_messages_at_a_time(reporting, reporting_config,
+                                                         rabbit_config, pytestconfig, wait_for):
     """A backlog of 500-recognition messages must not be read into memory thousands at a
-    time: the bulk consumer's prefetch is BULK_PREFETCH (4), on a connection of its own, while
+    time: the bulk consumer's prefetch is BULK_PREFETCH (16), on a connection of its own, while
     recognition_granted's batched consumer keeps its wide prefetch (2 x BATCH_SIZE)."""
     def listed():  # a channel's details come a moment after its consumer (first: [])
         found = consumers(pytestconfig, rabbit_config["vhost"])
         return found if all(isinstance(c["channel_details"], dict) for c in found.values()) \
             and {QUEUE, SINGLE_QUEUE} <= set(found) else None
     found = wait_for(listed, timeout=15, message="both consumers in the management API")
-    assert found[QUEUE]["prefetch_count"] == 4
+    assert found[QUEUE]["prefetch_count"] == int(reporting_config["BULK_PREFETCH"]) == 16
     assert found[SINGLE_QUEUE]["prefetch_count"] == 2 * 1000
     bulk_connection = found[QUEUE]["channel_details"]["connection_name"]
     assert bulk_connection != found[SINGLE_QUEUE]["channel_details"]["connection_name"]
