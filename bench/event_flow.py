@@ -15,13 +15,14 @@ Prints, in one run on this machine:
 - event-to-figure latency: single recognitions committed one at a time in their own unit,
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
-- a closing's recognitions (recognitions_granted, 500 an event) committed, then relayed and
-  applied with everything running: outbox -> figures, beside the goal of 10,000 a second
-  (their people registered beforehand through people_imported, as a closing's people are);
+- a closing's --closing recognitions (default 100,000; recognitions_granted, 500 an event)
+  committed, then relayed and applied with everything running: outbox -> figures, beside the
+  goal of 10,000 a second (their people registered beforehand through people_imported, as a
+  closing's people are);
 - the reporting process's peak RSS (VmHWM).
 
     .venv/bin/python bench/event_flow.py [--events 5000] [--latency-samples 200]
-                                         [--background-rate 200]
+                                         [--background-rate 200] [--closing 100000]
 
 Figures, not assertions: nothing here fails on a slow machine.
 """
@@ -208,7 +209,7 @@ def background_load(engine, amqp, rate, stop):
     return sent
 
 
-def run(events=5000, latency_samples=200, background_rate=200, out=print):
+def run(events=5000, latency_samples=200, background_rate=200, closing=100000, out=print):
     """Every figure of this benchmark, printed with ``out`` and returned as a dict."""
     figures = {}
     run_id = uuid.uuid4().hex[:8]
@@ -330,22 +331,22 @@ def run(events=5000, latency_samples=200, background_rate=200, out=print):
         # 5. a closing's recognitions, everything running: from the outbox rows to the figures
         # (its people registered first, as a closing's are)
         registry = create_engine(urls["registry"])
-        people = commit_people(registry, events)
+        people = commit_people(registry, closing)
         relay_all(Relay(registry, amqp, "registry", batch_size=500))
         registry.dispose()
-        while registered_in_db(figures_db, CLOSED[-1]) < events:
+        while registered_in_db(figures_db, CLOSED[-1]) < closing:
             time.sleep(0.05)
         commit_closing(engine, people)
         start, cpu = time.perf_counter(), cpu_seconds(procs[0].process.pid)
         relay_all(relay)
-        wait_titled(base, figures_db, events, CLOSED[-1])
+        wait_titled(base, figures_db, closing, CLOSED[-1])
         seconds = time.perf_counter() - start
-        figures["closing_end_to_end"] = events / seconds
+        figures["closing_end_to_end"] = closing / seconds
         figures["closing_cpu_ms_per_1000"] = (
-            (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / events)
-        messages = -(-events // RECOGNITIONS_PER_EVENT)
+            (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / closing)
+        messages = -(-closing // RECOGNITIONS_PER_EVENT)
         out(f"a closing, outbox -> figures: {figures['closing_end_to_end']:7.0f} recognitions/s   "
-            f"({events:,} recognitions in {messages:,} recognitions_granted relayed and applied "
+            f"({closing:,} recognitions in {messages:,} recognitions_granted relayed and applied "
             f"in {seconds:.1f} s; reporting used {figures['closing_cpu_ms_per_1000']:.0f} ms of "
             f"CPU per 1,000)")
         out(f"  beside the goal:           {figures['closing_end_to_end'] / 10000:.1%} of 10,000 "
@@ -370,8 +371,10 @@ def main():
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--background-rate", type=int, default=200,
                         help="recognitions/s of other load while timing single ones")
+    parser.add_argument("--closing", type=int, default=100000,
+                        help="recognitions of the closing timed (recognitions_granted)")
     args = parser.parse_args()
-    emit(run(args.events, args.latency_samples, args.background_rate))
+    emit(run(args.events, args.latency_samples, args.background_rate, args.closing))
 
 
 if __name__ == "__main__":
