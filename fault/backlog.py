@@ -1,12 +1,13 @@
 """How fast notifications' ``GET /health`` answers while a backlog of events drains:
-``.venv/bin/python -m fault.backlog [--events N] [--event-workers W ...]``.
+``.venv/bin/python -m fault.backlog [--events N] [--event-workers W ...] [--bulk]``.
 
 On the fault suite's own servers it starts the registry and notifications, imports N people,
 publishes one ``recognition_granted`` per person at once (each one an RPC to the registry and
 a mail), and times ``/health`` every 0.2 s until every mail has arrived. It does so once per
 ``--event-workers`` value (``0``: no bound, nameko's own behaviour, where hundreds of delivered
 events queue for a worker ahead of any HTTP request; default: the services' configured bound)
-and prints the figures. A measurement, not a test: nothing is asserted.
+and prints the figures. ``--bulk`` publishes the recognitions as a closing does instead:
+``recognitions_granted``, 500 in each. A measurement, not a test: nothing is asserted.
 """
 import argparse
 import json
@@ -24,6 +25,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 import requests  # noqa: E402
 
 from cdht.contracts import make_envelope  # noqa: E402
+from cdht.contracts.events import RECOGNITIONS_PER_EVENT  # noqa: E402
 from fault import checks  # noqa: E402
 from fault.faults import _publish_raw  # noqa: E402
 from fault.servers import PrivatePostgres, PrivateRabbit, SmtpServer  # noqa: E402
@@ -39,7 +41,17 @@ def granted(person_id, unit):
         "digital_skills": "basic"}, producer="assessment", correlation_id="backlog")
 
 
-def measure(workdir, events, event_workers):
+def in_bulk(people):
+    """The recognitions of ``people`` as a closing sends them, 500 an event."""
+    for i in range(0, len(people), RECOGNITIONS_PER_EVENT):
+        yield make_envelope("recognitions_granted", {
+            "closing_id": uuid.uuid4(), "recognitions": [
+                granted(person_id, unit).data
+                for person_id, _, unit in people[i:i + RECOGNITIONS_PER_EVENT]]},
+            producer="assessment", correlation_id="backlog")
+
+
+def measure(workdir, events, event_workers, bulk=False):
     pg, rabbit, smtp = PrivatePostgres(workdir), PrivateRabbit(workdir), SmtpServer()
     pg.init()
     pg.start()
@@ -56,9 +68,11 @@ def measure(workdir, events, event_workers):
         province.create_units()
         province.import_people(province.write_people(workdir / "people.csv", events))
         province.load_people()
-        for person_id, _, unit in province.people:  # all queued before the timing starts
-            _publish_raw(rabbit.amqp_uri, "assessment", "recognition_granted",
-                         json.dumps(granted(person_id, unit).to_message()))
+        envelopes = list(in_bulk(province.people)) if bulk else [
+            granted(person_id, unit) for person_id, _, unit in province.people]
+        for envelope in envelopes:  # all queued before the timing starts
+            _publish_raw(rabbit.amqp_uri, "assessment", envelope.event_type,
+                         json.dumps(envelope.to_message(), default=str))
         seconds, started = [], time.monotonic()
         done = threading.Event()
 
@@ -91,6 +105,8 @@ def main(argv=None):
     parser.add_argument("--event-workers", type=int, nargs="+", default=[0, -1],
                         help="EVENT_WORKERS values to compare (0: unbounded; -1: as "
                              "configured)")
+    parser.add_argument("--bulk", action="store_true",
+                        help="recognitions_granted, 500 in each (a closing's)")
     args = parser.parse_args(argv)
     rows = []
     for value in args.event_workers:
@@ -98,7 +114,7 @@ def main(argv=None):
         os.chmod(workdir, 0o755)
         try:
             seconds, drained, events = measure(workdir, args.events,
-                                               None if value < 0 else value)
+                                               None if value < 0 else value, args.bulk)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         ordered = sorted(seconds)
@@ -109,9 +125,10 @@ def main(argv=None):
                     f"{ordered[-1] * 1000:>7.0f}  {sum(1 for x in ordered if x >= 2):>6}"
                     f"  {events / drained:>8.0f}")
         print(rows[-1], flush=True)
-    print(f"\nnotifications GET /health while {args.events} recognition_granted events drain")
+    kind = "recognitions in recognitions_granted" if args.bulk else "recognition_granted events"
+    print(f"\nnotifications GET /health while {args.events} {kind} drain")
     print(f"  {'event workers':<22}{'calls':>6}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}"
-          f"  {'>= 2 s':>6}  {'events/s':>8}")
+          f"  {'>= 2 s':>6}  {'mails/s':>8}")
     print("\n".join(rows))
     return 0
 
