@@ -109,21 +109,12 @@ def engine(engines):
 
 @pytest.fixture
 def send_recognition(rabbit_config):
+    """Publishes an assessment event (recognition_granted, or a closing's
+    recognitions_granted) as assessment's relay does."""
     dispatch = event_dispatcher(rabbit_config)
 
     def send(envelope):
-        dispatch("assessment", "recognition_granted", envelope.to_message())
-        return envelope
-    return send
-
-
-@pytest.fixture
-def send_recognitions(rabbit_config):
-    """Publishes a closing's recognitions_granted as assessment's relay does."""
-    dispatch = event_dispatcher(rabbit_config)
-
-    def send(envelope):
-        dispatch("assessment", "recognitions_granted", envelope.to_message())
+        dispatch("assessment", envelope.event_type, envelope.to_message())
         return envelope
     return send
 
@@ -286,13 +277,13 @@ def test_the_same_envelope_twice_sends_one_mail(
 
 
 def test_a_closings_batch_is_one_vietnamese_mail_per_person_with_their_own_facts(
-        notifications, smtp_server, send_recognitions, engine, amqp):
+        notifications, smtp_server, send_recognition, engine, amqp):
     """recognitions_granted (closing a year) is told as one recognition_granted per person:
     its template, that person's recognition, under the batch's event id and inbox row."""
     sink = smtp_server()
     envelope, people = recognitions([81, 92, 100])
 
-    send_recognitions(envelope)
+    send_recognition(envelope)
 
     rows = wait_for(finished(engine, count=3), message="the three deliveries")
     assert len(deliveries(engine)) == 3
@@ -322,11 +313,11 @@ def test_a_closings_batch_is_one_vietnamese_mail_per_person_with_their_own_facts
 
 
 def test_the_same_batch_twice_sends_each_mail_once(
-        notifications, smtp_server, send_recognitions, engine, amqp):
+        notifications, smtp_server, send_recognition, engine, amqp):
     sink = smtp_server()
     envelope, people = recognitions([81, 92, 100])
-    send_recognitions(envelope)
-    send_recognitions(envelope)  # the producer's relay published it again after a crash
+    send_recognition(envelope)
+    send_recognition(envelope)  # the producer's relay published it again after a crash
 
     wait_for(finished(engine, count=3), message="the three deliveries")
     eventlet.sleep(1.0)
