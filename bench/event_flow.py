@@ -47,7 +47,7 @@ from bench.common import (  # noqa: E402
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
-from cdht.contracts.events import RECOGNITIONS_PER_EVENT  # noqa: E402
+from cdht.contracts.events import RECOGNITIONS_PER_EVENT, recognitions_granted  # noqa: E402
 from cdht.outbox import Relay, add_event, add_events  # noqa: E402
 from cdht_tools import local  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -105,9 +105,8 @@ def commit_closing(engine, people, path=CLOSED):
         grants = [grant_data(path) | {"person_id": person}
                   for person in people[offset:offset + 1000]]
         with Session(engine) as session, session.begin():
-            add_events(session, "recognitions_granted", [
-                {"closing_id": closing_id, "recognitions": grants[i:i + RECOGNITIONS_PER_EVENT]}
-                for i in range(0, len(grants), RECOGNITIONS_PER_EVENT)], producer="assessment")
+            add_events(session, "recognitions_granted", recognitions_granted(closing_id, grants),
+                       producer="assessment")
 
 
 def group_title_data(path=PATH):

@@ -25,7 +25,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 import requests  # noqa: E402
 
 from cdht.contracts import make_envelope  # noqa: E402
-from cdht.contracts.events import RECOGNITIONS_PER_EVENT  # noqa: E402
+from cdht.contracts.events import recognitions_granted  # noqa: E402
 from fault import checks  # noqa: E402
 from fault.faults import _publish_raw  # noqa: E402
 from fault.servers import PrivatePostgres, PrivateRabbit, SmtpServer  # noqa: E402
@@ -43,12 +43,10 @@ def granted(person_id, unit):
 
 def in_bulk(people):
     """The recognitions of ``people`` as a closing sends them, 500 an event."""
-    for i in range(0, len(people), RECOGNITIONS_PER_EVENT):
-        yield make_envelope("recognitions_granted", {
-            "closing_id": uuid.uuid4(), "recognitions": [
-                granted(person_id, unit).data
-                for person_id, _, unit in people[i:i + RECOGNITIONS_PER_EVENT]]},
-            producer="assessment", correlation_id="backlog")
+    items = [granted(person_id, unit).data for person_id, _, unit in people]
+    return [make_envelope("recognitions_granted", data, producer="assessment",
+                          correlation_id="backlog")
+            for data in recognitions_granted(uuid.uuid4(), items)]
 
 
 def measure(workdir, events, event_workers, bulk=False):
@@ -68,11 +66,11 @@ def measure(workdir, events, event_workers, bulk=False):
         province.create_units()
         province.import_people(province.write_people(workdir / "people.csv", events))
         province.load_people()
-        envelopes = list(in_bulk(province.people)) if bulk else [
+        envelopes = in_bulk(province.people) if bulk else [
             granted(person_id, unit) for person_id, _, unit in province.people]
         for envelope in envelopes:  # all queued before the timing starts
             _publish_raw(rabbit.amqp_uri, "assessment", envelope.event_type,
-                         json.dumps(envelope.to_message(), default=str))
+                         json.dumps(envelope.to_message()))
         seconds, started = [], time.monotonic()
         done = threading.Event()
 

@@ -327,6 +327,14 @@ class RecognitionsGrantedV1(_Strict):
                                validate=validate.Length(min=1, max=RECOGNITIONS_PER_EVENT))
 
 
+def recognitions_granted(closing_id, recognitions):
+    """The ``data`` of the recognitions_granted that carry ``recognitions`` (each a
+    recognition_granted's data) for the closing ``closing_id``: RECOGNITIONS_PER_EVENT each."""
+    n = RECOGNITIONS_PER_EVENT
+    return [{"closing_id": closing_id, "recognitions": recognitions[i:i + n]}
+            for i in range(0, len(recognitions), n)]
+
+
 class RecognitionRevokedV1(_UnitPlaced):
     recognition_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)

@@ -6,7 +6,8 @@ authority, and every step it writes names that person.
 
 It works in batches, each one transaction with its events in the outbox (its recognitions
 as recognitions_granted, up to 500 in each: a closing of a million submissions is two
-thousand messages, not a million), and keeps its progress in ``year_closings``: interrupted (Ctrl-C, a crash), it is
+thousand messages, not a million), and keeps its progress in ``year_closings``:
+interrupted (Ctrl-C, a crash), it is
 resumed by starting it again, and nothing is decided twice because only what is still open
 is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
 
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, select, update
 
-from cdht.contracts.events import RECOGNITIONS_PER_EVENT
+from cdht.contracts.events import recognitions_granted
 from cdht.db import json_text
 from cdht.ids import time_ordered_ids
 from cdht.outbox import add_wire_events
@@ -253,7 +254,6 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         used = set()
         refused = 0
         closing_text = str(closing_id)
-        n = RECOGNITIONS_PER_EVENT
         dumps = json_text
         new_ids = iter(time_ordered_ids(len(batch)))
         for a in batch:
@@ -301,9 +301,9 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         closing_store.update_decided(session, changes, now, actor)
         closing_store.insert_recognitions(session, grants)
         closing_store.insert_steps(session, steps)
-        add_wire_events(session, "recognitions_granted", [  # hundreds a message, not one
-            {"closing_id": closing_text, "recognitions": granted_events[i:i + n]}
-            for i in range(0, len(granted_events), n)], producer=titles.PRODUCER)
+        add_wire_events(session, "recognitions_granted",  # hundreds a message, not one
+                        recognitions_granted(closing_text, granted_events),
+                        producer=titles.PRODUCER)
         for version, datas in refused_events.items():  # v2 beside v1 (a transition)
             add_wire_events(session, "recognition_refused", datas,
                             producer=titles.PRODUCER, schema_version=version)

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
+from cdht.contracts import events as contract_events
 from cdht.contracts.envelope import parse_envelope
 from cdht.db import Transactions
 from services.assessment import closing, closing_store, domain, titles
@@ -83,7 +84,7 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines, mon
 
     with db.transaction() as session:
         run = closing.start(session, YEAR, "AG", decides="submitted", closed_by=str(closer))
-    monkeypatch.setattr(closing, "RECOGNITIONS_PER_EVENT", 3)  # a batch of 4: 2 events
+    monkeypatch.setattr(contract_events, "RECOGNITIONS_PER_EVENT", 3)  # a batch of 4: 2 events
     done = closing.run(db, sets, run.id, batch_size=4)
 
     with engines["assessment"].connect() as conn:
