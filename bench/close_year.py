@@ -31,7 +31,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PG, peak_rss_mb  # noqa: E402
+from bench.common import PG, cpu_seconds, peak_rss_mb  # noqa: E402
 
 CODES = ["TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2", "TC2.3", "TC2.4", "TC3.1",
          "TC3.2"]
@@ -53,15 +53,6 @@ def family(pid):
     except OSError:
         children = []
     return [pid, *(int(c) for c in children)]
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a running process so far (None if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backends(database):

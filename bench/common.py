@@ -44,6 +44,16 @@ def percentiles(samples):
     return {"p50": q[49], "p95": q[94], "p99": q[98]}
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a running process has used so far (None if it is gone): a
+    figure the other work on a shared machine does not change, unlike the rates."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid):
     """VmHWM (peak resident set) of a running process, in MB; None if it is gone. Read it
     before the process stops."""

@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PG, auth_headers, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles, scratch_vhost,
+    PG, auth_headers, cpu_seconds, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles, scratch_vhost,
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
@@ -132,13 +132,6 @@ def group_titles_in_db(engine):
 
 def relay_all(relay):
     relay.relay_pending()
-
-
-def cpu_seconds(pid):
-    """CPU time (user + system) a process has used so far: a figure the other work on a
-    shared machine does not change, unlike the rates."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def registered_in_db(engine, unit):

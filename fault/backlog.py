@@ -6,7 +6,8 @@ publishes one ``recognition_granted`` per person at once (each one an RPC to the
 a mail), and times ``/health`` every 0.2 s until every mail has arrived. It does so once per
 ``--event-workers`` value (``0``: no bound, nameko's own behaviour, where hundreds of delivered
 events queue for a worker ahead of any HTTP request; default: the services' configured bound)
-and prints the figures. ``--bulk`` publishes the recognitions as a closing does instead:
+and prints the figures, with the CPU time notifications and the registry spent per mail
+(/proc). ``--bulk`` publishes the recognitions as a closing does instead:
 ``recognitions_granted``, 500 in each. A measurement, not a test: nothing is asserted.
 """
 import argparse
@@ -24,6 +25,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 
 import requests  # noqa: E402
 
+from bench.common import cpu_seconds  # noqa: E402
 from cdht.contracts import make_envelope  # noqa: E402
 from cdht.contracts.events import recognitions_granted  # noqa: E402
 from fault import checks  # noqa: E402
@@ -71,6 +73,8 @@ def measure(workdir, events, event_workers, bulk=False):
         for envelope in envelopes:  # all queued before the timing starts
             _publish_raw(rabbit.amqp_uri, "assessment", envelope.event_type,
                          json.dumps(envelope.to_message()))
+        pids = system.pids()
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         seconds, started = [], time.monotonic()
         done = threading.Event()
 
@@ -88,7 +92,9 @@ def measure(workdir, events, event_workers, bulk=False):
             seconds.append(time.monotonic() - t)
             time.sleep(0.2)
         drained = time.monotonic() - started
-        return seconds, drained, len(province.people)
+        cpu = {name: (cpu_seconds(pid) - cpu[name]) / len(province.people)
+               for name, pid in pids.items()}
+        return seconds, drained, len(province.people), cpu
     finally:
         system.stop()
         rabbit.stop()
@@ -111,7 +117,7 @@ def main(argv=None):
         workdir = Path(tempfile.mkdtemp(prefix="cdht-backlog-"))
         os.chmod(workdir, 0o755)
         try:
-            seconds, drained, events = measure(workdir, args.events,
+            seconds, drained, events, cpu = measure(workdir, args.events,
                                                None if value < 0 else value, args.bulk)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -121,12 +127,14 @@ def main(argv=None):
         rows.append(f"  {label:<22}{len(ordered):>6}  {ordered[len(ordered) // 2] * 1000:>7.0f}"
                     f"  {ordered[int(len(ordered) * 0.99)] * 1000:>7.0f}  "
                     f"{ordered[-1] * 1000:>7.0f}  {sum(1 for x in ordered if x >= 2):>6}"
-                    f"  {events / drained:>8.0f}")
+                    f"  {events / drained:>8.0f}  {cpu['notifications'] * 1000:>13.2f}"
+                    f"  {cpu['registry'] * 1000:>12.2f}")
         print(rows[-1], flush=True)
     kind = "recognitions in recognitions_granted" if args.bulk else "recognition_granted events"
     print(f"\nnotifications GET /health while {args.events} {kind} drain")
     print(f"  {'event workers':<22}{'calls':>6}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}"
-          f"  {'>= 2 s':>6}  {'mails/s':>8}")
+          f"  {'>= 2 s':>6}  {'mails/s':>8}  {'notifications':>13}  {'registry':>12}")
+    print(f"  {'':<22}{'':>6}  {'':>7}  {'':>7}  {'':>7}  {'':>6}  {'':>8}  {'CPU ms a mail':>28}")
     print("\n".join(rows))
     return 0
 

@@ -66,6 +66,8 @@ class Templates:
         common = dict(loader=loader, undefined=StrictUndefined, keep_trailing_newline=True)
         self._plain = Environment(autoescape=False, **common)
         self._html = Environment(autoescape=True, **common)
+        # listed once: walking the directory for every message was a tenth of a closing's mail
+        self._names = frozenset(self._plain.list_templates())
 
     @staticmethod
     def filename(template, language, part):
@@ -73,8 +75,7 @@ class Templates:
 
     def has(self, template, language, parts=PARTS):
         """True when every part (subject, txt, html; or sms) of this language variant exists."""
-        names = set(self._plain.list_templates())
-        return all(self.filename(template, language, part) in names for part in parts)
+        return all(self.filename(template, language, part) in self._names for part in parts)
 
     def render(self, template, language, context):
         """(subject, text, html) of one variant; raises TemplateNotFound if a part is missing."""

@@ -23,7 +23,7 @@ import logging
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from cdht.rpc import RpcUnavailable, deadline
-from services.notifications import moves, places, rules, sending
+from services.notifications import moves, places, rules
 from services.notifications.extensions import RULES
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class EventIntake:
                 log.warning("%s %s: nobody to tell (%s of %s)", event.event_type,
                             event.event_id, rule.recipients, data.get("unit_code"))
             told.append((data, people))
-        created = []
+        to_open = []  # (person_id, what they are told of)
         with self.db.store(write=True) as store:
             if not store.first_delivery(event):
                 log.info("%s %s already handled; duplicate dropped", event.event_type,
@@ -139,12 +139,10 @@ class EventIntake:
                     elif rule.digest == "daily":
                         store.hold_for_digest(event, person_id, rule, data)
                     else:
-                        delivery_id = self._open(store, event.event_id, person_id, rule,
-                                                 rule.channels[0], data, event.correlation_id)
-                        if delivery_id:
-                            created.append((delivery_id, sending.Opened(
-                                person_id, rule.channels[0], rule.template, data)))
-        self._attempt_opened(created)
+                        to_open.append((person_id, data))
+            opened = self._open_many(store, event.event_id, to_open, rule,
+                                     event.correlation_id)
+        self._attempt_opened(opened)
 
     def _officials(self, unit_code):
         """The registry's association officials of a unit (rules.recipients)."""

@@ -70,6 +70,19 @@ class Sending:
         return store.open(source_id, person_id, rule, channel, context, correlation_id,
                           self._lease())
 
+    def _open_many(self, store, source_id, people, rule, correlation_id):
+        """Deliveries by the rule's first channel to ``people`` (``[(person_id, context)]``),
+        leased to this worker: ``[(id, Opened)]`` of those opened, to attempt. A person named
+        twice gets one delivery, about the first (one row per event, person and channel)."""
+        channel = rule.channels[0]
+        first = {}
+        for person_id, context in people:
+            first.setdefault(str(person_id), (person_id, context))
+        people = list(first.values())
+        ids = store.open_many(source_id, people, rule, channel, correlation_id, self._lease())
+        return [(ids[str(person_id)], Opened(person_id, channel, rule.template, context))
+                for person_id, context in people if str(person_id) in ids]
+
     @config_timer("RETRY_POLL_SECONDS", 5)
     def retry_due(self):
         """Attempt the pending deliveries whose time has come (retries, postponed sends,
@@ -90,20 +103,30 @@ class Sending:
 
     def _attempt_opened(self, created):
         """Attempt the deliveries an event has just opened (``[(id, Opened)]``),
-        RETRY_CONCURRENCY at a time: a closing's event opens hundreds. One not begun within
-        half its lease, or once the rate limit held one back, is left pending: when its lease
-        ends the retry timer takes it, so a slow or absent relay cannot keep the event's worker
-        for hours."""
-        give_up_at = time.monotonic() + self._lease().total_seconds() / 2
-        held_back = []
+        RETRY_CONCURRENCY at a time: a closing's event opens hundreds. Once the rate limit
+        held one back, or half the lease has passed, the rest are not begun here: they are
+        given back to the retry timer, due at once, so a slow or absent relay cannot keep the
+        event's worker for hours, and no delivery waits out a lease nobody is using."""
+        give_up_at = time.monotonic() + self._attempt_window()
+        held_back, left = [], []
 
         def attempt(item):
-            if not held_back and time.monotonic() < give_up_at:
-                if self._attempt_safely(*item) is HELD_BACK:
-                    held_back.append(item[0])
+            if held_back or time.monotonic() >= give_up_at:
+                left.append(item[0])
+            elif self._attempt_safely(*item) is HELD_BACK:
+                held_back.append(item[0])
         pool = eventlet.GreenPool(self._setting("RETRY_CONCURRENCY", 10, int))
         for _ in pool.imap(attempt, created):
             pass
+        if left:
+            with self.db.store(write=True) as store:
+                store.release(left, now())
+            log.info("%d deliveries left to the retry timer", len(left))
+
+    def _attempt_window(self):
+        """Seconds an event's worker may go on beginning the attempts it opened: half the
+        lease, so that the last one begun ends within it."""
+        return self._lease().total_seconds() / 2
 
     def _attempt_safely(self, delivery_id, opened=None):
         """Attempt a delivery, then its fallback if it failed for good; an unexpected error

@@ -79,18 +79,29 @@ class DeliveryStore:
         """Insert a pending delivery, leased (``lease``, a timedelta) to this worker, which
         attempts it at once; its id, or None when it exists and is no longer pending. (A
         pending row of migration 0001 gets the facts it lacks.)"""
-        stmt = insert(Delivery).values(
+        return self.open_many(source_id, [(person_id, context)], rule, channel, correlation_id,
+                              lease).get(str(person_id))
+
+    def open_many(self, source_id, people, rule, channel, correlation_id, lease):
+        """``open`` for each ``(person_id, context)`` of one event, in one statement (a
+        closing's event tells hundreds): ``{str(person_id): delivery id}`` of those opened."""
+        if not people:
+            return {}
+        leased_until = now() + lease
+        stmt = insert(Delivery).values([dict(
             id=uuid.uuid4(), source_event_id=source_id, person_id=person_id, channel=channel,
             template=rule.template, rule=rule.name, category=rule.category,
             language=domain.DEFAULT_LANGUAGE, status="pending", attempts=0, context=context,
-            correlation_id=correlation_id, next_attempt_at=now() + lease)
+            correlation_id=correlation_id, next_attempt_at=leased_until)
+            for person_id, context in people])
         stmt = stmt.on_conflict_do_update(
             constraint="uq_deliveries_event_person_channel",
             set_={"context": func.coalesce(Delivery.context, stmt.excluded.context),
                   "rule": func.coalesce(Delivery.rule, stmt.excluded.rule),
                   "category": func.coalesce(Delivery.category, stmt.excluded.category)},
             where=(Delivery.status == "pending") & Delivery.context.is_(None))
-        return self.session.execute(stmt.returning(Delivery.id)).scalar_one_or_none()
+        return {str(person_id): delivery_id for person_id, delivery_id in self.session.execute(
+            stmt.returning(Delivery.person_id, Delivery.id))}
 
     # -- an attempt --------------------------------------------------------------------------------
     def delivery(self, delivery_id, for_update=False):
@@ -108,6 +119,14 @@ class DeliveryStore:
         return self.session.scalars(
             update(Delivery).where(Delivery.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=at + lease).returning(Delivery.id)).all()
+
+    def release(self, ids, at):
+        """Deliveries leased to this worker that it will not attempt, due at ``at`` for the
+        retry timer; one a worker is sending right now (locked) is left alone."""
+        mine = (select(Delivery.id).where(Delivery.id.in_(ids), Delivery.status == "pending")
+                .with_for_update(skip_locked=True))
+        self.session.execute(update(Delivery).where(Delivery.id.in_(mine.scalar_subquery()))
+                             .values(next_attempt_at=at))
 
     def lock(self, delivery_id):
         """The delivery, locked for this transaction; None when another worker holds it (it

@@ -85,6 +85,13 @@ class FakeDeliveryStore:
                          correlation_id=correlation_id,
                          next_attempt_at=datetime.now(timezone.utc) + lease).id
 
+    def open_many(self, source_id, people, rule, channel, correlation_id, lease):
+        opened = {str(person_id): self.open(source_id, person_id, rule, channel, context,
+                                            correlation_id, lease)
+                  for person_id, context in people}
+        return {person_id: delivery_id for person_id, delivery_id in opened.items()
+                if delivery_id}
+
     def delivery(self, delivery_id, for_update=False):
         return self.deliveries.get(delivery_id)
 
@@ -95,6 +102,11 @@ class FakeDeliveryStore:
         for row in due:
             row.next_attempt_at = at + lease
         return [row.id for row in due]
+
+    def release(self, ids, at):
+        for delivery_id in ids:
+            if self.deliveries[delivery_id].status == "pending":
+                self.deliveries[delivery_id].next_attempt_at = at
 
     def lock(self, delivery_id):
         return self.deliveries.get(delivery_id)

@@ -178,21 +178,44 @@ def test_a_batch_the_rate_limit_holds_back_is_left_to_the_retry_timer(store, reg
     pending = store.rows(status="pending")
     assert len(pending) == 3 and {d.attempts for d in pending} == {0}
     assert len(Full.allowed) == 100 - 1  # asked three times: two sent, one held back
+    held_back = max(pending, key=lambda d: d.next_attempt_at)
+    assert held_back.next_attempt_at > datetime.now(timezone.utc)  # postponed 2 s
+    # the two not begun are the retry timer's at once, not when the lease ends
+    assert all(d.next_attempt_at <= datetime.now(timezone.utc)
+               for d in pending if d is not held_back)
 
 
 def test_a_batch_not_begun_within_half_its_lease_is_left_to_the_retry_timer(store, registry):
     """A slow relay cannot keep the event's worker for hours: what is not begun in time stays
-    pending, and the retry timer sends it when the lease ends."""
+    pending, given back to the retry timer at once rather than when its lease ends."""
     service = start(store, registry)
-    service._lease = lambda: timedelta(0)  # half of it is already over
+    service._attempt_window = lambda: 0  # the time to begin them is already over
     event = granted_in_bulk([81, 92, 100])
     register_bulk(registry, event)
 
     service.on_recognitions_granted(event)
     assert service.mailer.sent == [] and len(store.rows(status="pending")) == 3
+    assert all(d.next_attempt_at <= datetime.now(timezone.utc) for d in store.deliveries.values())
 
     service.retry_due()
     assert len(service.mailer.sent) == 3 and len(store.rows(status="sent")) == 3
+
+
+def test_a_person_named_twice_in_a_batch_is_told_once(store, registry):
+    service = start(store, registry)
+    once = granted_in_bulk([81, 92])
+    people = register_bulk(registry, once)
+    items = once.data["recognitions"]
+    event = make_envelope("recognitions_granted", {
+        "closing_id": once.data["closing_id"],
+        "recognitions": items + [items[0] | {"total_score": 99}]}, producer="assessment")
+
+    service.on_recognitions_granted(event)
+
+    assert sorted(m.to for m, _ in service.mailer.sent) == sorted(e for _, e in people.values())
+    first = str(event.data["recognitions"][0]["person_id"])
+    [delivery] = store.rows(person_id=first)
+    assert delivery.context["total_score"] == 81
 
 
 def test_a_person_of_a_batch_who_opted_out_is_skipped_and_the_others_are_told(
