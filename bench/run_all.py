@@ -83,7 +83,8 @@ def rows_of(results):
         limit = min(flow["limit_publish"], flow["limit_consume"])
         ratio = flow["end_to_end"] / limit
         rows.append((f"recognitions/s, outbox -> reporting's figures: {flow['end_to_end']:,.0f}"
-                     f" (reporting alone, from a backlog: {flow['projection']:,.0f})",
+                     + (f" (reporting alone, from a backlog: {flow['projection']:,.0f})"
+                        if "projection" in flow else ""),
                      f"broker, pipelined confirms: publish {flow['limit_publish']:,.0f} / "
                      f"consume {flow['limit_consume']:,.0f} msg/s (round trip, a confirm per "
                      f"message: {flow['raw_publish']:,.0f})",
