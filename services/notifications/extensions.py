@@ -49,5 +49,9 @@ class RateLimits(DependencyProvider):
         """Seconds until a send may go on ``channel`` (0: now), nothing counted."""
         return self.buckets[channel].ready_in(time.monotonic())
 
+    def room(self, channel):
+        """How many sends may go on ``channel`` now, nothing counted; None: no limit."""
+        return self.buckets[channel].room(time.monotonic())
+
     def get_dependency(self, worker_ctx):
         return self

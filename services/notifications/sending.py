@@ -90,16 +90,30 @@ class Sending:
         RETRY_CONCURRENCY attempts run at once, and a full batch is followed at once by the
         next: a backlog left by an outage (registry, SMTP relay, database) drains at the pace
         of the attempts, not one batch per tick. Those that fail again are due later
-        (backoff), so the loop ends. A batch the rate limit held back ends the tick too: what
-        it postponed would be due again within the second, and claiming it over and over
-        until the limit allows it was the service's busiest work under a backlog."""
+        (backoff), so the loop ends. Under a channel's rate limit only what the limit lets
+        go now is claimed, and the tick waits for the bucket to refill, for up to
+        RETRY_POLL_SECONDS: a backlog drains at the limit, and nothing is claimed only to be
+        postponed. SMS go first, within half that time, so neither channel starves the
+        other."""
         pool = eventlet.GreenPool(self._setting("RETRY_CONCURRENCY", 10, int))
-        while True:
-            with self.db.store(write=True) as store:
-                claimed = store.claim_due(now(), self._lease(), RETRY_BATCH)
-            held_back = HELD_BACK in list(pool.imap(self._attempt_safely, claimed))
-            if len(claimed) < RETRY_BATCH or held_back:
-                return
+        tick = self._setting("RETRY_POLL_SECONDS", 5.0)
+        started = time.monotonic()
+        for channel, share in (("sms", 0.5), ("email", 1.0)):
+            until = started + tick * share
+            while True:
+                room = self.limits.room(channel)
+                if room == 0:
+                    wait = self.limits.ready_in(channel)
+                    if time.monotonic() + wait >= until:
+                        break
+                    eventlet.sleep(wait)
+                    continue
+                batch = RETRY_BATCH if room is None else min(room, RETRY_BATCH)
+                with self.db.store(write=True) as store:
+                    claimed = store.claim_due(now(), self._lease(), batch, channel)
+                list(pool.imap(self._attempt_safely, claimed))
+                if len(claimed) < batch:
+                    break
 
     def _attempt_opened(self, created):
         """Attempt the deliveries an event has just opened (``[(id, Opened)]``),

@@ -108,12 +108,14 @@ class DeliveryStore:
         """The delivery, or None; ``for_update``: locked, waiting for a worker sending it."""
         return self.session.get(Delivery, delivery_id, with_for_update=for_update)
 
-    def claim_due(self, at, lease, limit):
+    def claim_due(self, at, lease, limit, channel=None):
         """Up to ``limit`` pending deliveries due at ``at`` (retries, postponed sends, expired
-        leases), leased to this worker for ``lease`` so that other instances leave them
-        alone (SKIP LOCKED: those another instance is claiming are left to it); their ids."""
+        leases), of ``channel`` if given, leased to this worker for ``lease`` so that other
+        instances leave them alone (SKIP LOCKED: those another instance is claiming are left
+        to it); their ids."""
         due = (select(Delivery.id).where(Delivery.status == "pending",
-                                         Delivery.next_attempt_at <= at)
+                                         Delivery.next_attempt_at <= at,
+                                         *([Delivery.channel == channel] if channel else []))
                .order_by(Delivery.next_attempt_at).limit(limit)
                .with_for_update(skip_locked=True))
         return self.session.scalars(

@@ -44,6 +44,12 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def room(self, now):
+        """How many sends may go now, without counting them; None: no limit."""
+        if self.rate <= 0:
+            return None
+        return int(min(self.capacity, self.tokens + (now - self.stamp) * self.rate))
+
     def ready_in(self, now):
         """The seconds ``take(now)`` would say to wait, without counting a send."""
         if self.rate <= 0:

@@ -63,3 +63,17 @@ def test_an_events_deliveries_open_in_one_statement_and_a_sent_one_is_not_opened
             row = store.delivery(opened[str(person)])
             assert (row.status, row.context, row.person_id) == ("pending", {"n": n}, person)
         assert store.delivery(sent).context == {"n": 0}
+
+
+def test_the_timer_claims_one_channel_at_a_time(engine):
+    """Each channel has its own rate limit: what one may send now is claimed of it alone."""
+    [email] = opened(engine, 1)
+    with Session(engine) as session, session.begin():
+        store = DeliveryStore(session)
+        sms = store.open(uuid.uuid4(), uuid.uuid4(), RULE, "sms", {}, "corr", timedelta(0))
+        store.release([email], now())
+    with Session(engine) as session, session.begin():
+        store = DeliveryStore(session)
+        assert store.claim_due(now(), timedelta(minutes=5), 50, "sms") == [sms]
+        assert store.claim_due(now(), timedelta(minutes=5), 50, "sms") == []
+        assert store.claim_due(now(), timedelta(minutes=5), 50, "email") == [email]

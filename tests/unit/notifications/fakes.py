@@ -95,9 +95,10 @@ class FakeDeliveryStore:
     def delivery(self, delivery_id, for_update=False):
         return self.deliveries.get(delivery_id)
 
-    def claim_due(self, at, lease, limit):
+    def claim_due(self, at, lease, limit, channel=None):
         due = sorted((d for d in self.deliveries.values() if d.status == "pending"
-                      and d.next_attempt_at is not None and d.next_attempt_at <= at),
+                      and d.next_attempt_at is not None and d.next_attempt_at <= at
+                      and channel in (None, d.channel)),
                      key=lambda d: d.next_attempt_at)[:limit]
         for row in due:
             row.next_attempt_at = at + lease
@@ -216,3 +217,6 @@ class NoLimits:
 
     def ready_in(self, channel):
         return 0
+
+    def room(self, channel):
+        return None

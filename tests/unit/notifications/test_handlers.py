@@ -338,14 +338,37 @@ def test_a_backlog_left_by_an_outage_drains_in_one_tick_of_the_retry_timer(store
     assert {d.attempts for d in store.deliveries.values()} == {2}
 
 
-def test_a_backlog_the_rate_limit_holds_back_is_claimed_once_per_tick(store, registry):
-    """Postponed by the rate limit, a delivery is due again within the second: the timer ends
-    its tick instead of claiming the same deliveries over and over until the limit allows."""
-    class Full(NoLimits):
-        def ready_in(self, channel):
-            return 0.0 if self.allowed.pop() else 0.001
-    service = start(store, registry, mailer=FakeMailer(refuse=ConnectionRefusedError()))
-    for _ in range(120):
+class Bucket(NoLimits):
+    """Email: ``size`` sends now, and ``refills`` times ``size`` more after a short wait;
+    no limit on SMS."""
+
+    def __init__(self, size, refills):
+        self.size, self.tokens, self.refills, self.refilling = size, size, refills, False
+
+    def room(self, channel):
+        if channel != "email":
+            return None
+        if self.refilling:
+            self.tokens, self.refills, self.refilling = self.size, self.refills - 1, False
+        return self.tokens
+
+    def ready_in(self, channel):
+        if channel != "email" or self.tokens:
+            return 0.0
+        self.refilling = self.refills > 0
+        return 0.01 if self.refilling else 3600.0
+
+    def wait(self, channel):
+        if channel != "email" or not self.tokens:
+            return 0.0 if channel != "email" else 1.0
+        self.tokens -= 1
+        return 0.0
+
+
+def backlog_of(service, store, registry, count):
+    """``count`` congratulations whose first attempt failed, all due now; the claims made."""
+    service.mailer.refuse = ConnectionRefusedError()
+    for _ in range(count):
         event = granted()
         contact(registry, event.data["person_id"])
         service.on_recognition_granted(event)
@@ -355,13 +378,34 @@ def test_a_backlog_the_rate_limit_holds_back_is_claimed_once_per_tick(store, reg
     claims = []
     claim_due = store.claim_due
     store.claim_due = lambda *args: claims.append(claim_due(*args)) or claims[-1]
-    service.limits = Full()
-    service.limits.allowed = [False] * 1000 + [True] * 10  # ten may go now, then none
+    return claims
+
+
+def test_under_the_rate_limit_the_timer_claims_only_what_may_go_now(store, registry):
+    """Nothing is claimed only to be postponed: ten may go, ten are claimed, the rest stay
+    due for the next tick."""
+    service = start(store, registry, mailer=FakeMailer())
+    claims = backlog_of(service, store, registry, 120)
+    service.limits = Bucket(10, refills=0)
 
     service.retry_due()
 
-    assert len(service.mailer.sent) == 10 and len(claims) == 1
-    assert len(store.rows(status="pending")) == 110
+    assert len(service.mailer.sent) == 10 and [len(c) for c in claims if c] == [10]
+    due = [d for d in store.rows(status="pending")
+           if d.next_attempt_at <= datetime.now(timezone.utc)]
+    assert len(due) == 110
+
+
+def test_the_timer_waits_for_the_bucket_to_refill_within_its_tick(store, registry):
+    """A backlog drains at the rate limit, not at one bucket a tick."""
+    service = start(store, registry, mailer=FakeMailer())
+    claims = backlog_of(service, store, registry, 30)
+    service.limits = Bucket(5, refills=2)
+
+    service.retry_due()
+
+    assert len(service.mailer.sent) == 15 and [len(c) for c in claims if c] == [5, 5, 5]
+    assert len(store.rows(status="pending")) == 15
 
 
 # -- the HTTP API and the digests ----------------------------------------------------------------

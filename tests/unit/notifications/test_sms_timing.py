@@ -126,6 +126,15 @@ def test_ready_in_says_what_take_would_without_counting_a_send():
     assert timing.TokenBucket(per_minute=0).ready_in(0.0) == 0.0
 
 
+def test_room_is_the_sends_that_may_go_now_without_counting_them():
+    bucket = timing.TokenBucket(per_minute=600, now=0.0)   # 10/s, bursts of 10
+    assert bucket.room(0.0) == 10 and bucket.room(0.0) == 10
+    assert [bucket.take(0.0) for _ in range(7)] == [0.0] * 7
+    assert bucket.room(0.0) == 3 and bucket.room(0.25) == 5  # 2.5 more after 0.25 s
+    assert bucket.room(60.0) == 10  # never more than a burst
+    assert timing.TokenBucket(per_minute=0).room(0.0) is None
+
+
 def test_no_limit():
     bucket = timing.TokenBucket(per_minute=0)
     assert all(bucket.take(0.0) == 0.0 for _ in range(1000))
