@@ -43,7 +43,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PG, auth_headers, cpu_seconds, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles, scratch_vhost,
+    PG, auth_headers, cpu_seconds, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles,
+    scratch_vhost,
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402

@@ -102,6 +102,8 @@ class Sending:
             until = started + tick * share
             while True:
                 room = self.limits.room(channel)
+                if room is not None and time.monotonic() >= until:
+                    break  # a limited channel's share of the tick is over
                 if room == 0:
                     wait = self.limits.ready_in(channel)
                     if time.monotonic() + wait >= until:

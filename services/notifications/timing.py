@@ -34,10 +34,13 @@ class TokenBucket:
         self.tokens = self.capacity
         self.stamp = now
 
+    def _tokens_at(self, now):
+        return min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+
     def take(self, now):
         if self.rate <= 0:
             return 0.0
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = self._tokens_at(now)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -48,13 +51,13 @@ class TokenBucket:
         """How many sends may go now, without counting them; None: no limit."""
         if self.rate <= 0:
             return None
-        return int(min(self.capacity, self.tokens + (now - self.stamp) * self.rate))
+        return int(self._tokens_at(now))
 
     def ready_in(self, now):
         """The seconds ``take(now)`` would say to wait, without counting a send."""
         if self.rate <= 0:
             return 0.0
-        tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        tokens = self._tokens_at(now)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
 

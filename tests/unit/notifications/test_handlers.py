@@ -3,6 +3,7 @@ interfaces (nameko's worker_factory; tests/unit/notifications/fakes.py): no Post
 RabbitMQ, SMTP or SMS gateway. The same path on real parts: tests/integration/notifications."""
 import inspect
 import smtplib
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -406,6 +407,23 @@ def test_the_timer_waits_for_the_bucket_to_refill_within_its_tick(store, registr
 
     assert len(service.mailer.sent) == 15 and [len(c) for c in claims if c] == [5, 5, 5]
     assert len(store.rows(status="pending")) == 15
+
+
+def test_under_the_rate_limit_a_tick_ends_when_its_time_is_up(store, registry):
+    """A bucket that refills as fast as mails go never runs dry: the tick still ends, so
+    the other channel gets its turn and the service can stop."""
+    class Trickle(NoLimits):
+        def room(self, channel):
+            time.sleep(0.01)  # one send's worth comes back while one is sent
+            return 1 if channel == "email" else None
+    service = start(store, registry, mailer=FakeMailer())
+    backlog_of(service, store, registry, 120)
+    service.config["RETRY_POLL_SECONDS"] = 0.2
+    service.limits = Trickle()
+
+    service.retry_due()
+
+    assert 0 < len(service.mailer.sent) < 120
 
 
 # -- the HTTP API and the digests ----------------------------------------------------------------
