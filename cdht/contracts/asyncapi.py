@@ -103,6 +103,10 @@ SUMMARIES = {
                             "recognition_granted's data. A closing sends these instead of one "
                             "recognition_granted per person: a subscriber that needs every "
                             "recognition takes both.",
+    "recognitions_refused": "Up to 500 self-assessments refused the title by the closing of "
+                            "a year (closing_id): each item is a recognition_refused version "
+                            "2's data, the reasons as data. A closing sends these instead of "
+                            "one recognition_refused per person.",
     "recognition_revoked": "A Learning Citizen recognition was withdrawn.",
     "statistics_updated": "The counters of a unit for a year changed; cause_event_id is the event "
                           "that changed them.",
@@ -286,6 +290,15 @@ SAMPLES = {
                            dict(kind="indicator_below", indicator="TC2.1", score=4,
                                 maximum=10, minimum=5, total=None, note=None)],
                   unit_code=_UNIT, unit_path=_UNIT_PATH)),
+    ("recognitions_refused", 1): dict(
+        producer="assessment", occurred_at="2026-01-05T01:00:00+00:00",
+        correlation_id=_id("closing-request"),
+        data=dict(closing_id=_id("closing"), refusals=[
+            dict(assessment_id=_id("assessment-5"), person_id=_id("person-5"), year=2025,
+                 criteria_version="324/QĐ-KHVN", total_score=64,
+                 reasons=[dict(kind="total_below", indicator=None, score=None, maximum=None,
+                               minimum=80, total=64, note=None)],
+                 unit_code=_UNIT, unit_path=_UNIT_PATH)])),
     ("group_recognition_granted", 1): dict(
         producer="assessment", occurred_at="2026-01-10T02:00:00+00:00",
         correlation_id=_id("close-year"),

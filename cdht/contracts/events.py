@@ -17,7 +17,7 @@ BODY_KINDS = ("commune_association", "branch", "learning_board")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
-RECOGNITIONS_PER_EVENT = 500  # recognitions_granted: a batch of a closing
+RECOGNITIONS_PER_EVENT = 500  # recognitions_granted, recognitions_refused: a closing's batch
 # The programme's indicators (docs/architecture.md §P1): the people ones of Decision 677, the group ones of
 # Decision 387.
 INDICATORS = ("briefed_members", "adults_titled", "unit_staff_titled",
@@ -327,12 +327,17 @@ class RecognitionsGrantedV1(_Strict):
                                validate=validate.Length(min=1, max=RECOGNITIONS_PER_EVENT))
 
 
+def _in_batches(closing_id, key, items):
+    """The ``data`` of a closing's bulk events: ``items`` under ``key``,
+    RECOGNITIONS_PER_EVENT in each."""
+    n = RECOGNITIONS_PER_EVENT
+    return [{"closing_id": closing_id, key: items[i:i + n]} for i in range(0, len(items), n)]
+
+
 def recognitions_granted(closing_id, recognitions):
     """The ``data`` of the recognitions_granted that carry ``recognitions`` (each a
-    recognition_granted's data) for the closing ``closing_id``: RECOGNITIONS_PER_EVENT each."""
-    n = RECOGNITIONS_PER_EVENT
-    return [{"closing_id": closing_id, "recognitions": recognitions[i:i + n]}
-            for i in range(0, len(recognitions), n)]
+    recognition_granted's data) for the closing ``closing_id``."""
+    return _in_batches(closing_id, "recognitions", recognitions)
 
 
 class RecognitionRevokedV1(_UnitPlaced):
@@ -389,6 +394,21 @@ class RecognitionRefusedV2(_UnitPlaced):
     total_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
     reasons = fields.List(fields.Nested(RefusalReason), required=True,
                           validate=validate.Length(min=1, max=20))
+
+
+class RecognitionsRefusedV1(_Strict):
+    """Many refusals of one bulk decision, closing a year, as recognitions_granted carries
+    its grants: each item is exactly a recognition_refused version 2's data (the reasons as
+    data). A refusal decided on its own still sends recognition_refused, both versions."""
+    closing_id = fields.UUID(required=True)
+    refusals = fields.List(fields.Nested(RecognitionRefusedV2), required=True,
+                           validate=validate.Length(min=1, max=RECOGNITIONS_PER_EVENT))
+
+
+def recognitions_refused(closing_id, refusals):
+    """The ``data`` of the recognitions_refused that carry ``refusals`` (each a
+    recognition_refused version 2's data) for the closing ``closing_id``."""
+    return _in_batches(closing_id, "refusals", refusals)
 
 
 class GroupRecognitionGrantedV1(_UnitPlaced):
@@ -502,6 +522,7 @@ EVENT_SCHEMAS = {
     ("recognition_revoked", 1): RecognitionRevokedV1,
     ("recognition_refused", 1): RecognitionRefusedV1,
     ("recognition_refused", 2): RecognitionRefusedV2,
+    ("recognitions_refused", 1): RecognitionsRefusedV1,
     ("group_recognition_granted", 1): GroupRecognitionGrantedV1,
     ("group_recognition_revoked", 1): GroupRecognitionRevokedV1,
     ("statistics_updated", 1): StatisticsUpdatedV1,
@@ -517,8 +538,8 @@ PRODUCERS = {
                  "learning_activity_withdrawn", "units_merged", "unit_changed",
                  "association_body_changed", "groups_imported", "group_titles_recorded"),
     "assessment": ("assessment_submitted", "recognition_granted", "recognitions_granted",
-                   "recognition_revoked",
-                   "recognition_refused", "group_recognition_granted",
+                   "recognition_revoked", "recognition_refused", "recognitions_refused",
+                   "group_recognition_granted",
                    "group_recognition_revoked"),
     "reporting": ("statistics_updated", "target_reached", "target_at_risk"),
     "notifications": ("notification_sent", "notification_failed"),

@@ -5,8 +5,9 @@ assessment at a time is decisions.py's). Each closing records who ran it and on 
 authority, and every step it writes names that person.
 
 It works in batches, each one transaction with its events in the outbox (its recognitions
-as recognitions_granted, up to 500 in each: a closing of a million submissions is two
-thousand messages, not a million), and keeps its progress in ``year_closings``: interrupted
+as recognitions_granted and its refusals as recognitions_refused, up to 500 in each: a
+closing of a million submissions is three thousand messages, not a million and a half), and
+keeps its progress in ``year_closings``: interrupted
 (Ctrl-C, a crash), it is resumed by starting it again, and nothing is decided twice because
 only what is still open is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
 
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, select, update
 
-from cdht.contracts.events import recognitions_granted
+from cdht.contracts.events import recognitions_granted, recognitions_refused
 from cdht.db import json_text
 from cdht.ids import time_ordered_ids
 from cdht.outbox import add_wire_events
@@ -248,10 +249,8 @@ def _decide_batch(db, sets, work, batch_size, after=None):
                     in AssessmentStore(session).activities_of(people, year).items()}
         holders = closing_store.holders(session, people, year)
         now = titles.now()
-        changes, grants, steps, granted_events = [], [], [], []
-        refused_events = {1: [], 2: []}
+        changes, grants, steps, granted_events, refused_events = [], [], [], [], []
         used = set()
-        refused = 0
         closing_text = str(closing_id)
         dumps = json_text
         new_ids = iter(time_ordered_ids(len(batch)))
@@ -284,13 +283,10 @@ def _decide_batch(db, sets, work, batch_size, after=None):
                     "summary": decision.summary, "closing": closing_text,
                     "closed_by": work.closed_by, "recognition_id": recognition_id})))
             else:
-                refused += 1
-                versions = titles.refusal_events(placed | {
+                refused_events.append(placed | {
                     "assessment_id": assessment_id, "person_id": person_id, "year": year,
-                    "criteria_version": a.criteria_version, "total_score": decision.total},
-                    refusal)
-                for version, data in versions.items():
-                    refused_events[version].append(data)
+                    "criteria_version": a.criteria_version, "total_score": decision.total,
+                    "reasons": refusal_reasons.as_data(refusal)})
                 steps.append((assessment_id, "refused", actor_text, dumps({
                     "reasons": refusal_reasons.sentences(refusal), "details": refusal,
                     "closing": closing_text, "closed_by": work.closed_by})))
@@ -303,13 +299,13 @@ def _decide_batch(db, sets, work, batch_size, after=None):
         add_wire_events(session, "recognitions_granted",  # hundreds a message, not one
                         recognitions_granted(closing_text, granted_events),
                         producer=titles.PRODUCER)
-        for version, datas in refused_events.items():  # v2 beside v1 (a transition)
-            add_wire_events(session, "recognition_refused", datas,
-                            producer=titles.PRODUCER, schema_version=version)
+        add_wire_events(session, "recognitions_refused",
+                        recognitions_refused(closing_text, refused_events),
+                        producer=titles.PRODUCER)
         session.execute(update(YearClosing).where(YearClosing.id == closing_id).values(
             decided=YearClosing.decided + len(batch),
             recognised=YearClosing.recognised + len(grants),
-            refused=YearClosing.refused + refused, updated_at=now))
+            refused=YearClosing.refused + len(refused_events), updated_at=now))
         return len(batch), batch[-1].person_id
 
 

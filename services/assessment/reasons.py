@@ -67,9 +67,15 @@ def sentences(reasons):
     return [sentence(r) for r in reasons]
 
 
+def as_data(reasons):
+    """What recognition_refused version 2 (and a closing's recognitions_refused) carries:
+    at most 20 reasons."""
+    return list(reasons)[:MAX_REASONS]
+
+
 def for_event(reasons):
-    """What the events carry: at most 20 reasons; v1's sentences cut at 500 characters."""
-    kept = list(reasons)[:MAX_REASONS]
+    """What each version carries: v1's sentences cut at 500 characters, v2's data."""
+    kept = as_data(reasons)
     return {1: [s[:MAX_NOTE] for s in sentences(kept)], 2: kept}
 
 

@@ -39,10 +39,9 @@ class EventIntake:
     @handle_event("assessment", "recognitions_granted", expected_exceptions=(RpcUnavailable,))
     def on_recognitions_granted(self, event):
         """A closing's recognitions, up to 500 an event: each person is told as for a
-        recognition_granted (its rule and template), every delivery opened in the one
+        recognition_granted (rules.yaml's bulk), every delivery opened in the one
         transaction that records the event, then attempted."""
-        self._on_event(event, RULES.for_event("recognition_granted"),
-                       event.to_message()["data"]["recognitions"])
+        self._on_bulk(event)
 
     @handle_event("assessment", "recognition_refused", version=2,
                   expected_exceptions=(RpcUnavailable,))
@@ -50,6 +49,11 @@ class EventIntake:
         """Version 2: the reasons as data, written in each recipient's language (version 1,
         published beside it, is acked unhandled)."""
         self._on_event(event)
+
+    @handle_event("assessment", "recognitions_refused", expected_exceptions=(RpcUnavailable,))
+    def on_recognitions_refused(self, event):
+        """A closing's refusals, up to 500 an event, each told as a recognition_refused."""
+        self._on_bulk(event)
 
     @handle_event("assessment", "assessment_submitted", expected_exceptions=(RpcUnavailable,))
     def on_assessment_submitted(self, event):
@@ -104,6 +108,10 @@ class EventIntake:
         with self.db.transaction() as session:
             if first_delivery(session, event):
                 places.record_body(session, event.data)
+
+    def _on_bulk(self, event):
+        bulk = RULES.for_bulk(event.event_type)
+        self._on_event(event, bulk.rule, event.to_message()["data"][bulk.items])
 
     def _on_event(self, event, rule=None, facts=None):
         """``facts``: what each notice is about (the event's data, or the items of a bulk

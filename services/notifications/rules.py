@@ -1,6 +1,7 @@
 """The routing rules (rules.yaml) and who they name: pure, no nameko, no database.
 
-``load_rules`` reads and checks the file; ``Rules.for_event`` gives the rule of an event type;
+``load_rules`` reads and checks the file; ``Rules.for_event`` gives the rule of an event type,
+``Rules.for_bulk`` the rule and the items of an event that carries many (a closing's);
 ``recipients`` turns a rule and an event's data into person ids, with the registry's
 ``association_officials`` passed in as a plain function (an RPC in the service, a dict in
 the unit tests).
@@ -52,14 +53,29 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Bulk:
+    """An event that carries many of another's data (a closing's): each item of
+    ``data[items]`` is told as an event of ``rule`` is."""
+    name: str
+    producer: str
+    items: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
 class Rules:
     events: dict
     schedules: dict
     categories: dict          # name -> mandatory (bool)
+    bulk: dict                # event type -> Bulk
 
     def for_event(self, event_type):
         """The rule of ``event_type``; KeyError when no notification follows that event."""
         return self.events[event_type]
+
+    def for_bulk(self, event_type):
+        """The Bulk of ``event_type``; KeyError when it is not a bulk event told here."""
+        return self.bulk[event_type]
 
     def schedule(self, name):
         return self.schedules[name]
@@ -146,6 +162,29 @@ def parse_rules(data, known_events=None):
     events = {name: rule(name, spec, True) for name, spec in (data.get("events") or {}).items()}
     schedules = {name: rule(name, spec, False)
                  for name, spec in (data.get("schedules") or {}).items()}
+    bulk = {}
+    for name, spec in (data.get("bulk") or {}).items():
+        where = f"bulk {name}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        for key in sorted(set(spec) - {"producer", "items", "each"}):
+            problems.append(f"{where}: unknown key {key}")
+        if not spec.get("producer"):
+            problems.append(f"{where}: producer is required")
+        if not isinstance(spec.get("items"), str) or not spec["items"]:
+            problems.append(f"{where}: items must name the list in the event's data")
+        if known_events is not None and name not in known_events:
+            problems.append(f"{where}: no such event type")
+        each = events.get(spec.get("each"))
+        if each is None:
+            problems.append(f"{where}: each must name one of the events above")
+        elif each.digest != "none" or each.producer != spec.get("producer"):
+            problems.append(f"{where}: its items' event must be sent at once, by the same "
+                            "producer")
+        else:
+            bulk[name] = Bulk(name=name, producer=spec["producer"], items=spec.get("items"),
+                              rule=each)
     digest_templates = {}
     for r in events.values():
         if r is not None and r.digest != "none":
@@ -155,7 +194,7 @@ def parse_rules(data, known_events=None):
                                 f"{other.name}, which has another category or digest")
     if problems:
         raise RulesError(problems)
-    return Rules(events=events, schedules=schedules, categories=categories)
+    return Rules(events=events, schedules=schedules, categories=categories, bulk=bulk)
 
 
 def load_rules(path=RULES_FILE, known_events=None):

@@ -108,21 +108,59 @@ def test_report_export_of_the_seeded_province(system, seeded, tmp_path):
         adults["numerator"], adults["denominator"])
 
 
-def test_close_year_decides_what_the_demo_left_open(system, seeded, until):
+def refusal_mails(inbox):
+    """The addresses told of a refusal (a Vietnamese or an English subject)."""
+    return {to for (to,), mail in inbox.mails
+            if mail["Subject"].startswith(("Kết quả xét công nhận", "Your Learning Citizen"))}
+
+
+def submit_failing(system):
+    """A seeded adult with an address and no assessment yet submits scores the closing will
+    refuse (the demo's open submissions all pass); the person."""
+    assessed = {a["person_id"] for a in system.get("assessment", "/assessments", params={
+        "year": YEAR, "limit": 500}).json()["items"]}
+    people = system.get("registry", "/people", params={"unit_code": "AG", "limit": 500})
+    person = next(p for p in people.json()["items"]
+                  if p["email"] and p["id"] not in assessed and p["birth_date"] < "2000")
+    weak = {code: 6 for code in ("TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2",
+                                 "TC2.3", "TC2.4", "TC3.1", "TC3.2")}  # 60 points
+    response = system.post("assessment", "/assessments",
+                           {"person_id": person["id"], "year": YEAR, "scores": weak})
+    assert response.status_code == 201, response.text
+    return person
+
+
+def refused(system):
+    return system.get("assessment", "/assessments", params={
+        "year": YEAR, "status": "refused", "limit": 500}).json()["items"]
+
+
+def test_close_year_decides_what_the_demo_left_open(system, seeded, smtp, until):
+    _, inbox = smtp
     open_before = system.get("assessment", "/assessments",
                              params={"year": YEAR, "status": "submitted"}).json()["total"]
     assert open_before > 0  # the demo leaves some for the closing
+    refused_before, told_before = {a["person_id"] for a in refused(system)}, refusal_mails(inbox)
+    failing = submit_failing(system)
     # the demo's open submissions are not reviewed: a province without a reviewer step
     result = cdht(system, "close-year", str(YEAR), "--unit", "AG", "--quiet",
                   env={"CLOSE_DECIDES": "submitted"})
     assert result.returncode == 0, result.stderr
-    assert f"year {YEAR} closed for AG: {open_before} submissions decided" in result.stdout
+    assert f"year {YEAR} closed for AG: {open_before + 1} submissions decided" in result.stdout
     assert system.get("assessment", "/assessments", params={
         "year": YEAR, "status": "submitted"}).json()["total"] == 0
     granted = system.get("assessment", "/recognitions",
                          params={"year": YEAR, "limit": 500}).json()["total"]
     until(lambda: progress(system)["titled"] == granted, timeout=30,
           message="the closing's titles in the figures")
+    # each person the closing refused (recognitions_refused) is told, as one decided alone is
+    closed = {a["person_id"] for a in refused(system)} - refused_before
+    emails = {system.get("registry", f"/people/{person}").json()["email"]
+              for person in closed} - {None}
+    assert closed >= {failing["id"]} and failing["email"] in emails
+    assert not emails & told_before
+    until(lambda: refusal_mails(inbox) == told_before | emails, timeout=30,
+          message="a refusal mail to each person the closing refused")
 
 
 def test_rebuild_reporting_of_the_seeded_province(system, seeded):

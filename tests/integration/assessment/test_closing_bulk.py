@@ -90,7 +90,8 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines, mon
     with engines["assessment"].connect() as conn:
         rows = {r.person_id: r for r in conn.execute(text(
             "SELECT id, person_id, status, total, passed, explanation, refusal_reasons, "
-            "decided_by, decided_at FROM assessments"))}
+            "decided_by, decided_at, criteria_version, unit_code, unit_path "
+            "FROM assessments"))}
         titles = {r.assessment_id: r for r in conn.execute(text(
             "SELECT * FROM recognitions WHERE person_id <> :holder"), {"holder": holder})}
         steps = {r.assessment_id: r for r in conn.execute(text(
@@ -140,7 +141,13 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines, mon
     assert {e.data["closing_id"] for e in batches} == {run.id}
     granted = {r["assessment_id"]: r for e in batches for r in e.data["recognitions"]}
     assert sum(len(e.data["recognitions"]) for e in batches) == len(granted)
-    refused = [e for e in events if e.event_type == "recognition_refused"]
+    # the refusals in recognitions_refused, each item a recognition_refused v2's data
+    refusals = [e for e in events if e.event_type == "recognitions_refused"]
+    assert not [e for e in events if e.event_type == "recognition_refused"]
+    assert all(1 <= len(e.data["refusals"]) <= 3 for e in refusals)
+    assert {(e.data["closing_id"], e.producer) for e in refusals} == {(run.id, "assessment")}
+    refused = {r["assessment_id"]: r for e in refusals for r in e.data["refusals"]}
+    assert sum(len(e.data["refusals"]) for e in refusals) == len(refused) == expected_refused
     assert set(granted) == set(titles)
     for assessment_id, recognition in granted.items():
         title = titles[assessment_id]
@@ -151,13 +158,13 @@ def test_a_closing_writes_what_deciding_each_submission_alone_gives(engines, mon
             "digital_skills": title.digital_skills, "unit_code": title.unit_code,
             "unit_path": title.unit_path}
     by_id = {r.id: r for r in rows.values()}
-    for version in (1, 2):
-        mine = {e.data["assessment_id"]: e for e in refused if e.schema_version == version}
-        assert len(mine) == expected_refused
-        for assessment_id, event in mine.items():
-            said = refusal_reasons.for_event(by_id[assessment_id].refusal_reasons)[version]
-            assert event.data["reasons"] == said and event.producer == "assessment"
-            assert event.data["total_score"] == by_id[assessment_id].total
+    for assessment_id, refusal in refused.items():
+        row = by_id[assessment_id]
+        assert refusal == {
+            "assessment_id": assessment_id, "person_id": row.person_id, "year": YEAR,
+            "criteria_version": row.criteria_version, "total_score": row.total,
+            "reasons": refusal_reasons.for_event(row.refusal_reasons)[2],
+            "unit_code": row.unit_code, "unit_path": row.unit_path}
     assert len({e.event_id for e in events}) == len(events)
 
 

@@ -61,17 +61,17 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
     assert granted["data"]["closing_id"] == run["closing_id"]
     assert sorted(r["person_id"] for r in granted["data"]["recognitions"]) == sorted(
         p["id"] for p in people[:2])
-    # the refusal, in both versions (reasons as sentences, and as data), same facts
-    v1, v2 = sorted(published(tap, wait_for, "recognition_refused", 2),
-                    key=lambda e: e["schema_version"])
-    assert (v1["schema_version"], v2["schema_version"]) == (1, 2)
-    assert {k: v for k, v in v1["data"].items() if k != "reasons"} == \
-        {k: v for k, v in v2["data"].items() if k != "reasons"}
-    assert v1["data"]["reasons"] == ["total 77 is under 80", "TC2.1: 4/10, under the minimum 5"]
-    assert [(r["kind"], r["indicator"], r["score"], r["total"]) for r in v2["data"]["reasons"]] \
+    # the refusal in recognitions_refused: a recognition_refused v2's data, reasons as data
+    [refusals] = published(tap, wait_for, "recognitions_refused")
+    [refusal] = refusals["data"]["refusals"]
+    assert (refusals["data"]["closing_id"], refusal["person_id"]) == (
+        run["closing_id"], people[2]["id"])
+    assert [(r["kind"], r["indicator"], r["score"], r["total"]) for r in refusal["reasons"]] \
         == [("total_below", None, None, 77), ("indicator_below", "TC2.1", 4, None)]
     [decided] = assessment.get("/assessments?status=refused")["items"]
-    assert decided["refusal_details"] == v2["data"]["reasons"]
+    assert decided["refusal_details"] == refusal["reasons"]
+    assert decided["refusal_reasons"] == ["total 77 is under 80",
+                                          "TC2.1: 4/10, under the minimum 5"]
     open_elsewhere = assessment.get("/assessments?unit_code=AG.MB&status=reviewed")
     assert open_elsewhere["total"] == 1
 
@@ -171,8 +171,8 @@ def test_an_interrupted_closing_resumes_without_deciding_twice(assessment, commu
     assert sql("SELECT count(*) FROM recognitions")[0][0] == 3
     assert sql("SELECT sum(jsonb_array_length(payload->'data'->'recognitions')) FROM outbox "
                "WHERE event_type = 'recognitions_granted'")[0][0] == 3
-    assert sql("SELECT count(*) FROM outbox WHERE event_type = 'recognition_refused'")[0][0] \
-        == 4 * 2
+    assert sql("SELECT sum(jsonb_array_length(payload->'data'->'refusals')) FROM outbox "
+               "WHERE event_type = 'recognitions_refused'")[0][0] == 4
     assert "7 submissions decided (3 recognised, 4 refused)" in closing.summary(done)
 
 

@@ -33,6 +33,29 @@ def refused(person_id, unit="AG.LX", reasons=(TOTAL_72, TC22_4), version=2):
         schema_version=version, correlation_id=str(uuid.uuid4()))
 
 
+def test_a_closings_refusals_tell_each_citizen_their_own_reasons_in_their_language(
+        registry, notifications, mail, publish, engine):
+    """A closing's recognitions_refused: one mail per person, as a recognition_refused."""
+    notifications()
+    lan, lan_email = citizen(registry, language="vi", full_name="Trần Thị Lan")
+    minh, minh_email = citizen(registry, language="en", full_name="Lê Văn Minh")
+    refusals = [refused(lan).data, refused(minh, reasons=(TOTAL_72,)).data]
+    envelope = make_envelope("recognitions_refused", {
+        "closing_id": uuid.uuid4(), "refusals": refusals}, producer="assessment")
+    publish("assessment", envelope.to_message())
+
+    rows = wait_for(finished(engine, count=2), message="the two deliveries")
+    assert {(str(r["person_id"]), r["status"], r["language"], r["rule"], r["source_event_id"])
+            for r in rows} == {(lan, "sent", "vi", "recognition_refused", envelope.event_id),
+                               (minh, "sent", "en", "recognition_refused", envelope.event_id)}
+    by_address = {m["To"]: m.get_body(("plain",)).get_content() for m in mail.messages()}
+    assert "Kính gửi Ông/Bà Trần Thị Lan" in by_address[lan_email]
+    assert "Chỉ số 2.2 (Ngoại ngữ) đạt 4/10" in by_address[lan_email]
+    assert "Dear Lê Văn Minh" in by_address[minh_email]
+    assert "Total 72 is under the required 80" in by_address[minh_email]
+    assert "Indicator 2.2" not in by_address[minh_email]
+
+
 def granted(person_id, unit="AG.LX"):
     return event("recognition_granted", "assessment", recognition_id=uuid.uuid4(),
                  assessment_id=uuid.uuid4(), person_id=person_id, target_group="resident",

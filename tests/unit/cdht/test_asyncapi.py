@@ -1032,6 +1032,7 @@ _GRANT = dict(  # one item of a recognitions_granted
     person_id="0d6f3b1a-9c2e-4f7d-8b1a-3e5c7d9f1b20", target_group="resident", year=2025,
     criteria_version="324/QĐ-KHVN", total_score=90, digital_skills="basic",
     unit_code="CT-NINHKIEU-P05", unit_path=["CT", "CT-NINHKIEU", "CT-NINHKIEU-P05"])
+_REFUSAL = asyncapi.SAMPLES[("recognitions_refused", 1)]["data"]["refusals"][0]
 
 HAND_CASES = [
     ("person_updated", 1, {"previous": {"target_group": "resident", "roles": []}}, False),
@@ -1108,6 +1109,11 @@ HAND_CASES = [
     ("recognitions_granted", 1, {"recognitions": [_GRANT] * 501}, False),
     ("recognitions_granted", 1, {"recognitions": [_GRANT | {"phone": "0912345678"}]}, False),
     ("recognitions_granted", 1, {"recognitions": [_GRANT | {"total_score": 101}]}, False),
+    ("recognitions_refused", 1, {"refusals": []}, False),
+    ("recognitions_refused", 1, {"refusals": [_REFUSAL] * 500}, True),
+    ("recognitions_refused", 1, {"refusals": [_REFUSAL] * 501}, False),
+    ("recognitions_refused", 1, {"refusals": [_REFUSAL | {"reasons": ["total 64"]}]}, False),
+    ("recognitions_refused", 1, {"refusals": [_REFUSAL | {"email": "a@b.vn"}]}, False),
     ("recognition_revoked", 1, {"reason": ""}, False),
     ("recognition_revoked", 1, {"reason": "x" * 501}, False),
     ("recognition_revoked", 1, {"reason": "x" * 500}, True),

@@ -105,6 +105,8 @@ VALID = {
     ("recognition_refused", 1): lambda: dict(
         assessment_id=_u(), person_id=_u(), year=2025, criteria_version="324/QĐ-KHVN",
         total_score=79, reasons=["total 79 is under 80"], unit_code=UNIT, unit_path=PATH),
+    ("recognitions_refused", 1): lambda: dict(
+        closing_id=_u(), refusals=[VALID[("recognition_refused", 2)]() for _ in range(3)]),
     ("group_recognition_granted", 1): lambda: dict(
         group_recognition_id=_u(), group_id=_u(), group_kind="learning_unit", year=2025,
         criteria_version="24/2023/TT-BGDĐT", level=1, members=10, members_titled=9,
@@ -406,6 +408,11 @@ INVALID_VALUES = [
     (("recognitions_granted", 1), "recognitions",  # a recognition's own contract holds
      [VALID[("recognition_granted", 1)]() | {"digital_skills": "advanced"}]),
     (("recognitions_granted", 1), "closing_id", None),
+    (("recognitions_refused", 1), "refusals", []),
+    (("recognitions_refused", 1), "refusals", [VALID[("recognition_refused", 2)]()] * 501),
+    (("recognitions_refused", 1), "refusals",  # a refusal's own contract holds: v2's reasons
+     [VALID[("recognition_refused", 2)]() | {"reasons": ["total 79 is under 80"]}]),
+    (("recognitions_refused", 1), "closing_id", None),
     (("recognition_revoked", 1), "reason", ""),
     (("recognition_revoked", 1), "reason", "x" * 501),
     (("notification_sent", 1), "channel", "push"),

@@ -161,6 +161,34 @@ def test_a_closings_batch_is_one_congratulation_per_person_each_with_their_own_f
                   if kind == "notification_sent") == sorted(people)
 
 
+def test_a_closings_refusals_are_each_told_as_a_refusal_with_their_own_reasons(
+        store, registry):
+    """A recognitions_refused is told as many recognition_refused (version 2): mandatory (an
+    opt-out of congratulations does not hold), each person's reasons in their language."""
+    service = start(store, registry)
+    event = make_envelope("recognitions_refused", {
+        "closing_id": uuid.uuid4(), "refusals": [{
+            "assessment_id": uuid.uuid4(), "person_id": uuid.uuid4(), "year": 2025,
+            "criteria_version": "324/QĐ-KHVN", "total_score": total, "unit_code": "AG.LX",
+            "unit_path": list(PATH), "reasons": [
+                {"kind": "total_below", "indicator": None, "score": None, "maximum": None,
+                 "minimum": 80, "total": total, "note": None}]} for total in (64, 71)]},
+        producer="assessment")
+    people = {}
+    for n, item in enumerate(event.data["refusals"]):
+        contact(registry, item["person_id"], email=f"r{n}@example.org")
+        people[f"r{n}@example.org"] = item["total_score"]
+        store.opt_outs.add((str(item["person_id"]), "congratulations"))
+
+    service.on_recognitions_refused(event)
+
+    assert store.inbox == {event.event_id}
+    assert {d.rule for d in store.deliveries.values()} == {"recognition_refused"}
+    assert sorted(m.to for m, _ in service.mailer.sent) == sorted(people)
+    for message, _ in service.mailer.sent:
+        assert f"{people[message.to]}" in message.text and "80" in message.text
+
+
 def test_a_batch_the_rate_limit_holds_back_is_left_to_the_retry_timer(store, registry):
     """Once the limit holds one back, the rest of the batch is not attempted in the event's
     worker (each would only be postponed): they stay pending for the retry timer."""

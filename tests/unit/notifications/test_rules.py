@@ -45,13 +45,26 @@ def test_every_rule_has_a_handler_on_its_producers_exchange():
             if hasattr(entrypoint, "event_type"):
                 handlers[entrypoint.event_type] = entrypoint.source_service
     # and the registry's facts that name units and sign mails, and its moves that place
-    # deliveries (no message of their own); a closing's recognitions_granted, told by the
-    # rule of recognition_granted (no rule of its own)
-    assert handlers == {name: rule.producer for name, rule in shipped().events.items()} | {
+    # deliveries (no message of their own); a closing's bulk events, told by their items'
+    # rules (no rule of their own)
+    table = shipped()
+    assert handlers == {name: rule.producer for name, rule in table.events.items()} | {
+        name: bulk.producer for name, bulk in table.bulk.items()} | {
         "unit_changed": "registry", "association_body_changed": "registry",
         "person_moved": "registry", "people_imported": "registry",
-        "units_merged": "registry", "recognitions_granted": "assessment"}
-    assert "recognitions_granted" not in shipped().events
+        "units_merged": "registry"}
+    assert not set(table.bulk) & set(table.events)
+
+
+def test_a_closings_bulk_events_are_told_by_their_items_rules():
+    table = shipped()
+    granted, refused = table.for_bulk("recognitions_granted"), table.for_bulk(
+        "recognitions_refused")
+    assert (granted.items, granted.rule) == ("recognitions", table.for_event(
+        "recognition_granted"))
+    assert (refused.items, refused.rule) == ("refusals", table.for_event("recognition_refused"))
+    with pytest.raises(KeyError):
+        table.for_bulk("recognition_granted")
 
 
 def test_digest_rules_and_lookup_by_stored_name():
@@ -97,6 +110,16 @@ def test_next_channel_is_the_fallback_order():
     (lambda d: d["categories"].update(weekly_summary={"mandatory": "yes"}),
      "mandatory must be true or false"),
     (lambda d: d["schedules"]["weekly_summary"].update(digest="daily"), "unknown key digest"),
+    (lambda d: d["bulk"]["recognitions_refused"].update(each="recognition_refusd"),
+     "each must name one of the events"),
+    (lambda d: d["bulk"]["recognitions_refused"].update(each="target_reached"),
+     "sent at once, by the same producer"),
+    (lambda d: d["bulk"]["recognitions_refused"].update(producer="registry"),
+     "sent at once, by the same producer"),
+    (lambda d: d["bulk"]["recognitions_refused"].pop("items"), "items must name the list"),
+    (lambda d: d["bulk"]["recognitions_refused"].update(rule="x"), "unknown key rule"),
+    (lambda d: d["bulk"].update(recognitions_refusd=d["bulk"]["recognitions_refused"]),
+     "recognitions_refusd: no such event type"),
 ])
 def test_mistakes_in_the_file_are_named(change, problem):
     data = copy.deepcopy(SHIPPED)
