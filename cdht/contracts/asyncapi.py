@@ -91,6 +91,11 @@ SUMMARIES = {
                            "version 2 as data, to be worded in the recipient's language).",
     "group_recognition_granted": "A group holds its title for a year, computed from its "
                                  "members' titles.",
+    "group_recognitions_granted": "Up to 500 groups holding their titles for a year, as "
+                                  "the closing of that year (closing_id) computed them: "
+                                  "each item is a group_recognition_granted's data. A "
+                                  "closing sends these instead of one "
+                                  "group_recognition_granted per group.",
     "group_recognition_revoked": "A group lost its computed title for a year.",
     "target_reached": "An indicator of a unit reached its target.",
     "target_at_risk": "An indicator of a unit fell behind its milestone for the year.",
@@ -306,6 +311,14 @@ SAMPLES = {
                   group_kind="learning_unit", year=2025, criteria_version="24/2023/TT-BGDĐT",
                   level=2, members=40, members_titled=39, unit_code=_UNIT,
                   unit_path=_UNIT_PATH)),
+    ("group_recognitions_granted", 1): dict(
+        producer="assessment", occurred_at="2026-01-05T01:20:00+00:00",
+        correlation_id=_id("closing-request"),
+        data=dict(closing_id=_id("closing"), titles=[
+            dict(group_recognition_id=_id("group-recognition-2"), group_id=_id("family"),
+                 group_kind="family", year=2025, criteria_version="448/QĐ-KHVN-GĐ",
+                 level=None, members=4, members_titled=3, unit_code=_UNIT,
+                 unit_path=_UNIT_PATH)])),
     ("group_recognition_revoked", 1): dict(
         producer="assessment", occurred_at="2026-02-10T02:00:01+00:00",
         correlation_id=_id("revocation-request"),

@@ -17,7 +17,7 @@ BODY_KINDS = ("commune_association", "branch", "learning_board")
 ROLES = ("association_official", "association_member", "unit_staff")
 DIGITAL_SKILLS = ("none", "basic", "proficient")
 CHANNELS = ("email", "sms")
-RECOGNITIONS_PER_EVENT = 500  # recognitions_granted, recognitions_refused: a closing's batch
+RECOGNITIONS_PER_EVENT = 500  # a closing's bulk events: recognitions_granted, ...
 # The programme's indicators (docs/architecture.md §P1): the people ones of Decision 677, the group ones of
 # Decision 387.
 INDICATORS = ("briefed_members", "adults_titled", "unit_staff_titled",
@@ -434,6 +434,21 @@ class GroupRecognitionGrantedV1(_UnitPlaced):
             raise ValidationError("given for a learning_unit, and only for one", "level")
 
 
+class GroupRecognitionsGrantedV1(_Strict):
+    """The group titles a closing computed, as recognitions_granted carries its people's:
+    each item is exactly a group_recognition_granted's data. A title computed when one
+    member's title changed still sends group_recognition_granted."""
+    closing_id = fields.UUID(required=True)
+    titles = fields.List(fields.Nested(GroupRecognitionGrantedV1), required=True,
+                         validate=validate.Length(min=1, max=RECOGNITIONS_PER_EVENT))
+
+
+def group_recognitions_granted(closing_id, titles):
+    """The ``data`` of the group_recognitions_granted that carry ``titles`` (each a
+    group_recognition_granted's data) for the closing ``closing_id``."""
+    return _in_batches(closing_id, "titles", titles)
+
+
 class GroupRecognitionRevokedV1(_UnitPlaced):
     """A group lost its title for the year (a member's title was revoked, members left...)."""
     group_recognition_id = fields.UUID(required=True)
@@ -524,6 +539,7 @@ EVENT_SCHEMAS = {
     ("recognition_refused", 2): RecognitionRefusedV2,
     ("recognitions_refused", 1): RecognitionsRefusedV1,
     ("group_recognition_granted", 1): GroupRecognitionGrantedV1,
+    ("group_recognitions_granted", 1): GroupRecognitionsGrantedV1,
     ("group_recognition_revoked", 1): GroupRecognitionRevokedV1,
     ("statistics_updated", 1): StatisticsUpdatedV1,
     ("target_reached", 1): TargetReachedV1,
@@ -539,7 +555,7 @@ PRODUCERS = {
                  "association_body_changed", "groups_imported", "group_titles_recorded"),
     "assessment": ("assessment_submitted", "recognition_granted", "recognitions_granted",
                    "recognition_revoked", "recognition_refused", "recognitions_refused",
-                   "group_recognition_granted",
+                   "group_recognition_granted", "group_recognitions_granted",
                    "group_recognition_revoked"),
     "reporting": ("statistics_updated", "target_reached", "target_at_risk"),
     "notifications": ("notification_sent", "notification_failed"),

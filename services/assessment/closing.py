@@ -5,9 +5,9 @@ assessment at a time is decisions.py's). Each closing records who ran it and on 
 authority, and every step it writes names that person.
 
 It works in batches, each one transaction with its events in the outbox (its recognitions
-as recognitions_granted and its refusals as recognitions_refused, up to 500 in each: a
-closing of a million submissions is three thousand messages, not a million and a half), and
-keeps its progress in ``year_closings``: interrupted
+as recognitions_granted, its refusals as recognitions_refused and its group titles as
+group_recognitions_granted, up to 500 in each: a closing of a million submissions is about
+three thousand messages, not 1.8 million), and keeps its progress in ``year_closings``: interrupted
 (Ctrl-C, a crash), it is resumed by starting it again, and nothing is decided twice because
 only what is still open is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
 
@@ -338,7 +338,8 @@ def _decide_groups(db, sets, closing_id, year, unit_code, progress=None, share=(
             counts = {group_id: counted for group_id, counted in part if counted is not None}
             with db.transaction() as session:
                 granted, revoked, _ = titles.apply_group_results(
-                    session, sets, year, counts, [group_id for group_id, _ in part])
+                    session, sets, year, counts, [group_id for group_id, _ in part],
+                    closing_id)
                 session.execute(update(YearClosing).where(YearClosing.id == closing_id)
                                 .values(groups_evaluated=YearClosing.groups_evaluated
                                         + len(part),

@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from cdht.contracts.events import group_recognitions_granted
 from cdht.ids import time_ordered_ids
 from cdht.outbox import add_event, add_wire_events
 from services.assessment import closing_store
@@ -185,10 +186,11 @@ def lock_groups(session, group_ids):
         {"ids": sorted(str(g) for g in group_ids)})
 
 
-def apply_group_results(session, sets, year, counts, group_ids=None):
+def apply_group_results(session, sets, year, counts, group_ids=None, closing_id=None):
     """Grant / revoke from ``counts`` (see group_counts). ``group_ids`` names groups to look
     at even if they no longer have members at year end (their title goes). New titles and
-    their events are written in bulk."""
+    their events are written in bulk: for a closing (``closing_id``), the titles as
+    group_recognitions_granted, 500 an event."""
     ids = set(counts) | set(group_ids or ())
     held = {}
     for chunk in _chunks(sorted(ids), 5000):
@@ -237,8 +239,12 @@ def apply_group_results(session, sets, year, counts, group_ids=None):
         record_criteria(session, criteria)
     if grants:  # in bulk (closing_store): a year's closing grants one title per family
         closing_store.insert_group_titles(session, grants)
-        add_wire_events(session, "group_recognition_granted", events,
-                        producer=PRODUCER)
+        if closing_id is None:
+            add_wire_events(session, "group_recognition_granted", events, producer=PRODUCER)
+        else:
+            add_wire_events(session, "group_recognitions_granted",
+                            group_recognitions_granted(str(closing_id), events),
+                            producer=PRODUCER)
     return len(grants), revoked, len(ids)
 
 

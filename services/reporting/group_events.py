@@ -10,7 +10,7 @@ load in a few hundred transactions.
 """
 from sqlalchemy import text
 
-from cdht.batching import first_deliveries, handle_events, runs
+from cdht.batching import first_deliveries, handle_bulk_events, handle_events, runs
 from cdht.consumer import handle_event
 from cdht.inbox import first_delivery
 from services.reporting import domain, projection as proj
@@ -98,7 +98,20 @@ class GroupEvents:
             for day, run in runs(first_deliveries(session, events), event_day):
                 self._grant_group_titles(session, run, day)
 
-    def _grant_group_titles(self, session, events, day):
+    @handle_bulk_events("assessment", "group_recognitions_granted")
+    def on_group_recognitions_granted(self, events):
+        """A closing's computed titles, 500 an event: each applied as a
+        group_recognition_granted of its own would be, with its batch event's time."""
+        with self.db.transaction() as session:
+            titles = [t for e in first_deliveries(session, events)
+                      for t in proj.items_of(e, "titles")]
+            for day, run in runs(titles, event_day):
+                self._grant_group_titles(session, run, day,
+                                         len({t.event_id for t in run}))
+
+    def _grant_group_titles(self, session, events, day, messages=None):
+        """``messages``: how many events the lag counts as applied (by default one a
+        title)."""
         datas = [e.data for e in events]
         deltas = self._retitle(session, datas, lambda: session.execute(_GRANT_TITLES, {
             "ids": [str(d["group_recognition_id"]) for d in datas],
@@ -107,7 +120,7 @@ class GroupEvents:
             "levels": [d["level"] for d in datas],
             "at": [e.occurred_at for e in events]}).rowcount)
         if deltas is not None:  # None: every title was already counted
-            self._finish(session, events[-1], deltas, day, count=len(events))
+            self._finish(session, events[-1], deltas, day, count=messages or len(events))
 
     def _retitle(self, session, titles, write):
         """Change the titles of the groups ``titles`` name (each with group_id, group_kind,

@@ -474,18 +474,20 @@ _ADD_FACTS = text("""
 
 
 class Granted(NamedTuple):
-    """One recognition of a closing's recognitions_granted, shaped as the recognition_granted
-    event it stands for: its batch event's id, time and correlation id."""
+    """One item of a closing's bulk event (a recognition of recognitions_granted, a group
+    title of group_recognitions_granted), shaped as the single event it stands for: its
+    batch event's id, time and correlation id."""
     event_id: object
     occurred_at: object
     correlation_id: object
     data: dict
 
 
-def recognitions_of(event):
-    """The recognitions of a recognitions_granted ``event``, each as a recognition_granted."""
-    return [Granted(event.event_id, event.occurred_at, event.correlation_id, recognition)
-            for recognition in event.data["recognitions"]]
+def items_of(event, key):
+    """The items of a closing's bulk ``event`` (``data[key]``), each as its single event:
+    ``items_of(e, "recognitions")`` of a recognitions_granted are recognition_granted."""
+    return [Granted(event.event_id, event.occurred_at, event.correlation_id, item)
+            for item in event.data[key]]
 
 
 def grant_recognitions(session, events, adult_age, digital=None):

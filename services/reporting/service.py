@@ -303,10 +303,11 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
         with self.db.transaction() as session:
             fresh = first_deliveries(session, events)
             self._grant(session, [grant for event in fresh
-                                  for grant in proj.recognitions_of(event)], len(fresh))
+                                  for grant in proj.items_of(event, "recognitions")],
+                        len(fresh))
 
     def _grant(self, session, fresh, messages=None):
-        """Apply recognition_granted events (or their likes, ``proj.recognitions_of``) the
+        """Apply recognition_granted events (or their likes, ``proj.items_of``) the
         inbox let through: the counters, the targets crossed, the statistics sent. GET /lag
         counts ``messages`` applied (by default one a recognition)."""
         if not fresh:

@@ -53,10 +53,12 @@ def test_closing_decides_submissions_and_groups(assessment, registry, commune, s
     run = close(assessment, wait_for)
     assert (run["to_decide"], run["decided"], run["recognised"], run["refused"]) == (3, 3, 2, 1)
     assert (run["groups_evaluated"], run["groups_granted"]) == (1, 1)  # 2 of 4: 50%
-    [group_title] = published(tap, wait_for, "group_recognition_granted")
-    assert group_title["data"] | {"group_id": family["id"], "group_kind": "family",
+    [titles] = published(tap, wait_for, "group_recognitions_granted")  # a closing's, in bulk
+    [group_title] = titles["data"]["titles"]
+    assert titles["data"]["closing_id"] == run["closing_id"]
+    assert group_title | {"group_id": family["id"], "group_kind": "family",
                                   "members": 4, "members_titled": 2, "level": None} \
-        == group_title["data"]
+        == group_title
     [granted] = published(tap, wait_for, "recognitions_granted")  # one event, both people
     assert granted["data"]["closing_id"] == run["closing_id"]
     assert sorted(r["person_id"] for r in granted["data"]["recognitions"]) == sorted(
@@ -129,7 +131,7 @@ def test_a_learning_unit_level_follows_its_members(assessment, registry, commune
 
     # The tenth member earns the title later: level 1 becomes level 3 (revoke, grant).
     assessment.recognise(staff[9], commune.reviewer, commune.chair)
-    [level3] = published(tap, wait_for, "group_recognition_granted", 2)[1:]
+    [level3] = published(tap, wait_for, "group_recognition_granted")  # one decision's
     assert level3["data"]["level"] == 3
     assert published(tap, wait_for, "group_recognition_revoked")[0]["data"]["reason"] \
         .startswith("level changed")

@@ -243,6 +243,7 @@ def test_dead_letter_queues_are_found_from_the_service(reporting):
     assert deadletters.consumer_queues("reporting") == sorted([
         "evt-assessment-group_recognition_granted--reporting.on_group_recognition_granted",
         "evt-assessment-group_recognition_revoked--reporting.on_group_recognition_revoked",
+        "evt-assessment-group_recognitions_granted--reporting.on_group_recognitions_granted",
         "evt-assessment-recognition_granted--reporting.on_recognition_granted",
         "evt-assessment-recognition_revoked--reporting.on_recognition_revoked",
         "evt-assessment-recognitions_granted--reporting.on_recognitions_granted",

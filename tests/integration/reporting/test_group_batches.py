@@ -1,7 +1,8 @@
 """Reporting takes assessment's computed group titles (group_recognition_granted) in batches
 (cdht.batching), on real RabbitMQ and PostgreSQL: a batch is one transaction, a duplicate is
 applied once, a group granted two years in one batch holds both, and its members count as
-adults in a recognised family for each; a poison title is dead-lettered alone.
+adults in a recognised family for each; a poison title is dead-lettered alone. A closing's
+titles in bulk (group_recognitions_granted) count as the same titles sent one by one.
 
 BATCH_SIZE=4 with a wait of 2 s makes the four messages each test publishes together one
 batch, or two on a busy machine: the tests ask for fewer transactions than events, which one
@@ -25,6 +26,13 @@ def title(group_id, year=2025, kind="family"):
         "group_recognition_id": str(uuid.uuid4()), "group_id": group_id, "group_kind": kind,
         "year": year, "criteria_version": "448/QĐ-KHVN", "level": None, "members": 1,
         "members_titled": 1, "unit_code": LX[-1], "unit_path": LX}, producer="assessment")
+
+
+def in_bulk(titles):
+    """A closing's group_recognitions_granted carrying the data of ``titles``."""
+    return make_envelope("group_recognitions_granted", {
+        "closing_id": str(uuid.uuid4()), "titles": [t.to_message()["data"] for t in titles]},
+        producer="assessment")
 
 
 def counter(engine, metric, year):
@@ -87,3 +95,20 @@ def test_a_poison_title_is_dead_lettered_alone(families, publish, engines, wait_
     assert (counter(db, "recognised:family", 2025), counter(db, "recognised:family", 2026)) \
         == (3, 0)
     assert counter(db, "in_recognised", 2025) == 3
+
+
+def test_a_closings_titles_in_bulk_count_as_the_same_titles_sent_alone(
+        families, publish, engines, wait_for):
+    db, (_, families) = engines["reporting"], families
+    first = in_bulk([title(families[0]), title(families[1]), title(families[0], 2026)])
+    second = in_bulk([title(families[2])])
+    for envelope in (first, second, first):  # the first delivered twice
+        publish("assessment", envelope.to_message())
+    bulk = "reporting.on_group_recognitions_granted"
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM inbox WHERE consumer = :c",
+                            c=bulk) == 2, message="the two bulk events")
+    wait_for(lambda: counter(db, "recognised:family", 2025) == 3, message="the titles")
+    assert counter(db, "recognised:family", 2026) == 1
+    assert (counter(db, "in_recognised", 2025), counter(db, "in_recognised", 2026)) == (3, 1)
+    assert scalar(db, "SELECT count(*) FROM group_titles") == 4
+    assert scalar(db, "SELECT applied FROM consumer_lag WHERE consumer = :c", c=bulk) == 2

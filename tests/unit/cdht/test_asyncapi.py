@@ -1033,6 +1033,7 @@ _GRANT = dict(  # one item of a recognitions_granted
     criteria_version="324/QĐ-KHVN", total_score=90, digital_skills="basic",
     unit_code="CT-NINHKIEU-P05", unit_path=["CT", "CT-NINHKIEU", "CT-NINHKIEU-P05"])
 _REFUSAL = asyncapi.SAMPLES[("recognitions_refused", 1)]["data"]["refusals"][0]
+_GROUP_TITLE = asyncapi.SAMPLES[("group_recognitions_granted", 1)]["data"]["titles"][0]
 
 HAND_CASES = [
     ("person_updated", 1, {"previous": {"target_group": "resident", "roles": []}}, False),
@@ -1130,6 +1131,10 @@ HAND_CASES = [
     ("group_recognition_granted", 1, {"level": 3}, True),
     ("group_recognition_granted", 1, {"level": 0}, False),
     ("group_recognition_granted", 1, {"members": 0, "members_titled": 0}, True),
+    ("group_recognitions_granted", 1, {"titles": [_GROUP_TITLE] * 500}, True),
+    ("group_recognitions_granted", 1, {"titles": [_GROUP_TITLE] * 501}, False),
+    ("group_recognitions_granted", 1, {"titles": [_GROUP_TITLE | {"level": 4}]}, False),
+    ("group_recognitions_granted", 1, {"titles": [_GROUP_TITLE | {"name": "x"}]}, False),
     ("group_recognition_revoked", 1, {"group_kind": "clan"}, True),
     ("group_recognition_revoked", 1, {"reason": None}, False),
     ("target_reached", 1, {"share": 1.0, "target": 1.0}, True),

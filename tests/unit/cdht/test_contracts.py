@@ -111,6 +111,8 @@ VALID = {
         group_recognition_id=_u(), group_id=_u(), group_kind="learning_unit", year=2025,
         criteria_version="24/2023/TT-BGDĐT", level=1, members=10, members_titled=9,
         unit_code=UNIT, unit_path=PATH),
+    ("group_recognitions_granted", 1): lambda: dict(
+        closing_id=_u(), titles=[VALID[("group_recognition_granted", 1)]() for _ in range(2)]),
     ("group_recognition_revoked", 1): lambda: dict(
         group_recognition_id=_u(), group_id=_u(), group_kind="family", year=2025,
         reason="a member's title was revoked", unit_code=UNIT, unit_path=PATH),
@@ -413,6 +415,11 @@ INVALID_VALUES = [
     (("recognitions_refused", 1), "refusals",  # a refusal's own contract holds: v2's reasons
      [VALID[("recognition_refused", 2)]() | {"reasons": ["total 79 is under 80"]}]),
     (("recognitions_refused", 1), "closing_id", None),
+    (("group_recognitions_granted", 1), "titles", []),
+    (("group_recognitions_granted", 1), "titles",
+     [VALID[("group_recognition_granted", 1)]()] * 501),
+    (("group_recognitions_granted", 1), "titles",  # a title's own contract holds
+     [VALID[("group_recognition_granted", 1)]() | {"members_titled": 11}]),
     (("recognition_revoked", 1), "reason", ""),
     (("recognition_revoked", 1), "reason", "x" * 501),
     (("notification_sent", 1), "channel", "push"),
