@@ -9,9 +9,10 @@ Prints, in one run on this machine:
   stopped, then reporting's batched consumer applying that backlog (the closing of a year);
   then N more relayed and applied with everything running (outbox -> figures), and its
   ratio to the broker's limit;
-- computed group titles (group_recognition_granted, a quarter as many as --events: a closing
-  sends about one per four recognitions) committed, then relayed and applied with everything
-  running (families without members here: the titles' own work);
+- computed group titles (a quarter as many as --events: a closing computes about one per
+  four recognitions) committed, then relayed and applied with everything running (families
+  without members here: the titles' own work): one group_recognition_granted each (a
+  decision's), then as many again in group_recognitions_granted of 500 (a closing's);
 - event-to-figure latency: single recognitions committed one at a time in their own unit,
   from commit until GET /units/<code>/progress shows it, p50/p95/p99: first with no other
   load, then under --background-rate recognitions/s (default 200) in another unit;
@@ -48,7 +49,9 @@ from bench.common import (  # noqa: E402
 )
 from bench.limits import broker_limit, round_trip  # noqa: E402
 from cdht import db  # noqa: E402
-from cdht.contracts.events import RECOGNITIONS_PER_EVENT, recognitions_granted  # noqa: E402
+from cdht.contracts.events import (  # noqa: E402
+    RECOGNITIONS_PER_EVENT, group_recognitions_granted, recognitions_granted,
+)
 from cdht.outbox import Relay, add_event, add_events  # noqa: E402
 from cdht_tools import local  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -117,13 +120,19 @@ def group_title_data(path=PATH):
             "unit_path": path}
 
 
-def commit_group_titles(engine, n):
-    """``n`` group_recognition_granted rows in assessment's outbox, 500 per transaction."""
+def commit_group_titles(engine, n, bulk=False):
+    """``n`` group titles in assessment's outbox, 500 per transaction: one
+    group_recognition_granted each, or (``bulk``) a group_recognitions_granted of 500."""
     for offset in range(0, n, 500):
+        titles = [group_title_data() for _ in range(min(500, n - offset))]
         with Session(engine) as session, session.begin():
-            add_events(session, "group_recognition_granted",
-                       [group_title_data() for _ in range(min(500, n - offset))],
-                       producer="assessment")
+            if bulk:
+                add_events(session, "group_recognitions_granted",
+                           group_recognitions_granted(uuid.uuid4(), titles),
+                           producer="assessment")
+            else:
+                add_events(session, "group_recognition_granted", titles,
+                           producer="assessment")
 
 
 def group_titles_in_db(engine):
@@ -311,20 +320,24 @@ def run(events=5000, latency_samples=200, background_rate=200, closing=100000, o
         out(f"event to figure, loaded:    p50 {q['p50']:6.1f} ms   p95 {q['p95']:6.1f} ms   "
             f"p99 {q['p99']:6.1f} ms   (under {rate:.0f} recognitions/s in another unit; "
             f"n={latency_samples})")
-        # 4. computed group titles, everything running: from the outbox rows to the figures
+        # 4. computed group titles, everything running: from the outbox rows to the figures,
+        # one event a title (a decision's), then in events of 500 (a closing's)
         titles = max(1, events // 4)
-        commit_group_titles(engine, titles)
-        start, cpu = time.perf_counter(), cpu_seconds(procs[0].process.pid)
-        relay_all(relay)
-        while group_titles_in_db(figures_db) < titles:
-            time.sleep(0.01)
-        seconds = time.perf_counter() - start
-        figures["group_titles"] = titles / seconds
-        figures["group_titles_cpu_ms_per_1000"] = (
-            (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / titles)
-        out(f"group titles, outbox -> figures: {figures['group_titles']:7.0f} titles/s   "
-            f"({titles:,} group_recognition_granted relayed and applied in {seconds:.1f} s; "
-            f"{figures['group_titles_cpu_ms_per_1000']:.0f} ms of reporting's CPU per 1,000)")
+        for key, bulk, sent in (("group_titles", False, "group_recognition_granted"),
+                                ("group_titles_bulk", True, "in group_recognitions_granted")):
+            before = group_titles_in_db(figures_db)
+            commit_group_titles(engine, titles, bulk)
+            start, cpu = time.perf_counter(), cpu_seconds(procs[0].process.pid)
+            relay_all(relay)
+            while group_titles_in_db(figures_db) < before + titles:
+                time.sleep(0.01)
+            seconds = time.perf_counter() - start
+            figures[key] = titles / seconds
+            figures[f"{key}_cpu_ms_per_1000"] = (
+                (cpu_seconds(procs[0].process.pid) - cpu) * 1e6 / titles)
+            out(f"group titles, outbox -> figures: {figures[key]:7.0f} titles/s   ({titles:,} "
+                f"{sent} relayed and applied in {seconds:.1f} s; "
+                f"{figures[f'{key}_cpu_ms_per_1000']:.0f} ms of reporting's CPU per 1,000)")
         # 5. a closing's recognitions, everything running: from the outbox rows to the figures
         # (its people registered first, as a closing's are)
         registry = create_engine(urls["registry"])

@@ -7,9 +7,10 @@ authority, and every step it writes names that person.
 It works in batches, each one transaction with its events in the outbox (its recognitions
 as recognitions_granted, its refusals as recognitions_refused and its group titles as
 group_recognitions_granted, up to 500 in each: a closing of a million submissions is about
-three thousand messages, not 1.8 million), and keeps its progress in ``year_closings``: interrupted
-(Ctrl-C, a crash), it is resumed by starting it again, and nothing is decided twice because
-only what is still open is picked up (rows are claimed with FOR UPDATE SKIP LOCKED).
+three thousand messages, not 1.8 million), and keeps its progress in ``year_closings``:
+interrupted (Ctrl-C, a crash), it is resumed by starting it again, and nothing is decided
+twice because only what is still open is picked up (rows are claimed with FOR UPDATE SKIP
+LOCKED).
 
 Run it from the command line with ``cdht close-year YEAR --unit CODE`` (cdht_tools/cli.py;
 a progress bar), or over HTTP with POST /years/<year>/close.
