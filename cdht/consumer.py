@@ -312,6 +312,30 @@ class ReliableEventHandler(EventHandler):
 handle_event = ReliableEventHandler.decorator
 
 
+DEFAULT_LARGE_EVENT_PREFETCH = 2
+
+
+class LargeEventQueueConsumer(ReliableQueueConsumer):
+    """For events that each carry thousands of changes (an import's people_imported, 5,000
+    people a message): a connection of its own, with a prefetch of ``LARGE_EVENT_PREFETCH``
+    (default 2) rather than max_workers, so that a backlog of them is not read into memory
+    twenty at a time; one is applied while the next waits."""
+
+    @property
+    def prefetch_count(self):
+        return int(self.container.config.get("LARGE_EVENT_PREFETCH")
+                   or DEFAULT_LARGE_EVENT_PREFETCH)
+
+
+class LargeEventHandler(ReliableEventHandler):
+    queue_consumer = LargeEventQueueConsumer()
+
+
+handle_large_event = LargeEventHandler.decorator
+"""``@handle_large_event("registry", "people_imported")``: ``handle_event``, a few read
+ahead."""
+
+
 def queue_name(source_service, event_type, service, method):
     """The one queue of a handler: ``evt-<source>-<type>--<service>.<method>``."""
     return f"evt-{source_service}-{event_type}--{consumer_name(service, method)}"

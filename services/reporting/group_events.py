@@ -11,7 +11,7 @@ load in a few hundred transactions.
 from sqlalchemy import text
 
 from cdht.batching import first_deliveries, handle_bulk_events, handle_events, runs
-from cdht.consumer import handle_event
+from cdht.consumer import handle_event, handle_large_event
 from cdht.inbox import first_delivery
 from services.reporting import domain, projection as proj
 
@@ -166,7 +166,7 @@ class GroupEvents:
             self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     # -- recorded from paper decisions -------------------------------------------------------
-    @handle_event("registry", "group_titles_recorded")
+    @handle_large_event("registry", "group_titles_recorded")
     def on_group_titles_recorded(self, event):
         """Titles entered from their decisions (``recorded``), or records withdrawn as
         mistaken (``withdrawn``: the title never existed, it no longer counts)."""
@@ -192,7 +192,7 @@ class GroupEvents:
             self._finish(session, event, deltas, domain.report_day(event.occurred_at))
 
     # -- bulk imports of groups and members --------------------------------------------------
-    @handle_event("registry", "groups_imported")
+    @handle_large_event("registry", "groups_imported")
     def on_groups_imported(self, event):
         """A batch of a bulk import: each membership change stands for a membership_changed
         event, applied as that handler would, for the whole batch at once."""

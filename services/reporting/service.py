@@ -15,7 +15,7 @@ from sqlalchemy import text
 from cdht.auth import ADMIN, PROVINCE, REVIEWERS
 from cdht.batching import first_deliveries, handle_bulk_events, handle_events, runs
 from cdht.broker import rpc  # nameko's, surviving a broker restart
-from cdht.consumer import consumer_name, handle_event
+from cdht.consumer import consumer_name, handle_event, handle_large_event
 from cdht.contracts.events import INDICATORS
 from cdht.db import Database
 from cdht.inbox import first_delivery
@@ -144,12 +144,13 @@ class ReportingService(group_events.GroupEvents, unit_events.UnitEvents, review.
                      count=len(events))
 
     # One person's change per event: taken in batches, like recognitions. An import's
-    # people_imported already carries up to 5000 people and is taken one event at a time.
+    # people_imported already carries up to 5000 people and is taken one event at a time,
+    # with only a few read ahead (handle_large_event).
     @handle_events("registry", "person_registered")
     def on_person_registered(self, events):
         self._apply_people_batch(events, "registered")
 
-    @handle_event("registry", "people_imported")
+    @handle_large_event("registry", "people_imported")
     def on_people_imported(self, event):
         """A batch of an import: up to 5000 people's changes in one transaction."""
         self._apply_people(event, [(p["change"], p) for p in event.data["people"]])

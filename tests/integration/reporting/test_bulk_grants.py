@@ -222,22 +222,35 @@ def consumers(pytestconfig, vhost):
     return {c["queue"]["name"]: c for c in response.json()}
 
 
+GROUPS_QUEUE = ("evt-assessment-group_recognitions_granted--"
+                "reporting.on_group_recognitions_granted")
+IMPORT_QUEUES = {f"evt-registry-{kind}--reporting.on_{kind}"
+                 for kind in ("people_imported", "groups_imported", "group_titles_recorded")}
+
+
 def test_the_bulk_queue_is_read_a_few_messages_at_a_time(reporting, reporting_config,
                                                          rabbit_config, pytestconfig, wait_for):
-    """A backlog of 500-recognition messages must not be read into memory thousands at a
-    time: the bulk consumer's prefetch is BULK_PREFETCH (16), on a connection of its own, while
-    recognition_granted's batched consumer keeps its wide prefetch (2 x BATCH_SIZE)."""
+    """A backlog of 500-item messages must not be read into memory thousands at a time: the
+    bulk consumer's prefetch is BULK_PREFETCH (16), on a connection of its own, while
+    recognition_granted's batched consumer keeps its wide prefetch (2 x BATCH_SIZE). An
+    import's events (5,000 changes each) are read LARGE_EVENT_PREFETCH (2) at a time."""
     def listed():  # a channel's details come a moment after its consumer (first: [])
         found = consumers(pytestconfig, rabbit_config["vhost"])
         return found if all(isinstance(c["channel_details"], dict) for c in found.values()) \
-            and {QUEUE, SINGLE_QUEUE} <= set(found) else None
-    found = wait_for(listed, timeout=15, message="both consumers in the management API")
+            and {QUEUE, SINGLE_QUEUE, GROUPS_QUEUE, *IMPORT_QUEUES} <= set(found) else None
+    found = wait_for(listed, timeout=15, message="the consumers in the management API")
+
+    def sharing(queue):
+        connection = found[queue]["channel_details"]["connection_name"]
+        return {q for q, c in found.items()
+                if c["channel_details"]["connection_name"] == connection}
     assert found[QUEUE]["prefetch_count"] == int(reporting_config["BULK_PREFETCH"]) == 16
+    assert found[GROUPS_QUEUE]["prefetch_count"] == 16
     assert found[SINGLE_QUEUE]["prefetch_count"] == 2 * 1000
-    bulk_connection = found[QUEUE]["channel_details"]["connection_name"]
-    assert bulk_connection != found[SINGLE_QUEUE]["channel_details"]["connection_name"]
-    assert [q for q, c in found.items()
-            if c["channel_details"]["connection_name"] == bulk_connection] == [QUEUE]
+    assert {found[q]["prefetch_count"] for q in IMPORT_QUEUES} == {
+        int(reporting_config["LARGE_EVENT_PREFETCH"])} == {2}
+    assert sharing(QUEUE) == {QUEUE, GROUPS_QUEUE}
+    assert sharing(next(iter(IMPORT_QUEUES))) == IMPORT_QUEUES
 
 
 @pytest.fixture
