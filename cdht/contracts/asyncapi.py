@@ -28,7 +28,7 @@ from cdht.contracts.events import EVENT_SCHEMAS, PRODUCERS
 ASYNCAPI_VERSION = "2.6.0"
 # The version of this document: bump the minor version when an event type or a schema_version
 # is added, the major version never (old versions stay until no consumer reads them).
-DOC_VERSION = "1.3.0"
+DOC_VERSION = "1.4.0"
 AMQP_BINDING_VERSION = "0.3.0"
 REGENERATE = "python -m cdht.contracts.asyncapi > docs/asyncapi.yaml"
 
