@@ -7,7 +7,7 @@ assessments, 1,400 titles, 2,000 steps and 2,600 outbox rows. Statement by state
 deciding. So each kind of row goes in with one statement from arrays (one parameter per
 column, unnested server-side): titles with an INSERT ... SELECT that takes what it repeats
 (person, unit, path, target group) from the assessment row itself, and the assessments with
-one UPDATE (its explanations compressed with lz4 where the server has it); events with
+one UPDATE (its explanations stored as json, compressed with lz4 where the server has it); events with
 cdht.outbox.add_wire_events (each checked against its contract, all in one INSERT).
 """
 import functools
@@ -81,7 +81,7 @@ def compress_fast(session):
 _UPDATE_DECIDED = text("""
     UPDATE assessments AS a
     SET status = c.status, total = c.total, passed = c.passed,
-        explanation = CAST(c.explanation AS jsonb), refusal_reasons = CAST(c.refusal AS jsonb),
+        explanation = CAST(c.explanation AS json), refusal_reasons = CAST(c.refusal AS jsonb),
         decided_at = :now, updated_at = :now, decided_by = CAST(:actor AS uuid)
     FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:totals AS int[]),
                 CAST(:passed AS boolean[]), CAST(:explanations AS text[]),
@@ -151,7 +151,8 @@ def insert_group_titles(session, group_titles):
 def explanation_json(decision):
     """domain.explanation(decision) as JSON text. Its indicator lines repeat from one
     assessment to the next (the same score under the same set and form), so each line's text
-    is made once; jsonb keeps the value, not the order of keys."""
+    is made once. The json column keeps the text as written: the keys in domain.explanation's
+    order, as a decision taken alone writes them."""
     head = domain.explanation_head(decision)
     lines = ",".join(_indicator_json(r) for r in decision.results)
     return db.json_text(head)[:-1] + ', "results": [' + lines + "]}"

@@ -9,7 +9,7 @@ from sqlalchemy import (
     BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OPEN_STATUSES = "status IN ('submitted', 'reviewed', 'returned')"
@@ -50,7 +50,7 @@ class Assessment(Base):
     scores: Mapped[dict] = mapped_column(JSONB)  # after the review's adjustments
     total: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool] = mapped_column(Boolean)
-    explanation: Mapped[dict] = mapped_column(JSONB)
+    explanation: Mapped[dict] = mapped_column(JSON)  # written and read whole (migration 0007)
     submitted_by: Mapped[uuid.UUID | None] = _uuid()
     reviewed_by: Mapped[uuid.UUID | None] = _uuid()
     decided_by: Mapped[uuid.UUID | None] = _uuid()
