@@ -475,6 +475,18 @@ def test_rabbitmq_has_a_fixed_hostname(compose):
     assert compose["services"]["rabbitmq"]["hostname"] == "rabbitmq"
 
 
+def test_postgres_settings_come_from_env_with_defaults(compose):
+    """The server's settings for a year closing, each from .env with a default; the closing
+    benchmark starts its scratch server with the same ones (bench/postgres_server.py)."""
+    from bench import postgres_server
+    command = compose["services"]["postgres"]["command"]
+    assert command[0] == "postgres" and command[1::2] == ["-c"] * (len(command) // 2)
+    assert postgres_server.compose_settings(environ={}) == {
+        "shared_buffers": "512MB", "max_wal_size": "16GB", "checkpoint_timeout": "30min"}
+    chosen = postgres_server.compose_settings(environ={"POSTGRES_MAX_WAL_SIZE": "8GB"})
+    assert chosen["max_wal_size"] == "8GB"
+
+
 def test_postgres_init_script_is_mounted(compose):
     mounts = compose["services"]["postgres"]["volumes"]
     assert any(str(m).startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/")

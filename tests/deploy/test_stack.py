@@ -81,6 +81,11 @@ def test_every_container_is_healthy_and_migrate_ran(stack):
     images = {c["Service"]: c["Image"] for c in stack.containers()}
     assert images["idp"] == "cdht-idp:latest" and images["portal"] == images["registry"]
     assert images["postgres"] == "cdht-postgres:15" and images["rabbitmq"] == "cdht-rabbitmq:3.10"
+    # the compose file's settings reach the package-built server (its start script)
+    shown = stack.exec("postgres", "psql", "-U", "cdht", "-d", "postgres", "-At",
+                       "-c", "SHOW shared_buffers", "-c", "SHOW max_wal_size",
+                       "-c", "SHOW checkpoint_timeout").stdout.split()
+    assert shown == ["512MB", "16GB", "30min"], shown
     stack.print_stats("at rest")
 
 

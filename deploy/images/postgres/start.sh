@@ -3,8 +3,10 @@
 # the official image's entrypoint does: initdb with POSTGRES_USER as superuser and
 # POSTGRES_PASSWORD as its password, listen on every address with password (scram) logins,
 # then run /docker-entrypoint-initdb.d/*.sql and *.sh against a server on its socket only.
-# Then it replaces itself with the server, which gets the container's signals.
+# Then it replaces itself with the server, which gets the container's signals. As with the
+# official image, a command of "postgres -c name=value ..." passes its settings to the server.
 set -eu
+if [ "${1:-}" = postgres ]; then shift; fi
 : "${PGDATA:=/var/lib/postgresql/data}"
 : "${POSTGRES_USER:=postgres}"
 
@@ -44,4 +46,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pg_ctl --pgdata="$PGDATA" --wait --silent -m fast stop
     echo "cdht-postgres: initialised" >&2
 fi
-exec postgres -D "$PGDATA"
+exec postgres -D "$PGDATA" "$@"
