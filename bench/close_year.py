@@ -9,9 +9,15 @@ from one aggregate) and prints:
 - the load (COPY) time, as the floor of writing that many rows;
 - the submissions phase: decisions/s, recognised, refused, outbox rows written;
 - the groups phase: groups/s, granted per kind;
-- the total against the 3-minute goal, and the closing process's peak RSS.
+- the total against the 3-minute goal, and the closing process's peak RSS;
+- the WAL the closing wrote and the checkpoints it caused, beside the server's settings.
 
     .venv/bin/python bench/close_year.py [--people 1000000] [--batch-size 2000] [--keep]
+                                         [--server machine|compose]
+
+``--server compose`` runs it on a scratch PostgreSQL server with the settings the compose
+stack gives its own (bench/postgres_server.py); by default, on the machine's (CDHT_BENCH_PG)
+as it is set up.
 
 Publishing the outbox (the relay) is not part of the closing; bench/event_flow.py measures it.
 Figures, not assertions.
@@ -31,6 +37,7 @@ os.environ.setdefault("EVENTLET_TESTS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import postgres_server  # noqa: E402
 from bench.common import PG, cpu_seconds, peak_rss_mb  # noqa: E402
 
 CODES = ["TC1.1", "TC1.2", "TC1.3", "TC1.4", "TC2.1", "TC2.2", "TC2.3", "TC2.4", "TC3.1",
@@ -132,14 +139,27 @@ def main():
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--server", choices=("machine", "compose"), default="machine",
+                        help="the machine's PostgreSQL (CDHT_BENCH_PG) as it is set up, or a "
+                             "scratch server with the compose stack's settings")
     args = parser.parse_args()
+    if args.server == "compose":
+        settings = postgres_server.compose_settings()
+        with postgres_server.scratch_server(settings) as server:
+            print("a scratch PostgreSQL server with the compose stack's settings: "
+                  + ", ".join(f"{k}={v}" for k, v in settings.items()))
+            run(args, server)
+    else:
+        run(args, PG)
 
+
+def run(args, server):
     from sqlalchemy import text
 
     from cdht import db as cdht_db
     from cdht.db import make_engine
 
-    url = f"{PG}/cdht_bench_close_year"
+    url = f"{server}/cdht_bench_close_year"
     cdht_db.drop_database(url)
     cdht_db.upgrade("assessment", url=url)
     engine = make_engine(url)
@@ -154,6 +174,9 @@ def main():
         # the generated submissions are not reviewed: decide them all, as before
         env = dict(os.environ, ASSESSMENT_DATABASE_URL=url, EVENTLET_TESTS="1",
                    CLOSE_DECIDES="submitted")
+        with engine.connect() as conn:
+            settings = postgres_server.server_settings(conn)
+            wal_before, checkpoints_before = _wal_and_checkpoints(conn)
         began = time.monotonic()
         closing = subprocess.Popen(
             [sys.executable, "-m", "cdht_tools", "close-year", "2025", "--unit", "AG",
@@ -181,6 +204,9 @@ def main():
             by_kind = dict(conn.execute(text(
                 "SELECT group_kind || coalesce(' level ' || level, ''), count(*) "
                 "FROM group_recognitions WHERE revoked_at IS NULL GROUP BY 1")).all())
+            wal_after, checkpoints_after = _wal_and_checkpoints(conn)
+        wal_gb = (wal_after - wal_before) / 1e9
+        checkpoints = checkpoints_after - checkpoints_before
         decided_in = ((groups_started or run["finished_at"]) - run["started_at"]).total_seconds()
         groups_in = (run["finished_at"] - (groups_started or run["finished_at"])).total_seconds()
         print(f"submissions: {run['decided']:,} decided in {decided_in:.1f} s "
@@ -196,15 +222,27 @@ def main():
         print(f"CPU:         closing processes {client_cpu:.1f} s, PostgreSQL backends "
               f"{pg_cpu:.1f} s (sampled every 0.2 s: a lower bound); per submission "
               f"{(client_cpu + pg_cpu) / max(args.people, 1) * 1e6:.0f} µs")
+        print(f"PostgreSQL:  {wal_gb:.2f} GB of WAL written, {checkpoints} checkpoints during "
+              f"the closing; " + ", ".join(f"{k} {v}" for k, v in settings.items()))
         from bench.common import emit
         emit({"people": args.people, "seconds": total, "decided": run["decided"],
               "decided_per_s": run["decided"] / decided_in, "groups": run["groups_evaluated"],
               "groups_seconds": groups_in, "workers": args.workers, "peak_rss_mb": rss,
-              "client_cpu_s": client_cpu, "postgres_cpu_s": pg_cpu})
+              "client_cpu_s": client_cpu, "postgres_cpu_s": pg_cpu, "wal_gb": wal_gb,
+              "checkpoints": checkpoints, "server": args.server, "settings": settings})
     finally:
         engine.dispose()
         if not args.keep:
             cdht_db.drop_database(url)
+
+
+def _wal_and_checkpoints(conn):
+    """The server's WAL position in bytes and its checkpoints so far (the whole server's:
+    run nothing else on it meanwhile)."""
+    from sqlalchemy import text
+    return tuple(conn.execute(text(
+        "SELECT CAST(pg_current_wal_lsn() - '0/0' AS bigint), checkpoints_timed + checkpoints_req "
+        "FROM pg_stat_bgwriter")).one())
 
 
 if __name__ == "__main__":
