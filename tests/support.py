@@ -1,4 +1,5 @@
 """Helpers shared by the test suites (fixtures live in the conftest.py files)."""
+import contextlib
 import socket
 import time
 import uuid
@@ -53,6 +54,17 @@ def empty_databases(urls, attempts=5):
                     raise
                 time.sleep(0.5 * attempt)
         engine.dispose()
+
+
+@contextlib.contextmanager
+def migrated_back(service, revision, url):
+    """``service``'s database at ``revision`` for a migration's test, back at head after."""
+    from cdht import db
+    db.downgrade(service, revision, url=url)
+    try:
+        yield
+    finally:
+        db.upgrade(service, url=url)
 
 
 def free_port():

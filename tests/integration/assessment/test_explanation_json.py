@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from cdht import db
+from tests.support import migrated_back
 
 EXPLANATION = {"summary": "Đạt: 81/100 điểm, mọi chỉ số từ 5 điểm", "total": 81,
                "passed": True, "results": [
@@ -17,12 +18,9 @@ EXPLANATION = {"summary": "Đạt: 81/100 điểm, mọi chỉ số từ 5 đi�
 @pytest.fixture
 def at_0006(databases, engines):
     """The assessment database at 0006 (explanation as jsonb), put back at head after."""
-    url, engine = databases["assessment"], engines["assessment"]
-    db.downgrade("assessment", "0006", url=url)
-    try:
-        yield url, engine
-    finally:
-        db.upgrade("assessment", url=url)
+    url = databases["assessment"]
+    with migrated_back("assessment", "0006", url):
+        yield url, engines["assessment"]
 
 
 def column_type(engine):

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from cdht import db, observability
 from cdht.contracts import make_envelope
 from services.notifications.service import NotificationsService
+from tests.support import migrated_back
 
 
 def unit_changed(code, name):
@@ -32,12 +33,9 @@ def rows(engine, sql, **params):
 @pytest.fixture
 def before_upgrade(databases, engines):
     """The notifications database at 0003 (before the renaming), put back at head after."""
-    url, engine = databases["notifications"], engines["notifications"]
-    db.downgrade("notifications", "0003", url=url)
-    try:
-        yield url, engine
-    finally:
-        db.upgrade("notifications", url=url)
+    url = databases["notifications"]
+    with migrated_back("notifications", "0003", url):
+        yield url, engines["notifications"]
 
 
 def add_inbox_row(engine, event_id, consumer, event_type):
