@@ -2,8 +2,9 @@
 
 Prints, in one run on this machine:
 - the broker's limit (bench/limits.py): persistent messages published with pipelined
-  confirms and consumed with batched acks, on the same RabbitMQ; and the old round-trip
-  figure (a confirm awaited per message), which is not the limit;
+  confirms and consumed with batched acks, on the same RabbitMQ, one after the other and
+  both at once (through); and the old round-trip figure (a confirm awaited per message),
+  which is not the limit;
 - throughput, with a real `nameko run` reporting process and cdht.outbox.Relay on a scratch
   assessment outbox: N recognition_granted rows committed and relayed while reporting is
   stopped, then reporting's batched consumer applying that backlog (the closing of a year);
@@ -47,7 +48,7 @@ from bench.common import (  # noqa: E402
     PG, auth_headers, cpu_seconds, drop_vhost, emit, peak_rss_mb, peaks_line, percentiles,
     scratch_vhost,
 )
-from bench.limits import broker_limit, round_trip  # noqa: E402
+from bench.limits import broker_limit, round_trip, through  # noqa: E402
 from cdht import db  # noqa: E402
 from cdht.contracts.events import (  # noqa: E402
     RECOGNITIONS_PER_EVENT, group_recognitions_granted, recognitions_granted,
@@ -217,10 +218,13 @@ def run(events=5000, latency_samples=200, background_rate=200, closing=100000, o
     run_id = uuid.uuid4().hex[:8]
     amqp = scratch_vhost(run_id)
     limit = broker_limit(amqp, min(max(events, 20000), 100000))
-    figures.update(limit_publish=limit["publish"], limit_consume=limit["consume"])
+    figures.update(limit_publish=limit["publish"], limit_consume=limit["consume"],
+                   limit_through=through(amqp, min(max(events, 20000), 100000)))
     out(f"broker limit:               publish {limit['publish']:8.0f} msg/s (pipelined "
         f"confirms)   consume {limit['consume']:8.0f} msg/s (prefetch 1000, batched acks)"
         f"   ({limit['bytes']}-byte persistent messages, bench/limits.py)")
+    out(f"broker limit, through:      {figures['limit_through']:8.0f} msg/s (the same, "
+        f"published by one process and consumed by another at once)")
     trip = round_trip(amqp, min(events, 5000))
     figures.update(raw_publish=trip["publish"], raw_consume=trip["consume"])
     out(f"round trip, not the limit:  publish {trip['publish']:8.0f} msg/s (a confirm "
@@ -293,7 +297,9 @@ def run(events=5000, latency_samples=200, background_rate=200, closing=100000, o
         limit = min(figures["limit_publish"], figures["limit_consume"])
         out(f"  beside the broker's limit: {figures['end_to_end'] / limit:.1%} of "
             f"{limit:,.0f} msg/s (the slower of its pipelined publish and consume; each "
-            f"recognition crosses the broker once)")
+            f"recognition crosses the broker once); "
+            f"{figures['end_to_end'] / figures['limit_through']:.1%} of "
+            f"{figures['limit_through']:,.0f} msg/s published and consumed at once")
 
         q = percentiles(single_latencies(engine, relay, base, latency_samples, PROBE))
         figures["latency_idle"] = q

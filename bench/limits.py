@@ -6,6 +6,8 @@ size of a recognition_granted envelope) through a durable queue of their own:
 - the limit: publishing with **pipelined** publisher confirms (up to --window unconfirmed
   messages in flight, as a relay that does not wait for each message could), then consuming
   with a prefetch of --prefetch and acks batched (``multiple=True`` every --ack-every);
+  and the same two at once, from two processes (``through``): what the broker carries when
+  every message is published and consumed on the same cores, as in the event flow;
 - a round trip: kombu publishing with a confirm awaited after every message, then
   consuming with a prefetch of 100 and one ack per message. That is what one client doing
   one thing at a time gets; it measures the round trip, not what the broker can take.
@@ -13,12 +15,13 @@ size of a recognition_granted envelope) through a durable queue of their own:
     .venv/bin/python bench/limits.py [--messages 20000] [--window 1000] [--prefetch 1000]
 
 Run alone, it works in a scratch vhost of its own; bench/event_flow.py imports
-``broker_limit`` and ``round_trip`` and runs them in its own.
+``broker_limit``, ``through`` and ``round_trip`` and runs them in its own.
 """
 import argparse
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -104,46 +107,101 @@ def broker_limit(url=AMQP, n=20000, window=1000, prefetch=1000, ack_every=500,
     conn = connect(url)
     try:
         channel = conn.channel()
-        channel.exchange_declare("bench.limit", "direct", durable=True, auto_delete=False)
-        channel.queue_declare(queue, durable=True, auto_delete=False)
-        channel.queue_bind(queue, "bench.limit", routing_key=queue)
-        channel.confirm_select()
-        confirms = Confirms(channel)
+        declare(channel, queue)
         started = time.perf_counter()
-        for sent in range(1, n + 1):
-            while sent - 1 - confirms.count >= window:
-                drain(conn)
-            channel.basic_publish(amqp.Message(body, delivery_mode=2,
-                                               content_type="application/json"),
-                                  exchange="bench.limit", routing_key=queue)
-        while confirms.count < n:
-            drain(conn)
+        publish(conn, channel, queue, n, window, body)
         published = time.perf_counter() - started
-        if confirms.nacked:
-            raise SystemExit(f"the broker refused {confirms.nacked} messages")
-
-        seen, last = 0, None
-
-        def on_message(message):
-            nonlocal seen, last
-            seen += 1
-            last = message.delivery_info["delivery_tag"]
-            if seen % ack_every == 0:
-                channel.basic_ack(last, multiple=True)
-
-        channel.basic_qos(0, prefetch, False)
         started = time.perf_counter()
-        tag = channel.basic_consume(queue, callback=on_message)
-        while seen < n:
-            drain(conn)
-        if seen % ack_every:
-            channel.basic_ack(last, multiple=True)
+        consume(conn, channel, queue, n, prefetch, ack_every)
         consumed = time.perf_counter() - started
-        channel.basic_cancel(tag)
         channel.queue_delete(queue)
     finally:
         conn.close()
     return {"publish": n / published, "consume": n / consumed, "bytes": len(body)}
+
+
+def through(url=AMQP, n=20000, window=1000, prefetch=1000, ack_every=500, size=MESSAGE_BYTES):
+    """The broker passing messages through, as the event flow uses it: another process
+    publishes ``n`` with pipelined confirms while this one consumes them with batched acks,
+    on the same cores. msg/s from the first publish to the last message consumed."""
+    queue = f"bench-through-{uuid.uuid4().hex[:8]}"
+    conn = connect(url)
+    try:
+        channel = conn.channel()
+        declare(channel, queue)
+        publisher = subprocess.Popen(
+            [sys.executable, __file__, "--publish-to", url, queue, "--messages", str(n),
+             "--window", str(window), "--size", str(size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if publisher.stdout.readline().strip() != "ready":
+            raise SystemExit("the publishing process did not start")
+        publisher.stdin.write("go\n")
+        publisher.stdin.flush()
+        started = time.perf_counter()
+        consume(conn, channel, queue, n, prefetch, ack_every)
+        took = time.perf_counter() - started
+        if publisher.wait(timeout=60):
+            raise SystemExit(f"the publishing process exited with {publisher.returncode}")
+        channel.queue_delete(queue)
+    finally:
+        conn.close()
+    return n / took
+
+
+def declare(channel, queue):
+    channel.exchange_declare("bench.limit", "direct", durable=True, auto_delete=False)
+    channel.queue_declare(queue, durable=True, auto_delete=False)
+    channel.queue_bind(queue, "bench.limit", routing_key=queue)
+
+
+def publish(conn, channel, queue, n, window, body):
+    """``n`` persistent messages, at most ``window`` unconfirmed at a time; returns once the
+    broker has confirmed them all."""
+    channel.confirm_select()
+    confirms = Confirms(channel)
+    for sent in range(1, n + 1):
+        while sent - 1 - confirms.count >= window:
+            drain(conn)
+        channel.basic_publish(amqp.Message(body, delivery_mode=2,
+                                           content_type="application/json"),
+                              exchange="bench.limit", routing_key=queue)
+    while confirms.count < n:
+        drain(conn)
+    if confirms.nacked:
+        raise SystemExit(f"the broker refused {confirms.nacked} messages")
+
+
+def consume(conn, channel, queue, n, prefetch, ack_every):
+    """Take ``n`` messages off ``queue``, acking every ``ack_every`` at once."""
+    seen, last = 0, None
+
+    def on_message(message):
+        nonlocal seen, last
+        seen += 1
+        last = message.delivery_info["delivery_tag"]
+        if seen % ack_every == 0:
+            channel.basic_ack(last, multiple=True)
+
+    channel.basic_qos(0, prefetch, False)
+    tag = channel.basic_consume(queue, callback=on_message)
+    while seen < n:
+        drain(conn)
+    if seen % ack_every:
+        channel.basic_ack(last, multiple=True)
+    channel.basic_cancel(tag)
+
+
+def _publisher(url, queue, n, window, size):
+    """The publishing side of ``through``, run as its own process: connects, says ready,
+    publishes on "go"."""
+    conn = connect(url)
+    try:
+        channel = conn.channel()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        publish(conn, channel, queue, n, window, sample_body(size))
+    finally:
+        conn.close()
 
 
 def round_trip(url=AMQP, n=5000, size=MESSAGE_BYTES):
@@ -186,7 +244,13 @@ def main():
     parser.add_argument("--prefetch", type=int, default=1000)
     parser.add_argument("--ack-every", type=int, default=500)
     parser.add_argument("--round-trip-messages", type=int, default=5000)
+    parser.add_argument("--publish-to", nargs=2, metavar=("URL", "QUEUE"),
+                        help=argparse.SUPPRESS)  # the publishing process of ``through``
+    parser.add_argument("--size", type=int, default=MESSAGE_BYTES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.publish_to:
+        _publisher(*args.publish_to, args.messages, args.window, args.size)
+        return
     run_id = uuid.uuid4().hex[:8]
     url = scratch_vhost(run_id)
     try:
@@ -195,6 +259,10 @@ def main():
               f"cores): publish {limit['publish']:8.0f} msg/s (pipelined confirms, window "
               f"{args.window})   consume {limit['consume']:8.0f} msg/s (prefetch "
               f"{args.prefetch}, acks every {args.ack_every})", flush=True)
+        limit["through"] = through(url, args.messages, args.window, args.prefetch,
+                                   args.ack_every)
+        print(f"broker limit, through:  {limit['through']:8.0f} msg/s (published by one "
+              f"process and consumed by another at once, as above)", flush=True)
         trip = round_trip(url, args.round_trip_messages)
         print(f"round trip, not the limit: publish {trip['publish']:8.0f} msg/s (a confirm "
               f"awaited per message)   consume {trip['consume']:8.0f} msg/s (an ack per "

@@ -87,7 +87,9 @@ def rows_of(results):
                         if "projection" in flow else ""),
                      f"broker, pipelined confirms: publish {flow['limit_publish']:,.0f} / "
                      f"consume {flow['limit_consume']:,.0f} msg/s (round trip, a confirm per "
-                     f"message: {flow['raw_publish']:,.0f})",
+                     f"message: {flow['raw_publish']:,.0f}); both at once, through: "
+                     f"{flow['limit_through']:,.0f} msg/s, "
+                     f"{flow['end_to_end'] / flow['limit_through']:.0%} of it",
                      f"{ratio:.0%} of the slower", ">= 10,000/s or >= 50% of the broker's",
                      verdict(flow["end_to_end"] >= 10_000 or ratio >= 0.5)))
         if "closing_end_to_end" in flow:
