@@ -148,12 +148,13 @@ def main():
         with postgres_server.scratch_server(settings) as server:
             print("a scratch PostgreSQL server with the compose stack's settings: "
                   + ", ".join(f"{k}={v}" for k, v in settings.items()))
-            run(args, server)
+            measure(args, server)
     else:
-        run(args, PG)
+        measure(args, PG)
 
 
-def run(args, server):
+def measure(args, server):
+    """Load, close and print the figures, on the PostgreSQL server at ``server``."""
     from sqlalchemy import text
 
     from cdht import db as cdht_db
@@ -241,8 +242,8 @@ def _wal_and_checkpoints(conn):
     run nothing else on it meanwhile)."""
     from sqlalchemy import text
     return tuple(conn.execute(text(
-        "SELECT CAST(pg_current_wal_lsn() - '0/0' AS bigint), checkpoints_timed + checkpoints_req "
-        "FROM pg_stat_bgwriter")).one())
+        "SELECT CAST(pg_current_wal_lsn() - '0/0' AS bigint), "
+        "checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")).one())
 
 
 if __name__ == "__main__":
