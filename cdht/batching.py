@@ -40,7 +40,8 @@ from sqlalchemy import text
 from cdht import observability
 from cdht.broker import SafeQueueConsumer, _unless_disconnected, spawn_event_worker
 from cdht.consumer import (
-    ReliableEventHandler, ReliableQueueConsumer, count_all_handled, worker_context_data,
+    ConfiguredPrefetch, ReliableEventHandler, ReliableQueueConsumer, count_all_handled,
+    worker_context_data,
 )
 from cdht.inbox import inbox_table, resolve_consumer
 
@@ -253,14 +254,12 @@ class BatchEventHandler(ReliableEventHandler):
             self._spawn([item])
 
 
-class BulkQueueConsumer(BatchQueueConsumer):
+class BulkQueueConsumer(ConfiguredPrefetch, BatchQueueConsumer):
     """The queue consumer of bulk events, each carrying hundreds of items (a closing's
-    recognitions_granted): a connection of its own, with a prefetch of a few messages, so that
-    a backlog of them is not read into memory a thousand at a time."""
-
-    @property
-    def prefetch_count(self):
-        return int(self.container.config.get("BULK_PREFETCH") or DEFAULT_BULK_PREFETCH)
+    recognitions_granted): a connection of its own, with a prefetch of a few messages
+    (``BULK_PREFETCH``), so that a backlog of them is not read into memory a thousand at a
+    time."""
+    PREFETCH_SETTING, PREFETCH_DEFAULT = "BULK_PREFETCH", DEFAULT_BULK_PREFETCH
 
 
 class BulkEventHandler(BatchEventHandler):

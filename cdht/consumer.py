@@ -315,16 +315,22 @@ handle_event = ReliableEventHandler.decorator
 DEFAULT_LARGE_EVENT_PREFETCH = 2
 
 
-class LargeEventQueueConsumer(ReliableQueueConsumer):
+class ConfiguredPrefetch:
+    """Mixed into a queue consumer whose prefetch is a setting of its own rather than
+    max_workers: the config's ``PREFETCH_SETTING``, else ``PREFETCH_DEFAULT``."""
+    PREFETCH_SETTING = PREFETCH_DEFAULT = None
+
+    @property
+    def prefetch_count(self):
+        return int(self.container.config.get(self.PREFETCH_SETTING) or self.PREFETCH_DEFAULT)
+
+
+class LargeEventQueueConsumer(ConfiguredPrefetch, ReliableQueueConsumer):
     """For events that each carry thousands of changes (an import's people_imported, 5,000
     people a message): a connection of its own, with a prefetch of ``LARGE_EVENT_PREFETCH``
     (default 2) rather than max_workers, so that a backlog of them is not read into memory
     twenty at a time; one is applied while the next waits."""
-
-    @property
-    def prefetch_count(self):
-        return int(self.container.config.get("LARGE_EVENT_PREFETCH")
-                   or DEFAULT_LARGE_EVENT_PREFETCH)
+    PREFETCH_SETTING, PREFETCH_DEFAULT = "LARGE_EVENT_PREFETCH", DEFAULT_LARGE_EVENT_PREFETCH
 
 
 class LargeEventHandler(ReliableEventHandler):
