@@ -133,15 +133,20 @@ def through(url=AMQP, n=20000, window=1000, prefetch=1000, ack_every=500, size=M
             [sys.executable, __file__, "--publish-to", url, queue, "--messages", str(n),
              "--window", str(window), "--size", str(size)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if publisher.stdout.readline().strip() != "ready":
-            raise SystemExit("the publishing process did not start")
-        publisher.stdin.write("go\n")
-        publisher.stdin.flush()
-        started = time.perf_counter()
-        consume(conn, channel, queue, n, prefetch, ack_every)
-        took = time.perf_counter() - started
-        if publisher.wait(timeout=60):
-            raise SystemExit(f"the publishing process exited with {publisher.returncode}")
+        try:
+            if publisher.stdout.readline().strip() != "ready":
+                raise SystemExit("the publishing process did not start")
+            publisher.stdin.write("go\n")
+            publisher.stdin.flush()
+            started = time.perf_counter()
+            consume(conn, channel, queue, n, prefetch, ack_every)
+            took = time.perf_counter() - started
+            if publisher.wait(timeout=60):
+                raise SystemExit(f"the publishing process exited with {publisher.returncode}")
+        finally:
+            if publisher.poll() is None:  # this side failed: the publisher must not linger
+                publisher.kill()
+                publisher.wait()
         channel.queue_delete(queue)
     finally:
         conn.close()

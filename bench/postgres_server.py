@@ -3,20 +3,19 @@ measure what operators will run beside what the machine's server (installed defa
 
 The settings are read from docker-compose.yml's ``postgres`` command (``-c name=value``,
 ``${VAR:-default}`` resolved from the environment as compose does), so they are declared in
-one place. The server is this machine's PostgreSQL binaries on a fresh data directory, on a
-port of its own, removed when the run ends.
+one place. The server is the fault suite's private cluster (this machine's PostgreSQL binaries
+on a fresh data directory, a port of its own), removed when the run ends.
 """
 import contextlib
-import glob
 import os
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
+
+from fault.servers import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression")
@@ -45,48 +44,16 @@ def server_settings(connection):
 
 @contextlib.contextmanager
 def scratch_server(settings):
-    """A PostgreSQL server with ``settings``, trust logins on 127.0.0.1: yields its
-    SQLAlchemy URL (no database), stops and removes it afterwards."""
-    bindir = _bindir()
+    """A PostgreSQL server with ``settings`` (fault.servers.PrivatePostgres: this machine's
+    binaries, trust logins on 127.0.0.1, a free port): yields its SQLAlchemy URL (no
+    database), stops and removes it afterwards."""
     home = Path(tempfile.mkdtemp(prefix="cdht-bench-pg-"))
-    data, port = home / "data", _free_port()
-    owner = _run_as()
-    if owner:
-        shutil.chown(home, owner)
-    _run([f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-          "--locale=C.UTF-8"], owner)
-    options = " ".join(f"-c {name}={value}" for name, value in
-                       {**settings, "port": port, "listen_addresses": "127.0.0.1",
-                        "unix_socket_directories": str(home)}.items())
-    _run([f"{bindir}/pg_ctl", "-D", str(data), "-l", str(home / "log"), "-w", "-o", options,
-          "start"], owner)
+    os.chmod(home, 0o755)  # the postgres user must reach its directory inside
+    server = PrivatePostgres(home, settings)
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
+        server.init()
+        server.start()
+        yield server.url("").rstrip("/")
     finally:
-        _run([f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"], owner)
+        server.stop()
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _bindir():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or \
-        [shutil.which("initdb") or ""]
-    if not found[-1]:
-        raise SystemExit("no PostgreSQL server binaries (initdb) on this machine")
-    return str(Path(found[-1]).parent)
-
-
-def _run_as():
-    """PostgreSQL refuses to run as root: as root, run it as the ``postgres`` user."""
-    return "postgres" if os.geteuid() == 0 else None
-
-
-def _run(command, owner):
-    if owner:
-        command = ["runuser", "-u", owner, "--", *command]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

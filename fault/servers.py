@@ -51,15 +51,23 @@ def wait_port(port, timeout, what, proc=None):
         time.sleep(0.2)
 
 
-class PrivatePostgres:
-    """A throwaway cluster: trust auth on 127.0.0.1, socket in its own directory."""
+# No fsync: the suite kills processes, not the machine; the OS keeps what PostgreSQL wrote,
+# and a process fault is what is being tested.
+SUITE_SETTINGS = {"max_connections": 400, "fsync": "off", "synchronous_commit": "off",
+                  "full_page_writes": "off", "shared_buffers": "256MB"}
 
-    def __init__(self, workdir):
+
+class PrivatePostgres:
+    """A throwaway cluster: trust auth on 127.0.0.1, socket in its own directory, with
+    ``settings`` (the fault suite's by default; the benchmarks give the compose stack's)."""
+
+    def __init__(self, workdir, settings=SUITE_SETTINGS):
         self.dir = Path(workdir) / "postgres"
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.port = free_port()
         self.as_postgres = os.geteuid() == 0
+        self.settings = settings
 
     def _run(self, *cmd, check=True, timeout=120):
         argv = [str(PG_BIN / cmd[0]), *cmd[1:]]
@@ -74,13 +82,11 @@ class PrivatePostgres:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
-        # No fsync: the suite kills processes, not the machine; the OS keeps what PostgreSQL
-        # wrote, and a process fault is what is being tested.
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = '{self.dir}'\nmax_connections = 400\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                       "shared_buffers = 256MB\n")
+                       f"unix_socket_directories = '{self.dir}'\n"
+                       + "".join(f"{name} = '{value}'\n"
+                                 for name, value in self.settings.items()))
 
     def start(self):
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
